@@ -1,0 +1,119 @@
+"""Runtime settings: where data lives and how storage is reached.
+
+Built at call time by `load_settings`, never at import time. Layers, last wins:
+configs/base.toml, the environment overlay (configs/<env>.toml), AUDIT_* environment
+variables, then explicit overrides (command-line options). Secrets are not settings:
+the pseudonym key comes from the environment or a Prefect Secret block.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from configs.policy import Policy, load_policy
+
+CONFIG_DIR = Path(__file__).parent
+
+
+class S3Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    max_attempts: int = Field(5, ge=1)
+    connect_timeout_seconds: float = Field(10, gt=0)
+    read_timeout_seconds: float = Field(60, gt=0)
+
+
+class AuditSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="AUDIT_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    env: str = "local"
+    landing_uri: str = "data/landing"
+    warehouse_uri: str = "data/warehouse"
+    reports_uri: str = "data/reports"
+    quarantine_prefix: str = "_quarantine"
+    naive_timestamps_as_utc: bool = False
+    business_time_zone: str | None = None
+    policy_path: str | None = None
+    s3: S3Settings = S3Settings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Explicit overrides beat the environment; the TOML layers arrive as init values
+        # merged underneath them in load_settings.
+        return (init_settings, env_settings)
+
+    def policy(self) -> Policy:
+        return load_policy(self.policy_path)
+
+    def time_zone(self, policy: Policy) -> str:
+        return self.business_time_zone or policy.business_time_zone
+
+    def digest(self) -> str:
+        """Stable hash of the effective settings, recorded in the run manifest."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    return tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def load_settings(
+    env: str | None = None, config_file: str | Path | None = None, **overrides: Any
+) -> AuditSettings:
+    """Build settings: base.toml < <env>.toml < config_file < AUDIT_* env vars < overrides.
+
+    `env` defaults to AUDIT_ENV or "local". Overrides whose value is None are ignored,
+    so CLI options can be passed through unconditionally.
+    """
+    import os
+
+    env = env or os.environ.get("AUDIT_ENV", "local")
+    layers = _deep_merge(_read_toml(CONFIG_DIR / "base.toml"), _read_toml(CONFIG_DIR / f"{env}.toml"))
+    if config_file:
+        path = Path(config_file)
+        if not path.exists():
+            raise FileNotFoundError(f"config file not found: {path}")
+        layers = _deep_merge(layers, _read_toml(path))
+    env_values = {k for k in os.environ if k.startswith("AUDIT_")}
+    # Values set in the environment must beat the files, so drop file values they cover.
+    for var in env_values:
+        parts = var.removeprefix("AUDIT_").lower().split("__")
+        node = layers
+        for part in parts[:-1]:
+            node = node.get(part, {}) if isinstance(node.get(part), dict) else {}
+        node.pop(parts[-1], None)
+    explicit = {k: v for k, v in overrides.items() if v is not None}
+    merged = _deep_merge(layers, explicit)
+    merged["env"] = env
+    return AuditSettings(**merged)

@@ -1,0 +1,173 @@
+"""One small interface over the two places data lives: a local folder or an S3 prefix.
+
+Everything that reads or writes landing, warehouse or report objects goes through
+`open_storage(uri, settings)`. Keys are always relative, '/'-separated, and never
+trusted as local paths: `LocalStorage` refuses any key that would escape its root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Protocol
+
+from configs.settings import S3Settings
+
+
+class StorageError(RuntimeError):
+    """A storage operation failed in a way the caller should report, not retry."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str  # relative to the storage root, '/'-separated
+    etag: str
+    size: int
+
+
+class Storage(Protocol):
+    uri: str
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]: ...
+    def read_bytes(self, key: str) -> bytes: ...
+    def write_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None: ...
+    def exists(self, key: str) -> bool: ...
+
+
+def safe_key(key: str) -> str:
+    """Normalise a key and refuse absolute paths and '..' segments."""
+    key = key.replace("\\", "/")
+    parts = PurePosixPath(key).parts
+    if key.startswith("/") or any(p in ("..", "") for p in parts) or not parts:
+        raise StorageError(f"unsafe object key: {key!r}")
+    return "/".join(parts)
+
+
+def content_type_for(key: str) -> str:
+    guessed, _ = mimetypes.guess_type(key)
+    return guessed or "application/octet-stream"
+
+
+class LocalStorage:
+    """A folder with the same layout as the bucket prefix."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).resolve()
+        self.uri = str(self.root)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / safe_key(key)).resolve()
+        if not path.is_relative_to(self.root):
+            raise StorageError(f"key escapes the storage root: {key!r}")
+        return path
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        base = self.root / prefix if prefix else self.root
+        if not base.exists():
+            return
+        for dirpath, _, files in sorted(os.walk(base)):
+            for name in sorted(files):
+                path = Path(dirpath) / name
+                stat = path.stat()
+                key = path.relative_to(self.root).as_posix()
+                etag = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+                yield ObjectInfo(key=key, etag=etag, size=stat.st_size)
+
+    def read_bytes(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    def write_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp-write")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).exists()
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    rest = uri.removeprefix("s3://")
+    bucket, _, prefix = rest.partition("/")
+    if not bucket:
+        raise StorageError(f"not an s3 URI: {uri!r}")
+    return bucket, prefix.strip("/")
+
+
+def s3_client(settings: S3Settings):  # type: ignore[no-untyped-def]
+    """A boto3 S3 client with standard retries and explicit timeouts; credentials from the
+    default chain (environment, profile, instance role)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        region_name=settings.region,
+        retries={"mode": "standard", "max_attempts": settings.max_attempts},
+        connect_timeout=settings.connect_timeout_seconds,
+        read_timeout=settings.read_timeout_seconds,
+        s3={"addressing_style": "path"} if settings.endpoint_url else None,
+    )
+    return boto3.client("s3", endpoint_url=settings.endpoint_url, config=config)
+
+
+class S3Storage:
+    """An S3 (or S3-compatible) bucket prefix reached with boto3."""
+
+    def __init__(self, uri: str, settings: S3Settings) -> None:
+        self.uri = uri.rstrip("/")
+        self.bucket, self.prefix = parse_s3_uri(uri)
+        self.settings = settings
+        self.client = s3_client(settings)
+
+    def _full(self, key: str) -> str:
+        key = safe_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        full = self._full(prefix) if prefix else self.prefix
+        if full:
+            full = full.rstrip("/") + "/"
+        paginator = self.client.get_paginator("list_objects_v2")
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+            for obj in page.get("Contents", []):
+                yield ObjectInfo(key=obj["Key"][strip:], etag=obj["ETag"].strip('"'), size=obj["Size"])
+
+    def read_bytes(self, key: str) -> bytes:
+        body = self.client.get_object(Bucket=self.bucket, Key=self._full(key))["Body"]
+        return body.read()
+
+    def write_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=self._full(key),
+            Body=data,
+            ContentType=content_type or content_type_for(key),
+        )
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._full(key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+
+def is_s3(uri: str) -> bool:
+    return uri.startswith("s3://")
+
+
+def open_storage(uri: str, s3: S3Settings | None = None) -> Storage:
+    """Storage for a local folder or an `s3://bucket/prefix` URI."""
+    if is_s3(uri):
+        return S3Storage(uri, s3 or S3Settings())
+    return LocalStorage(uri)
