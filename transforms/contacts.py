@@ -1,0 +1,278 @@
+"""Contact universe: which tickets and calls count as contacts, when they closed, and whose they are.
+
+Every metric family reads the same universe so that a contact is attributed once, to one
+agent and team, on one audit day (metrics.md, "Universe and attribution").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+TIMESTAMP = pl.Datetime("us", "UTC")
+
+# Statuses that mean "solved": a ticket moved straight to closed was solved too.
+SOLVED_STATUSES = ("solved", "closed")
+
+CONTACTS_SCHEMA = pl.Schema(
+    {
+        "contact_id": pl.String(),
+        "contact_type": pl.String(),
+        "customer_id": pl.String(),
+        "category": pl.String(),
+        "priority": pl.String(),
+        "customer_tier": pl.String(),
+        "channel": pl.String(),
+        "ticket_id": pl.String(),
+        "agent_id": pl.String(),
+        "team_id": pl.String(),
+        "opened_at": TIMESTAMP,
+        "closed_at": TIMESTAMP,
+        "audit_date": pl.Date(),
+        "is_resolved": pl.Boolean(),
+        "outcome": pl.String(),
+    }
+)
+
+CUSTOMER_CONTACTS_SCHEMA = pl.Schema(
+    {
+        "contact_id": pl.String(),
+        "contact_type": pl.String(),
+        "customer_id": pl.String(),
+        "category": pl.String(),
+        "opened_at": TIMESTAMP,
+    }
+)
+
+
+@dataclass(frozen=True)
+class AuditWindow:
+    """The audit day D and what is known about it."""
+
+    audit_date: date  # D, in the business time zone
+    time_zone: str  # IANA
+    data_cutoff: datetime  # UTC; nothing after this is known yet (pending windows)
+
+    @property
+    def day_start_at(self) -> datetime:
+        """Midnight starting D in the business time zone, as UTC."""
+        return _local_midnight_utc(self.audit_date, self.time_zone)
+
+    @property
+    def day_end_at(self) -> datetime:
+        """Midnight ending D (exclusive), as UTC; 23 or 25 h after the start on DST days."""
+        return _local_midnight_utc(self.audit_date + timedelta(days=1), self.time_zone)
+
+
+def _local_midnight_utc(day: date, time_zone: str) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(time_zone)).astimezone(ZoneInfo("UTC"))
+
+
+def local_date(expr: pl.Expr, time_zone: str) -> pl.Expr:
+    """Calendar day of a UTC timestamp in the business time zone (the audit day it belongs to)."""
+    return expr.dt.convert_time_zone(time_zone).dt.date()
+
+
+def closed_on(window: AuditWindow) -> pl.Expr:
+    """Filter for contacts closed on the audit day (on a frame with `audit_date`)."""
+    return pl.col("audit_date") == pl.lit(window.audit_date, dtype=pl.Date())
+
+
+def first_solved_at(tickets: pl.LazyFrame, events: pl.LazyFrame) -> pl.LazyFrame:
+    """First transition to solved per ticket: `ticket_id`, `solved_at`, `solver_role`, `solver_id`.
+
+    The first `status_change` into solved (or straight into closed) wins; ties on the same
+    instant go to the smallest event_id. A ticket that is solved/closed with a `solved_at` but
+    has no such event (events missing from the export) falls back to the ticket's `solved_at`,
+    with an unknown solver, so it is attributed to its assignee.
+    """
+    from_events = (
+        events.filter((pl.col("event_type") == "status_change") & pl.col("new_status").is_in(SOLVED_STATUSES))
+        .sort("ticket_id", "occurred_at", "event_id")
+        .group_by("ticket_id", maintain_order=True)
+        .first()
+        .select(
+            "ticket_id",
+            pl.col("occurred_at").alias("solved_at"),
+            pl.col("actor_role").alias("solver_role"),
+            pl.col("actor_id").alias("solver_id"),
+        )
+    )
+    from_tickets = (
+        tickets.filter(pl.col("status").is_in(SOLVED_STATUSES) & pl.col("solved_at").is_not_null())
+        .join(from_events.select("ticket_id"), on="ticket_id", how="anti")
+        .select(
+            "ticket_id",
+            "solved_at",
+            pl.lit(None, dtype=pl.String()).alias("solver_role"),
+            pl.lit(None, dtype=pl.String()).alias("solver_id"),
+        )
+    )
+    return pl.concat([from_events, from_tickets], how="vertical")
+
+
+def _latest_per_key(frame: pl.LazyFrame, key: str, at: str, tie: str) -> pl.LazyFrame:
+    """One row per (key, at), the greatest `tie` winning, sorted by `at` for a deterministic as-of join."""
+    return frame.sort(key, at, tie).group_by(key, at, maintain_order=True).last().sort(at)
+
+
+def _attribute_tickets(tickets: pl.LazyFrame, events: pl.LazyFrame) -> pl.LazyFrame:
+    """Solved tickets with `agent_id` and `team_id` at the moment of the first solve."""
+    assignments = events.filter(pl.col("event_type") == "assignment").select(
+        "ticket_id", "event_id", "occurred_at", "assignee_id", "team_id"
+    )
+    on_ticket = _latest_per_key(assignments, "ticket_id", "occurred_at", "event_id").select(
+        "ticket_id",
+        "occurred_at",
+        pl.col("assignee_id").alias("assignee_at_solve"),
+    )
+    # The agent's team at a moment: the team of their latest assignment on any ticket.
+    agent_teams = _latest_per_key(
+        assignments.filter(pl.col("team_id").is_not_null()).rename({"assignee_id": "agent_id"}),
+        "agent_id",
+        "occurred_at",
+        "event_id",
+    ).select("agent_id", "occurred_at", pl.col("team_id").alias("agent_team_id"))
+
+    solved = first_solved_at(tickets, events).join(tickets, on="ticket_id", how="inner", suffix="_ticket")
+    return (
+        solved.sort("solved_at")
+        .join_asof(
+            on_ticket, left_on="solved_at", right_on="occurred_at", by="ticket_id", check_sortedness=False
+        )
+        .with_columns(
+            pl.when(pl.col("solver_role") == "agent")
+            .then(pl.col("solver_id"))
+            .otherwise(pl.coalesce("assignee_at_solve", "assignee_id"))
+            .alias("agent_id")
+        )
+        .sort("solved_at")
+        .join_asof(
+            agent_teams, left_on="solved_at", right_on="occurred_at", by="agent_id", check_sortedness=False
+        )
+        .with_columns(pl.coalesce("agent_team_id", "team_id").alias("team_id"))
+    )
+
+
+def _ticket_contacts(tickets: pl.LazyFrame, events: pl.LazyFrame, time_zone: str) -> pl.LazyFrame:
+    return _attribute_tickets(tickets, events).select(
+        pl.col("ticket_id").alias("contact_id"),
+        pl.lit("ticket").alias("contact_type"),
+        "customer_id",
+        "category",
+        "priority",
+        "customer_tier",
+        "channel",
+        "ticket_id",
+        "agent_id",
+        "team_id",
+        pl.col("created_at").alias("opened_at"),
+        pl.col("solved_at").alias("closed_at"),
+        local_date(pl.col("solved_at"), time_zone).alias("audit_date"),
+        pl.lit(True).alias("is_resolved"),
+        pl.lit(None, dtype=pl.String()).alias("outcome"),
+    )
+
+
+def _call_tiers(calls: pl.LazyFrame, tickets: pl.LazyFrame) -> pl.LazyFrame:
+    """`call_id`, `customer_tier`, `ticket_category`: from the linked ticket, else the customer's tickets.
+
+    Without a linked tier, the tier of the customer's latest ticket created at or before the
+    call ended is used, else that of their first ticket after it.
+    """
+    linked = tickets.select(
+        "ticket_id",
+        pl.col("customer_tier").alias("linked_tier"),
+        pl.col("category").alias("ticket_category"),
+    )
+    tiered = _latest_per_key(
+        tickets.filter(pl.col("customer_tier").is_not_null()),
+        "customer_id",
+        "created_at",
+        "ticket_id",
+    ).select("customer_id", "created_at", "customer_tier")
+    base = calls.select("call_id", "customer_id", "ticket_id", "ended_at").sort("ended_at")
+    before = base.join_asof(
+        tiered.rename({"customer_tier": "tier_before"}),
+        left_on="ended_at",
+        right_on="created_at",
+        by="customer_id",
+        strategy="backward",
+        check_sortedness=False,
+    )
+    after = before.join_asof(
+        tiered.rename({"customer_tier": "tier_after", "created_at": "created_after"}),
+        left_on="ended_at",
+        right_on="created_after",
+        by="customer_id",
+        strategy="forward",
+        check_sortedness=False,
+    )
+    return after.join(linked, on="ticket_id", how="left").select(
+        "call_id",
+        pl.coalesce("linked_tier", "tier_before", "tier_after").alias("customer_tier"),
+        "ticket_category",
+    )
+
+
+def _call_contacts(calls: pl.LazyFrame, tickets: pl.LazyFrame, time_zone: str) -> pl.LazyFrame:
+    answered = calls.filter(pl.col("answered_at").is_not_null())
+    return answered.join(_call_tiers(answered, tickets), on="call_id", how="left").select(
+        pl.col("call_id").alias("contact_id"),
+        pl.lit("call").alias("contact_type"),
+        "customer_id",
+        pl.coalesce("category", "ticket_category").alias("category"),
+        pl.lit(None, dtype=pl.String()).alias("priority"),
+        "customer_tier",
+        pl.lit("phone").alias("channel"),
+        "ticket_id",
+        "agent_id",
+        "team_id",
+        pl.col("initiated_at").alias("opened_at"),
+        pl.col("ended_at").alias("closed_at"),
+        local_date(pl.col("ended_at"), time_zone).alias("audit_date"),
+        (pl.col("outcome") == "resolved").fill_null(False).alias("is_resolved"),
+        "outcome",
+    )
+
+
+def build_contacts(
+    tickets: pl.LazyFrame, events: pl.LazyFrame, calls: pl.LazyFrame, time_zone: str
+) -> pl.LazyFrame:
+    """Every contact (ticket solved at least once, or answered call), any close date, attributed.
+
+    Columns and types are `CONTACTS_SCHEMA` (docs/architecture.md, `contacts`).
+    """
+    frames = [_ticket_contacts(tickets, events, time_zone), _call_contacts(calls, tickets, time_zone)]
+    return pl.concat([f.select(CONTACTS_SCHEMA.names()).cast(dict(CONTACTS_SCHEMA)) for f in frames])
+
+
+def build_customer_contacts(tickets: pl.LazyFrame, calls: pl.LazyFrame) -> pl.LazyFrame:
+    """Every customer-initiated contact: each new ticket and each inbound call, answered or not.
+
+    Used for "the customer came back" and repeat-contact signals; transfer legs are part of
+    the call they came from, and outbound/callback calls are agent-initiated.
+    """
+    new_tickets = tickets.select(
+        pl.col("ticket_id").alias("contact_id"),
+        pl.lit("ticket").alias("contact_type"),
+        "customer_id",
+        "category",
+        pl.col("created_at").alias("opened_at"),
+    )
+    inbound = calls.filter(pl.col("direction") == "inbound").select(
+        pl.col("call_id").alias("contact_id"),
+        pl.lit("call").alias("contact_type"),
+        "customer_id",
+        "category",
+        pl.col("initiated_at").alias("opened_at"),
+    )
+    return pl.concat([f.cast(dict(CUSTOMER_CONTACTS_SCHEMA)) for f in (new_tickets, inbound)])
+
+
+def ticket_customers(tickets: pl.LazyFrame) -> pl.LazyFrame:
+    """`ticket_id` → `customer_id`, to reach a customer from events on any of their tickets."""
+    return tickets.select("ticket_id", "customer_id")
