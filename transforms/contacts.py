@@ -247,7 +247,7 @@ def build_contacts(
     Columns and types are `CONTACTS_SCHEMA` (docs/architecture.md, `contacts`).
     """
     frames = [_ticket_contacts(tickets, events, time_zone), _call_contacts(calls, tickets, time_zone)]
-    return pl.concat([f.select(CONTACTS_SCHEMA.names()).cast(dict(CONTACTS_SCHEMA)) for f in frames])
+    return pl.concat([f.select(CONTACTS_SCHEMA.names()).cast(CONTACTS_SCHEMA) for f in frames])
 
 
 def build_customer_contacts(tickets: pl.LazyFrame, calls: pl.LazyFrame) -> pl.LazyFrame:
@@ -270,7 +270,7 @@ def build_customer_contacts(tickets: pl.LazyFrame, calls: pl.LazyFrame) -> pl.La
         "category",
         pl.col("initiated_at").alias("opened_at"),
     )
-    return pl.concat([f.cast(dict(CUSTOMER_CONTACTS_SCHEMA)) for f in (new_tickets, inbound)])
+    return pl.concat([f.cast(CUSTOMER_CONTACTS_SCHEMA) for f in (new_tickets, inbound)])
 
 
 def ticket_customers(tickets: pl.LazyFrame) -> pl.LazyFrame:
