@@ -1,0 +1,72 @@
+"""The policy file: exactly the spec's shape is accepted; malformed files are refused naming the key."""
+
+import tomllib
+
+import pytest
+
+from configs.policy import DEFAULT_POLICY_PATH, PolicyError, load_policy, parse_policy
+
+
+def _default() -> dict:
+    return tomllib.loads(DEFAULT_POLICY_PATH.read_text())
+
+
+def test_default_policy_loads_with_spec_values():
+    policy = load_policy()
+    assert policy.version == "2026.11-1"
+    assert policy.min_volume == 20
+    assert policy.follow_up.window_hours == 72
+    assert policy.follow_up.categories == "all"
+    assert policy.escalation.negative_sentiment == -2.0
+    assert policy.concessions.caps["replacement"] == 300.0
+    assert policy.concessions.currencies == {"USD": 1.0, "EUR": 1.08}
+
+
+def test_allowed_types_add_tier_extras_and_unknown_category_allows_none():
+    c = load_policy().concessions
+    assert c.allowed_types("outage", "standard") == {"credit", "free_service"}
+    assert c.allowed_types("outage", "premium") == {"credit", "free_service", "discount"}
+    assert c.allowed_types("general", "standard") == frozenset()
+    assert c.allowed_types("general", "premium") == {"free_service", "discount"}
+
+
+def test_category_list_is_accepted():
+    data = _default()
+    data["follow_up"]["categories"] = ["billing", "outage"]
+    assert parse_policy(data).follow_up.categories == ("billing", "outage")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "key"),
+    [
+        (lambda d: d.update(surprise={}), "surprise"),
+        (lambda d: d["concessions"]["caps"].update(credit=-1.0), "concessions.caps.credit"),
+        (lambda d: d["follow_up"].update(window_hours="soon"), "follow_up.window_hours"),
+        (lambda d: d["escalation"].update(unknown_knob=1), "escalation.unknown_knob"),
+        (lambda d: d.update(business_time_zone="Mars/Olympus"), "business_time_zone"),
+        (lambda d: d["concessions"]["allowed"].update(billing=["cash"]), "concessions.allowed"),
+        (lambda d: d["concessions"].update(bh_q=1.5), "concessions.bh_q"),
+        (lambda d: d.pop("version"), "version"),
+    ],
+)
+def test_malformed_policy_is_refused_naming_the_key(mutate, key):
+    data = _default()
+    mutate(data)
+    with pytest.raises(PolicyError, match=key.replace(".", r"\.")):
+        parse_policy(data)
+
+
+def test_missing_and_invalid_files_give_clear_errors(tmp_path):
+    with pytest.raises(PolicyError, match="not found"):
+        load_policy(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("version = ")
+    with pytest.raises(PolicyError, match="not valid TOML"):
+        load_policy(bad)
+
+
+def test_digest_changes_with_any_threshold():
+    data = _default()
+    before = parse_policy(data).digest()
+    data["concessions"]["approval_threshold"] = 51.0
+    assert parse_policy(data).digest() != before
