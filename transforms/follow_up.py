@@ -1,0 +1,230 @@
+"""Follow-up (metrics.md §1): did an agent reach back to the customer after the fix, in time?
+
+A contact closed on D is eligible when the policy says it needs a follow-up; it is `met`
+when an agent-initiated contact reaches the same customer after it ended and within its
+window, `missed` when the window closed without one, and `pending` while the window is still
+open at the data cut-off (out of the rate until a later run makes it final).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import polars as pl
+
+from configs.policy import FollowUpPolicy
+from transforms.contacts import TIMESTAMP, AuditWindow, closed_on, ticket_customers
+
+METRIC = "follow_up"
+AGENT_INITIATED_DIRECTIONS = ("outbound", "callback")
+URGENT_PRIORITIES = ("high", "urgent")
+
+EVIDENCE_SCHEMA = pl.Schema(
+    {
+        "audit_date": pl.Date(),
+        "contact_id": pl.String(),
+        "contact_type": pl.String(),
+        "agent_id": pl.String(),
+        "team_id": pl.String(),
+        "customer_id": pl.String(),
+        "category": pl.String(),
+        "eligibility": pl.String(),  # category | priority | callback_promised
+        "closed_at": TIMESTAMP,
+        "window_end_at": TIMESTAMP,
+        "status": pl.String(),  # met | missed | pending
+        "follow_up_id": pl.String(),
+        "follow_up_at": TIMESTAMP,
+        "hours_to_follow_up": pl.Float64(),
+        "customer_came_back_first": pl.Boolean(),
+    }
+)
+
+RATE_PARTS_SCHEMA = pl.Schema(
+    {
+        "audit_date": pl.Date(),
+        "agent_id": pl.String(),
+        "team_id": pl.String(),
+        "metric": pl.String(),
+        "numerator": pl.Int64(),
+        "denominator": pl.Int64(),
+    }
+)
+
+_KEYS = ("contact_type", "contact_id")
+
+
+@dataclass(frozen=True)
+class FollowUpResult:
+    evidence: pl.LazyFrame  # follow_up_audit rows (EVIDENCE_SCHEMA)
+    rate_parts: pl.LazyFrame  # RATE_PARTS for metric "follow_up", met and missed contacts only
+
+
+def _in_categories(policy: FollowUpPolicy) -> pl.Expr:
+    if policy.categories == "all":
+        return pl.lit(True)
+    return pl.col("category").is_in(list(policy.categories)).fill_null(False)
+
+
+def eligibility(policy: FollowUpPolicy) -> pl.Expr:
+    """Why a contact needs a follow-up (`category`, `priority`, `callback_promised`); null: it does not."""
+    is_ticket = pl.col("contact_type") == "ticket"
+    is_call = pl.col("contact_type") == "call"
+    return (
+        pl.when(is_call & (pl.col("outcome") == "callback_promised"))
+        .then(pl.lit("callback_promised"))
+        .when(_in_categories(policy) & (is_ticket | (is_call & (pl.col("outcome") == "resolved"))))
+        .then(pl.lit("category"))
+        .when(is_ticket & pl.col("priority").is_in(URGENT_PRIORITIES).fill_null(False))
+        .then(pl.lit("priority"))
+        .otherwise(None)
+    )
+
+
+def follow_up_window(policy: FollowUpPolicy) -> pl.Expr:
+    """How long an eligible contact waits for a follow-up: 24 h for a promised callback, else 72 h."""
+    return (
+        pl.when(pl.col("eligibility") == "callback_promised")
+        .then(pl.lit(timedelta(hours=policy.callback_promised_window_hours)))
+        .otherwise(pl.lit(timedelta(hours=policy.window_hours)))
+    )
+
+
+def eligible_contacts(contacts: pl.LazyFrame, window: AuditWindow, policy: FollowUpPolicy) -> pl.LazyFrame:
+    """Contacts closed on D that need a follow-up, with `eligibility` and `window_end_at`."""
+    return (
+        contacts.filter(closed_on(window))
+        .with_columns(eligibility(policy).alias("eligibility"))
+        .filter(pl.col("eligibility").is_not_null())
+        .with_columns((pl.col("closed_at") + follow_up_window(policy)).alias("window_end_at"))
+    )
+
+
+def follow_up_attempts(
+    tickets: pl.LazyFrame, events: pl.LazyFrame, calls: pl.LazyFrame, policy: FollowUpPolicy
+) -> pl.LazyFrame:
+    """Agent-initiated contacts that count as a follow-up: `customer_id`, `follow_up_id`, `follow_up_at`.
+
+    A `follow_up` event on any of the customer's tickets (any actor but the customer), or an
+    outbound/callback call, timed at `initiated_at` (unanswered attempts only when the policy allows).
+    """
+    logged = (
+        events.filter((pl.col("event_type") == "follow_up") & (pl.col("actor_role") != "customer"))
+        .join(ticket_customers(tickets), on="ticket_id", how="inner")
+        .select(
+            "customer_id",
+            pl.col("event_id").alias("follow_up_id"),
+            pl.col("occurred_at").alias("follow_up_at"),
+        )
+    )
+    reached = pl.col("answered_at").is_not_null() | pl.lit(policy.count_unanswered_attempts)
+    called = calls.filter(pl.col("direction").is_in(AGENT_INITIATED_DIRECTIONS) & reached).select(
+        "customer_id", pl.col("call_id").alias("follow_up_id"), pl.col("initiated_at").alias("follow_up_at")
+    )
+    return pl.concat([logged, called])
+
+
+def customer_returns(
+    events: pl.LazyFrame, customer_contacts: pl.LazyFrame, tickets: pl.LazyFrame
+) -> pl.LazyFrame:
+    """When a customer reached out on their own: `customer_id`, `returned_at`.
+
+    New tickets, inbound calls, and customer comments on any of their tickets (the contact's own
+    ticket included: "it still does not work" on the solved ticket is coming back).
+    """
+    comments = (
+        events.filter((pl.col("event_type") == "comment") & (pl.col("actor_role") == "customer"))
+        .join(ticket_customers(tickets), on="ticket_id", how="inner")
+        .select("customer_id", pl.col("occurred_at").alias("returned_at"))
+    )
+    opened = customer_contacts.select("customer_id", pl.col("opened_at").alias("returned_at"))
+    return pl.concat([comments, opened])
+
+
+def _within_window(at: str) -> pl.Expr:
+    """Strictly after the contact ended, and no later than the window end (inclusive)."""
+    return (pl.col(at) > pl.col("closed_at")) & (pl.col(at) <= pl.col("window_end_at"))
+
+
+def _first_follow_ups(eligible: pl.LazyFrame, attempts: pl.LazyFrame) -> pl.LazyFrame:
+    """The earliest follow-up per eligible contact (ties: the smallest id)."""
+    return (
+        eligible.select(*_KEYS, "customer_id", "closed_at", "window_end_at")
+        .join(attempts, on="customer_id", how="inner")
+        .filter(_within_window("follow_up_at"))
+        .sort(*_KEYS, "follow_up_at", "follow_up_id")
+        .group_by(_KEYS, maintain_order=True)
+        .first()
+        .select(*_KEYS, "follow_up_id", "follow_up_at")
+    )
+
+
+def _came_back_first(eligible: pl.LazyFrame, returns: pl.LazyFrame) -> pl.LazyFrame:
+    """Contacts whose customer reached out within the window before any follow-up."""
+    return (
+        eligible.select(*_KEYS, "customer_id", "closed_at", "window_end_at", "follow_up_at")
+        .join(returns, on="customer_id", how="inner")
+        .filter(
+            _within_window("returned_at")
+            & (pl.col("follow_up_at").is_null() | (pl.col("returned_at") < pl.col("follow_up_at")))
+        )
+        .select(*_KEYS)
+        .unique()
+        .with_columns(pl.lit(True).alias("customer_came_back_first"))
+    )
+
+
+def follow_up_status(window: AuditWindow) -> pl.Expr:
+    """met / missed / pending: missed only once the window has closed by the data cut-off."""
+    return (
+        pl.when(pl.col("follow_up_id").is_not_null())
+        .then(pl.lit("met"))
+        .when(pl.col("window_end_at") <= pl.lit(window.data_cutoff, dtype=TIMESTAMP))
+        .then(pl.lit("missed"))
+        .otherwise(pl.lit("pending"))
+    )
+
+
+def audit_follow_up(
+    contacts: pl.LazyFrame,
+    customer_contacts: pl.LazyFrame,
+    tickets: pl.LazyFrame,
+    events: pl.LazyFrame,
+    calls: pl.LazyFrame,
+    window: AuditWindow,
+    policy: FollowUpPolicy,
+) -> FollowUpResult:
+    """Follow-up evidence for every eligible contact closed on D, and its scorecard rate parts."""
+    eligible = eligible_contacts(contacts, window, policy)
+    firsts = _first_follow_ups(eligible, follow_up_attempts(tickets, events, calls, policy))
+    with_first = eligible.join(firsts, on=_KEYS, how="left")
+    came_back = _came_back_first(with_first, customer_returns(events, customer_contacts, tickets))
+    evidence = (
+        with_first.join(came_back, on=_KEYS, how="left")
+        .with_columns(
+            follow_up_status(window).alias("status"),
+            ((pl.col("follow_up_at") - pl.col("closed_at")).dt.total_microseconds() / 3_600_000_000).alias(
+                "hours_to_follow_up"
+            ),
+            pl.col("customer_came_back_first").fill_null(False),
+        )
+        .select(EVIDENCE_SCHEMA.names())
+        .cast(EVIDENCE_SCHEMA)
+    )
+    return FollowUpResult(evidence=evidence, rate_parts=rate_parts(evidence))
+
+
+def rate_parts(evidence: pl.LazyFrame) -> pl.LazyFrame:
+    """One RATE_PARTS row per final (met or missed) contact: numerator 1 when met, denominator 1."""
+    return (
+        evidence.filter(pl.col("status").is_in(("met", "missed")))
+        .select(
+            "audit_date",
+            "agent_id",
+            "team_id",
+            pl.lit(METRIC).alias("metric"),
+            (pl.col("status") == "met").cast(pl.Int64).alias("numerator"),
+            pl.lit(1, dtype=pl.Int64).alias("denominator"),
+        )
+        .cast(RATE_PARTS_SCHEMA)
+    )
