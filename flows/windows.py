@@ -1,0 +1,71 @@
+"""Which export days a run reads, what it knows, and which day it audits by default.
+
+Pure date arithmetic from the policy, kept out of the flow so it can be tested alone.
+Exports are incremental: a contact closed on D can depend on history (peer baselines,
+repeat contacts: look-back) and on what happened after it (follow-up, reopen, repeat
+contact: look-ahead). The run reads export days [D - lookback, D + lookahead].
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from configs.policy import Policy
+
+# Extra history read before the longest look-back window, so that tickets opened before
+# the window (and solved inside it) still have their creation and reply events.
+HISTORY_SLACK_DAYS = 14
+
+
+@dataclass(frozen=True)
+class ExportRange:
+    start: date
+    end: date
+
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
+
+
+def lookback_days(policy: Policy) -> int:
+    """Longest window that reaches back from D, plus history slack."""
+    longest = max(
+        policy.concessions.window_days - 1,
+        policy.escalation.repeat_window_days,
+        policy.resolution.repeat_window_days,
+    )
+    return longest + HISTORY_SLACK_DAYS
+
+
+def lookahead_days(policy: Policy) -> int:
+    """Longest window that reaches forward from the end of D, in whole days."""
+    hours = max(policy.follow_up.window_hours, policy.follow_up.callback_promised_window_hours)
+    return max(
+        math.ceil(hours / 24),
+        policy.escalation.came_back_window_days,
+        policy.resolution.repeat_window_days,
+    )
+
+
+def export_range(audit_date: date, policy: Policy) -> ExportRange:
+    return ExportRange(
+        audit_date - timedelta(days=lookback_days(policy)),
+        audit_date + timedelta(days=lookahead_days(policy)),
+    )
+
+
+def data_cutoff(newest_export: date | None, audit_date: date, time_zone: str) -> datetime:
+    """End of the newest export day read (next local midnight) as UTC.
+
+    With no export at or after D nothing after D's start is known.
+    """
+    day = newest_export + timedelta(days=1) if newest_export else audit_date
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(time_zone)).astimezone(ZoneInfo("UTC"))
+
+
+def default_audit_date(newest_export: date, policy: Policy) -> date:
+    """The newest day whose follow-up windows have all closed by the newest export's end."""
+    hours = max(policy.follow_up.window_hours, policy.follow_up.callback_promised_window_hours)
+    return newest_export - timedelta(days=math.ceil(hours / 24))

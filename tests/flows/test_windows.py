@@ -1,0 +1,49 @@
+from datetime import UTC, date, datetime
+
+import pytest
+
+from configs.policy import load_policy
+from flows.errors import RustPanic, panics_as_errors
+from flows.windows import data_cutoff, default_audit_date, export_range, lookahead_days, lookback_days
+
+
+@pytest.fixture
+def policy():
+    return load_policy()
+
+
+def test_default_policy_windows(policy):
+    # concessions 28-day window (D-27..D) + 14 days of history slack
+    assert lookback_days(policy) == 41
+    # follow-up 72 h = 3 days, but repeat contact / came back need 7 days after D
+    assert lookahead_days(policy) == 7
+    r = export_range(date(2026, 11, 10), policy)
+    assert (r.start, r.end) == (date(2026, 9, 30), date(2026, 11, 17))
+    assert len(r.days()) == 49
+
+
+def test_default_audit_date_is_newest_day_whose_follow_up_window_closed(policy):
+    # Exports through Nov 20 are known until Nov 21 00:00; D = Nov 17 closes its 72 h
+    # window exactly then (Nov 18 00:00 + 72 h).
+    assert default_audit_date(date(2026, 11, 20), policy) == date(2026, 11, 17)
+
+
+def test_data_cutoff_is_next_local_midnight_in_utc():
+    assert data_cutoff(date(2026, 11, 20), date(2026, 11, 17), "UTC") == datetime(2026, 11, 21, tzinfo=UTC)
+    # New York is UTC-5 in November: local midnight is 05:00 UTC.
+    ny = data_cutoff(date(2026, 11, 20), date(2026, 11, 17), "America/New_York")
+    assert ny == datetime(2026, 11, 21, 5, tzinfo=UTC)
+    assert data_cutoff(None, date(2026, 11, 17), "UTC") == datetime(2026, 11, 17, tzinfo=UTC)
+
+
+def test_rust_panic_becomes_an_ordinary_exception():
+    class PanicException(BaseException):  # the name pyo3 gives Rust panics
+        pass
+
+    @panics_as_errors
+    def boom():
+        raise PanicException("index out of bounds")
+
+    with pytest.raises(RustPanic, match="index out of bounds"):
+        boom()
+
