@@ -1,0 +1,550 @@
+"""Resolution, responsiveness and conduct (metrics.md §4).
+
+First-contact resolution and reopens (did the fix stick?), first replies and reply-SLA
+breaches (was the customer kept waiting?), call queue, hold and interruption measures,
+satisfaction confirmation and CSAT. Pure Polars over the contact universe
+(transforms/contacts.py); thresholds come from `Policy.resolution`. The family hands the
+scorecard long parts (RATE_PARTS / MEASURES / COUNTS) and two evidence frames.
+Interpretations of the spec are recorded in docs/decisions/resolution_scorecards.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from configs.policy import Policy
+from transforms.contacts import AuditWindow, closed_on, local_date
+from transforms.scorecards import COUNTS_SCHEMA, MEASURES_SCHEMA, RATE_PARTS_SCHEMA
+from transforms.stats import rate_columns
+
+# A solved ticket moved back to any working status is reopened (same rule as escalation.py).
+REOPEN_STATUSES = ("new", "open", "pending", "on_hold")
+SOLVED_STATUSES = ("solved", "closed")
+# Call legs that wait in a queue: customer-initiated calls and transfers (not outbound/callback).
+QUEUED_DIRECTIONS = ("inbound", "transfer")
+CSAT_GOOD_MIN = 4
+
+FIRST_CONTACT, REPEAT, PENDING = "first_contact", "repeat", "pending"
+
+RESOLUTION_EVIDENCE_SCHEMA = pl.Schema(
+    {
+        "audit_date": pl.Date(),
+        "contact_id": pl.String(),
+        "contact_type": pl.String(),
+        "agent_id": pl.String(),
+        "team_id": pl.String(),
+        "customer_id": pl.String(),
+        "category": pl.String(),
+        "closed_at": pl.Datetime("us", "UTC"),
+        "window_closes_at": pl.Datetime("us", "UTC"),
+        "repeat_contact_id": pl.String(),
+        "repeat_contact_at": pl.Datetime("us", "UTC"),
+        "reopened_at": pl.Datetime("us", "UTC"),
+        "fcr_status": pl.String(),
+        "reopen_status": pl.String(),
+    }
+)
+
+QUEUE_SCHEMA = pl.Schema(
+    {
+        "audit_date": pl.Date(),
+        "queue": pl.String(),
+        "abandonment_numerator": pl.Int64(),
+        "abandonment_denominator": pl.Int64(),
+        "abandonment_rate": pl.Float64(),
+        "abandonment_ci_low": pl.Float64(),
+        "abandonment_ci_high": pl.Float64(),
+        "abandonment_low_volume": pl.Boolean(),
+        "queue_wait_seconds_median": pl.Float64(),
+        "queue_wait_seconds_p90": pl.Float64(),
+    }
+)
+
+
+@dataclass(frozen=True)
+class ResolutionResult:
+    """Scorecard parts plus evidence: one row per resolved contact closed on D
+    (`evidence`) and one row per queue (`queues`)."""
+
+    rate_parts: pl.LazyFrame
+    measures: pl.LazyFrame
+    counts: pl.LazyFrame
+    evidence: pl.LazyFrame
+    queues: pl.LazyFrame
+
+
+# --- shared helpers -----------------------------------------------------------------------------
+
+
+def _minutes(later: str, earlier: str) -> pl.Expr:
+    return (pl.col(later) - pl.col(earlier)).dt.total_microseconds() / 6e7
+
+
+def _seconds(later: str, earlier: str) -> pl.Expr:
+    return (pl.col(later) - pl.col(earlier)).dt.total_microseconds() / 1e6
+
+
+def agent_team_roster(events: pl.LazyFrame, calls: pl.LazyFrame) -> pl.LazyFrame:
+    """`agent_id`, `at`, `agent_team_id`: every moment an agent's team is known (assignments
+    with a team, calls with an agent and a team), sorted by `at` for as-of joins."""
+    assigned = events.filter((pl.col("event_type") == "assignment") & pl.col("team_id").is_not_null()).select(
+        pl.col("assignee_id").alias("agent_id"), pl.col("occurred_at").alias("at"), "team_id"
+    )
+    on_calls = calls.filter(pl.col("agent_id").is_not_null() & pl.col("team_id").is_not_null()).select(
+        "agent_id", pl.col("initiated_at").alias("at"), "team_id"
+    )
+    return (
+        pl.concat([assigned, on_calls])
+        .sort("agent_id", "at", "team_id")
+        .group_by("agent_id", "at", maintain_order=True)
+        .last()
+        .rename({"team_id": "agent_team_id"})
+        .sort("at")
+    )
+
+
+def _with_agent_team(frame: pl.LazyFrame, at: str, roster: pl.LazyFrame, fallback: str) -> pl.LazyFrame:
+    """`team_id`: the agent's latest known team at `at`, else the `fallback` column."""
+    return (
+        frame.sort(at)
+        .join_asof(roster, left_on=at, right_on="at", by="agent_id", check_sortedness=False)
+        .with_columns(pl.coalesce("agent_team_id", fallback).alias("team_id"))
+        .drop("agent_team_id", "at")
+    )
+
+
+def _parts(frame: pl.LazyFrame, schema: pl.Schema) -> pl.LazyFrame:
+    return frame.select([pl.col(n).cast(t) for n, t in schema.items()])
+
+
+def _rate_part(frame: pl.LazyFrame, metric: str, hit: pl.Expr) -> pl.LazyFrame:
+    return _parts(
+        frame.with_columns(
+            metric=pl.lit(metric),
+            numerator=hit.fill_null(False).cast(pl.Int64),
+            denominator=pl.lit(1, dtype=pl.Int64),
+        ),
+        RATE_PARTS_SCHEMA,
+    )
+
+
+def _measure(frame: pl.LazyFrame, measure: str, value: pl.Expr) -> pl.LazyFrame:
+    return _parts(
+        frame.with_columns(measure=pl.lit(measure), value=value.cast(pl.Float64)).filter(
+            pl.col("value").is_not_null()
+        ),
+        MEASURES_SCHEMA,
+    )
+
+
+def _count(frame: pl.LazyFrame, count: str) -> pl.LazyFrame:
+    return _parts(frame.with_columns(count=pl.lit(count), value=pl.lit(1, dtype=pl.Int64)), COUNTS_SCHEMA)
+
+
+# --- first-contact resolution and reopens -------------------------------------------------------
+
+
+def repeat_contacts(closed: pl.LazyFrame, customer_contacts: pl.LazyFrame, window: timedelta) -> pl.LazyFrame:
+    """First new customer-initiated contact in the same category opened in (closed_at, closed_at + window].
+
+    The contact itself and a call's own linked ticket are not repeats; a null category
+    matches nothing. Returns `contact_id`, `contact_type`, `repeat_contact_id`, `repeat_contact_at`.
+    """
+    others = customer_contacts.select(
+        "customer_id",
+        "category",
+        pl.col("contact_id").alias("repeat_contact_id"),
+        pl.col("opened_at").alias("repeat_contact_at"),
+    )
+    return (
+        closed.select("contact_id", "contact_type", "ticket_id", "customer_id", "category", "closed_at")
+        .join(others, on=["customer_id", "category"], how="inner")
+        .filter(
+            (pl.col("repeat_contact_id") != pl.col("contact_id"))
+            & (pl.col("repeat_contact_id") != pl.col("ticket_id")).fill_null(True)
+            & (pl.col("repeat_contact_at") > pl.col("closed_at"))
+            & (pl.col("repeat_contact_at") <= pl.col("closed_at") + window)
+        )
+        .sort("repeat_contact_at", "repeat_contact_id")
+        .group_by("contact_id", "contact_type", maintain_order=True)
+        .first()
+        .select("contact_id", "contact_type", "repeat_contact_id", "repeat_contact_at")
+    )
+
+
+def reopens(closed: pl.LazyFrame, events: pl.LazyFrame, window: timedelta) -> pl.LazyFrame:
+    """First move of a ticket back to a working status in (closed_at, closed_at + window]."""
+    moves = events.filter(
+        (pl.col("event_type") == "status_change") & pl.col("new_status").is_in(REOPEN_STATUSES)
+    ).select(pl.col("ticket_id").alias("contact_id"), pl.col("occurred_at").alias("reopened_at"))
+    return (
+        closed.filter(pl.col("contact_type") == "ticket")
+        .select("contact_id", "closed_at")
+        .join(moves, on="contact_id", how="inner")
+        .filter(
+            (pl.col("reopened_at") > pl.col("closed_at"))
+            & (pl.col("reopened_at") <= pl.col("closed_at") + window)
+        )
+        .group_by("contact_id")
+        .agg(pl.col("reopened_at").min(), contact_type=pl.lit("ticket"))
+    )
+
+
+def classify_resolution(
+    contacts: pl.LazyFrame,
+    customer_contacts: pl.LazyFrame,
+    events: pl.LazyFrame,
+    window: AuditWindow,
+    repeat_window: timedelta,
+) -> pl.LazyFrame:
+    """Resolved contacts (solved tickets, resolved calls) closed on D with `fcr_status` and
+    `reopen_status` (tickets only).
+
+    A status is `pending` while the window is still open at the data cut-off, even when a
+    repeat or reopen is already visible: deciding only failures early would bias a day's
+    rate towards failure until its window closes.
+    """
+    closed = contacts.filter(closed_on(window) & pl.col("is_resolved").fill_null(False))
+    keys = ["contact_id", "contact_type"]
+    is_open = pl.col("window_closes_at") > window.data_cutoff
+    return (
+        closed.join(repeat_contacts(closed, customer_contacts, repeat_window), on=keys, how="left")
+        .join(reopens(closed, events, repeat_window), on=keys, how="left")
+        .with_columns(window_closes_at=pl.col("closed_at") + repeat_window)
+        .with_columns(
+            fcr_status=pl.when(is_open)
+            .then(pl.lit(PENDING))
+            .when(pl.col("repeat_contact_at").is_not_null() | pl.col("reopened_at").is_not_null())
+            .then(pl.lit(REPEAT))
+            .otherwise(pl.lit(FIRST_CONTACT)),
+            reopen_status=pl.when(pl.col("contact_type") != "ticket")
+            .then(None)
+            .when(is_open)
+            .then(pl.lit(PENDING))
+            .when(pl.col("reopened_at").is_not_null())
+            .then(pl.lit("reopened"))
+            .otherwise(pl.lit("not_reopened")),
+        )
+    )
+
+
+def resolution_parts(classified: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """Rate parts for first_contact_resolution, repeat_contact and reopen, and pending counts."""
+    fcr = classified.filter(pl.col("fcr_status").is_in([FIRST_CONTACT, REPEAT]))
+    reopen = classified.filter(pl.col("reopen_status").is_in(["reopened", "not_reopened"]))
+    rates = pl.concat(
+        [
+            _rate_part(fcr, "first_contact_resolution", pl.col("fcr_status") == FIRST_CONTACT),
+            _rate_part(fcr, "repeat_contact", pl.col("fcr_status") == REPEAT),
+            _rate_part(reopen, "reopen", pl.col("reopen_status") == "reopened"),
+        ]
+    )
+    counts = pl.concat(
+        [
+            _count(classified.filter(pl.col("fcr_status") == PENDING), "first_contact_resolution_pending"),
+            _count(classified.filter(pl.col("reopen_status") == PENDING), "reopen_pending"),
+        ]
+    )
+    return rates, counts
+
+
+# --- replies --------------------------------------------------------------------------------------
+
+
+def _agent_replies(events: pl.LazyFrame) -> pl.LazyFrame:
+    """Public comments by agents: `ticket_id`, `reply_at`, `event_id`, `agent_id`, sorted by `reply_at`."""
+    return (
+        events.filter(
+            (pl.col("event_type") == "comment")
+            & (pl.col("actor_role") == "agent")
+            & pl.col("public").fill_null(False)
+        )
+        .select(
+            "ticket_id",
+            pl.col("occurred_at").alias("reply_at"),
+            "event_id",
+            pl.col("actor_id").alias("agent_id"),
+        )
+        .sort("reply_at", "event_id")
+    )
+
+
+def first_replies(
+    tickets: pl.LazyFrame, events: pl.LazyFrame, roster: pl.LazyFrame, window: AuditWindow
+) -> pl.LazyFrame:
+    """First public agent comment per ticket (at or after creation) sent on D, with minutes waited,
+    attributed to the agent who sent it and that agent's team at the time."""
+    replies = _agent_replies(events).join(
+        tickets.select("ticket_id", "created_at", pl.col("team_id").alias("ticket_team_id")), on="ticket_id"
+    )
+    first = (
+        replies.filter(pl.col("reply_at") >= pl.col("created_at"))
+        .sort("reply_at", "event_id")
+        .group_by("ticket_id", maintain_order=True)
+        .first()
+        .with_columns(audit_date=local_date(pl.col("reply_at"), window.time_zone))
+        .filter(closed_on(window))
+    )
+    return _with_agent_team(first, "reply_at", roster, "ticket_team_id").with_columns(
+        first_reply_minutes=_minutes("reply_at", "created_at")
+    )
+
+
+def _status_events(events: pl.LazyFrame) -> pl.LazyFrame:
+    return (
+        events.filter(pl.col("event_type") == "status_change")
+        .select("ticket_id", pl.col("occurred_at").alias("status_at"), "event_id", "new_status")
+        .sort("status_at", "event_id")
+    )
+
+
+def reply_waits(
+    tickets: pl.LazyFrame, events: pl.LazyFrame, sla: timedelta, cutoff: datetime
+) -> pl.LazyFrame:
+    """Every wait for an agent reply: ticket creation and each customer comment made while the
+    ticket was not solved, with `started_at`, `deadline_at`, `ended_at` (the next public agent
+    comment or solve at or after the start; null when neither happened yet) and `is_breach`.
+
+    A wait breaches when it ended after its deadline or is still open after it at the cut-off.
+    """
+    starts = pl.concat(
+        [
+            tickets.select("ticket_id", pl.col("created_at").alias("started_at")),
+            events.filter((pl.col("event_type") == "comment") & (pl.col("actor_role") == "customer")).select(
+                "ticket_id", pl.col("occurred_at").alias("started_at")
+            ),
+        ]
+    ).unique()
+    statuses = _status_events(events)
+    solves = statuses.filter(pl.col("new_status").is_in(SOLVED_STATUSES)).select(
+        "ticket_id", pl.col("status_at").alias("solved_at")
+    )
+    replies = _agent_replies(events).select("ticket_id", "reply_at")
+    deadline = pl.col("started_at") + sla
+    return (
+        starts.sort("started_at")
+        .join_asof(
+            statuses.select("ticket_id", "status_at", "new_status"),
+            left_on="started_at",
+            right_on="status_at",
+            by="ticket_id",
+            check_sortedness=False,
+        )
+        .filter(~pl.col("new_status").is_in(SOLVED_STATUSES).fill_null(False))
+        .join_asof(
+            replies,
+            left_on="started_at",
+            right_on="reply_at",
+            by="ticket_id",
+            strategy="forward",
+            check_sortedness=False,
+        )
+        .join_asof(
+            solves,
+            left_on="started_at",
+            right_on="solved_at",
+            by="ticket_id",
+            strategy="forward",
+            check_sortedness=False,
+        )
+        .select(
+            "ticket_id",
+            "started_at",
+            deadline.alias("deadline_at"),
+            pl.min_horizontal("reply_at", "solved_at").alias("ended_at"),
+        )
+        .with_columns(
+            is_breach=pl.when(pl.col("ended_at").is_null())
+            .then(pl.col("deadline_at") < cutoff)
+            .otherwise(pl.col("ended_at") > pl.col("deadline_at"))
+        )
+    )
+
+
+def reply_sla_breaches(
+    tickets: pl.LazyFrame, events: pl.LazyFrame, roster: pl.LazyFrame, window: AuditWindow, sla: timedelta
+) -> pl.LazyFrame:
+    """Breaches whose deadline fell on D, against the ticket's assignee at the deadline (latest
+    assignment event, else the ticket's assignee) and that agent's team then."""
+    assignments = (
+        events.filter(pl.col("event_type") == "assignment")
+        .select("ticket_id", pl.col("occurred_at").alias("assigned_at"), "event_id", "assignee_id", "team_id")
+        .sort("assigned_at", "event_id")
+    )
+    breaches = (
+        reply_waits(tickets, events, sla, window.data_cutoff)
+        .filter(pl.col("is_breach"))
+        .with_columns(audit_date=local_date(pl.col("deadline_at"), window.time_zone))
+        .filter(closed_on(window))
+        .sort("deadline_at")
+        .join_asof(
+            assignments.drop("event_id"),
+            left_on="deadline_at",
+            right_on="assigned_at",
+            by="ticket_id",
+            check_sortedness=False,
+        )
+        .join(
+            tickets.select(
+                "ticket_id", pl.col("assignee_id").alias("t_agent"), pl.col("team_id").alias("t_team")
+            ),
+            on="ticket_id",
+            how="left",
+        )
+        .with_columns(
+            agent_id=pl.when(pl.col("assigned_at").is_not_null())
+            .then(pl.col("assignee_id"))
+            .otherwise(pl.col("t_agent")),
+            fallback_team=pl.when(pl.col("assigned_at").is_not_null())
+            .then(pl.col("team_id"))
+            .otherwise(pl.col("t_team")),
+        )
+        .drop("team_id")
+    )
+    return _with_agent_team(breaches, "deadline_at", roster, "fallback_team")
+
+
+# --- calls and CSAT -------------------------------------------------------------------------------
+
+
+def answered_call_parts(
+    contacts: pl.LazyFrame, calls: pl.LazyFrame, window: AuditWindow
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """Per answered call closed on D, attributed as in the contact universe: hold_seconds,
+    talk_seconds and agent_interruptions measures (the last two only when both are known, so
+    their sums give a ratio of sums) and satisfaction_confirmed parts (calls where it is known)."""
+    answered = contacts.filter(closed_on(window) & (pl.col("contact_type") == "call")).join(
+        calls.select(
+            pl.col("call_id").alias("contact_id"),
+            "hold_seconds",
+            "talk_seconds",
+            "agent_interruptions",
+            "satisfaction_confirmed",
+        ),
+        on="contact_id",
+        how="left",
+    )
+    paired = answered.filter(
+        pl.col("talk_seconds").is_not_null() & pl.col("agent_interruptions").is_not_null()
+    )
+    measures = pl.concat(
+        [
+            _measure(answered, "hold_seconds", pl.col("hold_seconds")),
+            _measure(paired, "talk_seconds", pl.col("talk_seconds")),
+            _measure(paired, "agent_interruptions", pl.col("agent_interruptions")),
+        ]
+    )
+    confirmed = answered.filter(pl.col("satisfaction_confirmed").is_not_null())
+    rates = _rate_part(confirmed, "satisfaction_confirmed", pl.col("satisfaction_confirmed"))
+    return rates, measures
+
+
+def queued_calls(calls: pl.LazyFrame, window: AuditWindow) -> pl.LazyFrame:
+    """Inbound and transferred call legs that ended on D, with `is_abandoned` (no answered_at) and
+    `queue_wait_seconds` (answered ones). Team-level only: `agent_id` is null, team is the call's."""
+    return (
+        calls.filter(pl.col("direction").is_in(QUEUED_DIRECTIONS))
+        .with_columns(
+            audit_date=local_date(pl.col("ended_at"), window.time_zone),
+            is_abandoned=pl.col("answered_at").is_null(),
+            queue_wait_seconds=_seconds("answered_at", "initiated_at"),
+            agent_id=pl.lit(None, dtype=pl.String()),
+        )
+        .filter(closed_on(window))
+    )
+
+
+def queue_summary(queued: pl.LazyFrame, min_volume: int) -> pl.LazyFrame:
+    """One row per (audit_date, queue): abandonment with its Wilson interval, queue-wait median and p90."""
+    wait = pl.col("queue_wait_seconds").drop_nulls()
+    return (
+        queued.group_by("audit_date", "queue")
+        .agg(
+            abandonment_numerator=pl.col("is_abandoned").sum().cast(pl.Int64),
+            abandonment_denominator=pl.len().cast(pl.Int64),
+            queue_wait_seconds_median=wait.median(),
+            queue_wait_seconds_p90=wait.quantile(0.9, "linear"),
+        )
+        .with_columns(rate_columns("abandonment", min_volume))
+        .select([pl.col(n).cast(t) for n, t in QUEUE_SCHEMA.items()])
+        .sort("audit_date", "queue", nulls_last=True)
+    )
+
+
+def csat_parts(
+    contacts: pl.LazyFrame, tickets: pl.LazyFrame, window: AuditWindow
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """csat_good (score 4 or 5) parts and csat_score measures over tickets solved on D with a score."""
+    scored = (
+        contacts.filter(closed_on(window) & (pl.col("contact_type") == "ticket"))
+        .join(
+            tickets.select(pl.col("ticket_id").alias("contact_id"), "csat_score"),
+            on="contact_id",
+            how="inner",
+        )
+        .filter(pl.col("csat_score").is_not_null())
+    )
+    return (
+        _rate_part(scored, "csat_good", pl.col("csat_score") >= CSAT_GOOD_MIN),
+        _measure(scored, "csat_score", pl.col("csat_score")),
+    )
+
+
+# --- public entry point -------------------------------------------------------------------------
+
+
+def audit_resolution(
+    contacts: pl.LazyFrame,
+    customer_contacts: pl.LazyFrame,
+    tickets: pl.LazyFrame,
+    events: pl.LazyFrame,
+    calls: pl.LazyFrame,
+    window: AuditWindow,
+    policy: Policy,
+) -> ResolutionResult:
+    """Resolution, responsiveness and conduct parts for `window.audit_date`.
+
+    Args:
+        contacts: the contact universe (`build_contacts`), any close date.
+        customer_contacts: every customer-initiated contact, covering the repeat look-ahead.
+        tickets, events, calls: canonical tables covering creation of the day's tickets
+            through D plus the repeat window.
+    Returns:
+        rate parts (first_contact_resolution, repeat_contact, reopen, satisfaction_confirmed,
+        csat_good, abandonment), measures (first_reply_minutes, hold_seconds, talk_seconds,
+        agent_interruptions, queue_wait_seconds, csat_score), counts (reply_sla_breaches,
+        first_contact_resolution_pending, reopen_pending), the contact evidence and the queues.
+    """
+    repeat_window = timedelta(days=policy.resolution.repeat_window_days)
+    sla = timedelta(hours=policy.resolution.reply_sla_hours)
+    roster = agent_team_roster(events, calls).cache()
+    classified = classify_resolution(contacts, customer_contacts, events, window, repeat_window).cache()
+    fcr_rates, pending = resolution_parts(classified)
+    call_rates, call_measures = answered_call_parts(contacts, calls, window)
+    csat_rates, csat_measures = csat_parts(contacts, tickets, window)
+    queued = queued_calls(calls, window).cache()
+    replies = first_replies(tickets, events, roster, window)
+    breaches = reply_sla_breaches(tickets, events, roster, window, sla)
+    rate_parts = pl.concat(
+        [fcr_rates, call_rates, csat_rates, _rate_part(queued, "abandonment", pl.col("is_abandoned"))]
+    )
+    measures = pl.concat(
+        [
+            _measure(replies, "first_reply_minutes", pl.col("first_reply_minutes")),
+            call_measures,
+            _measure(queued, "queue_wait_seconds", pl.col("queue_wait_seconds")),
+            csat_measures,
+        ]
+    )
+    return ResolutionResult(
+        rate_parts=rate_parts,
+        measures=measures,
+        counts=pl.concat([_count(breaches, "reply_sla_breaches"), pending]),
+        evidence=classified.select([pl.col(n).cast(t) for n, t in RESOLUTION_EVIDENCE_SCHEMA.items()]).sort(
+            "audit_date", "contact_type", "contact_id"
+        ),
+        queues=queue_summary(queued, policy.min_volume),
+    )

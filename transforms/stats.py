@@ -1,0 +1,57 @@
+"""Rates with Wilson score intervals, as Polars expressions.
+
+Every published rate carries its numerator, denominator, a 95% Wilson interval and a
+low-volume marker (metrics.md, Universe). Wilson rather than the normal approximation
+because agent-day denominators are small and often have 0 or all successes, where the
+normal interval collapses to a point.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+Z_95 = 1.959963984540054  # two-sided 95% standard normal quantile
+
+IntoExpr = pl.Expr | str
+
+
+def _expr(value: IntoExpr) -> pl.Expr:
+    return pl.col(value) if isinstance(value, str) else value
+
+
+def safe_rate(num: IntoExpr, den: IntoExpr) -> pl.Expr:
+    """num / den as Float64; null when the denominator is 0 or null (no rate, not 0%)."""
+    n, d = _expr(num).cast(pl.Float64), _expr(den).cast(pl.Float64)
+    return pl.when(d > 0).then(n / d).otherwise(None)
+
+
+def wilson_interval(num: IntoExpr, den: IntoExpr, z: float = Z_95) -> tuple[pl.Expr, pl.Expr]:
+    """Wilson score interval (low, high) for num successes out of den trials.
+
+    Both bounds are null when den is 0; they are clipped to [0, 1] so that 0/n gives
+    exactly 0 and n/n exactly 1 despite floating-point rounding.
+    """
+    n = _expr(den).cast(pl.Float64)
+    p = safe_rate(num, den)
+    z2 = z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * ((p * (1 - p) / n + z2 / (4 * n * n)).sqrt()) / (1 + z2 / n)
+    low = (centre - half).clip(0.0, 1.0)
+    high = (centre + half).clip(0.0, 1.0)
+    return low, high
+
+
+def rate_columns(metric: str, min_volume: int, z: float = Z_95) -> list[pl.Expr]:
+    """`<m>_rate`, `<m>_ci_low`, `<m>_ci_high`, `<m>_low_volume` from `<m>_numerator`/`<m>_denominator`.
+
+    low_volume is true when the denominator is under `min_volume` (so a 0 denominator is
+    low volume too); the rate and interval are null when the denominator is 0.
+    """
+    num, den = f"{metric}_numerator", f"{metric}_denominator"
+    low, high = wilson_interval(num, den, z)
+    return [
+        safe_rate(num, den).alias(f"{metric}_rate"),
+        low.alias(f"{metric}_ci_low"),
+        high.alias(f"{metric}_ci_high"),
+        (pl.col(den).fill_null(0) < min_volume).alias(f"{metric}_low_volume"),
+    ]
