@@ -1,0 +1,42 @@
+"""Build the day's HTML report from the published tables and publish it beside the Data Docs."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from configs.settings import S3Settings
+from flows.report.render import render_report
+from flows.report.tables import load_audit_day
+from flows.storage import open_storage
+
+DEFAULT_MIN_VOLUME = 20
+
+
+def report_key(audit_date: date) -> str:
+    """Where a day's report lives under the reports URI (one folder per day, like the tables)."""
+    return f"audit_report/audit_date={audit_date.isoformat()}/index.html"
+
+
+def build_report(
+    warehouse_uri: str,
+    audit_date: date,
+    *,
+    s3: S3Settings | None = None,
+    data_docs_url: str | None = None,
+    min_volume: int = DEFAULT_MIN_VOLUME,
+) -> str:
+    """The self-contained HTML report for one audit day.
+
+    `min_volume` (the policy's) marks roll-ups computed here (all teams, the trend);
+    per-agent and per-team markers are the published `<m>_low_volume` columns.
+    """
+    day = load_audit_day(warehouse_uri, audit_date, s3)
+    return render_report(day, min_volume=min_volume, data_docs_url=data_docs_url)
+
+
+def publish_report(html: str, reports_uri: str, audit_date: date, s3: S3Settings | None = None) -> str:
+    """Write the report under the reports URI; returns its full location (path or s3:// URI)."""
+    storage = open_storage(reports_uri, s3)
+    key = report_key(audit_date)
+    storage.write_bytes(key, html.encode("utf-8"), content_type="text/html; charset=utf-8")
+    return f"{storage.uri.rstrip('/')}/{key}"
