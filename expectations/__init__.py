@@ -1,0 +1,49 @@
+"""Great Expectations suites as code, one module per input entity and published table.
+
+`SUITES` maps a frame name to its suite; `expectations.gate.run_validation` runs them.
+"""
+
+from expectations import (
+    agent_scorecard,
+    calls,
+    concession_audit,
+    concession_flags,
+    escalation_audit,
+    follow_up_audit,
+    quarantine,
+    run_manifest,
+    team_scorecard,
+    ticket_events,
+    tickets,
+)
+from expectations._suite import CRITICAL, WARNING, Suite, SuiteParams
+
+INPUT_SUITES = ("tickets", "ticket_events", "calls")
+OUTPUT_SUITES = (
+    "agent_scorecard",
+    "team_scorecard",
+    "follow_up_audit",
+    "escalation_audit",
+    "concession_audit",
+    "concession_flags",
+    "quarantine",
+    "run_manifest",
+)
+SUITES: dict[str, Suite] = {
+    m.SUITE.name: m.SUITE
+    for m in (
+        tickets,
+        ticket_events,
+        calls,
+        agent_scorecard,
+        team_scorecard,
+        follow_up_audit,
+        escalation_audit,
+        concession_audit,
+        concession_flags,
+        quarantine,
+        run_manifest,
+    )
+}
+
+__all__ = ["CRITICAL", "INPUT_SUITES", "OUTPUT_SUITES", "SUITES", "WARNING", "Suite", "SuiteParams"]

@@ -1,0 +1,52 @@
+"""Suite for `concession_flags`: one row per flag, with statistics and evidence."""
+
+from collections.abc import Sequence
+
+import great_expectations.expectations as gxe
+import polars as pl
+
+from expectations._outputs import published_row
+from expectations._suite import (
+    HEX_DIGEST,
+    Suite,
+    SuiteParams,
+    between,
+    in_set,
+    is_true,
+    not_above,
+    not_null,
+    unique_key,
+)
+
+FLAG_TYPES = ("high_concession_rate", "low_concession_rate", "amount_outlier", "repeat_beneficiary")
+SUBJECT_TYPES = ("agent", "customer", "concession")
+KEY = ("audit_date", "flag_type", "subject_type", "subject_id")
+
+
+def prepare(frame: pl.LazyFrame) -> pl.LazyFrame:
+    is_customer = pl.col("subject_type") == "customer"
+    return frame.with_columns(
+        (pl.col("evidence_ids").list.len().fill_null(0) > 0).alias("check_has_evidence"),
+        (~is_customer | pl.col("subject_id").str.contains(HEX_DIGEST))
+        .fill_null(False)
+        .alias("check_customer_pseudonymised"),
+    )
+
+
+def build(columns: Sequence[str], params: SuiteParams) -> list[gxe.Expectation]:
+    return [
+        *published_row(columns),
+        *not_null("flag_type", "subject_type", "subject_id"),
+        in_set("flag_type", FLAG_TYPES),
+        in_set("subject_type", SUBJECT_TYPES),
+        unique_key(*KEY),
+        between("p_value", 0, 1),
+        between("q_value", 0, 1),
+        not_above("p_value", "q_value"),
+        not_above("window_start", "window_end"),
+        is_true("check_has_evidence"),
+        is_true("check_customer_pseudonymised"),
+    ]
+
+
+SUITE = Suite(name="concession_flags", key=KEY, build=build, prepare=prepare)

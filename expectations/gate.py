@@ -1,0 +1,303 @@
+"""The audit step of write-audit-publish: run every suite, build Data Docs, decide.
+
+Frames are validated as Great Expectations sees them through `redact_personal`: personal
+and free-text values are replaced by a constant (nullness kept), and suites over frames
+with personal columns also exclude unexpected values, so neither results nor Data Docs
+can carry a customer's data. Failing rows are identified by their key columns only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import great_expectations as gx
+import polars as pl
+from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context.types.base import ProgressBarsConfig
+
+from expectations import SUITES
+from expectations._suite import CRITICAL, Suite, SuiteParams
+from transforms.pseudonym import CUSTOMER_KEY, FREE_TEXT_COLUMNS, PERSONAL_COLUMNS, redact_personal
+
+log = logging.getLogger(__name__)
+
+SAMPLE_KEYS = 10
+RESULTS_DIR = "results"
+SUMMARY_FILE = "summary.json"
+# Result fields that may hold row values; only key columns are kept (unexpected_index_list).
+VALUE_FIELDS = (
+    "partial_unexpected_list",
+    "partial_unexpected_counts",
+    "unexpected_list",
+    "unexpected_rows",
+    "unexpected_index_query",
+    "partial_unexpected_index_list",
+)
+
+
+@dataclass(frozen=True)
+class FailedExpectation:
+    suite: str
+    expectation_type: str
+    column: str | None
+    severity: str
+    unexpected_count: int | None
+    sample_keys: tuple[dict[str, Any], ...] = ()
+    observed: str | None = None  # table-level results (e.g. a row count); never row values
+
+    def describe(self) -> str:
+        where = f".{self.column}" if self.column else ""
+        count = f" ({self.unexpected_count} rows)" if self.unexpected_count else ""
+        observed = f" (observed {self.observed})" if self.observed is not None else ""
+        keys = f" e.g. {list(self.sample_keys[:3])}" if self.sample_keys else ""
+        return f"{self.suite}{where}: {self.expectation_type}{count}{observed}{keys}"
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    suite: str
+    success: bool
+    critical_passed: bool
+    rows: int
+    evaluated: int
+    successful: int
+    unsuccessful: int
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    run_id: str
+    audit_date: dt.date
+    suites: tuple[SuiteResult, ...]
+    failures: tuple[FailedExpectation, ...]
+    docs_dir: Path
+    validated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+    @property
+    def critical_passed(self) -> bool:
+        return all(s.critical_passed for s in self.suites)
+
+    @property
+    def critical_failures(self) -> tuple[FailedExpectation, ...]:
+        return tuple(f for f in self.failures if f.severity == CRITICAL)
+
+    @property
+    def warnings(self) -> tuple[FailedExpectation, ...]:
+        return tuple(f for f in self.failures if f.severity != CRITICAL)
+
+    def suite(self, name: str) -> SuiteResult:
+        return next(s for s in self.suites if s.suite == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "audit_date": self.audit_date.isoformat(),
+            "validated_at": self.validated_at.isoformat(),
+            "critical_passed": self.critical_passed,
+            "suites": [asdict(s) for s in self.suites],
+            "failures": [asdict(f) for f in self.failures],
+        }
+
+    def raise_for_critical(self) -> None:
+        if not self.critical_passed:
+            raise ValidationFailed(self)
+
+
+class ValidationFailed(RuntimeError):
+    """Critical expectations failed: nothing is published for the day."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        self.report = report
+        lines = "\n  ".join(f.describe() for f in report.critical_failures)
+        super().__init__(
+            f"validation failed for audit_date {report.audit_date} run {report.run_id}: "
+            f"{len(report.critical_failures)} critical expectation(s) failed:\n  {lines}"
+        )
+
+
+def run_validation(
+    frames: Mapping[str, pl.DataFrame],
+    *,
+    run_id: str,
+    audit_date: dt.date,
+    docs_dir: Path,
+    params: SuiteParams | None = None,
+) -> ValidationReport:
+    """Validate each frame with its suite (by name), build Data Docs under docs_dir.
+
+    Writes docs_dir/index.html (GX Data Docs for this run), docs_dir/results/<suite>.json
+    (results with key columns only) and docs_dir/summary.json (what the runs index reads).
+    """
+    unknown = sorted(set(frames) - set(SUITES))
+    if unknown:
+        raise ValueError(f"no expectation suite for frame(s) {unknown}; known: {sorted(SUITES)}")
+    params = params or SuiteParams()
+    docs_dir = Path(docs_dir)
+    context = _context(docs_dir)
+    gx_run = RunIdentifier(run_name=run_id, run_time=dt.datetime.now(dt.UTC))
+    suites, failures = [], []
+    for name in sorted(frames):
+        result, rows = _validate(context, SUITES[name], frames[name], params, gx_run)
+        _write_json(docs_dir / RESULTS_DIR / f"{name}.json", result)
+        suite_failures = _failures(name, result)
+        failures.extend(suite_failures)
+        stats = result["statistics"]
+        suites.append(
+            SuiteResult(
+                suite=name,
+                success=bool(result["success"]),
+                critical_passed=not any(f.severity == CRITICAL for f in suite_failures),
+                rows=rows,
+                evaluated=int(stats["evaluated_expectations"]),
+                successful=int(stats["successful_expectations"]),
+                unsuccessful=int(stats["unsuccessful_expectations"]),
+            )
+        )
+    context.build_data_docs()
+    report = ValidationReport(run_id, audit_date, tuple(suites), tuple(failures), docs_dir)
+    _write_json(docs_dir / SUMMARY_FILE, report.to_dict())
+    log.info("validation %s: critical_passed=%s", run_id, report.critical_passed)
+    return report
+
+
+def _context(docs_dir: Path) -> Any:
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    site = {
+        "class_name": "SiteBuilder",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    }
+    context.add_data_docs_site(site_name="audit", site_config=site)
+    return context
+
+
+def _validate(
+    context: Any, suite: Suite, frame: pl.DataFrame, params: SuiteParams, gx_run: RunIdentifier
+) -> tuple[dict[str, Any], int]:
+    prepared = suite.prepared(redact_personal(frame.lazy())).collect()
+    gx_suite = context.suites.add(gx.ExpectationSuite(name=suite.name))
+    for expectation in suite.expectations(prepared.columns, params):
+        gx_suite.add_expectation(expectation)
+    asset = context.data_sources.add_pandas(f"frames_{suite.name}").add_dataframe_asset(suite.name)
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(
+            name=suite.name, data=asset.add_batch_definition_whole_dataframe("day"), suite=gx_suite
+        )
+    )
+    personal = bool(
+        set(prepared.columns) & (PERSONAL_COLUMNS | FREE_TEXT_COLUMNS | {CUSTOMER_KEY, "subject_id"})
+    )
+    result_format = {
+        "result_format": "COMPLETE",
+        "unexpected_index_column_names": [c for c in suite.key if c in prepared.columns],
+        "exclude_unexpected_values": personal,
+        "return_unexpected_index_query": False,
+        "partial_unexpected_count": SAMPLE_KEYS,
+    }
+    result = definition.run(
+        batch_parameters={"dataframe": prepared.to_pandas()}, result_format=result_format, run_id=gx_run
+    )
+    return _sanitise(result.to_json_dict()), prepared.height
+
+
+def _sanitise(result: dict[str, Any]) -> dict[str, Any]:
+    """Keep statistics, configuration and failing keys; drop every field that holds values."""
+    for item in result.get("results", []):
+        for name in VALUE_FIELDS:
+            item.get("result", {}).pop(name, None)
+        info = item.get("exception_info") or {}
+        if info.get("exception_traceback"):
+            info["exception_traceback"] = None  # tracebacks may quote data; the message says enough
+    result.get("meta", {}).pop("batch_parameters", None)
+    return result
+
+
+def _failures(suite: str, result: dict[str, Any]) -> list[FailedExpectation]:
+    out = []
+    for item in result.get("results", []):
+        if item.get("success"):
+            continue
+        config = item["expectation_config"]
+        kwargs = config.get("kwargs", {})
+        detail = item.get("result") or {}
+        raised = (item.get("exception_info") or {}).get("exception_message")
+        observed = detail.get("observed_value")
+        out.append(
+            FailedExpectation(
+                suite=suite,
+                expectation_type=config["type"],
+                column=_column(kwargs),
+                severity=(config.get("meta") or {}).get("severity", CRITICAL),
+                unexpected_count=detail.get("unexpected_count"),
+                sample_keys=_sample_keys(detail),
+                observed=str(observed) if observed is not None else (f"error: {raised}" if raised else None),
+            )
+        )
+    return out
+
+
+def _column(kwargs: Mapping[str, Any]) -> str | None:
+    if "column" in kwargs:
+        return str(kwargs["column"])
+    if "column_A" in kwargs:
+        return f"{kwargs['column_B']}<={kwargs['column_A']}"
+    if "column_list" in kwargs:
+        return ",".join(kwargs["column_list"])
+    return None
+
+
+def _sample_keys(detail: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
+    """Failing keys from either shape GX returns (list of dicts, or one dict of lists)."""
+    names = detail.get("unexpected_index_column_names") or []
+    index = detail.get("unexpected_index_list") or []
+    rows: list[dict[str, Any]] = []
+    for entry in index:
+        if isinstance(entry, dict) and all(isinstance(entry.get(n), list) for n in names) and names:
+            rows.extend(dict(zip(names, values, strict=True)) for values in zip(*(entry[n] for n in names)))
+        elif isinstance(entry, dict):
+            rows.append({n: entry.get(n) for n in names})
+    return tuple({k: _plain(v) for k, v in row.items()} for row in rows[:SAMPLE_KEYS])
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
+
+
+def _write_json(path: Path, payload: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=1, sort_keys=True, default=str), encoding="utf-8")
+
+
+def render_runs_index(summaries: Iterable[Mapping[str, Any]], link_for: Mapping[str, str]) -> str:
+    """The bookmarkable index of every run's Data Docs, newest audit day first.
+
+    `summaries` are the summary.json payloads; `link_for` maps run_id to the relative link
+    of that run's Data Docs index.
+    """
+    ordered = sorted(summaries, key=lambda s: (s["audit_date"], s.get("validated_at", "")), reverse=True)
+    rows = []
+    for s in ordered:
+        status = "passed" if s["critical_passed"] else "FAILED"
+        failed = ", ".join(sorted({f["suite"] for f in s["failures"] if f["severity"] == CRITICAL}))
+        link = html.escape(link_for.get(s["run_id"], "#"))
+        rows.append(
+            f"<tr class='{status.lower()}'><td>{html.escape(s['audit_date'])}</td>"
+            f"<td><a href='{link}'>{html.escape(s['run_id'])}</a></td><td>{status}</td>"
+            f"<td>{html.escape(s.get('validated_at', ''))}</td><td>{html.escape(failed)}</td></tr>"
+        )
+    body = "\n".join(rows) or "<tr><td colspan='5'>no runs yet</td></tr>"
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>support-audit: validation runs</title>"
+        "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.3em .8em;text-align:left}"
+        ".failed{background:#fde8e8}</style></head><body><h1>Validation runs (Data Docs)</h1>"
+        "<table><thead><tr><th>audit date</th><th>run</th><th>critical checks</th><th>validated at</th>"
+        f"<th>failed suites</th></tr></thead><tbody>\n{body}\n</tbody></table></body></html>\n"
+    )

@@ -1,0 +1,314 @@
+"""Small clean frames in the shapes of docs/architecture.md and outputs.md.
+
+Each builder returns a frame every suite accepts; tests plant one violation at a time.
+Personal values are distinctive strings so leak scans can search for them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from transforms.pseudonym import publishable
+from transforms.schemas import CALLS, TICKET_EVENTS, TICKETS
+from transforms.schemas.base import LINEAGE_SCHEMA, EntitySchema
+
+DAY = dt.date(2026, 11, 20)
+RUN = "run-20261120-a"
+KEY = b"test-pseudonym-key-0123456789abcdef"
+UTC = dt.UTC
+# Raw personal values of the test input: none may appear in any published output.
+CUSTOMERS = ("alice.smith@example.com", "bob.jones@example.org", "cust-SECRET-777")
+FREE_TEXT = ("My router is on fire since Tuesday", "Please call me at +1 555 0100", "refund my order now")
+
+
+def at(hour: int, day: dt.date = DAY, minute: int = 0) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
+
+
+def canonical(schema: EntitySchema, rows: list[dict]) -> pl.DataFrame:
+    full = pl.Schema({**schema.polars_schema, **LINEAGE_SCHEMA})
+    filled = [
+        {"export_date": DAY, "source_key": f"{schema.name}/export_date={DAY}/a.csv", "source_row": i + 1, **r}
+        for i, r in enumerate(rows)
+    ]
+    return pl.DataFrame(filled, schema=full)
+
+
+def tickets() -> pl.DataFrame:
+    base = {"status": "solved", "channel": "email", "category": "billing", "priority": "normal"}
+    return canonical(
+        TICKETS,
+        [
+            {
+                **base,
+                "ticket_id": "T1",
+                "customer_id": CUSTOMERS[0],
+                "created_at": at(8),
+                "updated_at": at(9),
+                "solved_at": at(9),
+                "assignee_id": "A1",
+                "team_id": "TEAM1",
+                "csat_score": 5,
+                "subject": FREE_TEXT[0],
+            },
+            {
+                **base,
+                "ticket_id": "T2",
+                "customer_id": CUSTOMERS[1],
+                "created_at": at(8),
+                "updated_at": at(10),
+                "solved_at": at(10),
+                "assignee_id": "A2",
+                "team_id": "TEAM1",
+                "subject": FREE_TEXT[1],
+            },
+            {
+                **base,
+                "ticket_id": "T3",
+                "customer_id": CUSTOMERS[2],
+                "created_at": at(9),
+                "updated_at": at(11),
+                "status": "open",
+                "category": "outage",
+                "priority": "urgent",
+            },
+        ],
+    )
+
+
+def ticket_events() -> pl.DataFrame:
+    return canonical(
+        TICKET_EVENTS,
+        [
+            {
+                "event_id": "E1",
+                "ticket_id": "T1",
+                "occurred_at": at(8, minute=5),
+                "event_type": "comment",
+                "actor_role": "customer",
+                "actor_id": CUSTOMERS[0],
+                "public": True,
+                "body": FREE_TEXT[2],
+            },
+            {
+                "event_id": "E2",
+                "ticket_id": "T1",
+                "occurred_at": at(8, minute=30),
+                "event_type": "comment",
+                "actor_role": "agent",
+                "actor_id": "A1",
+                "public": True,
+                "body": "We are on it",
+            },
+            {
+                "event_id": "E3",
+                "ticket_id": "T1",
+                "occurred_at": at(9),
+                "event_type": "status_change",
+                "actor_role": "agent",
+                "actor_id": "A1",
+                "new_status": "solved",
+            },
+            {
+                "event_id": "E4",
+                "ticket_id": "T2",
+                "occurred_at": at(9, minute=30),
+                "event_type": "concession",
+                "actor_role": "agent",
+                "actor_id": "A2",
+                "concession_type": "credit",
+                "concession_amount": 20.0,
+                "currency": "USD",
+            },
+        ],
+    )
+
+
+def calls() -> pl.DataFrame:
+    base = {"direction": "inbound", "agent_id": "A1", "team_id": "TEAM1", "category": "billing"}
+    return canonical(
+        CALLS,
+        [
+            {
+                **base,
+                "call_id": "C1",
+                "customer_id": CUSTOMERS[0],
+                "updated_at": at(13),
+                "initiated_at": at(12),
+                "answered_at": at(12, minute=1),
+                "ended_at": at(12, minute=20),
+                "outcome": "resolved",
+                "sentiment_start": -3.0,
+                "sentiment_end": 1.0,
+                "hold_seconds": 30.0,
+            },
+            {
+                **base,
+                "call_id": "C2",
+                "customer_id": CUSTOMERS[1],
+                "updated_at": at(14),
+                "initiated_at": at(13),
+                "ended_at": at(13, minute=2),
+                "agent_id": None,
+                "outcome": "abandoned",
+            },
+            {
+                **base,
+                "call_id": "C3",
+                "customer_id": CUSTOMERS[2],
+                "updated_at": at(15),
+                "initiated_at": at(14),
+                "answered_at": at(14, minute=3),
+                "ended_at": at(14, minute=30),
+                "outcome": "callback_promised",
+                "direction": "outbound",
+            },
+        ],
+    )
+
+
+def _scorecard(id_column: str, ids: list[str | None]) -> pl.DataFrame:
+    n = len(ids)
+    return pl.DataFrame(
+        {
+            "audit_date": [DAY] * n,
+            id_column: ids,
+            "contacts": [4, 2, 6][:n],
+            "follow_up_numerator": [1, 2, 3][:n],
+            "follow_up_denominator": [2, 2, 4][:n],
+            "follow_up_rate": [0.5, 1.0, 0.75][:n],
+            "follow_up_ci_low": [0.09, 0.34, 0.30][:n],
+            "follow_up_ci_high": [0.91, 1.0, 0.95][:n],
+            "follow_up_low_volume": [True] * n,
+            "reopen_numerator": [0, 0, 0][:n],
+            "reopen_denominator": [0, 0, 0][:n],
+            "reopen_rate": pl.Series([None] * n, dtype=pl.Float64),
+            "reopen_ci_low": pl.Series([None] * n, dtype=pl.Float64),
+            "reopen_ci_high": pl.Series([None] * n, dtype=pl.Float64),
+            "run_id": [RUN] * n,
+        }
+    )
+
+
+def agent_scorecard() -> pl.DataFrame:
+    return _scorecard("agent_id", ["A1", "A2"])
+
+
+def team_scorecard() -> pl.DataFrame:
+    return _scorecard("team_id", ["TEAM1", None])
+
+
+def follow_up_evidence() -> pl.DataFrame:
+    """As the follow-up family returns it: raw customer_id, no run_id."""
+    return pl.DataFrame(
+        {
+            "audit_date": [DAY] * 3,
+            "contact_id": ["T1", "C1", "C3"],
+            "contact_type": ["ticket", "call", "call"],
+            "agent_id": ["A1", "A1", "A1"],
+            "team_id": ["TEAM1"] * 3,
+            "customer_id": [CUSTOMERS[0], CUSTOMERS[0], CUSTOMERS[2]],
+            "status": ["met", "missed", "pending"],
+            "follow_up_id": ["E9", None, None],
+            "hours_to_follow_up": [20.5, None, None],
+            "customer_came_back_first": [False, True, False],
+        }
+    )
+
+
+def escalation_evidence() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "audit_date": [DAY] * 2,
+            "contact_id": ["T3", "C1"],
+            "contact_type": ["ticket", "call"],
+            "agent_id": ["A2", "A1"],
+            "team_id": ["TEAM1", "TEAM1"],
+            "signals": [["urgent"], []],
+            "escalation_class": ["missed", "unprompted"],
+            "started_negative": [False, True],
+            "de_escalated": [False, True],
+            "lost_control": [False, False],
+            "argumentative": [False, False],
+        }
+    )
+
+
+def concession_evidence() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "audit_date": [DAY] * 2,
+            "concession_id": ["E4", "C1"],
+            "contact_id": ["T2", "C1"],
+            "agent_id": ["A2", "A1"],
+            "customer_id": [CUSTOMERS[1], CUSTOMERS[0]],
+            "category": ["billing", "billing"],
+            "concession_type": ["credit", "refund"],
+            "amount": [20.0, 250.0],
+            "currency": ["USD", "USD"],
+            "amount_policy_currency": [20.0, 250.0],
+            "violations": [[], ["over_cap", "missing_approval"]],
+            "policy_version": ["2026.11-1"] * 2,
+        }
+    )
+
+
+def concession_flags_evidence() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "audit_date": [DAY] * 2,
+            "flag_type": ["high_concession_rate", "repeat_beneficiary"],
+            "subject_type": ["agent", "customer"],
+            "subject_id": ["A2", CUSTOMERS[1]],
+            "observed": [9.0, 3.0],
+            "expected": [3.0, None],
+            "statistic": [3.4, 3.0],
+            "p_value": [0.0003, None],
+            "q_value": [0.0006, None],
+            "threshold": [0.05, 3.0],
+            "evidence_ids": [["E4", "E5"], ["E4", "C1", "E7"]],
+            "window_start": [DAY - dt.timedelta(days=27)] * 2,
+            "window_end": [DAY] * 2,
+        }
+    )
+
+
+def quarantine() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "audit_date": [DAY] * 2,
+            "entity": ["tickets", "calls"],
+            "object_key": ["tickets/export_date=2026-11-20/a.csv", "calls/export_date=2026-11-20/b.csv.gz"],
+            "row_number": pl.Series([7, None], dtype=pl.Int64),
+            "reason": ["missing_required_field", "unreadable_file"],
+            "detail": ["customer_id is required", "not a gzip file"],
+            "run_id": [RUN] * 2,
+        }
+    )
+
+
+def with_run(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(pl.lit(RUN).alias("run_id"))
+
+
+def published_outputs() -> dict[str, pl.DataFrame]:
+    """Output frames as publish validates them: pseudonymised, with run_id."""
+    evidence = {
+        "follow_up_audit": follow_up_evidence(),
+        "escalation_audit": escalation_evidence(),
+        "concession_audit": concession_evidence(),
+        "concession_flags": concession_flags_evidence(),
+    }
+    out = {name: with_run(publishable(f.lazy(), KEY).collect()) for name, f in evidence.items()}
+    return {
+        **out,
+        "agent_scorecard": agent_scorecard(),
+        "team_scorecard": team_scorecard(),
+        "quarantine": quarantine(),
+    }
+
+
+def inputs() -> dict[str, pl.DataFrame]:
+    return {"tickets": tickets(), "ticket_events": ticket_events(), "calls": calls()}
