@@ -2,7 +2,8 @@
 
 Everything here is arithmetic on frames already read (no I/O). Roll-ups (all teams,
 the daily trend) add numerators and denominators and recompute the rate and its
-Wilson interval; published rates are never averaged.
+Wilson interval with the scorecards' own `transforms.stats.rate_columns`; published
+rates are never averaged.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-Z_95 = 1.959963984540054
+from transforms.stats import rate_columns
+
 ALL_TEAMS = "All teams"
 
 # Rate metrics in reading order, with the label QA leads see.
@@ -26,6 +28,8 @@ RATE_LABELS: dict[str, str] = {
     "repeat_contact": "Repeat contact",
     "reopen": "Reopen",
     "satisfaction_confirmed": "Satisfaction confirmed",
+    "csat_good": "CSAT 4–5",
+    "abandonment": "Abandonment",
 }
 HEADLINE_RATES = ("follow_up", "missed_escalation", "first_contact_resolution", "reopen")
 VOLUME_COLUMNS = ("contacts", "tickets_solved", "calls_answered")
@@ -45,32 +49,6 @@ def rate_metrics(frame: pl.DataFrame | None) -> list[str]:
     found = [c.removesuffix("_denominator") for c in frame.columns if c.endswith("_denominator")]
     found = [m for m in found if f"{m}_numerator" in columns]
     return [m for m in RATE_LABELS if m in found] + sorted(m for m in found if m not in RATE_LABELS)
-
-
-def wilson_bounds(numerator: pl.Expr, denominator: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """95% Wilson score interval; null when the denominator is 0."""
-    n = denominator.cast(pl.Float64)
-    p = numerator.cast(pl.Float64) / n
-    z2 = Z_95 * Z_95
-    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half = Z_95 * ((p * (1 - p) / n + z2 / (4 * n * n)).sqrt()) / (1 + z2 / n)
-    valid = denominator > 0
-    return (
-        pl.when(valid).then((centre - half).clip(0.0, 1.0)),
-        pl.when(valid).then((centre + half).clip(0.0, 1.0)),
-    )
-
-
-def rate_columns(metric: str, min_volume: int) -> list[pl.Expr]:
-    """Rate, interval and low-volume marker recomputed from a metric's numerator and denominator."""
-    num, den = pl.col(f"{metric}_numerator"), pl.col(f"{metric}_denominator")
-    low, high = wilson_bounds(num, den)
-    return [
-        pl.when(den > 0).then(num.cast(pl.Float64) / den).alias(f"{metric}_rate"),
-        low.alias(f"{metric}_ci_low"),
-        high.alias(f"{metric}_ci_high"),
-        (den < min_volume).alias(f"{metric}_low_volume"),
-    ]
 
 
 def complete_rates(frame: pl.DataFrame, min_volume: int) -> pl.DataFrame:
