@@ -1,0 +1,318 @@
+"""Ingestion: list an entity's export objects in a date range, read, stage, de-duplicate, reconcile.
+
+Plain functions (the Prefect tasks wrap them). Every input row ends in exactly one place
+(accepted, quarantined, or dropped as an exact duplicate) and the per-file report says
+how many went where: rows_read = rows_accepted + rows_quarantined + rows_duplicate.
+Quarantined raw rows and whole bad files are copied under the quarantine prefix of the
+landing store (restricted, never published) so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import polars as pl
+
+from flows.readers import UnreadableFile, export_format, read_export
+from flows.storage import Storage, StorageError, safe_key
+from transforms import dedup
+from transforms.schemas import ENTITIES, EntitySchema
+from transforms.schemas import quarantine as q
+from transforms.schemas.base import SOURCE_KEY, SOURCE_ROW
+from transforms.staging import check_columns, conform_columns, empty_raw, stage
+
+FILE_REPORT_SCHEMA = pl.Schema(
+    {
+        "entity": pl.String(),
+        "object_key": pl.String(),
+        "etag": pl.String(),
+        "size": pl.Int64(),
+        "export_date": pl.Date(),
+        "rows_read": pl.Int64(),
+        "rows_accepted": pl.Int64(),  # includes superseded versions
+        "rows_quarantined": pl.Int64(),
+        "rows_duplicate": pl.Int64(),
+        "rows_superseded": pl.Int64(),
+        "schema_drift": pl.List(pl.String()),
+        "file_error": pl.String(),  # quarantine reason of a whole-file rejection, else null
+    }
+)
+_COUNTS = ("rows_accepted", "rows_quarantined", "rows_duplicate", "rows_superseded")
+QUARANTINED_ROWS_SUFFIX = ".quarantined-rows.jsonl"
+
+
+@dataclass(frozen=True)
+class ExportObject:
+    """One listed export object that is not a marker file."""
+
+    entity: str
+    key: str
+    etag: str
+    size: int
+    export_date: date
+    format: str | None  # None: unsupported extension
+    is_safe_key: bool
+
+
+@dataclass(frozen=True)
+class FileError:
+    reason: str  # a quarantine reason code
+    detail: str
+
+
+@dataclass(frozen=True)
+class LoadedFile:
+    """One export object after reading and the column check."""
+
+    obj: ExportObject
+    raw: pl.DataFrame | None = None  # the file's own columns as text + source_row
+    drift: tuple[str, ...] = ()
+    error: FileError | None = None
+    data: bytes | None = field(default=None, repr=False)  # kept only to copy a rejected file
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    entity: str
+    canonical: pl.DataFrame  # contract columns + lineage, one row per key
+    quarantine: pl.DataFrame  # QUARANTINE_SCHEMA, rows and whole files
+    files: pl.DataFrame  # FILE_REPORT_SCHEMA, one row per listed object
+
+
+# --- listing ----------------------------------------------------------------------------------
+
+
+def export_days(start: date, end: date) -> Iterator[date]:
+    day = start
+    while day <= end:
+        yield day
+        day += timedelta(days=1)
+
+
+def partition_prefix(entity: str, day: date) -> str:
+    return f"{entity}/export_date={day.isoformat()}/"
+
+
+def is_marker(name: str) -> bool:
+    """Markers (`_SUCCESS`, `.crc`, `_temporary/...`) are not exports: any path part starting
+    with `_` or `.` below the partition folder."""
+    return any(part.startswith(("_", ".")) for part in name.split("/"))
+
+
+def is_safe_object_key(key: str) -> bool:
+    try:
+        return safe_key(key) == key
+    except StorageError:
+        return False
+
+
+def list_exports(storage: Storage, entity: str, start: date, end: date) -> list[ExportObject]:
+    """Export objects of one entity with start <= export_date <= end, in key order."""
+    objects: list[ExportObject] = []
+    for day in export_days(start, end):
+        prefix = partition_prefix(entity, day)
+        for info in storage.list(prefix):
+            if not info.key.startswith(prefix):
+                continue
+            name = info.key.removeprefix(prefix)
+            safe = is_safe_object_key(info.key)
+            if safe and is_marker(name):
+                continue
+            objects.append(
+                ExportObject(entity, info.key, info.etag, info.size, day, export_format(name), safe)
+            )
+    return sorted(objects, key=lambda o: o.key)
+
+
+# --- reading one object -----------------------------------------------------------------------
+
+
+def load_export(storage: Storage, obj: ExportObject, schema: EntitySchema) -> LoadedFile:
+    """Read one object and check its columns; whole-file problems become a `FileError`."""
+    if not obj.is_safe_key:
+        return LoadedFile(obj, error=FileError(q.UNREADABLE_FILE, "unsafe object key: not read"))
+    if obj.format is None:
+        detail = "extension is not one of parquet, csv, csv.gz, jsonl, jsonl.gz"
+        return LoadedFile(
+            obj, error=FileError(q.UNSUPPORTED_FORMAT, detail), data=storage.read_bytes(obj.key)
+        )
+    data = storage.read_bytes(obj.key)
+    try:
+        raw = read_export(data, obj.key).collect()
+    except UnreadableFile as exc:
+        return LoadedFile(obj, error=FileError(q.UNREADABLE_FILE, f"{exc.reason}: {exc.detail}"), data=data)
+    columns = [c for c in raw.columns if c != SOURCE_ROW]
+    if not columns:  # an empty file: no header, no rows
+        return LoadedFile(obj, raw=raw)
+    check = check_columns(columns, schema)
+    if check.missing_required:
+        detail = f"missing required columns: {', '.join(check.missing_required)}"
+        error = FileError(q.MISSING_COLUMN, detail)
+        return LoadedFile(obj, raw=raw, drift=check.drift, error=error, data=data)
+    return LoadedFile(obj, raw=raw, drift=check.drift)
+
+
+def conformed(loaded: LoadedFile, schema: EntitySchema) -> pl.LazyFrame | None:
+    """The file's rows ready for staging, or None when the file is rejected as a whole."""
+    if loaded.raw is None or loaded.error is not None:
+        return None
+    return conform_columns(
+        loaded.raw.lazy(), schema, export_date=loaded.obj.export_date, source_key=loaded.obj.key
+    )
+
+
+# --- one entity -------------------------------------------------------------------------------
+
+
+def ingest_entity(
+    storage: Storage,
+    schema: EntitySchema,
+    start: date,
+    end: date,
+    *,
+    naive_timestamps_as_utc: bool = False,
+    quarantine_storage_prefix: str = "_quarantine",
+    run_id: str = "",
+) -> IngestResult:
+    """Ingest one entity's exports for export days start..end (inclusive)."""
+    files = [load_export(storage, obj, schema) for obj in list_exports(storage, schema.name, start, end)]
+    frames = [f for f in (conformed(f, schema) for f in files) if f is not None]
+    raw = pl.concat(frames, how="vertical") if frames else empty_raw(schema)
+    accepted, staged_out = pl.collect_all(stage(raw, schema, naive_timestamps_as_utc=naive_timestamps_as_utc))
+    deduped = dedup.deduplicate(accepted.lazy(), schema)
+    canonical, outcomes, conflicts = pl.collect_all(deduped)
+    rejected_rows = pl.concat([staged_out, conflicts], how="vertical")
+    quarantine = pl.concat([file_quarantine(files, schema.name), rejected_rows.drop(SOURCE_ROW)]).sort(
+        "object_key", "row_number", nulls_last=False
+    )
+    write_quarantine(storage, quarantine_storage_prefix, files, rejected_rows, run_id)
+    return IngestResult(
+        entity=schema.name,
+        canonical=canonical.sort(schema.key),
+        quarantine=quarantine,
+        files=file_report(files, rejected_rows, outcomes),
+    )
+
+
+def ingest_all(
+    storage: Storage,
+    start: date,
+    end: date,
+    *,
+    naive_timestamps_as_utc: bool = False,
+    quarantine_storage_prefix: str = "_quarantine",
+    run_id: str = "",
+) -> dict[str, IngestResult]:
+    """`ingest_entity` for tickets, ticket_events and calls."""
+    return {
+        name: ingest_entity(
+            storage,
+            schema,
+            start,
+            end,
+            naive_timestamps_as_utc=naive_timestamps_as_utc,
+            quarantine_storage_prefix=quarantine_storage_prefix,
+            run_id=run_id,
+        )
+        for name, schema in ENTITIES.items()
+    }
+
+
+# --- reports ----------------------------------------------------------------------------------
+
+
+def file_quarantine(files: list[LoadedFile], entity: str) -> pl.DataFrame:
+    """One quarantine record (row_number null) per file rejected as a whole."""
+    rejected = [f for f in files if f.error is not None]
+    return pl.DataFrame(
+        {
+            "entity": [entity] * len(rejected),
+            "object_key": [f.obj.key for f in rejected],
+            "row_number": [None] * len(rejected),
+            "reason": [f.error.reason for f in rejected if f.error],
+            "detail": [f.error.detail for f in rejected if f.error],
+        },
+        schema=q.QUARANTINE_SCHEMA,
+    )
+
+
+def file_report(files: list[LoadedFile], rejected_rows: pl.DataFrame, outcomes: pl.DataFrame) -> pl.DataFrame:
+    """Per-file reconciliation: rows read, accepted, quarantined, duplicate, superseded."""
+    listed = pl.DataFrame(
+        {
+            "entity": [f.obj.entity for f in files],
+            "object_key": [f.obj.key for f in files],
+            "etag": [f.obj.etag for f in files],
+            "size": [f.obj.size for f in files],
+            "export_date": [f.obj.export_date for f in files],
+            "rows_read": [0 if f.raw is None else f.raw.height for f in files],
+            "schema_drift": [list(f.drift) for f in files],
+            "file_error": [f.error.reason if f.error else None for f in files],
+        },
+        schema={k: v for k, v in FILE_REPORT_SCHEMA.items() if k not in _COUNTS},
+    )
+    counts = outcomes.group_by(SOURCE_KEY).agg(
+        rows_accepted=pl.col(dedup.OUTCOME).is_in([dedup.KEPT, dedup.SUPERSEDED]).sum(),
+        rows_duplicate=(pl.col(dedup.OUTCOME) == dedup.DUPLICATE).sum(),
+        rows_superseded=(pl.col(dedup.OUTCOME) == dedup.SUPERSEDED).sum(),
+    )
+    quarantined = rejected_rows.group_by("object_key").agg(rows_quarantined=pl.len())
+    report = (
+        listed.join(counts, left_on="object_key", right_on=SOURCE_KEY, how="left")
+        .join(quarantined, on="object_key", how="left")
+        .with_columns(pl.col(c).cast(pl.Int64).fill_null(0) for c in _COUNTS)
+        .with_columns(  # a file rejected as a whole quarantines every row it has
+            rows_quarantined=pl.when(pl.col("file_error").is_not_null())
+            .then(pl.col("rows_read"))
+            .otherwise(pl.col("rows_quarantined"))
+        )
+    )
+    return report.select(FILE_REPORT_SCHEMA.names()).cast(FILE_REPORT_SCHEMA).sort("object_key")
+
+
+# --- quarantine store -------------------------------------------------------------------------
+
+
+def quarantine_key(prefix: str, object_key: str, *, rows: bool) -> str:
+    """`<prefix>/<entity>/export_date=.../<file>`, plus a suffix for the rejected-rows file."""
+    return f"{prefix.strip('/')}/{object_key}{QUARANTINED_ROWS_SUFFIX if rows else ''}"
+
+
+def write_quarantine(
+    storage: Storage, prefix: str, files: list[LoadedFile], rejected_rows: pl.DataFrame, run_id: str
+) -> None:
+    """Copy rejected files verbatim and rejected rows (raw text, as read) as JSON lines."""
+    by_key = rejected_rows.partition_by("object_key", as_dict=True) if rejected_rows.height else {}
+    for loaded in files:
+        if loaded.error is not None and loaded.data is not None:
+            storage.write_bytes(quarantine_key(prefix, loaded.obj.key, rows=False), loaded.data)
+        rows = by_key.get((loaded.obj.key,))
+        if rows is not None and loaded.raw is not None:
+            body = rejected_raw_rows(loaded.raw, rows, run_id)
+            storage.write_bytes(
+                quarantine_key(prefix, loaded.obj.key, rows=True), body, content_type="application/x-ndjson"
+            )
+
+
+def rejected_raw_rows(raw: pl.DataFrame, rejected: pl.DataFrame, run_id: str) -> bytes:
+    """JSON lines: run_id, object_key, row_number, reason, detail and the raw values as read."""
+    values = [c for c in raw.columns if c != SOURCE_ROW]
+    records = (
+        rejected.select("object_key", "row_number", "reason", "detail")
+        .join(raw, left_on="row_number", right_on=SOURCE_ROW, how="left")
+        .select(
+            pl.lit(run_id).alias("run_id"),
+            "object_key",
+            "row_number",
+            "reason",
+            "detail",
+            pl.struct(values).alias("raw") if values else pl.lit(None).alias("raw"),
+        )
+        .sort("row_number")
+    )
+    buffer = io.BytesIO()
+    records.write_ndjson(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,52 @@
+"""Session-wide fixtures: the local S3 endpoint (a moto server process over HTTP)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from configs.settings import S3Settings
+from flows.s3_endpoint import DUMMY_CREDENTIALS, create_bucket, endpoint_settings, local_s3_endpoint
+from flows.storage import S3Storage
+
+
+@dataclass(frozen=True)
+class S3Bucket:
+    """A fresh bucket on the local endpoint."""
+
+    name: str
+    endpoint_url: str
+    settings: S3Settings
+
+    def uri(self, prefix: str = "") -> str:
+        return f"s3://{self.name}/{prefix}".rstrip("/")
+
+    def storage(self, prefix: str = "") -> S3Storage:
+        return S3Storage(self.uri(prefix), self.settings)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """URL of a moto server started once per test session (per xdist worker)."""
+    with local_s3_endpoint() as url:
+        yield url
+
+
+@pytest.fixture
+def s3_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dummy client credentials for this test only; no profile or real key is consulted."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in DUMMY_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str, s3_credentials: None) -> S3Bucket:
+    """A new, empty bucket for one test."""
+    name = f"test-{uuid.uuid4().hex[:20]}"
+    create_bucket(s3_endpoint, name)
+    return S3Bucket(name=name, endpoint_url=s3_endpoint, settings=endpoint_settings(s3_endpoint))

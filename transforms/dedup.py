@@ -1,0 +1,101 @@
+"""De-duplication by the input contract's rules (docs/contract.md, "De-duplication").
+
+Every accepted staged row gets exactly one outcome:
+
+- `kept`: the row that represents its key in the canonical table;
+- `superseded`: a valid older version of a ticket or call (counted as accepted);
+- `duplicate`: an exact re-delivery (same contract content as a higher-ranked row);
+- `conflict`: same key, different content, and the precedence rule cannot rank it
+  below the kept row; quarantined as `duplicate_key_conflicting_content`.
+
+Rank within a key, best first: greatest version column (`updated_at`; events have none),
+then later export_date, then later source_key (file name), then later source_row.
+The last step only decides which of two conflicting rows of one file is kept: the later
+row, as a later write in an export supersedes an earlier one.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import polars as pl
+
+from transforms.schemas import quarantine as q
+from transforms.schemas.base import EXPORT_DATE, SOURCE_KEY, SOURCE_ROW, EntitySchema
+
+KEPT = "kept"
+SUPERSEDED = "superseded"
+DUPLICATE = "duplicate"
+CONFLICT = "conflict"
+OUTCOME = "outcome"
+
+
+class Deduplicated(NamedTuple):
+    canonical: pl.LazyFrame  # one row per key: contract columns + lineage, sorted by key
+    outcomes: pl.LazyFrame  # source_key, source_row, outcome: one row per input row
+    quarantined: pl.LazyFrame  # conflicts, QUARANTINE_SCHEMA + source_row
+
+
+def rank_columns(schema: EntitySchema) -> list[str]:
+    """Columns ordering the copies of one key, best first when sorted descending."""
+    version = [schema.version_column] if schema.version_column else []
+    return [*version, EXPORT_DATE, SOURCE_KEY, SOURCE_ROW]
+
+
+def classify_copies(staged: pl.LazyFrame, schema: EntitySchema) -> pl.LazyFrame:
+    """The staged rows sorted by key then rank, with an `outcome` column."""
+    ranks = rank_columns(schema)
+    ordered = staged.sort([schema.key, *ranks], descending=[False] + [True] * len(ranks), nulls_last=True)
+    is_top = pl.int_range(pl.len()).over(schema.key) == 0
+    # Sorted best first, so the first copy of each content is its best delivery.
+    is_repeat = ~pl.struct(schema.columns).is_first_distinct()
+    tie_columns = ranks[:-1]  # everything the contract ranks by; the row number is our own rule
+    ties_top = pl.all_horizontal([pl.col(c) == pl.col(c).first().over(schema.key) for c in tie_columns])
+    outcome = (
+        pl.when(is_top)
+        .then(pl.lit(KEPT))
+        .when(is_repeat)
+        .then(pl.lit(DUPLICATE))
+        .when(ties_top if schema.version_column else pl.lit(True))
+        .then(pl.lit(CONFLICT))
+        .otherwise(pl.lit(SUPERSEDED))
+    )
+    return ordered.with_columns(outcome.alias(OUTCOME))
+
+
+def deduplicate(staged: pl.LazyFrame, schema: EntitySchema) -> Deduplicated:
+    """Apply the contract's de-duplication to accepted staged rows of one entity."""
+    classified = classify_copies(staged, schema)
+    canonical = classified.filter(pl.col(OUTCOME) == KEPT).drop(OUTCOME)
+    outcomes = classified.select(SOURCE_KEY, SOURCE_ROW, OUTCOME)
+    return Deduplicated(canonical, outcomes, _conflicts(classified, schema))
+
+
+def _conflicts(classified: pl.LazyFrame, schema: EntitySchema) -> pl.LazyFrame:
+    """Quarantine records naming the kept row and the differing columns (never values)."""
+    differing = pl.concat_str(
+        [
+            pl.when(pl.col(c).ne_missing(pl.col(c).first().over(schema.key))).then(pl.lit(c))
+            for c in schema.columns
+        ],
+        separator=", ",
+        ignore_nulls=True,
+    )
+    kept_at = pl.format(
+        "row {} of {}",
+        pl.col(SOURCE_ROW).first().over(schema.key),
+        pl.col(SOURCE_KEY).first().over(schema.key),
+    )
+    detail = pl.format("{}: same key as the kept {}; differs in {}", pl.lit(schema.key), kept_at, differing)
+    return (
+        classified.with_columns(detail.alias("detail"))
+        .filter(pl.col(OUTCOME) == CONFLICT)
+        .select(
+            pl.lit(schema.name, pl.String).alias("entity"),
+            pl.col(SOURCE_KEY).alias("object_key"),
+            pl.col(SOURCE_ROW).alias("row_number"),
+            pl.lit(q.CONFLICTING_DUPLICATE, pl.String).alias("reason"),
+            pl.col("detail"),
+            pl.col(SOURCE_ROW),
+        )
+    )

@@ -1,0 +1,313 @@
+"""Staging: raw export text → canonical types, with every rejected row quarantined once.
+
+The checks derive from the entity's `EntitySchema`, so the contract lives in one place.
+A row that fails several checks gets one quarantine record: its reason is the first
+failing check in `REASON_ORDER`, its detail lists every failure (column names and rules,
+never the raw value: raw values may be personal data).
+
+Input of `stage` is a *conformed* raw frame (`conform_columns`): every contract column as
+String plus the lineage columns export_date, source_key, source_row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import NamedTuple
+
+import polars as pl
+
+from transforms.schemas import quarantine as q
+from transforms.schemas.base import (
+    EXPORT_DATE,
+    LINEAGE_SCHEMA,
+    SOURCE_KEY,
+    SOURCE_ROW,
+    EntitySchema,
+    Field,
+)
+
+# The first failing check names the row's reason; the detail lists them all.
+REASON_ORDER = (
+    q.MISSING_REQUIRED,
+    q.BAD_TIMESTAMP,
+    q.NAIVE_TIMESTAMP,
+    q.BAD_TYPE,
+    q.BAD_ENUM,
+    q.OUT_OF_RANGE,
+    q.OUT_OF_ORDER,
+)
+
+TRUE_TEXT = ("true", "t", "yes", "y", "1")
+FALSE_TEXT = ("false", "f", "no", "n", "0")
+CURRENCY_COLUMNS = frozenset({"currency"})
+# Filled after validation: the contract's documented defaults.
+DEFAULTS: dict[str, dict[str, str]] = {"tickets": {"priority": "normal"}}
+
+# ISO-8601 date-time: T, t or space; seconds and fraction optional; Z or ±HH[:MM] offset optional.
+TIMESTAMP_PATTERN = (
+    r"^(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}(?::\d{2})?)(?P<frac>\.\d+)?"
+    r"\s*(?P<offset>[Zz]|[+-]\d{2}(?::?\d{2})?)?$"
+)
+_MAX_EXACT_INT = 2**53
+
+QUARANTINE_COLUMNS = [*q.QUARANTINE_SCHEMA.names(), SOURCE_ROW]
+
+
+@dataclass(frozen=True)
+class ColumnCheck:
+    """How a file's columns compare with the contract."""
+
+    missing_required: tuple[str, ...]
+    drift: tuple[str, ...]  # columns the contract does not know, in file order
+
+
+class StagedFrames(NamedTuple):
+    accepted: pl.LazyFrame  # contract columns with canonical dtypes + lineage
+    quarantined: pl.LazyFrame  # QUARANTINE_SCHEMA + source_row
+
+
+def check_columns(columns: Iterable[str], schema: EntitySchema) -> ColumnCheck:
+    """Missing required columns quarantine a file; unknown ones are schema drift."""
+    present = [c for c in columns if c not in LINEAGE_SCHEMA]
+    missing = tuple(c for c in schema.required if c not in present)
+    return ColumnCheck(missing_required=missing, drift=tuple(c for c in present if c not in schema.columns))
+
+
+def conform_columns(
+    raw: pl.LazyFrame, schema: EntitySchema, *, export_date: date, source_key: str
+) -> pl.LazyFrame:
+    """Exactly the contract columns as String (absent optional ones null) plus lineage."""
+    present = set(raw.collect_schema().names())
+    contract = [
+        pl.col(c).cast(pl.String) if c in present else pl.lit(None, pl.String).alias(c)
+        for c in schema.columns
+    ]
+    lineage = [
+        pl.lit(export_date, pl.Date).alias(EXPORT_DATE),
+        pl.lit(source_key, pl.String).alias(SOURCE_KEY),
+        pl.col(SOURCE_ROW).cast(pl.Int64),
+    ]
+    return raw.select(*contract, *lineage)
+
+
+def empty_raw(schema: EntitySchema) -> pl.LazyFrame:
+    """A conformed raw frame with no rows (an entity with no exports in the range)."""
+    return pl.LazyFrame(schema={**dict.fromkeys(schema.columns, pl.String()), **LINEAGE_SCHEMA})
+
+
+def stage(raw: pl.LazyFrame, schema: EntitySchema, *, naive_timestamps_as_utc: bool) -> StagedFrames:
+    """Cast a conformed raw frame to the canonical schema; split accepted from quarantined rows."""
+    cleaned = raw.with_columns(_clean_text(f) for f in schema.fields)
+    typed = cleaned.with_columns(_typed_columns(schema))
+    reason, detail = _verdict(_checks(schema, naive_timestamps_as_utc))
+    judged = typed.with_columns(reason.alias("__reason"), detail.alias("__detail"))
+    accepted = judged.filter(pl.col("__reason").is_null()).select(
+        *[_canonical(f, schema.name) for f in schema.fields], EXPORT_DATE, SOURCE_KEY, SOURCE_ROW
+    )
+    quarantined = judged.filter(pl.col("__reason").is_not_null()).select(
+        pl.lit(schema.name, pl.String).alias("entity"),
+        pl.col(SOURCE_KEY).alias("object_key"),
+        pl.col(SOURCE_ROW).alias("row_number"),
+        pl.col("__reason").alias("reason"),
+        pl.col("__detail").alias("detail"),
+        pl.col(SOURCE_ROW),
+    )
+    return StagedFrames(accepted, quarantined)
+
+
+# --- text clean-up and casting -------------------------------------------------------------
+
+
+def _clean_text(f: Field) -> pl.Expr:
+    """Empty (or blank) text is null; surrounding whitespace is dropped except in free text."""
+    col = pl.col(f.name)
+    stripped = col.str.strip_chars()
+    return pl.when(stripped == "").then(None).otherwise(col if f.free_text else stripped).alias(f.name)
+
+
+def _value(name: str) -> str:
+    return f"__value_{name}"
+
+
+def _naive(name: str) -> str:
+    return f"__naive_{name}"
+
+
+def _typed_columns(schema: EntitySchema) -> list[pl.Expr]:
+    exprs: list[pl.Expr] = []
+    for f in schema.fields:
+        col = pl.col(f.name)
+        if f.kind == "timestamp":
+            value, naive = _parse_timestamp(col)
+            exprs += [value.alias(_value(f.name)), naive.alias(_naive(f.name))]
+        elif f.kind == "int":
+            exprs.append(_parse_int(col).alias(_value(f.name)))
+        elif f.kind == "float":
+            exprs.append(_parse_float(col).alias(_value(f.name)))
+        elif f.kind == "bool":
+            exprs.append(_parse_bool(col).alias(_value(f.name)))
+        elif f.kind == "enum":
+            lowered = col.str.to_lowercase()
+            exprs.append(pl.when(lowered.is_in(f.enum)).then(lowered).alias(_value(f.name)))
+        elif f.name in CURRENCY_COLUMNS:
+            upper = col.str.to_uppercase()
+            exprs.append(pl.when(upper.str.contains(r"^[A-Z]{3}$")).then(upper).alias(_value(f.name)))
+        else:
+            exprs.append(col.alias(_value(f.name)))
+    return exprs
+
+
+def _parse_timestamp(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(UTC value, is-naive flag). The value is null when the text is not a valid timestamp.
+
+    A naive value is returned as if it were UTC; the caller decides whether naive is allowed.
+    Fractions beyond microseconds are truncated (the canonical unit is microseconds).
+    """
+    parts = text.str.extract_groups(TIMESTAMP_PATTERN)
+    clock = parts.struct.field("time")
+    clock = pl.when(clock.str.len_bytes() == 5).then(clock + ":00").otherwise(clock)
+    local = pl.concat_str(
+        parts.struct.field("date"),
+        pl.lit("T"),
+        clock,
+        parts.struct.field("frac").str.slice(0, 7).fill_null(""),
+    ).str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S%.f", strict=False)
+    offset = parts.struct.field("offset")
+    digits = offset.str.replace(":", "", literal=True)
+    hours = digits.str.slice(1, 2).cast(pl.Int64, strict=False)
+    minutes = digits.str.slice(3, 2).cast(pl.Int64, strict=False).fill_null(0)
+    sign = pl.when(digits.str.starts_with("-")).then(-1).otherwise(1)
+    offset_minutes = (
+        pl.when(offset.str.to_uppercase() == "Z")
+        .then(0)
+        .when((hours <= 23) & (minutes <= 59))
+        .then(sign * (hours * 60 + minutes))
+    )
+    utc = (
+        pl.when(offset.is_null())
+        .then(local)
+        .otherwise(local - pl.duration(minutes=offset_minutes))
+        .dt.replace_time_zone("UTC")
+    )
+    valid = local.is_not_null() & (offset.is_null() | offset_minutes.is_not_null())
+    return pl.when(valid).then(utc), valid & offset.is_null()
+
+
+def _parse_float(text: pl.Expr) -> pl.Expr:
+    value = text.cast(pl.Float64, strict=False)
+    return pl.when(value.is_finite()).then(value)
+
+
+def _parse_int(text: pl.Expr) -> pl.Expr:
+    """Integers, also written as an integral decimal ("3.0", as float-typed exports write them)."""
+    as_float = _parse_float(text)
+    integral = (as_float == as_float.floor()) & (as_float.abs() < _MAX_EXACT_INT)
+    return text.cast(pl.Int64, strict=False).fill_null(pl.when(integral).then(as_float.cast(pl.Int64)))
+
+
+def _parse_bool(text: pl.Expr) -> pl.Expr:
+    lowered = text.str.to_lowercase()
+    return pl.when(lowered.is_in(TRUE_TEXT)).then(True).when(lowered.is_in(FALSE_TEXT)).then(False)
+
+
+def _canonical(f: Field, entity: str) -> pl.Expr:
+    value = pl.col(_value(f.name)).cast(f.dtype)
+    default = DEFAULTS.get(entity, {}).get(f.name)
+    return (value.fill_null(default) if default is not None else value).alias(f.name)
+
+
+# --- checks ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Check:
+    reason: str
+    failed: pl.Expr  # true where the row fails; never null
+    detail: str
+
+
+def _checks(schema: EntitySchema, naive_timestamps_as_utc: bool) -> list[_Check]:
+    checks = _required_checks(schema)
+    for f in schema.fields:
+        checks += _value_checks(f, naive_timestamps_as_utc)
+    checks += [
+        _Check(
+            q.OUT_OF_ORDER,
+            (pl.col(_value(r.later)) < pl.col(_value(r.earlier))).fill_null(False),
+            f"{r.later} is before {r.earlier}",
+        )
+        for r in schema.order_rules
+    ]
+    rank = {reason: i for i, reason in enumerate(REASON_ORDER)}
+    return sorted(checks, key=lambda c: rank[c.reason])  # stable: field order within a reason
+
+
+def _required_checks(schema: EntitySchema) -> list[_Check]:
+    checks = [
+        _Check(q.MISSING_REQUIRED, pl.col(name).is_null(), f"{name}: required field is empty")
+        for name in schema.required
+    ]
+    for rule in schema.conditional:
+        applies = pl.col(rule.when_column).str.to_lowercase() == rule.when_value
+        checks.append(
+            _Check(
+                q.MISSING_REQUIRED,
+                (applies & pl.col(rule.column).is_null()).fill_null(False),
+                f"{rule.column}: required when {rule.when_column} is {rule.when_value}",
+            )
+        )
+    return checks
+
+
+def _value_checks(f: Field, naive_timestamps_as_utc: bool) -> list[_Check]:
+    present = pl.col(f.name).is_not_null()
+    value = pl.col(_value(f.name))
+    unparsed = present & value.is_null()
+    if f.kind == "timestamp":
+        checks = [_Check(q.BAD_TIMESTAMP, unparsed, f"{f.name}: not an ISO-8601 date-time")]
+        if not naive_timestamps_as_utc:
+            naive = pl.col(_naive(f.name)).fill_null(False)
+            checks.append(_Check(q.NAIVE_TIMESTAMP, naive, f"{f.name}: timestamp has no UTC offset"))
+        return checks
+    if f.kind == "enum":
+        return [_Check(q.BAD_ENUM, unparsed, f"{f.name}: not one of {', '.join(f.enum)}")]
+    if f.name in CURRENCY_COLUMNS:
+        return [_Check(q.BAD_TYPE, unparsed, f"{f.name}: not a 3-letter ISO-4217 code")]
+    if f.kind in ("int", "float", "bool"):
+        wanted = {"int": "an integer", "float": "a number", "bool": "a boolean"}[f.kind]
+        checks = [_Check(q.BAD_TYPE, unparsed, f"{f.name}: not {wanted}")]
+        return checks + _range_checks(f, value)
+    return []
+
+
+def _range_checks(f: Field, value: pl.Expr) -> list[_Check]:
+    bounds = []
+    if f.min_value is not None:
+        bounds.append(value < f.min_value)
+    if f.max_value is not None:
+        bounds.append(value > f.max_value)
+    if not bounds:
+        return []
+    rule = {
+        (True, True): f"outside {_num(f.min_value)}..{_num(f.max_value)}",
+        (True, False): f"below {_num(f.min_value)}",
+        (False, True): f"above {_num(f.max_value)}",
+    }[(f.min_value is not None, f.max_value is not None)]
+    return [_Check(q.OUT_OF_RANGE, pl.any_horizontal(bounds).fill_null(False), f"{f.name}: {rule}")]
+
+
+def _num(x: float | None) -> str:
+    return f"{x:g}"
+
+
+def _verdict(checks: list[_Check]) -> tuple[pl.Expr, pl.Expr]:
+    """(reason of the first failing check, every failing check's detail joined by '; ')."""
+    if not checks:
+        return pl.lit(None, pl.String), pl.lit(None, pl.String)
+    reason = pl.coalesce([pl.when(c.failed).then(pl.lit(c.reason)) for c in checks])
+    detail = pl.concat_str(
+        [pl.when(c.failed).then(pl.lit(c.detail)) for c in checks], separator="; ", ignore_nulls=True
+    )
+    return reason, pl.when(reason.is_not_null()).then(detail)
