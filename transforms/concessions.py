@@ -174,7 +174,9 @@ def _ticket_concessions(tickets: pl.LazyFrame, events: pl.LazyFrame) -> pl.LazyF
             .alias("agent_id")
         )
         .sort("occurred_at")
-        .join_asof(_agent_teams(events), on="occurred_at", by="agent_id", strategy="backward")
+        .join_asof(
+            _agent_teams(events), on="occurred_at", by="agent_id", strategy="backward", check_sortedness=False
+        )
     )
     return granted.select(
         pl.col("event_id").alias("concession_id"),
@@ -570,10 +572,10 @@ def _counts(audit: pl.LazyFrame, flags: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def audit_concessions(
+    contacts: pl.LazyFrame,
     tickets: pl.LazyFrame,
     events: pl.LazyFrame,
     calls: pl.LazyFrame,
-    contacts: pl.LazyFrame,
     window: AuditWindow,
     policy: ConcessionPolicy,
     policy_version: str,
@@ -581,8 +583,8 @@ def audit_concessions(
     """The concessions family for audit day D.
 
     Args:
-        tickets, events, calls: canonical tables covering at least the trailing window.
         contacts: `build_contacts` output (peer baselines use contacts closed in the window).
+        tickets, events, calls: canonical tables covering at least the trailing window.
         window: D and the business time zone.
         policy: `Policy.concessions`; policy_version is stamped on every row.
 
