@@ -1,0 +1,418 @@
+"""Agent and team scorecards, daily and weekly (transforms/scorecards.py)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import polars as pl
+import pytest
+from conftest import calls_frame, events_frame, solve, tickets_frame
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from transforms.contacts import build_contacts
+from transforms.scorecards import (
+    COUNTS,
+    COUNTS_SCHEMA,
+    MEASURE_STATS,
+    MEASURES_SCHEMA,
+    RATE_METRICS,
+    RATE_PARTS_SCHEMA,
+    build_scorecards,
+    scorecard_columns,
+    weekly_scorecards,
+)
+
+D = date(2026, 3, 2)
+
+
+def rate_parts(*rows: tuple[Any, ...]) -> pl.LazyFrame:
+    """(audit_date, agent_id, team_id, metric, numerator, denominator) rows."""
+    return pl.LazyFrame(list(rows), schema=RATE_PARTS_SCHEMA, orient="row")
+
+
+def measure_parts(*rows: tuple[Any, ...]) -> pl.LazyFrame:
+    return pl.LazyFrame(list(rows), schema=MEASURES_SCHEMA, orient="row")
+
+
+def count_parts(*rows: tuple[Any, ...]) -> pl.LazyFrame:
+    return pl.LazyFrame(list(rows), schema=COUNTS_SCHEMA, orient="row")
+
+
+def contact_rows(*rows: tuple[Any, ...]) -> pl.LazyFrame:
+    """(audit_date, agent_id, team_id, contact_type) rows."""
+    schema = {"audit_date": pl.Date, "agent_id": pl.String, "team_id": pl.String, "contact_type": pl.String}
+    return pl.LazyFrame(list(rows), schema=schema, orient="row")
+
+
+def scorecards(
+    rates: pl.LazyFrame | None = None,
+    measures: pl.LazyFrame | None = None,
+    counts: pl.LazyFrame | None = None,
+    contacts: pl.LazyFrame | None = None,
+    audit_date: date | None = D,
+    min_volume: int = 20,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    agent, team = build_scorecards(
+        [rates if rates is not None else rate_parts()],
+        [measures if measures is not None else measure_parts()],
+        [counts if counts is not None else count_parts()],
+        contacts if contacts is not None else contact_rows(),
+        audit_date,
+        min_volume,
+    )
+    return agent.collect(), team.collect()
+
+
+def pick(frame: pl.DataFrame, *columns: str) -> list[tuple[Any, ...]]:
+    return frame.select(columns).rows()
+
+
+# --- daily, hand-worked ---------------------------------------------------------------------------
+
+RATES = rate_parts(
+    (D, "a1", "T1", "reopen", 1, 1),
+    (D, "a1", "T1", "reopen", 0, 1),
+    (D, "a1", "T1", "reopen", 0, 1),
+    (D, "a2", "T1", "reopen", 1, 1),
+    (D, "a3", "T2", "reopen", 0, 1),
+    (D, None, "T1", "abandonment", 1, 1),
+    (D, None, "T1", "abandonment", 0, 1),
+    (D - timedelta(days=1), "a1", "T1", "reopen", 1, 1),  # another day: ignored
+)
+MEASURES = measure_parts(
+    (D, "a1", "T1", "hold_seconds", 10.0),
+    (D, "a1", "T1", "hold_seconds", 20.0),
+    (D, "a1", "T1", "hold_seconds", 60.0),
+    (D, "a2", "T1", "hold_seconds", 100.0),
+    (D, "a1", "T1", "talk_seconds", 600.0),
+    (D, "a1", "T1", "agent_interruptions", 2.0),
+    (D, "a2", "T1", "talk_seconds", 300.0),
+    (D, "a2", "T1", "agent_interruptions", 4.0),
+    (D, "a1", "T1", "csat_score", 5.0),
+    (D, "a1", "T1", "csat_score", 2.0),
+    (D, None, "T1", "queue_wait_seconds", 40.0),
+)
+COUNT_PARTS = count_parts(
+    (D, "a1", "T1", "reply_sla_breaches", 1),
+    (D, "a1", "T1", "reply_sla_breaches", 1),
+    (D, "a3", "T2", "policy_violations", 2),
+)
+CONTACTS = contact_rows(
+    (D, "a1", "T1", "ticket"),
+    (D, "a1", "T1", "ticket"),
+    (D, "a1", "T1", "call"),
+    (D, "a2", "T1", "call"),
+    (D, "a3", "T2", "ticket"),
+    (D + timedelta(days=1), "a3", "T2", "ticket"),
+)
+
+
+def test_agent_scorecard_sums_parts_per_agent() -> None:
+    agent, _ = scorecards(RATES, MEASURES, COUNT_PARTS, CONTACTS)
+    assert pick(agent, "agent_id", "team_id", "contacts", "tickets_solved", "calls_answered") == [
+        ("a1", "T1", 3, 2, 1),
+        ("a2", "T1", 1, 0, 1),
+        ("a3", "T2", 1, 1, 0),
+    ]
+    assert pick(agent, "reopen_numerator", "reopen_denominator", "reopen_rate", "reopen_low_volume") == [
+        (1, 3, pytest.approx(1 / 3), True),
+        (1, 1, 1.0, True),
+        (0, 1, 0.0, True),
+    ]
+    # hold 10, 20, 60: median 20, p90 = 20 + 0.8 * 40 = 52 (linear); a2 has one value.
+    assert pick(agent, "hold_seconds_median", "hold_seconds_p90", "csat_score_mean") == [
+        (20.0, pytest.approx(52.0), 3.5),
+        (100.0, 100.0, None),
+        (None, None, None),
+    ]
+    # a1: 2 interruptions over 10 talk minutes = 2.0 per 10 min; a2: 4 over 5 min = 8.0.
+    assert pick(agent, "agent_interruptions", "talk_minutes", "interruptions_per_10_talk_minutes") == [
+        (2, 10.0, 2.0),
+        (4, 5.0, 8.0),
+        (0, 0.0, None),
+    ]
+    assert pick(agent, "reply_sla_breaches", "policy_violations", "lost_control") == [
+        (2, 0, 0),
+        (0, 0, 0),
+        (0, 2, 0),
+    ]
+
+
+def test_team_scorecard_sums_the_same_parts_never_averages_rates() -> None:
+    _, team = scorecards(RATES, MEASURES, COUNT_PARTS, CONTACTS)
+    assert pick(team, "team_id", "contacts", "reopen_numerator", "reopen_denominator") == [
+        ("T1", 4, 2, 4),
+        ("T2", 1, 0, 1),
+    ]
+    # T1 reopen 2/4 = 0.5, not the mean of a1's 1/3 and a2's 1/1.
+    assert team["reopen_rate"].to_list() == [0.5, 0.0]
+    # Team-only parts (no agent) reach the team row: abandonment 1/2 and the queue wait.
+    assert pick(team, "abandonment_numerator", "abandonment_denominator", "queue_wait_seconds_median") == [
+        (1, 2, 40.0),
+        (0, 0, None),
+    ]
+    # T1 holds 10, 20, 60, 100: median 40 from the observations, not from agents' medians.
+    assert team["hold_seconds_median"].to_list() == [40.0, None]
+    # Ratio of sums: 6 interruptions over 15 talk minutes = 4.0 (the mean of ratios would be 5.0).
+    assert team["interruptions_per_10_talk_minutes"].to_list() == [4.0, None]
+
+
+def test_day_without_parts_still_has_every_column_zero_filled() -> None:
+    agent, team = scorecards(contacts=contact_rows((D, "a1", "T1", "ticket")))
+    assert agent.columns == scorecard_columns("agent")
+    assert team.columns == scorecard_columns("team")
+    row = agent.row(0, named=True)
+    for metric in RATE_METRICS:
+        assert (row[f"{metric}_numerator"], row[f"{metric}_denominator"]) == (0, 0)
+        assert (row[f"{metric}_rate"], row[f"{metric}_ci_low"], row[f"{metric}_ci_high"]) == (
+            None,
+            None,
+            None,
+        )
+        assert row[f"{metric}_low_volume"] is True
+    assert all(row[name] == 0 for name in COUNTS)
+    assert all(row[f"{m}_{s}"] is None for m, stats in MEASURE_STATS.items() for s in stats)
+
+
+def test_empty_day_gives_empty_frames_with_the_published_schema() -> None:
+    agent, team = scorecards()
+    assert (agent.height, team.height) == (0, 0)
+    assert agent.columns == scorecard_columns("agent")
+
+
+def test_unknown_part_name_is_refused() -> None:
+    with pytest.raises(ValueError, match="made_up_metric"):
+        scorecards(rate_parts((D, "a1", "T1", "made_up_metric", 1, 1)))
+
+
+def test_rows_without_team_reach_only_the_agent_scorecard() -> None:
+    agent, team = scorecards(rate_parts((D, "a1", None, "reopen", 1, 1)))
+    assert pick(agent, "agent_id", "team_id", "reopen_numerator") == [("a1", None, 1)]
+    assert team.height == 0
+
+
+def test_agent_team_is_the_team_on_most_of_the_days_rows() -> None:
+    contacts = contact_rows((D, "a1", "T2", "ticket"), (D, "a1", "T1", "call"), (D, "a1", "T1", "call"))
+    agent, team = scorecards(contacts=contacts)
+    assert pick(agent, "agent_id", "team_id", "contacts") == [("a1", "T1", 3)]
+    assert pick(team, "team_id", "contacts") == [("T1", 2), ("T2", 1)]
+
+
+def test_min_volume_marks_low_volume() -> None:
+    rows = [(D, "a1", "T1", "reopen", 0, 1)] * 3
+    agent, _ = scorecards(rate_parts(*rows), min_volume=3)
+    assert agent["reopen_low_volume"].to_list() == [False]
+    agent, _ = scorecards(rate_parts(*rows), min_volume=4)
+    assert agent["reopen_low_volume"].to_list() == [True]
+
+
+def test_audit_date_none_keeps_every_day_sorted() -> None:
+    agent, _ = scorecards(RATES, audit_date=None)
+    assert pick(agent, "audit_date", "agent_id") == [
+        (D - timedelta(days=1), "a1"),
+        (D, "a1"),
+        (D, "a2"),
+        (D, "a3"),
+    ]
+
+
+def test_every_contact_closed_on_the_day_is_counted_exactly_once() -> None:
+    """metrics_count_match: the scorecards' contact volumes reconcile with the contact universe."""
+    tickets = tickets_frame(*({"ticket_id": f"t{i}"} for i in range(1, 7)))
+    events = events_frame(
+        solve("t1", "2026-03-02T08:00:00Z", "a1"),
+        solve("t2", "2026-03-02T09:00:00Z", "a2"),
+        solve("t3", "2026-03-02T23:59:59Z", "a1"),
+        solve("t4", "2026-03-03T00:00:00Z", "a1"),  # next day
+        solve("t5", "2026-03-02T10:00:00Z", "a1"),
+        {**solve("t5", "2026-03-02T11:00:00Z", "a2"), "event_id": "zz"},  # solved twice: first solve counts
+    )
+    calls = calls_frame(
+        {
+            "call_id": "k1",
+            "initiated_at": "2026-03-02T10:00:00Z",
+            "answered_at": "2026-03-02T10:01:00Z",
+            "ended_at": "2026-03-02T10:05:00Z",
+            "agent_id": "a2",
+            "team_id": "T1",
+        },
+        {"call_id": "k2", "initiated_at": "2026-03-02T10:00:00Z", "ended_at": "2026-03-02T10:05:00Z"},
+    )
+    contacts = build_contacts(tickets, events, calls, "UTC")
+    agent, team = build_scorecards([], [], [], contacts, D, 20)
+    agent_df, team_df = agent.collect(), team.collect()
+    closed = contacts.filter(pl.col("audit_date") == D).collect()
+    assert closed.height == 5  # t1, t2, t3, t5, k1
+    assert agent_df["contacts"].sum() == closed.filter(pl.col("agent_id").is_not_null()).height
+    assert team_df["contacts"].sum() == closed.filter(pl.col("team_id").is_not_null()).height
+    assert pick(agent_df, "agent_id", "contacts", "tickets_solved", "calls_answered") == [
+        ("a1", 3, 3, 0),
+        ("a2", 2, 1, 1),
+    ]
+    assert agent_df.select("audit_date", "agent_id").is_unique().all()
+
+
+# --- weekly ------------------------------------------------------------------------------------------
+
+
+def test_weekly_sums_dailies_and_recomputes_rates_over_iso_weeks() -> None:
+    sunday, monday = date(2026, 1, 4), date(2026, 1, 5)
+    rates = rate_parts(
+        (date(2025, 12, 29), "a1", "T1", "reopen", 1, 1),  # Monday of ISO week 2026-W01
+        (sunday, "a1", "T2", "reopen", 0, 1),
+        (sunday, "a1", "T2", "reopen", 0, 1),
+        (sunday, "a1", "T2", "reopen", 0, 1),
+        (monday, "a1", "T2", "reopen", 1, 1),  # ISO week 2026-W02
+    )
+    agent, _ = build_scorecards([rates], [], [], contact_rows(), None, 20)
+    weekly = weekly_scorecards(agent, 20).collect()
+    assert pick(weekly, "week_start", "iso_year", "iso_week", "agent_id", "team_id", "days") == [
+        (date(2025, 12, 29), 2026, 1, "a1", "T2", 2),
+        (date(2026, 1, 5), 2026, 2, "a1", "T2", 1),
+    ]
+    # 1/4 = 0.25 over the week, not the mean of the daily rates 1.0 and 0.0.
+    assert pick(weekly, "reopen_numerator", "reopen_denominator", "reopen_rate") == [
+        (1, 4, 0.25),
+        (1, 1, 1.0),
+    ]
+    low, high = weekly["reopen_ci_low"][0], weekly["reopen_ci_high"][0]
+    assert (round(low, 6), round(high, 6)) == (0.045587, 0.699358)
+
+
+def test_weekly_quantiles_come_from_measures_or_are_omitted() -> None:
+    measures = measure_parts(
+        (date(2026, 3, 2), "a1", "T1", "hold_seconds", 10.0),
+        (date(2026, 3, 3), "a1", "T1", "hold_seconds", 30.0),
+        (date(2026, 3, 4), "a1", "T1", "hold_seconds", 200.0),
+    )
+    agent, _ = build_scorecards([], [measures], [], contact_rows(), None, 20)
+    assert "hold_seconds_median" not in weekly_scorecards(agent, 20).collect_schema().names()
+    weekly = weekly_scorecards(agent, 20, measures=[measures]).collect()
+    # Median of the week's observations is 30 (the median of daily medians would also be 30,
+    # but p90 = 30 + 0.8 * 170 = 166 exists only from the observations).
+    assert pick(weekly, "hold_seconds_median", "hold_seconds_p90") == [(30.0, pytest.approx(166.0))]
+
+
+def test_weekly_team_scorecard() -> None:
+    _, team = scorecards(RATES, MEASURES, COUNT_PARTS, CONTACTS, audit_date=None)
+    weekly = weekly_scorecards(team.lazy(), 20).collect()
+    # D - 1 is a Sunday (ISO week starting 2026-02-23); D and D + 1 are in the next week.
+    columns = (
+        "week_start",
+        "team_id",
+        "reopen_numerator",
+        "reopen_denominator",
+        "contacts",
+        "reply_sla_breaches",
+    )
+    assert pick(weekly, *columns) == [
+        (date(2026, 2, 23), "T1", 1, 1, 0, 0),
+        (D, "T1", 2, 4, 4, 2),
+        (D, "T2", 0, 1, 2, 0),
+    ]
+
+
+# --- properties -----------------------------------------------------------------------------------
+
+AGENT_TEAMS = {"a1": "T1", "a2": "T1", "a3": "T2", "a4": "T3"}
+DAYS = [date(2026, 3, 1) + timedelta(days=i) for i in range(10)]
+
+part_rows = st.lists(
+    st.tuples(
+        st.sampled_from(DAYS),
+        st.sampled_from(sorted(AGENT_TEAMS)),
+        st.sampled_from(RATE_METRICS[:-1]),
+        st.booleans(),
+    ),
+    max_size=60,
+)
+
+
+def _parts_frame(rows: list[tuple[date, str, str, bool]]) -> pl.LazyFrame:
+    return rate_parts(*((day, a, AGENT_TEAMS[a], m, int(hit), 1) for day, a, m, hit in rows))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(part_rows, st.integers(0, 30))
+def test_rates_are_bounded_and_bracketed(rows: list[tuple[date, str, str, bool]], min_volume: int) -> None:
+    agent, team = build_scorecards([_parts_frame(rows)], [], [], contact_rows(), None, min_volume)
+    for frame in (agent.collect(), team.collect()):
+        for m in RATE_METRICS:
+            num, den = frame[f"{m}_numerator"], frame[f"{m}_denominator"]
+            assert (num <= den).all()
+            rated = frame.filter(pl.col(f"{m}_denominator") > 0)
+            assert rated[f"{m}_rate"].is_between(0.0, 1.0).all()
+            assert (rated[f"{m}_ci_low"] <= rated[f"{m}_rate"] + 1e-12).all()
+            assert (rated[f"{m}_rate"] <= rated[f"{m}_ci_high"] + 1e-12).all()
+            assert (frame[f"{m}_low_volume"] == (den < min_volume)).all()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(part_rows)
+def test_team_rollup_equals_the_sum_of_its_agents(rows: list[tuple[date, str, str, bool]]) -> None:
+    agent, team = build_scorecards([_parts_frame(rows)], [], [], contact_rows(), None, 20)
+    summed_cols = [f"{m}_{p}" for m in RATE_METRICS for p in ("numerator", "denominator")]
+    from_agents = (
+        agent.group_by("audit_date", "team_id").agg(pl.col(summed_cols).sum()).sort("audit_date", "team_id")
+    )
+    assert_frame_equal(from_agents.collect(), team.select("audit_date", "team_id", *summed_cols).collect())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(part_rows)
+def test_weekly_equals_the_sum_of_dailies(rows: list[tuple[date, str, str, bool]]) -> None:
+    agent, _ = build_scorecards([_parts_frame(rows)], [], [], contact_rows(), None, 20)
+    weekly = weekly_scorecards(agent, 20).collect()
+    summed_cols = [f"{m}_{p}" for m in RATE_METRICS for p in ("numerator", "denominator")]
+    expected = (
+        agent.with_columns(week_start=pl.col("audit_date").dt.truncate("1w"))
+        .group_by("week_start", "agent_id")
+        .agg(pl.col(summed_cols).sum())
+        .sort("week_start", "agent_id")
+        .collect()
+    )
+    assert_frame_equal(weekly.select("week_start", "agent_id", *summed_cols), expected)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(part_rows, st.randoms(use_true_random=False))
+def test_scorecards_do_not_depend_on_part_order(
+    rows: list[tuple[date, str, str, bool]], rnd: random.Random
+) -> None:
+    shuffled = rows[:]
+    rnd.shuffle(shuffled)
+    half = len(shuffled) // 2
+    first = build_scorecards([_parts_frame(rows)], [], [], contact_rows(), None, 20)
+    second = build_scorecards(
+        [_parts_frame(shuffled[half:]), _parts_frame(shuffled[:half])], [], [], contact_rows(), None, 20
+    )
+    for a, b in zip(first, second, strict=True):
+        assert_frame_equal(a.collect(), b.collect())
+
+
+def test_scorecards_from_the_resolution_family_end_to_end() -> None:
+    from configs.policy import Policy
+    from transforms.contacts import AuditWindow, build_customer_contacts
+    from transforms.resolution import audit_resolution
+
+    tickets = tickets_frame(
+        {"ticket_id": "t1", "csat_score": 4},
+        {"ticket_id": "t2", "csat_score": 1, "created_at": "2026-03-02T10:30:00Z"},
+    )
+    events = events_frame(solve("t1", "2026-03-02T10:00:00Z"), solve("t2", "2026-03-02T11:00:00Z"))
+    calls = calls_frame()
+    contacts = build_contacts(tickets, events, calls, "UTC")
+    window = AuditWindow(D, "UTC", datetime(2026, 3, 20, tzinfo=UTC))
+    result = audit_resolution(
+        contacts, build_customer_contacts(tickets, calls), tickets, events, calls, window, Policy(version="t")
+    )
+    agent, _ = build_scorecards([result.rate_parts], [result.measures], [result.counts], contacts, D, 20)
+    row = agent.collect().row(0, named=True)
+    assert (row["agent_id"], row["contacts"], row["tickets_solved"]) == ("a1", 2, 2)
+    assert (row["csat_good_numerator"], row["csat_good_denominator"], row["csat_score_mean"]) == (1, 2, 2.5)
+    # t2 (solved 11:00, same customer and category) is a new contact 1 h after t1 was solved.
+    assert (row["first_contact_resolution_numerator"], row["first_contact_resolution_denominator"]) == (1, 2)
