@@ -72,12 +72,12 @@ MEASURE_STATS: dict[str, tuple[str, ...]] = {
 # Measures that are only summed, for the interruption ratio of sums.
 SUMMED_MEASURES = ("talk_seconds", "agent_interruptions")
 COUNTS = (
+    "concessions",
     "policy_violations",
     "concession_flags",
     "lost_control",
     "argumentative",
     "reply_sla_breaches",
-    "follow_up_pending",
     "first_contact_resolution_pending",
     "reopen_pending",
 )
