@@ -654,3 +654,36 @@ def test_flags_order_independent() -> None:
     assert_frame_equal(outputs[0], outputs[1])
     assert outputs[0]["flag_type"].to_list() == [AMOUNT_OUTLIER, REPEAT_BENEFICIARY, REPEAT_BENEFICIARY]
     assert outputs[0]["subject_id"].to_list() == ["ez", "c1", "c2"]
+
+
+def test_granting_agent_team_and_unanswered_call() -> None:
+    tickets = tickets_frame({"ticket_id": "t1", "category": "outage", "team_id": "T9"})
+    grant = {"ticket_id": "t1", "occurred_at": "2026-03-28T11:00:00Z", "event_type": "concession"}
+    grant |= {"concession_type": "credit", "concession_amount": 5.0, "currency": "USD"}
+    events = events_frame(
+        grant | {"actor_role": "supervisor", "actor_id": "s1"},  # a supervisor grants: attributed to them
+        grant | {"actor_role": "customer", "actor_id": "c1"},  # never an agent (personal data)
+        grant | {"actor_role": "system", "actor_id": "bot"},
+    )
+    calls = calls_frame(
+        {
+            "call_id": "k1",
+            "initiated_at": "2026-03-28T08:00:00Z",
+            "ended_at": "2026-03-28T08:05:00Z",  # never answered, still a concession
+            "agent_id": "a3",
+            "ticket_id": "t1",
+            "concession_type": "credit",
+            "currency": "USD",
+        }
+    )
+    contacts = build_contacts(tickets, events, calls, "UTC")
+    got = check_policy(build_concessions(tickets, events, calls, contacts, "UTC"), POLICY)
+    rows = got.sort("concession_id").select(
+        "concession_id", "agent_id", "team_id", "category", "amount_policy_currency", "violations"
+    )
+    assert rows.collect().rows() == [
+        ("e1", "s1", "T9", "outage", 5.0, []),  # no assignment for s1: the ticket's team
+        ("e2", None, "T9", "outage", 5.0, []),
+        ("e3", None, "T9", "outage", 5.0, []),
+        ("k1", "a3", None, "outage", None, []),  # no amount: nothing to compare
+    ]
