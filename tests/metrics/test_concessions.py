@@ -658,7 +658,11 @@ def test_flags_order_independent() -> None:
 
 def test_granting_agent_team_and_unanswered_call() -> None:
     tickets = tickets_frame({"ticket_id": "t1", "category": "outage", "team_id": "T9"})
-    grant = {"ticket_id": "t1", "occurred_at": "2026-03-28T11:00:00Z", "event_type": "concession"}
+    grant: dict[str, Any] = {
+        "ticket_id": "t1",
+        "occurred_at": "2026-03-28T11:00:00Z",
+        "event_type": "concession",
+    }
     grant |= {"concession_type": "credit", "concession_amount": 5.0, "currency": "USD"}
     events = events_frame(
         grant | {"actor_role": "supervisor", "actor_id": "s1"},  # a supervisor grants: attributed to them
