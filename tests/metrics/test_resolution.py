@@ -390,3 +390,23 @@ def test_csat_over_tickets_solved_on_the_day_with_a_score() -> None:
     result = run(tickets, events)
     assert parts(result, "csat_good") == [("a1", None, 1, 1), ("a2", None, 0, 1)]
     assert measures(result, "csat_score") == [("a1", None, 5.0), ("a2", None, 3.0)]
+
+
+def test_opening_comment_at_creation_is_one_wait_and_unassigned_breach_goes_to_the_team() -> None:
+    tickets = tickets_frame(
+        {"ticket_id": "t1", "created_at": "2026-03-01T09:00:00Z", "status": "open", "team_id": "T1"}
+    )
+    events = events_frame(comment("t1", "2026-03-01T09:00:00Z", role="customer", actor="c1"))
+    assert counts(run(tickets, events), "reply_sla_breaches") == [(None, "T1", 1)]
+
+
+def test_supervisor_or_private_comment_does_not_answer_the_customer() -> None:
+    tickets = tickets_frame({"ticket_id": "t1", "created_at": "2026-03-01T09:00:00Z", "status": "open"})
+    events = events_frame(
+        assign("t1", "2026-03-01T09:00:00Z", "a1", "T1"),
+        comment("t1", "2026-03-01T10:00:00Z", role="supervisor", actor="s1"),
+        comment("t1", "2026-03-01T11:00:00Z", actor="a1", public=False),
+    )
+    result = run(tickets, events)
+    assert counts(result, "reply_sla_breaches") == [("a1", "T1", 1)]
+    assert measures(result, "first_reply_minutes") == []
