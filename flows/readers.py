@@ -144,9 +144,9 @@ def _read_jsonl(data: bytes) -> pl.DataFrame:
 
 
 def _jsonl_keys(data: bytes) -> list[str]:
-    """Every key used by any record, in first-seen order."""
+    """Every key used by any record, sorted (JSON objects have no column order)."""
     try:
-        return pl.read_ndjson(io.BytesIO(data), infer_schema_length=None).columns
+        return sorted(pl.read_ndjson(io.BytesIO(data), infer_schema_length=None).columns)
     except pl.exceptions.PolarsError:
         pass  # e.g. a nested value whose type differs between lines: find keys the slow way
     keys: dict[str, None] = {}
@@ -160,7 +160,7 @@ def _jsonl_keys(data: bytes) -> list[str]:
         if not isinstance(record, dict):
             raise UnreadableFile("malformed_jsonl", f"line {number} is not a JSON object")
         keys.update(dict.fromkeys(record))
-    return list(keys)
+    return sorted(keys)
 
 
 def _read_parquet(data: bytes) -> pl.DataFrame:

@@ -27,12 +27,12 @@ KEPT = "kept"
 SUPERSEDED = "superseded"
 DUPLICATE = "duplicate"
 CONFLICT = "conflict"
-OUTCOME = "outcome"
+OUTCOME = "dedup_outcome"  # not "outcome": calls have a contract column of that name
 
 
 class Deduplicated(NamedTuple):
     canonical: pl.LazyFrame  # one row per key: contract columns + lineage, sorted by key
-    outcomes: pl.LazyFrame  # source_key, source_row, outcome: one row per input row
+    outcomes: pl.LazyFrame  # source_key, source_row, dedup_outcome: one row per input row
     quarantined: pl.LazyFrame  # conflicts, QUARANTINE_SCHEMA + source_row
 
 
@@ -43,7 +43,7 @@ def rank_columns(schema: EntitySchema) -> list[str]:
 
 
 def classify_copies(staged: pl.LazyFrame, schema: EntitySchema) -> pl.LazyFrame:
-    """The staged rows sorted by key then rank, with an `outcome` column."""
+    """The staged rows sorted by key then rank, with a `dedup_outcome` column."""
     ranks = rank_columns(schema)
     ordered = staged.sort([schema.key, *ranks], descending=[False] + [True] * len(ranks), nulls_last=True)
     is_top = pl.int_range(pl.len()).over(schema.key) == 0

@@ -290,16 +290,13 @@ def _range_checks(f: Field, value: pl.Expr) -> list[_Check]:
         bounds.append(value > f.max_value)
     if not bounds:
         return []
-    rule = {
-        (True, True): f"outside {_num(f.min_value)}..{_num(f.max_value)}",
-        (True, False): f"below {_num(f.min_value)}",
-        (False, True): f"above {_num(f.max_value)}",
-    }[(f.min_value is not None, f.max_value is not None)]
+    if f.min_value is not None and f.max_value is not None:
+        rule = f"outside {f.min_value:g}..{f.max_value:g}"
+    elif f.min_value is not None:
+        rule = f"below {f.min_value:g}"
+    else:
+        rule = f"above {f.max_value:g}"
     return [_Check(q.OUT_OF_RANGE, pl.any_horizontal(bounds).fill_null(False), f"{f.name}: {rule}")]
-
-
-def _num(x: float | None) -> str:
-    return f"{x:g}"
 
 
 def _verdict(checks: list[_Check]) -> tuple[pl.Expr, pl.Expr]:

@@ -1,0 +1,141 @@
+"""Builders for the ingestion tests: valid raw rows, export bytes in every format, an
+in-memory Storage, and conformed raw frames for the pure staging/dedup tests."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date
+
+import polars as pl
+
+from flows.storage import ObjectInfo
+from transforms.schemas import EntitySchema
+from transforms.schemas.base import SOURCE_ROW
+from transforms.staging import conform_columns
+
+DAY = date(2026, 3, 2)
+KEY = "tickets/export_date=2026-03-02/part-0.csv"
+
+
+def ticket(**overrides: str | None) -> dict[str, str | None]:
+    """A valid raw ticket row (all text), with overrides."""
+    row: dict[str, str | None] = {
+        "ticket_id": "T1",
+        "customer_id": "C1",
+        "created_at": "2026-03-02T09:00:00Z",
+        "updated_at": "2026-03-02T10:00:00Z",
+        "status": "open",
+        "channel": "email",
+        "category": "billing",
+    }
+    return {**row, **overrides}
+
+
+def event(**overrides: str | None) -> dict[str, str | None]:
+    row: dict[str, str | None] = {
+        "event_id": "E1",
+        "ticket_id": "T1",
+        "occurred_at": "2026-03-02T09:30:00Z",
+        "event_type": "comment",
+        "actor_role": "agent",
+        "public": "true",
+    }
+    return {**row, **overrides}
+
+
+def call(**overrides: str | None) -> dict[str, str | None]:
+    row: dict[str, str | None] = {
+        "call_id": "K1",
+        "customer_id": "C1",
+        "updated_at": "2026-03-02T10:10:00Z",
+        "direction": "inbound",
+        "initiated_at": "2026-03-02T10:00:00Z",
+        "answered_at": "2026-03-02T10:01:00Z",
+        "ended_at": "2026-03-02T10:09:00Z",
+    }
+    return {**row, **overrides}
+
+
+def columns_of(rows: Sequence[Mapping[str, str | None]]) -> list[str]:
+    names: dict[str, None] = {}
+    for row in rows:
+        names.update(dict.fromkeys(row))
+    return list(names)
+
+
+def csv_bytes(rows: Sequence[Mapping[str, str | None]], columns: Sequence[str] | None = None) -> bytes:
+    names = list(columns or columns_of(rows))
+    frame = pl.DataFrame([{c: r.get(c) for c in names} for r in rows], schema=dict.fromkeys(names, pl.String))
+    buffer = io.BytesIO()
+    frame.write_csv(buffer)
+    return buffer.getvalue()
+
+
+def jsonl_bytes(rows: Sequence[Mapping[str, object]]) -> bytes:
+    return "".join(json.dumps(dict(r)) + "\n" for r in rows).encode()
+
+
+def parquet_bytes(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer)
+    return buffer.getvalue()
+
+
+def export_bytes(rows: Sequence[Mapping[str, str | None]], fmt: str) -> bytes:
+    """The same text rows in any supported format (Parquet as String columns)."""
+    if fmt == "csv":
+        return csv_bytes(rows)
+    if fmt == "jsonl":
+        return jsonl_bytes(rows)
+    if fmt == "parquet":
+        names = columns_of(rows)
+        frame = pl.DataFrame(
+            [{c: r.get(c) for c in names} for r in rows], schema=dict.fromkeys(names, pl.String)
+        )
+        return parquet_bytes(frame)
+    if fmt.endswith(".gz"):
+        return gzip.compress(export_bytes(rows, fmt.removesuffix(".gz")))
+    raise ValueError(fmt)
+
+
+def conformed(
+    rows: Sequence[Mapping[str, str | None]],
+    schema: EntitySchema,
+    *,
+    key: str = KEY,
+    day: date = DAY,
+    first_row: int = 1,
+) -> pl.LazyFrame:
+    """Raw rows as staging receives them: contract columns as text plus lineage."""
+    names = columns_of(rows)
+    raw = pl.DataFrame(
+        [{c: r.get(c) for c in names} for r in rows], schema=dict.fromkeys(names, pl.String)
+    ).with_row_index(SOURCE_ROW, offset=first_row)
+    return conform_columns(raw.lazy(), schema, export_date=day, source_key=key)
+
+
+class MemoryStorage:
+    """The Storage interface over a dict; keys are kept exactly as given (even unsafe ones)."""
+
+    def __init__(self, objects: Mapping[str, bytes] | None = None) -> None:
+        self.uri = "memory://"
+        self.objects: dict[str, bytes] = dict(objects or {})
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        for key in sorted(self.objects):
+            if key.startswith(prefix):
+                data = self.objects[key]
+                yield ObjectInfo(key, hashlib.md5(data, usedforsecurity=False).hexdigest(), len(data))
+
+    def read_bytes(self, key: str) -> bytes:
+        return self.objects[key]
+
+    def write_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        self.objects[key] = data
+
+    def exists(self, key: str) -> bool:
+        return key in self.objects

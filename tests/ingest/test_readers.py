@@ -1,0 +1,190 @@
+"""flows/readers.py: every format to the same all-text frame, row numbers, unreadable files."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import datetime
+
+import polars as pl
+import pytest
+from ingest_builders import csv_bytes, export_bytes, jsonl_bytes, parquet_bytes, ticket
+from polars.exceptions import PanicException
+from polars.testing import assert_frame_equal
+
+from flows import readers
+from flows.readers import UnreadableFile, export_format, read_export
+
+FORMATS = ["csv", "csv.gz", "jsonl", "jsonl.gz", "parquet"]
+
+
+def read(data: bytes, key: str) -> pl.DataFrame:
+    return read_export(data, key).collect()
+
+
+@pytest.mark.parametrize(
+    ("key", "fmt"),
+    [
+        ("t/export_date=2026-03-02/a.csv", "csv"),
+        ("t/export_date=2026-03-02/a.csv.gz", "csv.gz"),
+        ("t/export_date=2026-03-02/a.jsonl", "jsonl"),
+        ("t/export_date=2026-03-02/a.JSONL.GZ", "jsonl.gz"),
+        ("t/export_date=2026-03-02/a.parquet", "parquet"),
+        ("t/export_date=2026-03-02/a.json", None),
+        ("t/export_date=2026-03-02/a.gz", None),
+        ("t/export_date=2026-03-02/a.csv.zip", None),
+        ("t/export_date=2026-03-02/csv", None),
+    ],
+)
+def test_export_format_from_the_extension(key: str, fmt: str | None) -> None:
+    assert export_format(key) == fmt
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_gives_the_same_text_frame(fmt: str) -> None:
+    rows = [ticket(), ticket(ticket_id="T2", status="solved", csat_score="4")]
+    expected = pl.DataFrame(
+        {
+            "source_row": [1, 2],
+            **{c: [rows[0].get(c), rows[1].get(c)] for c in rows[1]},
+        },
+        schema={"source_row": pl.Int64, **dict.fromkeys(rows[1], pl.String)},
+    )
+    # JSON objects have no column order: JSONL columns come sorted.
+    assert_frame_equal(read(export_bytes(rows, fmt), f"x/a.{fmt}"), expected, check_column_order=False)
+
+
+def test_csv_row_number_is_the_line_number_minus_the_header_and_blank_lines_are_not_rows() -> None:
+    data = b"ticket_id,status\nT1,open\n\nT3,solved\n\n\n"
+    expected = pl.DataFrame({"source_row": [1, 3], "ticket_id": ["T1", "T3"], "status": ["open", "solved"]})
+    assert_frame_equal(read(data, "a.csv"), expected)
+
+
+def test_jsonl_row_number_is_the_line_number() -> None:
+    data = b'{"ticket_id": "T1"}\n\n{"ticket_id": "T3"}\r\n'
+    expected = pl.DataFrame({"source_row": [1, 3], "ticket_id": ["T1", "T3"]})
+    assert_frame_equal(read(data, "a.jsonl"), expected)
+
+
+def test_jsonl_numbers_and_booleans_become_their_text_and_keys_are_unioned_and_sorted() -> None:
+    data = b'{"csat_score": 4, "public": true}\n{"hold_seconds": 12.5, "public": false, "csat_score": null}\n'
+    expected = pl.DataFrame(
+        {
+            "source_row": [1, 2],
+            "csat_score": ["4", None],
+            "hold_seconds": [None, "12.5"],
+            "public": ["true", "false"],
+        }
+    )
+    assert_frame_equal(read(data, "a.jsonl"), expected)
+
+
+def test_jsonl_with_differently_typed_nested_values_is_still_read() -> None:
+    data = b'{"ticket_id": "T1", "tags": {"a": 1}}\n{"ticket_id": "T2", "tags": [1, 2]}\n'
+    frame = read(data, "a.jsonl")
+    assert frame.columns == ["source_row", "tags", "ticket_id"]
+    assert frame["ticket_id"].to_list() == ["T1", "T2"]
+
+
+def test_parquet_zoned_timestamps_keep_their_offset_and_naive_ones_get_none() -> None:
+    local = datetime(2026, 3, 2, 10, 0, 0, 250000)
+    frame = pl.DataFrame(
+        {"zoned": [local], "naive": [local], "n": [3], "ok": [True], "x": [2.5]}
+    ).with_columns(pl.col("zoned").dt.replace_time_zone("Europe/Paris"))
+    expected = pl.DataFrame(
+        {
+            "source_row": [1],
+            "zoned": ["2026-03-02T10:00:00.250+01:00"],
+            "naive": ["2026-03-02T10:00:00.250"],
+            "n": ["3"],
+            "ok": ["true"],
+            "x": ["2.5"],
+        }
+    )
+    actual = read(parquet_bytes(frame), "a.parquet")
+    # chrono's %.f prints as many fraction digits as needed (3, 6 or 9); compare the instant.
+    assert actual.drop("zoned", "naive").equals(expected.drop("zoned", "naive"))
+    parsed = actual.select(
+        pl.col("zoned").str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z"),
+        pl.col("naive").str.to_datetime("%Y-%m-%dT%H:%M:%S%.f"),
+    ).row(0)
+    assert parsed[0] == datetime(2026, 3, 2, 9, 0, 0, 250000, tzinfo=parsed[0].tzinfo)
+    assert parsed[1] == local
+    assert actual["naive"][0].startswith("2026-03-02T10:00:00.25")
+    assert not actual["naive"][0].endswith(("Z", "+00:00"))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_empty_file_is_zero_rows_not_an_error(fmt: str) -> None:
+    data = gzip.compress(b"") if fmt.endswith(".gz") else b""
+    frame = read(data, f"a.{fmt}")
+    assert frame.height == 0
+    assert frame.columns == ["source_row"]
+
+
+def test_a_header_only_csv_is_zero_rows_with_its_columns() -> None:
+    frame = read(b"ticket_id,status\n", "a.csv")
+    assert frame.height == 0
+    assert frame.columns == ["source_row", "ticket_id", "status"]
+
+
+def test_csv_header_names_are_trimmed_and_a_bom_is_dropped() -> None:
+    frame = read(b"\xef\xbb\xbf ticket_id , status\nT1,open\n", "a.csv")
+    assert frame.columns == ["source_row", "ticket_id", "status"]
+
+
+@pytest.mark.parametrize(
+    ("data", "key", "reason"),
+    [
+        (b"not gzip at all", "a.csv.gz", "corrupt_gzip"),
+        (gzip.compress(b"ticket_id\nT1\n")[:-6], "a.jsonl.gz", "corrupt_gzip"),
+        (b"ticket_id,status\nT1,open\n", "a.parquet", "not_parquet"),
+        (b"PAR1 and then nothing useful PAR1", "a.parquet", "not_parquet"),
+        (b"ticket_id,status\nT\xe9,open\n", "a.csv", "undecodable_text"),
+        (b"ticket_id,status\nT1,open,extra\n", "a.csv", "malformed_csv"),
+        (b"ticket_id,ticket_id\nT1,T2\n", "a.csv", "duplicate_column"),
+        (b'{"ticket_id": "T1"}\n{"ticket_id": \n', "a.jsonl", "malformed_jsonl"),
+        (b'{"ticket_id": "T1"}\n[1, 2]\n', "a.jsonl", "malformed_jsonl"),
+    ],
+)
+def test_unreadable_files_raise_with_a_reason(data: bytes, key: str, reason: str) -> None:
+    with pytest.raises(UnreadableFile) as caught:
+        read(data, key)
+    assert caught.value.reason == reason
+
+
+def test_unreadable_detail_never_quotes_file_content() -> None:
+    with pytest.raises(UnreadableFile) as caught:
+        read(b'{"ticket_id": "secret-customer@example.com"\n', "a.jsonl")
+    assert "secret" not in str(caught.value)
+
+
+def test_a_rust_panic_becomes_unreadable_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    def panic(data: bytes) -> pl.DataFrame:
+        raise PanicException("index out of bounds")
+
+    monkeypatch.setitem(readers._PARSERS, "parquet", panic)
+    with pytest.raises(UnreadableFile) as caught:
+        read(b"whatever", "a.parquet")
+    assert caught.value.reason == "reader_panic"
+
+
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt, SystemExit])
+def test_interrupts_are_not_swallowed(
+    monkeypatch: pytest.MonkeyPatch, interrupt: type[BaseException]
+) -> None:
+    def stop(data: bytes) -> pl.DataFrame:
+        raise interrupt()
+
+    monkeypatch.setitem(readers._PARSERS, "csv", stop)
+    with pytest.raises(interrupt):
+        read(b"a\n1\n", "a.csv")
+
+
+def test_an_unsupported_extension_is_refused() -> None:
+    with pytest.raises(ValueError):
+        read(csv_bytes([ticket()]), "a.xlsx")
+
+
+def test_jsonl_escaped_text_is_read_as_text() -> None:
+    frame = read(jsonl_bytes([{"subject": 'say "hi"\nthen go'}]), "a.jsonl")
+    assert frame["subject"].to_list() == ['say "hi"\nthen go']
