@@ -1,0 +1,265 @@
+"""Build a synthetic support centre and write its exports in the contract layout.
+
+`build_dataset` is pure (numpy + Polars, no I/O); `generate_exports` writes the export folders,
+the `_SUCCESS` markers, the planted faults and `_generator/plants.json` through `open_storage`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from configs.policy import Policy, load_policy
+from configs.settings import S3Settings
+from flows.sample_data.calls import build_call_legs, plan_inbound_calls
+from flows.sample_data.concessions import decide_concessions
+from flows.sample_data.config import ENTITIES, GeneratorConfig
+from flows.sample_data.faults import truncated_gzip
+from flows.sample_data.layout import ExportFile, day_files, folder
+from flows.sample_data.population import Population, agent_id, build_population, customer_id
+from flows.sample_data.records import (
+    call_records,
+    call_versions,
+    event_records,
+    number_calls,
+    number_events,
+    ticket_records,
+    ticket_versions,
+)
+from flows.sample_data.tickets import KIND, build_ticket_events, plan_tickets
+from flows.storage import open_storage
+
+PLANTS_KEY = "_generator/plants.json"
+STREAMS = ("population", "tickets", "calls", "concessions", "timeline", "legs", "versions", "files")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Everything generated, coded, before rendering per export day."""
+
+    config: GeneratorConfig
+    pop: Population
+    tickets: pl.DataFrame  # ticket plans with times
+    events: pl.DataFrame  # coded events exported by the cutoff, numbered, with `day`
+    ticket_versions: pl.DataFrame  # coded ticket versions with `day`
+    calls: pl.DataFrame  # coded call versions exported by the cutoff, numbered, with `day`
+    concessions: pl.DataFrame  # concession terms (TABLE_SCHEMA) with `concession_id`
+
+    def day(self, index: int) -> date:
+        return self.config.start_date + timedelta(days=index)
+
+
+@dataclass
+class GenerationSummary:
+    landing_uri: str
+    start_date: date
+    end_date: date
+    files: int = 0
+    rows: dict[str, int] = field(default_factory=dict)  # good rows written per entity
+    bad_rows: dict[str, dict[str, int]] = field(default_factory=dict)
+    plants: dict[str, Any] = field(default_factory=dict)
+
+    def text(self) -> str:
+        """A short human summary: where, how much, what was planted."""
+        bad = {e: sum(r.values()) for e, r in self.bad_rows.items()}
+        p = self.plants
+        lines = [
+            f"Wrote {self.files} files to {self.landing_uri} "
+            f"(export days {self.start_date} .. {self.end_date}).",
+            *(f"  {e:<14} {n:>9,} rows  (+{bad.get(e, 0):,} bad rows)" for e, n in self.rows.items()),
+            "Planted (details in _generator/plants.json):",
+            f"  no follow-up agent:      {p['no_follow_up_agent']}",
+            f"  high concession agent:   {p['high_concession_agent']}",
+            f"  no escalation agent:     {p['no_escalation_agent']}",
+            f"  repeat beneficiary:      {p['repeat_beneficiary']['customer_id']} "
+            f"({len(p['repeat_beneficiary']['concession_ids'])} concessions)",
+        ]
+        faults = p.get("faults", {})
+        if "corrupt_file" in faults:
+            lines.append(f"  corrupt file:            {faults['corrupt_file']}")
+        if "redelivered_file" in faults:
+            lines.append(f"  re-delivered file:       {faults['redelivered_file']['copy']}")
+        return "\n".join(lines)
+
+
+def _streams(seed: int) -> dict[str, np.random.Generator]:
+    """Independent random streams per component: changing one part leaves the others' draws alone."""
+    children = np.random.SeedSequence(seed).spawn(len(STREAMS))
+    return {name: np.random.default_rng(s) for name, s in zip(STREAMS, children, strict=True)}
+
+
+def build_dataset(config: GeneratorConfig, policy: Policy | None = None) -> Dataset:
+    policy = policy or load_policy()
+    rng = _streams(config.seed)
+    pop = build_population(config, rng["population"])
+    tickets = plan_tickets(config, pop, rng["tickets"])
+    inbound = plan_inbound_calls(config, pop, rng["calls"])
+    plan = decide_concessions(tickets, inbound, pop, config, policy, rng["concessions"])
+    events, tickets = build_ticket_events(plan.tickets, pop, config, rng["timeline"])
+    legs = build_call_legs(plan.calls, tickets, pop, config, rng["legs"])
+    events = number_events(events, config.cutoff_epoch, config.start_epoch)
+    numbered_calls = number_calls(legs, config.cutoff_epoch)
+    calls = (
+        call_versions(numbered_calls, config.behaviour.call_revision_share, rng["versions"])
+        .filter(pl.col("updated") < config.cutoff_epoch)
+        .with_columns(day=((pl.col("updated") - config.start_epoch) // 86_400).cast(pl.Int32))
+    )
+    return Dataset(
+        config=config,
+        pop=pop,
+        tickets=tickets,
+        events=events,
+        ticket_versions=ticket_versions(events),
+        calls=calls,
+        concessions=_concession_ids(plan.table, events, numbered_calls),
+    )
+
+
+def _concession_ids(table: pl.DataFrame, events: pl.DataFrame, calls: pl.DataFrame) -> pl.DataFrame:
+    """The id the pipeline sees for each exported concession (event_id or call_id)."""
+    from flows.sample_data.records import call_id, event_id
+
+    by_ticket = events.filter(pl.col("kind") == KIND["concession"]).select(
+        pl.lit("ticket").alias("contact_type"),
+        pl.col("ticket").alias("index"),
+        event_id("event_no").alias("id"),
+    )
+    by_call = calls.select(
+        pl.lit("call").alias("contact_type"), pl.col("leg").alias("index"), call_id("call_no").alias("id")
+    )
+    ids = pl.concat([by_ticket, by_call])
+    return table.join(ids, on=["contact_type", "index"], how="inner").rename({"id": "concession_id"})
+
+
+def day_records(data: Dataset, entity: str, index: int, part: pl.DataFrame) -> pl.DataFrame:
+    """Contract rows of one entity for one export day."""
+    if entity == "tickets":
+        return ticket_records(part, data.tickets, data.pop).sort("updated_at", "ticket_id")
+    if entity == "ticket_events":
+        return event_records(part, data.tickets, data.concessions, data.pop).sort("occurred_at", "event_id")
+    return call_records(part, data.concessions, data.pop).sort("updated_at", "call_id")
+
+
+def export_files(data: Dataset) -> tuple[list[ExportFile], dict[str, dict[str, int]], dict[str, Any]]:
+    """Every file of the landing area, the bad rows per entity and reason, and the planted faults."""
+    rng = _streams(data.config.seed)["files"]
+    sources = {"tickets": data.ticket_versions, "ticket_events": data.events, "calls": data.calls}
+    files: list[ExportFile] = []
+    bad: dict[str, dict[str, int]] = {e: {} for e in ENTITIES}
+    for entity in ENTITIES:
+        parts = sources[entity].partition_by("day", as_dict=True, maintain_order=True)
+        for index in range(data.config.days):  # one export folder per day
+            part = parts.get((index,))
+            if part is None or part.is_empty():
+                continue
+            typed = day_records(data, entity, index, part)
+            if typed.is_empty():
+                continue
+            day_files_, counts = day_files(entity, data.day(index), typed, data.config, rng)
+            files += day_files_
+            files.append(ExportFile(f"{folder(entity, data.day(index))}/_SUCCESS", b"", 0, 0))
+            for reason, n in counts.items():
+                bad[entity][reason] = bad[entity].get(reason, 0) + n
+    faults = _delivery_faults(files, data.config) if data.config.has_faults else {}
+    return files + faults.pop("_files", []), bad, faults
+
+
+def _delivery_faults(files: list[ExportFile], config: GeneratorConfig) -> dict[str, Any]:
+    """One re-delivered events file (same bytes, another name, next day) and one truncated gzip."""
+    data_files = [f for f in files if not f.key.endswith("_SUCCESS")]
+    events = [f for f in data_files if f.key.startswith("ticket_events/")]
+    calls = [f for f in data_files if f.key.startswith("calls/")]
+    extra: list[ExportFile] = []
+    out: dict[str, Any] = {}
+    if events:
+        original = events[len(events) // 2]
+        day = date.fromisoformat(original.key.split("export_date=")[1].split("/")[0])
+        target = min(day + timedelta(days=1), config.end_date)
+        name = original.key.rsplit("/", 1)[1]
+        copy = ExportFile(f"{folder('ticket_events', target)}/redelivered_{name}", original.data, 0, 0)
+        extra.append(copy)
+        out["redelivered_file"] = {"original": original.key, "copy": copy.key}
+    if calls:
+        source = calls[len(calls) // 3]
+        key = f"{source.key.rsplit('/', 1)[0]}/calls_resend.csv.gz"
+        extra.append(ExportFile(key, truncated_gzip(source.data), 0, 0))
+        out["corrupt_file"] = key
+    out["_files"] = extra
+    return out
+
+
+def planted_ids(data: Dataset) -> dict[str, Any]:
+    """What was planted, by the ids the pipeline sees (written to `_generator/plants.json`)."""
+    pop, conc = data.pop, data.concessions
+    beneficiary = conc.filter(pl.col("plant") == "repeat_beneficiary").sort("concession_id")
+    outlier = conc.filter(pl.col("plant") == "amount_outlier")
+    violations = conc.filter(pl.col("plant").is_not_null() & ~pl.col("plant").is_in(["repeat_beneficiary"]))
+    violations = violations.filter(pl.col("plant") != "amount_outlier").sort("concession_id")
+    return {
+        "no_follow_up_agent": agent_id(pop.no_follow_up_agent),
+        "high_concession_agent": agent_id(pop.generous_agent),
+        "no_escalation_agent": agent_id(pop.no_escalation_agent),
+        "repeat_beneficiary": {
+            "customer_id": customer_id(0),
+            "concession_ids": beneficiary["concession_id"].to_list(),
+            "agent_ids": sorted({agent_id(a) for a in beneficiary["agent"].to_list()}),
+        },
+        "amount_outlier": outlier.select(
+            "concession_id",
+            pl.lit("billing").alias("category"),
+            "concession_type",
+            "concession_amount",
+            "currency",
+        ).to_dicts(),
+        "policy_violations": violations.select(
+            "concession_id", pl.col("plant").alias("violation")
+        ).to_dicts(),
+    }
+
+
+def generate_exports(
+    landing_uri: str,
+    config: GeneratorConfig,
+    s3: S3Settings | None = None,
+    policy: Policy | None = None,
+) -> GenerationSummary:
+    """Write the exports, markers, faults and plants.json under `landing_uri` (folder or s3://)."""
+    data = build_dataset(config, policy)
+    files, bad, faults = export_files(data)
+    storage = open_storage(landing_uri, s3)
+    for item in files:
+        storage.write_bytes(item.key, item.data)
+    plants = planted_ids(data) | {"faults": {"bad_rows": bad, **faults}}
+    plants["generator"] = _describe(config)
+    storage.write_bytes(PLANTS_KEY, json.dumps(plants, indent=2, sort_keys=True).encode(), "application/json")
+    rows = {e: sum(f.rows for f in files if f.key.startswith(f"{e}/")) for e in ENTITIES}
+    return GenerationSummary(
+        landing_uri=landing_uri,
+        start_date=config.start_date,
+        end_date=config.end_date,
+        files=sum(1 for f in files if not f.key.endswith("_SUCCESS")),
+        rows=rows,
+        bad_rows=bad,
+        plants=plants,
+    )
+
+
+def _describe(config: GeneratorConfig) -> dict[str, Any]:
+    return {
+        "seed": config.seed,
+        "start_date": config.start_date.isoformat(),
+        "end_date": config.end_date.isoformat(),
+        "days": config.days,
+        "agents": config.n_agents,
+        "teams": config.n_teams,
+        "tickets_per_agent_per_day": config.tickets_per_agent_per_day,
+        "calls_per_agent_per_day": config.calls_per_agent_per_day,
+        "scale": config.scale,
+        "bad_row_share": config.bad_row_share,
+        "formats": list(config.formats),
+    }
