@@ -9,6 +9,7 @@ docs/decisions/concessions.md.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -397,7 +398,8 @@ def _rate_flag(tests: pl.LazyFrame, flag_type: str, policy: ConcessionPolicy) ->
     high = flag_type == HIGH_RATE
     p, q = ("p_high", "q_high") if high else ("p_low", "q_low")
     ratio = pl.col("observed") / pl.col("expected")
-    ratio_ok = ratio >= policy.rate_ratio_min - EPS if high else ratio <= 1 / policy.rate_ratio_min + EPS
+    low_ratio_max = 1 / policy.rate_ratio_min if policy.rate_ratio_min > 0 else math.inf
+    ratio_ok = ratio >= policy.rate_ratio_min - EPS if high else ratio <= low_ratio_max + EPS
     passes = (
         pl.col("is_tested")
         & (pl.col(q) <= policy.bh_q + EPS)
