@@ -13,6 +13,8 @@ from typing import Any
 import polars as pl
 import pytest
 from conftest import assign, calls_frame, events_frame, solve, tickets_frame, ts
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from configs.policy import Policy
@@ -410,3 +412,60 @@ def test_supervisor_or_private_comment_does_not_answer_the_customer() -> None:
     result = run(tickets, events)
     assert counts(result, "reply_sla_breaches") == [("a1", "T1", 1)]
     assert measures(result, "first_reply_minutes") == []
+
+
+@pytest.mark.parametrize(
+    ("reply_at", "counted"),
+    [("2026-03-02T04:59:00Z", False), ("2026-03-02T05:00:00Z", True)],  # New York midnight = 05:00Z
+)
+def test_first_reply_day_is_taken_in_the_business_time_zone(reply_at: str, counted: bool) -> None:
+    tickets = tickets_frame({"ticket_id": "t1", "created_at": "2026-03-02T04:00:00Z", "team_id": "T1"})
+    window = AuditWindow(D, "America/New_York", datetime(2026, 3, 20, tzinfo=UTC))
+    result = run(tickets, events_frame(comment("t1", reply_at)), window=window)
+    assert len(measures(result, "first_reply_minutes")) == int(counted)
+
+
+# --- properties -------------------------------------------------------------------------------------
+
+_HOURS = st.integers(min_value=0, max_value=24 * 12)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(_HOURS, st.sampled_from(["c1", "c2"]), st.sampled_from(["billing", "outage"])), max_size=8
+    ),
+    st.lists(st.tuples(_HOURS, st.sampled_from(["open", "pending", "solved"])), max_size=4),
+    st.integers(min_value=0, max_value=24 * 14),
+)
+def test_fcr_and_repeat_partition_the_resolved_contacts(
+    solved: list[tuple[int, str, str]], moves: list[tuple[int, str]], cutoff_hours: int
+) -> None:
+    """Every resolved contact closed on D is once in the evidence; FCR + repeat = denominator."""
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    tickets = tickets_frame(
+        *(
+            {
+                "ticket_id": f"t{i}",
+                "customer_id": c,
+                "category": cat,
+                "created_at": start + timedelta(hours=h),
+            }
+            for i, (h, c, cat) in enumerate(solved)
+        )
+    )
+    rows = [
+        solve(f"t{i}", (start + timedelta(hours=h, minutes=30)).isoformat())
+        for i, (h, _, _) in enumerate(solved)
+    ]
+    rows += [status("t0", (start + timedelta(hours=h, minutes=45)).isoformat(), s) for h, s in moves]
+    window = replace(WINDOW, data_cutoff=start + timedelta(hours=cutoff_hours))
+    result = run(tickets, events_frame(*rows), window=window)
+    closed_on_d = sum(1 for h, _, _ in solved if 24 <= h < 48)
+    evidence = result["evidence"]
+    assert evidence.height == closed_on_d
+    assert evidence["contact_id"].is_unique().all()
+    fcr, repeat = parts(result, "first_contact_resolution"), parts(result, "repeat_contact")
+    pending = counts(result, "first_contact_resolution_pending")
+    assert len(fcr) == len(repeat) == closed_on_d - len(pending)
+    assert sum(r[2] for r in fcr) + sum(r[2] for r in repeat) == len(fcr)
