@@ -691,3 +691,40 @@ def test_granting_agent_team_and_unanswered_call() -> None:
         ("e3", None, "T9", "outage", 5.0, []),
         ("k1", "a3", None, "outage", None, []),  # no amount: nothing to compare
     ]
+
+
+def test_generous_agent_flagged_end_to_end() -> None:
+    # three agents close 30 billing tickets each over the window; a1 grants on 15, a2 and a3 on 3.
+    # a1: p = 6/60 = 0.1, E = 3, V = 2.7, O = 15 -> z = 12/sqrt(2.7) = 7.30; O/E = 5; 30 contacts.
+    tickets, events = [], []
+    for agent, generous in (("a1", 15), ("a2", 3), ("a3", 3)):
+        for i in range(30):
+            ticket_id = f"{agent}-t{i:02d}"
+            solved_at = noon(D - timedelta(days=i % 28))
+            tickets.append(
+                {"ticket_id": ticket_id, "customer_id": f"{agent}-c{i}", "created_at": "2026-02-01T09:00Z"}
+            )
+            events.append(solve(ticket_id, solved_at.isoformat(), actor_id=agent))
+            if i < generous:
+                events.append(
+                    {
+                        "ticket_id": ticket_id,
+                        "occurred_at": (solved_at - timedelta(hours=1)).isoformat(),
+                        "event_type": "concession",
+                        "actor_id": agent,
+                        "concession_type": "credit",
+                        "concession_amount": 10.0,
+                        "currency": "USD",
+                    }
+                )
+    tickets_lf, events_lf, calls_lf = tickets_frame(*tickets), events_frame(*events), calls_frame()
+    contacts = build_contacts(tickets_lf, events_lf, calls_lf, "UTC")
+    result = audit_concessions(contacts, tickets_lf, events_lf, calls_lf, WINDOW, POLICY, "v1")
+    flags = result.flags.filter(pl.col("flag_type") == HIGH_RATE).collect()
+    assert flags.select("subject_id", "observed", "contacts_in_window").rows() == [("a1", 15.0, 30)]
+    assert flags["expected"][0] == pytest.approx(3.0, abs=1e-9)
+    assert flags["statistic"][0] == pytest.approx(12 / math.sqrt(2.7), abs=1e-9)
+    assert flags["evidence_ids"].to_list() == [[f"a1-t{i:02d}" for i in range(15)]]
+    assert (flags["window_start"][0], flags["window_end"][0]) == (D - timedelta(days=27), D)
+    counts = result.counts.filter(pl.col("count") == "concession_flags").collect()
+    assert counts.select("agent_id", "value").rows() == [("a1", 1)]
