@@ -435,7 +435,7 @@ _HOURS = st.integers(min_value=0, max_value=24 * 12)
     st.lists(
         st.tuples(_HOURS, st.sampled_from(["c1", "c2"]), st.sampled_from(["billing", "outage"])), max_size=8
     ),
-    st.lists(st.tuples(_HOURS, st.sampled_from(["open", "pending", "solved"])), max_size=4),
+    st.lists(st.tuples(_HOURS, st.sampled_from(["open", "pending", "on_hold"])), max_size=4),
     st.integers(min_value=0, max_value=24 * 14),
 )
 def test_fcr_and_repeat_partition_the_resolved_contacts(
