@@ -17,12 +17,11 @@ import great_expectations.expectations as gxe
 import polars as pl
 from great_expectations.expectations.metadata_types import FailureSeverity
 
+from transforms.pseudonym import HEX_DIGEST
 from transforms.schemas.base import EntitySchema
 
 CRITICAL = "critical"
 WARNING = "warning"
-# Checks on pseudonyms: a published customer_key is an HMAC-SHA256 hex digest.
-HEX_DIGEST = r"^[0-9a-f]{64}$"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ import polars as pl
 
 from expectations._outputs import published_row
 from expectations._suite import (
-    HEX_DIGEST,
     Suite,
     SuiteParams,
     between,
@@ -17,6 +16,7 @@ from expectations._suite import (
     not_null,
     unique_key,
 )
+from transforms.pseudonym import HEX_DIGEST
 
 FLAG_TYPES = ("high_concession_rate", "low_concession_rate", "amount_outlier", "repeat_beneficiary")
 SUBJECT_TYPES = ("agent", "customer", "concession")

@@ -27,6 +27,7 @@ PERSONAL_COLUMNS: frozenset[str] = frozenset(
     f.name for schema in ENTITIES.values() for f in schema.fields if f.personal
 )
 REDACTED = "<redacted>"
+HEX_DIGEST = r"^[0-9a-f]{64}$"  # what a customer_key looks like
 MIN_KEY_BYTES = 16
 
 
@@ -94,9 +95,19 @@ def redact_personal(frame: pl.LazyFrame) -> pl.LazyFrame:
 
     Validation only needs to know whether such a value is present, so the gate hands
     Great Expectations this view: no personal value can then reach a result or Data Docs.
+    Pseudonym columns (`customer_key`, a customer flag's `subject_id`) keep values that
+    look like a pseudonym and lose any other (a raw id there is a bug to report, not show).
     """
     names = frame.collect_schema().names()
     masked = [n for n in names if n in PERSONAL_COLUMNS or n in FREE_TEXT_COLUMNS]
-    return frame.with_columns(
-        pl.when(pl.col(n).is_null()).then(None).otherwise(pl.lit(REDACTED)).alias(n) for n in masked
-    )
+    exprs = [pl.when(pl.col(n).is_null()).then(None).otherwise(pl.lit(REDACTED)).alias(n) for n in masked]
+    if CUSTOMER_KEY in names:
+        exprs.append(_unless_pseudonym(pl.col(CUSTOMER_KEY).is_not_null(), CUSTOMER_KEY))
+    if "subject_id" in names and "subject_type" in names:
+        exprs.append(_unless_pseudonym(pl.col("subject_type") == "customer", "subject_id"))
+    return frame.with_columns(exprs)
+
+
+def _unless_pseudonym(applies: pl.Expr, name: str) -> pl.Expr:
+    raw = applies.fill_null(False) & ~pl.col(name).str.contains(HEX_DIGEST).fill_null(True)
+    return pl.when(raw).then(pl.lit(REDACTED)).otherwise(pl.col(name)).alias(name)
