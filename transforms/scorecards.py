@@ -10,7 +10,7 @@ rather than silently dropped.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Final, Literal
 
@@ -92,29 +92,36 @@ _KEY: dict[str, str] = {"agent": "agent_id", "team": "team_id"}
 # --- catalogue checks ---------------------------------------------------------------------------
 
 
-def unknown_part_names(
-    rate_parts: pl.LazyFrame, measures: pl.LazyFrame, counts: pl.LazyFrame
-) -> dict[str, list[str]]:
-    """Names in the parts that the catalogue does not publish (would otherwise be dropped)."""
-    known = {
-        "metric": set(RATE_METRICS),
-        "measure": set(MEASURE_STATS) | set(SUMMED_MEASURES),
-        "count": set(COUNTS),
-    }
-    found = {
-        column: frame.select(pl.col(column).unique()).collect().to_series().drop_nulls().to_list()
-        for column, frame in (("metric", rate_parts), ("measure", measures), ("count", counts))
-    }
+def _known_names() -> dict[str, frozenset[str]]:
     return {
-        column: sorted(set(names) - known[column])
-        for column, names in found.items()
-        if set(names) - known[column]
+        "metric": frozenset(RATE_METRICS),
+        "measure": frozenset(MEASURE_STATS) | frozenset(SUMMED_MEASURES),
+        "count": frozenset(COUNTS),
     }
 
 
-def _concat(frames: Sequence[pl.LazyFrame], schema: pl.Schema) -> pl.LazyFrame:
+def _refuse_unknown(column: str) -> Callable[[pl.Series], pl.Series]:
+    """A batch check that raises ValueError, when the plan runs, on a name outside the catalogue.
+
+    Lazy on purpose: checking eagerly would compute every family's parts twice.
+    """
+    known = _known_names()[column]
+
+    def check(names: pl.Series) -> pl.Series:
+        unknown = sorted(set(names.drop_nulls().unique().to_list()) - known)
+        if unknown:
+            raise ValueError(f"scorecard parts with {column} names not in the catalogue: {unknown}")
+        return names
+
+    return check
+
+
+def _concat(frames: Sequence[pl.LazyFrame], schema: pl.Schema, name_column: str) -> pl.LazyFrame:
     typed = [f.select([pl.col(n).cast(t) for n, t in schema.items()]) for f in frames]
-    return pl.concat(typed) if typed else schema.to_frame().lazy()
+    joined = pl.concat(typed) if typed else schema.to_frame().lazy()
+    return joined.with_columns(
+        pl.col(name_column).map_batches(_refuse_unknown(name_column), return_dtype=pl.String)
+    )
 
 
 # --- aggregation expressions --------------------------------------------------------------------
@@ -264,14 +271,11 @@ def build_scorecards(
         audit_date: keep only this day; None keeps every day present (backfills, tests).
         min_volume: denominators under it are marked `<m>_low_volume`.
     Rows without an agent reach only the team scorecard; rows without a team only the agent
-    scorecard. Raises ValueError for a part name the catalogue does not publish.
+    scorecard. Collecting raises ValueError for a part name the catalogue does not publish.
     """
-    rates_ = _concat(rate_parts, RATE_PARTS_SCHEMA)
-    measures_ = _concat(measures, MEASURES_SCHEMA)
-    counts_ = _concat(counts, COUNTS_SCHEMA)
-    unknown = unknown_part_names(rates_, measures_, counts_)
-    if unknown:
-        raise ValueError(f"scorecard parts with names not in the catalogue: {unknown}")
+    rates_ = _concat(rate_parts, RATE_PARTS_SCHEMA, "metric")
+    measures_ = _concat(measures, MEASURES_SCHEMA, "measure")
+    counts_ = _concat(counts, COUNTS_SCHEMA, "count")
     universe = contacts.select("audit_date", "agent_id", "team_id", "contact_type")
     if audit_date is not None:
         on_day = pl.col("audit_date") == pl.lit(audit_date, dtype=pl.Date())
@@ -328,7 +332,7 @@ def weekly_scorecards(
     ]
     if measures is not None:
         stats = (
-            _concat(measures, MEASURES_SCHEMA)
+            _concat(measures, MEASURES_SCHEMA, "measure")
             .filter(pl.col(key).is_not_null())
             .with_columns(_week_columns())
             .group_by(week_keys)

@@ -184,9 +184,19 @@ def test_empty_day_gives_empty_frames_with_the_published_schema() -> None:
     assert agent.columns == scorecard_columns("agent")
 
 
-def test_unknown_part_name_is_refused() -> None:
-    with pytest.raises(ValueError, match="made_up_metric"):
-        scorecards(rate_parts((D, "a1", "T1", "made_up_metric", 1, 1)))
+@pytest.mark.parametrize(
+    ("rates", "measures", "counts", "name"),
+    [
+        (rate_parts((D, "a1", "T1", "made_up_metric", 1, 1)), None, None, "made_up_metric"),
+        (None, measure_parts((D, "a1", "T1", "made_up_measure", 1.0)), None, "made_up_measure"),
+        (None, None, count_parts((D, None, "T1", "made_up_count", 1)), "made_up_count"),
+    ],
+)
+def test_unknown_part_name_is_refused(
+    rates: pl.LazyFrame | None, measures: pl.LazyFrame | None, counts: pl.LazyFrame | None, name: str
+) -> None:
+    with pytest.raises(ValueError, match=name):
+        scorecards(rates, measures, counts)
 
 
 def test_rows_without_team_reach_only_the_agent_scorecard() -> None:
