@@ -206,7 +206,9 @@ def _terms(
     in_eur = (rng.random(n) < config.behaviour.eur_share) if eur_rate else np.zeros(n, dtype=bool)
     amount = np.round(np.where(in_eur, amount_pc / (eur_rate or 1.0), amount_pc), 2)
     needs = amount * np.where(in_eur, eur_rate or 1.0, 1.0) > policy.concessions.approval_threshold
-    approved = needs & (rng.random(n) < config.behaviour.approval_share)
+    # The beneficiary's concessions are otherwise within policy: one finding per plant.
+    beneficiary = (chosen["plant"] == "repeat_beneficiary").fill_null(False).to_numpy()
+    approved = needs & ((rng.random(n) < config.behaviour.approval_share) | beneficiary)
     supervisors = np.asarray([supervisor_id(t) for t in range(pop.n_teams)])
     team = pop.agent_team[chosen["agent"].to_numpy()]
     plant = pl.col("plant") if "plant" in chosen.columns else pl.lit(None, dtype=pl.String)

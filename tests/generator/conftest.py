@@ -1,0 +1,37 @@
+"""Generated landing areas shared by the generator tests (generated once per session)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+from generator_exports import read_entity
+
+from flows.sample_data import GeneratorConfig, generate_exports
+
+END = date(2026, 11, 22)
+BASE = GeneratorConfig(end_date=END, days=42, seed=11, bad_row_share=0.0)
+
+
+@pytest.fixture(scope="session")
+def clean_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """42 days of the default centre without faults: the planted behaviours are checked here."""
+    root = tmp_path_factory.mktemp("clean")
+    generate_exports(str(root), BASE)
+    return root
+
+
+@pytest.fixture(scope="session")
+def faulty_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same centre and seed with 3% bad rows, the corrupt and the re-delivered file."""
+    root = tmp_path_factory.mktemp("faulty")
+    generate_exports(str(root), replace(BASE, bad_row_share=0.03))
+    return root
+
+
+@pytest.fixture(scope="session")
+def clean(clean_root: Path) -> dict[str, pl.DataFrame]:
+    return {e: read_entity(clean_root, e) for e in ("tickets", "ticket_events", "calls")}
