@@ -10,7 +10,7 @@ Interpretations of the spec are recorded in docs/decisions/escalation.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
@@ -182,12 +182,13 @@ def repeat_contact_ordinals(
     closed: pl.LazyFrame, customer_contacts: pl.LazyFrame, window: timedelta
 ) -> pl.LazyFrame:
     """For each closed contact that is customer-initiated: its position among the customer's
-    customer-initiated contacts in the same category opened in [opened_at - window, opened_at].
+    customer-initiated contacts in its category opened in [opened_at - window, opened_at].
 
-    Ties on `opened_at` are ordered by contact type and id so "third" is well defined.
+    The contact's own category is the contact universe's (a call may take its linked ticket's);
+    ties on `opened_at` are ordered by contact type and id so "third" is well defined.
     """
     keys = ["contact_id", "contact_type"]
-    targets = customer_contacts.join(closed.select(keys), on=keys, how="semi").select(
+    targets = closed.join(customer_contacts.select(keys), on=keys, how="semi").select(
         *keys, "customer_id", "category", "opened_at"
     )
     others = customer_contacts.select(
@@ -197,22 +198,26 @@ def repeat_contact_ordinals(
         pl.col("contact_type").alias("other_type"),
         pl.col("opened_at").alias("other_opened_at"),
     )
-    earlier_or_self = (pl.col("other_opened_at") < pl.col("opened_at")) | (
+    earlier = (pl.col("other_opened_at") < pl.col("opened_at")) | (
         (pl.col("other_opened_at") == pl.col("opened_at"))
         & (
             (pl.col("other_type") < pl.col("contact_type"))
-            | (
-                (pl.col("other_type") == pl.col("contact_type"))
-                & (pl.col("other_id") <= pl.col("contact_id"))
-            )
+            | ((pl.col("other_type") == pl.col("contact_type")) & (pl.col("other_id") < pl.col("contact_id")))
         )
     )
     in_window = pl.col("other_opened_at") >= pl.col("opened_at") - window
-    return (
+    earlier_count = (
         targets.join(others, on=["customer_id", "category"], how="inner")
-        .filter(earlier_or_self & in_window)
+        .filter(earlier & in_window)
         .group_by(keys)
-        .agg(pl.len().cast(pl.Int64).alias("repeat_ordinal"))
+        .agg(pl.len().cast(pl.Int64).alias("earlier_contacts"))
+    )
+    return targets.join(earlier_count, on=keys, how="left").select(
+        *keys,
+        # this contact is one more than those before it; no category means no "same category"
+        pl.when(pl.col("category").is_not_null())
+        .then(pl.col("earlier_contacts").fill_null(0) + 1)
+        .alias("repeat_ordinal"),
     )
 
 
@@ -291,7 +296,7 @@ def classify_escalations(
     """Every contact closed on the audit day with its signals, escalation facts and class
     (`escalation_class` is null when the contact had neither a signal nor an escalation)."""
     came_back_window = timedelta(days=policy.came_back_window_days)
-    cutoff = window.data_cutoff
+    cutoff = window.data_cutoff.astimezone(UTC)
     keys = ["contact_id", "contact_type"]
     closed = contacts.filter(closed_on(window))
     came_back = (

@@ -10,6 +10,7 @@ import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
@@ -55,13 +56,15 @@ def run(
     tickets: list[dict[str, Any]] | None = None,
     events: list[dict[str, Any]] | None = None,
     calls: list[dict[str, Any]] | None = None,
-    cutoff: str = FAR_CUTOFF,
+    cutoff: str | datetime = FAR_CUTOFF,
     policy: EscalationPolicy | None = None,
 ) -> Audit:
     t = tickets_frame(*(tickets or []))
     e = events_frame(*(events or []))
     c = calls_frame(*(calls or []))
-    window = AuditWindow(audit_date=D, time_zone="UTC", data_cutoff=ts(cutoff))
+    window = AuditWindow(
+        audit_date=D, time_zone="UTC", data_cutoff=ts(cutoff) if isinstance(cutoff, str) else cutoff
+    )
     result = audit_escalation(
         build_contacts(t, e, c, "UTC"),
         build_customer_contacts(t, c),
@@ -386,6 +389,40 @@ def test_repeat_contact_counts_customer_initiated_calls(
     assert audit.cls("T1") == expected
 
 
+@pytest.mark.parametrize(
+    ("tie_partner", "expected"),
+    [
+        (open_ticket("A2", "2026-03-10T08:00:00Z"), "handled"),  # same instant, A2 < T1: T1 is 3rd
+        (open_ticket("Z2", "2026-03-10T08:00:00Z"), None),  # same instant, Z2 > T1: T1 is 2nd
+    ],
+)
+def test_repeat_ties_are_ordered_by_type_and_id(tie_partner: dict[str, Any], expected: str | None) -> None:
+    audit = run([open_ticket("P1", "2026-03-05T08:00:00Z"), tie_partner, ticket("T1")], [SOLVE_T1])
+    assert audit.cls("T1") == expected
+
+
+def test_call_at_the_same_instant_precedes_a_ticket() -> None:
+    tie_call = call("C0", "2026-03-10T08:10:00Z")  # initiated 08:00, like T1
+    audit = run([open_ticket("P1", "2026-03-05T08:00:00Z"), ticket("T1")], [SOLVE_T1], [tie_call])
+    assert audit.cls("T1") == "handled"
+    assert audit.cls("C0") is None
+
+
+def test_call_without_category_takes_its_linked_tickets_for_repeats() -> None:
+    prior = [open_ticket("P1", "2026-03-08T08:00:00Z"), open_ticket("P2", "2026-03-09T08:00:00Z")]
+    audit = run(prior, calls=[call("C1", category=None, ticket_id="P2")])
+    row = audit.row("C1")
+    assert (row["category"], row["signals"]) == ("billing", ["repeat_contact"])
+
+
+def test_contact_without_category_is_never_a_repeat() -> None:
+    prior = [
+        call("P1", "2026-03-08T12:00:00Z", category=None),
+        call("P2", "2026-03-09T12:00:00Z", category=None),
+    ]
+    assert run(calls=[*prior, call("C1", category=None)]).cls("C1") is None
+
+
 def test_later_contacts_do_not_make_an_earlier_one_a_repeat() -> None:
     # T1 is the 2nd (no signal); the next ticket opened after it is the 3rd
     audit = run(
@@ -472,6 +509,13 @@ def test_pending_until_the_came_back_window_closes(
     assert audit.cls("T1") == expected
     missed_parts = audit.totals().filter(pl.col("metric") == "missed_escalation").rows()
     assert missed_parts == ([] if expected in ("pending", "handled") else [("a1", "missed_escalation", 1, 1)])
+
+
+def test_cutoff_in_another_zone_is_the_same_instant() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    closes = datetime(2026, 3, 17, 16, 0, tzinfo=berlin)  # = 15:00Z, when T1's window closes
+    assert run([URGENT_T1], [SOLVE_T1], cutoff=closes).cls("T1") == "handled"
+    assert run([URGENT_T1], [SOLVE_T1], cutoff=closes - timedelta(seconds=1)).cls("T1") == "pending"
 
 
 def test_unresolved_call_is_missed_even_while_the_window_is_open() -> None:
