@@ -302,13 +302,19 @@ def _status_events(events: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def reply_waits(
-    tickets: pl.LazyFrame, events: pl.LazyFrame, sla: timedelta, cutoff: datetime
+    tickets: pl.LazyFrame,
+    events: pl.LazyFrame,
+    sla: timedelta,
+    cutoff: datetime,
+    deadlines: tuple[datetime, datetime] | None = None,
 ) -> pl.LazyFrame:
     """Every wait for an agent reply: ticket creation and each customer comment made while the
     ticket was not solved, with `started_at`, `deadline_at`, `ended_at` (the next public agent
     comment or solve at or after the start; null when neither happened yet) and `is_breach`.
 
     A wait breaches when it ended after its deadline or is still open after it at the cut-off.
+    `deadlines` = [from, to) keeps only waits whose deadline falls there (the audit day), before
+    the as-of joins, so a day's run does not walk the whole history.
     """
     starts = pl.concat(
         [
@@ -318,6 +324,10 @@ def reply_waits(
             ),
         ]
     ).unique()
+    if deadlines is not None:
+        starts = starts.filter(
+            pl.col("started_at").is_between(deadlines[0] - sla, deadlines[1] - sla, "left")
+        )
     statuses = _status_events(events)
     solves = statuses.filter(pl.col("new_status").is_in(SOLVED_STATUSES)).select(
         "ticket_id", pl.col("status_at").alias("solved_at")
@@ -375,7 +385,7 @@ def reply_sla_breaches(
         .sort("assigned_at", "event_id")
     )
     breaches = (
-        reply_waits(tickets, events, sla, window.data_cutoff)
+        reply_waits(tickets, events, sla, window.data_cutoff, (window.day_start_at, window.day_end_at))
         .filter(pl.col("is_breach"))
         .with_columns(audit_date=local_date(pl.col("deadline_at"), window.time_zone))
         .filter(closed_on(window))

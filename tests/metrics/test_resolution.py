@@ -469,3 +469,19 @@ def test_fcr_and_repeat_partition_the_resolved_contacts(
     pending = counts(result, "first_contact_resolution_pending")
     assert len(fcr) == len(repeat) == closed_on_d - len(pending)
     assert sum(r[2] for r in fcr) + sum(r[2] for r in repeat) == len(fcr)
+
+
+@pytest.mark.parametrize(
+    ("created_at", "counted"),
+    [
+        ("2026-03-01T04:59:59Z", False),  # deadline 03-02 04:59:59Z = 03-01 23:59:59 in New York
+        ("2026-03-01T05:00:00Z", True),  # deadline at New York midnight starting D
+        ("2026-03-02T04:59:59Z", True),  # deadline at the last second of D in New York
+        ("2026-03-02T05:00:00Z", False),
+    ],
+)
+def test_breach_day_is_the_deadline_day_in_the_business_time_zone(created_at: str, counted: bool) -> None:
+    tickets = tickets_frame({"ticket_id": "t1", "created_at": created_at, "status": "open", "team_id": "T1"})
+    window = AuditWindow(D, "America/New_York", datetime(2026, 3, 20, tzinfo=UTC))
+    result = run(tickets, events_frame(), window=window)
+    assert counts(result, "reply_sla_breaches") == ([(None, "T1", 1)] if counted else [])
