@@ -87,21 +87,18 @@ def _seconds(later: str, earlier: str) -> pl.Expr:
     return (pl.col(later) - pl.col(earlier)).dt.total_microseconds() / 1e6
 
 
-def agent_team_roster(events: pl.LazyFrame, calls: pl.LazyFrame) -> pl.LazyFrame:
-    """`agent_id`, `at`, `agent_team_id`: every moment an agent's team is known (assignments
-    with a team, calls with an agent and a team), sorted by `at` for as-of joins."""
-    assigned = events.filter((pl.col("event_type") == "assignment") & pl.col("team_id").is_not_null()).select(
-        pl.col("assignee_id").alias("agent_id"), pl.col("occurred_at").alias("at"), "team_id"
-    )
-    on_calls = calls.filter(pl.col("agent_id").is_not_null() & pl.col("team_id").is_not_null()).select(
-        "agent_id", pl.col("initiated_at").alias("at"), "team_id"
-    )
+def agent_team_roster(events: pl.LazyFrame) -> pl.LazyFrame:
+    """`agent_id`, `at`, `agent_team_id`: every assignment with a team (on any ticket), sorted by
+    `at` for as-of joins; same instant: the greatest event_id. The rule contacts.py attributes by."""
     return (
-        pl.concat([assigned, on_calls])
-        .sort("agent_id", "at", "team_id")
+        events.filter((pl.col("event_type") == "assignment") & pl.col("team_id").is_not_null())
+        .select(
+            pl.col("assignee_id").alias("agent_id"), pl.col("occurred_at").alias("at"), "event_id", "team_id"
+        )
+        .sort("agent_id", "at", "event_id")
         .group_by("agent_id", "at", maintain_order=True)
         .last()
-        .rename({"team_id": "agent_team_id"})
+        .select("agent_id", "at", pl.col("team_id").alias("agent_team_id"))
         .sort("at")
     )
 
@@ -530,7 +527,7 @@ def audit_resolution(
     """
     repeat_window = timedelta(days=policy.resolution.repeat_window_days)
     sla = timedelta(hours=policy.resolution.reply_sla_hours)
-    roster = agent_team_roster(events, calls).cache()
+    roster = agent_team_roster(events).cache()
     classified = classify_resolution(contacts, customer_contacts, events, window, repeat_window).cache()
     fcr_rates, pending = resolution_parts(classified)
     call_rates, call_measures = answered_call_parts(contacts, calls, window)
