@@ -282,8 +282,9 @@ def build_scorecards(
         rates_, measures_, counts_, universe = (
             f.filter(on_day) for f in (rates_, measures_, counts_, universe)
         )
-    return tuple(  # type: ignore[return-value]
-        _daily(level, rates_, measures_, counts_, universe, min_volume) for level in ("agent", "team")
+    return (
+        _daily("agent", rates_, measures_, counts_, universe, min_volume),
+        _daily("team", rates_, measures_, counts_, universe, min_volume),
     )
 
 
