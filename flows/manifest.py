@@ -30,11 +30,25 @@ INPUT_FILE_SCHEMA = pl.Schema(
         "object_key": pl.String(),
         "etag": pl.String(),
         "size_bytes": pl.Int64(),
+        "export_date": pl.Date(),
         "rows_read": pl.Int64(),
-        "rows_accepted": pl.Int64(),
+        "rows_accepted": pl.Int64(),  # includes rows later superseded by a newer version
         "rows_quarantined": pl.Int64(),
         "rows_duplicate": pl.Int64(),
+        "rows_superseded": pl.Int64(),
+        "schema_drift": pl.List(pl.String()),  # unknown extra columns, reported once per file
+        "file_error": pl.String(),  # reason when the whole file was quarantined
     }
+)
+REQUIRED_INPUT_COLUMNS = (
+    "entity",
+    "object_key",
+    "etag",
+    "size_bytes",
+    "rows_read",
+    "rows_accepted",
+    "rows_quarantined",
+    "rows_duplicate",
 )
 VALIDATION_SCHEMA = pl.Struct(
     {
@@ -109,11 +123,19 @@ def config_hash(settings: AuditSettings, policy: Policy) -> str:
 
 
 def input_files_frame(rows: list[Mapping[str, object]] | pl.DataFrame) -> pl.DataFrame:
-    frame = rows if isinstance(rows, pl.DataFrame) else pl.DataFrame(rows, schema=INPUT_FILE_SCHEMA)
-    missing = set(INPUT_FILE_SCHEMA) - set(frame.columns)
+    """Per-object input statistics in the manifest's shape (ingestion's `size` is accepted
+    for `size_bytes`; optional columns default to null, rows_superseded to 0)."""
+    frame = rows if isinstance(rows, pl.DataFrame) else pl.DataFrame(rows, infer_schema_length=None)
+    if "size" in frame.columns and "size_bytes" not in frame.columns:
+        frame = frame.rename({"size": "size_bytes"})
+    missing = set(REQUIRED_INPUT_COLUMNS) - set(frame.columns)
     if missing:
         raise ValueError(f"input file statistics lack column(s) {sorted(missing)}")
-    return frame.select(pl.col(n).cast(t) for n, t in INPUT_FILE_SCHEMA.items()).sort("entity", "object_key")
+    defaults = {"rows_superseded": pl.lit(0)}
+    return frame.select(
+        (pl.col(n) if n in frame.columns else defaults.get(n, pl.lit(None))).cast(t).alias(n)
+        for n, t in INPUT_FILE_SCHEMA.items()
+    ).sort("entity", "object_key")
 
 
 def build_manifest(

@@ -21,7 +21,7 @@ import json
 import logging
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -349,12 +349,52 @@ class PublishResult:
     audit_date: dt.date
     status: str  # succeeded | failed
     report: ValidationReport
-    versions: dict[str, int] = field(default_factory=dict)
+    table_versions: dict[str, int] = field(default_factory=dict)
     manifest_version: int | None = None
-    data_docs_uri: str | None = None
+    data_docs_url: str | None = None
+
+    @property
+    def critical_passed(self) -> bool:
+        return self.report.critical_passed
 
 
 def write_audit_publish(
+    *,
+    ingested: Mapping[str, Any],
+    metrics: Mapping[str, pl.DataFrame],
+    audit_date: dt.date,
+    run_id: str,
+    settings: AuditSettings,
+    policy: Policy,
+    started_at: dt.datetime | None = None,
+    key: bytes | None = None,
+    params: SuiteParams | None = None,
+) -> PublishResult:
+    """The flow's entry point: ingestion results (objects with `canonical`, `quarantine`
+    and `files` frames, per entity) and the metric tables for the day.
+
+    The quarantine table is the union of every entity's quarantine records of this run.
+    """
+    entities = sorted(ingested)
+    inputs = {name: ingested[name].canonical for name in entities}
+    quarantine = pl.concat([ingested[name].quarantine for name in entities], how="diagonal_relaxed")
+    outputs = {"quarantine": quarantine, **metrics}
+    files = pl.concat([input_files_frame(ingested[name].files) for name in entities], how="vertical")
+    return write_audit_publish_frames(
+        inputs,
+        outputs,
+        files,
+        settings=settings,
+        policy=policy,
+        audit_date=audit_date,
+        run_id=run_id,
+        started_at=started_at,
+        key=key,
+        params=params,
+    )
+
+
+def write_audit_publish_frames(
     inputs: Mapping[str, pl.DataFrame],
     outputs: Mapping[str, pl.DataFrame],
     input_files: pl.DataFrame,
@@ -363,7 +403,7 @@ def write_audit_publish(
     policy: Policy,
     audit_date: dt.date,
     run_id: str,
-    started_at: dt.datetime,
+    started_at: dt.datetime | None = None,
     key: bytes | None = None,
     params: SuiteParams | None = None,
     work_dir: Path | None = None,
@@ -378,12 +418,11 @@ def write_audit_publish(
     """
     key = key if key is not None else load_pseudonym_key()
     staged = stage(outputs, key=key, run_id=run_id, audit_date=audit_date)
-    files = input_files_frame(input_files)
     manifest_args: dict[str, Any] = {
         "run_id": run_id,
         "audit_date": audit_date,
-        "started_at": started_at,
-        "input_files": files,
+        "started_at": started_at or dt.datetime.now(dt.UTC),
+        "input_files": input_files_frame(input_files),
         "policy": policy,
         "settings": settings,
     }
@@ -397,38 +436,47 @@ def write_audit_publish(
             docs_dir=docs_dir,
             params=params,
         )
-        docs_uri = publish_data_docs(
+        docs_url = publish_data_docs(
             docs_dir, reports_uri=settings.reports_uri, audit_date=audit_date, run_id=run_id, s3=settings.s3
         )
-    versions: dict[str, int] = {}
-    failure: Exception | None = None
-    if report.critical_passed:
-        try:
-            versions = publish_day(
-                staged,
-                warehouse_uri=settings.warehouse_uri,
-                audit_date=audit_date,
-                run_id=run_id,
-                policy_version=policy.version,
-                s3=settings.s3,
-            )
-        except Exception as exc:  # recorded in the manifest, then re-raised
-            failure = exc
-    else:
-        failure = ValidationFailed(report)
+    versions, failure = _publish_if_passed(report, staged, settings, policy, audit_date, run_id)
     status = "failed" if failure else "succeeded"
     row = build_manifest(
         **manifest_args,
         status=status,
         failure_reason=str(failure)[:4000] if failure else None,
         finished_at=dt.datetime.now(dt.UTC),
-        validation=[{k: v for k, v in s.__dict__.items()} for s in report.suites],
+        validation=[asdict(s) for s in report.suites],
         failed_expectations=[f.describe() for f in report.critical_failures],
         tables={name: (version, staged[name].height) for name, version in versions.items()},
-        data_docs_uri=docs_uri,
+        data_docs_uri=docs_url,
     )
     manifest_version = append_manifest(row, warehouse_uri=settings.warehouse_uri, s3=settings.s3)
     log.info("run %s for %s: %s (manifest v%s)", run_id, audit_date, status, manifest_version)
     if failure:
         raise failure
-    return PublishResult(run_id, audit_date, status, report, versions, manifest_version, docs_uri)
+    return PublishResult(run_id, audit_date, status, report, versions, manifest_version, docs_url)
+
+
+def _publish_if_passed(
+    report: ValidationReport,
+    staged: Mapping[str, pl.DataFrame],
+    settings: AuditSettings,
+    policy: Policy,
+    audit_date: dt.date,
+    run_id: str,
+) -> tuple[dict[str, int], Exception | None]:
+    if not report.critical_passed:
+        return {}, ValidationFailed(report)
+    try:
+        versions = publish_day(
+            staged,
+            warehouse_uri=settings.warehouse_uri,
+            audit_date=audit_date,
+            run_id=run_id,
+            policy_version=policy.version,
+            s3=settings.s3,
+        )
+    except Exception as exc:  # recorded in the manifest, then re-raised
+        return {}, exc
+    return versions, None
