@@ -146,21 +146,21 @@ def _stat(values: pl.Expr, stat: str) -> pl.Expr:
     }[stat]
 
 
-def _measure_aggs() -> list[pl.Expr]:
-    aggs = [
+def _stat_aggs() -> list[pl.Expr]:
+    """`<measure>_<stat>` for every measure in MEASURE_STATS, from the individual observations."""
+    return [
         _stat(pl.col("value").filter(pl.col("measure") == measure), stat).alias(f"{measure}_{stat}")
         for measure, stats in MEASURE_STATS.items()
         for stat in stats
     ]
+
+
+def _summed_aggs() -> list[pl.Expr]:
+    """Sums behind the interruption ratio: `talk_seconds_sum` and `agent_interruptions`."""
+    summed = pl.col("value").filter(pl.col("measure") == "agent_interruptions").sum()
     return [
-        *aggs,
         pl.col("value").filter(pl.col("measure") == "talk_seconds").sum().alias("talk_seconds_sum"),
-        pl.col("value")
-        .filter(pl.col("measure") == "agent_interruptions")
-        .sum()
-        .round(0)
-        .cast(pl.Int64)
-        .alias("agent_interruptions"),
+        summed.round(0).cast(pl.Int64).alias("agent_interruptions"),
     ]
 
 
@@ -236,7 +236,7 @@ def _daily(
         .unique()
         .join(contacts_.group_by(keys).agg(_volume_aggs()), on=keys, how="left")
         .join(rates_.group_by(keys).agg(_rate_aggs()), on=keys, how="left")
-        .join(measures_.group_by(keys).agg(_measure_aggs()), on=keys, how="left")
+        .join(measures_.group_by(keys).agg(*_stat_aggs(), *_summed_aggs()), on=keys, how="left")
         .join(counts_.group_by(keys).agg(_count_aggs()), on=keys, how="left")
     )
     zero_filled = [*VOLUMES, *COUNTS, "agent_interruptions", "talk_seconds_sum"] + [
@@ -328,19 +328,18 @@ def weekly_scorecards(
     weekly = daily.with_columns(_week_columns()).group_by(week_keys).agg(aggs)
     rates = [expr for m in RATE_METRICS for expr in rate_columns(m, min_volume)]
     weekly = weekly.with_columns(*rates, *interruption_columns())
-    columns = [
-        c for c in scorecard_columns(level) if c != "audit_date" and c in weekly.collect_schema().names()
-    ]
     if measures is not None:
         stats = (
             _concat(measures, MEASURES_SCHEMA, "measure")
             .filter(pl.col(key).is_not_null())
             .with_columns(_week_columns())
             .group_by(week_keys)
-            .agg(_measure_aggs()[: -len(SUMMED_MEASURES)])
+            .agg(_stat_aggs())
         )
         weekly = weekly.join(stats, on=week_keys, how="left")
-        columns += [f"{m}_{s}" for m, ss in MEASURE_STATS.items() for s in ss]
-    ordered = ["week_start", "iso_year", "iso_week", *[c for c in columns if c not in week_keys]]
-    ordered.insert(3, key)
-    return weekly.select(*ordered, "days").sort("week_start", key, nulls_last=True)
+    ids = [key, "team_id"] if level == "agent" else [key]
+    present = set(weekly.collect_schema().names())
+    body = [c for c in scorecard_columns(level) if c in present and c not in {"audit_date", *ids}]
+    return weekly.select("week_start", "iso_year", "iso_week", *ids, "days", *body).sort(
+        "week_start", key, nulls_last=True
+    )

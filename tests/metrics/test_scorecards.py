@@ -426,3 +426,16 @@ def test_scorecards_from_the_resolution_family_end_to_end() -> None:
     assert (row["csat_good_numerator"], row["csat_good_denominator"], row["csat_score_mean"]) == (1, 2, 2.5)
     # t2 (solved 11:00, same customer and category) is a new contact 1 h after t1 was solved.
     assert (row["first_contact_resolution_numerator"], row["first_contact_resolution_denominator"]) == (1, 2)
+
+
+@pytest.mark.parametrize("level", ["agent", "team"])
+def test_weekly_columns_follow_the_daily_order(level: str) -> None:
+    agent, team = build_scorecards([], [], [], contact_rows(), None, 20)
+    daily = agent if level == "agent" else team
+    ids = ["agent_id", "team_id"] if level == "agent" else ["team_id"]
+    stats = [f"{m}_{s}" for m, ss in MEASURE_STATS.items() for s in ss]
+    body = [c for c in scorecard_columns(level) if c not in {"audit_date", *ids}]  # type: ignore[arg-type]
+    with_stats = weekly_scorecards(daily, 20, measures=[]).collect_schema().names()
+    without = weekly_scorecards(daily, 20).collect_schema().names()
+    assert with_stats == ["week_start", "iso_year", "iso_week", *ids, "days", *body]
+    assert without == [c for c in with_stats if c not in stats]
