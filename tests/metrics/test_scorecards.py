@@ -21,6 +21,7 @@ from transforms.scorecards import (
     MEASURES_SCHEMA,
     RATE_METRICS,
     RATE_PARTS_SCHEMA,
+    Level,
     build_scorecards,
     scorecard_columns,
     weekly_scorecards,
@@ -429,12 +430,12 @@ def test_scorecards_from_the_resolution_family_end_to_end() -> None:
 
 
 @pytest.mark.parametrize("level", ["agent", "team"])
-def test_weekly_columns_follow_the_daily_order(level: str) -> None:
+def test_weekly_columns_follow_the_daily_order(level: Level) -> None:
     agent, team = build_scorecards([], [], [], contact_rows(), None, 20)
     daily = agent if level == "agent" else team
     ids = ["agent_id", "team_id"] if level == "agent" else ["team_id"]
     stats = [f"{m}_{s}" for m, ss in MEASURE_STATS.items() for s in ss]
-    body = [c for c in scorecard_columns(level) if c not in {"audit_date", *ids}]  # type: ignore[arg-type]
+    body = [c for c in scorecard_columns(level) if c not in {"audit_date", *ids}]
     with_stats = weekly_scorecards(daily, 20, measures=[]).collect_schema().names()
     without = weekly_scorecards(daily, 20).collect_schema().names()
     assert with_stats == ["week_start", "iso_year", "iso_week", *ids, "days", *body]
