@@ -32,6 +32,8 @@ TIMELY, LATE, MISSED, HANDLED, UNPROMPTED, PENDING = (
     "unprompted",
     "pending",
 )
+# Every value of `escalation_class` in the evidence (the published five plus `pending`).
+ESCALATION_CLASSES = (TIMELY, LATE, MISSED, HANDLED, UNPROMPTED, PENDING)
 NEEDED_CLASSES = (TIMELY, LATE, MISSED)
 
 # Reopen = the solved ticket moved back to any working status.
@@ -108,6 +110,7 @@ def de_escalated(threshold: float) -> pl.Expr:
 
 
 def sentiment_drop() -> pl.Expr:
+    """How far sentiment fell over the call (negative when it rose)."""
     return (pl.col("sentiment_start") - pl.col("sentiment_end")).round(_SENTIMENT_DECIMALS)
 
 

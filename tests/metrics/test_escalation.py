@@ -21,7 +21,7 @@ from polars.testing import assert_frame_equal
 
 from configs.policy import EscalationPolicy
 from transforms.contacts import AuditWindow, build_contacts, build_customer_contacts
-from transforms.escalation import EVIDENCE_SCHEMA, audit_escalation
+from transforms.escalation import ESCALATION_CLASSES, EVIDENCE_SCHEMA, audit_escalation
 
 D = date(2026, 3, 10)
 FAR_CUTOFF = "2026-04-30T00:00:00Z"
@@ -636,6 +636,26 @@ def test_day_rate_parts_and_counts() -> None:
     ]
 
 
+def test_audit_day_follows_the_business_time_zone() -> None:
+    """Solved 2026-03-11T03:00Z is still 2026-03-10 in New York: it belongs to D there, not in UTC."""
+    tickets = tickets_frame(ticket("T1", priority="urgent"))
+    events = events_frame(solve("T1", "2026-03-11T03:00:00Z"))
+    calls = calls_frame()
+    classes = {}
+    for zone in ("America/New_York", "UTC"):
+        window = AuditWindow(audit_date=D, time_zone=zone, data_cutoff=ts(FAR_CUTOFF))
+        result = audit_escalation(
+            build_contacts(tickets, events, calls, zone),
+            build_customer_contacts(tickets, calls),
+            events,
+            calls,
+            window,
+            EscalationPolicy(),
+        )
+        classes[zone] = result.evidence.collect()["escalation_class"].to_list()
+    assert classes == {"America/New_York": ["handled"], "UTC": []}
+
+
 def test_empty_inputs() -> None:
     audit = run()
     assert audit.evidence.schema == EVIDENCE_SCHEMA
@@ -754,7 +774,7 @@ def test_property_parts_are_consistent(world: tuple[list, list], cutoff: str) ->
     audit = run(tickets, events, calls, cutoff=cutoff)
     ev = audit.evidence
     assert ev["contact_id"].is_unique().all()
-    assert set(ev["escalation_class"]) <= {"timely", "late", "missed", "handled", "unprompted", "pending"}
+    assert set(ev["escalation_class"]) <= set(ESCALATION_CLASSES)
     assert (ev["audit_date"] == D).all()
     # unprompted exactly when escalated without signals; escalated exactly when timely/late/unprompted
     no_signal = ev["signals"].list.len() == 0
