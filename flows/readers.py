@@ -136,19 +136,20 @@ def _read_jsonl(data: bytes) -> pl.DataFrame:
         return _empty()
     lines = pl.Series(data.decode("utf-8").split("\n"), dtype=pl.String)
     line_numbers = (lines.str.strip_chars().str.len_bytes() > 0).arg_true().cast(pl.Int64) + 1
-    names = _jsonl_keys(data)
-    frame = pl.read_ndjson(io.BytesIO(data), schema=dict.fromkeys(names, pl.String()))
+    try:  # one typed pass over every line, rendered back to text below
+        frame = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
+    except pl.exceptions.PolarsError:
+        # Bad JSON (found with its line number) or a nested value typed differently across lines.
+        frame = pl.read_ndjson(io.BytesIO(data), schema=dict.fromkeys(_jsonl_keys(data), pl.String()))
     if frame.height != line_numbers.len():
         raise UnreadableFile("malformed_jsonl", "record count does not match the non-blank line count")
-    return frame.with_columns(line_numbers.alias(SOURCE_ROW)).select(SOURCE_ROW, *names)
+    # JSON objects have no column order: sorted, so the same records always give the same frame.
+    text = [_as_text(name, frame.schema[name]) for name in sorted(frame.columns)]
+    return frame.select(line_numbers.alias(SOURCE_ROW), *text)
 
 
 def _jsonl_keys(data: bytes) -> list[str]:
-    """Every key used by any record, sorted (JSON objects have no column order)."""
-    try:
-        return sorted(pl.read_ndjson(io.BytesIO(data), infer_schema_length=None).columns)
-    except pl.exceptions.PolarsError:
-        pass  # e.g. a nested value whose type differs between lines: find keys the slow way
+    """Every key used by any record; the slow path, only when the typed pass fails."""
     keys: dict[str, None] = {}
     for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
         if not line.strip():

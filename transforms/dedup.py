@@ -43,9 +43,13 @@ def rank_columns(schema: EntitySchema) -> list[str]:
 
 
 def classify_copies(staged: pl.LazyFrame, schema: EntitySchema) -> pl.LazyFrame:
-    """The staged rows sorted by key then rank, with a `dedup_outcome` column."""
+    """Rows of keys delivered more than once, sorted by key then rank, with an outcome column.
+
+    Keys seen once are kept without this work: on a typical day they are nearly all rows.
+    """
     ranks = rank_columns(schema)
-    ordered = staged.sort([schema.key, *ranks], descending=[False] + [True] * len(ranks), nulls_last=True)
+    copies = staged.filter(pl.col(schema.key).is_duplicated())
+    ordered = copies.sort([schema.key, *ranks], descending=[False] + [True] * len(ranks), nulls_last=True)
     is_top = pl.int_range(pl.len()).over(schema.key) == 0
     # Sorted best first, so the first copy of each content is its best delivery.
     is_repeat = ~pl.struct(schema.columns).is_first_distinct()
@@ -65,10 +69,12 @@ def classify_copies(staged: pl.LazyFrame, schema: EntitySchema) -> pl.LazyFrame:
 
 def deduplicate(staged: pl.LazyFrame, schema: EntitySchema) -> Deduplicated:
     """Apply the contract's de-duplication to accepted staged rows of one entity."""
-    classified = classify_copies(staged, schema)
-    canonical = classified.filter(pl.col(OUTCOME) == KEPT).drop(OUTCOME)
+    singles = staged.filter(pl.col(schema.key).is_unique()).with_columns(pl.lit(KEPT).alias(OUTCOME))
+    copies = classify_copies(staged, schema)
+    classified = pl.concat([singles, copies], how="vertical")
+    canonical = classified.filter(pl.col(OUTCOME) == KEPT).drop(OUTCOME).sort(schema.key)
     outcomes = classified.select(SOURCE_KEY, SOURCE_ROW, OUTCOME)
-    return Deduplicated(canonical, outcomes, _conflicts(classified, schema))
+    return Deduplicated(canonical, outcomes, _conflicts(copies, schema))
 
 
 def _conflicts(classified: pl.LazyFrame, schema: EntitySchema) -> pl.LazyFrame:

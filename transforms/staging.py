@@ -101,8 +101,10 @@ def stage(raw: pl.LazyFrame, schema: EntitySchema, *, naive_timestamps_as_utc: b
     """Cast a conformed raw frame to the canonical schema; split accepted from quarantined rows."""
     cleaned = raw.with_columns(_clean_text(f) for f in schema.fields)
     typed = cleaned.with_columns(_typed_columns(schema))
-    reason, detail = _verdict(_checks(schema, naive_timestamps_as_utc))
-    judged = typed.with_columns(reason.alias("__reason"), detail.alias("__detail"))
+    for step in _timestamp_stages(schema):
+        typed = typed.with_columns(step)
+    checks = _checks(schema, naive_timestamps_as_utc)
+    judged = typed.with_columns(_first_reason(checks).alias("__reason"))
     accepted = judged.filter(pl.col("__reason").is_null()).select(
         *[_canonical(f, schema.name) for f in schema.fields], EXPORT_DATE, SOURCE_KEY, SOURCE_ROW
     )
@@ -111,7 +113,7 @@ def stage(raw: pl.LazyFrame, schema: EntitySchema, *, naive_timestamps_as_utc: b
         pl.col(SOURCE_KEY).alias("object_key"),
         pl.col(SOURCE_ROW).alias("row_number"),
         pl.col("__reason").alias("reason"),
-        pl.col("__detail").alias("detail"),
+        _all_details(checks).alias("detail"),
         pl.col(SOURCE_ROW),
     )
     return StagedFrames(accepted, quarantined)
@@ -140,9 +142,8 @@ def _typed_columns(schema: EntitySchema) -> list[pl.Expr]:
     for f in schema.fields:
         col = pl.col(f.name)
         if f.kind == "timestamp":
-            value, naive = _parse_timestamp(col)
-            exprs += [value.alias(_value(f.name)), naive.alias(_naive(f.name))]
-        elif f.kind == "int":
+            continue  # see _timestamp_stages
+        if f.kind == "int":
             exprs.append(_parse_int(col).alias(_value(f.name)))
         elif f.kind == "float":
             exprs.append(_parse_float(col).alias(_value(f.name)))
@@ -159,13 +160,18 @@ def _typed_columns(schema: EntitySchema) -> list[pl.Expr]:
     return exprs
 
 
-def _parse_timestamp(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """(UTC value, is-naive flag). The value is null when the text is not a valid timestamp.
+def _timestamp_stages(schema: EntitySchema) -> list[list[pl.Expr]]:
+    """Timestamp parsing in three materialised steps, so the costly regex split and the
+    date-time parse each run once per column: parts → local time and offset → UTC value."""
+    names = [f.name for f in schema.fields if f.kind == "timestamp"]
+    parts = [pl.col(n).str.extract_groups(TIMESTAMP_PATTERN).alias(f"__parts_{n}") for n in names]
+    return [parts, [e for n in names for e in _local_and_offset(n)], [e for n in names for e in _utc(n)]]
 
-    A naive value is returned as if it were UTC; the caller decides whether naive is allowed.
-    Fractions beyond microseconds are truncated (the canonical unit is microseconds).
-    """
-    parts = text.str.extract_groups(TIMESTAMP_PATTERN)
+
+def _local_and_offset(name: str) -> list[pl.Expr]:
+    """Wall-clock time (null if invalid) and offset in minutes (null if absent or invalid).
+    Fractions beyond microseconds are truncated (the canonical unit is microseconds)."""
+    parts = pl.col(f"__parts_{name}")
     clock = parts.struct.field("time")
     clock = pl.when(clock.str.len_bytes() == 5).then(clock + ":00").otherwise(clock)
     local = pl.concat_str(
@@ -185,14 +191,20 @@ def _parse_timestamp(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
         .when((hours <= 23) & (minutes <= 59))
         .then(sign * (hours * 60 + minutes))
     )
-    utc = (
-        pl.when(offset.is_null())
-        .then(local)
-        .otherwise(local - pl.duration(minutes=offset_minutes))
-        .dt.replace_time_zone("UTC")
-    )
-    valid = local.is_not_null() & (offset.is_null() | offset_minutes.is_not_null())
-    return pl.when(valid).then(utc), valid & offset.is_null()
+    return [
+        local.alias(f"__local_{name}"),
+        offset_minutes.alias(f"__offset_{name}"),
+        offset.is_null().alias(f"__no_offset_{name}"),
+    ]
+
+
+def _utc(name: str) -> list[pl.Expr]:
+    """UTC value (null when the text is not a valid timestamp) and is-naive flag. A naive
+    value is computed as if UTC; the checks decide whether naive is allowed."""
+    local, offset, no_offset = (pl.col(f"__{p}_{name}") for p in ("local", "offset", "no_offset"))
+    valid = local.is_not_null() & (no_offset | offset.is_not_null())
+    utc = (local - pl.duration(minutes=offset.fill_null(0))).dt.replace_time_zone("UTC")
+    return [pl.when(valid).then(utc).alias(_value(name)), (valid & no_offset).alias(_naive(name))]
 
 
 def _parse_float(text: pl.Expr) -> pl.Expr:
@@ -299,12 +311,12 @@ def _range_checks(f: Field, value: pl.Expr) -> list[_Check]:
     return [_Check(q.OUT_OF_RANGE, pl.any_horizontal(bounds).fill_null(False), f"{f.name}: {rule}")]
 
 
-def _verdict(checks: list[_Check]) -> tuple[pl.Expr, pl.Expr]:
-    """(reason of the first failing check, every failing check's detail joined by '; ')."""
-    if not checks:
-        return pl.lit(None, pl.String), pl.lit(None, pl.String)
-    reason = pl.coalesce([pl.when(c.failed).then(pl.lit(c.reason)) for c in checks])
-    detail = pl.concat_str(
-        [pl.when(c.failed).then(pl.lit(c.detail)) for c in checks], separator="; ", ignore_nulls=True
-    )
-    return reason, pl.when(reason.is_not_null()).then(detail)
+def _first_reason(checks: list[_Check]) -> pl.Expr:
+    """The reason of the first failing check; null for a valid row."""
+    return pl.coalesce(pl.lit(None, pl.String), *[pl.when(c.failed).then(pl.lit(c.reason)) for c in checks])
+
+
+def _all_details(checks: list[_Check]) -> pl.Expr:
+    """Every failing check's detail, joined by '; ' (only computed for quarantined rows)."""
+    details = [pl.when(c.failed).then(pl.lit(c.detail)) for c in checks]
+    return pl.concat_str(details or [pl.lit(None, pl.String)], separator="; ", ignore_nulls=True)
