@@ -188,3 +188,8 @@ def test_an_unsupported_extension_is_refused() -> None:
 def test_jsonl_escaped_text_is_read_as_text() -> None:
     frame = read(jsonl_bytes([{"subject": 'say "hi"\nthen go'}]), "a.jsonl")
     assert frame["subject"].to_list() == ['say "hi"\nthen go']
+
+
+def test_a_short_csv_line_reads_its_missing_fields_as_empty() -> None:
+    frame = read(b"ticket_id,status,channel\nT1,open\n", "a.csv")
+    assert frame.rows() == [(1, "T1", "open", None)]

@@ -355,3 +355,19 @@ def test_every_row_is_either_accepted_or_quarantined_exactly_once(plan: list[int
     accepted, quarantined = run(rows, TICKETS)
     assert accepted["source_row"].to_list() == [i + 1 for i, b in enumerate(plan) if b is None]
     assert quarantined["row_number"].to_list() == [i + 1 for i, b in enumerate(plan) if b is not None]
+
+
+def test_conditional_requirements_follow_a_valid_event_type_in_any_case() -> None:
+    rows = [event(event_type="Status_Change"), event(event_type="status-change")]
+    _, quarantined = run(rows, TICKET_EVENTS)
+    assert quarantined.select("row_number", "reason").rows() == [(1, q.MISSING_REQUIRED), (2, q.BAD_ENUM)]
+
+
+def test_a_value_that_is_not_required_is_still_checked() -> None:
+    _, quarantined = run([event(event_type="comment", escalation_level="abc")], TICKET_EVENTS)
+    assert quarantined.select("reason", "detail").rows() == [(q.BAD_TYPE, "escalation_level: not an integer")]
+
+
+def test_a_solved_ticket_without_solved_at_is_accepted() -> None:
+    accepted, _ = run([ticket(status="solved", solved_at=None)], TICKETS)
+    assert accepted.select("status", "solved_at").rows() == [("solved", None)]
