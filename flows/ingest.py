@@ -16,8 +16,9 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from configs.settings import AuditSettings
 from flows.readers import UnreadableFile, export_format, read_export
-from flows.storage import Storage, StorageError, safe_key
+from flows.storage import Storage, StorageError, open_storage, safe_key
 from transforms import dedup
 from transforms.schemas import ENTITIES, EntitySchema
 from transforms.schemas import quarantine as q
@@ -115,8 +116,8 @@ def list_exports(storage: Storage, entity: str, start: date, end: date) -> list[
     for day in export_days(start, end):
         prefix = partition_prefix(entity, day)
         for info in storage.list(prefix):
-            if not info.key.startswith(prefix):
-                continue
+            if not info.key.startswith(prefix) or info.key.endswith("/"):
+                continue  # another folder, or a folder placeholder object (S3 consoles make them)
             name = info.key.removeprefix(prefix)
             safe = is_safe_object_key(info.key)
             if safe and is_marker(name):
@@ -191,7 +192,7 @@ def ingest_entity(
     write_quarantine(storage, quarantine_storage_prefix, files, rejected_rows, run_id)
     return IngestResult(
         entity=schema.name,
-        canonical=canonical.sort(schema.key),
+        canonical=canonical,
         quarantine=quarantine,
         files=file_report(files, rejected_rows, outcomes),
     )
@@ -219,6 +220,21 @@ def ingest_all(
         )
         for name, schema in ENTITIES.items()
     }
+
+
+def ingest_landing(
+    settings: AuditSettings, start: date, end: date, *, run_id: str
+) -> dict[str, IngestResult]:
+    """`ingest_all` on the configured landing store, with the configured quarantine and
+    naive-timestamp settings."""
+    return ingest_all(
+        open_storage(settings.landing_uri, settings.s3),
+        start,
+        end,
+        naive_timestamps_as_utc=settings.naive_timestamps_as_utc,
+        quarantine_storage_prefix=settings.quarantine_prefix,
+        run_id=run_id,
+    )
 
 
 # --- reports ----------------------------------------------------------------------------------

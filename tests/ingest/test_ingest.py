@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from ingest_builders import MemoryStorage, call, csv_bytes, event, export_bytes, jsonl_bytes, ticket
 from polars.testing import assert_frame_equal
 
-from flows.ingest import FILE_REPORT_SCHEMA, ingest_all, ingest_entity, list_exports
+from configs.settings import load_settings
+from flows.ingest import FILE_REPORT_SCHEMA, ingest_all, ingest_entity, ingest_landing, list_exports
 from flows.storage import LocalStorage
 from transforms.schemas import TICKETS
 from transforms.schemas import quarantine as q
@@ -46,6 +47,8 @@ def test_listing_takes_the_date_range_inclusive_skips_markers_and_flags_bad_obje
             "tickets/export_date=2026-03-01/before.csv": b"",
             tk(D1, "a.csv"): b"",
             tk(D1, "_SUCCESS"): b"",
+            tk(D1, ""): b"",  # a folder placeholder object
+            tk(D1, "sub/"): b"",
             tk(D1, ".a.csv.crc"): b"",
             tk(D1, "_temporary/0/part.csv"): b"",
             tk(D1, "nested/part-1.jsonl.gz"): b"",
@@ -256,6 +259,20 @@ def test_ingest_all_reads_the_three_entities_and_a_local_folder(tmp_path: Path) 
     }
     assert results["calls"].canonical["outcome"].to_list() == ["resolved"]
     assert results["ticket_events"].canonical["public"].to_list() == [True]
+
+
+def test_ingest_landing_follows_the_settings(tmp_path: Path) -> None:
+    key = tk(D1, "a.csv")
+    (tmp_path / key).parent.mkdir(parents=True)
+    (tmp_path / key).write_bytes(
+        csv_bytes([ticket(created_at="2026-03-02T09:00:00"), ticket(ticket_id="T2", status="x")])
+    )
+    settings = load_settings(
+        landing_uri=str(tmp_path), quarantine_prefix="restricted/q", naive_timestamps_as_utc=True
+    )
+    result = ingest_landing(settings, D1, D1, run_id="r")["tickets"]
+    assert result.canonical["ticket_id"].to_list() == ["T1"]
+    assert (tmp_path / "restricted/q" / (key + ".quarantined-rows.jsonl")).exists()
 
 
 def test_the_same_inputs_give_identical_results() -> None:
