@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -11,7 +12,9 @@ from flows.sample_data.config import FORMATS
 
 app = typer.Typer(
     help="support-audit: audit customer-support quality (follow-up, escalation, concessions, "
-    "resolution) from ticket and call exports.",
+    "resolution) from ticket and call exports. Exit codes: 0 done, 1 run failed (e.g. validation), "
+    "2 bad usage, 3 configuration (policy, settings, pseudonym key), "
+    "4 storage unreachable or no credentials.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -78,3 +81,140 @@ def generate(
     )
     summary = generate_exports(landing or settings.landing_uri, generator, settings.s3)
     typer.echo(summary.text())
+
+
+# --- audit runs -------------------------------------------------------------------------------
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_STORAGE = 0, 1, 2, 3, 4
+
+Landing = typer.Option(None, help="Landing folder or s3://bucket/prefix (overrides the settings).")
+Warehouse = typer.Option(None, help="Warehouse folder or s3://bucket/prefix for the Delta tables.")
+Reports = typer.Option(None, help="Reports folder or s3://bucket/prefix for Data Docs and HTML reports.")
+Config = typer.Option(None, help="Settings overlay TOML applied over configs/<env>.toml.")
+PolicyFile = typer.Option(None, help="Audit policy TOML (default configs/policy.toml).")
+Day = typer.Option(None, formats=["%Y-%m-%d"], help="Audit day, YYYY-MM-DD.")
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code)
+
+
+def _exit_code(exc: BaseException) -> int:
+    """Map a run's exception to an exit code scripts can rely on (see `audit --help`)."""
+    from botocore.exceptions import BotoCoreError, NoCredentialsError
+
+    from configs.policy import PolicyError
+    from flows.secrets import MissingPseudonymKey
+
+    if isinstance(exc, PolicyError | MissingPseudonymKey | FileNotFoundError | ValueError):
+        return EXIT_CONFIG
+    if isinstance(exc, NoCredentialsError | BotoCoreError | ConnectionError):
+        return EXIT_STORAGE
+    return EXIT_FAILED
+
+
+def _one_line(exc: BaseException) -> str:
+    from botocore.exceptions import EndpointConnectionError, NoCredentialsError
+
+    if isinstance(exc, NoCredentialsError):
+        return "no AWS credentials found (environment, profile or instance role)"
+    if isinstance(exc, EndpointConnectionError):
+        return f"cannot reach the S3 endpoint: {exc}"
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0] if len(text.splitlines()) == 1 else text
+
+
+def _run_flow(func: Any, **kwargs: Any) -> Any:
+    try:
+        return func(**kwargs)
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        raise _fail(_one_line(exc), _exit_code(exc)) from None
+
+
+@app.command()
+def run(
+    date_: datetime = typer.Option(
+        None, "--date", formats=["%Y-%m-%d"], help="Audit day (default: newest mature day)."
+    ),
+    landing: str = Landing,
+    warehouse: str = Warehouse,
+    reports: str = Reports,
+    config: Path = Config,
+    policy: Path = PolicyFile,
+) -> None:
+    """Run the daily audit for one day (a real Prefect flow run)."""
+    from flows.daily import daily_audit
+
+    result = _run_flow(
+        daily_audit,
+        audit_date=date_.date() if date_ else None,
+        landing=landing,
+        warehouse=warehouse,
+        reports=reports,
+        config=str(config) if config else None,
+        policy_file=str(policy) if policy else None,
+    )
+    typer.echo(f"audited {result['audit_date']}: report {result['report_url']}")
+
+
+@app.command()
+def backfill(
+    start: datetime = typer.Option(..., formats=["%Y-%m-%d"], help="First audit day."),
+    end: datetime = typer.Option(..., formats=["%Y-%m-%d"], help="Last audit day (inclusive)."),
+    landing: str = Landing,
+    warehouse: str = Warehouse,
+    reports: str = Reports,
+    config: Path = Config,
+    policy: Path = PolicyFile,
+) -> None:
+    """Re-audit a range of days; each day replaces only its own partitions."""
+    from flows.daily import backfill as backfill_flow
+
+    if end < start:
+        raise _fail(f"--end {end.date()} is before --start {start.date()}", EXIT_USAGE)
+    results = _run_flow(
+        backfill_flow,
+        start=start.date(),
+        end=end.date(),
+        landing=landing,
+        warehouse=warehouse,
+        reports=reports,
+        config=str(config) if config else None,
+        policy_file=str(policy) if policy else None,
+    )
+    typer.echo(f"audited {len(results)} day(s): {results[0]['audit_date']} .. {results[-1]['audit_date']}")
+
+
+@app.command()
+def serve(
+    cron: str = typer.Option("30 6 * * *", help="Cron schedule for the daily audit."),
+    time_zone: str = typer.Option("UTC", "--timezone", help="Time zone of the cron schedule."),
+) -> None:
+    """Serve the daily audit on a schedule from this host (flow.serve; Ctrl-C to stop)."""
+    from prefect.schedules import Cron
+
+    from flows.daily import daily_audit
+
+    daily_audit.serve(name="support-audit-daily", schedules=[Cron(cron, timezone=time_zone)])
+
+
+@app.command()
+def quickstart(
+    s3: bool = typer.Option(False, "--s3", help="Go through an embedded local S3 endpoint."),
+) -> None:
+    """Generate six weeks of sample exports, audit, publish tables, Data Docs and the report."""
+    from flows.quickstart import run_quickstart
+
+    typer.echo(_run_flow(run_quickstart, use_s3=s3))
+
+
+def _register_report() -> None:
+    from flows.report.cli import report
+
+    app.command("report")(report)
+
+
+_register_report()

@@ -1,0 +1,123 @@
+"""The quickstart: sample exports, real Prefect flow runs, every output, and where to look.
+
+Everything lives under `.quickstart/` (git-ignored), so a second run works: the landing
+folder is regenerated (same seed, same files), the warehouse keeps its history and gets a
+new table version with identical contents.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flows.secrets import PSEUDONYM_KEY_ENV, ensure_local_key
+
+QUICKSTART_DIR = Path(".quickstart")
+QUICKSTART_DAYS = 42
+S3_BUCKET = "support-audit-quickstart"
+
+
+@dataclass(frozen=True)
+class QuickstartPlaces:
+    landing: str
+    warehouse: str
+    reports: str
+
+
+def local_places(root: Path = QUICKSTART_DIR) -> QuickstartPlaces:
+    return QuickstartPlaces(
+        landing=str((root / "landing").resolve()),
+        warehouse=str((root / "warehouse").resolve()),
+        reports=str((root / "reports").resolve()),
+    )
+
+
+def s3_places(bucket: str = S3_BUCKET) -> QuickstartPlaces:
+    return QuickstartPlaces(f"s3://{bucket}/landing", f"s3://{bucket}/warehouse", f"s3://{bucket}/reports")
+
+
+@contextmanager
+def _s3_endpoint(root: Path) -> Iterator[str]:
+    """The embedded S3 endpoint, with the client settings the flows read from the environment."""
+    from flows.s3_endpoint import DUMMY_CREDENTIALS, create_bucket, local_s3_endpoint
+
+    with local_s3_endpoint() as url:
+        saved = {k: os.environ.get(k) for k in [*DUMMY_CREDENTIALS, "AUDIT_S3__ENDPOINT_URL"]}
+        os.environ.update({**DUMMY_CREDENTIALS, "AUDIT_S3__ENDPOINT_URL": url})
+        try:
+            create_bucket(url, S3_BUCKET)
+            yield url
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+def run_quickstart(*, use_s3: bool = False, root: Path = QUICKSTART_DIR, end_date: date | None = None) -> str:
+    """Generate, audit the latest mature day, backfill the week before it, report. Returns the summary."""
+    from configs.settings import load_settings
+    from flows.daily import backfill, daily_audit
+    from flows.sample_data import GeneratorConfig, generate_exports
+    from flows.windows import default_audit_date
+
+    root.mkdir(parents=True, exist_ok=True)
+    key = ensure_local_key(root / ".pseudonym-key")
+    os.environ.setdefault(PSEUDONYM_KEY_ENV, key.decode())
+    end = end_date or datetime.now(UTC).date() - timedelta(days=1)
+    with _s3_endpoint(root) if use_s3 else nullcontext() as endpoint:
+        places = s3_places() if use_s3 else local_places(root)
+        settings = load_settings(env="local", landing_uri=places.landing)
+        if not use_s3:
+            shutil.rmtree(places.landing, ignore_errors=True)
+        generated = generate_exports(
+            places.landing, GeneratorConfig(end_date=end, days=QUICKSTART_DAYS), settings.s3
+        )
+        print(generated.text())
+        policy = settings.policy()
+        audit_date = default_audit_date(end, policy)
+        common: dict[str, Any] = {
+            "landing": places.landing,
+            "warehouse": places.warehouse,
+            "reports": places.reports,
+        }
+        daily = daily_audit(audit_date=None, **common)
+        week = backfill(start=audit_date - timedelta(days=7), end=audit_date - timedelta(days=1), **common)
+        return summary_text(places, daily, week, endpoint)
+
+
+def summary_text(
+    places: QuickstartPlaces, daily: dict[str, Any], week: list[dict[str, Any]], endpoint: str | None
+) -> str:
+    head = daily["headline"]
+    validation = "passed" if daily["validation_passed"] else "FAILED"
+
+    def pct(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.1%}"
+
+    lines = [
+        "",
+        "support-audit quickstart: done.",
+        f"  audit day            {daily['audit_date']} (validation {validation})",
+        f"  backfilled           {week[0]['audit_date']} .. {week[-1]['audit_date']}" if week else "",
+        f"  follow-up rate       {pct(head.get('follow_up'))}",
+        f"  missed escalations   {pct(head.get('missed_escalation'))}",
+        "",
+        "Open:",
+        f"  HTML report          {daily['report_url']}",
+        f"  Data Docs            {daily['data_docs_url']}",
+        f"  Delta tables         {places.warehouse}/<table>  (agent_scorecard, follow_up_audit, ...)",
+        f"  exports read         {places.landing}",
+        "",
+        f"Terminal view:  .venv/bin/audit report --date {daily['audit_date']} --warehouse {places.warehouse}",
+    ]
+    if endpoint:
+        lines.append(f"(local S3 endpoint {endpoint} has stopped; its data went with it)")
+    return "\n".join(line for line in lines if line is not None)

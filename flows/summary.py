@@ -1,0 +1,178 @@
+"""What a run tells people: the run summary, its markdown artifact and the failure note.
+
+Plain functions from run results to text and tables, so they are tested without Prefect.
+Only agent and team ids and contact ids appear here; never customer ids or free text.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import polars as pl
+
+from flows.ingest import IngestResult
+
+TOP_ROWS = 10
+
+
+def reconciliation(ingested: dict[str, IngestResult]) -> pl.DataFrame:
+    """Rows read / accepted / quarantined / duplicate per entity, summed over its files."""
+    counts = ["rows_read", "rows_accepted", "rows_quarantined", "rows_duplicate"]
+    rows = [
+        {
+            "entity": name,
+            "files": result.files.height,
+            **result.files.select(pl.col(counts).sum()).row(0, named=True),
+        }
+        for name, result in ingested.items()
+    ]
+    return pl.DataFrame(
+        rows, schema={"entity": pl.String, "files": pl.Int64, **dict.fromkeys(counts, pl.Int64)}
+    )
+
+
+def _rate(num: int, den: int) -> float | None:
+    return num / den if den else None
+
+
+def headline(agent_scorecard: pl.DataFrame) -> dict[str, float | None]:
+    """Day-level rates from summed numerators and denominators (never averaged rates)."""
+    out: dict[str, float | None] = {}
+    for metric in ("follow_up", "missed_escalation", "first_contact_resolution", "reopen"):
+        num, den = f"{metric}_numerator", f"{metric}_denominator"
+        if num in agent_scorecard.columns:
+            out[metric] = _rate(int(agent_scorecard[num].sum()), int(agent_scorecard[den].sum()))
+    return out
+
+
+def run_summary(
+    run_id: str,
+    audit_date: date,
+    policy_version: str,
+    ingested: dict[str, IngestResult],
+    metrics: dict[str, pl.DataFrame],
+    published: Any,
+    report_url: str | None,
+) -> dict[str, Any]:
+    """A JSON-able record of the run: what went in, what came out, where to look."""
+    return {
+        "run_id": run_id,
+        "audit_date": audit_date.isoformat(),
+        "policy_version": policy_version,
+        "validation_passed": published.status == "succeeded",
+        "table_versions": dict(published.table_versions),
+        "inputs": reconciliation(ingested).to_dicts(),
+        "rows": {name: frame.height for name, frame in metrics.items()},
+        "headline": headline(metrics["agent_scorecard"]),
+        "report_url": report_url,
+        "data_docs_url": published.data_docs_url,
+    }
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _markdown_table(frame: pl.DataFrame) -> str:
+    if frame.is_empty():
+        return "_none_\n"
+    header = "| " + " | ".join(frame.columns) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    rows = ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in frame.iter_rows()]
+    return "\n".join([header, rule, *rows]) + "\n"
+
+
+def _missed_by_agent(frame: pl.DataFrame, status_col: str, missed: str) -> pl.DataFrame:
+    if frame.is_empty():
+        return pl.DataFrame()
+    return (
+        frame.filter(pl.col(status_col) == missed)
+        .group_by("agent_id")
+        .agg(pl.len().alias(missed), pl.col("contact_id").sort().head(3).str.join(", ").alias("e.g."))
+        .sort([missed, "agent_id"], descending=[True, False])
+        .head(TOP_ROWS)
+    )
+
+
+def top_flags(flags: pl.DataFrame) -> pl.DataFrame:
+    """Actionable concession flags first (high rate, outliers, repeat beneficiaries), by q then p."""
+    if flags.is_empty():
+        return flags
+    return (
+        flags.filter(pl.col("flag_type") != "low_concession_rate")
+        .sort(["flag_type", "q_value", "p_value", "subject_id"], nulls_last=True)
+        .select(
+            "flag_type",
+            "subject_type",
+            pl.when(pl.col("subject_type") == "customer")
+            .then(pl.lit("(customer)"))
+            .otherwise(pl.col("subject_id"))
+            .alias("subject"),
+            pl.col("observed").round(2),
+            pl.col("expected").round(2),
+            pl.col("q_value").round(6),
+            pl.col("evidence_ids").list.head(3).list.join(", ").alias("evidence (first 3)"),
+        )
+        .head(TOP_ROWS)
+    )
+
+
+def run_markdown(result: dict[str, Any], metrics: dict[str, pl.DataFrame]) -> str:
+    """The per-run markdown artifact."""
+    status = "passed" if result["validation_passed"] else "FAILED (nothing published for the day)"
+    inputs = pl.DataFrame(result["inputs"])
+    head = result["headline"]
+    lines = [
+        f"# support-audit {result['audit_date']}",
+        "",
+        f"Run `{result['run_id']}`, policy `{result['policy_version']}`, validation **{status}**.",
+        "",
+        f"- HTML report: {result['report_url']}",
+        f"- Data Docs: {result['data_docs_url']}",
+        "",
+        "## Inputs",
+        _markdown_table(inputs),
+        "## Headline",
+        f"- follow-up rate: {_pct(head.get('follow_up'))}",
+        f"- missed-escalation rate: {_pct(head.get('missed_escalation'))}",
+        f"- first-contact resolution: {_pct(head.get('first_contact_resolution'))}",
+        f"- reopen rate: {_pct(head.get('reopen'))}",
+        "",
+        "## Top concession flags",
+        _markdown_table(top_flags(metrics["concession_flags"])),
+        "## Missed follow-ups by agent",
+        _markdown_table(_missed_by_agent(metrics["follow_up_audit"], "status", "missed")),
+        "## Missed escalations by agent",
+        _markdown_table(_missed_by_agent(metrics["escalation_audit"], "escalation_class", "missed")),
+    ]
+    return "\n".join(lines)
+
+
+def scorecard_table(agent_scorecard: pl.DataFrame) -> list[dict[str, Any]]:
+    """The agent scorecard as a Prefect table artifact: volumes and the headline rates."""
+    wanted = ["agent_id", "team_id", "contacts", "tickets_solved", "calls_answered"]
+    for metric in ("follow_up", "missed_escalation", "first_contact_resolution", "reopen"):
+        wanted += [f"{metric}_numerator", f"{metric}_denominator", f"{metric}_rate", f"{metric}_low_volume"]
+    wanted += ["policy_violations", "concession_flags"]
+    present = [c for c in wanted if c in agent_scorecard.columns]
+    return agent_scorecard.select(present).with_columns(pl.col(pl.Float64).round(4)).to_dicts()
+
+
+def failure_markdown(run_name: str, parameters: dict[str, Any], message: str | None) -> str:
+    """What failed and where to look, for the failure hook's artifact."""
+    params = ", ".join(f"{k}={v}" for k, v in sorted(parameters.items()) if v is not None)
+    return "\n".join(
+        [
+            f"# support-audit run `{run_name}` failed",
+            "",
+            f"Parameters: {params or '(defaults)'}",
+            "",
+            "```",
+            (message or "no message").strip(),
+            "```",
+            "",
+            "When the failure is a validation failure, nothing was published for the day; the Data Docs",
+            "and the run manifest row (marked failed) were published under the reports and warehouse URIs.",
+        ]
+    )
