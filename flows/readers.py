@@ -168,7 +168,13 @@ def _read_parquet(data: bytes) -> pl.DataFrame:
     if _is_blank(data):
         return _empty()
     frame = pl.read_parquet(io.BytesIO(data))
-    return _with_row_numbers(frame.select([_as_text(name, dtype) for name, dtype in frame.schema.items()]))
+    try:
+        text = frame.select([_as_text(name, dtype) for name, dtype in frame.schema.items()])
+    except pl.exceptions.PolarsError as exc:
+        raise UnreadableFile(
+            "unsupported_column_type", "a Parquet column cannot be rendered as text"
+        ) from exc
+    return _with_row_numbers(text)
 
 
 def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:

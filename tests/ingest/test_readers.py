@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import gzip
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 import polars as pl
 import pytest
@@ -193,3 +194,18 @@ def test_jsonl_escaped_text_is_read_as_text() -> None:
 def test_a_short_csv_line_reads_its_missing_fields_as_empty() -> None:
     frame = read(b"ticket_id,status,channel\nT1,open\n", "a.csv")
     assert frame.rows() == [(1, "T1", "open", None)]
+
+
+def test_parquet_nested_decimal_and_duration_columns_are_rendered_as_text() -> None:
+    frame = pl.DataFrame(
+        {
+            "amount": pl.Series([Decimal("1.50"), None], dtype=pl.Decimal(10, 2)),
+            "tags": [["a", "b"], None],
+            "meta": [{"k": 1}, None],
+            "wait": [timedelta(seconds=5), None],
+        }
+    )
+    assert read(parquet_bytes(frame), "a.parquet").rows() == [
+        (1, "1.50", '["a","b"]', '{"k":1}', '"PT5S"'),
+        (2, None, None, None, None),
+    ]
