@@ -112,7 +112,7 @@ def plan_inbound_calls(config: GeneratorConfig, pop: Population, rng: np.random.
         {
             "leg": np.arange(n, dtype=np.int32),
             "customer": pop.draw_customers(agent, rng),
-            "direction": DIRECTION["inbound"],
+            "direction": np.full(n, DIRECTION["inbound"], dtype=np.int8),
             "initiated": initiated,
             "answered": answered,
             "ended": ended.astype(np.int64),
@@ -167,14 +167,14 @@ def _agent_initiated(
     talk = _conversation(rng, n, 120 / 3600)
     ring = rng.integers(20, 45, n)
     ended = np.where(answered, at + ring + talk["talk_seconds"] + talk["hold_seconds"], at + ring)
-    outcome = None
+    outcome = np.full(n, -1)  # a check-in has no outcome of its own
     if resolved_share is not None:
         good = rng.random(n) < resolved_share
         outcome = np.where(answered, np.where(good, OUTCOME["resolved"], OUTCOME["unresolved"]), -1)
     start = _sentiment(rng.normal(1.0, 1.0, n))
     return {
         "customer": source["customer"],
-        "direction": DIRECTION[direction],
+        "direction": np.full(n, DIRECTION[direction], dtype=np.int8),
         "initiated": at,
         "answered": np.where(answered, at + ring, -1),
         "ended": ended.astype(np.int64),
@@ -183,7 +183,7 @@ def _agent_initiated(
         **talk,
         "sentiment_start": start,
         "sentiment_end": _sentiment(start + rng.normal(0.3, 0.5, n)),
-        "supervisor_requested": False,
+        "supervisor_requested": np.zeros(n, dtype=bool),
         "satisfaction_confirmed": rng.random(n) < 0.8,
         "outcome": outcome,
     }
@@ -194,7 +194,8 @@ def _clean(frame: pl.DataFrame) -> pl.DataFrame:
     answered = pl.col("answered") != -1
     return frame.with_columns(
         *[pl.when(answered).then(pl.col(c)).alias(c) for c in CONVERSATION],
-        pl.col("answered", "outcome").replace(-1, None),
+        pl.col("answered").cast(pl.Int64).replace(-1, None),
+        pl.col("outcome").cast(pl.Int8).replace(-1, None),
     )
 
 
@@ -282,7 +283,7 @@ def _transfer_legs(
         leg=np.arange(first_leg, first_leg + n),
         prev_leg=source["leg"],
         customer=source["customer"],
-        direction=DIRECTION["transfer"],
+        direction=np.full(n, DIRECTION["transfer"], dtype=np.int8),
         initiated=initiated,
         answered=answered,
         ended=answered + talk["talk_seconds"].astype(np.int64) + talk["hold_seconds"].astype(np.int64),
@@ -310,7 +311,7 @@ def _phone_ticket_legs(tickets: pl.DataFrame, rng: np.random.Generator, first_le
     return _legs(
         leg=np.arange(first_leg, first_leg + n),
         customer=source["customer"],
-        direction=DIRECTION["inbound"],
+        direction=np.full(n, DIRECTION["inbound"], dtype=np.int8),
         initiated=initiated,
         answered=answered,
         ended=ended,

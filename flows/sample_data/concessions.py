@@ -161,7 +161,7 @@ def _beneficiary_tickets(
     ).with_columns(day)
     picked: list[pl.DataFrame] = []
     for target, giver in zip(targets, givers, strict=True):  # four look-ups, not a loop over tickets
-        taken = [int(f["ticket"][0]) for f in picked]
+        taken = [t for f in picked for t in f["ticket"].to_list()]
         options = pool.filter((pl.col("agent") == giver) & ~pl.col("ticket").is_in(taken))
         picked.append(options.sort((pl.col("day") - target).abs(), "ticket").head(1))
     rows = pl.concat(picked)

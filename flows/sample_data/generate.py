@@ -138,11 +138,12 @@ def _concession_ids(table: pl.DataFrame, events: pl.DataFrame, calls: pl.DataFra
 
 def day_records(data: Dataset, entity: str, index: int, part: pl.DataFrame) -> pl.DataFrame:
     """Contract rows of one entity for one export day."""
+    # Sorted on the integer codes: ids are zero-padded, so this is also (time, id) order.
     if entity == "tickets":
-        return ticket_records(part, data.tickets, data.pop).sort("updated_at", "ticket_id")
+        return ticket_records(part.sort("updated", "ticket"), data.tickets, data.pop)
     if entity == "ticket_events":
-        return event_records(part, data.tickets, data.concessions, data.pop).sort("occurred_at", "event_id")
-    return call_records(part, data.concessions, data.pop).sort("updated_at", "call_id")
+        return event_records(part.sort("event_no"), data.tickets, data.concessions, data.pop)
+    return call_records(part.sort("updated", "call_no"), data.concessions, data.pop)
 
 
 def export_files(data: Dataset) -> tuple[list[ExportFile], dict[str, dict[str, int]], dict[str, Any]]:

@@ -111,7 +111,7 @@ def team_expr(code: pl.Expr) -> pl.Expr:
 def ticket_records(versions: pl.DataFrame, plan: pl.DataFrame, pop: Population) -> pl.DataFrame:
     """Contract `tickets` rows for some ticket versions."""
     static = plan.select("ticket", "customer", "created", "channel", "category", "priority")
-    frame = versions.join(static, on="ticket", how="left")
+    frame = versions.join(static, on="ticket", how="left", maintain_order="left")
     frame = frame.with_columns(tier=pl.Series(pop.customer_tier[frame["customer"].to_numpy()]))
     return frame.select(
         ticket_id("ticket").alias("ticket_id"),
@@ -146,8 +146,8 @@ def event_records(
     )
     frame = (
         events.filter(pl.col("kind") != KIND["survey"])
-        .join(plan.select("ticket", "customer"), on="ticket", how="left")
-        .join(terms, on=["ticket", "kind"], how="left")
+        .join(plan.select("ticket", "customer"), on="ticket", how="left", maintain_order="left")
+        .join(terms, on=["ticket", "kind"], how="left", maintain_order="left")
     )
     role = pl.col("role")
     return frame.select(
@@ -184,7 +184,7 @@ def number_calls(legs: pl.DataFrame, cutoff: int) -> pl.DataFrame:
     """Legs that started by the cutoff, numbered by start time, with the previous leg's number."""
     numbered = legs.filter(pl.col("initiated") < cutoff).sort("initiated", "leg").with_row_index("call_no")
     previous = numbered.select(pl.col("leg").alias("prev_leg"), pl.col("call_no").alias("prev_call_no"))
-    return numbered.join(previous, on="prev_leg", how="left")
+    return numbered.join(previous, on="prev_leg", how="left", maintain_order="left")
 
 
 def call_versions(calls: pl.DataFrame, revision_share: float, rng: np.random.Generator) -> pl.DataFrame:
@@ -210,7 +210,7 @@ def call_records(versions: pl.DataFrame, table: pl.DataFrame, pop: Population) -
     terms = table.filter(pl.col("contact_type") == "call").select(
         pl.col("index").alias("leg"), "concession_type", "concession_amount", "currency", "approved_by"
     )
-    frame = versions.join(terms, on="leg", how="left")
+    frame = versions.join(terms, on="leg", how="left", maintain_order="left")
     agent_initiated = pl.col("direction").is_in([DIRECTIONS.index("outbound"), DIRECTIONS.index("callback")])
     return frame.select(
         call_id("call_no").alias("call_id"),

@@ -53,8 +53,12 @@ def _parse(column: str, kind: str, dtype: pl.DataType) -> pl.Expr:
         text = col.cast(pl.String).str.replace(r"Z$", "+00:00")
         return text.str.to_datetime("%Y-%m-%dT%H:%M:%S%:z", strict=False, time_zone="UTC")
     if kind == "bool":
-        return col if dtype == pl.Boolean else col.cast(pl.String).replace_strict(
-            {"true": True, "false": False}, default=None, return_dtype=pl.Boolean
+        return (
+            col
+            if dtype == pl.Boolean
+            else col.cast(pl.String).replace_strict(
+                {"true": True, "false": False}, default=None, return_dtype=pl.Boolean
+            )
         )
     if kind == "int":
         return col.cast(pl.String).cast(pl.Int64, strict=False)
@@ -85,4 +89,6 @@ def read_entity(root: Path, entity: str, skip: tuple[str, ...] = ()) -> pl.DataF
 
 def latest(frame: pl.DataFrame, key: str) -> pl.DataFrame:
     """The contract's de-duplication for versioned entities: greatest updated_at wins."""
-    return frame.sort(key, "updated_at", "export_date", "source_key").group_by(key, maintain_order=True).last()
+    return (
+        frame.sort(key, "updated_at", "export_date", "source_key").group_by(key, maintain_order=True).last()
+    )

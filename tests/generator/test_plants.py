@@ -6,7 +6,7 @@ metric rules (metrics.md), not with the pipeline's own transforms.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +18,8 @@ from scipy.stats import norm
 
 from configs.policy import load_policy
 
-CUTOFF = datetime.combine(BASE.end_date + timedelta(days=1), time(0), tzinfo=timezone.utc)
-WINDOW_START = datetime.combine(BASE.end_date - timedelta(days=27), time(0), tzinfo=timezone.utc)
+CUTOFF = datetime.combine(BASE.end_date + timedelta(days=1), time(0), tzinfo=UTC)
+WINDOW_START = datetime.combine(BASE.end_date - timedelta(days=27), time(0), tzinfo=UTC)
 AGENT_INITIATED = ["outbound", "callback"]
 
 
@@ -129,7 +129,9 @@ def _follow_up_rates(solved: pl.DataFrame, events: pl.DataFrame, calls: pl.DataF
     final = solved.filter(pl.col("closed_at") + timedelta(hours=72) < CUTOFF)
     met = (
         final.join(_attempts(events, calls), on="customer_id")
-        .filter((pl.col("at") > pl.col("closed_at")) & (pl.col("at") <= pl.col("closed_at") + timedelta(hours=72)))
+        .filter(
+            (pl.col("at") > pl.col("closed_at")) & (pl.col("at") <= pl.col("closed_at") + timedelta(hours=72))
+        )
         .select("ticket_id")
         .unique()
     )
@@ -145,7 +147,9 @@ def test_no_follow_up_agent_never_follows_up(
 ) -> None:
     agent = planted["no_follow_up_agent"]
     assert events.filter((pl.col("event_type") == "follow_up") & (pl.col("actor_id") == agent)).height == 0
-    assert calls.filter(pl.col("direction").is_in(AGENT_INITIATED) & (pl.col("agent_id") == agent)).height == 0
+    assert (
+        calls.filter(pl.col("direction").is_in(AGENT_INITIATED) & (pl.col("agent_id") == agent)).height == 0
+    )
     rates = _follow_up_rates(solved, events, calls)
     theirs = rates.filter(pl.col("agent_id") == agent)
     assert theirs["n"].item() >= 100
@@ -155,7 +159,9 @@ def test_no_follow_up_agent_never_follows_up(
 def test_ordinary_agents_follow_up_on_most_solved_tickets(
     planted: dict[str, Any], events: pl.DataFrame, calls: pl.DataFrame, solved: pl.DataFrame
 ) -> None:
-    rates = _follow_up_rates(solved, events, calls).filter(pl.col("agent_id") != planted["no_follow_up_agent"])
+    rates = _follow_up_rates(solved, events, calls).filter(
+        pl.col("agent_id") != planted["no_follow_up_agent"]
+    )
     assert rates.height == BASE.n_agents - 1
     assert rates["rate"].min() >= 0.8  # type: ignore[operator]
 
@@ -167,13 +173,17 @@ def test_callback_promises_are_kept_by_ordinary_agents(planted: dict[str, Any], 
     callbacks = calls.filter(pl.col("direction") == "callback").select("customer_id", at="initiated_at")
     kept = (
         promised.join(callbacks, on="customer_id")
-        .filter((pl.col("at") > pl.col("ended_at")) & (pl.col("at") <= pl.col("ended_at") + timedelta(hours=24)))
+        .filter(
+            (pl.col("at") > pl.col("ended_at")) & (pl.col("at") <= pl.col("ended_at") + timedelta(hours=24))
+        )
         .select("call_id")
         .unique()
     )
-    rate = promised.with_columns(kept=pl.col("call_id").is_in(kept["call_id"].implode())).group_by(
-        pl.col("agent_id") == planted["no_follow_up_agent"]
-    ).agg(pl.col("kept").mean())
+    rate = (
+        promised.with_columns(kept=pl.col("call_id").is_in(kept["call_id"].implode()))
+        .group_by(pl.col("agent_id") == planted["no_follow_up_agent"])
+        .agg(pl.col("kept").mean())
+    )
     by_planted = dict(zip(rate["agent_id"].to_list(), rate["kept"].to_list(), strict=True))
     assert by_planted[True] == 0.0
     assert by_planted[False] >= 0.85
@@ -251,7 +261,9 @@ def test_ordinary_agents_escalate_every_request_within_4_hours(
         solved.filter(pl.col("agent_id") != agent), on="ticket_id", how="semi"
     )
     requests = requests.filter(pl.col("occurred_at") + timedelta(hours=4) < CUTOFF)
-    escalations = events.filter(pl.col("event_type") == "escalation").select("ticket_id", escalated_at="occurred_at")
+    escalations = events.filter(pl.col("event_type") == "escalation").select(
+        "ticket_id", escalated_at="occurred_at"
+    )
     timely = requests.join(escalations, on="ticket_id").filter(
         (pl.col("escalated_at") >= pl.col("occurred_at"))
         & (pl.col("escalated_at") <= pl.col("occurred_at") + timedelta(hours=4))
@@ -299,17 +311,23 @@ def test_only_the_planted_amount_is_an_outlier(planted: dict[str, Any], concessi
             median=pl.col("amount").median().over("category", "concession_type"),
             size=pl.len().over("category", "concession_type"),
         )
-        .with_columns(mad=(pl.col("amount") - pl.col("median")).abs().median().over("category", "concession_type"))
+        .with_columns(
+            mad=(pl.col("amount") - pl.col("median")).abs().median().over("category", "concession_type")
+        )
         .with_columns(z=(pl.col("amount") - pl.col("median")) / (1.4826 * pl.col("mad")))
         .filter((pl.col("size") >= 10) & (pl.col("z").abs() >= 3.5))
     )
     assert scored["concession_id"].to_list() == [o["concession_id"] for o in planted["amount_outlier"]]
 
 
-def test_policy_violations_are_exactly_the_planted_ones(planted: dict[str, Any], concessions: pl.DataFrame) -> None:
+def test_policy_violations_are_exactly_the_planted_ones(
+    planted: dict[str, Any], concessions: pl.DataFrame
+) -> None:
     policy = load_policy().concessions
     found: list[dict[str, str]] = []
-    for row in concessions.with_columns(amount=_in_policy_currency(concessions)).to_dicts():  # a few hundred rows
+    for row in concessions.with_columns(
+        amount=_in_policy_currency(concessions)
+    ).to_dicts():  # a few hundred rows
         allowed = policy.allowed_types(row["category"], row["customer_tier"])
         checks = {
             "type_not_allowed": row["concession_type"] not in allowed,
