@@ -97,7 +97,7 @@ def storage_options(uri: str, s3: S3Settings | None) -> dict[str, str] | None:
     """
     if not is_s3(uri):
         return None
-    s3 = s3 or S3Settings()
+    s3 = s3 or S3Settings.model_validate({})
     options = {"AWS_REGION": s3.region, "AWS_MAX_RETRIES": str(s3.max_attempts)}
     if s3.endpoint_url:
         options["AWS_ENDPOINT_URL"] = s3.endpoint_url
@@ -265,17 +265,57 @@ def table_history(warehouse_uri: str, name: str, s3: S3Settings | None = None) -
         }
         for h in table.history()
     ]
-    schema = {
-        "version": pl.Int64,
-        "committed_at": pl.Datetime("us", "UTC"),
-        "operation": pl.String,
-        "predicate": pl.String,
-        "run_id": pl.String,
-        "policy_version": pl.String,
-        "audit_date": pl.String,
-        "row_count": pl.Int64,
-    }
+    schema = pl.Schema(
+        {
+            "version": pl.Int64(),
+            "committed_at": pl.Datetime("us", "UTC"),
+            "operation": pl.String(),
+            "predicate": pl.String(),
+            "run_id": pl.String(),
+            "policy_version": pl.String(),
+            "audit_date": pl.String(),
+            "row_count": pl.Int64(),
+        }
+    )
     return pl.DataFrame(rows, schema=schema).sort("version")
+
+
+def typical_volumes(
+    warehouse_uri: str, before: dt.date, s3: S3Settings | None = None, days: int = 28
+) -> dict[str, int]:
+    """Median published rows per day of each audit table over the `days` before `before`.
+
+    Days without rows leave no trace in a table, so they do not pull the median down;
+    tables without history give no baseline, hence no volume warning.
+    """
+    start = before - dt.timedelta(days=days)
+    out: dict[str, int] = {}
+    for name in AUDIT_TABLES:
+        uri, options = table_uri(warehouse_uri, name), storage_options(warehouse_uri, s3)
+        if _open(uri, options) is None:
+            continue
+        per_day = (
+            pl.scan_delta(uri, storage_options=options)
+            .filter(pl.col(PARTITION).is_between(start, before, closed="left"))
+            .group_by(PARTITION)
+            .agg(rows=pl.len())
+            .collect()
+        )
+        if per_day.height:
+            out[name] = int(per_day.select(pl.col("rows").median()).item())
+    return out
+
+
+def suite_params(settings: AuditSettings, policy: Policy, audit_date: dt.date) -> SuiteParams:
+    """Warning baselines: recent published volumes, the policy's categories and currencies."""
+    categories = set(policy.concessions.allowed)
+    if policy.follow_up.categories != "all":
+        categories |= set(policy.follow_up.categories)
+    return SuiteParams(
+        typical_rows=typical_volumes(settings.warehouse_uri, audit_date, settings.s3),
+        known_categories=sorted(categories),
+        known_currencies=sorted(policy.concessions.currencies),
+    )
 
 
 # --- Data Docs ---------------------------------------------------------------------------
@@ -427,6 +467,7 @@ def write_audit_publish_frames(
         "settings": settings,
     }
     draft = build_manifest(**manifest_args)
+    params = params or suite_params(settings, policy, audit_date)
     with tempfile.TemporaryDirectory(prefix="audit-docs-", dir=work_dir) as tmp:
         docs_dir = Path(tmp) / "data_docs"
         report = run_validation(

@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from transforms.pseudonym import MIN_KEY_BYTES, PseudonymKeyError, check_key
 
@@ -34,7 +35,8 @@ def _from_prefect_block(name: str) -> bytes | None:
     try:
         from prefect.blocks.system import Secret
 
-        value = Secret.load(name).get()
+        block: Any = Secret.load(name)
+        value = block.get()
     except Exception as exc:  # block missing or no Prefect API reachable: not configured
         log.debug("no Prefect secret block %r: %s", name, type(exc).__name__)
         return None

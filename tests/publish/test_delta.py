@@ -19,9 +19,10 @@ from flows.publish import (
     storage_options,
     table_history,
     table_uri,
+    typical_volumes,
 )
 
-D1, D2 = dt.date(2026, 11, 20), dt.date(2026, 11, 21)
+D1, D2, D3 = dt.date(2026, 11, 20), dt.date(2026, 11, 21), dt.date(2026, 11, 22)
 
 
 def scorecard(day: dt.date, agents: list[str], run_id: str = "r1") -> pl.DataFrame:
@@ -140,3 +141,19 @@ def test_s3_options_never_allow_unsafe_rename(endpoint, allow_http):
     assert options.get("AWS_ENDPOINT_URL") == endpoint
     assert not any("UNSAFE_RENAME" in k.upper() or "LOCKING" in k.upper() for k in options)
     assert storage_options("/tmp/warehouse", S3Settings()) is None
+
+
+@pytest.mark.parametrize(
+    ("before", "expected"), [(D1, {}), (D2, {"agent_scorecard": 2}), (D3, {"agent_scorecard": 3})]
+)
+def test_typical_volume_is_the_median_of_recent_days(tmp_path, before, expected):
+    publish(tmp_path, scorecard(D1, ["A1", "A2"]), D1)
+    publish(tmp_path, scorecard(D2, ["A1", "A2", "A3", "A4"]), D2)
+    publish(tmp_path, scorecard(D3, ["A1"] * 0), D3)  # an empty day has no rows to count
+    assert typical_volumes(str(tmp_path), before) == expected
+
+
+def test_typical_volume_window_excludes_old_days(tmp_path):
+    publish(tmp_path, scorecard(D1, ["A1"]), D1)
+    assert typical_volumes(str(tmp_path), D1 + dt.timedelta(days=28)) == {"agent_scorecard": 1}
+    assert typical_volumes(str(tmp_path), D1 + dt.timedelta(days=29)) == {}
