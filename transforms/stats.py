@@ -28,16 +28,17 @@ def safe_rate(num: IntoExpr, den: IntoExpr) -> pl.Expr:
 def wilson_interval(num: IntoExpr, den: IntoExpr, z: float = Z_95) -> tuple[pl.Expr, pl.Expr]:
     """Wilson score interval (low, high) for num successes out of den trials.
 
-    Both bounds are null when den is 0; they are clipped to [0, 1] so that 0/n gives
-    exactly 0 and n/n exactly 1 despite floating-point rounding.
+    Both bounds are null when den is 0. The interval always contains the observed rate
+    (0/n gives a low of exactly 0, n/n a high of exactly 1): the bounds are pinned to the
+    rate where floating-point rounding would put them a hair on the wrong side of it.
     """
     n = _expr(den).cast(pl.Float64)
     p = safe_rate(num, den)
     z2 = z * z
     centre = (p + z2 / (2 * n)) / (1 + z2 / n)
     half = z * ((p * (1 - p) / n + z2 / (4 * n * n)).sqrt()) / (1 + z2 / n)
-    low = (centre - half).clip(0.0, 1.0)
-    high = (centre + half).clip(0.0, 1.0)
+    low = pl.min_horizontal(centre - half, p).clip(0.0, 1.0)
+    high = pl.max_horizontal(centre + half, p).clip(0.0, 1.0)
     return low, high
 
 

@@ -84,3 +84,15 @@ def test_interval_brackets_the_rate_within_0_and_1(pair: tuple[int, int]) -> Non
     else:
         assert 0.0 <= low <= rate + 1e-12
         assert rate - 1e-12 <= high <= 1.0
+
+
+def test_regression_interval_contains_rate_at_zero_and_one_despite_rounding():
+    """The output gate failed 'ci_low <= rate' on 0/n and 'rate <= ci_high' on n/n rows: the
+    Wilson bounds there equal the rate mathematically but rounded a hair past it."""
+    dens = list(range(1, 400))
+    frame = pl.DataFrame({"num": [0] * len(dens) + dens, "den": dens + dens})
+    low, high = wilson_interval("num", "den")
+    out = frame.with_columns(rate=pl.col("num") / pl.col("den"), low=low, high=high)
+    assert out.filter(pl.col("num") == 0)["low"].to_list() == [0.0] * len(dens)
+    assert out.filter(pl.col("num") == pl.col("den"))["high"].to_list() == [1.0] * len(dens)
+    assert out.filter((pl.col("low") > pl.col("rate")) | (pl.col("high") < pl.col("rate"))).is_empty()
