@@ -42,7 +42,7 @@ def wilson(k: int, n: int) -> tuple[float | None, float | None]:
     p = k / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def scorecard_row(
@@ -297,10 +297,8 @@ def manifest_rows() -> list[dict[str, Any]]:
     ]
 
 
-@pytest.fixture
-def warehouse(tmp_path: Path) -> Path:
+def build_warehouse(root: Path) -> Path:
     """A local warehouse with every table the report reads, for day D (and D-1, D-30 scorecards)."""
-    root = tmp_path / "warehouse"
     write_table(root, "agent_scorecard", frame(agent_rows()))
     write_table(root, "team_scorecard", frame(team_rows_for_day()))
     write_table(root, "team_scorecard", frame(earlier_team_rows()))
@@ -312,11 +310,23 @@ def warehouse(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Path:
+    """A fresh warehouse a test may change."""
+    return build_warehouse(tmp_path / "warehouse")
+
+
+@pytest.fixture(scope="module")
+def shared_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same warehouse, read-only, shared by a module's tests."""
+    return build_warehouse(tmp_path_factory.mktemp("shared") / "warehouse")
+
+
 @dataclass
 class Element:
     tag: str
     attrs: dict[str, str]
-    parents: list[Element] = field(default_factory=list)
+    parents: list[Element] = field(default_factory=list, repr=False, compare=False)
     text: str = ""
 
     def inside(self, tag: str, **attrs: str) -> bool:
@@ -328,8 +338,8 @@ class Element:
 class PageParser(HTMLParser):
     """Collects every element with its attributes and text, for assertions on the report."""
 
-    elements: list[Element] = field(default_factory=list)
-    _open: list[Element] = field(default_factory=list)
+    elements: list[Element] = field(default_factory=list, repr=False)
+    _open: list[Element] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -337,6 +347,8 @@ class PageParser(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         element = Element(tag, {k: v or "" for k, v in attrs}, list(self._open))
         self.elements.append(element)
+        if tag == "br":
+            self.handle_data(" ")
         if tag not in ("meta", "br", "link", "img", "input", "path", "rect", "line"):
             self._open.append(element)
 

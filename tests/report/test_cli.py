@@ -1,0 +1,128 @@
+"""`audit report`: the terminal views, driven through Typer like the real command."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from flows.report.cli import report
+from tests.report.conftest import D, PLANTED_RAW_ID, PLANTED_TEXT
+
+app = typer.Typer()
+app.command("report")(report)
+
+
+@app.callback()
+def main() -> None:
+    """A stand-in for the `audit` app."""
+
+
+runner = CliRunner()
+
+
+def run(warehouse: Path, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["report", "--date", D.isoformat(), "--warehouse", str(warehouse), *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_table_view_shows_rates_intervals_low_volume_and_flags(shared_warehouse: Path) -> None:
+    code, out, _ = run(shared_warehouse)
+    assert code == 0
+    assert "run-20261120-a" in out and "validation passed" in out
+    assert "75.0% 15/20" in out and "[53–89%]" in out
+    assert "0.0% 0/8" in out and "low volume" in out
+    assert "high_concession_rate" in out and "E-501, E-502" in out
+
+
+@pytest.mark.parametrize(
+    ("agent", "flag_types"),
+    [
+        ("a1", ["repeat_beneficiary"]),  # C-503, one of the customer's concessions, is a1's
+        ("a2", ["high_concession_rate", "repeat_beneficiary"]),
+        ("a3", []),
+    ],
+)
+def test_json_for_one_agent_has_their_row_and_the_flags_that_concern_them(
+    shared_warehouse: Path, agent: str, flag_types: list[str]
+) -> None:
+    code, out, _ = run(shared_warehouse, "--agent", agent, "--format", "json")
+    assert code == 0
+    document = json.loads(out)
+    assert document["audit_date"] == "2026-11-20"
+    assert [row["agent_id"] for row in document["scorecard"]] == [agent]
+    assert [flag["flag_type"] for flag in document["flags"]] == flag_types
+
+
+def test_json_numbers_are_the_published_ones(shared_warehouse: Path) -> None:
+    code, out, _ = run(shared_warehouse, "--agent", "a3", "--format", "json", "--section", "scorecard")
+    assert code == 0
+    document = json.loads(out)
+    assert "flags" not in document
+    (row,) = document["scorecard"]
+    assert (row["follow_up_numerator"], row["follow_up_denominator"], row["follow_up_rate"]) == (0, 8, 0.0)
+    assert row["follow_up_low_volume"] is True
+    assert (row["missed_escalation_numerator"], row["missed_escalation_denominator"]) == (2, 3)
+    assert row["first_reply_minutes_median"] == 12.5
+
+
+def test_csv_for_a_team_is_one_scorecard_table(shared_warehouse: Path) -> None:
+    code, out, _ = run(shared_warehouse, "--team", "t1", "--format", "csv")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["agent_id"] for r in rows] == ["a1", "a2"]
+    assert [r["follow_up_numerator"] for r in rows] == ["15", "2"]
+    assert [r["follow_up_rate"] for r in rows] == ["0.75", "0.4"]
+    assert [r["follow_up_low_volume"] for r in rows] == ["false", "true"]
+
+
+def test_csv_flags_join_evidence_ids(shared_warehouse: Path) -> None:
+    code, out, _ = run(shared_warehouse, "--format", "csv", "--section", "flags")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["evidence_ids"] for r in rows] == ["E-501;E-502", "E-501;E-502;C-503"]
+    assert rows[0]["q_value"] == "0.000144"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--agent", "zz"], "no scorecard row for agent 'zz'"),
+        (["--team", "t1", "--agent", "a3"], "no scorecard row for agent 'a3' and team 't1'"),
+        (["--format", "csv", "--section", "all"], "--format csv writes one table"),
+    ],
+)
+def test_nothing_to_show_exits_1_with_a_reason(shared_warehouse: Path, args: list[str], message: str) -> None:
+    code, out, err = run(shared_warehouse, *args)
+    assert code == 1
+    assert message in err
+    assert out == ""
+
+
+def test_a_day_without_tables_exits_1(tmp_path: Path) -> None:
+    code, _, err = run(tmp_path / "empty-warehouse")
+    assert code == 1
+    assert "no audit tables published for 2026-11-20" in err
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "csv"])
+def test_no_raw_customer_ids_in_terminal_output(shared_warehouse: Path, fmt: str) -> None:
+    outputs = [
+        run(shared_warehouse, "--format", fmt, "--section", section)[1] for section in ("scorecard", "flags")
+    ]
+    for out in outputs:
+        assert out
+        assert PLANTED_RAW_ID not in out and PLANTED_TEXT not in out
+
+
+def test_html_option_writes_the_report(shared_warehouse: Path, tmp_path: Path) -> None:
+    target = tmp_path / "report.html"
+    code, _, err = run(shared_warehouse, "--section", "flags", "--html", str(target))
+    assert code == 0
+    assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert str(target) in err

@@ -1,0 +1,189 @@
+"""The HTML report shows the published numbers, marks low volume, and never shows raw ids."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from flows.report import build_report, publish_report, report_key
+from tests.report.conftest import (
+    D,
+    PLANTED_RAW_ID,
+    PLANTED_TEXT,
+    POLICY_VERSION,
+    RUN_ID,
+    frame,
+    manifest_rows,
+    parse_page,
+    write_table,
+)
+
+DOCS = "https://reports.example.com/data_docs/index.html"
+
+
+@pytest.fixture(scope="module")
+def html(shared_warehouse: Path) -> str:
+    return build_report(str(shared_warehouse), D, data_docs_url=DOCS)
+
+
+def pct(rate: float) -> str:
+    return f"{rate * 100:.1f}%"
+
+
+def test_agent_rates_equal_the_published_scorecard(shared_warehouse: Path, html: str) -> None:
+    page = parse_page(html)
+    published = pl.read_delta(str(shared_warehouse / "agent_scorecard"))
+    metrics = [c.removesuffix("_rate") for c in published.columns if c.endswith("_rate")]
+    checked = 0
+    for row in published.to_dicts():
+        for metric in metrics:
+            cell = page.rate_cell("scorecard-table", {"data-agent": row["agent_id"]}, metric)
+            assert cell.attrs["data-numerator"] == str(row[f"{metric}_numerator"])
+            assert cell.attrs["data-denominator"] == str(row[f"{metric}_denominator"])
+            assert cell.attrs["data-low-volume"] == str(row[f"{metric}_low_volume"]).lower()
+            if row[f"{metric}_rate"] is None:
+                assert "–" in cell.text
+            else:
+                assert float(cell.attrs["data-value"]) == row[f"{metric}_rate"]
+                assert pct(row[f"{metric}_rate"]) in cell.text
+                assert f"[{pct(row[f'{metric}_ci_low'])} – {pct(row[f'{metric}_ci_high'])}]" in cell.text
+            checked += 1
+    assert checked == 3 * 9
+
+
+def test_team_rates_equal_the_published_team_scorecard(shared_warehouse: Path, html: str) -> None:
+    page = parse_page(html)
+    teams = pl.read_delta(str(shared_warehouse / "team_scorecard")).filter(pl.col("audit_date") == D)
+    assert teams.height == 2
+    for row in teams.to_dicts():
+        for metric in ("follow_up", "missed_escalation", "first_contact_resolution", "reopen"):
+            cell = page.rate_cell("headline-table", {"data-team": row["team_id"]}, metric)
+            assert cell.attrs["data-numerator"] == str(row[f"{metric}_numerator"])
+            assert cell.attrs["data-denominator"] == str(row[f"{metric}_denominator"])
+            assert float(cell.attrs["data-value"]) == row[f"{metric}_rate"]
+
+
+def test_hand_worked_values_appear_as_expected(html: str) -> None:
+    page = parse_page(html)
+    # a1 followed up 15 of 20: 75.0%, Wilson [53.1%, 88.8%], enough volume.
+    a1 = page.rate_cell("scorecard-table", {"data-agent": "a1"}, "follow_up")
+    assert " ".join(a1.text.split()) == "75.0% 15/20 [53.1% – 88.8%]"
+    assert "low-volume" not in a1.attrs["class"]
+    # Team t1 is a1 + a2: 17/25; all teams add t2's 0/8: 17/33.
+    t1 = page.rate_cell("headline-table", {"data-team": "t1"}, "follow_up")
+    assert (t1.attrs["data-numerator"], t1.attrs["data-denominator"]) == ("17", "25")
+    total = page.rate_cell("headline-table", {"data-team": "All teams"}, "follow_up")
+    assert (total.attrs["data-numerator"], total.attrs["data-denominator"]) == ("17", "33")
+    assert total.text.split()[0] == "51.5%"
+    assert page.column("headline-table", "contacts") == ["55", "12", "67"]
+
+
+@pytest.mark.parametrize(
+    ("agent", "metric", "low_volume"), [("a3", "follow_up", True), ("a1", "follow_up", False)]
+)
+def test_low_volume_rates_are_visibly_marked(html: str, agent: str, metric: str, low_volume: bool) -> None:
+    cell = parse_page(html).rate_cell("scorecard-table", {"data-agent": agent}, metric)
+    assert ("low-volume" in cell.attrs["class"]) is low_volume
+    assert ("low volume" in cell.text) is low_volume
+    assert ("too few to judge" in cell.attrs.get("title", "")) is low_volume
+
+
+def test_evidence_lists(html: str) -> None:
+    page = parse_page(html)
+    assert page.column("missed-follow-ups", "contact_id") == ["T-101", "C-201", "T-301"]
+    assert page.column("missed-follow-ups", "customer_key") == ["ck_aaa2", "ck_bbb1", "ck_bbb2"]
+    assert page.column("escalations-to-review", "contact_id") == ["T-120", "C-210", "T-311"]
+    assert page.column("escalations-to-review", "escalation_class") == ["late", "missed", "missed"]
+    assert page.column("escalation-classes", "missed") == ["0", "0", "2"]
+    assert page.column("policy-violations", "concession_id") == ["C-503", "E-501"]
+    assert page.column("policy-violations", "violations") == ["missing_approval", "over_cap"]
+
+
+def test_concession_flags_show_statistic_threshold_p_q_and_evidence(html: str) -> None:
+    page = parse_page(html)
+    assert page.column("concession-flags", "flag_type") == ["high_concession_rate", "repeat_beneficiary"]
+    assert page.column("concession-flags", "subject_id") == ["a2", "ck_ccc1"]
+    assert page.column("concession-flags", "statistic") == ["3.9", "3"]
+    assert page.column("concession-flags", "threshold") == ["1.5", "3"]
+    assert page.column("concession-flags", "p_value") == ["4.81e-05", "–"]
+    assert page.column("concession-flags", "q_value") == ["0.000144", "–"]
+    assert page.column("concession-flags", "evidence_ids") == ["E-501, E-502", "E-501, E-502, C-503"]
+
+
+def test_trend_sums_team_numerators_per_day(html: str) -> None:
+    page = parse_page(html)
+    before = page.rate_cell("trend-table", {"data-day": (D - timedelta(days=1)).isoformat()}, "follow_up")
+    # Averaging t1's 50% and t2's 90% would give 70.0%; summing gives 10/12.
+    assert (before.attrs["data-numerator"], before.attrs["data-denominator"]) == ("10", "12")
+    assert before.text.split()[0] == "83.3%"
+    assert "70.0%" not in before.text
+    day = page.rate_cell("trend-table", {"data-day": D.isoformat()}, "follow_up")
+    assert (day.attrs["data-numerator"], day.attrs["data-denominator"]) == ("17", "33")
+    # D-30 is outside the 28-day window.
+    days = [e.attrs["data-day"] for e in page.find("tr") if "data-day" in e.attrs]
+    assert days == [(D - timedelta(days=1)).isoformat(), D.isoformat()]
+
+
+def test_no_raw_customer_ids_or_free_text(html: str) -> None:
+    assert PLANTED_RAW_ID not in html
+    assert PLANTED_TEXT not in html
+    assert "customer_id" not in html
+
+
+def test_page_is_self_contained(html: str) -> None:
+    page = parse_page(html)
+    csp = page.find("meta", http_equiv="Content-Security-Policy")
+    assert csp and "default-src 'none'" in csp[0].attrs["content"]
+    # Follow-up, escalation classes, missed escalation, first-contact resolution, reopen, trend.
+    assert len(page.find("svg")) == 6
+    urls = [e.attrs[a] for e in page.elements for a in ("src", "href") if a in e.attrs]
+    assert urls == [DOCS]
+    assert not re.search(r"url\(|@import|<link|<iframe|<img", html)
+
+
+def test_footer_names_run_policy_validation_and_data_docs(html: str) -> None:
+    page = parse_page(html)
+    assert page.find("dd", id="run-id")[0].text == RUN_ID
+    assert page.find("dd", id="policy-version")[0].text == POLICY_VERSION
+    assert page.find("dd", id="validation")[0].text == "passed"
+    assert page.find("a", id="data-docs")[0].attrs["href"] == DOCS
+
+
+def test_report_is_reproducible(shared_warehouse: Path, html: str) -> None:
+    assert build_report(str(shared_warehouse), D, data_docs_url=DOCS) == html
+
+
+def test_a_missing_optional_metric_is_left_out(warehouse: Path) -> None:
+    table = warehouse / "agent_scorecard"
+    published = pl.read_delta(str(table))
+    shutil.rmtree(table)
+    write_table(warehouse, "agent_scorecard", published.select(pl.exclude("^satisfaction_confirmed_.*$")))
+    page = parse_page(build_report(str(warehouse), D, data_docs_url=None))
+    assert not page.find("td", data_metric="satisfaction_confirmed")
+    assert page.rate_cell("scorecard-table", {"data-agent": "a1"}, "reopen").attrs["data-numerator"] == "1"
+    assert not page.find("a", id="data-docs")
+
+
+def test_a_day_without_audit_tables_still_reports_the_failed_validation(tmp_path: Path) -> None:
+    # Validation failed: nothing published for the day except the manifest.
+    root = tmp_path / "warehouse"
+    failed = [row | {"validation_success": False} for row in manifest_rows()]
+    write_table(root, "run_manifest", frame(failed))
+    page = parse_page(build_report(str(root), D, data_docs_url=DOCS))
+    assert page.find("div", id="no-tables")
+    assert page.find("dd", id="validation")[0].text == "failed"
+    assert not page.find("svg")
+
+
+def test_publish_report_writes_under_the_reports_uri(tmp_path: Path, html: str) -> None:
+    reports = tmp_path / "reports"
+    location = publish_report(html, str(reports), D)
+    assert report_key(D) == "audit_report/audit_date=2026-11-20/index.html"
+    path = reports / "audit_report" / "audit_date=2026-11-20" / "index.html"
+    assert location == str(path)
+    assert path.read_text(encoding="utf-8") == html
