@@ -10,9 +10,10 @@ landing store (restricted, never published) so nothing is lost.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import cast
 
 import polars as pl
 
@@ -110,6 +111,26 @@ def is_safe_object_key(key: str) -> bool:
         return False
 
 
+def is_partition_folder(name: str) -> bool:
+    """`export_date=YYYY-MM-DD` with a real date."""
+    day = name.removeprefix("export_date=")
+    if name == day or len(day) != 10:
+        return False
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        return False
+    return True
+
+
+def stray_folders(storage: Storage, entity: str) -> list[str]:
+    """Folders under the entity that are not day partitions (nor markers): nothing in them is
+    ever read, so each run reports them (e.g. `export_date=2026-3-2`)."""
+    # cast: inside the Storage protocol `list[str]` resolves to its own `list` method for mypy
+    names = cast("Sequence[str]", storage.folders(entity))
+    return [f"{entity}/{n}/" for n in names if not n.startswith(("_", ".")) and not is_partition_folder(n)]
+
+
 def list_exports(storage: Storage, entity: str, start: date, end: date) -> list[ExportObject]:
     """Export objects of one entity with start <= export_date <= end, in key order."""
     objects: list[ExportObject] = []
@@ -186,9 +207,10 @@ def ingest_entity(
     deduped = dedup.deduplicate(accepted.lazy(), schema)
     canonical, outcomes, conflicts = pl.collect_all(deduped)
     rejected_rows = pl.concat([staged_out, conflicts], how="vertical")
-    quarantine = pl.concat([file_quarantine(files, schema.name), rejected_rows.drop(SOURCE_ROW)]).sort(
-        "object_key", "row_number", nulls_last=False
-    )
+    strays = folder_quarantine(stray_folders(storage, schema.name), schema.name)
+    quarantine = pl.concat(
+        [strays, file_quarantine(files, schema.name), rejected_rows.drop(SOURCE_ROW)]
+    ).sort("object_key", "row_number", nulls_last=False)
     write_quarantine(storage, quarantine_storage_prefix, files, rejected_rows, run_id)
     return IngestResult(
         entity=schema.name,
@@ -250,6 +272,20 @@ def file_quarantine(files: list[LoadedFile], entity: str) -> pl.DataFrame:
             "row_number": [None] * len(rejected),
             "reason": [f.error.reason for f in rejected if f.error],
             "detail": [f.error.detail for f in rejected if f.error],
+        },
+        schema=q.QUARANTINE_SCHEMA,
+    )
+
+
+def folder_quarantine(folders: list[str], entity: str) -> pl.DataFrame:
+    """One record per stray folder (object_key is the folder, ending in '/')."""
+    return pl.DataFrame(
+        {
+            "entity": [entity] * len(folders),
+            "object_key": folders,
+            "row_number": [None] * len(folders),
+            "reason": [q.UNSUPPORTED_FORMAT] * len(folders),
+            "detail": ["folder is not export_date=YYYY-MM-DD: its objects are not read"] * len(folders),
         },
         schema=q.QUARANTINE_SCHEMA,
     )

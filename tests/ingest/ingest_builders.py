@@ -3,6 +3,7 @@ in-memory Storage, and conformed raw frames for the pure staging/dedup tests."""
 
 from __future__ import annotations
 
+import builtins
 import gzip
 import hashlib
 import io
@@ -133,6 +134,16 @@ class MemoryStorage:
 
     def read_bytes(self, key: str) -> bytes:
         return self.objects[key]
+
+    def folders(self, prefix: str) -> builtins.list[str]:
+        base = prefix.rstrip("/") + "/"
+        return sorted(
+            {
+                k[len(base) :].split("/")[0]
+                for k in self.objects
+                if k.startswith(base) and "/" in k[len(base) :]
+            }
+        )
 
     def write_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
         self.objects[key] = data

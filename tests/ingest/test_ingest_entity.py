@@ -193,6 +193,26 @@ def test_an_unreadable_file_is_quarantined_as_a_file_and_copied(name: str, data:
     assert storage.objects["_quarantine/" + tk(D1, name)] == data
 
 
+def test_folders_that_are_not_day_partitions_are_reported_every_run() -> None:
+    storage = MemoryStorage(
+        {
+            "tickets/export_date=2026-3-2/a.csv": csv_bytes([ticket()]),
+            "tickets/export_date=2026-02-30/a.csv": csv_bytes([ticket()]),
+            "tickets/2026-03-02/a.csv": csv_bytes([ticket()]),
+            "tickets/_archive/a.csv": csv_bytes([ticket()]),
+            "tickets/export_date=2025-01-01/a.csv": csv_bytes([ticket()]),  # valid, outside the range
+            tk(D1, "a.csv"): csv_bytes([ticket()]),
+        }
+    )
+    result = ingest(storage)
+    assert result.quarantine.select("object_key", "row_number", "reason").rows() == [
+        ("tickets/2026-03-02/", None, q.UNSUPPORTED_FORMAT),
+        ("tickets/export_date=2026-02-30/", None, q.UNSUPPORTED_FORMAT),
+        ("tickets/export_date=2026-3-2/", None, q.UNSUPPORTED_FORMAT),
+    ]
+    assert result.files["object_key"].to_list() == [tk(D1, "a.csv")]
+
+
 def test_an_unsupported_format_is_quarantined_not_skipped() -> None:
     storage = MemoryStorage({tk(D1, "a.xlsx"): b"PK\x03\x04"})
     result = ingest(storage)
