@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import typer
+from report_fixtures import PLANTED_RAW_ID, PLANTED_TEXT, D
 from typer.testing import CliRunner
 
 from flows.report.cli import report
-from tests.report.conftest import D, PLANTED_RAW_ID, PLANTED_TEXT
 
 app = typer.Typer()
 app.command("report")(report)

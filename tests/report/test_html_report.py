@@ -9,19 +9,19 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
-from flows.report import build_report, publish_report, report_key
-from tests.report.conftest import (
-    D,
+from report_fixtures import (
     PLANTED_RAW_ID,
     PLANTED_TEXT,
     POLICY_VERSION,
     RUN_ID,
+    D,
     frame,
     manifest_rows,
     parse_page,
     write_table,
 )
+
+from flows.report import build_report, publish_report, report_key
 
 DOCS = "https://reports.example.com/data_docs/index.html"
 

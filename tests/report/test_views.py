@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
+from report_fixtures import wilson
 
 from flows.report import views
-from tests.report.conftest import wilson
 
 D = date(2026, 11, 20)
 
@@ -40,7 +40,7 @@ def test_trend_sums_numerators_and_denominators_instead_of_averaging_rates() -> 
             "follow_up_low_volume": [True],
         }
     )
-    assert_frame_equal(trend, expected, check_exact=False, rtol=1e-12)
+    assert_frame_equal(trend, expected, check_exact=False, rel_tol=1e-12)
 
 
 @pytest.mark.parametrize(("denominator", "low_volume"), [(0, True), (19, True), (20, False), (21, False)])
