@@ -8,10 +8,14 @@ Every accepted staged row gets exactly one outcome:
 - `conflict`: same key, different content, and the precedence rule cannot rank it
   below the kept row; quarantined as `duplicate_key_conflicting_content`.
 
-Rank within a key, best first: greatest version column (`updated_at`; events have none),
-then later export_date, then later source_key (file name), then later source_row.
-The last step only decides which of two conflicting rows of one file is kept: the later
-row, as a later write in an export supersedes an earlier one.
+Rank within a key, best first:
+
+- tickets, calls (versioned, mutable): greatest `updated_at`, then later export_date, then
+  later source_key (file name), then later source_row. The last step is ours: it only decides
+  between two rows of one file, where the later row wins like a later write.
+- ticket_events (append-only, immutable): the first delivery, i.e. earlier export_date, then
+  earlier source_key, then earlier source_row. A later copy is a re-delivery (duplicate) or,
+  with other content, a conflict to investigate; it never rewrites an event already seen.
 """
 
 from __future__ import annotations
@@ -37,9 +41,14 @@ class Deduplicated(NamedTuple):
 
 
 def rank_columns(schema: EntitySchema) -> list[str]:
-    """Columns ordering the copies of one key, best first when sorted descending."""
+    """Columns ordering the copies of one key (see `rank_descending` for the direction)."""
     version = [schema.version_column] if schema.version_column else []
     return [*version, EXPORT_DATE, SOURCE_KEY, SOURCE_ROW]
+
+
+def rank_descending(schema: EntitySchema) -> bool:
+    """Versioned entities: latest first. Append-only ones: first delivery first."""
+    return schema.version_column is not None
 
 
 def classify_copies(staged: pl.LazyFrame, schema: EntitySchema) -> pl.LazyFrame:
@@ -49,9 +58,10 @@ def classify_copies(staged: pl.LazyFrame, schema: EntitySchema) -> pl.LazyFrame:
     """
     ranks = rank_columns(schema)
     copies = staged.filter(pl.col(schema.key).is_duplicated())
-    ordered = copies.sort([schema.key, *ranks], descending=[False] + [True] * len(ranks), nulls_last=True)
+    descending = [False] + [rank_descending(schema)] * len(ranks)
+    ordered = copies.sort([schema.key, *ranks], descending=descending, nulls_last=True)
     is_top = pl.int_range(pl.len()).over(schema.key) == 0
-    # Sorted best first, so the first copy of each content is its best delivery.
+    # Sorted best first, so the first copy of each content is its best-ranked delivery.
     is_repeat = ~pl.struct(schema.columns).is_first_distinct()
     tie_columns = ranks[:-1]  # everything the contract ranks by; the row number is our own rule
     ties_top = pl.all_horizontal([pl.col(c) == pl.col(c).first().over(schema.key) for c in tie_columns])

@@ -138,28 +138,31 @@ def test_an_older_version_in_the_same_file_is_superseded_not_a_conflict() -> Non
     assert quarantined.height == 0
 
 
-def test_an_event_redelivered_identically_is_a_duplicate() -> None:
+def test_an_event_redelivered_identically_is_a_duplicate_of_the_first_delivery() -> None:
     canonical, outcomes, quarantined = dedup(
         TICKET_EVENTS,
-        delivery(TICKET_EVENTS, D1, "a.jsonl", [event()]),
         delivery(TICKET_EVENTS, D2, "b.jsonl", [event()]),
+        delivery(TICKET_EVENTS, D1, "a.jsonl", [event()]),
     )
-    assert canonical["source_key"].to_list() == [key_of(TICKET_EVENTS, D2, "b.jsonl")]
-    assert sorted(outcomes["dedup_outcome"].to_list()) == [DUPLICATE, KEPT]
+    assert canonical["source_key"].to_list() == [key_of(TICKET_EVENTS, D1, "a.jsonl")]
+    assert outcomes_of(outcomes) == [
+        (key_of(TICKET_EVENTS, D1, "a.jsonl"), 1, KEPT),
+        (key_of(TICKET_EVENTS, D2, "b.jsonl"), 1, DUPLICATE),
+    ]
     assert quarantined.height == 0
 
 
-def test_an_event_redelivered_with_other_content_keeps_the_latest_delivery() -> None:
+def test_an_event_delivered_again_with_other_content_keeps_the_first_delivery() -> None:
     first = delivery(TICKET_EVENTS, D1, "a.jsonl", [event(public="false")])
     changed = delivery(TICKET_EVENTS, D2, "a.jsonl", [event(public="true")])
     again = delivery(TICKET_EVENTS, D3, "a.jsonl", [event(public="false")])
-    canonical, outcomes, quarantined = dedup(TICKET_EVENTS, first, changed, again)
-    kept = key_of(TICKET_EVENTS, D3, "a.jsonl")
-    assert canonical.select("public", "export_date").rows() == [(False, D3)]
+    canonical, outcomes, quarantined = dedup(TICKET_EVENTS, again, changed, first)
+    kept = key_of(TICKET_EVENTS, D1, "a.jsonl")
+    assert canonical.select("public", "export_date").rows() == [(False, D1)]
     assert outcomes_of(outcomes) == [
-        (key_of(TICKET_EVENTS, D1, "a.jsonl"), 1, DUPLICATE),
+        (kept, 1, KEPT),
         (key_of(TICKET_EVENTS, D2, "a.jsonl"), 1, CONFLICT),
-        (key_of(TICKET_EVENTS, D3, "a.jsonl"), 1, KEPT),
+        (key_of(TICKET_EVENTS, D3, "a.jsonl"), 1, DUPLICATE),
     ]
     assert quarantined.select("object_key", "row_number", "reason", "detail").rows() == [
         (
@@ -169,6 +172,17 @@ def test_an_event_redelivered_with_other_content_keeps_the_latest_delivery() -> 
             f"event_id: same key as the kept row 1 of {kept}; differs in public",
         )
     ]
+
+
+def test_an_edited_copy_right_after_its_event_in_one_file_is_the_conflict() -> None:
+    key = key_of(TICKET_EVENTS, D1, "a.csv")
+    rows = [event(body="note"), event(body="note (edited)", occurred_at="2026-03-02T09:31:00Z")]
+    canonical, outcomes, quarantined = dedup(TICKET_EVENTS, delivery(TICKET_EVENTS, D1, "a.csv", rows))
+    assert canonical.select("body", "source_row").rows() == [("note", 1)]
+    assert quarantined.select("row_number", "detail").rows() == [
+        (2, f"event_id: same key as the kept row 1 of {key}; differs in occurred_at, body")
+    ]
+    assert outcomes_of(outcomes) == [(key, 1, KEPT), (key, 2, CONFLICT)]
 
 
 VERSIONS = ["2026-03-02T10:00:00Z", "2026-03-02T11:00:00Z", "2026-03-02T12:00:00Z"]
@@ -200,3 +214,34 @@ def test_every_row_gets_one_outcome_and_every_key_one_kept_row_of_the_best_rank(
         "ticket_id", keep="first", maintain_order=True
     )
     assert_frame_equal(canonical, best.sort("ticket_id"), check_row_order=False)
+
+
+event_copy = st.tuples(
+    st.sampled_from(["E1", "E2"]),
+    st.sampled_from(["true", "false"]),  # content
+    st.sampled_from([(D1, "a.csv"), (D1, "b.csv"), (D2, "a.csv")]),
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(event_copy, min_size=1, max_size=10))
+def test_events_keep_their_first_delivery_and_quarantine_every_differing_copy(
+    copies: list[tuple[str, str, tuple[date, str]]],
+) -> None:
+    files: dict[tuple[date, str], list[dict[str, str | None]]] = {}
+    for event_id, public, where in copies:
+        files.setdefault(where, []).append(event(event_id=event_id, public=public))
+    accepted = staged(
+        TICKET_EVENTS, *[delivery(TICKET_EVENTS, d, n, r) for (d, n), r in sorted(files.items())]
+    )
+    canonical, outcomes, quarantined = pl.collect_all(deduplicate(accepted.lazy(), TICKET_EVENTS))
+
+    first = accepted.sort("export_date", "source_key", "source_row").unique("event_id", keep="first")
+    assert_frame_equal(canonical, first.sort("event_id"))
+    joined = accepted.join(first.select("event_id", kept_public="public"), on="event_id")
+    # one conflict per distinct content that differs from the kept one; its repeats are duplicates
+    differing = joined.filter(pl.col("public") != pl.col("kept_public")).select("event_id", "public")
+    assert quarantined.height == (outcomes["dedup_outcome"] == CONFLICT).sum() == differing.n_unique()
+    assert (outcomes["dedup_outcome"] == DUPLICATE).sum() + quarantined.height == len(
+        copies
+    ) - canonical.height
