@@ -7,8 +7,10 @@ import polars as pl
 
 from expectations._outputs import published_row
 from expectations._suite import Suite, SuiteParams, in_set, is_true, not_null, unique_key
+from transforms.escalation import ESCALATION_CLASSES
 
-CLASSES = ("timely", "late", "missed", "handled", "unprompted")
+# The five published classes plus `pending` (a window still open at the data cut-off).
+CLASSES = ESCALATION_CLASSES
 
 
 def prepare(frame: pl.LazyFrame) -> pl.LazyFrame:
