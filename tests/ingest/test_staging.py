@@ -118,6 +118,7 @@ BAD_ROWS = [
     ("calls", {"currency": "US$"}, q.BAD_TYPE, "currency: not a 3-letter ISO-4217 code"),
     ("ticket_events", {"currency": "EURO"}, q.BAD_TYPE, "currency: not a 3-letter ISO-4217 code"),
     ("tickets", {"created_at": "yesterday"}, q.BAD_TIMESTAMP, "created_at: not an ISO-8601 date-time"),
+    ("tickets", {"created_at": "NULL"}, q.BAD_TIMESTAMP, "created_at: not an ISO-8601 date-time"),
     (
         "tickets",
         {"created_at": "2026-02-30T09:00:00Z"},
