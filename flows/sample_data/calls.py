@@ -90,8 +90,9 @@ def plan_inbound_calls(config: GeneratorConfig, pop: Population, rng: np.random.
         p=[0.78, 0.08, 0.08, 1 - 0.94],
     )
     drawn = np.where((drawn == TRANSFERRED) & ~ordinary, OUTCOME["resolved"], drawn)
-    # Agents calm negative callers and resolve them, so missed escalations stay rare in the background.
-    drawn = np.where(negative & (drawn == OUTCOME["unresolved"]), OUTCOME["resolved"], drawn)
+    # Agents calm negative callers and resolve them on the call, so missed escalations stay rare
+    # in the background (no transfer, promise or unresolved ending for them).
+    drawn = np.where(negative, OUTCOME["resolved"], drawn)
     escalates = asked & (agent != pop.no_escalation_agent)
     outcome = np.select(
         [abandoned, escalates, asked],

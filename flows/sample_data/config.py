@@ -38,16 +38,19 @@ class Behaviour:
     reopen_share: float = 0.05
     escalation_request_share: float = 0.06
     csat_share: float = 0.35
-    follow_up_share: float = 0.88  # of eligible contacts, ordinary agents
+    follow_up_share: float = 0.9  # of eligible contacts, ordinary agents
     follow_up_by_call_share: float = 0.2  # ticket follow-ups made as an outbound call
     callback_kept_share: float = 0.92
     outbound_answered_share: float = 0.75
     abandoned_share: float = 0.07
     transfer_share: float = 0.06
     supervisor_request_share: float = 0.04
+    urgent_escalation_share: float = 0.6  # urgent tickets ordinary agents hand up unasked
     # Base share of contacts with a concession, per category (same order as CATEGORIES).
     concession_base: tuple[float, ...] = (0.06, 0.08, 0.05, 0.04, 0.06, 0.0)
-    concession_boost: float = 8.0  # the generous agent's multiplier (about 40% of contacts vs 5%)
+    # The generous agent's multiplier: about 25% of concession-eligible contacts vs 5%. Higher
+    # boosts inflate every peer's leave-one-out baseline enough to flag ordinary agents as low.
+    concession_boost: float = 5.0
     max_concessions_per_customer: int = 2  # everyone but the planted beneficiary, whole period
     eur_share: float = 0.12
     approval_share: float = 0.9  # concessions above the threshold that carry approved_by

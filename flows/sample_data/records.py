@@ -146,7 +146,7 @@ def event_records(
     )
     frame = (
         events.filter(pl.col("kind") != KIND["survey"])
-        .join(plan.select("ticket", "customer"), on="ticket", how="left", maintain_order="left")
+        .join(plan.select("ticket", "customer", "asked"), on="ticket", how="left", maintain_order="left")
         .join(terms, on=["ticket", "kind"], how="left", maintain_order="left")
     )
     role = pl.col("role")
@@ -172,9 +172,11 @@ def event_records(
         "concession_amount",
         "currency",
         "approved_by",
-        pl.when(pl.col("kind") == KIND["escalation"])
+        pl.when(pl.col("kind") != KIND["escalation"])
+        .then(pl.col("reason_code"))
+        .when(pl.col("asked"))
         .then(pl.lit("customer_request"))
-        .otherwise(pl.col("reason_code"))
+        .otherwise(pl.lit("urgent_priority"))
         .alias("reason_code"),
         name("body", BODIES).alias("body"),
     ).cast(TICKET_EVENTS.polars_schema)

@@ -18,6 +18,7 @@ from flows.sample_data.config import (
     CATEGORY_SHARES,
     CHANNEL_SHARES,
     CHANNELS,
+    PRIORITIES,
     PRIORITY_SHARES,
     GeneratorConfig,
 )
@@ -85,6 +86,11 @@ def plan_tickets(config: GeneratorConfig, pop: Population, rng: np.random.Genera
     follows = will_solve & (agent != pop.no_follow_up_agent) & (rng.random(n) < b.follow_up_share)
     by_call = rng.random(n) < b.follow_up_by_call_share
     csat = np.where(rng.random(n) < b.csat_share, rng.choice(np.arange(1, 6), size=n, p=CSAT_SHARES), 0)
+    priority = rng.choice(len(PRIORITY_SHARES), size=n, p=PRIORITY_SHARES).astype(np.int8)
+    urgent = priority == PRIORITIES.index("urgent")
+    proactive = (
+        urgent & ~asked & (agent != pop.no_escalation_agent) & (rng.random(n) < b.urgent_escalation_share)
+    )
     other = rng.integers(0, pop.n_agents, size=n)
     reassigned = (rng.random(n) < b.reassigned_share) & (other != agent)
     return pl.DataFrame(
@@ -94,10 +100,11 @@ def plan_tickets(config: GeneratorConfig, pop: Population, rng: np.random.Genera
             "customer": pop.draw_customers(agent, rng),
             "category": rng.choice(len(CATEGORIES), size=n, p=CATEGORY_SHARES).astype(np.int8),
             "channel": rng.choice(len(CHANNELS), size=n, p=CHANNEL_SHARES).astype(np.int8),
-            "priority": rng.choice(len(PRIORITY_SHARES), size=n, p=PRIORITY_SHARES).astype(np.int8),
+            "priority": priority,
             "created": created,
             "will_solve": will_solve,
             "asked": asked,
+            "proactive": proactive,
             "reopen": reopen,
             "follow_up": np.where(follows, np.where(by_call, FOLLOW_CALL, FOLLOW_EVENT), FOLLOW_NONE).astype(
                 np.int8
@@ -212,20 +219,26 @@ def _escalation_steps(
     team: np.ndarray,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """The customer asks for a manager; ordinary agents escalate within 4 h, the planted one never."""
+    """The customer asks for a manager; ordinary agents escalate within 4 h, the planted one never.
+
+    Ordinary agents also hand some urgent tickets up unasked (proactive escalation).
+    """
     n = plan.height
     agent = plan["agent"].to_numpy()
     asked = plan["asked"].to_numpy()
     asked_at = cursor + uniform_seconds(rng, 0.17, 3, n)
     log.add(asked, asked_at, "escalation_request", "customer", public=True, body=BODY["ask"])
-    escalates = asked & (agent != pop.no_escalation_agent)
-    escalated_at = asked_at + uniform_seconds(rng, 0.1, 3.5, n)
+    on_request = asked & (agent != pop.no_escalation_agent)
+    escalates = on_request | plan["proactive"].to_numpy()
+    escalated_at = np.where(
+        asked, asked_at + uniform_seconds(rng, 0.1, 3.5, n), cursor + uniform_seconds(rng, 0.1, 2, n)
+    )
     log.add(escalates, escalated_at, "escalation", "agent", actor=agent, level=1)
     supervisor_at = escalated_at + uniform_seconds(rng, 0.17, 2, n)
     log.add(
         escalates, supervisor_at, "comment", "supervisor", actor=team, public=True, body=BODY["supervisor"]
     )
-    ignored = asked & ~escalates
+    ignored = asked & ~on_request
     replied_at = asked_at + uniform_seconds(rng, 0.17, 2, n)
     log.add(ignored, replied_at, "comment", "agent", actor=agent, public=True, body=BODY["reply"])
     return np.where(escalates, supervisor_at, np.where(ignored, replied_at, cursor))

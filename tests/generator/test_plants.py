@@ -10,6 +10,7 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 from conftest import BASE
@@ -163,7 +164,7 @@ def test_ordinary_agents_follow_up_on_most_solved_tickets(
         pl.col("agent_id") != planted["no_follow_up_agent"]
     )
     assert rates.height == BASE.n_agents - 1
-    assert rates["rate"].min() >= 0.8  # type: ignore[operator]
+    assert rates["rate"].min() >= 0.75  # type: ignore[operator]
 
 
 def test_callback_promises_are_kept_by_ordinary_agents(planted: dict[str, Any], calls: pl.DataFrame) -> None:
@@ -207,15 +208,22 @@ def _concession_flags(contacts: pl.DataFrame) -> pl.DataFrame:
         .with_columns(z=(pl.col("observed") - pl.col("expected")) / pl.col("variance").sqrt())
         .sort("z", descending=True)
     )
-    p = norm.sf(per_agent["z"].to_numpy())
-    m = len(p)
-    order = p.argsort()
-    q = (p[order] * m / (pl.Series(range(1, m + 1)).to_numpy())).clip(max=1)
-    q = pl.Series(q[::-1]).cum_min().to_numpy()[::-1]
-    q_values = q[order.argsort()]
-    return per_agent.with_columns(q=pl.Series(q_values)).with_columns(
-        flagged=(pl.col("q") <= 0.05) & (pl.col("observed") / pl.col("expected") >= 1.5) & (pl.col("n") >= 30)
+    z = per_agent["z"].to_numpy()
+    ratio = pl.col("observed") / pl.col("expected")
+    return per_agent.with_columns(
+        q_high=pl.Series(_bh(norm.sf(z))), q_low=pl.Series(_bh(norm.cdf(z)))
+    ).with_columns(
+        flagged=(pl.col("q_high") <= 0.05) & (ratio >= 1.5) & (pl.col("n") >= 30),
+        flagged_low=(pl.col("q_low") <= 0.05) & (ratio <= 1 / 1.5) & (pl.col("n") >= 30),
     )
+
+
+def _bh(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values."""
+    order = p.argsort()
+    ranked = p[order] * p.size / np.arange(1, p.size + 1)
+    adjusted = np.minimum.accumulate(ranked[::-1])[::-1].clip(max=1)
+    return adjusted[order.argsort()]
 
 
 def test_only_the_generous_agent_is_flagged_for_concession_rate(
@@ -223,11 +231,13 @@ def test_only_the_generous_agent_is_flagged_for_concession_rate(
 ) -> None:
     flags = _concession_flags(contacts)
     assert flags.filter("flagged")["agent_id"].to_list() == [planted["high_concession_agent"]]
+    # The generous agent inflates every peer's baseline; no ordinary agent should look stingy.
+    assert flags.filter("flagged_low").is_empty()
     generous = flags.filter(pl.col("agent_id") == planted["high_concession_agent"])
     assert generous["n"].item() >= 30
-    assert generous["observed"].item() / generous["n"].item() > 0.25
+    assert generous["observed"].item() / generous["n"].item() > 0.15
     peers = flags.filter(pl.col("agent_id") != planted["high_concession_agent"])
-    assert (peers["observed"] / peers["n"]).max() < 0.1  # type: ignore[operator]
+    assert (peers["observed"] / peers["n"]).max() < 0.08  # type: ignore[operator]
 
 
 def test_no_escalation_agent_ignores_every_request(
