@@ -24,14 +24,16 @@ def build_report(
     s3: S3Settings | None = None,
     data_docs_url: str | None = None,
     min_volume: int = DEFAULT_MIN_VOLUME,
+    reports_uri: str | None = None,
 ) -> str:
     """The self-contained HTML report for one audit day.
 
     `min_volume` (the policy's) marks roll-ups computed here (all teams, the trend);
     per-agent and per-team markers are the published `<m>_low_volume` columns.
+    `reports_uri` lets the Data Docs link be relative to the published report.
     """
     day = load_audit_day(warehouse_uri, audit_date, s3)
-    return render_report(day, min_volume=min_volume, data_docs_url=data_docs_url)
+    return render_report(day, min_volume=min_volume, data_docs_url=data_docs_url, reports_uri=reports_uri)
 
 
 def publish_report(html: str, reports_uri: str, audit_date: date, s3: S3Settings | None = None) -> str:

@@ -8,7 +8,6 @@ customer ids and free text cannot be rendered even if a table carried them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,10 @@ from markupsafe import Markup
 
 from flows.report import charts, views
 from flows.report.tables import TREND_DAYS, AuditDay
+from flows.storage import is_s3
 
 TEMPLATES = Path(__file__).with_name("templates")
+DATA_DOCS_PREFIX = "data_docs"  # flows/publish.py publishes Data Docs under <reports>/data_docs/
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'unsafe-inline'"
 
 
@@ -101,8 +102,15 @@ def _rows(frame: pl.DataFrame, columns: tuple[str, ...] | list[str]) -> list[dic
     return frame.select(present).to_dicts() if present else []
 
 
-def render_report(day: AuditDay, *, min_volume: int, data_docs_url: str | None) -> str:
-    """The report's HTML for one audit day."""
+def render_report(
+    day: AuditDay, *, min_volume: int, data_docs_url: str | None, reports_uri: str | None = None
+) -> str:
+    """The report's HTML for one audit day.
+
+    The Data Docs link is `data_docs_url`, else the manifest's `data_docs_uri`, made
+    relative when it lives under the same reports URI (see `report_link`).
+    """
+    run = views.run_info(day.run_manifest, day.agent_scorecard)
     published = day.agent_scorecard if day.has_audit_tables else None
     scorecard = views.complete_rates(published, min_volume) if published is not None else None
     metrics = views.rate_metrics(scorecard)
@@ -121,8 +129,8 @@ def render_report(day: AuditDay, *, min_volume: int, data_docs_url: str | None) 
         "audit_date": day.audit_date,
         "csp": CSP,
         "min_volume": min_volume,
-        "run": views.run_info(day.run_manifest, day.agent_scorecard),
-        "data_docs_url": data_docs_url,
+        "run": run,
+        "data_docs_url": report_link(data_docs_url or run.data_docs_uri, reports_uri),
         "has_audit_tables": day.has_audit_tables,
         "labels": {m: views.metric_label(m) for m in metrics},
         "metrics": metrics,
@@ -200,5 +208,25 @@ def render_report(day: AuditDay, *, min_volume: int, data_docs_url: str | None) 
     return _environment().get_template("report.html.j2").render(**context)
 
 
-def report_title(audit_date: date) -> str:
-    return f"Support audit report — {audit_date.isoformat()}"
+def report_link(target: str | None, reports_uri: str | None) -> str | None:
+    """A link that works wherever the reports folder is opened or served.
+
+    A target under the reports root becomes relative to the report's own folder
+    (`audit_report/audit_date=D/`), so it works from a local folder, an S3 static site
+    or a copy. The root is `reports_uri`, else inferred from the Data Docs prefix.
+    A web URL is kept as it is; another local path becomes a file:// URI.
+    """
+    if not target:
+        return None
+    if target.startswith(("http://", "https://")):
+        return target
+    root: str | None = None
+    if reports_uri:
+        root = reports_uri if is_s3(reports_uri) else Path(reports_uri).resolve().as_posix()
+    elif f"/{DATA_DOCS_PREFIX}/" in target:
+        root = target.partition(f"/{DATA_DOCS_PREFIX}/")[0]
+    if root and target.startswith(root.rstrip("/") + "/"):
+        return "../../" + target[len(root.rstrip("/")) + 1 :]
+    if target.startswith("/"):
+        return Path(target).as_uri()
+    return target

@@ -158,9 +158,18 @@ class RunInfo:
     run_id: str | None
     policy_version: str | None
     validation: str | None  # "passed", "failed" or the manifest's own word
+    failure_reason: str | None = None
+    data_docs_uri: str | None = None
 
 
-_VALIDATION_COLUMNS = ("validation_success", "validation_passed", "validation_result", "validation_status")
+# The manifest's gate result (flows/manifest.py: is_critical_passed), then tolerated spellings.
+_VALIDATION_COLUMNS = (
+    "is_critical_passed",
+    "validation_success",
+    "validation_passed",
+    "validation_result",
+    "validation_status",
+)
 _ORDER_COLUMNS = ("finished_at", "ended_at", "completed_at", "started_at", "created_at")
 
 
@@ -173,11 +182,14 @@ def run_info(run_manifest: pl.DataFrame | None, agent_scorecard: pl.DataFrame | 
             same = manifest.filter(pl.col("run_id") == published_run)
             manifest = same if not same.is_empty() else manifest
         order = next((c for c in _ORDER_COLUMNS if c in manifest.columns), None)
-        latest = manifest.sort(order, nulls_last=True).tail(1) if order else manifest.tail(1)
+        # Nulls first: a draft row with no finish time never hides the finished one.
+        latest = manifest.sort(order, nulls_last=False).tail(1) if order else manifest.tail(1)
         return RunInfo(
             run_id=_text(latest, "run_id") or published_run,
             policy_version=_text(latest, "policy_version") or _text(agent_scorecard, "policy_version"),
             validation=_validation_word(latest),
+            failure_reason=_text(latest, "failure_reason"),
+            data_docs_uri=_text(latest, "data_docs_uri"),
         )
     return RunInfo(published_run, _text(agent_scorecard, "policy_version"), None)
 

@@ -22,6 +22,7 @@ from report_fixtures import (
 )
 
 from flows.report import build_report, publish_report, report_key
+from flows.report.render import report_link
 
 DOCS = "https://reports.example.com/data_docs/index.html"
 
@@ -187,3 +188,41 @@ def test_publish_report_writes_under_the_reports_uri(tmp_path: Path, html: str) 
     path = reports / "audit_report" / "audit_date=2026-11-20" / "index.html"
     assert location == str(path)
     assert path.read_text(encoding="utf-8") == html
+
+
+@pytest.mark.parametrize(
+    ("target", "reports_uri", "link"),
+    [
+        (DOCS, None, DOCS),
+        (DOCS, "s3://bucket/reports", DOCS),
+        (
+            "s3://bucket/reports/data_docs/audit_date=2026-11-20/run_id=r1/index.html",
+            "s3://bucket/reports",
+            "../../data_docs/audit_date=2026-11-20/run_id=r1/index.html",
+        ),
+        (
+            "/srv/reports/data_docs/audit_date=2026-11-20/run_id=r1/index.html",
+            None,
+            "../../data_docs/audit_date=2026-11-20/run_id=r1/index.html",
+        ),
+        ("/srv/elsewhere/docs/index.html", "/srv/reports", "file:///srv/elsewhere/docs/index.html"),
+        (None, "/srv/reports", None),
+    ],
+)
+def test_data_docs_link_is_relative_beside_the_report(
+    target: str | None, reports_uri: str | None, link: str | None
+) -> None:
+    assert report_link(target, reports_uri) == link
+
+
+def test_data_docs_link_falls_back_to_the_manifest(tmp_path: Path) -> None:
+    root = tmp_path / "warehouse"
+    reports = tmp_path / "reports"
+    docs = reports / "data_docs" / "audit_date=2026-11-20" / f"run_id={RUN_ID}" / "index.html"
+    rows = [row | {"data_docs_uri": str(docs)} for row in manifest_rows()]
+    write_table(root, "run_manifest", frame(rows))
+    page = parse_page(build_report(str(root), D, reports_uri=str(reports)))
+    link = page.find("a", id="data-docs")[0].attrs["href"]
+    assert link == f"../../data_docs/audit_date=2026-11-20/run_id={RUN_ID}/index.html"
+    published = Path(publish_report("<html></html>", str(reports), D))
+    assert (published.parent / link).resolve() == docs.resolve()

@@ -180,6 +180,21 @@ def test_policy_violations_are_concessions_with_a_violation() -> None:
             ),
             views.RunInfo("r9", "p", "failed"),
         ),
+        (
+            # flows/manifest.py: a draft row (no finish time yet) and the finished row of one run.
+            pl.DataFrame(
+                {
+                    "run_id": ["r2", "r2"],
+                    "status": ["failed", "pending"],
+                    "policy_version": ["p", "p"],
+                    "is_critical_passed": [False, None],
+                    "failure_reason": ["critical checks failed", None],
+                    "finished_at": ["2026-11-21T02:05", None],
+                    "data_docs_uri": ["/r/data_docs/x/index.html", None],
+                }
+            ),
+            views.RunInfo("r2", "p", "failed", "critical checks failed", "/r/data_docs/x/index.html"),
+        ),
     ],
 )
 def test_run_info_prefers_the_run_that_published_the_scorecard(
@@ -218,7 +233,6 @@ def test_rollup_is_additive_and_rates_stay_in_their_interval(parts: list[tuple[i
     if n == 0:
         assert row["follow_up_rate"] is None and row["follow_up_ci_low"] is None
     else:
-        # 1e-12: transforms.stats leaves ~5e-17 above 0 for 0/n (reported to the lead).
-        assert row["follow_up_ci_low"] - 1e-12 <= row["follow_up_rate"] <= row["follow_up_ci_high"] + 1e-12
+        assert row["follow_up_ci_low"] <= row["follow_up_rate"] <= row["follow_up_ci_high"]
         assert row["follow_up_rate"] == pytest.approx(k / n)
     assert row["follow_up_low_volume"] == (n < 20)
