@@ -306,11 +306,21 @@ def typical_volumes(
     return out
 
 
-def suite_params(settings: AuditSettings, policy: Policy, audit_date: dt.date) -> SuiteParams:
-    """Warning baselines: recent published volumes, the policy's categories and currencies."""
+def suite_params(
+    settings: AuditSettings,
+    policy: Policy,
+    audit_date: dt.date,
+    inputs: Mapping[str, pl.DataFrame] | None = None,
+) -> SuiteParams:
+    """Warning baselines: recent published volumes; categories the policy names or the
+    run's tickets use (the ticket vocabulary is open, so calls and concessions are checked
+    against it); the policy's currencies."""
     categories = set(policy.concessions.allowed)
     if policy.follow_up.categories != "all":
         categories |= set(policy.follow_up.categories)
+    tickets = (inputs or {}).get("tickets")
+    if tickets is not None and "category" in tickets.columns:
+        categories |= set(tickets["category"].drop_nulls().unique().to_list())
     return SuiteParams(
         typical_rows=typical_volumes(settings.warehouse_uri, audit_date, settings.s3),
         known_categories=sorted(categories),
@@ -467,7 +477,7 @@ def write_audit_publish_frames(
         "settings": settings,
     }
     draft = build_manifest(**manifest_args)
-    params = params or suite_params(settings, policy, audit_date)
+    params = params or suite_params(settings, policy, audit_date, inputs)
     with tempfile.TemporaryDirectory(prefix="audit-docs-", dir=work_dir) as tmp:
         docs_dir = Path(tmp) / "data_docs"
         report = run_validation(
