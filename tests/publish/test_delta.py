@@ -157,3 +157,23 @@ def test_typical_volume_window_excludes_old_days(tmp_path):
     publish(tmp_path, scorecard(D1, ["A1"]), D1)
     assert typical_volumes(str(tmp_path), D1 + dt.timedelta(days=28)) == {"agent_scorecard": 1}
     assert typical_volumes(str(tmp_path), D1 + dt.timedelta(days=29)) == {}
+
+
+def test_warning_baselines_come_from_policy_tickets_and_history(tmp_path):
+    from configs.settings import load_settings
+    from flows.publish import suite_params
+
+    settings = load_settings(warehouse_uri=str(tmp_path))
+    publish(tmp_path, scorecard(D1, ["A1", "A2"]), D1)
+    tickets = pl.DataFrame({"category": ["general", None, "billing"]})
+    params = suite_params(settings, settings.policy(), D2, {"tickets": tickets})
+    assert params.typical_rows == {"agent_scorecard": 2}
+    assert list(params.known_categories) == [
+        "account",
+        "billing",
+        "general",
+        "hardware",
+        "outage",
+        "shipping",
+    ]
+    assert list(params.known_currencies) == ["EUR", "USD"]
