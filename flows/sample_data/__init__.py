@@ -9,6 +9,8 @@ from flows.sample_data.generate import (
     Dataset,
     GenerationSummary,
     build_dataset,
+    ensure_benchmark_exports,
+    ensure_exports,
     generate_exports,
 )
 
@@ -20,5 +22,7 @@ __all__ = [
     "GeneratorConfig",
     "benchmark_config",
     "build_dataset",
+    "ensure_benchmark_exports",
+    "ensure_exports",
     "generate_exports",
 ]

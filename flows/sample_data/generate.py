@@ -7,8 +7,9 @@ the `_SUCCESS` markers, the planted faults and `_generator/plants.json` through 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from configs.policy import Policy, load_policy
 from configs.settings import S3Settings
 from flows.sample_data.calls import build_call_legs, plan_inbound_calls
 from flows.sample_data.concessions import decide_concessions
-from flows.sample_data.config import ENTITIES, GeneratorConfig
+from flows.sample_data.config import ENTITIES, GeneratorConfig, benchmark_config
 from flows.sample_data.faults import truncated_gzip
 from flows.sample_data.layout import ExportFile, day_files, folder
 from flows.sample_data.population import Population, agent_id, build_population, customer_id
@@ -35,6 +36,7 @@ from flows.sample_data.tickets import KIND, build_ticket_events, plan_tickets
 from flows.storage import open_storage
 
 PLANTS_KEY = "_generator/plants.json"
+BENCHMARK_END = date(2026, 10, 31)
 STREAMS = ("population", "tickets", "calls", "concessions", "timeline", "legs", "versions", "files")
 
 
@@ -250,6 +252,25 @@ def generate_exports(
     )
 
 
+def ensure_exports(cache_dir: str | Path, config: GeneratorConfig) -> Path:
+    """Generate into a local cache folder unless it already holds exactly this configuration.
+
+    plants.json is written last, so its presence with the same description marks a complete run.
+    """
+    root = Path(cache_dir)
+    marker = root / PLANTS_KEY
+    wanted = json.loads(json.dumps(_describe(config)))  # tuples as JSON lists
+    if marker.exists() and json.loads(marker.read_text()).get("generator") == wanted:
+        return root
+    generate_exports(str(root), config)
+    return root
+
+
+def ensure_benchmark_exports(cache_dir: str | Path, end_date: date = BENCHMARK_END, seed: int = 7) -> Path:
+    """42 days of the 1,000-agent benchmark centre as Parquet, generated once per cache folder."""
+    return ensure_exports(cache_dir, benchmark_config(end_date, seed))
+
+
 def _describe(config: GeneratorConfig) -> dict[str, Any]:
     return {
         "seed": config.seed,
@@ -263,4 +284,6 @@ def _describe(config: GeneratorConfig) -> dict[str, Any]:
         "scale": config.scale,
         "bad_row_share": config.bad_row_share,
         "formats": list(config.formats),
+        "max_files_per_day": config.max_files_per_day,
+        "behaviour": asdict(config.behaviour),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from flows.sample_data import GeneratorConfig, build_dataset, generate_exports
+from flows.sample_data import GeneratorConfig, benchmark_config, build_dataset, ensure_exports, generate_exports
 
 SMALL = GeneratorConfig(end_date=date(2026, 3, 31), days=5, agents=10, teams=2, seed=3, bad_row_share=0.05)
 
@@ -58,3 +59,21 @@ def test_small_centres_keep_enough_peers_for_the_planted_agents() -> None:
 def test_invalid_options_are_refused(field: str, value: Any) -> None:
     with pytest.raises(ValueError, match=field.split("_")[0]):
         replace(SMALL, **{field: value})
+
+
+def test_ensure_exports_generates_once_per_configuration(tmp_path: Path) -> None:
+    config = replace(SMALL, days=2, bad_row_share=0.0)
+    root = ensure_exports(tmp_path, config)
+    plants = root / "_generator" / "plants.json"
+    first = plants.stat().st_mtime_ns
+    ensure_exports(tmp_path, config)
+    assert plants.stat().st_mtime_ns == first
+    ensure_exports(tmp_path, replace(config, seed=99))
+    assert plants.stat().st_mtime_ns != first
+    assert json.loads(plants.read_text())["generator"]["seed"] == 99
+
+
+def test_benchmark_config_is_a_parquet_only_fault_free_1000_agent_centre() -> None:
+    config = benchmark_config(date(2026, 10, 31))
+    assert (config.n_agents, config.days, config.formats, config.bad_row_share) == (1000, 42, ("parquet",), 0)
+    assert config.tickets_per_agent_per_day * config.n_agents == 50_000
