@@ -89,24 +89,25 @@ def first_solved_at(tickets: pl.LazyFrame, events: pl.LazyFrame) -> pl.LazyFrame
     has no such event (events missing from the export) falls back to the ticket's `solved_at`,
     with an unknown solver, so it is attributed to its assignee.
     """
-    from_events = (
-        events.filter((pl.col("event_type") == "status_change") & pl.col("new_status").is_in(SOLVED_STATUSES))
-        .sort("ticket_id", "occurred_at", "event_id")
-        .group_by("ticket_id", maintain_order=True)
-        .first()
-        .select(
-            "ticket_id",
-            pl.col("occurred_at").alias("solved_at"),
-            pl.col("actor_role").alias("solver_role"),
-            pl.col("actor_id").alias("solver_id"),
-        )
+    from_events = _first_per_key(
+        events.filter(
+            (pl.col("event_type") == "status_change") & pl.col("new_status").is_in(SOLVED_STATUSES)
+        ).select("ticket_id", "occurred_at", "event_id", "actor_role", "actor_id"),
+        key="ticket_id",
+        at="occurred_at",
+        tie="event_id",
+        latest=False,
+    ).select(
+        "ticket_id",
+        pl.col("occurred_at").alias("solved_at"),
+        pl.col("actor_role").alias("solver_role"),
+        pl.col("actor_id").alias("solver_id"),
     )
     from_tickets = (
         tickets.filter(pl.col("status").is_in(SOLVED_STATUSES) & pl.col("solved_at").is_not_null())
+        .select("ticket_id", "solved_at")
         .join(from_events.select("ticket_id"), on="ticket_id", how="anti")
-        .select(
-            "ticket_id",
-            "solved_at",
+        .with_columns(
             pl.lit(None, dtype=pl.String()).alias("solver_role"),
             pl.lit(None, dtype=pl.String()).alias("solver_id"),
         )
@@ -114,9 +115,32 @@ def first_solved_at(tickets: pl.LazyFrame, events: pl.LazyFrame) -> pl.LazyFrame
     return pl.concat([from_events, from_tickets], how="vertical")
 
 
-def _latest_per_key(frame: pl.LazyFrame, key: str, at: str, tie: str) -> pl.LazyFrame:
-    """One row per (key, at), the greatest `tie` winning, sorted by `at` for a deterministic as-of join."""
-    return frame.sort(key, at, tie).group_by(key, at, maintain_order=True).last().sort(at)
+def _first_per_key(frame: pl.LazyFrame, key: str, at: str, tie: str, *, latest: bool) -> pl.LazyFrame:
+    """One row per `key`: the earliest (or latest) `at`, ties to the smallest (or greatest) `tie`.
+
+    A per-group sort: far cheaper than sorting millions of rows by a string key.
+    """
+    ordered = pl.all().sort_by(at, tie)
+    return frame.group_by(key).agg(ordered.last() if latest else ordered.first())
+
+
+def _asof_table(frame: pl.LazyFrame, at: str, tie: str) -> pl.LazyFrame:
+    """Right side of a backward as-of join: sorted by time, then `tie`, so that of several rows at the
+    same instant the join takes the last one, the greatest `tie` (tested in tests/metrics)."""
+    return frame.sort(at, tie)
+
+
+_TICKET_FACTS = (
+    "ticket_id",
+    "customer_id",
+    "category",
+    "priority",
+    "customer_tier",
+    "channel",
+    "created_at",
+    "assignee_id",
+    "team_id",
+)
 
 
 def _attribute_tickets(tickets: pl.LazyFrame, events: pl.LazyFrame) -> pl.LazyFrame:
@@ -124,25 +148,31 @@ def _attribute_tickets(tickets: pl.LazyFrame, events: pl.LazyFrame) -> pl.LazyFr
     assignments = events.filter(pl.col("event_type") == "assignment").select(
         "ticket_id", "event_id", "occurred_at", "assignee_id", "team_id"
     )
-    on_ticket = _latest_per_key(assignments, "ticket_id", "occurred_at", "event_id").select(
-        "ticket_id",
-        "occurred_at",
-        pl.col("assignee_id").alias("assignee_at_solve"),
-    )
+    solved = first_solved_at(tickets, events)
+    # Assignee at the solve: the latest assignment on the ticket at or before it.
+    on_ticket = _first_per_key(
+        solved.select("ticket_id", "solved_at")
+        .join(assignments, on="ticket_id", how="inner")
+        .filter(pl.col("occurred_at") <= pl.col("solved_at")),
+        key="ticket_id",
+        at="occurred_at",
+        tie="event_id",
+        latest=True,
+    ).select("ticket_id", pl.col("assignee_id").alias("assignee_at_solve"))
     # The agent's team at a moment: the team of their latest assignment on any ticket.
-    agent_teams = _latest_per_key(
-        assignments.filter(pl.col("team_id").is_not_null()).rename({"assignee_id": "agent_id"}),
-        "agent_id",
-        "occurred_at",
-        "event_id",
-    ).select("agent_id", "occurred_at", pl.col("team_id").alias("agent_team_id"))
-
-    solved = first_solved_at(tickets, events).join(tickets, on="ticket_id", how="inner", suffix="_ticket")
+    agent_teams = _asof_table(
+        assignments.filter(pl.col("team_id").is_not_null()).select(
+            pl.col("assignee_id").alias("agent_id"),
+            "occurred_at",
+            "event_id",
+            pl.col("team_id").alias("agent_team_id"),
+        ),
+        at="occurred_at",
+        tie="event_id",
+    )
     return (
-        solved.sort("solved_at")
-        .join_asof(
-            on_ticket, left_on="solved_at", right_on="occurred_at", by="ticket_id", check_sortedness=False
-        )
+        solved.join(tickets.select(_TICKET_FACTS), on="ticket_id", how="inner")
+        .join(on_ticket, on="ticket_id", how="left")
         .with_columns(
             pl.when(pl.col("solver_role") == "agent")
             .then(pl.col("solver_id"))
@@ -188,11 +218,12 @@ def _call_tiers(calls: pl.LazyFrame, tickets: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("customer_tier").alias("linked_tier"),
         pl.col("category").alias("ticket_category"),
     )
-    tiered = _latest_per_key(
-        tickets.filter(pl.col("customer_tier").is_not_null()),
-        "customer_id",
-        "created_at",
-        "ticket_id",
+    tiered = _asof_table(
+        tickets.filter(pl.col("customer_tier").is_not_null()).select(
+            "customer_id", "created_at", "ticket_id", "customer_tier"
+        ),
+        at="created_at",
+        tie="ticket_id",
     ).select("customer_id", "created_at", "customer_tier")
     base = calls.select("call_id", "customer_id", "ticket_id", "ended_at").sort("ended_at")
     before = base.join_asof(

@@ -88,6 +88,28 @@ def test_team_is_the_agents_team_at_the_solve_from_any_ticket():
     assert _row(_contacts(tickets, events), "t1")["team_id"] == "T2"
 
 
+def test_simultaneous_assignments_tie_break_on_greatest_event_id():
+    # e1 and e2 assign t1 at the same instant; e2 (the greater id) wins, for assignee and team alike.
+    tickets = tickets_frame({"ticket_id": "t1", "assignee_id": "a9"})
+    events = events_frame(
+        assign("t1", "2026-03-01T10:00:00Z", "a1", "T1"),
+        assign("t1", "2026-03-01T10:00:00Z", "a2", "T2"),
+        solve("t1", "2026-03-02T10:00:00Z", None, "system"),
+    )
+    row = _row(_contacts(tickets, events), "t1")
+    assert (row["agent_id"], row["team_id"]) == ("a2", "T2")
+
+
+def test_agent_team_tie_at_the_same_instant_goes_to_the_greatest_event_id():
+    tickets = tickets_frame({"ticket_id": "t1"}, {"ticket_id": "t2", "status": "open"})
+    events = events_frame(
+        assign("t2", "2026-03-01T10:00:00Z", "a1", "T7"),  # e1
+        assign("t1", "2026-03-01T10:00:00Z", "a1", "T3"),  # e2: same instant, greater id
+        solve("t1", "2026-03-02T10:00:00Z", "a1"),
+    )
+    assert _row(_contacts(tickets, events), "t1")["team_id"] == "T3"
+
+
 def test_team_falls_back_to_the_ticket_team_when_the_agent_has_no_assignment():
     tickets = tickets_frame({"ticket_id": "t1", "assignee_id": "a9", "team_id": "T9"})
     events = events_frame(solve("t1", "2026-03-02T10:00:00Z", "a1"))
