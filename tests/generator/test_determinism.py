@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from flows.sample_data import GeneratorConfig, benchmark_config, build_dataset, ensure_exports, generate_exports
+from flows.sample_data import (
+    GeneratorConfig,
+    benchmark_config,
+    build_dataset,
+    ensure_exports,
+    generate_exports,
+)
 
 SMALL = GeneratorConfig(end_date=date(2026, 3, 31), days=5, agents=10, teams=2, seed=3, bad_row_share=0.05)
 
