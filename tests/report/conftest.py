@@ -11,10 +11,10 @@ from report_fixtures import build_warehouse
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Path:
     """A fresh warehouse a test may change."""
-    return build_warehouse(tmp_path / "warehouse")
+    return Path(build_warehouse(tmp_path / "warehouse"))
 
 
 @pytest.fixture(scope="module")
 def shared_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same warehouse, read-only, shared by a module's tests."""
-    return build_warehouse(tmp_path_factory.mktemp("shared") / "warehouse")
+    return Path(build_warehouse(tmp_path_factory.mktemp("shared") / "warehouse"))

@@ -78,13 +78,14 @@ def frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     )
 
 
-def write_table(warehouse: Path, name: str, df: pl.DataFrame) -> None:
-    target = warehouse / name
-    options = {"partition_by": ["audit_date"]}
-    if (target / "_delta_log").exists():
-        df.write_delta(target, mode="append", delta_write_options=options)
-    else:
-        df.write_delta(target, delta_write_options=options)
+def write_table(
+    warehouse: Path | str, name: str, df: pl.DataFrame, storage_options: dict[str, str] | None = None
+) -> None:
+    """A new Delta table `<warehouse>/<name>`, partitioned by audit_date like the published ones."""
+    target = f"{str(warehouse).rstrip('/')}/{name}"
+    df.write_delta(
+        target, storage_options=storage_options, delta_write_options={"partition_by": ["audit_date"]}
+    )
 
 
 def agent_rows() -> list[dict[str, Any]]:
@@ -296,16 +297,19 @@ def manifest_rows() -> list[dict[str, Any]]:
     ]
 
 
-def build_warehouse(root: Path) -> Path:
-    """A local warehouse with every table the report reads, for day D (and D-1, D-30 scorecards)."""
-    write_table(root, "agent_scorecard", frame(agent_rows()))
-    write_table(root, "team_scorecard", frame(team_rows_for_day()))
-    write_table(root, "team_scorecard", frame(earlier_team_rows()))
-    write_table(root, "follow_up_audit", frame(follow_up_rows()))
-    write_table(root, "escalation_audit", frame(escalation_rows()))
-    write_table(root, "concession_audit", frame(concession_rows()))
-    write_table(root, "concession_flags", frame(flag_rows()))
-    write_table(root, "run_manifest", frame(manifest_rows()))
+def build_warehouse(root: Path | str, storage_options: dict[str, str] | None = None) -> Path | str:
+    """A warehouse with every table the report reads, for day D (and D-1, D-30 team scorecards)."""
+    tables = {
+        "agent_scorecard": agent_rows(),
+        "team_scorecard": team_rows_for_day() + earlier_team_rows(),
+        "follow_up_audit": follow_up_rows(),
+        "escalation_audit": escalation_rows(),
+        "concession_audit": concession_rows(),
+        "concession_flags": flag_rows(),
+        "run_manifest": manifest_rows(),
+    }
+    for name, rows in tables.items():
+        write_table(root, name, frame(rows), storage_options)
     return root
 
 
