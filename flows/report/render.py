@@ -141,6 +141,7 @@ def render_report(
         "count_columns": [c for c in views.COUNT_COLUMNS if scorecard is not None and c in scorecard.columns],
         "headline": [(row, {m: rate_cell(row, m) for m in metrics}) for row in headline.to_dicts()],
         "agents": [(row, {m: rate_cell(row, m) for m in metrics}) for row in agents],
+        "measures": views.other_measures(scorecard),
         "charts": {
             "follow_up": chart("follow_up"),
             "missed_escalation": chart("missed_escalation"),

@@ -68,6 +68,22 @@ def rollup(frame: pl.DataFrame, by: list[str], min_volume: int) -> pl.DataFrame:
     return out.with_columns([e for m in metrics for e in rate_columns(m, min_volume)])
 
 
+_RATE_SUFFIXES = ("_numerator", "_denominator", "_rate", "_ci_low", "_ci_high", "_low_volume")
+_NOT_MEASURES = {"audit_date", "run_id", "agent_id", "team_id", *VOLUME_COLUMNS, *COUNT_COLUMNS}
+
+
+def other_measures(scorecard: pl.DataFrame | None) -> list[str]:
+    """Numeric scorecard columns that are not rates, volumes or the shown counts (medians, p90s, conduct)."""
+    if scorecard is None:
+        return []
+    rates = {f"{m}{s}" for m in rate_metrics(scorecard) for s in _RATE_SUFFIXES}
+    return [
+        c
+        for c, dtype in scorecard.schema.items()
+        if dtype.is_numeric() and c not in rates and c not in _NOT_MEASURES
+    ]
+
+
 def headline(
     team_scorecard: pl.DataFrame | None, agent_scorecard: pl.DataFrame | None, min_volume: int
 ) -> pl.DataFrame:

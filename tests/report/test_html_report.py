@@ -226,3 +226,11 @@ def test_data_docs_link_falls_back_to_the_manifest(tmp_path: Path) -> None:
     assert link == f"../../data_docs/audit_date=2026-11-20/run_id={RUN_ID}/index.html"
     published = Path(publish_report("<html></html>", str(reports), D))
     assert (published.parent / link).resolve() == docs.resolve()
+
+
+def test_other_published_measures_are_listed_per_agent(html: str) -> None:
+    page = parse_page(html)
+    assert page.column("measures-table", "first_reply_minutes_median") == ["12.5", "12.5", "12.5"]
+    # Rates, volumes and the counts shown in the scorecard are not repeated here.
+    assert not page.column("measures-table", "follow_up_numerator")
+    assert not page.column("measures-table", "contacts")
