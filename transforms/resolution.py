@@ -252,20 +252,16 @@ def resolution_parts(classified: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFra
 
 
 def _agent_replies(events: pl.LazyFrame) -> pl.LazyFrame:
-    """Public comments by agents: `ticket_id`, `reply_at`, `event_id`, `agent_id`, sorted by `reply_at`."""
-    return (
-        events.filter(
-            (pl.col("event_type") == "comment")
-            & (pl.col("actor_role") == "agent")
-            & pl.col("public").fill_null(False)
-        )
-        .select(
-            "ticket_id",
-            pl.col("occurred_at").alias("reply_at"),
-            "event_id",
-            pl.col("actor_id").alias("agent_id"),
-        )
-        .sort("reply_at", "event_id")
+    """Public comments by agents: `ticket_id`, `reply_at`, `event_id`, `agent_id` (unsorted)."""
+    return events.filter(
+        (pl.col("event_type") == "comment")
+        & (pl.col("actor_role") == "agent")
+        & pl.col("public").fill_null(False)
+    ).select(
+        "ticket_id",
+        pl.col("occurred_at").alias("reply_at"),
+        "event_id",
+        pl.col("actor_id").alias("agent_id"),
     )
 
 
@@ -274,7 +270,10 @@ def first_replies(
 ) -> pl.LazyFrame:
     """First public agent comment per ticket (at or after creation) sent on D, with minutes waited,
     attributed to the agent who sent it and that agent's team at the time."""
-    replies = _agent_replies(events).join(
+    replies = _agent_replies(events)
+    # Only tickets with a reply on D can have their first reply on D: narrow before sorting.
+    sent_on_d = replies.filter(pl.col("reply_at").is_between(window.day_start_at, window.day_end_at, "left"))
+    replies = replies.join(sent_on_d.select("ticket_id").unique(), on="ticket_id", how="semi").join(
         tickets.select("ticket_id", "created_at", pl.col("team_id").alias("ticket_team_id")), on="ticket_id"
     )
     first = (
@@ -320,16 +319,19 @@ def reply_waits(
                 "ticket_id", pl.col("occurred_at").alias("started_at")
             ),
         ]
-    ).unique()
+    )
     if deadlines is not None:
         starts = starts.filter(
             pl.col("started_at").is_between(deadlines[0] - sla, deadlines[1] - sla, "left")
         )
+    starts = starts.unique().cache()
+    # Only the events of tickets with a wait: the sorts and as-of joins stay small.
+    events = events.join(starts.select("ticket_id").unique(), on="ticket_id", how="semi").cache()
     statuses = _status_events(events)
     solves = statuses.filter(pl.col("new_status").is_in(SOLVED_STATUSES)).select(
         "ticket_id", pl.col("status_at").alias("solved_at")
     )
-    replies = _agent_replies(events).select("ticket_id", "reply_at")
+    replies = _agent_replies(events).select("ticket_id", "reply_at").sort("reply_at")
     deadline = pl.col("started_at") + sla
     return (
         starts.sort("started_at")
@@ -376,17 +378,21 @@ def reply_sla_breaches(
 ) -> pl.LazyFrame:
     """Breaches whose deadline fell on D, against the ticket's assignee at the deadline (latest
     assignment event, else the ticket's assignee) and that agent's team then."""
-    assignments = (
-        events.filter(pl.col("event_type") == "assignment")
-        .select("ticket_id", pl.col("occurred_at").alias("assigned_at"), "event_id", "assignee_id", "team_id")
-        .sort("assigned_at", "event_id")
-    )
-    breaches = (
+    breached = (
         reply_waits(tickets, events, sla, window.data_cutoff, (window.day_start_at, window.day_end_at))
         .filter(pl.col("is_breach"))
         .with_columns(audit_date=local_date(pl.col("deadline_at"), window.time_zone))
         .filter(closed_on(window))
-        .sort("deadline_at")
+        .cache()
+    )
+    assignments = (
+        events.filter(pl.col("event_type") == "assignment")
+        .join(breached.select("ticket_id").unique(), on="ticket_id", how="semi")
+        .select("ticket_id", pl.col("occurred_at").alias("assigned_at"), "event_id", "assignee_id", "team_id")
+        .sort("assigned_at", "event_id")
+    )
+    breaches = (
+        breached.sort("deadline_at")
         .join_asof(
             assignments.drop("event_id"),
             left_on="deadline_at",
