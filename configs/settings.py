@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import (
@@ -30,9 +30,9 @@ class S3Settings(BaseModel):
 
     endpoint_url: str | None = None
     region: str = "us-east-1"
-    max_attempts: int = Field(5, ge=1)
-    connect_timeout_seconds: float = Field(10, gt=0)
-    read_timeout_seconds: float = Field(60, gt=0)
+    max_attempts: Annotated[int, Field(ge=1)] = 5
+    connect_timeout_seconds: Annotated[float, Field(gt=0)] = 10
+    read_timeout_seconds: Annotated[float, Field(gt=0)] = 60
 
 
 class AuditSettings(BaseSettings):

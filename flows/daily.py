@@ -18,7 +18,7 @@ import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.context import get_run_context
+from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 
 from configs.policy import Policy, load_policy
@@ -26,6 +26,7 @@ from configs.settings import AuditSettings, load_settings
 from flows import summary
 from flows.errors import AuditError, panics_as_errors
 from flows.ingest import IngestResult, ingest_all
+from flows.publish import PublishResult, write_audit_publish
 from flows.storage import Storage, open_storage
 from flows.windows import data_cutoff, default_audit_date, export_range, lookahead_days
 from transforms.audit import CanonicalTables, collect_audit, run_audit
@@ -66,11 +67,7 @@ def resolve_run(
         reports_uri=reports,
         policy_path=policy_file,
     )
-    try:
-        ctx = get_run_context()
-        run_id = str(ctx.flow_run.id) if getattr(ctx, "flow_run", None) else str(uuid.uuid4())
-    except RuntimeError:
-        run_id = str(uuid.uuid4())
+    run_id = flow_run.id or str(uuid.uuid4())  # the Prefect flow run id inside a flow
     return AuditRun(settings=settings, policy=load_policy(settings.policy_path), run_id=run_id)
 
 
@@ -159,11 +156,9 @@ def validate_and_publish(
     audit_date: date,
     ingested: dict[str, IngestResult],
     metrics: dict[str, pl.DataFrame],
-) -> Any:
+) -> PublishResult:
     """Write, audit, publish: stage the day's tables, validate them, publish only if the
     critical checks pass; Data Docs and the manifest are published either way."""
-    from flows.publish import write_audit_publish
-
     return write_audit_publish(
         ingested=ingested,
         metrics=metrics,

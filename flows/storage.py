@@ -7,6 +7,7 @@ trusted as local paths: `LocalStorage` refuses any key that would escape its roo
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import mimetypes
 import os
@@ -36,7 +37,7 @@ class Storage(Protocol):
     def read_bytes(self, key: str) -> bytes: ...
     def write_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None: ...
     def exists(self, key: str) -> bool: ...
-    def folders(self, prefix: str) -> list[str]: ...
+    def folders(self, prefix: str) -> builtins.list[str]: ...
 
 
 def safe_key(key: str) -> str:
@@ -91,7 +92,7 @@ class LocalStorage:
     def exists(self, key: str) -> bool:
         return self._path(key).exists()
 
-    def folders(self, prefix: str) -> list[str]:
+    def folders(self, prefix: str) -> builtins.list[str]:
         """Names of the folders directly under `prefix` (no file is read)."""
         base = self._path(prefix)
         return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
@@ -167,11 +168,11 @@ class S3Storage:
             raise
         return True
 
-    def folders(self, prefix: str) -> list[str]:
+    def folders(self, prefix: str) -> builtins.list[str]:
         """Names of the 'folders' (common prefixes) directly under `prefix`."""
         full = self._full(prefix).rstrip("/") + "/"
         paginator = self.client.get_paginator("list_objects_v2")
-        names: list[str] = []
+        names: builtins.list[str] = []
         for page in paginator.paginate(Bucket=self.bucket, Prefix=full, Delimiter="/"):
             names += [p["Prefix"][len(full) :].rstrip("/") for p in page.get("CommonPrefixes", [])]
         return sorted(names)
