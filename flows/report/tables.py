@@ -1,8 +1,10 @@
 """Reading the published audit tables for the report: the one place the report touches Delta.
 
-Until flows/publish.py offers `read_table`, tables are read here with `pl.scan_delta`
-from `<warehouse_uri>/<table>`. A table that does not exist yet reads as None, so a day
-whose validation failed (no audit tables, only the manifest) still gets a report.
+Tables live at `<warehouse_uri>/<table>` as flows/publish.py writes them. The report
+reads them itself rather than through `flows.publish.read_table`, whose module loads
+Great Expectations (seconds of start-up for `audit report`). A table that does not
+exist yet reads as None, so a day whose validation failed (no audit tables, only the
+manifest) still gets a report.
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ def delta_storage_options(uri: str, s3: S3Settings | None) -> dict[str, str] | N
     if not is_s3(uri):
         return None
     s3 = s3 or S3Settings.model_validate({})
-    options = {"AWS_REGION": s3.region}
+    options = {"AWS_REGION": s3.region, "AWS_MAX_RETRIES": str(s3.max_attempts)}
     if s3.endpoint_url:
         options["AWS_ENDPOINT_URL"] = s3.endpoint_url
         options["AWS_ALLOW_HTTP"] = str(s3.endpoint_url.startswith("http://")).lower()
