@@ -33,6 +33,7 @@ SAMPLE_KEYS = 10
 SENSITIVE_COLUMNS = PERSONAL_COLUMNS | FREE_TEXT_COLUMNS | {CUSTOMER_KEY, "subject_id"}
 RESULTS_DIR = "results"
 SUMMARY_FILE = "summary.json"
+DOCS_SITE = "audit"  # the only site built: GX's default ephemeral site would litter /tmp
 # Result fields that may hold row values; only key columns are kept (unexpected_index_list).
 VALUE_FIELDS = (
     "partial_unexpected_list",
@@ -162,7 +163,7 @@ def run_validation(
                 unsuccessful=int(stats["unsuccessful_expectations"]),
             )
         )
-    context.build_data_docs()
+    context.build_data_docs(site_names=[DOCS_SITE])
     report = ValidationReport(run_id, audit_date, tuple(suites), tuple(failures), docs_dir)
     _write_json(docs_dir / SUMMARY_FILE, report.to_dict())
     log.info("validation %s: critical_passed=%s", run_id, report.critical_passed)
@@ -177,7 +178,7 @@ def _context(docs_dir: Path) -> Any:
         "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
         "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
     }
-    context.add_data_docs_site(site_name="audit", site_config=site)
+    context.add_data_docs_site(site_name=DOCS_SITE, site_config=site)
     return context
 
 
