@@ -362,11 +362,35 @@ def test_rates_are_bounded_and_bracketed(rows: list[tuple[date, str, str, bool]]
             assert (frame[f"{m}_low_volume"] == (den < min_volume)).all()
 
 
+count_rows = st.lists(
+    st.tuples(st.sampled_from(DAYS), st.sampled_from(sorted(AGENT_TEAMS)), st.sampled_from(COUNTS)),
+    max_size=20,
+)
+contact_kinds = st.lists(
+    st.tuples(
+        st.sampled_from(DAYS), st.sampled_from(sorted(AGENT_TEAMS)), st.sampled_from(["ticket", "call"])
+    ),
+    max_size=20,
+)
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(part_rows)
-def test_team_rollup_equals_the_sum_of_its_agents(rows: list[tuple[date, str, str, bool]]) -> None:
-    agent, team = build_scorecards([_parts_frame(rows)], [], [], contact_rows(), None, 20)
-    summed_cols = [f"{m}_{p}" for m in RATE_METRICS for p in ("numerator", "denominator")]
+@given(part_rows, count_rows, contact_kinds)
+def test_team_rollup_equals_the_sum_of_its_agents(
+    rows: list[tuple[date, str, str, bool]],
+    counted: list[tuple[date, str, str]],
+    closed: list[tuple[date, str, str]],
+) -> None:
+    counts = count_parts(*((day, a, AGENT_TEAMS[a], name, 1) for day, a, name in counted))
+    contacts = contact_rows(*((day, a, AGENT_TEAMS[a], kind) for day, a, kind in closed))
+    agent, team = build_scorecards([_parts_frame(rows)], [], [counts], contacts, None, 20)
+    summed_cols = [
+        *[f"{m}_{p}" for m in RATE_METRICS for p in ("numerator", "denominator")],
+        *COUNTS,
+        "contacts",
+        "tickets_solved",
+        "calls_answered",
+    ]
     from_agents = (
         agent.group_by("audit_date", "team_id").agg(pl.col(summed_cols).sum()).sort("audit_date", "team_id")
     )
