@@ -1,0 +1,88 @@
+"""The flow's entry point: ingestion results in; no key, nothing written."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+
+import polars as pl
+import pytest
+import sample_frames as s
+
+from configs.settings import load_settings
+from flows import secrets
+from flows.publish import read_table, write_audit_publish, write_audit_publish_frames
+from flows.secrets import PSEUDONYM_KEY_ENV, MissingPseudonymKey
+from transforms.schemas.quarantine import QUARANTINE_SCHEMA
+
+
+def metrics() -> dict[str, pl.DataFrame]:
+    return {
+        "follow_up_audit": s.follow_up_evidence(),
+        "escalation_audit": s.escalation_evidence(),
+        "concession_audit": s.concession_evidence(),
+        "concession_flags": s.concession_flags_evidence(),
+        "agent_scorecard": s.agent_scorecard().drop("run_id"),
+        "team_scorecard": s.team_scorecard().drop("run_id"),
+    }
+
+
+def ingested(entity: str, frame: pl.DataFrame, quarantined: list[dict]) -> SimpleNamespace:
+    files = pl.DataFrame(
+        {"entity": [entity], "object_key": [f"{entity}/export_date=2026-11-20/a.csv"], "etag": ["e"],
+         "size": [10], "export_date": [s.DAY], "rows_read": [frame.height + len(quarantined)],
+         "rows_accepted": [frame.height], "rows_quarantined": [len(quarantined)], "rows_duplicate": [0],
+         "rows_superseded": [0], "schema_drift": [["extra_col"]], "file_error": [None]},
+        schema_overrides={"file_error": pl.String},
+    )  # fmt: skip
+    return SimpleNamespace(
+        canonical=frame, quarantine=pl.DataFrame(quarantined, schema=QUARANTINE_SCHEMA), files=files
+    )
+
+
+def test_ingestion_results_are_published_with_their_quarantine(tmp_path):
+    settings = load_settings(warehouse_uri=str(tmp_path / "wh"), reports_uri=str(tmp_path / "rep"))
+    bad = {"object_key": "tickets/export_date=2026-11-20/a.csv", "reason": "missing_required_field",
+           "detail": "customer_id: required", "row_number": 4, "entity": "tickets"}  # fmt: skip
+    result = write_audit_publish(
+        ingested={
+            "tickets": ingested("tickets", s.tickets(), [bad]),
+            "ticket_events": ingested("ticket_events", s.ticket_events(), []),
+            "calls": ingested("calls", s.calls(), []),
+        },
+        metrics=metrics(),
+        audit_date=s.DAY,
+        run_id="r1",
+        settings=settings,
+        policy=settings.policy(),
+        key=s.KEY,
+    )
+    assert result.critical_passed and result.data_docs_url.endswith("run_id=r1/index.html")
+    quarantine = read_table(settings.warehouse_uri, "quarantine")
+    assert quarantine.select("entity", "row_number", "reason", "audit_date", "run_id").rows() == [
+        ("tickets", 4, "missing_required_field", s.DAY, "r1")
+    ]
+    (row,) = read_table(settings.warehouse_uri, "run_manifest").to_dicts()
+    assert [(i["entity"], i["rows_read"], i["size_bytes"], i["schema_drift"]) for i in row["inputs"]] == [
+        ("calls", 3, 10, ["extra_col"]),
+        ("ticket_events", 4, 10, ["extra_col"]),
+        ("tickets", 4, 10, ["extra_col"]),
+    ]
+
+
+def test_without_a_key_nothing_is_written(tmp_path, monkeypatch):
+    monkeypatch.delenv(PSEUDONYM_KEY_ENV, raising=False)
+    monkeypatch.setattr(secrets, "_from_prefect_block", lambda name: None)  # no Prefect API in this test
+    settings = load_settings(warehouse_uri=str(tmp_path / "wh"), reports_uri=str(tmp_path / "rep"))
+    with pytest.raises(MissingPseudonymKey, match="refusing to publish"):
+        write_audit_publish_frames(
+            s.inputs(),
+            {**metrics(), "quarantine": s.quarantine()},
+            pl.DataFrame(),
+            settings=settings,
+            policy=settings.policy(),
+            audit_date=s.DAY,
+            run_id="r1",
+            started_at=dt.datetime(2026, 11, 21, tzinfo=dt.UTC),
+        )
+    assert list(tmp_path.iterdir()) == []
