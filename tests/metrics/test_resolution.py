@@ -485,3 +485,36 @@ def test_breach_day_is_the_deadline_day_in_the_business_time_zone(created_at: st
     window = AuditWindow(D, "America/New_York", datetime(2026, 3, 20, tzinfo=UTC))
     result = run(tickets, events_frame(), window=window)
     assert counts(result, "reply_sla_breaches") == ([(None, "T1", 1)] if counted else [])
+
+
+def test_results_do_not_depend_on_input_row_order() -> None:
+    """Same inputs in another order give identical evidence, queues and scorecards."""
+    from transforms.scorecards import build_scorecards
+
+    tickets = tickets_frame(
+        {"ticket_id": "t1", "created_at": "2026-03-01T08:00:00Z", "csat_score": 5},
+        {"ticket_id": "t2", "created_at": "2026-03-02T10:30:00Z", "csat_score": 2},
+        {"ticket_id": "t3", "created_at": "2026-03-01T07:00:00Z", "customer_id": "c2", "status": "open"},
+    )
+    events = events_frame(
+        assign("t1", "2026-03-01T08:00:00Z", "a1", "T1"),
+        assign("t3", "2026-03-01T07:00:00Z", "a2", "T2"),
+        comment("t1", "2026-03-01T09:00:00Z", actor="a1"),
+        comment("t3", "2026-03-02T09:00:00Z", actor="a2"),
+        solve("t1", "2026-03-02T10:00:00Z"),
+        solve("t2", "2026-03-02T11:00:00Z", actor_id="a2"),
+        status("t1", "2026-03-04T10:00:00Z", "open"),
+    )
+
+    def collect(t: pl.LazyFrame, e: pl.LazyFrame, c: pl.LazyFrame) -> list[pl.DataFrame]:
+        contacts = build_contacts(t, e, c, "UTC")
+        result = audit_resolution(contacts, build_customer_contacts(t, c), t, e, c, WINDOW, POLICY)
+        cards = build_scorecards([result.rate_parts], [result.measures], [result.counts], contacts, D, 20)
+        return [frame.collect() for frame in (result.evidence, result.queues, *cards)]
+
+    forward = collect(tickets, events, CALLS)
+    backward = collect(*(f.reverse() for f in (tickets, events, CALLS)))
+    for a, b in zip(forward, backward, strict=True):
+        assert_frame_equal(a, b)
+    # t1: t2 opened after its solve (and a reopen); t2: nothing after. Calls here are not resolved.
+    assert forward[0].select("contact_id", "fcr_status").rows() == [("t1", "repeat"), ("t2", "first_contact")]
