@@ -328,9 +328,17 @@ def reply_waits(
     # Only the events of tickets with a wait: the sorts and as-of joins stay small.
     events = events.join(starts.select("ticket_id").unique(), on="ticket_id", how="semi").cache()
     statuses = _status_events(events)
-    solves = statuses.filter(pl.col("new_status").is_in(SOLVED_STATUSES)).select(
-        "ticket_id", pl.col("status_at").alias("solved_at")
-    )
+    # A solve known only from the ticket row (its events missing) still ends the wait.
+    solves = pl.concat(
+        [
+            statuses.filter(pl.col("new_status").is_in(SOLVED_STATUSES)).select(
+                "ticket_id", pl.col("status_at").alias("solved_at")
+            ),
+            tickets.filter(pl.col("status").is_in(SOLVED_STATUSES) & pl.col("solved_at").is_not_null())
+            .join(starts.select("ticket_id").unique(), on="ticket_id", how="semi")
+            .select("ticket_id", "solved_at"),
+        ]
+    ).sort("solved_at")
     replies = _agent_replies(events).select("ticket_id", "reply_at").sort("reply_at")
     deadline = pl.col("started_at") + sla
     return (

@@ -518,3 +518,12 @@ def test_results_do_not_depend_on_input_row_order() -> None:
         assert_frame_equal(a, b)
     # t1: t2 opened after its solve (and a reopen); t2: nothing after. Calls here are not resolved.
     assert forward[0].select("contact_id", "fcr_status").rows() == [("t1", "repeat"), ("t2", "first_contact")]
+
+
+def test_solve_known_only_from_the_ticket_row_ends_the_wait() -> None:
+    """Regression: a solved ticket whose events are missing from the export is not a breach."""
+    tickets = tickets_frame(
+        {"ticket_id": "t1", "created_at": "2026-03-01T08:00:00Z", "solved_at": "2026-03-01T10:00:00Z"},
+        {"ticket_id": "t2", "created_at": "2026-03-01T08:00:00Z", "status": "open", "team_id": "T1"},
+    )
+    assert counts(run(tickets, events_frame()), "reply_sla_breaches") == [(None, "T1", 1)]
