@@ -20,6 +20,7 @@ from flows.report.tables import TREND_DAYS, AuditDay
 from flows.storage import is_s3
 
 TEMPLATES = Path(__file__).with_name("templates")
+EVIDENCE_PREVIEW = 5  # evidence ids shown before a flag's full list is folded away
 DATA_DOCS_PREFIX = "data_docs"  # flows/publish.py publishes Data Docs under <reports>/data_docs/
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'unsafe-inline'"
 
@@ -205,6 +206,7 @@ def render_report(
             for row in (trend.sort("audit_date").to_dicts() if not trend.is_empty() else [])
         ],
         "trend_days": TREND_DAYS,
+        "evidence_preview": EVIDENCE_PREVIEW,
     }
     return _environment().get_template("report.html.j2").render(**context)
 

@@ -15,6 +15,7 @@ from report_fixtures import (
     POLICY_VERSION,
     RUN_ID,
     D,
+    flag_rows,
     frame,
     manifest_rows,
     parse_page,
@@ -234,3 +235,15 @@ def test_other_published_measures_are_listed_per_agent(html: str) -> None:
     # Rates, volumes and the counts shown in the scorecard are not repeated here.
     assert not page.column("measures-table", "follow_up_numerator")
     assert not page.column("measures-table", "contacts")
+
+
+def test_long_evidence_lists_are_folded_but_complete(tmp_path: Path) -> None:
+    root = tmp_path / "warehouse"
+    ids = [f"T-{i:04d}" for i in range(12)]
+    flag = flag_rows()[0] | {"evidence_ids": ids}
+    write_table(root, "concession_flags", frame([flag]))
+    page = parse_page(build_report(str(root), D))
+    (cell,) = page.find("td", data_col="evidence_ids")
+    (summary,) = [e for e in page.find("summary") if e.inside("td", data_col="evidence_ids")]
+    assert summary.text == "12 ids: T-0000, T-0001, T-0002, T-0003, T-0004, …"
+    assert cell.text.endswith(", ".join(ids))
