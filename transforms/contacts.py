@@ -285,7 +285,9 @@ def build_customer_contacts(tickets: pl.LazyFrame, calls: pl.LazyFrame) -> pl.La
     """Every customer-initiated contact: each new ticket and each inbound call, answered or not.
 
     Used for "the customer came back" and repeat-contact signals; transfer legs are part of
-    the call they came from, and outbound/callback calls are agent-initiated.
+    the call they came from, and outbound/callback calls are agent-initiated. A call without
+    a category takes its linked ticket's, as in `build_contacts`, so "same category" matches
+    the same way on both sides.
     """
     new_tickets = tickets.select(
         pl.col("ticket_id").alias("contact_id"),
@@ -294,12 +296,17 @@ def build_customer_contacts(tickets: pl.LazyFrame, calls: pl.LazyFrame) -> pl.La
         "category",
         pl.col("created_at").alias("opened_at"),
     )
-    inbound = calls.filter(pl.col("direction") == "inbound").select(
-        pl.col("call_id").alias("contact_id"),
-        pl.lit("call").alias("contact_type"),
-        "customer_id",
-        "category",
-        pl.col("initiated_at").alias("opened_at"),
+    ticket_categories = tickets.select("ticket_id", pl.col("category").alias("ticket_category"))
+    inbound = (
+        calls.filter(pl.col("direction") == "inbound")
+        .join(ticket_categories, on="ticket_id", how="left")
+        .select(
+            pl.col("call_id").alias("contact_id"),
+            pl.lit("call").alias("contact_type"),
+            "customer_id",
+            pl.coalesce("category", "ticket_category").alias("category"),
+            pl.col("initiated_at").alias("opened_at"),
+        )
     )
     return pl.concat([f.cast(CUSTOMER_CONTACTS_SCHEMA) for f in (new_tickets, inbound)])
 

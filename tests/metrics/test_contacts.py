@@ -376,6 +376,20 @@ def test_customer_contacts_are_new_tickets_and_inbound_calls_answered_or_not():
     assert_frame_equal(build_customer_contacts(tickets, calls).collect(), expected)
 
 
+
+def test_customer_call_without_category_takes_its_linked_tickets():
+    """Repeat-contact and came-back matching compare categories; a call categorised only
+    through its ticket must match the same way as in `build_contacts`."""
+    tickets = tickets_frame({"ticket_id": "t1", "status": "open", "category": "outage"})
+    calls = calls_frame(
+        _answered_call("k1", "2026-03-02T11:00:00Z", ticket_id="t1"),
+        _answered_call("k2", "2026-03-02T12:00:00Z", ticket_id="t1", category="billing"),
+        _answered_call("k3", "2026-03-02T13:00:00Z", ticket_id="t-unknown"),
+    )
+    out = build_customer_contacts(tickets, calls).filter(pl.col("contact_type") == "call").collect()
+    assert out.select("contact_id", "category").rows() == [("k1", "outage"), ("k2", "billing"), ("k3", None)]
+
+
 # --- invariants --------------------------------------------------------------------------
 
 _HOURS = st.integers(min_value=0, max_value=96)
