@@ -126,6 +126,8 @@ def input_files_frame(rows: list[Mapping[str, object]] | pl.DataFrame) -> pl.Dat
     """Per-object input statistics in the manifest's shape (ingestion's `size` is accepted
     for `size_bytes`; optional columns default to null, rows_superseded to 0)."""
     frame = rows if isinstance(rows, pl.DataFrame) else pl.DataFrame(rows, infer_schema_length=None)
+    if frame.width == 0:  # no input objects at all (an empty day)
+        return pl.DataFrame(schema=INPUT_FILE_SCHEMA)
     if "size" in frame.columns and "size_bytes" not in frame.columns:
         frame = frame.rename({"size": "size_bytes"})
     missing = set(REQUIRED_INPUT_COLUMNS) - set(frame.columns)

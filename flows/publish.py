@@ -189,17 +189,20 @@ def publish_day(
     run_id: str,
     policy_version: str,
     s3: S3Settings | None = None,
+    written: dict[str, int] | None = None,
 ) -> dict[str, int]:
     """Publish every audit table for one day; returns table -> version written.
 
     Every table of outputs.md must be present (an empty frame empties the day), so a day
-    is never published with a table silently missing.
+    is never published with a table silently missing. `written`, when given, is filled as
+    tables are committed, so a caller can record what an interrupted publish did write.
     """
     missing = sorted(set(AUDIT_TABLES) - set(tables))
     if missing:
         raise ValueError(f"cannot publish {audit_date}: missing table(s) {missing}")
-    return {
-        name: publish_table(
+    written = {} if written is None else written
+    for name in AUDIT_TABLES:
+        written[name] = publish_table(
             name,
             tables[name],
             warehouse_uri=warehouse_uri,
@@ -208,8 +211,7 @@ def publish_day(
             policy_version=policy_version,
             s3=s3,
         )
-        for name in AUDIT_TABLES
-    }
+    return dict(written)
 
 
 def append_manifest(row: pl.DataFrame, *, warehouse_uri: str, s3: S3Settings | None = None) -> int:
@@ -517,17 +519,20 @@ def _publish_if_passed(
     audit_date: dt.date,
     run_id: str,
 ) -> tuple[dict[str, int], Exception | None]:
+    """Versions written and the failure, if any (an interrupted publish keeps what it wrote)."""
     if not report.critical_passed:
         return {}, ValidationFailed(report)
+    written: dict[str, int] = {}
     try:
-        versions = publish_day(
+        publish_day(
             staged,
             warehouse_uri=settings.warehouse_uri,
             audit_date=audit_date,
             run_id=run_id,
             policy_version=policy.version,
             s3=settings.s3,
+            written=written,
         )
     except Exception as exc:  # recorded in the manifest, then re-raised
-        return {}, exc
-    return versions, None
+        return written, exc
+    return written, None

@@ -86,3 +86,35 @@ def test_without_a_key_nothing_is_written(tmp_path, monkeypatch):
             started_at=dt.datetime(2026, 11, 21, tzinfo=dt.UTC),
         )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_publish_is_recorded_and_reraised(tmp_path, monkeypatch):
+    import flows.publish as publish
+
+    real = publish.publish_table
+
+    def flaky(name, frame, **kwargs):
+        if name == "follow_up_audit":
+            raise OSError("connection reset while writing follow_up_audit")
+        return real(name, frame, **kwargs)
+
+    monkeypatch.setattr(publish, "publish_table", flaky)
+    settings = load_settings(warehouse_uri=str(tmp_path / "wh"), reports_uri=str(tmp_path / "rep"))
+    with pytest.raises(OSError, match="connection reset"):
+        write_audit_publish_frames(
+            s.inputs(),
+            {**metrics(), "quarantine": s.quarantine()},
+            pl.DataFrame(),
+            settings=settings,
+            policy=settings.policy(),
+            audit_date=s.DAY,
+            run_id="r1",
+            key=s.KEY,
+        )
+    (row,) = read_table(settings.warehouse_uri, "run_manifest").to_dicts()
+    assert row["status"] == "failed" and "connection reset" in row["failure_reason"]
+    assert row["is_critical_passed"] is True  # validation passed; storage failed
+    assert [(t["table"], t["version"]) for t in row["tables"]] == [
+        ("agent_scorecard", 0),
+        ("team_scorecard", 0),
+    ]
