@@ -1,0 +1,126 @@
+"""Manifest rows: input statistics, code version, config hash, reconciliation check."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from configs.settings import load_settings
+from expectations import run_manifest
+from flows import manifest
+from flows.manifest import build_manifest, code_version, config_hash, git_commit, input_files_frame
+from flows.publish import content_type
+
+COUNTS = ("rows_read", "rows_accepted", "rows_quarantined", "rows_duplicate")
+
+
+def file_row(key: str, entity: str, counts: tuple[int, int, int, int]) -> dict:
+    return {
+        "entity": entity,
+        "object_key": key,
+        "etag": "e",
+        "size": 1,
+        **dict(zip(COUNTS, counts, strict=True)),
+    }
+
+
+def test_input_files_take_ingestion_shape_and_sort():
+    frame = input_files_frame([file_row("b", "tickets", (2, 2, 0, 0)), file_row("a", "calls", (3, 1, 1, 1))])
+    assert frame.select("entity", "object_key", "size_bytes", "rows_superseded").rows() == [
+        ("calls", "a", 1, 0),
+        ("tickets", "b", 1, 0),
+    ]
+    assert frame.schema == manifest.INPUT_FILE_SCHEMA
+
+
+def test_missing_statistics_are_refused():
+    with pytest.raises(ValueError, match="rows_duplicate"):
+        input_files_frame(
+            [{k: v for k, v in file_row("a", "calls", (1, 1, 0, 0)).items() if k != "rows_duplicate"}]
+        )
+
+
+def test_code_version_with_and_without_git(monkeypatch, tmp_path):
+    assert git_commit(tmp_path) is None  # not a checkout
+    monkeypatch.setattr(manifest, "git_commit", lambda: None)
+    version, commit, label = code_version()
+    assert (commit, label) == (None, version)
+    monkeypatch.setattr(manifest, "git_commit", lambda: "0123456789abcdef0123")
+    assert code_version()[2] == f"{version}+g0123456789ab"
+
+
+def test_config_hash_follows_policy_and_settings():
+    settings = load_settings()
+    policy = settings.policy()
+    assert config_hash(settings, policy) == config_hash(load_settings(), settings.policy())
+    assert config_hash(settings, policy) != config_hash(settings, policy.model_copy(update={"min_volume": 5}))
+    assert config_hash(settings, policy) != config_hash(load_settings(warehouse_uri="elsewhere"), policy)
+
+
+def test_manifest_row_totals_and_tables():
+    settings = load_settings()
+    row = build_manifest(
+        run_id="r9",
+        audit_date=dt.date(2026, 11, 20),
+        started_at=dt.datetime(2026, 11, 21, 6, tzinfo=dt.UTC),
+        input_files=input_files_frame(
+            [file_row("a", "calls", (3, 1, 1, 1)), file_row("b", "calls", (2, 2, 0, 0))]
+        ),
+        policy=settings.policy(),
+        settings=settings,
+        status="succeeded",
+        tables={"team_scorecard": (4, 10), "agent_scorecard": (7, 20)},
+    ).row(0, named=True)
+    assert tuple(row[c] for c in COUNTS) == (5, 3, 1, 1)
+    assert row["input_files"] == 2
+    assert row["tables"] == [
+        {"table": "agent_scorecard", "version": 7, "rows": 20},
+        {"table": "team_scorecard", "version": 4, "rows": 10},
+    ]
+    assert row["policy_version"] == "2026.11-1" and row["finished_at"] is None
+
+
+counts = st.tuples(*(st.integers(0, 50) for _ in range(4)))
+
+
+@given(st.lists(counts, max_size=6))
+def test_reconciliation_check_matches_the_contract(files):
+    settings = load_settings()
+    frame = build_manifest(
+        run_id="r",
+        audit_date=dt.date(2026, 11, 20),
+        started_at=dt.datetime(2026, 11, 21, tzinfo=dt.UTC),
+        input_files=input_files_frame([file_row(f"k{i}", "calls", c) for i, c in enumerate(files)]),
+        policy=settings.policy(),
+        settings=settings,
+    )
+    checked = run_manifest.prepare(frame.lazy()).collect().row(0, named=True)
+    assert checked["check_inputs_reconciled"] == all(r == a + q + d for r, a, q, d in files)
+    total = [sum(c[i] for c in files) for i in range(4)]
+    assert checked["check_totals_reconciled"] == (total[0] == total[1] + total[2] + total[3])
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("index.html", "text/html; charset=utf-8"),
+        ("static/styles/a.CSS", "text/css; charset=utf-8"),
+        ("x.js", "application/javascript; charset=utf-8"),
+        ("results/tickets.json", "application/json"),
+        ("logo.png", "image/png"),
+        ("logo.svg", "image/svg+xml"),
+        ("font.otf", "font/otf"),
+        ("README", "application/octet-stream"),
+    ],
+)
+def test_content_types(name, expected):
+    assert content_type(name) == expected
+
+
+def test_manifest_frame_schema_is_stable():
+    assert list(manifest.MANIFEST_SCHEMA)[:3] == ["audit_date", "run_id", "status"]
+    assert manifest.MANIFEST_SCHEMA["inputs"] == pl.List(pl.Struct(manifest.INPUT_FILE_SCHEMA))
