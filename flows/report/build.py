@@ -25,15 +25,23 @@ def build_report(
     data_docs_url: str | None = None,
     min_volume: int = DEFAULT_MIN_VOLUME,
     reports_uri: str | None = None,
+    relative_links: bool = True,
 ) -> str:
     """The self-contained HTML report for one audit day.
 
     `min_volume` (the policy's) marks roll-ups computed here (all teams, the trend);
     per-agent and per-team markers are the published `<m>_low_volume` columns.
-    `reports_uri` lets the Data Docs link be relative to the published report.
+    `reports_uri` lets the Data Docs link be relative to the published report (inferred
+    from the link when not given); `relative_links=False` for a copy saved elsewhere.
     """
     day = load_audit_day(warehouse_uri, audit_date, s3)
-    return render_report(day, min_volume=min_volume, data_docs_url=data_docs_url, reports_uri=reports_uri)
+    return render_report(
+        day,
+        min_volume=min_volume,
+        data_docs_url=data_docs_url,
+        reports_uri=reports_uri,
+        relative_links=relative_links,
+    )
 
 
 def publish_report(html: str, reports_uri: str, audit_date: date, s3: S3Settings | None = None) -> str:

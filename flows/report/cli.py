@@ -68,6 +68,8 @@ def report(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     if html is not None:
-        page = build_report(settings.warehouse_uri, audit_date, s3=settings.s3, min_volume=min_volume)
+        page = build_report(
+            settings.warehouse_uri, audit_date, s3=settings.s3, min_volume=min_volume, relative_links=False
+        )
         html.write_text(page, encoding="utf-8")
         typer.echo(f"report written to {html}", err=True)

@@ -104,12 +104,18 @@ def _rows(frame: pl.DataFrame, columns: tuple[str, ...] | list[str]) -> list[dic
 
 
 def render_report(
-    day: AuditDay, *, min_volume: int, data_docs_url: str | None, reports_uri: str | None = None
+    day: AuditDay,
+    *,
+    min_volume: int,
+    data_docs_url: str | None,
+    reports_uri: str | None = None,
+    relative_links: bool = True,
 ) -> str:
     """The report's HTML for one audit day.
 
     The Data Docs link is `data_docs_url`, else the manifest's `data_docs_uri`, made
-    relative when it lives under the same reports URI (see `report_link`).
+    relative when it lives under the same reports URI (see `report_link`); a report saved
+    elsewhere (`relative_links=False`) keeps an absolute link.
     """
     run = views.run_info(day.run_manifest, day.agent_scorecard)
     published = day.agent_scorecard if day.has_audit_tables else None
@@ -131,7 +137,9 @@ def render_report(
         "csp": CSP,
         "min_volume": min_volume,
         "run": run,
-        "data_docs_url": report_link(data_docs_url or run.data_docs_uri, reports_uri),
+        "data_docs_url": report_link(
+            data_docs_url or run.data_docs_uri, reports_uri, relative=relative_links
+        ),
         "has_audit_tables": day.has_audit_tables,
         "labels": {m: views.metric_label(m) for m in metrics},
         "metrics": metrics,
@@ -211,7 +219,7 @@ def render_report(
     return _environment().get_template("report.html.j2").render(**context)
 
 
-def report_link(target: str | None, reports_uri: str | None) -> str | None:
+def report_link(target: str | None, reports_uri: str | None, *, relative: bool = True) -> str | None:
     """A link that works wherever the reports folder is opened or served.
 
     A target under the reports root becomes relative to the report's own folder
@@ -224,7 +232,9 @@ def report_link(target: str | None, reports_uri: str | None) -> str | None:
     if target.startswith(("http://", "https://")):
         return target
     root: str | None = None
-    if reports_uri:
+    if not relative:
+        pass
+    elif reports_uri:
         root = reports_uri if is_s3(reports_uri) else Path(reports_uri).resolve().as_posix()
     elif f"/{DATA_DOCS_PREFIX}/" in target:
         root = target.partition(f"/{DATA_DOCS_PREFIX}/")[0]

@@ -216,6 +216,18 @@ def test_data_docs_link_is_relative_beside_the_report(
     assert report_link(target, reports_uri) == link
 
 
+@pytest.mark.parametrize(
+    ("target", "link"),
+    [
+        ("/srv/reports/data_docs/x/index.html", "file:///srv/reports/data_docs/x/index.html"),
+        ("s3://bucket/reports/data_docs/x/index.html", "s3://bucket/reports/data_docs/x/index.html"),
+        (DOCS, DOCS),
+    ],
+)
+def test_a_report_saved_elsewhere_keeps_absolute_links(target: str, link: str) -> None:
+    assert report_link(target, "/srv/reports", relative=False) == link
+
+
 def test_data_docs_link_falls_back_to_the_manifest(tmp_path: Path) -> None:
     root = tmp_path / "warehouse"
     reports = tmp_path / "reports"

@@ -5,11 +5,21 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 import typer
-from report_fixtures import PLANTED_RAW_ID, PLANTED_TEXT, D
+from report_fixtures import (
+    PLANTED_RAW_ID,
+    PLANTED_TEXT,
+    D,
+    build_warehouse,
+    frame,
+    manifest_rows,
+    parse_page,
+    write_table,
+)
 from typer.testing import CliRunner
 
 from flows.report.cli import report
@@ -120,9 +130,17 @@ def test_no_raw_customer_ids_in_terminal_output(shared_warehouse: Path, fmt: str
         assert PLANTED_RAW_ID not in out and PLANTED_TEXT not in out
 
 
-def test_html_option_writes_the_report(shared_warehouse: Path, tmp_path: Path) -> None:
-    target = tmp_path / "report.html"
-    code, _, err = run(shared_warehouse, "--section", "flags", "--html", str(target))
+def test_html_option_writes_the_report_with_an_absolute_docs_link(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse"
+    build_warehouse(warehouse)
+    docs = tmp_path / "reports" / "data_docs" / "audit_date=2026-11-20" / "run_id=r1" / "index.html"
+    write_table(
+        warehouse, "run_manifest", frame([row | {"data_docs_uri": str(docs)} for row in manifest_rows()])
+    )
+    target = tmp_path / "elsewhere" / "report.html"
+    target.parent.mkdir()
+    code, _, err = run(warehouse, "--section", "flags", "--html", str(target))
     assert code == 0
-    assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    page = parse_page(target.read_text(encoding="utf-8"))
+    assert page.find("a", id="data-docs")[0].attrs["href"] == docs.as_uri()
     assert str(target) in err
