@@ -13,7 +13,7 @@ from flows.sample_data.arrivals import DAY
 from flows.sample_data.calls import DIRECTIONS, OUTCOMES
 from flows.sample_data.config import CATEGORIES, CHANNELS, PRIORITIES, TIERS
 from flows.sample_data.population import Population
-from flows.sample_data.tickets import BODIES, KIND, ROLE, STATUS
+from flows.sample_data.tickets import BODIES, KIND, ROLE, STATUS, event_order
 from transforms.schemas import CALLS, TICKET_EVENTS, TICKETS
 from transforms.schemas.base import STATUSES, TIMESTAMP
 from transforms.schemas.ticket_events import EVENT_TYPES
@@ -67,39 +67,47 @@ def name(column: str, names: tuple[str, ...]) -> pl.Expr:
 
 
 def number_events(events: pl.DataFrame, cutoff: int, start: int) -> pl.DataFrame:
-    """Events exported by the cutoff, numbered in time order, with their export `day`."""
-    return (
-        events.filter(pl.col("at") < cutoff)
-        .sort("at", "ticket", "step")
-        .with_row_index("event_no")
-        .with_columns(day=((pl.col("at") - start) // DAY).cast(pl.Int32))
-        .sort("ticket", "at", "step")
+    """Events exported by the cutoff, numbered in time order, with their export `day`.
+
+    `events` is in (ticket, at, step) order and stays so.
+    """
+    exported = events.filter(pl.col("at") < cutoff)
+    key = event_order(exported, "at", "ticket")
+    chronological = pl.struct(key).rank("ordinal") if isinstance(key, list) else key.rank("ordinal")
+    return exported.with_columns(
+        event_no=(chronological - 1).cast(pl.Int64),
+        day=((pl.col("at") - start) // DAY).cast(pl.Int32),
     )
+
+
+def _fill_within_ticket(column: pl.Expr, sentinel: int) -> pl.Expr:
+    """Forward fill inside each ticket's run of rows (the frame is sorted by ticket): a sentinel
+    on each run's first row stops values leaking from the previous ticket."""
+    first = (pl.col("ticket") != pl.col("ticket").shift(1)).fill_null(True)
+    filled = pl.when(first & column.is_null()).then(pl.lit(sentinel)).otherwise(column).forward_fill()
+    return pl.when(filled != sentinel).then(filled)
 
 
 def ticket_versions(events: pl.DataFrame) -> pl.DataFrame:
     """One ticket row per (ticket, export day): the state after the day's last change."""
     solved = STATUS["solved"]
     state = events.with_columns(
-        solved_at=pl.when(pl.col("status") == solved).then(pl.col("at")).forward_fill().over("ticket"),
-        status=pl.col("status").forward_fill().over("ticket"),
-        assignee=pl.col("assignee").forward_fill().over("ticket"),
-        csat=pl.col("csat").forward_fill().over("ticket"),
+        solved_at=_fill_within_ticket(pl.when(pl.col("status") == solved).then(pl.col("at")), -1),
+        status=_fill_within_ticket(pl.col("status"), -1),
+        assignee=_fill_within_ticket(pl.col("assignee"), -1),
+        csat=_fill_within_ticket(pl.col("csat"), -1),
     )
-    return (
-        state.group_by("ticket", "day", maintain_order=True)
-        .last()
-        .select(
-            "ticket",
-            "day",
-            pl.col("at").alias("updated"),
-            "status",
-            pl.when(pl.col("status").is_in([solved, STATUS["closed"]]))
-            .then(pl.col("solved_at"))
-            .alias("solved"),
-            "assignee",
-            "csat",
-        )
+    last_of_day = (pl.col("ticket") != pl.col("ticket").shift(-1)) | (
+        pl.col("day") != pl.col("day").shift(-1)
+    )
+    return state.filter(last_of_day.fill_null(True)).select(
+        "ticket",
+        "day",
+        pl.col("at").alias("updated"),
+        "status",
+        pl.when(pl.col("status").is_in([solved, STATUS["closed"]])).then(pl.col("solved_at")).alias("solved"),
+        "assignee",
+        "csat",
     )
 
 

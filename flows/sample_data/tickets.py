@@ -144,7 +144,26 @@ class EventLog:
         self.parts.append(frame.select(pl.col(name).cast(dtype) for name, dtype in EVENT_SCHEMA.items()))
 
     def frame(self) -> pl.DataFrame:
-        return pl.concat(self.parts).sort("ticket", "at", "step")
+        """All events in (ticket, at, step) order."""
+        events = pl.concat(self.parts)
+        return events.sort(event_order(events, "ticket", "at"))
+
+
+STEP_SLOTS = 64  # more than the number of EventLog steps
+
+
+def event_order(events: pl.DataFrame, first: str, second: str) -> pl.Expr | list[str]:
+    """A sort key ordering events by (first, second, step): one packed Int64 when it fits (a
+    single integer sort is several times faster on millions of rows), else the three columns."""
+    if events.is_empty():
+        return [first, second, "step"]
+    values = {c: events[c].to_numpy() for c in (first, second)}
+    low = {c: int(v.min()) for c, v in values.items()}
+    span = {c: int(v.max()) - low[c] + 1 for c, v in values.items()}
+    if span[first] * span[second] * STEP_SLOTS >= 2**62:
+        return [first, second, "step"]
+    offset = [(pl.col(c).cast(pl.Int64) - low[c]) for c in (first, second)]
+    return (offset[0] * span[second] + offset[1]) * STEP_SLOTS + pl.col("step").cast(pl.Int64)
 
 
 def build_ticket_events(
