@@ -134,6 +134,7 @@ def test_html_option_writes_the_report_with_an_absolute_docs_link(tmp_path: Path
     warehouse = tmp_path / "warehouse"
     build_warehouse(warehouse)
     docs = tmp_path / "reports" / "data_docs" / "audit_date=2026-11-20" / "run_id=r1" / "index.html"
+    shutil.rmtree(warehouse / "run_manifest")
     write_table(
         warehouse, "run_manifest", frame([row | {"data_docs_uri": str(docs)} for row in manifest_rows()])
     )
