@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from deltalake import CommitProperties, DeltaTable, write_deltalake
@@ -31,18 +31,14 @@ from deltalake.exceptions import TableNotFoundError
 
 from configs.policy import Policy
 from configs.settings import AuditSettings, S3Settings
-from expectations import SuiteParams
-from expectations.gate import (
-    SUMMARY_FILE,
-    ValidationFailed,
-    ValidationReport,
-    render_runs_index,
-    run_validation,
-)
 from flows.manifest import build_manifest, input_files_frame
 from flows.secrets import load_pseudonym_key
 from flows.storage import is_s3, open_storage
 from transforms.pseudonym import publishable
+
+if TYPE_CHECKING:  # Great Expectations takes seconds to import: only runs that validate load it
+    from expectations import SuiteParams
+    from expectations.gate import ValidationReport
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +67,7 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     MANIFEST_TABLE: ("audit_date", "run_id"),
 }
 DATA_DOCS_PREFIX = "data_docs"
+SUMMARY_FILE = "summary.json"  # written by expectations.gate for every run
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -317,6 +314,8 @@ def suite_params(
     """Warning baselines: recent published volumes; categories the policy names or the
     run's tickets use (the ticket vocabulary is open, so calls and concessions are checked
     against it); the policy's currencies."""
+    from expectations import SuiteParams
+
     categories = set(policy.concessions.allowed)
     if policy.follow_up.categories != "all":
         categories |= set(policy.follow_up.categories)
@@ -359,6 +358,8 @@ def content_type(name: str) -> str:
 
 def refresh_runs_index(reports_uri: str, s3: S3Settings | None = None) -> str:
     """Rebuild `<reports>/data_docs/index.html` from every run's summary.json."""
+    from expectations.gate import render_runs_index
+
     storage = open_storage(reports_uri, s3)
     summaries, links = [], {}
     for info in storage.list(DATA_DOCS_PREFIX):
@@ -468,6 +469,8 @@ def write_audit_publish_frames(
     Docs and a `failed` manifest row when critical expectations fail; no audit table is
     touched in that case. Without a pseudonym key nothing happens (MissingPseudonymKey).
     """
+    from expectations.gate import run_validation
+
     key = key if key is not None else load_pseudonym_key()
     staged = stage(outputs, key=key, run_id=run_id, audit_date=audit_date)
     manifest_args: dict[str, Any] = {
@@ -520,6 +523,8 @@ def _publish_if_passed(
     run_id: str,
 ) -> tuple[dict[str, int], Exception | None]:
     """Versions written and the failure, if any (an interrupted publish keeps what it wrote)."""
+    from expectations.gate import ValidationFailed
+
     if not report.critical_passed:
         return {}, ValidationFailed(report)
     written: dict[str, int] = {}

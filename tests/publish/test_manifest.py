@@ -124,3 +124,18 @@ def test_content_types(name, expected):
 def test_manifest_frame_schema_is_stable():
     assert list(manifest.MANIFEST_SCHEMA)[:3] == ["audit_date", "run_id", "status"]
     assert manifest.MANIFEST_SCHEMA["inputs"] == pl.List(pl.Struct(manifest.INPUT_FILE_SCHEMA))
+
+
+def test_reading_tables_does_not_load_great_expectations():
+    import subprocess
+    import sys
+
+    from expectations import gate
+    from flows import publish
+
+    assert publish.SUMMARY_FILE == gate.SUMMARY_FILE
+    code = "import sys, flows.publish; print('great_expectations' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip() == "False"
