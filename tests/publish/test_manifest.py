@@ -136,7 +136,8 @@ def test_reading_tables_does_not_load_great_expectations():
 
     assert publish.SUMMARY_FILE == gate.SUMMARY_FILE
     code = "import sys, flows.publish; print('great_expectations' in sys.modules)"
+    root = Path(__file__).parents[2]
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120, cwd=root
     )
     assert out.stdout.strip() == "False"
