@@ -131,13 +131,15 @@ def audit_window(run: AuditRun, audit_date: date, ingested: dict[str, IngestResu
     return AuditWindow(audit_date, run.time_zone, data_cutoff(newest, audit_date, run.time_zone))
 
 
-def _not_a_validation_failure(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry I/O errors, never a failed gate: the same data fails the same checks."""
+def _worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry I/O errors, never a failed gate or a missing pseudonym key: the same data fails
+    the same checks, and a key does not appear between retries."""
     from expectations.gate import ValidationFailed
+    from transforms.pseudonym import PseudonymKeyError
 
     try:
         state.result()
-    except ValidationFailed:
+    except (ValidationFailed, PseudonymKeyError):
         return False
     except Exception:
         return True
@@ -147,7 +149,7 @@ def _not_a_validation_failure(task: Any, task_run: Any, state: Any) -> bool:
 @task(
     retries=IO_RETRIES,
     retry_delay_seconds=IO_RETRY_DELAYS,
-    retry_condition_fn=_not_a_validation_failure,
+    retry_condition_fn=_worth_retrying,
     cache_policy=NO_CACHE,
 )
 @panics_as_errors
@@ -176,7 +178,12 @@ def publish_html_report(run: AuditRun, audit_date: date, data_docs_url: str | No
     from flows.report.build import build_report, publish_report
 
     html = build_report(
-        run.settings.warehouse_uri, audit_date, s3=run.settings.s3, data_docs_url=data_docs_url
+        run.settings.warehouse_uri,
+        audit_date,
+        s3=run.settings.s3,
+        data_docs_url=data_docs_url,
+        min_volume=run.policy.min_volume,
+        reports_uri=run.settings.reports_uri,
     )
     return publish_report(html, run.settings.reports_uri, audit_date, run.settings.s3)
 
@@ -184,11 +191,27 @@ def publish_html_report(run: AuditRun, audit_date: date, data_docs_url: str | No
 # --- flows ------------------------------------------------------------------------------------
 
 
+def _data_docs_index(parameters: dict[str, Any]) -> str | None:
+    """The runs index of the Data Docs for these parameters (None if the settings are broken)."""
+    from flows.publish import DATA_DOCS_PREFIX
+
+    try:
+        settings = load_settings(config_file=parameters.get("config"), reports_uri=parameters.get("reports"))
+    except Exception:  # the failure may be the settings themselves; the message says so
+        return None
+    return f"{settings.reports_uri.rstrip('/')}/{DATA_DOCS_PREFIX}/index.html"
+
+
 def _failure_artifact(flow: Any, flow_run: Any, state: Any) -> None:
     """On failure, leave a markdown artifact saying what failed and where the Data Docs are."""
     create_markdown_artifact(
         key="support-audit-failure",
-        markdown=summary.failure_markdown(flow_run.name, flow_run.parameters, state.message),
+        markdown=summary.failure_markdown(
+            flow_run.name,
+            flow_run.parameters,
+            state.message,
+            data_docs_index=_data_docs_index(flow_run.parameters),
+        ),
         description="Why this support-audit run failed",
     )
 
