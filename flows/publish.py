@@ -125,9 +125,18 @@ def _conform(frame: pl.DataFrame, uri: str, options: dict[str, str] | None) -> p
     for name, dtype in frame.schema.items():
         if name in existing and existing[name] != dtype:
             casts.append(pl.col(name).cast(existing[name]))
-        elif dtype == pl.Null:
-            casts.append(pl.col(name).cast(pl.String))
+        elif _without_null(dtype) != dtype:
+            casts.append(pl.col(name).cast(_without_null(dtype)))
     return frame.with_columns(casts) if casts else frame
+
+
+def _without_null(dtype: Any) -> pl.DataType:
+    """Delta has no Null type: an all-null column (or list of nothing) is written as String."""
+    if dtype == pl.Null:
+        return pl.String()
+    if isinstance(dtype, pl.List):
+        return pl.List(_without_null(dtype.inner))
+    return dtype
 
 
 def sort_for_publish(name: str, frame: pl.DataFrame) -> pl.DataFrame:

@@ -177,3 +177,18 @@ def test_warning_baselines_come_from_policy_tickets_and_history(tmp_path):
         "shipping",
     ]
     assert list(params.known_currencies) == ["EUR", "USD"]
+
+
+def test_untyped_empty_columns_get_a_delta_type(tmp_path):
+    frame = pl.DataFrame({"audit_date": [D1], "agent_id": ["A1"], "note_ids": [[]], "spare": [None]})
+    assert frame.schema["note_ids"] == pl.List(pl.Null) and frame.schema["spare"] == pl.Null
+    publish(tmp_path, frame, D1)
+    table = read_table(str(tmp_path), "agent_scorecard")
+    assert table.schema["note_ids"] == pl.List(pl.String) and table.schema["spare"] == pl.String
+    # A later day with real values keeps the table's types.
+    publish(
+        tmp_path,
+        pl.DataFrame({"audit_date": [D2], "agent_id": ["A2"], "note_ids": [["x"]], "spare": ["y"]}),
+        D2,
+    )
+    assert read_table(str(tmp_path), "agent_scorecard", audit_date=D2)["note_ids"].to_list() == [["x"]]
