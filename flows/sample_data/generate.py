@@ -7,6 +7,7 @@ the `_SUCCESS` markers, the planted faults and `_generator/plants.json` through 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -24,8 +25,10 @@ from flows.sample_data.faults import truncated_gzip
 from flows.sample_data.layout import ExportFile, day_files, folder
 from flows.sample_data.population import Population, agent_id, build_population, customer_id
 from flows.sample_data.records import (
+    call_id,
     call_records,
     call_versions,
+    event_id,
     event_records,
     number_calls,
     number_events,
@@ -124,8 +127,6 @@ def build_dataset(config: GeneratorConfig, policy: Policy | None = None) -> Data
 
 def _concession_ids(table: pl.DataFrame, events: pl.DataFrame, calls: pl.DataFrame) -> pl.DataFrame:
     """The id the pipeline sees for each exported concession (event_id or call_id)."""
-    from flows.sample_data.records import call_id, event_id
-
     by_ticket = events.filter(pl.col("kind") == KIND["concession"]).select(
         pl.lit("ticket").alias("contact_type"),
         pl.col("ticket").alias("index"),
@@ -138,7 +139,7 @@ def _concession_ids(table: pl.DataFrame, events: pl.DataFrame, calls: pl.DataFra
     return table.join(ids, on=["contact_type", "index"], how="inner").rename({"id": "concession_id"})
 
 
-def day_records(data: Dataset, entity: str, index: int, part: pl.DataFrame) -> pl.DataFrame:
+def day_records(data: Dataset, entity: str, part: pl.DataFrame) -> pl.DataFrame:
     """Contract rows of one entity for one export day."""
     # Sorted on the integer codes: ids are zero-padded, so this is also (time, id) order.
     if entity == "tickets":
@@ -148,52 +149,58 @@ def day_records(data: Dataset, entity: str, index: int, part: pl.DataFrame) -> p
     return call_records(part.sort("updated", "call_no"), data.concessions, data.pop)
 
 
-def export_files(data: Dataset) -> tuple[list[ExportFile], dict[str, dict[str, int]], dict[str, Any]]:
-    """Every file of the landing area, the bad rows per entity and reason, and the planted faults."""
-    rng = _streams(data.config.seed)["files"]
+@dataclass
+class ExportLog:
+    """What `export_files` planted, filled in as the files are produced."""
+
+    bad_rows: dict[str, dict[str, int]] = field(default_factory=lambda: {e: {} for e in ENTITIES})
+    faults: dict[str, Any] = field(default_factory=dict)
+
+
+def export_files(data: Dataset, log: ExportLog) -> Iterator[ExportFile]:
+    """Every file of the landing area, one export folder at a time (so they can be written as
+    they come), then the delivery faults: a re-delivered events file and a corrupt calls file."""
+    config = data.config
+    rng = _streams(config.seed)["files"]
     sources = {"tickets": data.ticket_versions, "ticket_events": data.events, "calls": data.calls}
-    files: list[ExportFile] = []
-    bad: dict[str, dict[str, int]] = {e: {} for e in ENTITIES}
+    # The faults copy the first file of a mid-period day.
+    fault_days = {"ticket_events": config.days // 2, "calls": config.days // 3}
+    fault_sources: dict[str, ExportFile] = {}
     for entity in ENTITIES:
         parts = sources[entity].partition_by("day", as_dict=True, maintain_order=True)
-        for index in range(data.config.days):  # one export folder per day
+        for index in range(config.days):  # one export folder per day
             part = parts.get((index,))
-            if part is None or part.is_empty():
+            typed = day_records(data, entity, part) if part is not None else None
+            if typed is None or typed.is_empty():
                 continue
-            typed = day_records(data, entity, index, part)
-            if typed.is_empty():
-                continue
-            day_files_, counts = day_files(entity, data.day(index), typed, data.config, rng)
-            files += day_files_
-            files.append(ExportFile(f"{folder(entity, data.day(index))}/_SUCCESS", b"", 0, 0))
+            files, counts = day_files(entity, data.day(index), typed, config, rng)
+            yield from files
+            yield ExportFile(f"{folder(entity, data.day(index))}/_SUCCESS", b"", 0, 0)
+            if index >= fault_days.get(entity, config.days) and entity not in fault_sources:
+                fault_sources[entity] = files[0]
             for reason, n in counts.items():
-                bad[entity][reason] = bad[entity].get(reason, 0) + n
-    faults = _delivery_faults(files, data.config) if data.config.has_faults else {}
-    return files + faults.pop("_files", []), bad, faults
+                log.bad_rows[entity][reason] = log.bad_rows[entity].get(reason, 0) + n
+    if config.has_faults:
+        yield from _delivery_faults(fault_sources, config, log)
 
 
-def _delivery_faults(files: list[ExportFile], config: GeneratorConfig) -> dict[str, Any]:
-    """One re-delivered events file (same bytes, another name, next day) and one truncated gzip."""
-    data_files = [f for f in files if not f.key.endswith("_SUCCESS")]
-    events = [f for f in data_files if f.key.startswith("ticket_events/")]
-    calls = [f for f in data_files if f.key.startswith("calls/")]
+def _delivery_faults(
+    sources: dict[str, ExportFile], config: GeneratorConfig, log: ExportLog
+) -> list[ExportFile]:
+    """The same events file again under another name in the next day's folder, and a truncated
+    gzip copy of a calls file (extra files: no row is lost when they are quarantined)."""
     extra: list[ExportFile] = []
-    out: dict[str, Any] = {}
-    if events:
-        original = events[len(events) // 2]
+    if original := sources.get("ticket_events"):
         day = date.fromisoformat(original.key.split("export_date=")[1].split("/")[0])
         target = min(day + timedelta(days=1), config.end_date)
         name = original.key.rsplit("/", 1)[1]
-        copy = ExportFile(f"{folder('ticket_events', target)}/redelivered_{name}", original.data, 0, 0)
-        extra.append(copy)
-        out["redelivered_file"] = {"original": original.key, "copy": copy.key}
-    if calls:
-        source = calls[len(calls) // 3]
+        extra.append(ExportFile(f"{folder('ticket_events', target)}/redelivered_{name}", original.data, 0, 0))
+        log.faults["redelivered_file"] = {"original": original.key, "copy": extra[-1].key}
+    if source := sources.get("calls"):
         key = f"{source.key.rsplit('/', 1)[0]}/calls_resend.csv.gz"
         extra.append(ExportFile(key, truncated_gzip(source.data), 0, 0))
-        out["corrupt_file"] = key
-    out["_files"] = extra
-    return out
+        log.faults["corrupt_file"] = key
+    return extra
 
 
 def planted_ids(data: Dataset) -> dict[str, Any]:
@@ -233,23 +240,25 @@ def generate_exports(
 ) -> GenerationSummary:
     """Write the exports, markers, faults and plants.json under `landing_uri` (folder or s3://)."""
     data = build_dataset(config, policy)
-    files, bad, faults = export_files(data)
     storage = open_storage(landing_uri, s3)
-    for item in files:
-        storage.write_bytes(item.key, item.data)
-    plants = planted_ids(data) | {"faults": {"bad_rows": bad, **faults}}
-    plants["generator"] = _describe(config)
-    storage.write_bytes(PLANTS_KEY, json.dumps(plants, indent=2, sort_keys=True).encode(), "application/json")
-    rows = {e: sum(f.rows for f in files if f.key.startswith(f"{e}/")) for e in ENTITIES}
-    return GenerationSummary(
-        landing_uri=landing_uri,
-        start_date=config.start_date,
-        end_date=config.end_date,
-        files=sum(1 for f in files if not f.key.endswith("_SUCCESS")),
-        rows=rows,
-        bad_rows=bad,
-        plants=plants,
+    log = ExportLog()
+    summary = GenerationSummary(
+        landing_uri, config.start_date, config.end_date, rows=dict.fromkeys(ENTITIES, 0)
     )
+    for item in export_files(data, log):
+        storage.write_bytes(item.key, item.data)
+        if not item.key.endswith("_SUCCESS"):
+            summary.files += 1
+            entity = item.key.split("/", 1)[0]
+            summary.rows[entity] += item.rows
+    summary.bad_rows = log.bad_rows
+    summary.plants = planted_ids(data) | {"faults": {"bad_rows": log.bad_rows, **log.faults}}
+    summary.plants["generator"] = _describe(config)
+    # Written last: its presence marks a complete landing area (see ensure_exports).
+    storage.write_bytes(
+        PLANTS_KEY, json.dumps(summary.plants, indent=2, sort_keys=True).encode(), "application/json"
+    )
+    return summary
 
 
 def ensure_exports(cache_dir: str | Path, config: GeneratorConfig) -> Path:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from generator_exports import export_keys, read_entity
 
 from flows.sample_data import (
     GeneratorConfig,
@@ -83,3 +84,12 @@ def test_benchmark_config_is_a_parquet_only_fault_free_1000_agent_centre() -> No
     config = benchmark_config(date(2026, 10, 31))
     assert (config.n_agents, config.days, config.formats, config.bad_row_share) == (1000, 42, ("parquet",), 0)
     assert config.tickets_per_agent_per_day * config.n_agents == 50_000
+
+
+def test_summary_counts_match_the_files(tmp_path: Path) -> None:
+    summary = generate_exports(str(tmp_path), replace(SMALL, bad_row_share=0.0))
+    for entity, rows in summary.rows.items():
+        assert read_entity(tmp_path, entity).height == rows > 0
+    assert summary.files == len(export_keys(tmp_path))
+    assert summary.bad_rows == {"tickets": {}, "ticket_events": {}, "calls": {}}
+    assert "corrupt_file" not in summary.plants["faults"]
