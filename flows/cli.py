@@ -42,8 +42,8 @@ def generate(
     landing: str = typer.Option(
         None, help="Landing folder or s3://bucket/prefix (default: the settings' landing_uri)."
     ),
-    end_date: datetime = typer.Option(
-        None, formats=["%Y-%m-%d"], help="Last export day (UTC) (default: yesterday)."
+    end_date: str = typer.Option(
+        None, metavar="YYYY-MM-DD", help="Last export day (UTC) (default: yesterday)."
     ),
     days: int = typer.Option(42, min=1, help="Number of export days ending at --end-date."),
     agents: int = typer.Option(20, min=1, help="Agents (before --scale)."),
@@ -65,9 +65,10 @@ def generate(
     from configs.settings import load_settings
     from flows.sample_data import GeneratorConfig, generate_exports
 
+    end = _day(end_date, "--end-date")
     settings = load_settings(config_file=config)
     generator = GeneratorConfig(
-        end_date=end_date.date() if end_date else _yesterday(),
+        end_date=end or _yesterday(),
         days=days,
         agents=agents,
         teams=teams,
@@ -92,7 +93,6 @@ Warehouse = typer.Option(None, help="Warehouse folder or s3://bucket/prefix for 
 Reports = typer.Option(None, help="Reports folder or s3://bucket/prefix for Data Docs and HTML reports.")
 Config = typer.Option(None, help="Settings overlay TOML applied over configs/<env>.toml.")
 PolicyFile = typer.Option(None, help="Audit policy TOML (default configs/policy.toml).")
-Day = typer.Option(None, formats=["%Y-%m-%d"], help="Audit day, YYYY-MM-DD.")
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -100,16 +100,26 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _day(value: str | None, option: str) -> date | None:
+    """Parse YYYY-MM-DD here, not in Click: a bad date is one line on stderr and exit 2."""
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise _fail(f"{option}: {value!r} is not a date (YYYY-MM-DD)", EXIT_USAGE) from None
+
+
 def _exit_code(exc: BaseException) -> int:
     """Map a run's exception to an exit code scripts can rely on (see `audit --help`)."""
-    from botocore.exceptions import BotoCoreError, NoCredentialsError
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     from configs.policy import PolicyError
     from flows.secrets import MissingPseudonymKey
 
     if isinstance(exc, PolicyError | MissingPseudonymKey | FileNotFoundError | ValueError):
         return EXIT_CONFIG
-    if isinstance(exc, NoCredentialsError | BotoCoreError | ConnectionError):
+    if isinstance(exc, NoCredentialsError | BotoCoreError | ClientError | ConnectionError):
         return EXIT_STORAGE
     return EXIT_FAILED
 
@@ -122,7 +132,7 @@ def _one_line(exc: BaseException) -> str:
     if isinstance(exc, EndpointConnectionError):
         return f"cannot reach the S3 endpoint: {exc}"
     text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0] if len(text.splitlines()) == 1 else text
+    return text.splitlines()[0]
 
 
 def _run_flow(func: Any, **kwargs: Any) -> Any:
@@ -134,10 +144,34 @@ def _run_flow(func: Any, **kwargs: Any) -> Any:
         raise _fail(_one_line(exc), _exit_code(exc)) from None
 
 
+def _check_setup(**places: str | None) -> None:
+    """Before any flow run, fail fast on what no retry fixes: settings, policy, the pseudonym
+    key, and a landing store that does not answer (one list request)."""
+    from flows.daily import resolve_run
+    from flows.secrets import load_pseudonym_key
+    from flows.storage import open_storage
+
+    run = resolve_run(**places)
+    load_pseudonym_key()
+    open_storage(run.settings.landing_uri, run.settings.s3).folders("tickets")
+
+
+def _places(
+    landing: str | None, warehouse: str | None, reports: str | None, config: Path | None, policy: Path | None
+) -> dict[str, str | None]:
+    return {
+        "landing": landing,
+        "warehouse": warehouse,
+        "reports": reports,
+        "config": str(config) if config else None,
+        "policy_file": str(policy) if policy else None,
+    }
+
+
 @app.command()
 def run(
-    date_: datetime = typer.Option(
-        None, "--date", formats=["%Y-%m-%d"], help="Audit day (default: newest mature day)."
+    date_: str = typer.Option(
+        None, "--date", metavar="YYYY-MM-DD", help="Audit day (default: newest mature day)."
     ),
     landing: str = Landing,
     warehouse: str = Warehouse,
@@ -148,22 +182,17 @@ def run(
     """Run the daily audit for one day (a real Prefect flow run)."""
     from flows.daily import daily_audit
 
-    result = _run_flow(
-        daily_audit,
-        audit_date=date_.date() if date_ else None,
-        landing=landing,
-        warehouse=warehouse,
-        reports=reports,
-        config=str(config) if config else None,
-        policy_file=str(policy) if policy else None,
-    )
+    audit_date = _day(date_, "--date")
+    places = _places(landing, warehouse, reports, config, policy)
+    _run_flow(_check_setup, **places)
+    result = _run_flow(daily_audit, audit_date=audit_date, **places)
     typer.echo(f"audited {result['audit_date']}: report {result['report_url']}")
 
 
 @app.command()
 def backfill(
-    start: datetime = typer.Option(..., formats=["%Y-%m-%d"], help="First audit day."),
-    end: datetime = typer.Option(..., formats=["%Y-%m-%d"], help="Last audit day (inclusive)."),
+    start: str = typer.Option(..., metavar="YYYY-MM-DD", help="First audit day."),
+    end: str = typer.Option(..., metavar="YYYY-MM-DD", help="Last audit day (inclusive)."),
     landing: str = Landing,
     warehouse: str = Warehouse,
     reports: str = Reports,
@@ -173,18 +202,13 @@ def backfill(
     """Re-audit a range of days; each day replaces only its own partitions."""
     from flows.daily import backfill as backfill_flow
 
-    if end < start:
-        raise _fail(f"--end {end.date()} is before --start {start.date()}", EXIT_USAGE)
-    results = _run_flow(
-        backfill_flow,
-        start=start.date(),
-        end=end.date(),
-        landing=landing,
-        warehouse=warehouse,
-        reports=reports,
-        config=str(config) if config else None,
-        policy_file=str(policy) if policy else None,
-    )
+    first, last = _day(start, "--start"), _day(end, "--end")
+    assert first is not None and last is not None  # required options
+    if last < first:
+        raise _fail(f"--end {last} is before --start {first}", EXIT_USAGE)
+    places = _places(landing, warehouse, reports, config, policy)
+    _run_flow(_check_setup, **places)
+    results = _run_flow(backfill_flow, start=first, end=last, **places)
     typer.echo(f"audited {len(results)} day(s): {results[0]['audit_date']} .. {results[-1]['audit_date']}")
 
 

@@ -159,20 +159,27 @@ def scorecard_table(agent_scorecard: pl.DataFrame) -> list[dict[str, Any]]:
     return agent_scorecard.select(present).with_columns(pl.col(pl.Float64).round(4)).to_dicts()
 
 
-def failure_markdown(run_name: str, parameters: dict[str, Any], message: str | None) -> str:
+def failure_markdown(
+    run_name: str,
+    parameters: dict[str, Any],
+    message: str | None,
+    *,
+    data_docs_index: str | None = None,
+) -> str:
     """What failed and where to look, for the failure hook's artifact."""
     params = ", ".join(f"{k}={v}" for k, v in sorted(parameters.items()) if v is not None)
-    return "\n".join(
-        [
-            f"# support-audit run `{run_name}` failed",
-            "",
-            f"Parameters: {params or '(defaults)'}",
-            "",
-            "```",
-            (message or "no message").strip(),
-            "```",
-            "",
-            "When the failure is a validation failure, nothing was published for the day; the Data Docs",
-            "and the run manifest row (marked failed) were published under the reports and warehouse URIs.",
-        ]
-    )
+    lines = [
+        f"# support-audit run `{run_name}` failed",
+        "",
+        f"Parameters: {params or '(defaults)'}",
+        "",
+        "```",
+        (message or "no message").strip(),
+        "```",
+        "",
+        "When the failure is a validation failure, nothing was published for the day; the Data Docs",
+        "and the run manifest row (marked failed) were published under the reports and warehouse URIs.",
+    ]
+    if data_docs_index:
+        lines += ["", f"- Data Docs (every run, by audit date): {data_docs_index}"]
+    return "\n".join(lines)

@@ -50,3 +50,16 @@ def s3_bucket(s3_endpoint: str, s3_credentials: None) -> S3Bucket:
     name = f"test-{uuid.uuid4().hex[:20]}"
     create_bucket(s3_endpoint, name)
     return S3Bucket(name=name, endpoint_url=s3_endpoint, settings=endpoint_settings(s3_endpoint))
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """A throwaway Prefect API (temporary SQLite) for flow tests, started once per session.
+
+    Not autouse: only tests that run flows request it (and share one xdist group), so unit
+    tests never pay for the server start.
+    """
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield

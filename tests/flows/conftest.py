@@ -1,0 +1,51 @@
+"""Fixtures of the flow tests: generated exports (once per session) and one published run.
+
+The published run is the default deployment run (`daily_audit()` without a date) against
+the local S3 endpoint; several tests read what it left behind, so its ~40 s are paid once.
+Environment variables are set only while a flow runs (and per test), never for the session.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flow_fixtures import EXPORTS, AuditPlaces, FlowOutcome, audit_environment, landing_bucket
+
+from flows.s3_endpoint import endpoint_settings
+from flows.sample_data import generate_exports
+
+
+@pytest.fixture(scope="session")
+def flow_exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small generated landing area, on local disk (copied into each test's bucket)."""
+    root = tmp_path_factory.mktemp("flow-exports")
+    generate_exports(str(root), EXPORTS)
+    return root
+
+
+@pytest.fixture
+def audit_env(monkeypatch: pytest.MonkeyPatch, s3_endpoint: str) -> str:
+    """This test's environment: local S3 endpoint, dummy credentials, pseudonym key."""
+    audit_environment(monkeypatch, s3_endpoint)
+    return s3_endpoint
+
+
+@pytest.fixture
+def fresh_places(audit_env: str, flow_exports: Path) -> AuditPlaces:
+    """A new bucket holding the exports under landing/, nothing else."""
+    return landing_bucket(audit_env, endpoint_settings(audit_env), flow_exports)
+
+
+@pytest.fixture(scope="session")
+def published_run(prefect_harness: None, s3_endpoint: str, flow_exports: Path) -> FlowOutcome:
+    """The scheduled deployment's run: no date, so the newest mature day (and the final day)."""
+    from flows.daily import daily_audit
+
+    with pytest.MonkeyPatch.context() as mp:
+        audit_environment(mp, s3_endpoint)
+        places = landing_bucket(s3_endpoint, endpoint_settings(s3_endpoint), flow_exports)
+        state = daily_audit(**places.flow_kwargs(), return_state=True)
+    flow_run_id = state.state_details.flow_run_id
+    assert flow_run_id is not None
+    return FlowOutcome(places, state, flow_run_id)
