@@ -10,6 +10,7 @@ is covered; reasons use the quarantine reason codes.
 from __future__ import annotations
 
 import gzip
+from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
@@ -116,6 +117,24 @@ def _stack(parts: list[pl.DataFrame], template: pl.DataFrame) -> pl.DataFrame:
     if not parts:
         return template.clear()
     return pl.concat(parts, how="vertical_relaxed")
+
+
+DRIFT_COLUMN = "sla_policy"
+
+
+def drift_start(start: date, days: int) -> date:
+    """The vendor adds a column to ticket exports two thirds into the period."""
+    return start + timedelta(days=days * 2 // 3)
+
+
+def with_schema_drift(typed: pl.DataFrame) -> pl.DataFrame:
+    """Ticket rows with an extra, unknown column (schema drift the pipeline reports and ignores)."""
+    return typed.with_columns(
+        pl.when(pl.col("customer_tier") == "premium")
+        .then(pl.lit("premium_4h"))
+        .otherwise(pl.lit("standard_24h"))
+        .alias(DRIFT_COLUMN)
+    )
 
 
 def truncated_gzip(data: bytes) -> bytes:

@@ -21,7 +21,7 @@ from configs.settings import S3Settings
 from flows.sample_data.calls import build_call_legs, plan_inbound_calls
 from flows.sample_data.concessions import decide_concessions
 from flows.sample_data.config import ENTITIES, GeneratorConfig, benchmark_config
-from flows.sample_data.faults import truncated_gzip
+from flows.sample_data.faults import DRIFT_COLUMN, drift_start, truncated_gzip
 from flows.sample_data.layout import ExportFile, day_files, folder
 from flows.sample_data.population import Population, agent_id, build_population, customer_id
 from flows.sample_data.records import (
@@ -181,6 +181,11 @@ def export_files(data: Dataset, log: ExportLog) -> Iterator[ExportFile]:
             for reason, n in counts.items():
                 log.bad_rows[entity][reason] = log.bad_rows[entity].get(reason, 0) + n
     if config.has_faults:
+        log.faults["schema_drift"] = {
+            "entity": "tickets",
+            "column": DRIFT_COLUMN,
+            "from_export_date": drift_start(config.start_date, config.days).isoformat(),
+        }
         yield from _delivery_faults(fault_sources, config, log)
 
 

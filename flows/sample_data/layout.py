@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from flows.sample_data.config import GeneratorConfig
-from flows.sample_data.faults import bad_rows
+from flows.sample_data.faults import bad_rows, drift_start, with_schema_drift
 from flows.sample_data.wire import part_offsets, serialise, to_text_timestamps
 
 
@@ -34,6 +34,8 @@ def day_files(
     entity: str, day: date, typed: pl.DataFrame, config: GeneratorConfig, rng: np.random.Generator
 ) -> tuple[list[ExportFile], dict[str, int]]:
     """The files of one export folder, and the bad rows planted in them per reason."""
+    if config.has_faults and entity == "tickets" and day >= drift_start(config.start_date, config.days):
+        typed = with_schema_drift(typed)
     typed = typed.with_row_index("_pos").with_columns(pl.col("_pos").cast(pl.Float64))
     bad, counts = (
         bad_rows(typed, entity, config.bad_row_share, rng) if config.has_faults else (typed.clear(), {})

@@ -210,7 +210,8 @@ def build_ticket_events(
     solved = plan["will_solve"].to_numpy()
     first_solve = cursor + lognormal_seconds(rng, 0.7, 0.8, n, high_hours=24)
     log.add(solved, first_solve, "status_change", "agent", actor=agent, status=STATUS["solved"])
-    log.add(~solved, cursor + 60, "status_change", "agent", actor=agent, status=STATUS["pending"])
+    waiting = np.where(plan["ticket"].to_numpy() % 3 == 0, STATUS["on_hold"], STATUS["pending"])
+    log.add(~solved, cursor + 60, "status_change", "agent", actor=agent, status=waiting)
     final_solve = _reopen_steps(log, plan, first_solve, agent, rng)
 
     follow_up_at = first_solve + uniform_seconds(rng, 2, 60, n)

@@ -99,3 +99,27 @@ def test_tickets_are_exported_again_when_they_change(clean: dict[str, pl.DataFra
     assert per_ticket["increasing"].all()
     # Each version is exported on its updated_at day (UTC).
     assert (tickets["updated_at"].dt.date() == tickets["export_date"]).all()
+
+
+def test_ticket_exports_gain_an_unknown_column_from_the_drift_date(
+    faulty_root: Path, clean_root: Path
+) -> None:
+    drift = plants(faulty_root)["faults"]["schema_drift"]
+    start = date.fromisoformat(drift["from_export_date"])
+    assert BASE.start_date < start <= BASE.end_date
+    for key in export_keys(faulty_root):
+        match = EXPORT_KEY.match(key)
+        if match and match.group(1) == "tickets":
+            has_column = drift["column"] in read_raw(faulty_root / key).columns
+            assert has_column == (date.fromisoformat(match.group(2)) >= start), key
+    clean_tickets = [k for k in export_keys(clean_root) if k.startswith("tickets/")]
+    assert all(drift["column"] not in read_raw(clean_root / k).columns for k in clean_tickets)
+
+
+def test_optional_ticket_fields_are_sometimes_absent(clean: dict[str, pl.DataFrame]) -> None:
+    tickets = clean["tickets"]
+    assert {"new", "open", "pending", "on_hold", "solved", "closed"} <= set(tickets["status"].unique())
+    missing_priority = tickets.filter(pl.col("priority").is_null())
+    assert 0 < missing_priority.height < tickets.height * 0.1
+    assert tickets["csat_score"].null_count() > 0
+    assert set(tickets["csat_score"].drop_nulls().unique()) == {1, 2, 3, 4, 5}
