@@ -172,6 +172,7 @@ def run_validation(
 
 def _context(docs_dir: Path) -> Any:
     context = gx.get_context(mode="ephemeral")
+    context.enable_analytics(False)  # an audit run sends nothing anywhere
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     site: Any = {
         "class_name": "SiteBuilder",
