@@ -46,4 +46,3 @@ def test_rust_panic_becomes_an_ordinary_exception():
 
     with pytest.raises(RustPanic, match="index out of bounds"):
         boom()
-

@@ -37,7 +37,7 @@ def _resolve(value: object) -> object:
         return [_resolve(v) for v in value]
     if isinstance(value, dict):
         if "Fn::GetAtt" in value:
-            name, attr = value["Fn::GetAtt"]
+            name, _attr = value["Fn::GetAtt"]
             return KEY_ARN if name == "DataKey" else BUCKET_ARN[name]
         if "Fn::Sub" in value:
             text = value["Fn::Sub"]

@@ -376,7 +376,6 @@ def test_customer_contacts_are_new_tickets_and_inbound_calls_answered_or_not():
     assert_frame_equal(build_customer_contacts(tickets, calls).collect(), expected)
 
 
-
 def test_customer_call_without_category_takes_its_linked_tickets():
     """Repeat-contact and came-back matching compare categories; a call categorised only
     through its ticket must match the same way as in `build_contacts`."""
