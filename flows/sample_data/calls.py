@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from flows.sample_data.arrivals import arrivals, lognormal_seconds, uniform_seconds
-from flows.sample_data.config import CATEGORIES, CATEGORY_SHARES, CHANNELS, GeneratorConfig
+from flows.sample_data.config import CATEGORIES, CATEGORY_SHARES, CHANNELS, Behaviour, GeneratorConfig
 from flows.sample_data.population import Population
 from flows.sample_data.tickets import FOLLOW_CALL
 
@@ -81,23 +81,12 @@ def plan_inbound_calls(config: GeneratorConfig, pop: Population, rng: np.random.
     n = agent.size
     abandoned = rng.random(n) < b.abandoned_share
     start = _sentiment(rng.normal(0.5, 1.6, n))
-    negative = start <= -2
-    asked = ~abandoned & (rng.random(n) < b.supervisor_request_share * np.where(negative, 3.0, 0.7))
-    ordinary = pop.is_ordinary(agent)
-    drawn = rng.choice(
-        [OUTCOME["resolved"], OUTCOME["unresolved"], OUTCOME["callback_promised"], TRANSFERRED],
-        size=n,
-        p=[0.78, 0.08, 0.08, 1 - 0.94],
-    )
-    drawn = np.where((drawn == TRANSFERRED) & ~ordinary, OUTCOME["resolved"], drawn)
-    # Agents calm negative callers and resolve them on the call, so missed escalations stay rare
-    # in the background (no transfer, promise or unresolved ending for them).
-    drawn = np.where(negative, OUTCOME["resolved"], drawn)
+    asked = ~abandoned & (rng.random(n) < b.supervisor_request_share * np.where(start <= -2, 3.0, 0.7))
     escalates = asked & (agent != pop.no_escalation_agent)
     outcome = np.select(
         [abandoned, escalates, asked],
         [OUTCOME["abandoned"], OUTCOME["escalated"], OUTCOME["unresolved"]],
-        drawn,
+        _drawn_outcomes(agent, start, pop, rng),
     )
     drift = np.select(
         [outcome == OUTCOME["resolved"], outcome == OUTCOME["escalated"]],
@@ -134,6 +123,21 @@ def plan_inbound_calls(config: GeneratorConfig, pop: Population, rng: np.random.
         pl.lit(None, dtype=pl.Int32()).alias("prev_leg"),
         pl.lit(None, dtype=pl.Int32()).alias("ticket"),
     )
+
+
+def _drawn_outcomes(
+    agent: np.ndarray, start: np.ndarray, pop: Population, rng: np.random.Generator
+) -> np.ndarray:
+    """How an answered call ends when no supervisor was asked for."""
+    drawn = rng.choice(
+        [OUTCOME["resolved"], OUTCOME["unresolved"], OUTCOME["callback_promised"], TRANSFERRED],
+        size=agent.size,
+        p=[0.78, 0.08, 0.08, 1 - 0.94],
+    )
+    drawn = np.where((drawn == TRANSFERRED) & ~pop.is_ordinary(agent), OUTCOME["resolved"], drawn)
+    # Agents calm negative callers and resolve them on the call, so missed escalations stay rare
+    # in the background (no transfer, promise or unresolved ending for them).
+    return np.where(start <= -2, OUTCOME["resolved"], drawn)
 
 
 def _abandoned_nulls() -> list[pl.Expr]:
@@ -210,38 +214,23 @@ def build_call_legs(
     """Every call leg in LEG_SCHEMA plus `concession`, before ids and versions."""
     b = config.behaviour
     legs = [inbound]
-    next_leg = inbound.height
-    transfers = _transfer_legs(inbound, pop, rng, next_leg)
-    next_leg += transfers.height
-    phone = _phone_ticket_legs(tickets, rng, next_leg)
-    next_leg += phone.height
-    legs += [transfers, phone]
-    promised = inbound.filter(
-        (pl.col("outcome") == OUTCOME["callback_promised"]) & (pl.col("agent") != pop.no_follow_up_agent)
-    )
-    promised = promised.filter(pl.Series(rng.random(promised.height) < b.callback_kept_share))
-    callback_at = promised["ended"].to_numpy() + uniform_seconds(rng, 1, 20, promised.height)
-    callbacks = _clean(
-        _legs(
-            **_agent_initiated(rng, promised, callback_at, "callback", b.outbound_answered_share, 0.85),
-            leg=np.arange(next_leg, next_leg + promised.height),
-        )
-    )
-    next_leg += callbacks.height
-    legs.append(callbacks)
-    resolved = pl.concat([_conform(leg) for leg in (inbound, transfers, callbacks)]).filter(
+    legs.append(_transfer_legs(inbound, pop, rng, _next_leg(legs)))
+    legs.append(_phone_ticket_legs(tickets, rng, _next_leg(legs)))
+    legs.append(_callback_legs(inbound, pop, b, rng, _next_leg(legs)))
+    # Ordinary agents check in after resolved calls (inbound, transfer and callback legs) ...
+    resolved = pl.concat([_conform(leg) for leg in (legs[0], legs[1], legs[3])]).filter(
         (pl.col("outcome") == OUTCOME["resolved"]) & (pl.col("agent") != pop.no_follow_up_agent)
     )
     resolved = resolved.filter(pl.Series(rng.random(resolved.height) < b.follow_up_share))
-    legs.append(
-        _check_in_legs(resolved, resolved["ended"].to_numpy(), rng, b.outbound_answered_share, next_leg)
-    )
-    next_leg += legs[-1].height
+    after_call = resolved["ended"].to_numpy() + uniform_seconds(rng, 2, 60, resolved.height)
+    legs.append(_check_in_legs(resolved, after_call, rng, b.outbound_answered_share, _next_leg(legs)))
+    # ... and after the tickets whose follow-up they make by phone.
     by_call = tickets.filter(pl.col("follow_up") == FOLLOW_CALL)
+    at = by_call["follow_up_at"].to_numpy()
     legs.append(
-        _check_in_legs(
-            by_call, by_call["follow_up_at"].to_numpy(), rng, b.outbound_answered_share, next_leg
-        ).with_columns(ticket=by_call["ticket"])
+        _check_in_legs(by_call, at, rng, b.outbound_answered_share, _next_leg(legs)).with_columns(
+            ticket=by_call["ticket"]
+        )
     )
     legs[0] = inbound.with_columns(pl.col("outcome").replace(TRANSFERRED, None))
     return pl.concat(
@@ -252,11 +241,31 @@ def build_call_legs(
     )
 
 
-def _check_in_legs(
-    source: pl.DataFrame, after: np.ndarray, rng: np.random.Generator, answered_share: float, first_leg: int
+def _next_leg(legs: list[pl.DataFrame]) -> int:
+    return sum(leg.height for leg in legs)
+
+
+def _callback_legs(
+    inbound: pl.DataFrame, pop: Population, b: Behaviour, rng: np.random.Generator, first_leg: int
 ) -> pl.DataFrame:
-    """Outbound follow-up calls 2 to 60 h after a resolved contact; a check-in has no outcome."""
-    at = after + uniform_seconds(rng, 2, 60, source.height)
+    """Kept callback promises, 1 to 20 h after the call (the no-follow-up agent keeps none)."""
+    promised = inbound.filter(
+        (pl.col("outcome") == OUTCOME["callback_promised"]) & (pl.col("agent") != pop.no_follow_up_agent)
+    )
+    promised = promised.filter(pl.Series(rng.random(promised.height) < b.callback_kept_share))
+    at = promised["ended"].to_numpy() + uniform_seconds(rng, 1, 20, promised.height)
+    return _clean(
+        _legs(
+            **_agent_initiated(rng, promised, at, "callback", b.outbound_answered_share, 0.85),
+            leg=np.arange(first_leg, first_leg + promised.height),
+        )
+    )
+
+
+def _check_in_legs(
+    source: pl.DataFrame, at: np.ndarray, rng: np.random.Generator, answered_share: float, first_leg: int
+) -> pl.DataFrame:
+    """Outbound follow-up calls at `at` to `source`'s customers; a check-in has no outcome."""
     return _clean(
         _legs(
             **_agent_initiated(rng, source, at, "outbound", answered_share, None),

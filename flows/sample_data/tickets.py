@@ -169,14 +169,35 @@ def event_order(events: pl.DataFrame, first: str, second: str) -> pl.Expr | list
 def build_ticket_events(
     plan: pl.DataFrame, pop: Population, config: GeneratorConfig, rng: np.random.Generator
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Coded events for every ticket, and the plan with `solved_at` (first solve) and `follow_up_at`."""
+    """Coded events for every ticket, and the plan with `solved_at` (first solve) and `follow_up_at`.
+
+    Each step moves a per-ticket `cursor` (the time of the latest activity) forward.
+    """
+    log = EventLog(plan["ticket"].to_numpy())
+    agent = plan["agent"].to_numpy()
+    cursor = _opening_steps(log, plan, rng)
+    cursor = _exchange_steps(log, plan, cursor, rng)
+    cursor = _escalation_steps(log, plan, pop, cursor, pop.agent_team[agent], rng)
+    granted = plan["concession"].to_numpy()
+    conceded_at = cursor + uniform_seconds(rng, 0.08, 1.0, plan.height)
+    log.add(granted, conceded_at, "concession", "agent", actor=agent, body=BODY["concession"])
+    cursor = np.where(granted, conceded_at, cursor)
+    first_solve = _solve_steps(log, plan, cursor, rng)
+    final_solve = _reopen_steps(log, plan, first_solve, agent, rng)
+    follow_up_at = _after_solve_steps(log, plan, first_solve, final_solve, config, rng)
+    timed = plan.with_columns(
+        solved_at=pl.when(pl.col("will_solve")).then(pl.Series(first_solve)),
+        follow_up_at=pl.Series(follow_up_at),
+    )
+    return log.frame(), timed
+
+
+def _opening_steps(log: EventLog, plan: pl.DataFrame, rng: np.random.Generator) -> np.ndarray:
+    """Creation, the customer's message, (re)assignment, the first public reply, internal notes."""
     n = plan.height
     everyone = np.ones(n, dtype=bool)
     agent = plan["agent"].to_numpy()
-    team = pop.agent_team[agent]
-    log = EventLog(plan["ticket"].to_numpy())
     created = plan["created"].to_numpy()
-
     log.add(everyone, created, "status_change", "system", status=STATUS["new"])
     log.add(everyone, created, "comment", "customer", public=True, body=BODY["first"])
     assigned = created + 30 + np.round(rng.exponential(900, n)).astype(np.int64)
@@ -185,13 +206,20 @@ def build_ticket_events(
     assigned = np.where(reassigned, assigned + uniform_seconds(rng, 0.1, 1.0, n), assigned)
     log.add(everyone, assigned, "assignment", "system", assignee=agent)
     log.add(everyone, assigned, "status_change", "system", status=STATUS["open"])
-    cursor = assigned + lognormal_seconds(rng, 1.2, 1.1, n, low=120, high_hours=72)
-    log.add(everyone, cursor, "comment", "agent", actor=agent, public=True, body=BODY["reply"])
-    note_at = cursor + uniform_seconds(rng, 0.02, 0.5, n)
-    log.add(
-        plan["note"].to_numpy(), note_at, "comment", "agent", actor=agent, public=False, body=BODY["note"]
-    )
+    replied = assigned + lognormal_seconds(rng, 1.2, 1.1, n, low=120, high_hours=72)
+    log.add(everyone, replied, "comment", "agent", actor=agent, public=True, body=BODY["reply"])
+    note_at = replied + uniform_seconds(rng, 0.02, 0.5, n)
+    note = plan["note"].to_numpy()
+    log.add(note, note_at, "comment", "agent", actor=agent, public=False, body=BODY["note"])
+    return replied
 
+
+def _exchange_steps(
+    log: EventLog, plan: pl.DataFrame, cursor: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Up to two more rounds of customer message and agent reply."""
+    n = plan.height
+    agent = plan["agent"].to_numpy()
     exchanges = plan["exchanges"].to_numpy()
     for k in range(2):
         more = exchanges > k
@@ -200,35 +228,43 @@ def build_ticket_events(
         reply = chase + lognormal_seconds(rng, 1.5, 1.0, n, low=120, high_hours=48)
         log.add(more, reply, "comment", "agent", actor=agent, public=True, body=BODY["reply"])
         cursor = np.where(more, reply, cursor)
+    return cursor
 
-    cursor = _escalation_steps(log, plan, pop, cursor, team, rng)
-    granted = plan["concession"].to_numpy()
-    conceded_at = cursor + uniform_seconds(rng, 0.08, 1.0, n)
-    log.add(granted, conceded_at, "concession", "agent", actor=agent, body=BODY["concession"])
-    cursor = np.where(granted, conceded_at, cursor)
 
+def _solve_steps(
+    log: EventLog, plan: pl.DataFrame, cursor: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """The agent solves the ticket, or leaves it waiting on the customer (pending / on hold)."""
+    agent = plan["agent"].to_numpy()
     solved = plan["will_solve"].to_numpy()
-    first_solve = cursor + lognormal_seconds(rng, 0.7, 0.8, n, high_hours=24)
+    first_solve = cursor + lognormal_seconds(rng, 0.7, 0.8, plan.height, high_hours=24)
     log.add(solved, first_solve, "status_change", "agent", actor=agent, status=STATUS["solved"])
     waiting = np.where(plan["ticket"].to_numpy() % 3 == 0, STATUS["on_hold"], STATUS["pending"])
     log.add(~solved, cursor + 60, "status_change", "agent", actor=agent, status=waiting)
-    final_solve = _reopen_steps(log, plan, first_solve, agent, rng)
+    return first_solve
 
+
+def _after_solve_steps(
+    log: EventLog,
+    plan: pl.DataFrame,
+    first_solve: np.ndarray,
+    final_solve: np.ndarray,
+    config: GeneratorConfig,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Follow-up events (returns the follow-up time for all tickets), closing, CSAT answers."""
+    n = plan.height
+    solved = plan["will_solve"].to_numpy()
     follow_up_at = first_solve + uniform_seconds(rng, 2, 60, n)
     by_event = plan["follow_up"].to_numpy() == FOLLOW_EVENT
+    agent = plan["agent"].to_numpy()
     log.add(by_event, follow_up_at, "follow_up", "agent", actor=agent, public=True, body=BODY["follow_up"])
     closed_at = final_solve + round(config.behaviour.close_after_days * 86_400)
     log.add(solved, closed_at, "status_change", "system", status=STATUS["closed"])
     csat = plan["csat"].to_numpy()
-    log.add(
-        solved & (csat > 0), final_solve + uniform_seconds(rng, 1, 48, n), "survey", "customer", csat=csat
-    )
-
-    timed = plan.with_columns(
-        solved_at=pl.when(pl.Series(solved)).then(pl.Series(first_solve)),
-        follow_up_at=pl.Series(follow_up_at),
-    )
-    return log.frame(), timed
+    answered = solved & (csat > 0)
+    log.add(answered, final_solve + uniform_seconds(rng, 1, 48, n), "survey", "customer", csat=csat)
+    return follow_up_at
 
 
 def _escalation_steps(
