@@ -360,3 +360,16 @@ def test_policy_violations_are_exactly_the_planted_ones(
         "missing_approval",
         "self_approved",
     }
+
+
+def test_regression_phone_follow_ups_of_tickets_land_within_72_hours(
+    calls: pl.DataFrame, solved: pl.DataFrame
+) -> None:
+    """They were once scheduled 2-60 h after an already delayed time, so many missed the window."""
+    phoned = calls.filter((pl.col("direction") == "outbound") & pl.col("ticket_id").is_not_null()).join(
+        solved.select("ticket_id", "closed_at"), on="ticket_id"
+    )
+    assert phoned.height > 100
+    delay = phoned["initiated_at"] - phoned["closed_at"]
+    assert delay.min() >= timedelta(hours=2)  # type: ignore[operator]
+    assert delay.max() <= timedelta(hours=60)  # type: ignore[operator]
