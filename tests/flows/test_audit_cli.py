@@ -1,0 +1,223 @@
+"""The `audit` command line: help everywhere, one-line errors, exit codes scripts rely on.
+
+0 done, 1 run failed, 2 bad usage, 3 configuration (settings, policy, pseudonym key),
+4 storage unreachable or no credentials. Setup problems are found before a flow starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flow_fixtures import PSEUDONYM_KEY
+from typer.testing import CliRunner
+
+import flows.daily as daily
+from flows.cli import app
+from flows.s3_endpoint import DUMMY_CREDENTIALS, free_port
+
+runner = CliRunner()
+
+COMMANDS = ("generate", "run", "backfill", "serve", "quickstart", "report")
+PLACE_OPTIONS = ("--landing", "--warehouse", "--reports", "--config", "--policy")
+
+
+def _one_error_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1, text
+    assert lines[0].startswith("error: "), text
+    return lines[0]
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No AUDIT_* or AWS_* from the machine; no AWS profile files."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("AUDIT_", "AWS_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    return monkeypatch
+
+
+@pytest.fixture
+def flow_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Records whether the CLI started the flows (it must not when the setup is broken)."""
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(daily, "daily_audit", lambda **kw: calls.append(kw))
+    monkeypatch.setattr(daily, "backfill", lambda **kw: calls.append(kw))
+    return calls
+
+
+# --- help ------------------------------------------------------------------------------
+
+
+def test_audit_help_lists_every_command_and_the_exit_codes() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0, result.output
+    for command in COMMANDS:
+        assert command in result.output
+    for code in ("0 done", "1 run failed", "2 bad usage", "3 configuration", "4 storage"):
+        assert code in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert f"audit {command}" in result.output or "Usage" in result.output
+
+
+@pytest.mark.parametrize("command", ["run", "backfill"])
+def test_run_and_backfill_accept_the_place_options(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    for option in PLACE_OPTIONS:
+        assert option in result.output, option
+
+
+# --- bad usage: exit 2, one line -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["run", "--date", "bad-date"], "--date"),
+        (["run", "--date", "2026-02-30"], "--date"),
+        (["run", "--date", "13/03/2026"], "--date"),
+        (["backfill", "--start", "2026-03-01", "--end", "tomorrow"], "--end"),
+        (["backfill", "--start", "2026-3-x", "--end", "2026-03-02"], "--start"),
+        (["generate", "--end-date", "yesterday"], "--end-date"),
+    ],
+)
+def test_a_bad_date_is_one_line_and_exit_2(
+    args: list[str], option: str, flow_calls: list[dict[str, Any]]
+) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    line = _one_error_line(result.stderr)
+    assert option in line
+    assert "YYYY-MM-DD" in line
+    assert flow_calls == []
+
+
+def test_backfill_end_before_start_is_exit_2(flow_calls: list[dict[str, Any]]) -> None:
+    result = runner.invoke(app, ["backfill", "--start", "2026-03-02", "--end", "2026-03-01"])
+    assert result.exit_code == 2
+    assert "before --start" in _one_error_line(result.stderr)
+    assert flow_calls == []
+
+
+# --- configuration: exit 3 -------------------------------------------------------------
+
+
+@pytest.mark.xdist_group("prefect")
+def test_missing_pseudonym_key_is_exit_3_before_any_flow_run(
+    prefect_harness: None, clean_env: pytest.MonkeyPatch, tmp_path: Path, flow_calls: list[dict[str, Any]]
+) -> None:
+    result = runner.invoke(app, ["run", "--date", "2026-03-13", "--landing", str(tmp_path)])
+    assert result.exit_code == 3
+    line = _one_error_line(result.stderr)
+    assert "AUDIT_PSEUDONYM_KEY" in line
+    assert flow_calls == []
+
+
+@pytest.mark.parametrize("option", ["--config", "--policy"])
+def test_a_missing_settings_or_policy_file_is_exit_3(
+    option: str, clean_env: pytest.MonkeyPatch, tmp_path: Path, flow_calls: list[dict[str, Any]]
+) -> None:
+    clean_env.setenv("AUDIT_PSEUDONYM_KEY", PSEUDONYM_KEY)
+    missing = tmp_path / "missing.toml"
+    result = runner.invoke(app, ["run", "--landing", str(tmp_path), option, str(missing)])
+    assert result.exit_code == 3
+    assert "missing.toml" in _one_error_line(result.stderr)
+    assert flow_calls == []
+
+
+# --- storage: exit 4 -------------------------------------------------------------------
+
+
+def test_an_unreachable_s3_endpoint_is_exit_4_before_any_flow_run(
+    clean_env: pytest.MonkeyPatch, flow_calls: list[dict[str, Any]]
+) -> None:
+    for name, value in DUMMY_CREDENTIALS.items():
+        clean_env.setenv(name, value)
+    closed = free_port()  # bound and released: nothing listens there
+    clean_env.setenv("AUDIT_S3__ENDPOINT_URL", f"http://127.0.0.1:{closed}")
+    clean_env.setenv("AUDIT_S3__MAX_ATTEMPTS", "1")
+    clean_env.setenv("AUDIT_S3__CONNECT_TIMEOUT_SECONDS", "1")
+    clean_env.setenv("AUDIT_S3__READ_TIMEOUT_SECONDS", "1")
+    clean_env.setenv("AUDIT_PSEUDONYM_KEY", PSEUDONYM_KEY)
+    result = runner.invoke(app, ["run", "--landing", "s3://landing-bucket/exports"])
+    assert result.exit_code == 4
+    line = _one_error_line(result.stderr)
+    assert "cannot reach the S3 endpoint" in line
+    assert f"127.0.0.1:{closed}" in line
+    assert flow_calls == []
+
+
+def test_no_aws_credentials_is_exit_4(
+    clean_env: pytest.MonkeyPatch, s3_endpoint: str, flow_calls: list[dict[str, Any]]
+) -> None:
+    import boto3
+
+    clean_env.setattr(boto3, "DEFAULT_SESSION", None)  # a fresh process resolves credentials anew
+    clean_env.setenv("AUDIT_S3__ENDPOINT_URL", s3_endpoint)
+    clean_env.setenv("AUDIT_PSEUDONYM_KEY", PSEUDONYM_KEY)
+    result = runner.invoke(app, ["run", "--landing", "s3://landing-bucket/exports"])
+    assert result.exit_code == 4
+    assert "no AWS credentials" in _one_error_line(result.stderr)
+    assert flow_calls == []
+
+
+def test_a_missing_bucket_is_exit_4(
+    clean_env: pytest.MonkeyPatch, s3_endpoint: str, flow_calls: list[dict[str, Any]]
+) -> None:
+    for name, value in DUMMY_CREDENTIALS.items():
+        clean_env.setenv(name, value)
+    clean_env.setenv("AUDIT_S3__ENDPOINT_URL", s3_endpoint)
+    clean_env.setenv("AUDIT_PSEUDONYM_KEY", PSEUDONYM_KEY)
+    result = runner.invoke(
+        app,
+        [
+            "backfill",
+            "--start",
+            "2026-03-01",
+            "--end",
+            "2026-03-02",
+            "--landing",
+            "s3://no-such-bucket-here/exports",
+        ],
+    )
+    assert result.exit_code == 4
+    assert "NoSuchBucket" in _one_error_line(result.stderr)
+    assert flow_calls == []
+
+
+# --- a run that fails: exit 1 ------------------------------------------------------------
+
+
+@pytest.mark.xdist_group("prefect")
+def test_a_failed_flow_run_is_exit_1_with_its_reason(
+    prefect_harness: None, clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    clean_env.setenv("AUDIT_PSEUDONYM_KEY", PSEUDONYM_KEY)
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--landing",
+            str(landing),
+            "--warehouse",
+            str(tmp_path / "wh"),
+            "--reports",
+            str(tmp_path / "reports"),
+        ],
+    )
+    assert result.exit_code == 1
+    assert f"no exports found under {landing}" in _one_error_line(result.stderr)
