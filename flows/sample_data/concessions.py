@@ -63,6 +63,7 @@ def decide_concessions(
     policy: Policy,
     rng: np.random.Generator,
 ) -> ConcessionPlan:
+    """Pick the concession contacts, plant the beneficiary, then set type, amount and approval."""
     candidates = _candidates(tickets, calls, pop, policy)
     base = np.asarray(config.behaviour.concession_base)[candidates["category"].to_numpy()]
     boost = np.where(

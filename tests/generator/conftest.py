@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
 from pathlib import Path
 
 import polars as pl
 import pytest
-from generator_exports import read_entity
+from generator_exports import BASE, read_entity
 
-from flows.sample_data import GeneratorConfig, generate_exports
-
-END = date(2026, 11, 22)
-BASE = GeneratorConfig(end_date=END, days=42, seed=7, bad_row_share=0.0)
+from flows.sample_data import generate_exports
 
 
 @pytest.fixture(scope="session")

@@ -9,13 +9,18 @@ import gzip
 import io
 import json
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from flows.sample_data import GeneratorConfig
 from transforms.schemas import ENTITIES
 from transforms.schemas.base import TIMESTAMP
+
+# The centre most tests read: 42 days of the defaults, seed 7, no faults.
+BASE = GeneratorConfig(end_date=date(2026, 11, 22), days=42, seed=7, bad_row_share=0.0)
 
 EXPORT_KEY = re.compile(
     r"^(tickets|ticket_events|calls)/export_date=(\d{4}-\d{2}-\d{2})/([^/_.][^/]*)\.(parquet|csv\.gz|csv|jsonl\.gz|jsonl)$"

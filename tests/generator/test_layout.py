@@ -9,8 +9,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import BASE
-from generator_exports import EXPORT_KEY, export_keys, plants, read_raw
+from generator_exports import BASE, EXPORT_KEY, export_keys, plants, read_raw
 
 ENTITIES = ("tickets", "ticket_events", "calls")
 

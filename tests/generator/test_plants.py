@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
-from conftest import BASE
-from generator_exports import latest, plants
+from generator_exports import BASE, latest, plants
 from scipy.stats import norm
 
 from configs.policy import load_policy
