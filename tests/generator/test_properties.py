@@ -46,6 +46,10 @@ def test_generated_rows_are_valid_and_inside_the_export_period(config: Generator
     assert calls.filter(pl.col("answered_at") < pl.col("initiated_at")).is_empty()
     assert calls.filter((pl.col("outcome") == "abandoned") & pl.col("agent_id").is_not_null()).is_empty()
     assert calls.filter(pl.col("answered_at").is_null() & pl.col("talk_seconds").is_not_null()).is_empty()
+    # References resolve: every event's ticket is exported, every transfer's previous leg too.
+    assert events.join(tickets, on="ticket_id", how="anti").is_empty()
+    transfers = calls.filter(pl.col("previous_call_id").is_not_null())
+    assert transfers.join(calls, left_on="previous_call_id", right_on="call_id", how="anti").is_empty()
 
 
 @SETTINGS
