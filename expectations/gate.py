@@ -191,9 +191,9 @@ def _validate(
     except pl.exceptions.ColumnNotFoundError:
         checked = frame  # a missing column fails its expectations (and the check columns)
     prepared = redact_personal(checked.lazy()).collect()
-    gx_suite = context.suites.add(gx.ExpectationSuite(name=suite.name))
-    for expectation in suite.expectations(prepared.columns, params):
-        gx_suite.add_expectation(expectation)
+    expectations = suite.expectations(prepared.columns, params)
+    # One suite built whole: adding expectations one by one re-serialises the suite each time.
+    gx_suite = context.suites.add(gx.ExpectationSuite(name=suite.name, expectations=expectations))
     asset = context.data_sources.add_pandas(f"frames_{suite.name}").add_dataframe_asset(suite.name)
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(
