@@ -31,6 +31,33 @@ class SuiteParams:
     typical_rows: Mapping[str, int] = field(default_factory=dict)  # suite -> typical daily rows
     known_categories: Collection[str] = ()
     known_currencies: Collection[str] = ()
+    # The policy's min_volume; None checks only that one threshold explains every low_volume.
+    min_volume: int | None = None
+
+
+@dataclass(frozen=True)
+class View:
+    """A second validation of a table, over a long frame derived from it.
+
+    GX costs about the same per expectation whatever the row count, so checking the same rule
+    on 11 metric columns costs 11 expectations; a long view (one row per key and item, e.g.
+    per agent and metric) checks it once. Failures are reported under the table and the wide
+    column they stand for (`wide_column`), with the item dropped from the sample keys.
+    """
+
+    name: str  # the GX suite / Data Docs page, e.g. agent_scorecard_rates
+    key: tuple[str, ...]  # the table's key
+    item: str  # the long column naming the wide item (metric, count)
+    derive: Callable[[pl.LazyFrame, SuiteParams], pl.LazyFrame]
+    build: Callable[[Sequence[str], SuiteParams], list[gxe.Expectation]]
+    wide_column: Callable[[str, str], str]  # (item, view column) -> the table's column
+
+    @property
+    def index(self) -> tuple[str, ...]:
+        return (*self.key, self.item)
+
+    def expectations(self, columns: Sequence[str], params: SuiteParams) -> list[gxe.Expectation]:
+        return self.build(columns, params)
 
 
 @dataclass(frozen=True)
@@ -39,6 +66,11 @@ class Suite:
     key: tuple[str, ...]  # columns that identify a failing row in results (never personal)
     build: Callable[[Sequence[str], SuiteParams], list[gxe.Expectation]]
     prepare: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None
+    views: tuple[View, ...] = ()  # further validations of the same table (long views)
+
+    @property
+    def index(self) -> tuple[str, ...]:
+        return self.key
 
     def expectations(self, columns: Sequence[str], params: SuiteParams) -> list[gxe.Expectation]:
         return self.build(columns, params)
@@ -91,6 +123,11 @@ def not_above(low: str, high: str) -> gxe.Expectation:
         or_equal=True,
         ignore_row_if="either_value_is_missing",
     )
+
+
+def has_columns(columns: Collection[str]) -> gxe.Expectation:
+    """Every listed column is present (others may be too): a missing column fails by name."""
+    return critical(gxe.ExpectTableColumnsToMatchSet, column_set=sorted(columns), exact_match=False)
 
 
 def unique_key(*columns: str) -> gxe.Expectation:

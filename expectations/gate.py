@@ -12,8 +12,9 @@ import datetime as dt
 import html
 import json
 import logging
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from expectations import SUITES
-from expectations._suite import CRITICAL, Suite, SuiteParams
+from expectations._suite import CRITICAL, Suite, SuiteParams, View
 from transforms.pseudonym import CUSTOMER_KEY, FREE_TEXT_COLUMNS, PERSONAL_COLUMNS, redact_personal
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class FailedExpectation:
     unexpected_count: int | None
     sample_keys: tuple[dict[str, Any], ...] = ()
     observed: str | None = None  # table-level results (e.g. a row count); never row values
+    validation: str | None = None  # the GX suite (Data Docs page, results file); may be a view
 
     def describe(self) -> str:
         where = f".{self.column}" if self.column else ""
@@ -135,8 +137,10 @@ def run_validation(
 ) -> ValidationReport:
     """Validate each frame with its suite (by name), build Data Docs under docs_dir.
 
-    Writes docs_dir/index.html (GX Data Docs for this run), docs_dir/results/<suite>.json
-    (results with key columns only) and docs_dir/summary.json (what the runs index reads).
+    A table with long views (the scorecards) is several GX validations, each its own Data
+    Docs page and results file, reported as one SuiteResult. Writes docs_dir/index.html (GX
+    Data Docs for this run), docs_dir/results/<validation>.json (results with key columns
+    only) and docs_dir/summary.json (what the runs index reads).
     """
     unknown = sorted(set(frames) - set(SUITES))
     if unknown:
@@ -147,27 +151,40 @@ def run_validation(
     gx_run = RunIdentifier(run_name=run_id, run_time=dt.datetime.now(dt.UTC))
     suites, failures = [], []
     for name in sorted(frames):
-        result, rows = _validate(context, SUITES[name], frames[name], params, gx_run)
-        _write_json(docs_dir / RESULTS_DIR / f"{name}.json", result)
-        suite_failures = _failures(name, result)
+        suite = SUITES[name]
+        results, suite_failures = [], []
+        validations: tuple[Suite | View, ...] = (suite, *suite.views)
+        for validation in validations:
+            result, _ = _validate(context, validation, frames[name], params, gx_run)
+            _write_json(docs_dir / RESULTS_DIR / f"{validation.name}.json", result)
+            suite_failures += _failures(name, result, validation)
+            results.append(result)
         failures.extend(suite_failures)
-        stats = result["statistics"]
-        suites.append(
-            SuiteResult(
-                suite=name,
-                success=bool(result["success"]),
-                critical_passed=not any(f.severity == CRITICAL for f in suite_failures),
-                rows=rows,
-                evaluated=int(stats["evaluated_expectations"]),
-                successful=int(stats["successful_expectations"]),
-                unsuccessful=int(stats["unsuccessful_expectations"]),
-            )
-        )
-    context.build_data_docs(site_names=[DOCS_SITE])
+        suites.append(_suite_result(name, frames[name].height, results, suite_failures))
+    context.build_data_docs(site_names=[DOCS_SITE])  # once, for every validation of the run
     report = ValidationReport(run_id, audit_date, tuple(suites), tuple(failures), docs_dir)
     _write_json(docs_dir / SUMMARY_FILE, report.to_dict())
     log.info("validation %s: critical_passed=%s", run_id, report.critical_passed)
     return report
+
+
+def _suite_result(
+    name: str, rows: int, results: list[dict[str, Any]], failures: list[FailedExpectation]
+) -> SuiteResult:
+    """One table's validations (its suite and any long views) summed."""
+
+    def total(field: str) -> int:
+        return sum(int(r["statistics"][field]) for r in results)
+
+    return SuiteResult(
+        suite=name,
+        success=all(bool(r["success"]) for r in results),
+        critical_passed=not any(f.severity == CRITICAL for f in failures),
+        rows=rows,
+        evaluated=total("evaluated_expectations"),
+        successful=total("successful_expectations"),
+        unsuccessful=total("unsuccessful_expectations"),
+    )
 
 
 def _context(docs_dir: Path) -> Any:
@@ -183,17 +200,26 @@ def _context(docs_dir: Path) -> Any:
     return context
 
 
-def _validate(
-    context: Any, suite: Suite, frame: pl.DataFrame, params: SuiteParams, gx_run: RunIdentifier
-) -> tuple[dict[str, Any], int]:
-    try:  # checks see real values; GX sees only the redacted view
-        checked = suite.prepared(frame.lazy()).collect()
+def _checked(validation: Suite | View, frame: pl.DataFrame, params: SuiteParams) -> pl.DataFrame:
+    """The frame with its check columns (a suite), or the long frame (a view)."""
+    if isinstance(validation, View):
+        return validation.derive(frame.lazy(), params).collect()
+    try:
+        return validation.prepared(frame.lazy()).collect()
     except pl.exceptions.ColumnNotFoundError:
-        checked = frame  # a missing column fails its expectations (and the check columns)
+        return frame  # a missing column fails its expectations (and the check columns)
+
+
+def _validate(
+    context: Any, suite: Suite | View, frame: pl.DataFrame, params: SuiteParams, gx_run: RunIdentifier
+) -> tuple[dict[str, Any], int]:
+    checked = _checked(suite, frame, params)  # checks see real values; GX sees only the redacted view
     prepared = redact_personal(checked.lazy()).collect()
     expectations = suite.expectations(prepared.columns, params)
     # One suite built whole: adding expectations one by one re-serialises the suite each time.
     gx_suite = context.suites.add(gx.ExpectationSuite(name=suite.name, expectations=expectations))
+    if len(gx_suite.expectations) != len(expectations):  # the constructor only logs a bad one
+        raise ValueError(f"suite {suite.name}: {len(expectations) - len(gx_suite.expectations)} invalid")
     asset = context.data_sources.add_pandas(f"frames_{suite.name}").add_dataframe_asset(suite.name)
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(
@@ -205,7 +231,7 @@ def _validate(
     )
     result_format = {
         "result_format": "COMPLETE",
-        "unexpected_index_column_names": [c for c in suite.key if c in prepared.columns],
+        "unexpected_index_column_names": [c for c in suite.index if c in prepared.columns],
         "exclude_unexpected_values": personal,
         "return_unexpected_index_query": False,
         "partial_unexpected_count": SAMPLE_KEYS,
@@ -228,7 +254,7 @@ def _sanitise(result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _failures(suite: str, result: dict[str, Any]) -> list[FailedExpectation]:
+def _failures(table: str, result: dict[str, Any], validation: Suite | View) -> list[FailedExpectation]:
     out = []
     for item in result.get("results", []):
         if item.get("success"):
@@ -237,43 +263,80 @@ def _failures(suite: str, result: dict[str, Any]) -> list[FailedExpectation]:
         kwargs = config.get("kwargs", {})
         detail = item.get("result") or {}
         raised = (item.get("exception_info") or {}).get("exception_message")
-        observed = detail.get("observed_value")
-        out.append(
-            FailedExpectation(
-                suite=suite,
-                expectation_type=config["type"],
-                column=_column(kwargs),
-                severity=(config.get("meta") or {}).get("severity", CRITICAL),
-                unexpected_count=detail.get("unexpected_count"),
-                sample_keys=_sample_keys(detail),
-                observed=str(observed) if observed is not None else (f"error: {raised}" if raised else None),
-            )
+        failure = FailedExpectation(
+            suite=table,
+            expectation_type=config["type"],
+            column=_column(kwargs),
+            severity=(config.get("meta") or {}).get("severity", CRITICAL),
+            unexpected_count=detail.get("unexpected_count"),
+            sample_keys=_sample_keys(detail),
+            observed=_observed(detail, raised),
+            validation=validation.name,
         )
+        out += _per_item(failure, kwargs, detail, validation) if isinstance(validation, View) else [failure]
     return out
 
 
-def _column(kwargs: Mapping[str, Any]) -> str | None:
+def _per_item(
+    failure: FailedExpectation, kwargs: Mapping[str, Any], detail: Mapping[str, Any], view: View
+) -> list[FailedExpectation]:
+    """A long view's failure, split per item (metric): named by the table's column, counted and
+    sampled per item, so it reads as the wide check it replaces."""
+    rows = _index_rows(detail)
+    if not rows or any(view.item not in row for row in rows):
+        return [failure]  # no failing rows to split (e.g. the check raised)
+    by_item: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_item.setdefault(str(row[view.item]), []).append({k: v for k, v in row.items() if k != view.item})
+    return [
+        replace(
+            failure,
+            column=_column(kwargs, partial(view.wide_column, item)),
+            unexpected_count=len(keys),
+            sample_keys=tuple({k: _plain(v) for k, v in key.items()} for key in keys[:SAMPLE_KEYS]),
+        )
+        for item, keys in sorted(by_item.items())
+    ]
+
+
+def _observed(detail: Mapping[str, Any], raised: str | None) -> str | None:
+    """What a table-level check saw (a row count, missing columns) or the error it raised."""
+    missing = ((detail.get("details") or {}).get("mismatched") or {}).get("missing")
+    if missing:
+        return f"missing columns {missing}"
+    observed = detail.get("observed_value")
+    if observed is not None:
+        return str(observed)
+    return f"error: {raised}" if raised else None
+
+
+def _column(kwargs: Mapping[str, Any], rename: Callable[[str], str] = str) -> str | None:
     if "column" in kwargs:
-        return str(kwargs["column"])
+        return rename(str(kwargs["column"]))
     if "column_A" in kwargs:
-        return f"{kwargs['column_B']}<={kwargs['column_A']}"
+        return f"{rename(kwargs['column_B'])}<={rename(kwargs['column_A'])}"
     if "column_list" in kwargs:
-        return ",".join(kwargs["column_list"])
+        return ",".join(rename(c) for c in kwargs["column_list"])
     return None
 
 
-def _sample_keys(detail: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
-    """Failing keys from either shape GX returns (list of dicts, or one dict of lists)."""
+def _index_rows(detail: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every failing row's key columns, from either shape GX returns (list of dicts, or one
+    dict of lists); other values in the entries (the checked column's) are dropped."""
     names = detail.get("unexpected_index_column_names") or []
-    index = detail.get("unexpected_index_list") or []
     rows: list[dict[str, Any]] = []
-    for entry in index:
+    for entry in detail.get("unexpected_index_list") or []:
         if isinstance(entry, dict) and all(isinstance(entry.get(n), list) for n in names) and names:
             columns = [entry[n] for n in names]
             rows.extend(dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True))
         elif isinstance(entry, dict):
             rows.append({n: entry.get(n) for n in names})
-    return tuple({k: _plain(v) for k, v in row.items()} for row in rows[:SAMPLE_KEYS])
+    return rows
+
+
+def _sample_keys(detail: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
+    """Up to SAMPLE_KEYS failing keys, in the order GX reports them."""
+    return tuple({k: _plain(v) for k, v in row.items()} for row in _index_rows(detail)[:SAMPLE_KEYS])
 
 
 def _plain(value: Any) -> Any:

@@ -322,7 +322,7 @@ def suite_params(
 ) -> SuiteParams:
     """Warning baselines: recent published volumes; categories the policy names or the
     run's tickets use (the ticket vocabulary is open, so calls and concessions are checked
-    against it); the policy's currencies."""
+    against it); the policy's currencies; the policy's min_volume (scorecards' low_volume)."""
     from expectations import SuiteParams
 
     categories = set(policy.concessions.allowed)
@@ -335,6 +335,7 @@ def suite_params(
         typical_rows=typical_volumes(settings.warehouse_uri, audit_date, settings.s3),
         known_categories=sorted(categories),
         known_currencies=sorted(policy.concessions.currencies),
+        min_volume=policy.min_volume,
     )
 
 

@@ -13,6 +13,7 @@ import polars as pl
 from transforms.pseudonym import publishable
 from transforms.schemas import CALLS, TICKET_EVENTS, TICKETS
 from transforms.schemas.base import LINEAGE_SCHEMA, EntitySchema
+from transforms.scorecards import COUNTS, scorecard_columns
 
 DAY = dt.date(2026, 11, 20)
 RUN = "run-20261120-a"
@@ -169,35 +170,43 @@ def calls() -> pl.DataFrame:
     )
 
 
-def _scorecard(id_column: str, ids: list[str | None]) -> pl.DataFrame:
+def _scorecard(level: str, ids: list[str | None]) -> pl.DataFrame:
+    """Every catalogue column (transforms.scorecards): follow_up and reopen as below, the other
+    metrics without contacts (0 / 0, null rate, low volume), measures null, counts 0."""
     n = len(ids)
-    return pl.DataFrame(
-        {
-            "audit_date": [DAY] * n,
-            id_column: ids,
-            "contacts": [4, 2, 6][:n],
-            "follow_up_numerator": [1, 2, 3][:n],
-            "follow_up_denominator": [2, 2, 4][:n],
-            "follow_up_rate": [0.5, 1.0, 0.75][:n],
-            "follow_up_ci_low": [0.09, 0.34, 0.30][:n],
-            "follow_up_ci_high": [0.91, 1.0, 0.95][:n],
-            "follow_up_low_volume": [True] * n,
-            "reopen_numerator": [0, 0, 0][:n],
-            "reopen_denominator": [0, 0, 0][:n],
-            "reopen_rate": pl.Series([None] * n, dtype=pl.Float64),
-            "reopen_ci_low": pl.Series([None] * n, dtype=pl.Float64),
-            "reopen_ci_high": pl.Series([None] * n, dtype=pl.Float64),
-            "run_id": [RUN] * n,
-        }
-    )
+    key = "agent_id" if level == "agent" else "team_id"
+    given = {
+        "audit_date": [DAY] * n,
+        key: ids,
+        "team_id": ["TEAM1", "TEAM1", None][:n] if level == "agent" else ids,
+        "contacts": [4, 2, 6][:n],
+        "tickets_solved": [3, 1, 4][:n],
+        "calls_answered": [1, 1, 2][:n],
+        "follow_up_numerator": [1, 2, 3][:n],
+        "follow_up_denominator": [2, 2, 4][:n],
+        "follow_up_rate": [0.5, 1.0, 0.75][:n],
+        "follow_up_ci_low": [0.09, 0.34, 0.30][:n],
+        "follow_up_ci_high": [0.91, 1.0, 0.95][:n],
+    }
+    columns = {}
+    for name in scorecard_columns("agent" if level == "agent" else "team"):
+        if name in given:
+            columns[name] = pl.Series(name, given[name])
+        elif name.endswith(("_numerator", "_denominator", "agent_interruptions")) or name in COUNTS:
+            columns[name] = pl.Series(name, [0] * n, dtype=pl.Int64)
+        elif name.endswith("_low_volume"):
+            columns[name] = pl.Series(name, [True] * n)
+        else:
+            columns[name] = pl.Series(name, [None] * n, dtype=pl.Float64)
+    return pl.DataFrame([*columns.values(), pl.Series("run_id", [RUN] * n)])
 
 
 def agent_scorecard() -> pl.DataFrame:
-    return _scorecard("agent_id", ["A1", "A2"])
+    return _scorecard("agent", ["A1", "A2"])
 
 
 def team_scorecard() -> pl.DataFrame:
-    return _scorecard("team_id", ["TEAM1", None])
+    return _scorecard("team", ["TEAM1", None])
 
 
 def follow_up_evidence() -> pl.DataFrame:

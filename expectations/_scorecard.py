@@ -1,0 +1,164 @@
+"""The scorecards' rules, checked through long views: one row per key and metric (or count).
+
+A scorecard has six columns per rate metric and a dozen counts. GX costs about the same per
+expectation whatever the row count, so one expectation per rule and column made ~100 per
+table. The long views check each rule once for every metric, with the same precision, and a
+failure still names the metric's column (`follow_up_rate`) and the failing agent or team.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import great_expectations.expectations as gxe
+import polars as pl
+
+from expectations._suite import SuiteParams, View, at_least, between, is_true, not_above, not_null
+from transforms.scorecards import COUNTS, VOLUMES, scorecard_columns
+
+RATE_COLUMNS = ("numerator", "denominator", "rate", "ci_low", "ci_high", "low_volume")
+# Whole-number sums of non-negative parts, zero-filled by the scorecard.
+SUMMED_COLUMNS = (*VOLUMES, *COUNTS, "agent_interruptions")
+LOW_VOLUME_CHECK = "check_low_volume_matches_min_volume"
+NULL_RATE_CHECK = "check_rate_null_iff_no_denominator"
+
+Level = Literal["agent", "team"]
+
+
+def rate_metrics(columns: Sequence[str]) -> list[str]:
+    """Metrics m the frame has: a `<m>_numerator` or `<m>_denominator` column (suffixes used
+    by nothing else), so metrics added later are checked without touching the suite."""
+    return sorted(
+        {c.removesuffix(s) for c in columns for s in ("_numerator", "_denominator") if c.endswith(s)}
+    )
+
+
+def required_columns(level: Level, columns: Sequence[str]) -> list[str]:
+    """The published columns of the level's scorecard (the transforms' catalogue and run_id),
+    plus all six columns of any other metric the frame has."""
+    extra = {f"{m}_{part}" for m in rate_metrics(columns) for part in RATE_COLUMNS}
+    return sorted({*scorecard_columns(level), "run_id", *extra})
+
+
+# --- rates ------------------------------------------------------------------------------------
+
+
+def _rate_part(metric: str, part: str, columns: Sequence[str]) -> pl.Expr:
+    name = f"{metric}_{part}"
+    return (pl.col(name) if name in columns else pl.lit(None)).alias(part)
+
+
+def low_volume_check(min_volume: int | None) -> pl.Expr:
+    """low_volume is exactly `denominator < min_volume`. Without the policy's min_volume, one
+    threshold must explain every row: each low-volume denominator is below each other one."""
+    low, den = pl.col("low_volume"), pl.col("denominator")
+    if min_volume is not None:
+        ok = low == (den < min_volume)
+    else:
+        highest_low, lowest_other = den.filter(low).max(), den.filter(~low).min()
+        ok = (
+            pl.when(low)
+            .then((den < lowest_other) | lowest_other.is_null())
+            .otherwise((den > highest_low) | highest_low.is_null())
+        )
+    return (ok & low.is_not_null() & den.is_not_null()).fill_null(False).alias(LOW_VOLUME_CHECK)
+
+
+def null_rate_check() -> pl.Expr:
+    """Rate and interval are null exactly when the denominator is 0 (no rate, not 0%)."""
+    values = [pl.col(c) for c in ("rate", "ci_low", "ci_high")]
+    present = pl.all_horizontal(v.is_not_null() for v in values)
+    absent = pl.all_horizontal(v.is_null() for v in values)
+    return pl.when(pl.col("denominator") > 0).then(present).otherwise(absent).alias(NULL_RATE_CHECK)
+
+
+def rates_long(frame: pl.LazyFrame, key: Sequence[str], params: SuiteParams) -> pl.LazyFrame:
+    """One row per key and rate metric: `metric` and the six RATE_COLUMNS (null when the
+    table lacks that column; the table's suite reports it missing), plus the check columns."""
+    columns = frame.collect_schema().names()
+    keys = [c for c in key if c in columns]
+    parts = [
+        frame.select(*keys, pl.lit(m).alias("metric"), *(_rate_part(m, p, columns) for p in RATE_COLUMNS))
+        for m in rate_metrics(columns)
+    ]
+    if not parts:  # no metric at all: an empty view (the table's suite names the missing columns)
+        parts = [frame.select(*keys, *(pl.lit(None).alias(c) for c in ("metric", *RATE_COLUMNS))).clear()]
+    long = pl.concat(parts, how="vertical_relaxed")
+    return long.with_columns(low_volume_check(params.min_volume), null_rate_check())
+
+
+def rate_rules(columns: Sequence[str], params: SuiteParams) -> list[gxe.Expectation]:
+    """Every rate: counts present and not negative, numerator <= denominator, rate and
+    interval in [0, 1] with ci_low <= rate <= ci_high, low_volume and nulls consistent."""
+    return [
+        *not_null("numerator", "denominator"),
+        at_least("numerator", 0),
+        at_least("denominator", 0),
+        not_above("numerator", "denominator"),
+        between("rate", 0, 1),
+        between("ci_low", 0, 1),
+        between("ci_high", 0, 1),
+        not_above("ci_low", "rate"),
+        not_above("rate", "ci_high"),
+        is_true(LOW_VOLUME_CHECK),
+        is_true(NULL_RATE_CHECK),
+    ]
+
+
+def rate_column(metric: str, column: str) -> str:
+    """The scorecard column a rates-view column stands for: rate -> follow_up_rate,
+    check_x -> check_follow_up_x."""
+    if column.startswith("check_"):
+        return f"check_{metric}_{column.removeprefix('check_')}"
+    return f"{metric}_{column}"
+
+
+# --- counts -----------------------------------------------------------------------------------
+
+
+def counts_long(frame: pl.LazyFrame, key: Sequence[str], params: SuiteParams) -> pl.LazyFrame:
+    """One row per key and summed count present in the table: `count`, `value`."""
+    columns = frame.collect_schema().names()
+    keys = [c for c in key if c in columns]
+    parts = [
+        frame.select(*keys, pl.lit(c).alias("count"), pl.col(c).alias("value"))
+        for c in SUMMED_COLUMNS
+        if c in columns
+    ]
+    if not parts:
+        parts = [frame.select(*keys, pl.lit(None).alias("count"), pl.lit(None).alias("value")).clear()]
+    return pl.concat(parts, how="vertical_relaxed")
+
+
+def count_rules(columns: Sequence[str], params: SuiteParams) -> list[gxe.Expectation]:
+    return [*not_null("value"), at_least("value", 0)]
+
+
+def count_column(name: str, column: str) -> str:
+    return name if column == "value" else f"{name}_{column}"
+
+
+# --- the views of one scorecard ---------------------------------------------------------------
+
+
+def scorecard_views(table: str, key: tuple[str, ...]) -> tuple[View, ...]:
+    """`<table>_rates` and `<table>_counts`: their own validations (Data Docs pages)."""
+    return (
+        View(
+            name=f"{table}_rates",
+            key=key,
+            item="metric",
+            derive=lambda frame, params: rates_long(frame, key, params),
+            build=rate_rules,
+            wide_column=rate_column,
+        ),
+        View(
+            name=f"{table}_counts",
+            key=key,
+            item="count",
+            derive=lambda frame, params: counts_long(frame, key, params),
+            build=count_rules,
+            wide_column=count_column,
+        ),
+    )
