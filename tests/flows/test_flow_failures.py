@@ -15,6 +15,7 @@ import polars as pl
 import pytest
 from flow_fixtures import (
     DEFAULT_DAY,
+    FINAL_DAY,
     AuditPlaces,
     FlowOutcome,
     artifacts_of,
@@ -209,3 +210,15 @@ def test_validation_failure_is_not_retried_and_nothing_after_it_runs(
     assert not RETRY_STATES & set(names), names
     assert names[-1] == "Failed"
     assert runs_named(runs, "publish_html_report") == []
+
+
+# --- a bad backfill range ----------------------------------------------------------------
+
+
+def test_backfill_with_end_before_start_fails_with_a_failure_artifact(prefect_harness: None) -> None:
+    state = daily.backfill(start=DEFAULT_DAY, end=FINAL_DAY, return_state=True)
+    assert state.is_failed()
+    assert f"backfill end {FINAL_DAY} is before start {DEFAULT_DAY}" in (state.message or "")
+    text = str(artifacts_of(_flow_run_id(state))["support-audit-failure"].data)
+    assert f"backfill end {FINAL_DAY} is before start {DEFAULT_DAY}" in text
+    assert f"start={DEFAULT_DAY}" in text
