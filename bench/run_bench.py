@@ -362,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
         f" (CPU {pipeline['cpu_seconds']} s), peak RSS {pipeline['peak_rss_gb']} GB"
     )
     print(f"  targets <= {TARGET_SECONDS:.0f} s, <= {TARGET_GB:.0f} GB")
+    after_ingest = sum(v for k, v in pipeline["steps"].items() if k != "ingest")
+    print(f"  ingest {pipeline['steps'].get('ingest')} s; transforms after ingest {after_ingest:.2f} s")
     print(f"  (module imports before the clock: {pipeline['import_seconds']} s)")
     print("  steps (s): " + ", ".join(f"{k} {v}" for k, v in pipeline["steps"].items()))
     print("  rows: " + ", ".join(f"{k} {v}" for k, v in pipeline["rows"].items()))

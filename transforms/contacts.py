@@ -207,11 +207,24 @@ def _ticket_contacts(tickets: pl.LazyFrame, events: pl.LazyFrame, time_zone: str
     )
 
 
-def _call_tiers(calls: pl.LazyFrame, tickets: pl.LazyFrame) -> pl.LazyFrame:
-    """`call_id`, `customer_tier`, `ticket_category`: from the linked ticket, else the customer's tickets.
+_CALL_FACTS = (
+    "call_id",
+    "customer_id",
+    "category",
+    "ticket_id",
+    "agent_id",
+    "team_id",
+    "initiated_at",
+    "ended_at",
+    "outcome",
+)
+
+
+def _with_call_tier(calls: pl.LazyFrame, tickets: pl.LazyFrame) -> pl.LazyFrame:
+    """Add `customer_tier` and `ticket_category`: from the linked ticket, else the customer's tickets.
 
     Without a linked tier, the tier of the customer's latest ticket created at or before the
-    call ended is used, else that of their first ticket after it.
+    call ended is used (ties: greatest ticket_id), else that of their first ticket after it.
     """
     linked = tickets.select(
         "ticket_id",
@@ -225,33 +238,32 @@ def _call_tiers(calls: pl.LazyFrame, tickets: pl.LazyFrame) -> pl.LazyFrame:
         at="created_at",
         tie="ticket_id",
     ).select("customer_id", "created_at", "customer_tier")
-    base = calls.select("call_id", "customer_id", "ticket_id", "ended_at").sort("ended_at")
-    before = base.join_asof(
-        tiered.rename({"customer_tier": "tier_before"}),
-        left_on="ended_at",
-        right_on="created_at",
-        by="customer_id",
-        strategy="backward",
-        check_sortedness=False,
-    )
-    after = before.join_asof(
-        tiered.rename({"customer_tier": "tier_after", "created_at": "created_after"}),
-        left_on="ended_at",
-        right_on="created_after",
-        by="customer_id",
-        strategy="forward",
-        check_sortedness=False,
-    )
-    return after.join(linked, on="ticket_id", how="left").select(
-        "call_id",
-        pl.coalesce("linked_tier", "tier_before", "tier_after").alias("customer_tier"),
-        "ticket_category",
+    return (
+        calls.sort("ended_at")
+        .join_asof(
+            tiered.rename({"customer_tier": "tier_before"}),
+            left_on="ended_at",
+            right_on="created_at",
+            by="customer_id",
+            strategy="backward",
+            check_sortedness=False,
+        )
+        .join_asof(
+            tiered.rename({"customer_tier": "tier_after", "created_at": "created_after"}),
+            left_on="ended_at",
+            right_on="created_after",
+            by="customer_id",
+            strategy="forward",
+            check_sortedness=False,
+        )
+        .join(linked, on="ticket_id", how="left")
+        .with_columns(pl.coalesce("linked_tier", "tier_before", "tier_after").alias("customer_tier"))
     )
 
 
 def _call_contacts(calls: pl.LazyFrame, tickets: pl.LazyFrame, time_zone: str) -> pl.LazyFrame:
-    answered = calls.filter(pl.col("answered_at").is_not_null())
-    return answered.join(_call_tiers(answered, tickets), on="call_id", how="left").select(
+    answered = calls.filter(pl.col("answered_at").is_not_null()).select(_CALL_FACTS)
+    return _with_call_tier(answered, tickets).select(
         pl.col("call_id").alias("contact_id"),
         pl.lit("call").alias("contact_type"),
         "customer_id",
