@@ -43,10 +43,11 @@ ANSWERS = Path(__file__).with_name("answers") / "golden_answers.json"
 DIGITS = 9
 # Per-agent rate metrics recorded in the answers.
 ANSWER_RATES = ("follow_up", "missed_escalation", "first_contact_resolution")
+INLINE_WIDTH = 200
 FLAG_NUMBERS = ("observed", "expected", "statistic", "p_value", "q_value", "threshold")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class GoldenRun:
     """Everything the golden tests look at, computed once."""
 
@@ -56,6 +57,9 @@ class GoldenRun:
     ingested: dict[str, IngestResult]
     windows: dict[date, AuditWindow]
     tables: dict[date, dict[str, pl.DataFrame]]
+
+    def __repr__(self) -> str:  # short: hypothesis and pytest print it
+        return f"GoldenRun({self.landing}, days={[d.isoformat() for d in self.days]})"
 
     @property
     def canonical(self) -> CanonicalTables:
@@ -179,4 +183,17 @@ def answers(run: GoldenRun) -> dict[str, Any]:
 
 
 def dump_answers(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=1, sort_keys=True) + "\n"
+    """Indented JSON with short containers on one line (one agent or flag per line), keys sorted,
+    so a changed answer shows as a small diff."""
+    return _dump(document, "") + "\n"
+
+
+def _dump(value: Any, indent: str) -> str:
+    flat = json.dumps(value, sort_keys=True)
+    if not isinstance(value, dict | list) or len(indent) + len(flat) <= INLINE_WIDTH:
+        return flat
+    inner = indent + " "
+    if isinstance(value, dict):
+        items = [f"{inner}{json.dumps(k)}: {_dump(value[k], inner)}" for k in sorted(value)]
+        return "{\n" + ",\n".join(items) + f"\n{indent}}}"
+    return "[\n" + ",\n".join(f"{inner}{_dump(v, inner)}" for v in value) + f"\n{indent}]"

@@ -1,0 +1,103 @@
+"""The audit does not depend on row order, nor on the fixture's single union-range ingest.
+
+Contract: same inputs, same config, same code give identical table contents. Row order in the
+canonical frames is an accident of listing and file splits, so any permutation of their rows must
+give the same audit tables (compared sorted). And a mature day's audit is final: reading the
+exports beyond its look-ahead (as the fixture does) must not change it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import pytest
+from golden_pipeline import ENTITY_NAMES, GoldenRun, audit, flow_window
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from flows.ingest import ingest_all
+from flows.storage import open_storage
+from flows.windows import export_range
+from transforms.audit import METRIC_TABLES, CanonicalTables
+
+# A day with every kind of finding (beneficiary flag, violations, missed escalations) and the
+# default day (pending escalations).
+SHUFFLED_DAYS = (date(2026, 11, 4), date(2026, 11, 19))
+# A mature day whose own export range ends a week before the newest export.
+FLOW_RANGE_DAY = date(2026, 11, 9)
+# Floats may differ in the last bits when sums run in another order (see docs/decisions/golden.md).
+FLOAT_RTOL = 1e-12
+
+
+def sorted_table(frame: pl.DataFrame) -> pl.DataFrame:
+    """Rows in a canonical order: by every column that is neither a list nor a float."""
+    keys = [name for name, dtype in frame.schema.items() if not (dtype.is_nested() or dtype.is_float())]
+    return frame.sort(keys, nulls_last=True)
+
+
+def assert_same_tables(left: dict[str, pl.DataFrame], right: dict[str, pl.DataFrame]) -> None:
+    assert list(left) == list(right) == list(METRIC_TABLES)
+    for name in METRIC_TABLES:
+        assert left[name].height == right[name].height, name
+        assert_frame_equal(
+            sorted_table(left[name]),
+            sorted_table(right[name]),
+            check_exact=False,
+            rel_tol=FLOAT_RTOL,
+            abs_tol=0,
+        )
+
+
+def shuffled(run: GoldenRun, seed: int) -> CanonicalTables:
+    frames = [
+        run.ingested[name].canonical.sample(fraction=1.0, shuffle=True, seed=seed + i)
+        for i, name in enumerate(ENTITY_NAMES)
+    ]
+    return CanonicalTables(*(f.lazy() for f in frames))
+
+
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(min_value=0, max_value=2**31))
+def test_shuffled_canonical_rows_give_the_same_audit_tables(run: GoldenRun, seed: int) -> None:
+    inputs = shuffled(run, seed)
+    for day in SHUFFLED_DAYS:
+        assert_same_tables(audit(inputs, run.windows[day], run.policy), run.tables[day])
+
+
+@pytest.fixture(scope="module")
+def flow_range_tables(run: GoldenRun) -> dict[str, pl.DataFrame]:
+    """FLOW_RANGE_DAY audited as the daily flow does it: ingesting only its export range."""
+    span = export_range(FLOW_RANGE_DAY, run.policy)
+    ingested = ingest_all(open_storage(str(run.landing)), span.start, span.end, run_id="golden-flow-range")
+    assert max(ingested["tickets"].files["export_date"]) < max(run.ingested["tickets"].files["export_date"])
+    window = flow_window(FLOW_RANGE_DAY, run.policy, ingested)
+    assert window == run.windows[FLOW_RANGE_DAY]  # the end of D + 7 either way
+    inputs = CanonicalTables(*(ingested[name].canonical.lazy() for name in ENTITY_NAMES))
+    return audit(inputs, window, run.policy)
+
+
+def test_a_mature_day_audited_on_its_own_export_range_matches_the_golden_run(
+    run: GoldenRun, flow_range_tables: dict[str, pl.DataFrame]
+) -> None:
+    """Everything but the call concessions' customer_tier (next test) is final by D + 7."""
+    own = dict(flow_range_tables)
+    golden = dict(run.tables[FLOW_RANGE_DAY])
+    own["concession_audit"] = own["concession_audit"].drop("customer_tier")
+    golden["concession_audit"] = golden["concession_audit"].drop("customer_tier")
+    assert_same_tables(own, golden)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="transforms/contacts.py call tier falls back to the customer's first ticket AFTER the call, "
+    "which can arrive after D + look-ahead: C-00008182, C-00008198 (2026-11-09) are null on the "
+    "flow's range, 'standard' with exports to 11-22, so a mature day's concession_audit changes later",
+)
+def test_call_concession_tiers_of_a_mature_day_are_final(
+    run: GoldenRun, flow_range_tables: dict[str, pl.DataFrame]
+) -> None:
+    own = flow_range_tables["concession_audit"].select("concession_id", "customer_tier").sort("concession_id")
+    golden = run.tables[FLOW_RANGE_DAY]["concession_audit"].select("concession_id", "customer_tier")
+    assert_frame_equal(own, golden.sort("concession_id"))
