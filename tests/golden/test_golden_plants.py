@@ -22,7 +22,7 @@ DAYS = audit_days(load_policy())
 ASKED = "customer_request"
 # Windows ending 11-01 .. 11-12 of this sample hold ordinary agents who genuinely grant at about
 # half the peer rate (raw counts, 10-12 .. 11-08: agent-0019 13/607, agent-0005 14/626,
-# agent-0015 16/684, agent-0012 16/635 contacts with a concession, vs 13-29 per ~600 for the
+# agent-0015 16/684, agent-0012 16/635 contacts with a concession, vs 15-29 per ~600 for the
 # others): a generator calibration gap, not a transform bug. See docs/decisions/golden.md.
 LOW_RATE_NOISE_DAYS = {date(2026, 11, d) for d in (3, 4, 9)}
 
@@ -124,6 +124,57 @@ def test_only_the_generous_agent_is_flagged_for_a_high_concession_rate(run: Gold
     (row,) = flagged.to_dicts()
     assert row["observed"] / row["expected"] >= 3.0  # planted 5x; O/E about 4-5 with the peers' lift
     assert row["contacts_in_window"] >= run.policy.concessions.min_contacts_for_flag
+
+
+def rate_inputs(run: GoldenRun, day: date) -> pl.DataFrame:
+    """Per agent over the trailing window, re-derived from the canonical frames: n contacts closed
+    (first move to solved, answered calls by end), k of them with a concession granted by the end of D."""
+    tz = run.policy.business_time_zone
+    start = day - timedelta(days=run.policy.concessions.window_days - 1)
+    events = run.ingested["ticket_events"].canonical
+    calls = run.ingested["calls"].canonical
+    on_day = pl.col("closed_at").dt.convert_time_zone(tz).dt.date().is_between(start, day)
+    by_end = pl.col("at").dt.convert_time_zone(tz).dt.date() <= day
+    solves = events.filter((pl.col("event_type") == "status_change") & (pl.col("new_status") == "solved"))
+    tickets = (
+        solves.sort("occurred_at", "event_id")
+        .group_by("ticket_id", maintain_order=True)
+        .first()
+        .select("ticket_id", pl.col("actor_id").alias("agent_id"), pl.col("occurred_at").alias("closed_at"))
+    )
+    conceded_tickets = (
+        events.filter(pl.col("event_type") == "concession")
+        .rename({"occurred_at": "at"})
+        .filter(by_end)
+        .select("ticket_id")
+        .unique()
+    )
+    ticket_rows = tickets.filter(on_day).with_columns(
+        pl.col("ticket_id").is_in(conceded_tickets["ticket_id"].implode()).alias("has_concession")
+    )
+    call_rows = calls.filter(pl.col("answered_at").is_not_null()).select(
+        "agent_id",
+        pl.col("ended_at").alias("closed_at"),
+        pl.col("concession_type").is_not_null().alias("has_concession"),
+    )
+    both = pl.concat([ticket_rows.drop("ticket_id"), call_rows.filter(on_day)])
+    return both.group_by("agent_id").agg(
+        pl.len().cast(pl.Int64).alias("contacts_in_window"),
+        pl.col("has_concession").sum().cast(pl.Float64).alias("observed"),
+    )
+
+
+@pytest.mark.parametrize("day", DAYS, ids=str)
+def test_agent_flags_count_what_the_exports_hold(run: GoldenRun, day: date) -> None:
+    """n and O of every agent flag (high, and the low ones on the noisy days) match counts taken
+    straight from the canonical frames: the low flags are real features of the sample."""
+    agent_flags = run.tables[day]["concession_flags"].filter(pl.col("subject_type") == "agent")
+    assert not agent_flags.is_empty()
+    counted = rate_inputs(run, day)
+    flagged = agent_flags.select(pl.col("subject_id").alias("agent_id"), "contacts_in_window", "observed")
+    assert flagged.join(counted, on="agent_id", how="anti", nulls_equal=True).is_empty()
+    expected = counted.join(flagged.select("agent_id"), on="agent_id").select(flagged.columns)
+    assert flagged.sort("agent_id").to_dicts() == expected.sort("agent_id").to_dicts()
 
 
 @pytest.mark.parametrize(
