@@ -59,6 +59,8 @@ class FailedExpectation:
 
     def describe(self) -> str:
         where = f".{self.column}" if self.column else ""
+        if self.validation and self.validation != self.suite:  # a long view: its Data Docs page
+            where += f" [{self.validation}]"
         count = f" ({self.unexpected_count} rows)" if self.unexpected_count else ""
         observed = f" (observed {self.observed})" if self.observed is not None else ""
         keys = f" e.g. {list(self.sample_keys[:3])}" if self.sample_keys else ""

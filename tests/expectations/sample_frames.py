@@ -7,6 +7,7 @@ Personal values are distinctive strings so leak scans can search for them.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import polars as pl
 
@@ -175,7 +176,7 @@ def _scorecard(level: str, ids: list[str | None]) -> pl.DataFrame:
     metrics without contacts (0 / 0, null rate, low volume), measures null, counts 0."""
     n = len(ids)
     key = "agent_id" if level == "agent" else "team_id"
-    given = {
+    given: dict[str, list[Any]] = {
         "audit_date": [DAY] * n,
         key: ids,
         "team_id": ["TEAM1", "TEAM1", None][:n] if level == "agent" else ids,

@@ -85,8 +85,12 @@ def test_ci_high_below_rate_names_the_agent_and_the_metric(tmp_path):
     assert failed(report) == {
         (PAIR, "follow_up_rate<=follow_up_ci_high"): (1, (A2,), "agent_scorecard_rates"),
     }
-    with pytest.raises(ValidationFailed, match=r"agent_scorecard\.follow_up_rate<=follow_up_ci_high: "):
+    with pytest.raises(ValidationFailed) as info:
         report.raise_for_critical()
+    assert (
+        "agent_scorecard.follow_up_rate<=follow_up_ci_high [agent_scorecard_rates]: "
+        f"{PAIR} (1 rows) e.g. [{A2}]"
+    ) in str(info.value)
     results = json.loads((tmp_path / "results" / "agent_scorecard_rates.json").read_text())
     [pair] = [r for r in results["results"] if not r["success"]]
     assert pair["result"]["unexpected_index_column_names"] == ["audit_date", "agent_id", "metric"]
