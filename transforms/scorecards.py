@@ -159,7 +159,11 @@ def _summed_aggs() -> list[pl.Expr]:
     """Sums behind the interruption ratio: `talk_seconds_sum` and `agent_interruptions`."""
     summed = pl.col("value").filter(pl.col("measure") == "agent_interruptions").sum()
     return [
-        pl.col("value").filter(pl.col("measure") == "talk_seconds").sum().alias("talk_seconds_sum"),
+        # Summed as integer milliseconds: a float sum would depend on the parts' row order.
+        (
+            (pl.col("value").filter(pl.col("measure") == "talk_seconds") * 1000).round(0).cast(pl.Int64).sum()
+            / 1000.0
+        ).alias("talk_seconds_sum"),
         summed.round(0).cast(pl.Int64).alias("agent_interruptions"),
     ]
 

@@ -464,3 +464,13 @@ def test_weekly_columns_follow_the_daily_order(level: Level) -> None:
     without = weekly_scorecards(daily, 20).collect_schema().names()
     assert with_stats == ["week_start", "iso_year", "iso_week", *ids, "days", *body]
     assert without == [c for c in with_stats if c not in stats]
+
+
+def test_talk_time_sum_does_not_depend_on_row_order() -> None:
+    """Regression: float sums in input order differ in the last bit (0.1 + 0.2 + 0.3 != 0.3 + 0.2 + 0.1)."""
+    rows = [(D, "a1", "T1", "talk_seconds", v) for v in (0.1, 0.2, 0.3)]
+    rows += [(D, "a1", "T1", "agent_interruptions", 1.0)] * 3
+    forward, _ = scorecards(measures=measure_parts(*rows))
+    backward, _ = scorecards(measures=measure_parts(*reversed(rows)))
+    assert_frame_equal(forward, backward)
+    assert forward["talk_minutes"].item() == 0.6 / 60
