@@ -324,7 +324,7 @@ def weekly_scorecards(
     ]
     aggs = [
         pl.col(summed).sum(),
-        (pl.col("talk_minutes").sum() * 60.0).alias("talk_seconds_sum"),
+        ((pl.col("talk_minutes") * 60_000).round(0).cast(pl.Int64).sum() / 1000.0).alias("talk_seconds_sum"),
         pl.len().cast(pl.Int64).alias("days"),
     ]
     if level == "agent":
