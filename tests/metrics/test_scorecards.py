@@ -474,3 +474,18 @@ def test_talk_time_sum_does_not_depend_on_row_order() -> None:
     backward, _ = scorecards(measures=measure_parts(*reversed(rows)))
     assert_frame_equal(forward, backward)
     assert forward["talk_minutes"].item() == 0.6 / 60
+
+
+def test_weekly_interruption_ratio_is_re_summed_not_averaged() -> None:
+    measures = measure_parts(
+        (date(2026, 3, 2), "a1", "T1", "talk_seconds", 600.0),
+        (date(2026, 3, 2), "a1", "T1", "agent_interruptions", 2.0),
+        (date(2026, 3, 3), "a1", "T1", "talk_seconds", 300.0),
+        (date(2026, 3, 3), "a1", "T1", "agent_interruptions", 4.0),
+    )
+    agent, _ = build_scorecards([], [measures], [], contact_rows(), None, 20)
+    weekly = weekly_scorecards(agent, 20).collect()
+    # Daily ratios 2.0 and 8.0 (mean 5.0); the week is 6 interruptions over 15 minutes = 4.0.
+    assert pick(weekly, "agent_interruptions", "talk_minutes", "interruptions_per_10_talk_minutes") == [
+        (6, 15.0, 4.0)
+    ]
