@@ -224,7 +224,8 @@ def _with_call_tier(calls: pl.LazyFrame, tickets: pl.LazyFrame) -> pl.LazyFrame:
     """Add `customer_tier` and `ticket_category`: from the linked ticket, else the customer's tickets.
 
     Without a linked tier, the tier of the customer's latest ticket created at or before the
-    call ended is used (ties: greatest ticket_id), else that of their first ticket after it.
+    call ended (ties: greatest ticket_id); never a later ticket, which a later run could read and
+    so change a final day's answer. Null when there is none.
     """
     linked = tickets.select(
         "ticket_id",
@@ -248,16 +249,8 @@ def _with_call_tier(calls: pl.LazyFrame, tickets: pl.LazyFrame) -> pl.LazyFrame:
             strategy="backward",
             check_sortedness=False,
         )
-        .join_asof(
-            tiered.rename({"customer_tier": "tier_after", "created_at": "created_after"}),
-            left_on="ended_at",
-            right_on="created_after",
-            by="customer_id",
-            strategy="forward",
-            check_sortedness=False,
-        )
         .join(linked, on="ticket_id", how="left")
-        .with_columns(pl.coalesce("linked_tier", "tier_before", "tier_after").alias("customer_tier"))
+        .with_columns(pl.coalesce("linked_tier", "tier_before").alias("customer_tier"))
     )
 
 
