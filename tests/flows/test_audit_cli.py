@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flow_fixtures import PSEUDONYM_KEY
+from flow_fixtures import FINAL_DAY, PSEUDONYM_KEY, AuditPlaces
 from typer.testing import CliRunner
 
 import flows.daily as daily
 from flows.cli import app
+from flows.report.build import report_key
 from flows.s3_endpoint import DUMMY_CREDENTIALS, free_port
 
 runner = CliRunner()
@@ -221,3 +222,18 @@ def test_a_failed_flow_run_is_exit_1_with_its_reason(
     )
     assert result.exit_code == 1
     assert f"no exports found under {landing}" in _one_error_line(result.stderr)
+
+
+# --- a run that succeeds: exit 0 ---------------------------------------------------------
+
+
+@pytest.mark.integration
+@pytest.mark.xdist_group("prefect")
+def test_a_run_on_s3_is_exit_0_and_names_the_report(prefect_harness: None, fresh_places: AuditPlaces) -> None:
+    args = ["run", "--date", FINAL_DAY.isoformat(), "--landing", fresh_places.landing]
+    args += ["--warehouse", fresh_places.warehouse, "--reports", fresh_places.reports]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = f"{fresh_places.reports}/{report_key(FINAL_DAY)}"
+    assert result.stdout == f"audited {FINAL_DAY.isoformat()}: report {report}\n"
+    assert fresh_places.reports_storage().exists(report_key(FINAL_DAY))
