@@ -131,5 +131,5 @@ def test_every_ingested_row_is_accounted_for(run: GoldenRun) -> None:
         files = result.files
         total = pl.col("rows_accepted") + pl.col("rows_quarantined") + pl.col("rows_duplicate")
         assert files.filter(pl.col("rows_read") != total).is_empty(), result.entity
-        kept = files["rows_accepted"].sum() - files["rows_superseded"].sum()
+        kept = int(files["rows_accepted"].sum()) - int(files["rows_superseded"].sum())
         assert result.canonical.height == kept, result.entity

@@ -314,7 +314,7 @@ def test_events_quarantine_the_bad_rows_plus_the_redelivered_copy_of_them(run: G
     report = files.filter(pl.col("object_key") == copy).to_dicts()[0]
     assert report["rows_accepted"] == 0
     assert report["rows_duplicate"] == report["rows_read"] - in_copy.height
-    other_duplicates = files.filter(pl.col("object_key") != copy)["rows_duplicate"].sum()
+    other_duplicates = int(files.filter(pl.col("object_key") != copy)["rows_duplicate"].sum())
     assert other_duplicates > 0
     expected = planted + reason_counts(in_copy)
     expected[conflict] -= other_duplicates
