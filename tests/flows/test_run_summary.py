@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
@@ -138,6 +138,7 @@ def test_headline_sums_numerators_and_denominators() -> None:
     }
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # no timing on a loaded machine
 @given(
     st.lists(
         st.tuples(st.integers(0, 50), st.integers(1, 50)).map(lambda t: (min(t), t[1])),
@@ -224,6 +225,7 @@ def test_markdown_never_shows_a_customer_id_or_a_low_rate_flag() -> None:
     assert "| repeat_beneficiary | customer | (customer) |" in text
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.from_regex(r"cust-[0-9a-z]{6}", fullmatch=True), min_size=1, max_size=5, unique=True))
 def test_no_customer_id_reaches_the_markdown(customers: list[str]) -> None:
     flags = pl.DataFrame(
