@@ -61,5 +61,5 @@ def prefect_harness() -> Iterator[None]:
     """
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=60):
+    with prefect_test_harness(server_startup_timeout=120):
         yield

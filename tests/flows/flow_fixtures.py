@@ -108,7 +108,7 @@ def artifacts_of(flow_run_id: UUID) -> dict[str, Any]:
     return {a.key: a for a in found if a.key}
 
 
-def settled_task_runs(flow_run_id: UUID, timeout_seconds: float = 60) -> list[Any]:
+def settled_task_runs(flow_run_id: UUID, timeout_seconds: float = 120) -> list[Any]:
     """The flow run's task runs once every one is in a terminal state.
 
     Task run states reach the API through events, a moment after the flow returns.
