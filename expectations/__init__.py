@@ -1,6 +1,8 @@
 """Great Expectations suites as code, one module per input entity and published table.
 
-`SUITES` maps a frame name to its suite; `expectations.gate.run_validation` runs them.
+`SUITES` maps a frame name to its suite; `expectations.gate.run_validation` runs them. A
+suite may have long views (the scorecards: `<table>_rates`, `<table>_counts`), each run as
+its own GX validation and reported under the table.
 """
 
 from expectations import (
@@ -16,7 +18,7 @@ from expectations import (
     ticket_events,
     tickets,
 )
-from expectations._suite import CRITICAL, WARNING, Suite, SuiteParams
+from expectations._suite import CRITICAL, WARNING, Suite, SuiteParams, View
 
 INPUT_SUITES = ("tickets", "ticket_events", "calls")
 OUTPUT_SUITES = (
@@ -46,4 +48,4 @@ SUITES: dict[str, Suite] = {
     )
 }
 
-__all__ = ["CRITICAL", "INPUT_SUITES", "OUTPUT_SUITES", "SUITES", "WARNING", "Suite", "SuiteParams"]
+__all__ = ["CRITICAL", "INPUT_SUITES", "OUTPUT_SUITES", "SUITES", "WARNING", "Suite", "SuiteParams", "View"]
