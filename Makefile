@@ -4,6 +4,8 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 export UV_COMPILE_BYTECODE := 1
 export UV_LINK_MODE := copy
+# No usage telemetry from the ephemeral Prefect server the flows start.
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
 .PHONY: help uv venv quickstart quickstart-s3 test test-fast lint typecheck bench browser clean
 

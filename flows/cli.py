@@ -23,6 +23,10 @@ app = typer.Typer(
 @app.callback()
 def main() -> None:
     """support-audit command line."""
+    import os
+
+    # The ephemeral Prefect server started for local runs sends no usage telemetry.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 def _yesterday() -> date:

@@ -90,7 +90,31 @@ def run_quickstart(*, use_s3: bool = False, root: Path = QUICKSTART_DIR, end_dat
         }
         daily = daily_audit(audit_date=None, **common)
         week = backfill(start=audit_date - timedelta(days=7), end=audit_date - timedelta(days=1), **common)
+        if use_s3:  # the embedded endpoint's data goes when it stops: keep a copy to open
+            local = mirror_reports(places.reports, root / "s3-reports", settings.s3)
+            daily = _with_local_links(daily, places.reports, local)
         return summary_text(places, daily, week, endpoint)
+
+
+def mirror_reports(reports_uri: str, local_dir: Path, s3: Any) -> Path:
+    """Copy every report and Data Docs object to a local folder (same layout)."""
+    from flows.storage import LocalStorage, open_storage
+
+    source, target = open_storage(reports_uri, s3), LocalStorage(local_dir)
+    for info in source.list():
+        target.write_bytes(info.key, source.read_bytes(info.key))
+    return local_dir.resolve()
+
+
+def _with_local_links(result: dict[str, Any], reports_uri: str, local_dir: Path) -> dict[str, Any]:
+    """Point the summary's links at the local mirror instead of the stopped endpoint."""
+    out = dict(result)
+    prefix = reports_uri.rstrip("/") + "/"
+    for name in ("report_url", "data_docs_url"):
+        url = out.get(name)
+        if url and url.startswith(prefix):
+            out[name] = str(local_dir / url.removeprefix(prefix))
+    return out
 
 
 def summary_text(
@@ -116,8 +140,10 @@ def summary_text(
         f"  Delta tables         {places.warehouse}/<table>  (agent_scorecard, follow_up_audit, ...)",
         f"  exports read         {places.landing}",
         "",
-        f"Terminal view:  .venv/bin/audit report --date {daily['audit_date']} --warehouse {places.warehouse}",
     ]
-    if endpoint:
-        lines.append(f"(local S3 endpoint {endpoint} has stopped; its data went with it)")
+    if not endpoint:
+        day = daily["audit_date"]
+        lines.append(f"Terminal view:  .venv/bin/audit report --date {day} --warehouse {places.warehouse}")
+    else:
+        lines.append(f"(the local S3 endpoint {endpoint} has stopped; the reports above are a local copy)")
     return "\n".join(line for line in lines if line is not None)
