@@ -10,40 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _pytest.nodeid import NodeId
 from flow_fixtures import EXPORTS, AuditPlaces, FlowOutcome, audit_environment, landing_bucket
 
 from flows.s3_endpoint import endpoint_settings
 from flows.sample_data import generate_exports
 
-FLOW_TESTS = Path(__file__).parent
-
 
 @pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Make `--dist loadgroup` group these tests again.
-
-    pytest-xdist 3.8 marks a grouped test by appending `@group` to `item._nodeid`, but pytest 9
-    keeps node ids in `item._id`, so the mark is silently lost and every worker would start
-    its own Prefect harness and repeat the published run. Only this folder's items are
-    touched; the shim is a no-op once xdist writes the suffix itself.
-    """
-    if not getattr(config.option, "loadgroup", False):
-        return
-    for item in items:
-        if FLOW_TESTS not in item.path.parents:
-            continue
-        groups = sorted(
-            {
-                str(m.args[0] if m.args else m.kwargs.get("name", "default"))
-                for m in item.iter_markers("xdist_group")
-            }
-        )
-        suffix = "@" + "_".join(groups)
-        if groups and not item.nodeid.endswith(suffix):
-            item._id = NodeId.parse(item.nodeid + suffix)
-
-
 @pytest.fixture(scope="session")
 def flow_exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The small generated landing area, on local disk (copied into each test's bucket)."""
