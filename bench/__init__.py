@@ -1,0 +1,1 @@
+"""Benchmark of one audit day of a large centre (issue #3); see bench/RESULTS.md."""
