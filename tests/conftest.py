@@ -1,4 +1,5 @@
-"""Session-wide fixtures: the local S3 endpoint (a moto server process over HTTP)."""
+"""Session-wide fixtures: the local S3 endpoint (a moto server process over HTTP), the Prefect
+harness, and the Hypothesis profile."""
 
 from __future__ import annotations
 
@@ -7,10 +8,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from configs.settings import S3Settings
 from flows.s3_endpoint import DUMMY_CREDENTIALS, create_bucket, endpoint_settings, local_s3_endpoint
 from flows.storage import S3Storage
+
+# Property tests check invariants, not speed: no per-example deadline (a loaded CI box would
+# otherwise fail them at random). Speed is measured by bench/, not by tests.
+hypothesis_settings.register_profile("support-audit", deadline=None)
+hypothesis_settings.load_profile("support-audit")
 
 
 @dataclass(frozen=True)
