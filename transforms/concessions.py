@@ -342,6 +342,15 @@ def _benjamini_hochberg(p_values: np.ndarray, tested: np.ndarray) -> np.ndarray:
     return q
 
 
+def exact_sums(terms: pl.Series) -> pl.Series:
+    """Correctly rounded sum of each list (math.fsum): the same bits in any order.
+
+    A float sum depends on the order of its terms, and the engine's group-by order (even its
+    partial sums) varies from run to run; E and V, and so z, p and q, must not move with row order.
+    """
+    return pl.Series([math.fsum(values) for values in terms.to_list()], dtype=pl.Float64())
+
+
 def concession_rate_tests(
     contacts: pl.LazyFrame, concessions: pl.LazyFrame, window: AuditWindow, policy: ConcessionPolicy
 ) -> pl.LazyFrame:
@@ -361,8 +370,8 @@ def concession_rate_tests(
         .agg(
             pl.col("n").sum().alias("contacts_in_window"),
             pl.col("k").filter(has_peers).sum().cast(pl.Float64).alias("observed"),
-            (pl.col("n") * pl.col("p_c")).filter(has_peers).sum().alias("expected"),
-            (pl.col("n") * pl.col("p_c") * (1 - pl.col("p_c"))).filter(has_peers).sum().alias("variance"),
+            (pl.col("n") * pl.col("p_c")).filter(has_peers).alias("expected_terms"),
+            (pl.col("n") * pl.col("p_c") * (1 - pl.col("p_c"))).filter(has_peers).alias("variance_terms"),
             pl.col("concession_contacts")
             .filter(has_peers)
             .list.explode(keep_nulls=False, empty_as_null=False)
@@ -371,6 +380,10 @@ def concession_rate_tests(
         )
         .sort("agent_id")
         .collect()
+    )
+    per_agent = per_agent.with_columns(
+        exact_sums(per_agent["expected_terms"]).alias("expected"),
+        exact_sums(per_agent["variance_terms"]).alias("variance"),
     )
     observed, expected = per_agent["observed"].to_numpy(), per_agent["expected"].to_numpy()
     variance = per_agent["variance"].to_numpy()

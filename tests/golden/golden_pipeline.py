@@ -31,13 +31,13 @@ NEWEST_EXPORT = SAMPLE.end_date
 
 # Mature days (every look-ahead window closed at the cut-off: D <= newest export - 7), chosen for
 # what the plants put on them:
-#   11-02  the amount outlier, type_not_allowed and over_cap; the beneficiary has 2 concessions
-#          in the window (no flag yet)
-#   11-03  unknown_currency, self_approved and two missing_approval
-#   11-04  the beneficiary's third concession: the first day it is flagged
+#   11-01  unknown_currency; the beneficiary has 2 concessions in the window (no flag yet)
+#   11-02  the amount outlier
+#   11-03  over_cap and self_approved
+#   11-04  the beneficiary's third concession (the first day it is flagged) and type_not_allowed
 #   11-09  the beneficiary's fourth concession; first day with a full 28-day window of data
 #   11-15  the newest mature day (newest export - 7)
-MATURE_DAYS = tuple(date(2026, 11, d) for d in (2, 3, 4, 9, 15))
+MATURE_DAYS = tuple(date(2026, 11, d) for d in (1, 2, 3, 4, 9, 15))
 ENTITY_NAMES = ("tickets", "ticket_events", "calls")
 ANSWERS = Path(__file__).with_name("answers") / "golden_answers.json"
 DIGITS = 9

@@ -20,11 +20,6 @@ from flows.windows import lookahead_days
 
 DAYS = audit_days(load_policy())
 ASKED = "customer_request"
-# Windows ending 11-01 .. 11-12 of this sample hold ordinary agents who genuinely grant at about
-# half the peer rate (raw counts, 10-12 .. 11-08: agent-0019 13/607, agent-0005 14/626,
-# agent-0015 16/684, agent-0012 16/635 contacts with a concession, vs 15-29 per ~600 for the
-# others): a generator calibration gap, not a transform bug. See docs/decisions/golden.md.
-LOW_RATE_NOISE_DAYS = {date(2026, 11, d) for d in (3, 4, 9)}
 
 
 def flags(run: GoldenRun, day: date, flag_type: str) -> pl.DataFrame:
@@ -169,8 +164,7 @@ def rate_inputs(run: GoldenRun, day: date) -> pl.DataFrame:
 
 @pytest.mark.parametrize("day", DAYS, ids=str)
 def test_agent_flags_count_what_the_exports_hold(run: GoldenRun, day: date) -> None:
-    """n and O of every agent flag (high, and the low ones on the noisy days) match counts taken
-    straight from the canonical frames: the low flags are real features of the sample."""
+    """n and O of every agent flag match counts taken straight from the canonical frames."""
     agent_flags = run.tables[day]["concession_flags"].filter(pl.col("subject_type") == "agent")
     assert not agent_flags.is_empty()
     counted = rate_inputs(run, day)
@@ -180,23 +174,7 @@ def test_agent_flags_count_what_the_exports_hold(run: GoldenRun, day: date) -> N
     assert flagged.sort("agent_id").to_dicts() == expected.sort("agent_id").to_dicts()
 
 
-@pytest.mark.parametrize(
-    "day",
-    [
-        pytest.param(
-            d,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="generator: ordinary agents at half the peer rate in windows ending 11-01..11-12 "
-                "(agent-0005/0012/0015/0019); transforms agree with raw counts",
-            ),
-        )
-        if d in LOW_RATE_NOISE_DAYS
-        else d
-        for d in DAYS
-    ],
-    ids=str,
-)
+@pytest.mark.parametrize("day", DAYS, ids=str)
 def test_no_agent_is_flagged_for_a_low_concession_rate(run: GoldenRun, day: date) -> None:
     assert subjects(run, day, "low_concession_rate") == set()
 

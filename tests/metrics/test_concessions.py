@@ -33,6 +33,7 @@ from transforms.concessions import (
     check_policy,
     concession_rate_flags,
     concession_rate_tests,
+    exact_sums,
     repeat_beneficiary_flags,
 )
 from transforms.contacts import CONTACTS_SCHEMA, AuditWindow, build_contacts
@@ -387,6 +388,38 @@ def test_rate_invariants(cells, min_contacts: int, ratio: float) -> None:
     shuffled = [f.collect().sample(fraction=1.0, shuffle=True, seed=7).lazy() for f in (contacts, granted)]
     contacts_s, granted_s = shuffled
     assert_frame_equal(concession_rate_tests(contacts_s, granted_s, WINDOW, policy).collect(), tests)
+
+
+@pytest.mark.parametrize("terms", [[1e16, 1.0, -1e16], [1.0, -1e16, 1e16], [-1e16, 1e16, 1.0]])
+def test_exact_sums_do_not_depend_on_term_order(terms: list[float]) -> None:
+    """Left to right, 1e16 + 1.0 - 1e16 is 0.0; the correctly rounded sum is 1.0 in every order."""
+    assert exact_sums(pl.Series([terms, [], [0.1, 0.2, 0.3]])).to_list() == [1.0, 0.0, 0.6]
+
+
+# a1 has one contact (none conceded) in each of six categories; a2 is its only peer, with rates
+# whose sum depends on the order it is taken in (three different results over the permutations).
+ORDER_PEERS = {"billing": (3, 1), "outage": (7, 1), "hardware": (11, 2), "account": (10, 1),
+               "shipping": (13, 3), "general": (9, 2)}  # fmt: skip
+ORDER_CELLS = [("a1", c, 1, 0) for c in ORDER_PEERS] + [("a2", c, n, k) for c, (n, k) in ORDER_PEERS.items()]
+RATE_FLOATS = ["expected", "variance", "z", "p_high", "q_high", "p_low", "q_low"]
+
+
+@given(seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=25, deadline=None)
+def test_rate_tests_are_bit_identical_under_row_shuffles(seed: int) -> None:
+    """Regression: E and V were summed in the engine's row order, so shuffled inputs moved E, V, z,
+    p and q in the last bits (golden run, 2026-11-04). They are now correctly rounded sums."""
+    contacts, granted = rate_inputs(ORDER_CELLS)
+    tests = concession_rate_tests(contacts, granted, WINDOW, POLICY).collect()
+    a1 = tests.row(0, named=True)
+    assert a1["expected"] == math.fsum(k / n for n, k in ORDER_PEERS.values())
+    assert a1["variance"] == math.fsum(k / n * (1 - k / n) for n, k in ORDER_PEERS.values())
+    contacts_s, granted_s = (
+        f.collect().sample(fraction=1.0, shuffle=True, seed=seed).lazy() for f in (contacts, granted)
+    )
+    again = concession_rate_tests(contacts_s, granted_s, WINDOW, POLICY).collect()
+    assert_frame_equal(again, tests, check_exact=True)
+    assert again.select(RATE_FLOATS).rows() == tests.select(RATE_FLOATS).rows()
 
 
 # --- c. amounts out of line ----------------------------------------------------------------------
