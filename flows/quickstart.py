@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from flows.sample_data import GeneratorConfig
 from flows.secrets import PSEUDONYM_KEY_ENV, ensure_local_key
 
 QUICKSTART_DIR = Path(".quickstart")
@@ -61,11 +62,20 @@ def _s3_endpoint(root: Path) -> Iterator[str]:
                     os.environ[k] = v
 
 
-def run_quickstart(*, use_s3: bool = False, root: Path = QUICKSTART_DIR, end_date: date | None = None) -> str:
-    """Generate, audit the latest mature day, backfill the week before it, report. Returns the summary."""
+def run_quickstart(
+    *,
+    use_s3: bool = False,
+    root: Path = QUICKSTART_DIR,
+    end_date: date | None = None,
+    sample: GeneratorConfig | None = None,
+) -> str:
+    """Generate, audit the latest mature day, backfill the week before it, report. Returns the summary.
+
+    `sample` replaces the default six-week, 20-agent sample (tests use a smaller one).
+    """
     from configs.settings import load_settings
     from flows.daily import backfill, daily_audit
-    from flows.sample_data import GeneratorConfig, generate_exports
+    from flows.sample_data import generate_exports
     from flows.windows import default_audit_date
 
     root.mkdir(parents=True, exist_ok=True)
@@ -77,12 +87,11 @@ def run_quickstart(*, use_s3: bool = False, root: Path = QUICKSTART_DIR, end_dat
         settings = load_settings(env="local", landing_uri=places.landing)
         if not use_s3:
             shutil.rmtree(places.landing, ignore_errors=True)
-        generated = generate_exports(
-            places.landing, GeneratorConfig(end_date=end, days=QUICKSTART_DAYS), settings.s3
-        )
+        sample = sample or GeneratorConfig(end_date=end, days=QUICKSTART_DAYS)
+        generated = generate_exports(places.landing, sample, settings.s3)
         print(generated.text())
         policy = settings.policy()
-        audit_date = default_audit_date(end, policy)
+        audit_date = default_audit_date(sample.end_date, policy)
         common: dict[str, Any] = {
             "landing": places.landing,
             "warehouse": places.warehouse,
@@ -117,6 +126,17 @@ def _with_local_links(result: dict[str, Any], reports_uri: str, local_dir: Path)
     return out
 
 
+def reconciliation_lines(inputs: list[dict[str, Any]]) -> list[str]:
+    """One line per entity: files and rows read, accepted, quarantined, duplicate."""
+    header = f"  {'entity':<14}{'files':>6}{'read':>10}{'accepted':>10}{'quarantined':>13}{'duplicate':>11}"
+    rows = [
+        f"  {r['entity']:<14}{r['files']:>6}{r['rows_read']:>10,}{r['rows_accepted']:>10,}"
+        f"{r['rows_quarantined']:>13,}{r['rows_duplicate']:>11,}"
+        for r in inputs
+    ]
+    return [header, *rows]
+
+
 def summary_text(
     places: QuickstartPlaces, daily: dict[str, Any], week: list[dict[str, Any]], endpoint: str | None
 ) -> str:
@@ -127,6 +147,9 @@ def summary_text(
         return "n/a" if value is None else f"{value:.1%}"
 
     lines = [
+        "",
+        "Exports read for the audit day (rows read = accepted + quarantined + duplicate):",
+        *reconciliation_lines(daily["inputs"]),
         "",
         "support-audit quickstart: done.",
         f"  audit day            {daily['audit_date']} (validation {validation})",
