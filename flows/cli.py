@@ -222,11 +222,11 @@ def serve(
     time_zone: str = typer.Option("UTC", "--timezone", help="Time zone of the cron schedule."),
 ) -> None:
     """Serve the daily audit on a schedule from this host (flow.serve; Ctrl-C to stop)."""
-    from prefect.schedules import Cron
+    from prefect import serve as prefect_serve
 
-    from flows.daily import daily_audit
+    from flows.daily import served_daily_deployment
 
-    daily_audit.serve(name="support-audit-daily", schedules=[Cron(cron, timezone=time_zone)])
+    prefect_serve(served_daily_deployment(cron, time_zone))
 
 
 @app.command()

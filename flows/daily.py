@@ -285,3 +285,16 @@ def backfill(
     run = resolve_run(landing, warehouse, reports, config, policy_file)
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     return [audit_day(run, day) for day in days]
+
+
+def served_daily_deployment(cron: str = "30 6 * * *", time_zone: str = "UTC") -> Any:
+    """The daily audit as a deployment served from one host (`audit serve`), same name and
+    schedule as the `support-audit-daily` entry of prefect.yaml, one run at a time."""
+    from prefect.schedules import Cron
+
+    return daily_audit.to_deployment(
+        name="support-audit-daily",
+        schedules=[Cron(cron, timezone=time_zone)],
+        concurrency_limit=1,
+        tags=["support-audit", "audit"],
+    )

@@ -46,3 +46,14 @@ def test_rust_panic_becomes_an_ordinary_exception():
 
     with pytest.raises(RustPanic, match="index out of bounds"):
         boom()
+
+
+def test_served_deployment_matches_the_daily_schedule():
+    from flows.daily import served_daily_deployment
+
+    deployment = served_daily_deployment("0 7 * * *", "Europe/Berlin")
+    assert deployment.name == "support-audit-daily"
+    assert deployment.flow_name == "support-audit-daily"
+    assert deployment.concurrency_limit == 1
+    [schedule] = deployment.schedules
+    assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 7 * * *", "Europe/Berlin")
