@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import cast
 
 import polars as pl
 
 from configs.settings import AuditSettings
-from flows.readers import UnreadableFile, export_format, read_export
+from flows.readers import UnreadableFile, as_text, export_format, read_export
 from flows.storage import Storage, StorageError, open_storage, safe_key
 from transforms import dedup
 from transforms.schemas import ENTITIES, EntitySchema
 from transforms.schemas import quarantine as q
 from transforms.schemas.base import SOURCE_KEY, SOURCE_ROW
-from transforms.staging import check_columns, conform_columns, empty_raw, stage
+from transforms.staging import check_columns, conform_columns, empty_raw, is_typed_match, stage
 
 FILE_REPORT_SCHEMA = pl.Schema(
     {
@@ -67,13 +67,17 @@ class FileError:
 
 @dataclass(frozen=True)
 class LoadedFile:
-    """One export object after reading and the column check."""
+    """One export object after reading and the column check.
+
+    `raw` is released once the file is staged (see `ingest_entity`); `rows_read` stays.
+    """
 
     obj: ExportObject
-    raw: pl.DataFrame | None = None  # the file's own columns as text + source_row
+    raw: pl.DataFrame | None = None  # the file's own columns (typed Parquet kept typed) + source_row
     drift: tuple[str, ...] = ()
     error: FileError | None = None
-    data: bytes | None = field(default=None, repr=False)  # kept only to copy a rejected file
+    data: bytes | None = field(default=None, repr=False)  # to copy a rejected file or its rejected rows
+    rows_read: int = 0
 
 
 @dataclass(frozen=True)
@@ -163,27 +167,61 @@ def load_export(storage: Storage, obj: ExportObject, schema: EntitySchema) -> Lo
         )
     data = storage.read_bytes(obj.key)
     try:
-        raw = read_export(data, obj.key).collect()
+        raw = read_export(data, obj.key, keep_types=True).collect()
     except UnreadableFile as exc:
         return LoadedFile(obj, error=FileError(q.UNREADABLE_FILE, f"{exc.reason}: {exc.detail}"), data=data)
     columns = [c for c in raw.columns if c != SOURCE_ROW]
     if not columns:  # an empty file: no header, no rows
-        return LoadedFile(obj, raw=raw)
+        return LoadedFile(obj, raw=raw, data=data, rows_read=raw.height)
     check = check_columns(columns, schema)
+    error = None
     if check.missing_required:
         detail = f"missing required columns: {', '.join(check.missing_required)}"
         error = FileError(q.MISSING_COLUMN, detail)
-        return LoadedFile(obj, raw=raw, drift=check.drift, error=error, data=data)
-    return LoadedFile(obj, raw=raw, drift=check.drift)
+    return LoadedFile(obj, raw=raw, drift=check.drift, error=error, data=data, rows_read=raw.height)
+
+
+def raw_text(loaded: LoadedFile) -> pl.DataFrame:
+    """The file's rows as text, as quarantine records show them (parsed again from its bytes)."""
+    if loaded.data is None:
+        raise ValueError(f"no bytes kept for {loaded.obj.key}")
+    return read_export(loaded.data, loaded.obj.key).collect()
 
 
 def conformed(loaded: LoadedFile, schema: EntitySchema) -> pl.LazyFrame | None:
     """The file's rows ready for staging, or None when the file is rejected as a whole."""
     if loaded.raw is None or loaded.error is not None:
         return None
+    # Typed columns the contract types differently are parsed from their text, as read.
+    mismatched = [
+        as_text(f.name, dtype)
+        for f in schema.fields
+        if (dtype := loaded.raw.schema.get(f.name)) is not None
+        and dtype != pl.String()
+        and not is_typed_match(f, dtype)
+    ]
     return conform_columns(
-        loaded.raw.lazy(), schema, export_date=loaded.obj.export_date, source_key=loaded.obj.key
+        loaded.raw.lazy().with_columns(mismatched),
+        schema,
+        export_date=loaded.obj.export_date,
+        source_key=loaded.obj.key,
     )
+
+
+def stage_file(
+    loaded: LoadedFile, schema: EntitySchema, *, naive_timestamps_as_utc: bool
+) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+    """Accepted and quarantined rows of one file (None when it is rejected as a whole).
+
+    Staged file by file: each file's columns keep their own types (typed Parquet, text CSV).
+    """
+    raw = conformed(loaded, schema)
+    if raw is None:
+        return None
+    accepted, quarantined = pl.collect_all(
+        stage(raw, schema, naive_timestamps_as_utc=naive_timestamps_as_utc)
+    )
+    return accepted, quarantined
 
 
 # --- one entity -------------------------------------------------------------------------------
@@ -200,12 +238,23 @@ def ingest_entity(
     run_id: str = "",
 ) -> IngestResult:
     """Ingest one entity's exports for export days start..end (inclusive)."""
-    files = [load_export(storage, obj, schema) for obj in list_exports(storage, schema.name, start, end)]
-    frames = [f for f in (conformed(f, schema) for f in files) if f is not None]
-    raw = pl.concat(frames, how="vertical") if frames else empty_raw(schema)
-    accepted, staged_out = pl.collect_all(stage(raw, schema, naive_timestamps_as_utc=naive_timestamps_as_utc))
+    files: list[LoadedFile] = []
+    accepted_parts: list[pl.DataFrame] = []
+    staged_out_parts: list[pl.DataFrame] = []
+    for obj in list_exports(storage, schema.name, start, end):
+        loaded = load_export(storage, obj, schema)
+        staged = stage_file(loaded, schema, naive_timestamps_as_utc=naive_timestamps_as_utc)
+        if staged is not None:
+            accepted_parts.append(staged[0])
+            staged_out_parts.append(staged[1])
+        files.append(replace(loaded, raw=None))  # release the raw frame; the bytes stay
+    empty_accepted, empty_out = pl.collect_all(stage(empty_raw(schema), schema, naive_timestamps_as_utc=True))
+    accepted = pl.concat([empty_accepted, *accepted_parts], how="vertical", rechunk=False)
+    staged_out = pl.concat([empty_out, *staged_out_parts], how="vertical")
+    del accepted_parts
     deduped = dedup.deduplicate(accepted.lazy(), schema)
     canonical, outcomes, conflicts = pl.collect_all(deduped)
+    del accepted
     rejected_rows = pl.concat([staged_out, conflicts], how="vertical")
     strays = folder_quarantine(stray_folders(storage, schema.name), schema.name)
     quarantine = pl.concat(
@@ -300,7 +349,7 @@ def file_report(files: list[LoadedFile], rejected_rows: pl.DataFrame, outcomes: 
             "etag": [f.obj.etag for f in files],
             "size": [f.obj.size for f in files],
             "export_date": [f.obj.export_date for f in files],
-            "rows_read": [0 if f.raw is None else f.raw.height for f in files],
+            "rows_read": [f.rows_read for f in files],
             "schema_drift": [list(f.drift) for f in files],
             "file_error": [f.error.reason if f.error else None for f in files],
         },
@@ -342,8 +391,8 @@ def write_quarantine(
         if loaded.error is not None and loaded.data is not None:
             storage.write_bytes(quarantine_key(prefix, loaded.obj.key, rows=False), loaded.data)
         rows = by_key.get((loaded.obj.key,))
-        if rows is not None and loaded.raw is not None:
-            body = rejected_raw_rows(loaded.raw, rows, run_id)
+        if rows is not None and loaded.data is not None:
+            body = rejected_raw_rows(raw_text(loaded), rows, run_id)
             storage.write_bytes(
                 quarantine_key(prefix, loaded.obj.key, rows=True), body, content_type="application/x-ndjson"
             )

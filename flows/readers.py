@@ -52,8 +52,12 @@ def export_format(key: str) -> str | None:
     return next((fmt for fmt in FORMATS if name.endswith("." + fmt)), None)
 
 
-def read_export(data: bytes, key: str) -> pl.LazyFrame:
+def read_export(data: bytes, key: str, *, keep_types: bool = False) -> pl.LazyFrame:
     """Parse one export object into all-String columns plus `source_row` (Int64).
+
+    With `keep_types`, Parquet columns typed as date-time, integer, float, boolean or string
+    stay typed (staging passes the ones matching the contract through without a text round
+    trip, and ingest renders the others with `as_text`); every other type is text as usual.
 
     Raises:
         UnreadableFile: the bytes are not a readable file of the key's format.
@@ -66,7 +70,7 @@ def read_export(data: bytes, key: str) -> pl.LazyFrame:
         data = _gunzip(data)
     parse = _PARSERS[fmt.removesuffix(".gz")]
     try:
-        frame = parse(data)
+        frame = _read_parquet(data, keep_types=True) if keep_types and fmt == "parquet" else parse(data)
     except UnreadableFile:
         raise
     except (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError):
@@ -144,7 +148,7 @@ def _read_jsonl(data: bytes) -> pl.DataFrame:
     if frame.height != line_numbers.len():
         raise UnreadableFile("malformed_jsonl", "record count does not match the non-blank line count")
     # JSON objects have no column order: sorted, so the same records always give the same frame.
-    text = [_as_text(name, frame.schema[name]) for name in sorted(frame.columns)]
+    text = [as_text(name, frame.schema[name]) for name in sorted(frame.columns)]
     return frame.select(line_numbers.alias(SOURCE_ROW), *text)
 
 
@@ -164,12 +168,17 @@ def _jsonl_keys(data: bytes) -> list[str]:
     return sorted(keys)
 
 
-def _read_parquet(data: bytes) -> pl.DataFrame:
+def _read_parquet(data: bytes, *, keep_types: bool = False) -> pl.DataFrame:
     if _is_blank(data):
         return _empty()
     frame = pl.read_parquet(io.BytesIO(data))
     try:
-        text = frame.select([_as_text(name, dtype) for name, dtype in frame.schema.items()])
+        text = frame.select(
+            [
+                pl.col(name) if keep_types and is_plain_type(dtype) else as_text(name, dtype)
+                for name, dtype in frame.schema.items()
+            ]
+        )
     except pl.exceptions.PolarsError as exc:
         raise UnreadableFile(
             "unsupported_column_type", "a Parquet column cannot be rendered as text"
@@ -177,7 +186,12 @@ def _read_parquet(data: bytes) -> pl.DataFrame:
     return _with_row_numbers(text)
 
 
-def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
+def is_plain_type(dtype: pl.DataType) -> bool:
+    """Types `read_export(keep_types=True)` keeps: ones that can always be rendered as text."""
+    return isinstance(dtype, pl.Datetime | pl.Boolean | pl.String) or dtype.is_integer() or dtype.is_float()
+
+
+def as_text(name: str, dtype: pl.DataType) -> pl.Expr:
     """Render one Parquet column as text the staging layer parses.
 
     Zoned timestamps keep their offset; naive ones get none, so staging treats them as

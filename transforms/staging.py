@@ -78,11 +78,18 @@ def check_columns(columns: Iterable[str], schema: EntitySchema) -> ColumnCheck:
 def conform_columns(
     raw: pl.LazyFrame, schema: EntitySchema, *, export_date: date, source_key: str
 ) -> pl.LazyFrame:
-    """Exactly the contract columns as String (absent optional ones null) plus lineage."""
-    present = set(raw.collect_schema().names())
+    """Exactly the contract columns (absent optional ones null) plus lineage.
+
+    Columns already typed as the contract's type (`is_typed_match`, typed Parquet) stay typed;
+    every other column becomes String. Callers render typed columns whose text form matters
+    (date-times) before this, as the reader would.
+    """
+    present = raw.collect_schema()
     contract = [
-        pl.col(c).cast(pl.String) if c in present else pl.lit(None, pl.String).alias(c)
-        for c in schema.columns
+        (pl.col(f.name) if is_typed_match(f, present[f.name]) else pl.col(f.name).cast(pl.String))
+        if f.name in present
+        else pl.lit(None, pl.String).alias(f.name)
+        for f in schema.fields
     ]
     lineage = [
         pl.lit(export_date, pl.Date).alias(EXPORT_DATE),
@@ -98,10 +105,20 @@ def empty_raw(schema: EntitySchema) -> pl.LazyFrame:
 
 
 def stage(raw: pl.LazyFrame, schema: EntitySchema, *, naive_timestamps_as_utc: bool) -> StagedFrames:
-    """Cast a conformed raw frame to the canonical schema; split accepted from quarantined rows."""
-    cleaned = raw.with_columns(_clean_text(f) for f in schema.fields)
-    typed = cleaned.with_columns(_typed_columns(schema))
-    for step in _timestamp_stages(schema):
+    """Cast a conformed raw frame to the canonical schema; split accepted from quarantined rows.
+
+    String columns are parsed; typed columns (`is_typed_match`) skip parsing and get the same
+    checks, with the value their text would parse to.
+    """
+    dtypes = raw.collect_schema()
+    typed_in = {f.name for f in schema.fields if is_typed_match(f, dtypes[f.name])}
+    text_fields = [f for f in schema.fields if f.name not in typed_in]
+    cleaned = raw.with_columns(_clean_text(f) for f in text_fields)
+    typed = cleaned.with_columns(
+        *_typed_columns(text_fields),
+        *[e for f in schema.fields if f.name in typed_in for e in _pass_typed(f, dtypes[f.name])],
+    )
+    for step in _timestamp_stages(text_fields):
         typed = typed.with_columns(step)
     checks = _checks(schema, naive_timestamps_as_utc)
     judged = typed.with_columns(_first_reason(checks).alias("__reason"))
@@ -137,9 +154,9 @@ def _naive(name: str) -> str:
     return f"__naive_{name}"
 
 
-def _typed_columns(schema: EntitySchema) -> list[pl.Expr]:
+def _typed_columns(fields: list[Field]) -> list[pl.Expr]:
     exprs: list[pl.Expr] = []
-    for f in schema.fields:
+    for f in fields:
         col = pl.col(f.name)
         if f.kind == "timestamp":
             continue  # see _timestamp_stages
@@ -160,10 +177,43 @@ def _typed_columns(schema: EntitySchema) -> list[pl.Expr]:
     return exprs
 
 
-def _timestamp_stages(schema: EntitySchema) -> list[list[pl.Expr]]:
+def is_typed_match(f: Field, dtype: pl.DataType) -> bool:
+    """A typed column whose values are exactly what its text would parse to, so staging passes
+    it through. Float32 (its text is the short decimal, not the widened value), UInt64 (may
+    exceed Int64) and nanosecond date-times (text truncates the wall-clock fraction) are not."""
+    if f.kind == "timestamp":
+        return isinstance(dtype, pl.Datetime) and dtype.time_unit in ("us", "ms")
+    if f.kind == "int":
+        return dtype.is_integer() and dtype != pl.UInt64()
+    if f.kind == "float":
+        return dtype == pl.Float64()
+    if f.kind == "bool":
+        return dtype == pl.Boolean()
+    return False
+
+
+def _pass_typed(f: Field, dtype: pl.DataType) -> list[pl.Expr]:
+    """Value (and naive flag) of a typed column; null where its text would not parse."""
+    col = pl.col(f.name)
+    if f.kind == "float":
+        return [_parse_float(col).alias(_value(f.name))]
+    if f.kind != "timestamp":
+        return [col.cast(f.dtype).alias(_value(f.name))]
+    zoned = isinstance(dtype, pl.Datetime) and dtype.time_zone is not None
+    zone = col.dt.convert_time_zone("UTC") if zoned else col.dt.replace_time_zone("UTC")
+    # Text has a four-digit year, so years outside 0..9999 are not date-times there either.
+    in_range = col.dt.year().is_between(0, 9999)
+    naive = pl.lit(not zoned) & col.is_not_null()
+    return [
+        pl.when(in_range).then(zone.dt.cast_time_unit("us")).alias(_value(f.name)),
+        (naive & in_range).alias(_naive(f.name)),
+    ]
+
+
+def _timestamp_stages(fields: list[Field]) -> list[list[pl.Expr]]:
     """Timestamp parsing in three materialised steps, so the costly regex split and the
     date-time parse each run once per column: parts → local time and offset → UTC value."""
-    names = [f.name for f in schema.fields if f.kind == "timestamp"]
+    names = [f.name for f in fields if f.kind == "timestamp"]
     parts = [pl.col(n).str.extract_groups(TIMESTAMP_PATTERN).alias(f"__parts_{n}") for n in names]
     return [parts, [e for n in names for e in _local_and_offset(n)], [e for n in names for e in _utc(n)]]
 
