@@ -1,11 +1,12 @@
 """Who gets a concession, of what, for how much: decided jointly for tickets and calls.
 
 Ordinary agents grant at a per-category base rate, the generous agent at `concession_boost` times
-it, on the same case mix. No customer but the planted beneficiary gets more than
-`max_concessions_per_customer` concessions over the whole period, so no accidental repeat
-beneficiary exists. Amounts are uniform within per-type bands under the policy caps, so no
-accidental amount outlier exists; one is planted on purpose, with one example of each policy
-violation, all listed in plants.json.
+it, on the same case mix, paced so that every 28-day window shows each agent's true rate (no
+ordinary agent looks stingy or generous by chance). No customer but the planted beneficiary gets
+more than `max_concessions_per_customer` concessions over the whole period, so no accidental
+repeat beneficiary exists. Amounts are spread evenly within per-type bands under the policy caps,
+so no accidental amount outlier exists; one is planted on purpose, with one example of each
+policy violation, all listed in plants.json.
 """
 
 from __future__ import annotations
@@ -108,13 +109,14 @@ def generous_boost(config: GeneratorConfig) -> float:
 
 
 def _steady_picks(candidates: pl.DataFrame, rng: np.random.Generator) -> pl.Series:
-    """Which candidates get a concession: about `rate` of each agent's contacts per category, steadily.
+    """Which candidates get a concession: each contact's `rate`, paced per agent.
 
     Independent coin flips let an ordinary agent drift to half the peer rate over 28 days by chance
-    (and be flagged low). Here each (agent, category) walks through its contacts in time order,
-    adding `rate` times a random factor in [0.5, 1.5) per contact from a random phase, and grants
-    whenever the running sum crosses a whole number: spacing stays irregular, but any window's
-    count is within about one of `rate` times its contacts.
+    (and be flagged low). Here each agent walks through their contacts in time order, adding the
+    contact's `rate` times a random factor in [0.5, 1.5) to a running sum that starts at a random
+    phase, and grants whenever the sum crosses a whole number. Spacing stays irregular, but the
+    count in any window is within about one of the sum of its rates, the agent's expectation.
+    Per agent rather than per (agent, category): one rounding error per agent, not one per cell.
     """
     n = candidates.height
     step = candidates["rate"].to_numpy() * rng.uniform(0.5, 1.5, n)

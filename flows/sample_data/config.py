@@ -48,8 +48,8 @@ class Behaviour:
     urgent_escalation_share: float = 0.6  # urgent tickets ordinary agents hand up unasked
     # Base share of contacts with a concession, per category (same order as CATEGORIES).
     concession_base: tuple[float, ...] = (0.06, 0.08, 0.05, 0.04, 0.06, 0.0)
-    # The generous agent's multiplier: about 25% of concession-eligible contacts vs 5%. Higher
-    # boosts inflate every peer's leave-one-out baseline enough to flag ordinary agents as low.
+    # The generous agent's multiplier: about 25% of concession-eligible contacts vs 5%. It sits in
+    # every peer's leave-one-out baseline, so small centres cap it (concessions.generous_boost).
     concession_boost: float = 5.0
     max_concessions_per_customer: int = 2  # everyone but the planted beneficiary, whole period
     eur_share: float = 0.12
