@@ -32,6 +32,8 @@ SUPERSEDED = "superseded"
 DUPLICATE = "duplicate"
 CONFLICT = "conflict"
 OUTCOME = "dedup_outcome"  # not "outcome": calls have a contract column of that name
+_IS_TOP = "__is_top"
+_TOP_ROW = "__top_row"
 
 
 class Deduplicated(NamedTuple):
@@ -56,17 +58,35 @@ def classify_copies(staged: pl.LazyFrame, schema: EntitySchema) -> pl.LazyFrame:
 
     Keys seen once are kept without this work: on a typical day they are nearly all rows.
     """
-    ranks = rank_columns(schema)
     copies = staged.filter(pl.col(schema.key).is_duplicated())
+    return _classify_sorted(_rank_sorted(copies, schema), schema)
+
+
+def _rank_sorted(copies: pl.LazyFrame, schema: EntitySchema) -> pl.LazyFrame:
+    ranks = rank_columns(schema)
     descending = [False] + [rank_descending(schema)] * len(ranks)
-    ordered = copies.sort([schema.key, *ranks], descending=descending, nulls_last=True)
-    is_top = pl.int_range(pl.len()).over(schema.key) == 0
+    return copies.sort([schema.key, *ranks], descending=descending, nulls_last=True)
+
+
+def _group_start() -> pl.Expr:
+    """Row index of the first row of the row's key group (the frame is sorted by key)."""
+    return pl.when(pl.col(_IS_TOP)).then(pl.int_range(pl.len())).forward_fill()
+
+
+def _first_of_key(column: str) -> pl.Expr:
+    """The value in the key's best-ranked (first) row: a gather, cheaper than a window."""
+    return pl.col(column).gather(pl.col(_TOP_ROW))
+
+
+def _classify_sorted(ordered: pl.LazyFrame, schema: EntitySchema) -> pl.LazyFrame:
+    key = pl.col(schema.key)
+    ranks = rank_columns(schema)
     # Sorted best first, so the first copy of each content is its best-ranked delivery.
     is_repeat = ~pl.struct(schema.columns).is_first_distinct()
     tie_columns = ranks[:-1]  # everything the contract ranks by; the row number is our own rule
-    ties_top = pl.all_horizontal([pl.col(c) == pl.col(c).first().over(schema.key) for c in tie_columns])
+    ties_top = pl.all_horizontal([pl.col(c) == _first_of_key(c) for c in tie_columns])
     outcome = (
-        pl.when(is_top)
+        pl.when(pl.col(_IS_TOP))
         .then(pl.lit(KEPT))
         .when(is_repeat)
         .then(pl.lit(DUPLICATE))
@@ -74,37 +94,59 @@ def classify_copies(staged: pl.LazyFrame, schema: EntitySchema) -> pl.LazyFrame:
         .then(pl.lit(CONFLICT))
         .otherwise(pl.lit(SUPERSEDED))
     )
-    return ordered.with_columns(outcome.alias(OUTCOME))
+    return (
+        ordered.with_columns(key.ne_missing(key.shift(1)).fill_null(True).alias(_IS_TOP))
+        .with_columns(_group_start().alias(_TOP_ROW))
+        .with_columns(outcome.alias(OUTCOME))
+        .drop(_IS_TOP, _TOP_ROW)
+    )
 
 
 def deduplicate(staged: pl.LazyFrame, schema: EntitySchema) -> Deduplicated:
-    """Apply the contract's de-duplication to accepted staged rows of one entity."""
-    singles = staged.filter(pl.col(schema.key).is_unique()).with_columns(pl.lit(KEPT).alias(OUTCOME))
-    copies = classify_copies(staged, schema)
+    """Apply the contract's de-duplication to accepted staged rows of one entity.
+
+    Runs eagerly (the results come back as LazyFrames over the computed frames): the key is
+    hashed once to split single keys from copies, and when no key repeats (the usual day for
+    append-only events) the copy classification is skipped entirely.
+    """
+    frame = staged.collect()
+    repeated = frame.select(pl.col(schema.key).is_duplicated()).to_series()
+    if not repeated.any():
+        canonical = _sorted_by_key(frame, schema.key)
+        outcomes = frame.select(SOURCE_KEY, SOURCE_ROW, pl.lit(KEPT).alias(OUTCOME))
+        conflicts = _conflicts(frame.clear().with_columns(pl.lit(None, pl.String).alias(OUTCOME)), schema)
+        return Deduplicated(canonical.lazy(), outcomes.lazy(), conflicts.lazy())
+    singles = frame.filter(~repeated).with_columns(pl.lit(KEPT).alias(OUTCOME))
+    copies = _classify_sorted(_rank_sorted(frame.filter(repeated).lazy(), schema), schema).collect()
+    del frame
     classified = pl.concat([singles, copies], how="vertical")
-    canonical = classified.filter(pl.col(OUTCOME) == KEPT).drop(OUTCOME).sort(schema.key)
+    canonical = _sorted_by_key(classified.filter(pl.col(OUTCOME) == KEPT).drop(OUTCOME), schema.key)
     outcomes = classified.select(SOURCE_KEY, SOURCE_ROW, OUTCOME)
-    return Deduplicated(canonical, outcomes, _conflicts(copies, schema))
+    return Deduplicated(canonical.lazy(), outcomes.lazy(), _conflicts(copies, schema).lazy())
 
 
-def _conflicts(classified: pl.LazyFrame, schema: EntitySchema) -> pl.LazyFrame:
-    """Quarantine records naming the kept row and the differing columns (never values)."""
+def _sorted_by_key(frame: pl.DataFrame, key: str) -> pl.DataFrame:
+    """Sorted by key; exports written in key order skip the (all-column) gather."""
+    return frame if frame[key].is_sorted() else frame.sort(key)
+
+
+def _conflicts(classified: pl.DataFrame, schema: EntitySchema) -> pl.DataFrame:
+    """Quarantine records naming the kept row and the differing columns (never values).
+
+    Only keys with a conflict are compared (`classified` is sorted by key, best first)."""
+    involved = classified.filter((pl.col(OUTCOME) == CONFLICT).any().over(schema.key))
     differing = pl.concat_str(
-        [
-            pl.when(pl.col(c).ne_missing(pl.col(c).first().over(schema.key))).then(pl.lit(c))
-            for c in schema.columns
-        ],
+        [pl.when(pl.col(c).ne_missing(_first_of_key(c))).then(pl.lit(c)) for c in schema.columns],
         separator=", ",
         ignore_nulls=True,
     )
-    kept_at = pl.format(
-        "row {} of {}",
-        pl.col(SOURCE_ROW).first().over(schema.key),
-        pl.col(SOURCE_KEY).first().over(schema.key),
-    )
+    kept_at = pl.format("row {} of {}", _first_of_key(SOURCE_ROW), _first_of_key(SOURCE_KEY))
     detail = pl.format("{}: same key as the kept {}; differs in {}", pl.lit(schema.key), kept_at, differing)
+    key = pl.col(schema.key)
     return (
-        classified.with_columns(detail.alias("detail"))
+        involved.with_columns(key.ne_missing(key.shift(1)).fill_null(True).alias(_IS_TOP))
+        .with_columns(_group_start().alias(_TOP_ROW))
+        .with_columns(detail.alias("detail"))
         .filter(pl.col(OUTCOME) == CONFLICT)
         .select(
             pl.lit(schema.name, pl.String).alias("entity"),
