@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import polars as pl
 
 from configs.policy import Policy
-from transforms.concessions import audit_concessions
-from transforms.contacts import AuditWindow, build_contacts, build_customer_contacts
+from transforms.concessions import audit_concessions, window_start
+from transforms.contacts import AuditWindow, build_contacts, build_customer_contacts, closed_on
 from transforms.escalation import audit_escalation
 from transforms.follow_up import audit_follow_up
 from transforms.resolution import audit_resolution
@@ -42,13 +42,22 @@ class CanonicalTables:
 def run_audit(inputs: CanonicalTables, window: AuditWindow, policy: Policy) -> dict[str, pl.LazyFrame]:
     """Every metric table for `window.audit_date`, keyed by published table name.
 
-    Evidence tables still carry `customer_id`; publishing pseudonymises it.
+    Evidence tables still carry `customer_id`; publishing pseudonymises it. Each family gets only
+    the rows it can use (see `_day_scope`), so a day does not attribute the whole history.
     """
     tickets, events, calls = inputs.tickets, inputs.ticket_events, inputs.calls
-    contacts = build_contacts(tickets, events, calls, window.time_zone).cache()
-    customer_contacts = build_customer_contacts(tickets, calls).cache()
+    scope = _day_scope(inputs, window, policy)
+    contacts, customer_contacts = scope.contacts, scope.customer_contacts
 
-    follow_up = audit_follow_up(contacts, customer_contacts, tickets, events, calls, window, policy.follow_up)
+    follow_up = audit_follow_up(
+        contacts,
+        customer_contacts,
+        scope.customer_tickets,
+        events,
+        scope.customer_calls,
+        window,
+        policy.follow_up,
+    )
     escalation = audit_escalation(contacts, customer_contacts, events, calls, window, policy.escalation)
     concessions = audit_concessions(
         contacts, tickets, events, calls, window, policy.concessions, policy.version
@@ -71,6 +80,47 @@ def run_audit(inputs: CanonicalTables, window: AuditWindow, policy: Policy) -> d
         "concession_audit": concessions.audit,
         "concession_flags": concessions.flags,
     }
+
+
+@dataclass(frozen=True)
+class DayScope:
+    """What one audit day reads, narrowed from the whole history (in memory)."""
+
+    contacts: pl.LazyFrame  # contacts closed in the concession window D-(window_days-1) .. D
+    customer_contacts: pl.LazyFrame  # customer-initiated contacts of the customers closed on D
+    customer_tickets: pl.LazyFrame  # tickets of those customers
+    customer_calls: pl.LazyFrame  # calls of those customers
+
+
+def _day_scope(inputs: CanonicalTables, window: AuditWindow, policy: Policy) -> DayScope:
+    """The contact universe for the days any family reads, and the customers closed on D.
+
+    Every family but concessions reads contacts closed on D only, concessions those closed in its
+    trailing window; every family reaches other contacts, tickets and calls of a contact through its
+    customer (follow-up, came back, repeats). Filtering on these keys first gives the same rows as
+    running every family over the whole history.
+    """
+    tickets, calls = inputs.tickets, inputs.calls
+    first_day = window_start(window, policy.concessions)
+    contacts = build_contacts(
+        tickets, inputs.ticket_events, calls, window.time_zone, closed_between=(first_day, window.audit_date)
+    ).cache()
+    customers = contacts.filter(closed_on(window)).select("customer_id").unique().cache()
+
+    def of_customers(frame: pl.LazyFrame) -> pl.LazyFrame:
+        return frame.join(customers, on="customer_id", how="semi")
+
+    customer_calls = of_customers(calls)
+    scope = [
+        contacts,
+        # new tickets of any customer, then narrowed: a call's category may come from another's ticket
+        of_customers(build_customer_contacts(tickets, customer_calls)),
+        of_customers(tickets),
+        customer_calls,
+    ]
+    # Computed once, here: every family reads these, and families collect parts of their own plans
+    # (concession rate tests), which would otherwise rebuild the contact universe each time.
+    return DayScope(*(frame.lazy() for frame in pl.collect_all(scope)))
 
 
 def collect_audit(tables: dict[str, pl.LazyFrame]) -> dict[str, pl.DataFrame]:

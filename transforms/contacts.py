@@ -143,12 +143,22 @@ _TICKET_FACTS = (
 )
 
 
-def _attribute_tickets(tickets: pl.LazyFrame, events: pl.LazyFrame) -> pl.LazyFrame:
-    """Solved tickets with `agent_id` and `team_id` at the moment of the first solve."""
+def _attribute_tickets(
+    tickets: pl.LazyFrame, events: pl.LazyFrame, solved_between: tuple[datetime, datetime] | None = None
+) -> pl.LazyFrame:
+    """Solved tickets with `agent_id` and `team_id` at the moment of the first solve.
+
+    `solved_between` = [from, to) keeps only tickets first solved then, before the joins: the
+    attribution of one ticket never reads another ticket's solve, so the kept rows are unchanged.
+    """
     assignments = events.filter(pl.col("event_type") == "assignment").select(
         "ticket_id", "event_id", "occurred_at", "assignee_id", "team_id"
     )
     solved = first_solved_at(tickets, events)
+    if solved_between is not None:
+        solved = solved.filter(pl.col("solved_at").is_between(*solved_between, closed="left"))
+        # The as-of joins below look back from a solve, never past the last one kept.
+        assignments = assignments.filter(pl.col("occurred_at") < solved_between[1])
     # Assignee at the solve: the latest assignment on the ticket at or before it.
     on_ticket = _first_per_key(
         solved.select("ticket_id", "solved_at")
@@ -187,8 +197,13 @@ def _attribute_tickets(tickets: pl.LazyFrame, events: pl.LazyFrame) -> pl.LazyFr
     )
 
 
-def _ticket_contacts(tickets: pl.LazyFrame, events: pl.LazyFrame, time_zone: str) -> pl.LazyFrame:
-    return _attribute_tickets(tickets, events).select(
+def _ticket_contacts(
+    tickets: pl.LazyFrame,
+    events: pl.LazyFrame,
+    time_zone: str,
+    closed_between: tuple[datetime, datetime] | None = None,
+) -> pl.LazyFrame:
+    return _attribute_tickets(tickets, events, closed_between).select(
         pl.col("ticket_id").alias("contact_id"),
         pl.lit("ticket").alias("contact_type"),
         "customer_id",
@@ -220,7 +235,9 @@ _CALL_FACTS = (
 )
 
 
-def _with_call_tier(calls: pl.LazyFrame, tickets: pl.LazyFrame) -> pl.LazyFrame:
+def _with_call_tier(
+    calls: pl.LazyFrame, tickets: pl.LazyFrame, ended_before: datetime | None = None
+) -> pl.LazyFrame:
     """Add `customer_tier` and `ticket_category`: from the linked ticket, else the customer's tickets.
 
     Without a linked tier, the tier of the customer's latest ticket created at or before the
@@ -232,10 +249,11 @@ def _with_call_tier(calls: pl.LazyFrame, tickets: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("customer_tier").alias("linked_tier"),
         pl.col("category").alias("ticket_category"),
     )
+    with_tier = tickets.filter(pl.col("customer_tier").is_not_null())
+    if ended_before is not None:  # every call ended before it: no later ticket can come before one
+        with_tier = with_tier.filter(pl.col("created_at") < ended_before)
     tiered = _asof_table(
-        tickets.filter(pl.col("customer_tier").is_not_null()).select(
-            "customer_id", "created_at", "ticket_id", "customer_tier"
-        ),
+        with_tier.select("customer_id", "created_at", "ticket_id", "customer_tier"),
         at="created_at",
         tie="ticket_id",
     ).select("customer_id", "created_at", "customer_tier")
@@ -254,9 +272,16 @@ def _with_call_tier(calls: pl.LazyFrame, tickets: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _call_contacts(calls: pl.LazyFrame, tickets: pl.LazyFrame, time_zone: str) -> pl.LazyFrame:
+def _call_contacts(
+    calls: pl.LazyFrame,
+    tickets: pl.LazyFrame,
+    time_zone: str,
+    closed_between: tuple[datetime, datetime] | None = None,
+) -> pl.LazyFrame:
     answered = calls.filter(pl.col("answered_at").is_not_null()).select(_CALL_FACTS)
-    return _with_call_tier(answered, tickets).select(
+    if closed_between is not None:
+        answered = answered.filter(pl.col("ended_at").is_between(*closed_between, closed="left"))
+    return _with_call_tier(answered, tickets, closed_between[1] if closed_between else None).select(
         pl.col("call_id").alias("contact_id"),
         pl.lit("call").alias("contact_type"),
         "customer_id",
@@ -276,13 +301,30 @@ def _call_contacts(calls: pl.LazyFrame, tickets: pl.LazyFrame, time_zone: str) -
 
 
 def build_contacts(
-    tickets: pl.LazyFrame, events: pl.LazyFrame, calls: pl.LazyFrame, time_zone: str
+    tickets: pl.LazyFrame,
+    events: pl.LazyFrame,
+    calls: pl.LazyFrame,
+    time_zone: str,
+    closed_between: tuple[date, date] | None = None,
 ) -> pl.LazyFrame:
     """Every contact (ticket solved at least once, or answered call), any close date, attributed.
 
     Columns and types are `CONTACTS_SCHEMA` (docs/architecture.md, `contacts`).
+    `closed_between` = (first, last) audit day, both included, builds only the contacts closed
+    then: the same rows as filtering the whole universe on `audit_date`, without attributing
+    every contact of the history (an audit day needs D and the concession window only).
     """
-    frames = [_ticket_contacts(tickets, events, time_zone), _call_contacts(calls, tickets, time_zone)]
+    bounds = None
+    if closed_between is not None:
+        first, last = closed_between
+        bounds = (
+            _local_midnight_utc(first, time_zone),
+            _local_midnight_utc(last + timedelta(days=1), time_zone),
+        )
+    frames = [
+        _ticket_contacts(tickets, events, time_zone, bounds),
+        _call_contacts(calls, tickets, time_zone, bounds),
+    ]
     return pl.concat([f.select(CONTACTS_SCHEMA.names()).cast(CONTACTS_SCHEMA) for f in frames])
 
 
