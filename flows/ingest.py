@@ -241,10 +241,12 @@ def ingest_entity(
     files: list[LoadedFile] = []
     accepted_parts: list[pl.DataFrame] = []
     staged_out_parts: list[pl.DataFrame] = []
+    staged_rows: dict[str, int] = {}
     for obj in list_exports(storage, schema.name, start, end):
         loaded = load_export(storage, obj, schema)
         staged = stage_file(loaded, schema, naive_timestamps_as_utc=naive_timestamps_as_utc)
         if staged is not None:
+            staged_rows[obj.key] = staged[0].height
             accepted_parts.append(staged[0])
             staged_out_parts.append(staged[1])
         files.append(replace(loaded, raw=None))  # release the raw frame; the bytes stay
@@ -252,8 +254,10 @@ def ingest_entity(
     accepted = pl.concat([empty_accepted, *accepted_parts], how="vertical", rechunk=False)
     staged_out = pl.concat([empty_out, *staged_out_parts], how="vertical")
     del accepted_parts
-    deduped = dedup.deduplicate(accepted.lazy(), schema)
-    canonical, outcomes, conflicts = pl.collect_all(deduped)
+    deduped = dedup.deduplicate(accepted, schema)
+    # Only rows that are not kept change a file's counts: the kept ones are never materialised.
+    not_kept = deduped.outcomes.filter(pl.col(dedup.OUTCOME) != dedup.KEPT)
+    canonical, changed, conflicts = pl.collect_all([deduped.canonical, not_kept, deduped.quarantined])
     del accepted
     rejected_rows = pl.concat([staged_out, conflicts], how="vertical")
     strays = folder_quarantine(stray_folders(storage, schema.name), schema.name)
@@ -265,7 +269,7 @@ def ingest_entity(
         entity=schema.name,
         canonical=canonical,
         quarantine=quarantine,
-        files=file_report(files, rejected_rows, outcomes),
+        files=file_report(files, rejected_rows, changed, staged_rows),
     )
 
 
@@ -340,8 +344,13 @@ def folder_quarantine(folders: list[str], entity: str) -> pl.DataFrame:
     )
 
 
-def file_report(files: list[LoadedFile], rejected_rows: pl.DataFrame, outcomes: pl.DataFrame) -> pl.DataFrame:
-    """Per-file reconciliation: rows read, accepted, quarantined, duplicate, superseded."""
+def file_report(
+    files: list[LoadedFile], rejected_rows: pl.DataFrame, not_kept: pl.DataFrame, staged_rows: dict[str, int]
+) -> pl.DataFrame:
+    """Per-file reconciliation: rows read, accepted, quarantined, duplicate, superseded.
+
+    `not_kept` holds the de-duplication outcomes other than kept; `staged_rows` the rows of each
+    file that passed staging (kept + superseded + duplicate + conflict)."""
     listed = pl.DataFrame(
         {
             "entity": [f.obj.entity for f in files],
@@ -355,10 +364,24 @@ def file_report(files: list[LoadedFile], rejected_rows: pl.DataFrame, outcomes: 
         },
         schema={k: v for k, v in FILE_REPORT_SCHEMA.items() if k not in _COUNTS},
     )
-    counts = outcomes.group_by(SOURCE_KEY).agg(
-        rows_accepted=pl.col(dedup.OUTCOME).is_in([dedup.KEPT, dedup.SUPERSEDED]).sum(),
+    staged = pl.DataFrame(
+        {SOURCE_KEY: list(staged_rows), "staged": list(staged_rows.values())},
+        schema={SOURCE_KEY: pl.String(), "staged": pl.Int64()},
+    )
+    changed = not_kept.group_by(SOURCE_KEY).agg(
         rows_duplicate=(pl.col(dedup.OUTCOME) == dedup.DUPLICATE).sum(),
         rows_superseded=(pl.col(dedup.OUTCOME) == dedup.SUPERSEDED).sum(),
+        conflicts=(pl.col(dedup.OUTCOME) == dedup.CONFLICT).sum(),
+    )
+    counts = (
+        staged.join(changed, on=SOURCE_KEY, how="left")
+        .with_columns(pl.col("rows_duplicate", "rows_superseded", "conflicts").cast(pl.Int64).fill_null(0))
+        .select(
+            SOURCE_KEY,
+            "rows_duplicate",
+            "rows_superseded",
+            rows_accepted=pl.col("staged") - pl.col("rows_duplicate") - pl.col("conflicts"),
+        )
     )
     quarantined = rejected_rows.group_by("object_key").agg(rows_quarantined=pl.len())
     report = (

@@ -34,6 +34,8 @@ CONFLICT = "conflict"
 OUTCOME = "dedup_outcome"  # not "outcome": calls have a contract column of that name
 _IS_TOP = "__is_top"
 _TOP_ROW = "__top_row"
+_ROW = "__row"
+_OUTCOME_COLUMNS = [SOURCE_KEY, SOURCE_ROW, OUTCOME]
 
 
 class Deduplicated(NamedTuple):
@@ -102,27 +104,40 @@ def _classify_sorted(ordered: pl.LazyFrame, schema: EntitySchema) -> pl.LazyFram
     )
 
 
-def deduplicate(staged: pl.LazyFrame, schema: EntitySchema) -> Deduplicated:
+def deduplicate(staged: pl.LazyFrame | pl.DataFrame, schema: EntitySchema) -> Deduplicated:
     """Apply the contract's de-duplication to accepted staged rows of one entity.
 
     Runs eagerly (the results come back as LazyFrames over the computed frames): the key is
     hashed once to split single keys from copies, and when no key repeats (the usual day for
     append-only events) the copy classification is skipped entirely.
     """
-    frame = staged.collect()
+    frame = staged.collect() if isinstance(staged, pl.LazyFrame) else staged  # a frame is not copied
     repeated = frame.select(pl.col(schema.key).is_duplicated()).to_series()
     if not repeated.any():
         canonical = _sorted_by_key(frame, schema.key)
-        outcomes = frame.select(SOURCE_KEY, SOURCE_ROW, pl.lit(KEPT).alias(OUTCOME))
+        outcomes = frame.lazy().select(SOURCE_KEY, SOURCE_ROW, pl.lit(KEPT).alias(OUTCOME))
         conflicts = _conflicts(frame.clear().with_columns(pl.lit(None, pl.String).alias(OUTCOME)), schema)
-        return Deduplicated(canonical.lazy(), outcomes.lazy(), conflicts.lazy())
-    singles = frame.filter(~repeated).with_columns(pl.lit(KEPT).alias(OUTCOME))
-    copies = _classify_sorted(_rank_sorted(frame.filter(repeated).lazy(), schema), schema).collect()
+        return Deduplicated(canonical.lazy(), outcomes, conflicts.lazy())
+    # Rank on the narrow columns, then gather the copies' full rows once, already in order.
+    ranked = (
+        frame.select(*{schema.key: None, **dict.fromkeys(rank_columns(schema))})
+        .with_row_index(_ROW)
+        .filter(repeated)
+        .lazy()
+    )
+    order = _rank_sorted(ranked, schema).select(_ROW).collect().to_series()
+    copies = _classify_sorted(frame.lazy().select(pl.all().gather(order)), schema).collect()
+    singles = frame.filter(~repeated)
+    kept = pl.concat([singles, copies.filter(pl.col(OUTCOME) == KEPT).drop(OUTCOME)], how="vertical")
+    outcomes = pl.concat(  # lazy: a caller counting only the non-kept rows never builds it all
+        [
+            singles.lazy().select(SOURCE_KEY, SOURCE_ROW, pl.lit(KEPT).alias(OUTCOME)),
+            copies.lazy().select(_OUTCOME_COLUMNS),
+        ],
+        how="vertical",
+    )
     del frame
-    classified = pl.concat([singles, copies], how="vertical")
-    canonical = _sorted_by_key(classified.filter(pl.col(OUTCOME) == KEPT).drop(OUTCOME), schema.key)
-    outcomes = classified.select(SOURCE_KEY, SOURCE_ROW, OUTCOME)
-    return Deduplicated(canonical.lazy(), outcomes.lazy(), _conflicts(copies, schema).lazy())
+    return Deduplicated(_sorted_by_key(kept, schema.key).lazy(), outcomes, _conflicts(copies, schema).lazy())
 
 
 def _sorted_by_key(frame: pl.DataFrame, key: str) -> pl.DataFrame:
