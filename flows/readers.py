@@ -2,6 +2,8 @@
 
 Every value comes out as text (String), whatever the format stored it as, so staging
 (transforms/staging.py) applies one set of casting and validation rules to all formats.
+Ingestion asks for typed Parquet columns instead (`keep_types`): staging passes the ones typed
+as the contract types them through with the same checks, which is what makes large ranges fast.
 A 1-based `source_row` numbers the data rows so a quarantine record points at a line:
 CSV row N is file line N + 1 (the header is line 1; a quoted value spanning lines shifts
 this), JSONL row N is line N, Parquet row N is the N-th row. Blank lines are not rows.
