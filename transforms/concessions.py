@@ -454,8 +454,10 @@ def concession_rate_flags(
     `low_concession_rate` is informational: lower tail, O/E <= 1 / rate_ratio_min.
     """
     tests = concession_rate_tests(contacts, concessions, window, policy)
-    flags = pl.concat([_rate_flag(tests, HIGH_RATE, policy), _rate_flag(tests, LOW_RATE, policy)])
-    return flags.join(_latest_agent_team(contacts, window, policy), on="agent_id", how="left")
+    flags = pl.concat([_rate_flag(tests, HIGH_RATE, policy), _rate_flag(tests, LOW_RATE, policy)]).collect()
+    # Only flagged agents need a team: narrow before sorting a month of contacts.
+    flagged = contacts.join(flags.lazy().select("agent_id"), on="agent_id", how="semi")
+    return flags.lazy().join(_latest_agent_team(flagged, window, policy), on="agent_id", how="left")
 
 
 # --- c. amounts out of line ----------------------------------------------------------------------
@@ -607,7 +609,8 @@ def audit_concessions(
         `concession_audit` rows (one per concession granted on D), `concession_flags` rows for D,
         and COUNTS parts (`concessions`, `policy_violations`, `concession_flags`).
     """
-    concessions = build_concessions(tickets, events, calls, contacts, window.time_zone)
+    # Collected once: the rate tests collect their inputs, and audit, flags and counts all read it.
+    concessions = build_concessions(tickets, events, calls, contacts, window.time_zone).collect().lazy()
     checked = check_policy(concessions, policy)
     audit = (
         checked.filter(pl.col("audit_date") == window.audit_date)
