@@ -159,9 +159,11 @@ def _attribute_tickets(
         solved = solved.filter(pl.col("solved_at").is_between(*solved_between, closed="left"))
         # The as-of joins below look back from a solve, never past the last one kept.
         assignments = assignments.filter(pl.col("occurred_at") < solved_between[1])
-    # Assignee at the solve: the latest assignment on the ticket at or before it.
+    # Assignee at the solve: the latest assignment on the ticket at or before it. Only read when
+    # an agent did not solve it themselves, so only those tickets walk their assignments.
     on_ticket = _first_per_key(
-        solved.select("ticket_id", "solved_at")
+        solved.filter((pl.col("solver_role") != "agent").fill_null(True))
+        .select("ticket_id", "solved_at")
         .join(assignments, on="ticket_id", how="inner")
         .filter(pl.col("occurred_at") <= pl.col("solved_at")),
         key="ticket_id",
