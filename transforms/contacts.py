@@ -81,22 +81,31 @@ def closed_on(window: AuditWindow) -> pl.Expr:
     return pl.col("audit_date") == pl.lit(window.audit_date, dtype=pl.Date())
 
 
-def first_solved_at(tickets: pl.LazyFrame, events: pl.LazyFrame) -> pl.LazyFrame:
+def first_solved_at(
+    tickets: pl.LazyFrame, events: pl.LazyFrame, solved_between: tuple[datetime, datetime] | None = None
+) -> pl.LazyFrame:
     """First transition to solved per ticket: `ticket_id`, `solved_at`, `solver_role`, `solver_id`.
 
     The first `status_change` into solved (or straight into closed) wins; ties on the same
     instant go to the smallest event_id. A ticket that is solved/closed with a `solved_at` but
     has no such event (events missing from the export) falls back to the ticket's `solved_at`,
-    with an unknown solver, so it is attributed to its assignee.
+    with an unknown solver, so it is attributed to its assignee. `solved_between` = [from, to)
+    keeps only tickets first solved then.
     """
+    solves = events.filter(
+        (pl.col("event_type") == "status_change") & pl.col("new_status").is_in(SOLVED_STATUSES)
+    ).select("ticket_id", "occurred_at", "event_id", "actor_role", "actor_id")
+    candidates, fallbacks = solves, tickets
+    if solved_between is not None:
+        # A first solve in [from, to) is a solve there on a ticket with none before `from`: only
+        # those solves need ordering.
+        earlier = solves.filter(pl.col("occurred_at") < solved_between[0]).select("ticket_id")
+        candidates = solves.filter(pl.col("occurred_at").is_between(*solved_between, closed="left")).join(
+            earlier, on="ticket_id", how="anti"
+        )
+        fallbacks = tickets.filter(pl.col("solved_at").is_between(*solved_between, closed="left"))
     from_events = _first_per_key(
-        events.filter(
-            (pl.col("event_type") == "status_change") & pl.col("new_status").is_in(SOLVED_STATUSES)
-        ).select("ticket_id", "occurred_at", "event_id", "actor_role", "actor_id"),
-        key="ticket_id",
-        at="occurred_at",
-        tie="event_id",
-        latest=False,
+        candidates, key="ticket_id", at="occurred_at", tie="event_id", latest=False
     ).select(
         "ticket_id",
         pl.col("occurred_at").alias("solved_at"),
@@ -104,9 +113,10 @@ def first_solved_at(tickets: pl.LazyFrame, events: pl.LazyFrame) -> pl.LazyFrame
         pl.col("actor_id").alias("solver_id"),
     )
     from_tickets = (
-        tickets.filter(pl.col("status").is_in(SOLVED_STATUSES) & pl.col("solved_at").is_not_null())
+        fallbacks.filter(pl.col("status").is_in(SOLVED_STATUSES) & pl.col("solved_at").is_not_null())
         .select("ticket_id", "solved_at")
-        .join(from_events.select("ticket_id"), on="ticket_id", how="anti")
+        # any solve event, in the window or not, means the ticket row is not the fallback
+        .join(solves.select("ticket_id"), on="ticket_id", how="anti")
         .with_columns(
             pl.lit(None, dtype=pl.String()).alias("solver_role"),
             pl.lit(None, dtype=pl.String()).alias("solver_id"),
@@ -154,9 +164,8 @@ def _attribute_tickets(
     assignments = events.filter(pl.col("event_type") == "assignment").select(
         "ticket_id", "event_id", "occurred_at", "assignee_id", "team_id"
     )
-    solved = first_solved_at(tickets, events)
+    solved = first_solved_at(tickets, events, solved_between)
     if solved_between is not None:
-        solved = solved.filter(pl.col("solved_at").is_between(*solved_between, closed="left"))
         # The as-of joins below look back from a solve, never past the last one kept.
         assignments = assignments.filter(pl.col("occurred_at") < solved_between[1])
     # Assignee at the solve: the latest assignment on the ticket at or before it. Only read when

@@ -232,3 +232,22 @@ def test_call_tier_from_a_linked_ticket_created_after_the_window_is_kept():
     )
     narrow = build_contacts(tickets, events_frame(), calls, "UTC", closed_between=(D, D)).collect()
     assert narrow.select("contact_id", "customer_tier", "category").rows() == [("k1", "premium", "billing")]
+
+
+@pytest.mark.parametrize(
+    ("solves", "row_solved_at", "kept"),
+    [
+        (["2026-03-07T10:00:00Z", "2026-03-09T10:00:00Z"], "2026-03-07T10:00:00Z", False),  # re-solve
+        (["2026-03-09T10:00:00Z", "2026-03-12T10:00:00Z"], "2026-03-09T10:00:00Z", True),
+        ([], "2026-03-09T10:00:00Z", True),  # no solve event: the ticket row's solved_at
+        (["2026-03-12T10:00:00Z"], "2026-03-09T10:00:00Z", False),  # the event wins over the row
+    ],
+)
+def test_first_solve_in_the_window_ignores_re_solves_and_keeps_the_row_fallback(solves, row_solved_at, kept):
+    frames = (
+        tickets_frame({"ticket_id": "t1", "solved_at": row_solved_at}),
+        events_frame(*(solve("t1", at) for at in solves)),
+        calls_frame(),
+    )
+    narrow = build_contacts(*frames, "UTC", closed_between=(date(2026, 3, 8), D)).collect()
+    assert narrow["contact_id"].to_list() == (["t1"] if kept else [])
