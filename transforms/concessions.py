@@ -4,7 +4,7 @@ A concession is a `concession` ticket event or a call with `concession_type` set
 against the versioned policy; over the trailing window the family then looks for agents who grant
 more (or less) often than peers on the same case mix, amounts out of line for their
 (category, type), and customers who keep receiving concessions. Interpretations of the spec are in
-docs/decisions/concessions.md.
+docs/DECISIONLOG.md (Inconsistent concessions).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from scipy.stats import false_discovery_control, norm
 
 from configs.policy import ConcessionPolicy
 from transforms.contacts import AuditWindow, local_date
+from transforms.parts import COUNTS_SCHEMA
 
 TIMESTAMP = pl.Datetime("us", "UTC")
 
@@ -113,16 +114,6 @@ RATE_TESTS_SCHEMA = pl.Schema(
         "p_low": pl.Float64(),
         "q_low": pl.Float64(),
         "evidence_ids": pl.List(pl.String()),
-    }
-)
-
-COUNTS_SCHEMA = pl.Schema(
-    {
-        "audit_date": pl.Date(),
-        "agent_id": pl.String(),
-        "team_id": pl.String(),
-        "count": pl.String(),
-        "value": pl.Int64(),
     }
 )
 

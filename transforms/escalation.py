@@ -4,7 +4,7 @@ and did they stay in control of the calls they kept?
 Pure Polars over the contact universe (transforms/contacts.py). Every threshold comes
 from `EscalationPolicy`; the audit window supplies the day and the data cut-off, so a
 contact whose came-back window is still open is `pending` rather than guessed.
-Interpretations of the spec are recorded in docs/decisions/escalation.md.
+Interpretations of the spec are recorded in docs/DECISIONLOG.md (Escalation handling).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import polars as pl
 
 from configs.policy import EscalationPolicy
 from transforms.contacts import AuditWindow, closed_on
+from transforms.parts import COUNTS_SCHEMA, RATE_PARTS_SCHEMA
 
 # Signal names, in the stable (alphabetical) order they are listed in `signals`.
 CUSTOMER_REQUEST = "customer_request"
@@ -62,25 +63,6 @@ EVIDENCE_SCHEMA = pl.Schema(
         "hours_request_to_escalation": pl.Float64(),
         "closed_at": pl.Datetime("us", "UTC"),
         "came_back_at": pl.Datetime("us", "UTC"),
-    }
-)
-RATE_PARTS_SCHEMA = pl.Schema(
-    {
-        "audit_date": pl.Date(),
-        "agent_id": pl.String(),
-        "team_id": pl.String(),
-        "metric": pl.String(),
-        "numerator": pl.Int64(),
-        "denominator": pl.Int64(),
-    }
-)
-COUNTS_SCHEMA = pl.Schema(
-    {
-        "audit_date": pl.Date(),
-        "agent_id": pl.String(),
-        "team_id": pl.String(),
-        "count": pl.String(),
-        "value": pl.Int64(),
     }
 )
 

@@ -15,6 +15,7 @@ import polars as pl
 
 from configs.policy import FollowUpPolicy
 from transforms.contacts import TIMESTAMP, AuditWindow, closed_on, ticket_customers
+from transforms.parts import RATE_PARTS_SCHEMA
 
 METRIC = "follow_up"
 AGENT_INITIATED_DIRECTIONS = ("outbound", "callback")
@@ -40,16 +41,6 @@ EVIDENCE_SCHEMA = pl.Schema(
     }
 )
 
-RATE_PARTS_SCHEMA = pl.Schema(
-    {
-        "audit_date": pl.Date(),
-        "agent_id": pl.String(),
-        "team_id": pl.String(),
-        "metric": pl.String(),
-        "numerator": pl.Int64(),
-        "denominator": pl.Int64(),
-    }
-)
 
 _KEYS = ("contact_type", "contact_id")
 

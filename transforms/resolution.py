@@ -5,7 +5,7 @@ breaches (was the customer kept waiting?), call queue, hold and interruption mea
 satisfaction confirmation and CSAT. Pure Polars over the contact universe
 (transforms/contacts.py); thresholds come from `Policy.resolution`. The family hands the
 scorecard long parts (RATE_PARTS / MEASURES / COUNTS) and two evidence frames.
-Interpretations of the spec are recorded in docs/decisions/resolution_scorecards.md.
+Interpretations of the spec are recorded in docs/DECISIONLOG.md (Resolution ... scorecards).
 """
 
 from __future__ import annotations

@@ -16,36 +16,8 @@ from typing import Final, Literal
 
 import polars as pl
 
+from transforms.parts import COUNTS_SCHEMA, MEASURES_SCHEMA, RATE_PARTS_SCHEMA
 from transforms.stats import rate_columns
-
-RATE_PARTS_SCHEMA = pl.Schema(
-    {
-        "audit_date": pl.Date(),
-        "agent_id": pl.String(),
-        "team_id": pl.String(),
-        "metric": pl.String(),
-        "numerator": pl.Int64(),
-        "denominator": pl.Int64(),
-    }
-)
-MEASURES_SCHEMA = pl.Schema(
-    {
-        "audit_date": pl.Date(),
-        "agent_id": pl.String(),
-        "team_id": pl.String(),
-        "measure": pl.String(),
-        "value": pl.Float64(),
-    }
-)
-COUNTS_SCHEMA = pl.Schema(
-    {
-        "audit_date": pl.Date(),
-        "agent_id": pl.String(),
-        "team_id": pl.String(),
-        "count": pl.String(),
-        "value": pl.Int64(),
-    }
-)
 
 # Rate metrics, in column order. abandonment has team-level parts only (agent_id null).
 RATE_METRICS = (

@@ -12,12 +12,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 import pytest
-from conftest import assign, calls_frame, events_frame, solve, tickets_frame, ts
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from configs.policy import Policy
+from tests.metrics.frames import assign, calls_frame, events_frame, solve, tickets_frame, ts
 from transforms.audit import CanonicalTables, collect_audit, run_audit
 from transforms.concessions import audit_concessions
 from transforms.contacts import AuditWindow, build_contacts, build_customer_contacts

@@ -13,12 +13,12 @@ from typing import Any
 
 import polars as pl
 import pytest
-from conftest import calls_frame, events_frame, solve, tickets_frame, ts
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from configs.policy import load_policy
+from tests.metrics.frames import calls_frame, events_frame, solve, tickets_frame, ts
 from transforms.concessions import (
     AMOUNT_OUTLIER,
     CONCESSIONS_SCHEMA,

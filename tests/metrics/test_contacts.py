@@ -6,11 +6,11 @@ from datetime import date, datetime, timedelta
 
 import polars as pl
 import pytest
-from conftest import assign, calls_frame, events_frame, solve, tickets_frame, ts
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from tests.metrics.frames import assign, calls_frame, events_frame, solve, tickets_frame, ts
 from transforms.contacts import (
     CONTACTS_SCHEMA,
     CUSTOMER_CONTACTS_SCHEMA,

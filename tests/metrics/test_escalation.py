@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
-from conftest import calls_frame, events_frame, solve, tickets_frame, ts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from configs.policy import EscalationPolicy
+from tests.metrics.frames import calls_frame, events_frame, solve, tickets_frame, ts
 from transforms.contacts import AuditWindow, build_contacts, build_customer_contacts
 from transforms.escalation import ESCALATION_CLASSES, EVIDENCE_SCHEMA, audit_escalation
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import polars as pl
 import pytest
-from conftest import assign, calls_frame, events_frame, solve, tickets_frame, ts
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from configs.policy import FollowUpPolicy
+from tests.metrics.frames import assign, calls_frame, events_frame, solve, tickets_frame, ts
 from transforms.contacts import AuditWindow, build_contacts, build_customer_contacts
 from transforms.follow_up import EVIDENCE_SCHEMA, RATE_PARTS_SCHEMA, FollowUpResult, audit_follow_up
 

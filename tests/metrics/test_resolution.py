@@ -12,12 +12,12 @@ from typing import Any
 
 import polars as pl
 import pytest
-from conftest import assign, calls_frame, events_frame, solve, tickets_frame, ts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from configs.policy import Policy
+from tests.metrics.frames import assign, calls_frame, events_frame, solve, tickets_frame, ts
 from transforms.contacts import AuditWindow, build_contacts, build_customer_contacts
 from transforms.resolution import audit_resolution, reply_waits
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import polars as pl
 import pytest
-from conftest import calls_frame, events_frame, solve, tickets_frame
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from tests.metrics.frames import calls_frame, events_frame, solve, tickets_frame
 from transforms.contacts import build_contacts
 from transforms.scorecards import (
     COUNTS,
