@@ -177,20 +177,7 @@ def render_report(
         "escalation_evidence": day.escalation_audit is not None,
         "flags": _rows(
             views.sorted_flags(day.concession_flags),
-            [
-                "flag_type",
-                "subject_type",
-                "subject_id",
-                "observed",
-                "expected",
-                "statistic",
-                "threshold",
-                "p_value",
-                "q_value",
-                "evidence_ids",
-                "window_start",
-                "window_end",
-            ],
+            list(views.FLAG_COLUMNS),
         ),
         "flag_evidence": day.concession_flags is not None,
         "violations": _rows(

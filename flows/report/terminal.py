@@ -25,20 +25,6 @@ from flows.report.tables import AuditDay, load_audit_day
 
 OutputFormat = Literal["table", "json", "csv"]
 Section = Literal["all", "scorecard", "flags"]
-FLAG_COLUMNS = (
-    "flag_type",
-    "subject_type",
-    "subject_id",
-    "observed",
-    "expected",
-    "statistic",
-    "threshold",
-    "p_value",
-    "q_value",
-    "evidence_ids",
-    "window_start",
-    "window_end",
-)
 
 
 class ReportError(RuntimeError):
@@ -73,7 +59,7 @@ def select_view(day: AuditDay, *, agent: str | None, team: str | None, min_volum
     if not flags.is_empty():
         if agent is not None or team is not None:
             flags = _flags_for(flags, day, scorecard.get_column("agent_id").to_list())
-        flags = flags.select([c for c in FLAG_COLUMNS if c in flags.columns])
+        flags = flags.select([c for c in views.FLAG_COLUMNS if c in flags.columns])
     run = views.run_info(day.run_manifest, day.agent_scorecard)
     return TerminalView(day.audit_date, scorecard, flags, run)
 
@@ -227,7 +213,7 @@ def scorecard_table(scorecard: pl.DataFrame, min_volume: int) -> Table:
 
 def flags_table(flags: pl.DataFrame) -> Table:
     table = Table(title=f"Concession flags ({flags.height})", show_lines=True)
-    columns = [c for c in FLAG_COLUMNS if c in flags.columns and not c.startswith("window")]
+    columns = [c for c in views.FLAG_COLUMNS if c in flags.columns and not c.startswith("window")]
     for column in columns:
         table.add_column(column.replace("_", " "), overflow="fold")
     for row in flags.to_dicts():

@@ -37,6 +37,23 @@ COUNT_COLUMNS = ("policy_violations", "concession_flags")
 ESCALATION_CLASSES = ("timely", "late", "missed", "handled", "unprompted")
 
 
+# The concession-flag columns a QA lead reviews, in reading order (HTML report and terminal).
+FLAG_COLUMNS = (
+    "flag_type",
+    "subject_type",
+    "subject_id",
+    "observed",
+    "expected",
+    "statistic",
+    "threshold",
+    "p_value",
+    "q_value",
+    "evidence_ids",
+    "window_start",
+    "window_end",
+)
+
+
 def metric_label(metric: str) -> str:
     return RATE_LABELS.get(metric, metric.replace("_", " ").capitalize())
 
