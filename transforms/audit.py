@@ -66,7 +66,7 @@ def run_audit(inputs: CanonicalTables, window: AuditWindow, policy: Policy) -> d
 
     agent_scorecard, team_scorecard = build_scorecards(
         rate_parts=[follow_up.rate_parts, escalation.rate_parts, resolution.rate_parts],
-        measures=[resolution.measures],
+        measures=[follow_up.measures, resolution.measures],
         counts=[escalation.counts, concessions.counts, resolution.counts],
         contacts=contacts,
         audit_date=window.audit_date,

@@ -15,7 +15,7 @@ import polars as pl
 
 from configs.policy import FollowUpPolicy
 from transforms.contacts import TIMESTAMP, AuditWindow, closed_on, ticket_customers
-from transforms.parts import RATE_PARTS_SCHEMA
+from transforms.parts import MEASURES_SCHEMA, RATE_PARTS_SCHEMA
 
 METRIC = "follow_up"
 AGENT_INITIATED_DIRECTIONS = ("outbound", "callback")
@@ -49,6 +49,7 @@ _KEYS = ("contact_type", "contact_id")
 class FollowUpResult:
     evidence: pl.LazyFrame  # follow_up_audit rows (EVIDENCE_SCHEMA)
     rate_parts: pl.LazyFrame  # RATE_PARTS for metric "follow_up", met and missed contacts only
+    measures: pl.LazyFrame  # MEASURES "hours_to_follow_up", one per met contact
 
 
 def _in_categories(policy: FollowUpPolicy) -> pl.Expr:
@@ -202,7 +203,7 @@ def audit_follow_up(
         .select(EVIDENCE_SCHEMA.names())
         .cast(EVIDENCE_SCHEMA)
     )
-    return FollowUpResult(evidence=evidence, rate_parts=rate_parts(evidence))
+    return FollowUpResult(evidence=evidence, rate_parts=rate_parts(evidence), measures=measures(evidence))
 
 
 def rate_parts(evidence: pl.LazyFrame) -> pl.LazyFrame:
@@ -218,4 +219,20 @@ def rate_parts(evidence: pl.LazyFrame) -> pl.LazyFrame:
             pl.lit(1, dtype=pl.Int64).alias("denominator"),
         )
         .cast(RATE_PARTS_SCHEMA)
+    )
+
+
+def measures(evidence: pl.LazyFrame) -> pl.LazyFrame:
+    """One MEASURES row per met contact: hours from the contact's end to its first follow-up
+    (the scorecards' hours_to_follow_up median and p90, for the agent who closed the contact)."""
+    return (
+        evidence.filter(pl.col("status") == "met")
+        .select(
+            "audit_date",
+            "agent_id",
+            "team_id",
+            pl.lit("hours_to_follow_up").alias("measure"),
+            pl.col("hours_to_follow_up").alias("value"),
+        )
+        .cast(MEASURES_SCHEMA)
     )

@@ -44,7 +44,7 @@ def _reference_audit(inputs: CanonicalTables, window: AuditWindow, policy: Polic
     resolution = audit_resolution(contacts, customers, tickets, events, calls, window, policy)
     agent, team = build_scorecards(
         [follow_up.rate_parts, escalation.rate_parts, resolution.rate_parts],
-        [resolution.measures],
+        [follow_up.measures, resolution.measures],
         [escalation.counts, concessions.counts, resolution.counts],
         contacts,
         window.audit_date,

@@ -525,3 +525,33 @@ def test_rates_bounded_one_row_per_eligible_contact_and_order_independent(scenar
         again.rate_parts.collect().sort(pl.all()),
         parts.sort(pl.all()),
     )
+
+
+def test_hours_to_follow_up_measures_are_one_per_met_contact():
+    """The scorecards' hours_to_follow_up median/p90 come from met contacts only."""
+    from datetime import date
+
+    from transforms.follow_up import EVIDENCE_SCHEMA, measures
+
+    day = date(2026, 3, 2)
+    evidence = pl.DataFrame(
+        {
+            "audit_date": [day] * 4,
+            "contact_id": ["t1", "t2", "t3", "t4"],
+            "agent_id": ["a1", "a1", "a2", "a2"],
+            "team_id": ["x", "x", "y", "y"],
+            "status": ["met", "met", "missed", "pending"],
+            "hours_to_follow_up": [2.0, 10.5, None, None],
+        }
+    ).with_columns(
+        [
+            pl.lit(None, dtype=d).alias(n)
+            for n, d in EVIDENCE_SCHEMA.items()
+            if n not in ("audit_date", "contact_id", "agent_id", "team_id", "status", "hours_to_follow_up")
+        ]
+    )
+    out = measures(evidence.lazy()).collect()
+    assert out.rows() == [
+        (day, "a1", "x", "hours_to_follow_up", 2.0),
+        (day, "a1", "x", "hours_to_follow_up", 10.5),
+    ]
