@@ -271,17 +271,7 @@ def measure_polars_scope() -> dict[str, Any]:
     import transforms.concessions
     import transforms.follow_up  # noqa: F401
 
-    started, cpu_started = time.perf_counter(), _cpu_seconds()
-    evidence, cells = polars_comparison_scope()
-    seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_started
-    OUT.mkdir(parents=True, exist_ok=True)
-    evidence.write_parquet(OUT / "polars_follow_up.parquet")
-    cells.write_parquet(OUT / "polars_rate_cells.parquet")
-    return {
-        "wall_seconds": round(seconds, 2),
-        "cpu_seconds": round(cpu, 2),
-        "peak_rss_gb": round(_peak_rss_gb(), 2),
-    }
+    return _measure_comparison("polars", polars_comparison_scope)
 
 
 def measure_duckdb() -> dict[str, Any]:
@@ -290,12 +280,21 @@ def measure_duckdb() -> dict[str, Any]:
 
     policy = load_policy()
     day, cutoff = audit_date_and_cutoff()
+    return _measure_comparison(
+        "duckdb", lambda: duckdb_sql.follow_up_and_rate_cells(LANDING, day, cutoff, policy)
+    )
+
+
+def _measure_comparison(
+    engine: str, compute: Callable[[], tuple[pl.DataFrame, pl.DataFrame]]
+) -> dict[str, Any]:
+    """Time one engine's follow-up evidence and rate cells, keep them for the equality check."""
     started, cpu_started = time.perf_counter(), _cpu_seconds()
-    evidence, cells = duckdb_sql.follow_up_and_rate_cells(LANDING, day, cutoff, policy)
+    evidence, cells = compute()
     seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_started
     OUT.mkdir(parents=True, exist_ok=True)
-    evidence.write_parquet(OUT / "duckdb_follow_up.parquet")
-    cells.write_parquet(OUT / "duckdb_rate_cells.parquet")
+    evidence.write_parquet(OUT / f"{engine}_follow_up.parquet")
+    cells.write_parquet(OUT / f"{engine}_rate_cells.parquet")
     return {
         "wall_seconds": round(seconds, 2),
         "cpu_seconds": round(cpu, 2),

@@ -182,18 +182,7 @@ def render_report(
         "flag_evidence": day.concession_flags is not None,
         "violations": _rows(
             views.policy_violations(day.concession_audit),
-            [
-                "concession_id",
-                "contact_id",
-                "agent_id",
-                "customer_key",
-                "category",
-                "concession_type",
-                "amount",
-                "currency",
-                "amount_policy_currency",
-                "violations",
-            ],
+            list(views.VIOLATION_COLUMNS),
         ),
         "concession_evidence": day.concession_audit is not None,
         "trend": [

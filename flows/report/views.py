@@ -52,6 +52,19 @@ FLAG_COLUMNS = (
     "window_start",
     "window_end",
 )
+# The concession columns shown beside each policy violation.
+VIOLATION_COLUMNS = (
+    "concession_id",
+    "contact_id",
+    "agent_id",
+    "customer_key",
+    "category",
+    "concession_type",
+    "amount",
+    "currency",
+    "amount_policy_currency",
+    "violations",
+)
 
 
 def metric_label(metric: str) -> str:
