@@ -7,7 +7,8 @@ and the benchmark (bench/) both call `run_audit`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, TypeVar
 
 import polars as pl
 
@@ -29,6 +30,11 @@ METRIC_TABLES = (
     "concession_flags",
 )
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+Family = TypeVar("Family", bound="DataclassInstance")  # a family's result: frames only
+
 
 @dataclass(frozen=True)
 class CanonicalTables:
@@ -49,20 +55,29 @@ def run_audit(inputs: CanonicalTables, window: AuditWindow, policy: Policy) -> d
     scope = _day_scope(inputs, window, policy)
     contacts, customer_contacts = scope.contacts, scope.customer_contacts
 
-    follow_up = audit_follow_up(
-        contacts,
-        customer_contacts,
-        scope.customer_tickets,
-        events,
-        scope.customer_calls,
-        window,
-        policy.follow_up,
+    # Each family is computed as soon as it is built: its tables and its scorecard parts share one
+    # plan, and the scorecards read the parts again (see `_computed`).
+    follow_up = _computed(
+        audit_follow_up(
+            contacts,
+            customer_contacts,
+            scope.customer_tickets,
+            events,
+            scope.customer_calls,
+            window,
+            policy.follow_up,
+        )
     )
-    escalation = audit_escalation(contacts, customer_contacts, events, calls, window, policy.escalation)
-    concessions = audit_concessions(
-        contacts, tickets, events, calls, window, policy.concessions, policy.version
+    escalation = _computed(
+        audit_escalation(contacts, customer_contacts, events, calls, window, policy.escalation)
     )
-    resolution = audit_resolution(contacts, customer_contacts, tickets, events, calls, window, policy)
+    concessions = _computed(
+        audit_concessions(contacts, tickets, events, calls, window, policy.concessions, policy.version)
+    )
+    resolution = _computed(
+        audit_resolution(contacts, customer_contacts, tickets, events, calls, window, policy),
+        only=("rate_parts", "measures", "counts"),  # its evidence and queue summary are not published
+    )
 
     agent_scorecard, team_scorecard = build_scorecards(
         rate_parts=[follow_up.rate_parts, escalation.rate_parts, resolution.rate_parts],
@@ -121,6 +136,18 @@ def _day_scope(inputs: CanonicalTables, window: AuditWindow, policy: Policy) -> 
     # Computed once, here: every family reads these, and families collect parts of their own plans
     # (concession rate tests), which would otherwise rebuild the contact universe each time.
     return DayScope(*(frame.lazy() for frame in pl.collect_all(scope)))
+
+
+def _computed(result: Family, only: tuple[str, ...] | None = None) -> Family:
+    """A family's frames (all, or `only` these) computed in one pass and handed on in memory.
+
+    A family's evidence and its scorecard parts share most of their plan; collecting them together
+    computes it once, where one collect of every table and scorecard rebuilt parts of it per output
+    (bench: 15 s -> 11 s for the audit day).
+    """
+    names = only or tuple(f.name for f in fields(result))
+    frames = pl.collect_all([getattr(result, name) for name in names])
+    return replace(result, **{name: frame.lazy() for name, frame in zip(names, frames, strict=True)})
 
 
 def collect_audit(tables: dict[str, pl.LazyFrame]) -> dict[str, pl.DataFrame]:
