@@ -48,6 +48,9 @@ class AuditSettings(BaseSettings):
     naive_timestamps_as_utc: bool = False
     business_time_zone: str | None = None
     policy_path: str | None = None
+    # Local folder for a run's scratch files (its canonical tables, spilled from memory and
+    # deleted when the audit day is published); None: the system's temporary folder.
+    work_dir: str | None = None
     s3: S3Settings = S3Settings()
 
     @classmethod
@@ -70,8 +73,9 @@ class AuditSettings(BaseSettings):
         return self.business_time_zone or policy.business_time_zone
 
     def digest(self) -> str:
-        """Stable hash of the effective settings, recorded in the run manifest."""
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+        """Stable hash of the effective settings, recorded in the run manifest (without the
+        local scratch folder, which cannot change an answer)."""
+        return hashlib.sha256(self.model_dump_json(exclude={"work_dir"}).encode()).hexdigest()[:16]
 
 
 def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:

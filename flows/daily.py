@@ -9,9 +9,13 @@ cache on their inputs (NO_CACHE). Rust panics inside tasks become ordinary excep
 
 from __future__ import annotations
 
+import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -96,8 +100,11 @@ def find_newest_export(run: AuditRun) -> date | None:
 
 @task(retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
 @panics_as_errors
-def ingest_exports(run: AuditRun, audit_date: date) -> dict[str, IngestResult]:
-    """List, read, stage and de-duplicate the exports the audit day needs; quarantine bad rows."""
+def ingest_exports(run: AuditRun, audit_date: date, work_dir: Path) -> dict[str, IngestResult]:
+    """List, read, stage and de-duplicate the exports the audit day needs; quarantine bad rows.
+
+    The canonical tables are spilled to `work_dir` and handed on as scans (flows/ingest.spill).
+    """
     days = export_range(audit_date, run.policy)
     return ingest_all(
         open_storage(run.settings.landing_uri, run.settings.s3),
@@ -106,6 +113,7 @@ def ingest_exports(run: AuditRun, audit_date: date) -> dict[str, IngestResult]:
         naive_timestamps_as_utc=run.settings.naive_timestamps_as_utc,
         quarantine_storage_prefix=run.settings.quarantine_prefix,
         run_id=run.run_id,
+        spill_dir=work_dir,
     )
 
 
@@ -117,9 +125,9 @@ def compute_metrics(
     """Every metric table for the day (pure Polars, see transforms/audit.py)."""
     window = audit_window(run, audit_date, ingested)
     inputs = CanonicalTables(
-        tickets=ingested["tickets"].canonical.lazy(),
-        ticket_events=ingested["ticket_events"].canonical.lazy(),
-        calls=ingested["calls"].canonical.lazy(),
+        tickets=ingested["tickets"].canonical,
+        ticket_events=ingested["ticket_events"].canonical,
+        calls=ingested["calls"].canonical,
     )
     return collect_audit(run_audit(inputs, window, run.policy))
 
@@ -216,13 +224,21 @@ def _failure_artifact(flow: Any, flow_run: Any, state: Any) -> None:
     )
 
 
+@contextmanager
+def scratch_folder(run: AuditRun) -> Iterator[Path]:
+    """A local folder for one audit day's canonical tables, removed when the day is done."""
+    with tempfile.TemporaryDirectory(prefix="audit-canonical-", dir=run.settings.work_dir) as folder:
+        yield Path(folder)
+
+
 def audit_day(run: AuditRun, audit_date: date) -> dict[str, Any]:
     """The steps of one audit day, in order (shared by the daily and backfill flows)."""
     logger = get_run_logger()
     logger.info("auditing %s (run %s, policy %s)", audit_date, run.run_id, run.policy.version)
-    ingested = ingest_exports(run, audit_date)
-    metrics = compute_metrics(run, audit_date, ingested)
-    published = validate_and_publish(run, audit_date, ingested, metrics)
+    with scratch_folder(run) as work_dir:
+        ingested = ingest_exports(run, audit_date, work_dir)
+        metrics = compute_metrics(run, audit_date, ingested)
+        published = validate_and_publish(run, audit_date, ingested, metrics)
     report_url = publish_html_report(run, audit_date, published.data_docs_url)
     result = summary.run_summary(
         run.run_id, audit_date, run.policy.version, ingested, metrics, published, report_url

@@ -433,13 +433,13 @@ def write_audit_publish(
     key: bytes | None = None,
     params: SuiteParams | None = None,
 ) -> PublishResult:
-    """The flow's entry point: ingestion results (objects with `canonical`, `quarantine`
+    """The flow's entry point: ingestion results (objects with `canonical` (lazy), `quarantine`
     and `files` frames, per entity) and the metric tables for the day.
 
     The quarantine table is the union of every entity's quarantine records of this run.
     """
     entities = sorted(ingested)
-    inputs = {name: ingested[name].canonical for name in entities}
+    inputs = {name: ingested[name].canonical.collect() for name in entities}
     quarantine = pl.concat([ingested[name].quarantine for name in entities], how="diagonal_relaxed")
     outputs = {"quarantine": quarantine, **metrics}
     files = pl.concat([input_files_frame(ingested[name].files) for name in entities], how="vertical")
@@ -469,7 +469,6 @@ def write_audit_publish_frames(
     started_at: dt.datetime | None = None,
     key: bytes | None = None,
     params: SuiteParams | None = None,
-    work_dir: Path | None = None,
 ) -> PublishResult:
     """Stage -> validate -> publish (or not) -> Data Docs -> manifest.
 
@@ -493,7 +492,7 @@ def write_audit_publish_frames(
     }
     draft = build_manifest(**manifest_args)
     params = params or suite_params(settings, policy, audit_date, inputs)
-    with tempfile.TemporaryDirectory(prefix="audit-docs-", dir=work_dir) as tmp:
+    with tempfile.TemporaryDirectory(prefix="audit-docs-", dir=settings.work_dir) as tmp:
         docs_dir = Path(tmp) / "data_docs"
         report = run_validation(
             {**inputs, **staged, MANIFEST_TABLE: draft},

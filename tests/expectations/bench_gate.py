@@ -50,7 +50,7 @@ def day_frames(landing: Path) -> dict[str, pl.DataFrame]:
     newest = max(d for r in ingested.values() for d in r.files["export_date"].drop_nulls().to_list())
     zone = settings.time_zone(policy)
     window = AuditWindow(DAY, zone, data_cutoff(newest, DAY, zone))
-    inputs = {name: r.canonical for name, r in ingested.items()}
+    inputs = {name: r.canonical.collect() for name, r in ingested.items()}
     tables = CanonicalTables(**{name: frame.lazy() for name, frame in inputs.items()})
     metrics = collect_audit(run_audit(tables, window, policy))
     quarantine = pl.concat([r.quarantine for r in ingested.values()], how="diagonal_relaxed")

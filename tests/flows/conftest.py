@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import pytest
 from flow_fixtures import EXPORTS, AuditPlaces, FlowOutcome, audit_environment, landing_bucket
 
@@ -39,14 +40,31 @@ def fresh_places(audit_env: str, flow_exports: Path) -> AuditPlaces:
 
 
 @pytest.fixture(scope="session")
-def published_run(prefect_harness: None, s3_endpoint: str, flow_exports: Path) -> FlowOutcome:
-    """The scheduled deployment's run: no date, so the newest mature day (and the final day)."""
+def published_run(
+    prefect_harness: None, s3_endpoint: str, flow_exports: Path, tmp_path_factory: pytest.TempPathFactory
+) -> FlowOutcome:
+    """The scheduled deployment's run: no date, so the newest mature day (and the final day).
+
+    Its scratch files go to a work folder of its own (`AUDIT_WORK_DIR`); the canonical tables it
+    spills there are recorded in `FlowOutcome.spilled`.
+    """
+    from flows import ingest
     from flows.daily import daily_audit
 
+    work_dir = tmp_path_factory.mktemp("flow-work")
+    spilled: list[Path] = []
+
+    def recorded(canonical: pl.DataFrame, path: Path) -> pl.LazyFrame:
+        spilled.append(path)
+        return real_spill(canonical, path)
+
+    real_spill = ingest.spill
     with pytest.MonkeyPatch.context() as mp:
         audit_environment(mp, s3_endpoint)
+        mp.setenv("AUDIT_WORK_DIR", str(work_dir))
+        mp.setattr(ingest, "spill", recorded)
         places = landing_bucket(s3_endpoint, endpoint_settings(s3_endpoint), flow_exports)
         state = daily_audit(**places.flow_kwargs(), return_state=True)
     flow_run_id = state.state_details.flow_run_id
     assert flow_run_id is not None
-    return FlowOutcome(places, state, flow_run_id)
+    return FlowOutcome(places, state, flow_run_id, work_dir, tuple(spilled))

@@ -57,9 +57,9 @@ def expected(flow_exports: Path, tmp_path_factory: pytest.TempPathFactory) -> di
         newest = max(d for r in ingested.values() for d in r.files["export_date"].drop_nulls().to_list())
         window = AuditWindow(day, zone, data_cutoff(newest, day, zone))
         canonical = CanonicalTables(
-            tickets=ingested["tickets"].canonical.lazy(),
-            ticket_events=ingested["ticket_events"].canonical.lazy(),
-            calls=ingested["calls"].canonical.lazy(),
+            tickets=ingested["tickets"].canonical,
+            ticket_events=ingested["ticket_events"].canonical,
+            calls=ingested["calls"].canonical,
         )
         contacts = build_contacts(canonical.tickets, canonical.ticket_events, canonical.calls, zone)
         out[day] = {
@@ -68,6 +68,20 @@ def expected(flow_exports: Path, tmp_path_factory: pytest.TempPathFactory) -> di
             "ingested": ingested,
         }
     return out
+
+
+def test_canonical_tables_are_spilled_to_the_work_dir_and_removed_after_each_day(
+    published_run: FlowOutcome,
+) -> None:
+    """Each audited day spills its three canonical tables into a scratch folder of the configured
+    work folder (so the audit scans them instead of holding them); nothing is left behind."""
+    work_dir = published_run.work_dir
+    assert work_dir is not None
+    names = sorted(p.name for p in published_run.spilled)
+    assert names == sorted(["calls.parquet", "ticket_events.parquet", "tickets.parquet"] * len(DAYS))
+    assert {p.parent.parent for p in published_run.spilled} == {work_dir}
+    assert len({p.parent for p in published_run.spilled}) == len(DAYS)  # one folder per audit day
+    assert list(work_dir.iterdir()) == []
 
 
 def test_the_flow_run_completed(published_run: FlowOutcome) -> None:

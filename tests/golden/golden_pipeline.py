@@ -79,7 +79,7 @@ class GoldenRun:
 
 
 def canonical_tables(ingested: dict[str, IngestResult]) -> CanonicalTables:
-    return CanonicalTables(*(ingested[name].canonical.lazy() for name in ENTITY_NAMES))
+    return CanonicalTables(*(ingested[name].canonical for name in ENTITY_NAMES))
 
 
 def audit_days(policy: Policy) -> list[date]:

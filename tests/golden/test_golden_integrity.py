@@ -28,14 +28,15 @@ def local_day(column: str, run: GoldenRun) -> pl.Expr:
 
 def closed_on(run: GoldenRun, day: date) -> pl.DataFrame:
     """Contacts closed on D: tickets whose first move to solved is on D, answered calls ending on D."""
-    events = run.ingested["ticket_events"].canonical
+    events = run.ingested["ticket_events"].canonical.collect()
     first_solve = (
         events.filter((pl.col("event_type") == "status_change") & (pl.col("new_status") == "solved"))
         .group_by("ticket_id")
         .agg(pl.col("occurred_at").min().alias("closed_at"))
     )
     tickets = first_solve.join(
-        run.ingested["tickets"].canonical.select("ticket_id", "priority", "category"), on="ticket_id"
+        run.ingested["tickets"].canonical.collect().select("ticket_id", "priority", "category"),
+        on="ticket_id",
     ).select(
         pl.col("ticket_id").alias("contact_id"),
         pl.lit("ticket").alias("contact_type"),
@@ -44,7 +45,8 @@ def closed_on(run: GoldenRun, day: date) -> pl.DataFrame:
     )
     calls = (
         run.ingested["calls"]
-        .canonical.filter(pl.col("answered_at").is_not_null())
+        .canonical.collect()
+        .filter(pl.col("answered_at").is_not_null())
         .select(
             pl.col("call_id").alias("contact_id"),
             pl.lit("call").alias("contact_type"),
@@ -132,4 +134,4 @@ def test_every_ingested_row_is_accounted_for(run: GoldenRun) -> None:
         total = pl.col("rows_accepted") + pl.col("rows_quarantined") + pl.col("rows_duplicate")
         assert files.filter(pl.col("rows_read") != total).is_empty(), result.entity
         kept = int(files["rows_accepted"].sum()) - int(files["rows_superseded"].sum())
-        assert result.canonical.height == kept, result.entity
+        assert result.canonical.collect().height == kept, result.entity

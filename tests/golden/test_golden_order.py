@@ -58,7 +58,7 @@ def assert_same_tables(left: dict[str, pl.DataFrame], right: dict[str, pl.DataFr
 
 def shuffled(run: GoldenRun, seed: int) -> CanonicalTables:
     frames = [
-        run.ingested[name].canonical.sample(fraction=1.0, shuffle=True, seed=seed + i)
+        run.ingested[name].canonical.collect().sample(fraction=1.0, shuffle=True, seed=seed + i)
         for i, name in enumerate(ENTITY_NAMES)
     ]
     return CanonicalTables(*(f.lazy() for f in frames))
@@ -80,7 +80,7 @@ def flow_range_tables(run: GoldenRun) -> dict[str, pl.DataFrame]:
     assert max(ingested["tickets"].files["export_date"]) < max(run.ingested["tickets"].files["export_date"])
     window = flow_window(FLOW_RANGE_DAY, run.policy, ingested)
     assert window == run.windows[FLOW_RANGE_DAY]  # the end of D + 7 either way
-    inputs = CanonicalTables(*(ingested[name].canonical.lazy() for name in ENTITY_NAMES))
+    inputs = CanonicalTables(*(ingested[name].canonical for name in ENTITY_NAMES))
     return audit(inputs, window, run.policy)
 
 
@@ -95,12 +95,16 @@ def calls_tiered_only_by_later_tickets(run: GoldenRun, day: date) -> list[str]:
     """Call concessions granted on `day` without a linked ticket whose customer has no ticket up to
     the call, but one created after D + look-ahead: the calls the old fallback got wrong."""
     ahead = datetime.combine(day + timedelta(days=lookahead_days(run.policy) + 1), time(0), tzinfo=UTC)
-    calls = run.ingested["calls"].canonical.filter(
-        pl.col("concession_type").is_not_null()
-        & pl.col("ticket_id").is_null()
-        & (pl.col("ended_at").dt.date() == day)
+    calls = (
+        run.ingested["calls"]
+        .canonical.collect()
+        .filter(
+            pl.col("concession_type").is_not_null()
+            & pl.col("ticket_id").is_null()
+            & (pl.col("ended_at").dt.date() == day)
+        )
     )
-    tickets = run.ingested["tickets"].canonical.select("customer_id", "created_at")
+    tickets = run.ingested["tickets"].canonical.collect().select("customer_id", "created_at")
     per_call = (
         calls.select("call_id", "customer_id", "ended_at")
         .join(tickets, on="customer_id")

@@ -35,11 +35,15 @@ def granted(run: GoldenRun, concession_ids: list[str]) -> pl.DataFrame:
     """Each concession's grant day (event occurred_at, call ended_at; business time zone) and its
     granting agent (event actor, call agent), read from the canonical frames."""
     tz = run.policy.business_time_zone
-    events = run.ingested["ticket_events"].canonical.filter(
-        (pl.col("event_type") == "concession") & pl.col("event_id").is_in(concession_ids)
+    events = (
+        run.ingested["ticket_events"]
+        .canonical.collect()
+        .filter((pl.col("event_type") == "concession") & pl.col("event_id").is_in(concession_ids))
     )
-    calls = run.ingested["calls"].canonical.filter(
-        pl.col("concession_type").is_not_null() & pl.col("call_id").is_in(concession_ids)
+    calls = (
+        run.ingested["calls"]
+        .canonical.collect()
+        .filter(pl.col("concession_type").is_not_null() & pl.col("call_id").is_in(concession_ids))
     )
     found = pl.concat(
         [
@@ -129,8 +133,8 @@ def rate_inputs(run: GoldenRun, day: date) -> pl.DataFrame:
     (first move to solved, answered calls by end), k of them with a concession granted by the end of D."""
     tz = run.policy.business_time_zone
     start = day - timedelta(days=run.policy.concessions.window_days - 1)
-    events = run.ingested["ticket_events"].canonical
-    calls = run.ingested["calls"].canonical
+    events = run.ingested["ticket_events"].canonical.collect()
+    calls = run.ingested["calls"].canonical.collect()
     on_day = pl.col("closed_at").dt.convert_time_zone(tz).dt.date().is_between(start, day)
     by_end = pl.col("at").dt.convert_time_zone(tz).dt.date() <= day
     solves = events.filter((pl.col("event_type") == "status_change") & (pl.col("new_status") == "solved"))

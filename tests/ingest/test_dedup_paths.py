@@ -73,4 +73,8 @@ def test_file_report_counts_every_outcome_per_file() -> None:
     assert result.quarantine.select("object_key", "row_number", "reason").rows() == [
         ("tickets/export_date=2026-03-02/b.csv", 3, q.CONFLICTING_DUPLICATE)
     ]
-    assert result.canonical.select("ticket_id", "source_row").rows() == [("T1", 1), ("T2", 2), ("T3", 4)]
+    assert result.canonical.collect().select("ticket_id", "source_row").rows() == [
+        ("T1", 1),
+        ("T2", 2),
+        ("T3", 4),
+    ]

@@ -84,7 +84,7 @@ def test_a_day_with_good_bad_duplicate_and_superseded_rows_reconciles_per_file()
     storage = MemoryStorage({tk(D1, "a.csv"): csv_bytes(day1), tk(D2, "a.jsonl"): jsonl_bytes(day2)})
     result = ingest(storage)
 
-    assert result.canonical.select("ticket_id", "status", "source_key", "source_row").rows() == [
+    assert result.canonical.collect().select("ticket_id", "status", "source_key", "source_row").rows() == [
         ("T1", "solved", tk(D2, "a.jsonl"), 1),
         ("T3", "open", tk(D2, "a.jsonl"), 2),
     ]
@@ -142,7 +142,7 @@ def test_a_missing_required_column_quarantines_the_whole_file_and_copies_it() ->
     data = csv_bytes([ticket(), ticket(ticket_id="T2")], columns=["ticket_id", "created_at", "updated_at"])
     storage = MemoryStorage({tk(D1, "a.csv"): data})
     result = ingest(storage)
-    assert result.canonical.height == 0
+    assert result.canonical.collect().height == 0
     assert result.quarantine.rows() == [
         (
             "tickets",
@@ -167,8 +167,9 @@ def test_unknown_columns_are_reported_once_per_file_and_kept_out() -> None:
         (tk(D1, "a.csv"), ["vendor_score", "tags"]),
         (tk(D1, "b.csv"), []),
     ]
-    assert result.canonical.columns == [*TICKETS.columns, "export_date", "source_key", "source_row"]
-    assert result.canonical.height == 3
+    canonical = result.canonical.collect()
+    assert canonical.columns == [*TICKETS.columns, "export_date", "source_key", "source_row"]
+    assert canonical.height == 3
 
 
 @pytest.mark.parametrize(
@@ -183,7 +184,7 @@ def test_unknown_columns_are_reported_once_per_file_and_kept_out() -> None:
 def test_an_unreadable_file_is_quarantined_as_a_file_and_copied(name: str, data: bytes, detail: str) -> None:
     storage = MemoryStorage({tk(D1, name): data, tk(D1, "good.csv"): csv_bytes([ticket()])})
     result = ingest(storage)
-    assert result.canonical["ticket_id"].to_list() == ["T1"]
+    assert result.canonical.collect()["ticket_id"].to_list() == ["T1"]
     record = result.quarantine.filter(pl.col("object_key") == tk(D1, name)).to_dicts()
     assert [(r["row_number"], r["reason"], r["detail"].split(":")[0]) for r in record] == [
         (None, q.UNREADABLE_FILE, detail)
@@ -250,14 +251,15 @@ def test_a_header_only_csv_reads_as_zero_rows() -> None:
     data = b"ticket_id,customer_id,created_at,updated_at,status,channel,category\n"
     result = ingest(MemoryStorage({tk(D1, "a.csv"): data}))
     assert result.quarantine.height == 0
-    assert result.canonical.height == 0
+    assert result.canonical.collect().height == 0
     assert result.files.select("rows_read", "file_error").rows() == [(0, None)]
 
 
 def test_no_exports_in_the_range_gives_empty_typed_frames() -> None:
     result = ingest(MemoryStorage({tk(date(2026, 1, 1), "a.csv"): csv_bytes([ticket()])}))
-    assert result.canonical.height == 0
-    assert result.canonical.schema["created_at"] == pl.Datetime("us", "UTC")
+    canonical = result.canonical.collect()
+    assert canonical.height == 0
+    assert canonical.schema["created_at"] == pl.Datetime("us", "UTC")
     assert result.files.height == 0
     assert result.quarantine.schema == QUARANTINE_SCHEMA
 
@@ -272,13 +274,13 @@ def test_ingest_all_reads_the_three_entities_and_a_local_folder(tmp_path: Path) 
         (tmp_path / key).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / key).write_bytes(data)
     results = ingest_all(LocalStorage(tmp_path), D1, D1, run_id="r")
-    assert {name: r.canonical.height for name, r in results.items()} == {
+    assert {name: r.canonical.collect().height for name, r in results.items()} == {
         "tickets": 1,
         "ticket_events": 1,
         "calls": 1,
     }
-    assert results["calls"].canonical["outcome"].to_list() == ["resolved"]
-    assert results["ticket_events"].canonical["public"].to_list() == [True]
+    assert results["calls"].canonical.collect()["outcome"].to_list() == ["resolved"]
+    assert results["ticket_events"].canonical.collect()["public"].to_list() == [True]
 
 
 def test_ingest_landing_follows_the_settings(tmp_path: Path) -> None:
@@ -291,8 +293,33 @@ def test_ingest_landing_follows_the_settings(tmp_path: Path) -> None:
         landing_uri=str(tmp_path), quarantine_prefix="restricted/q", naive_timestamps_as_utc=True
     )
     result = ingest_landing(settings, D1, D1, run_id="r")["tickets"]
-    assert result.canonical["ticket_id"].to_list() == ["T1"]
+    assert result.canonical.collect()["ticket_id"].to_list() == ["T1"]
     assert (tmp_path / "restricted/q" / (key + ".quarantined-rows.jsonl")).exists()
+
+
+def test_a_spilled_canonical_table_is_written_once_and_scanned_back(tmp_path: Path) -> None:
+    """With `spill_dir` each entity's canonical table is a Parquet file there and the result scans
+    it: the same rows and types as in memory, read from disk (gone with the file)."""
+    objects = {
+        tk(D1, "a.csv"): csv_bytes([ticket(), ticket(ticket_id="T2", status="x")]),
+        tk(D2, "a.csv"): csv_bytes([ticket(status="solved", updated_at="2026-03-03T08:00:00Z")]),
+        "calls/export_date=2026-03-02/a.csv": csv_bytes([call()]),
+    }
+    spilled = ingest_all(MemoryStorage(objects), D1, D3, run_id="r", spill_dir=tmp_path / "work")
+    in_memory = ingest_all(MemoryStorage(objects), D1, D3, run_id="r")
+
+    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == [
+        "calls.parquet",
+        "ticket_events.parquet",
+        "tickets.parquet",
+    ]
+    for name, result in spilled.items():
+        assert_frame_equal(result.canonical.collect(), in_memory[name].canonical.collect())
+        assert_frame_equal(result.quarantine, in_memory[name].quarantine)
+    assert spilled["tickets"].canonical.select("ticket_id", "status").collect().rows() == [("T1", "solved")]
+    (tmp_path / "work" / "tickets.parquet").unlink()
+    with pytest.raises(FileNotFoundError):
+        spilled["tickets"].canonical.collect()
 
 
 def test_the_same_inputs_give_identical_results() -> None:
@@ -301,7 +328,7 @@ def test_the_same_inputs_give_identical_results() -> None:
         tk(D1, "a.jsonl"): jsonl_bytes([ticket(), ticket(ticket_id="T2")]),
     }
     first, second = ingest(MemoryStorage(objects)), ingest(MemoryStorage(dict(reversed(objects.items()))))
-    assert_frame_equal(first.canonical, second.canonical)
+    assert_frame_equal(first.canonical.collect(), second.canonical.collect())
     assert_frame_equal(first.quarantine, second.quarantine)
     assert_frame_equal(first.files, second.files)
 
@@ -343,8 +370,9 @@ def test_reconciliation_holds_for_any_mix_of_good_and_bad_rows(
     assert read == {tk(day, f"part-{i}.{fmt}"): len(rows) for i, (day, fmt, rows) in enumerate(files)}
     reconciled = report["rows_accepted"] + report["rows_quarantined"] + report["rows_duplicate"]
     assert (report["rows_read"] == reconciled).all()
-    assert report["rows_accepted"].sum() - report["rows_superseded"].sum() == result.canonical.height
+    canonical = result.canonical.collect()
+    assert report["rows_accepted"].sum() - report["rows_superseded"].sum() == canonical.height
     assert report["rows_quarantined"].sum() == result.quarantine.height
-    assert result.canonical["ticket_id"].is_unique().all()
+    assert canonical["ticket_id"].is_unique().all()
     accepted_keys = {k for _, _, rows in files for kind, k in rows if kind in ("good", "newer", "conflict")}
-    assert set(result.canonical["ticket_id"]) == accepted_keys
+    assert set(canonical["ticket_id"]) == accepted_keys

@@ -53,25 +53,26 @@ def ingest_typed(frame: pl.DataFrame, *, naive_as_utc: bool = False):
 
 def test_typed_columns_keep_their_values_and_the_canonical_table_is_sorted_by_key() -> None:
     result, _ = ingest_typed(tickets_frame())
-    assert result.canonical["ticket_id"].to_list() == ["T1", "T2", "T3"]
-    assert result.canonical["csat_score"].to_list() == [None, 1, 5]
-    assert result.canonical["status"].to_list() == ["solved", "open", "open"]  # enums still lower-cased
-    assert result.canonical["source_row"].to_list() == [2, 3, 1]
-    assert result.canonical.schema["created_at"] == pl.Datetime("us", "UTC")
+    canonical = result.canonical.collect()
+    assert canonical["ticket_id"].to_list() == ["T1", "T2", "T3"]
+    assert canonical["csat_score"].to_list() == [None, 1, 5]
+    assert canonical["status"].to_list() == ["solved", "open", "open"]  # enums still lower-cased
+    assert canonical["source_row"].to_list() == [2, 3, 1]
+    assert canonical.schema["created_at"] == pl.Datetime("us", "UTC")
 
 
 def test_a_zoned_timestamp_becomes_its_utc_instant() -> None:
     paris = pl.Series([datetime(2026, 3, 2, 11, 30)] * 3).dt.replace_time_zone(PARIS)  # UTC+1 in March
     result, _ = ingest_typed(tickets_frame(updated_at=paris))
-    assert result.canonical["updated_at"].to_list() == [datetime(2026, 3, 2, 10, 30, tzinfo=UTC)] * 3
+    updated = result.canonical.collect()["updated_at"]
+    assert updated.to_list() == [datetime(2026, 3, 2, 10, 30, tzinfo=UTC)] * 3
 
 
 def test_millisecond_timestamps_pass_through_as_microseconds() -> None:
     ms = pl.Series([datetime(2026, 3, 2, 10, 0, 0, 123000, tzinfo=UTC)] * 3, dtype=pl.Datetime("ms", "UTC"))
     result, _ = ingest_typed(tickets_frame(updated_at=ms))
-    assert (
-        result.canonical["updated_at"].to_list() == [datetime(2026, 3, 2, 10, 0, 0, 123000, tzinfo=UTC)] * 3
-    )
+    updated = result.canonical.collect()["updated_at"]
+    assert updated.to_list() == [datetime(2026, 3, 2, 10, 0, 0, 123000, tzinfo=UTC)] * 3
 
 
 @pytest.mark.parametrize(("naive_as_utc", "accepted"), [(False, 2), (True, 3)])
@@ -80,9 +81,10 @@ def test_naive_parquet_timestamps_are_quarantined_unless_configured_as_utc(
 ) -> None:
     solved = pl.Series([None, datetime(2026, 3, 2, 9, 45), None], dtype=pl.Datetime("us"))
     result, _ = ingest_typed(tickets_frame(solved_at=solved), naive_as_utc=naive_as_utc)
-    assert result.canonical.height == accepted
+    canonical = result.canonical.collect()
+    assert canonical.height == accepted
     if naive_as_utc:
-        assert result.canonical["solved_at"].to_list()[0] == datetime(2026, 3, 2, 9, 45, tzinfo=UTC)
+        assert canonical["solved_at"].to_list()[0] == datetime(2026, 3, 2, 9, 45, tzinfo=UTC)
     else:
         assert result.quarantine.select("row_number", "reason", "detail").rows() == [
             (2, q.NAIVE_TIMESTAMP, "solved_at: timestamp has no UTC offset")
@@ -115,7 +117,7 @@ def test_typed_checks_report_the_same_reasons_and_row_numbers_as_text() -> None:
 def test_a_float_column_for_an_integer_field_is_parsed_from_its_text() -> None:
     score = pl.Series([3.0, 3.5, None], dtype=pl.Float64)
     result, _ = ingest_typed(tickets_frame(csat_score=score))
-    assert result.canonical.select("ticket_id", "csat_score").rows() == [("T2", None), ("T3", 3)]
+    assert result.canonical.collect().select("ticket_id", "csat_score").rows() == [("T2", None), ("T3", 3)]
     assert result.quarantine.select("row_number", "reason").rows() == [(2, q.BAD_TYPE)]
 
 

@@ -36,7 +36,7 @@ def ingested(entity: str, frame: pl.DataFrame, quarantined: list[dict]) -> Simpl
         schema_overrides={"file_error": pl.String},
     )  # fmt: skip
     return SimpleNamespace(
-        canonical=frame, quarantine=pl.DataFrame(quarantined, schema=QUARANTINE_SCHEMA), files=files
+        canonical=frame.lazy(), quarantine=pl.DataFrame(quarantined, schema=QUARANTINE_SCHEMA), files=files
     )
 
 
