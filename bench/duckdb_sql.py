@@ -68,19 +68,20 @@ solved AS (
     ON f.ticket_id = a.ticket_id AND f.solved_at >= a.occurred_at
 ),
 attributed AS (
-  SELECT *, CASE WHEN solver_role = 'agent' THEN solver_id ELSE coalesce(assignee_at_solve, assignee_id) END
-            AS agent_id
+  SELECT *, CASE WHEN solver_role = 'agent' AND solver_id IS NOT NULL THEN solver_id
+                 ELSE coalesce(assignee_at_solve, assignee_id) END AS agent_id
   FROM solved
 )
 SELECT 'ticket' AS contact_type, s.ticket_id AS contact_id, s.customer_id, s.category, s.priority,
        s.agent_id, coalesce(g.team_id, s.ticket_team) AS team_id, s.created_at AS opened_at,
-       s.solved_at AS closed_at, CAST(s.solved_at AS DATE) AS audit_date, NULL::VARCHAR AS outcome
+       s.solved_at AS closed_at, CAST(s.solved_at AS DATE) AS audit_date, NULL::VARCHAR AS outcome,
+       s.ticket_id AS linked_ticket_id
 FROM attributed s
 ASOF LEFT JOIN (SELECT * FROM agent_teams WHERE rn = 1) g
   ON s.agent_id = g.agent_id AND s.solved_at >= g.occurred_at
 UNION ALL
 SELECT 'call', c.call_id, c.customer_id, coalesce(c.category, t.category), NULL, c.agent_id, c.team_id,
-       c.initiated_at, c.ended_at, CAST(c.ended_at AS DATE), c.outcome
+       c.initiated_at, c.ended_at, CAST(c.ended_at AS DATE), c.outcome, c.ticket_id
 FROM calls c LEFT JOIN tickets t USING (ticket_id)
 WHERE c.answered_at IS NOT NULL;
 """
@@ -115,13 +116,15 @@ firsts AS (
                               ORDER BY a.follow_up_at, a.follow_up_id) AS rn
     FROM windowed w JOIN attempts a USING (customer_id)
     WHERE a.follow_up_at > w.closed_at AND a.follow_up_at <= w.window_end_at
+      AND a.follow_up_at <= TIMESTAMPTZ '{cutoff}'
   ) WHERE rn = 1
 ),
 returns AS (
-  SELECT t.customer_id, e.occurred_at AS returned_at FROM events e JOIN tickets t USING (ticket_id)
+  SELECT t.customer_id, e.occurred_at AS returned_at, NULL AS new_ticket_id
+  FROM events e JOIN tickets t USING (ticket_id)
   WHERE e.event_type = 'comment' AND e.actor_role = 'customer'
-  UNION ALL SELECT customer_id, created_at FROM tickets
-  UNION ALL SELECT customer_id, initiated_at FROM calls WHERE direction = 'inbound'
+  UNION ALL SELECT customer_id, created_at, ticket_id FROM tickets
+  UNION ALL SELECT customer_id, initiated_at, NULL FROM calls WHERE direction = 'inbound'
 ),
 with_first AS (
   SELECT w.*, f.follow_up_id, f.follow_up_at
@@ -130,11 +133,13 @@ with_first AS (
 came_back AS (
   SELECT DISTINCT w.contact_type, w.contact_id FROM with_first w JOIN returns r USING (customer_id)
   WHERE r.returned_at > w.closed_at AND r.returned_at <= w.window_end_at
+    AND r.returned_at <= TIMESTAMPTZ '{cutoff}'
+    AND coalesce(r.new_ticket_id <> w.linked_ticket_id, true)
     AND (w.follow_up_at IS NULL OR r.returned_at < w.follow_up_at)
 )
 SELECT w.contact_type, w.contact_id, w.agent_id, w.team_id, w.customer_id,
-       CASE WHEN w.follow_up_id IS NOT NULL THEN 'met'
-            WHEN w.window_end_at <= TIMESTAMPTZ '{cutoff}' THEN 'missed' ELSE 'pending' END AS status,
+       CASE WHEN w.window_end_at > TIMESTAMPTZ '{cutoff}' THEN 'pending'
+            WHEN w.follow_up_id IS NOT NULL THEN 'met' ELSE 'missed' END AS status,
        w.follow_up_id,
        date_diff('microsecond', w.closed_at, w.follow_up_at) / 3600000000.0 AS hours_to_follow_up,
        c.contact_id IS NOT NULL AS customer_came_back_first,

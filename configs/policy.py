@@ -64,6 +64,19 @@ class ConcessionPolicy(_Strict):
     allowed: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     allowed_extra_by_tier: dict[str, tuple[str, ...]] = Field(default_factory=dict)
 
+    @field_validator("currencies")
+    @classmethod
+    def _currency_codes(cls, value: dict[str, float]) -> dict[str, float]:
+        """ISO codes, compared upper-case as exports' currencies are (`eur` is EUR); a code given
+        twice in different cases is refused rather than one rate silently winning."""
+        codes = {code.strip().upper(): rate for code, rate in value.items()}
+        if len(codes) != len(value):
+            raise ValueError(f"currency codes repeat when upper-cased: {sorted(value)}")
+        bad = [code for code in codes if len(code) != 3 or not code.isalpha() or not code.isascii()]
+        if bad:
+            raise ValueError(f"not three-letter currency codes: {bad}")
+        return codes
+
     @field_validator("caps", "allowed", "allowed_extra_by_tier")
     @classmethod
     def _known_types(cls, value: dict) -> dict:

@@ -158,6 +158,9 @@ def _attribute_tickets(
 ) -> pl.LazyFrame:
     """Solved tickets with `agent_id` and `team_id` at the moment of the first solve.
 
+    The solver when an agent solved it (and the export says which agent), otherwise the assignee
+    at that moment: the latest assignment at or before the solve, else the ticket's assignee.
+
     `solved_between` = [from, to) keeps only tickets first solved then, before the joins: the
     attribution of one ticket never reads another ticket's solve, so the kept rows are unchanged.
     """
@@ -170,8 +173,9 @@ def _attribute_tickets(
         assignments = assignments.filter(pl.col("occurred_at") < solved_between[1])
     # Assignee at the solve: the latest assignment on the ticket at or before it. Only read when
     # an agent did not solve it themselves, so only those tickets walk their assignments.
+    by_agent = ((pl.col("solver_role") == "agent") & pl.col("solver_id").is_not_null()).fill_null(False)
     on_ticket = _first_per_key(
-        solved.filter((pl.col("solver_role") != "agent").fill_null(True))
+        solved.filter(~by_agent)
         .select("ticket_id", "solved_at")
         .join(assignments, on="ticket_id", how="inner")
         .filter(pl.col("occurred_at") <= pl.col("solved_at")),
@@ -195,7 +199,7 @@ def _attribute_tickets(
         solved.join(tickets.select(_TICKET_FACTS), on="ticket_id", how="inner")
         .join(on_ticket, on="ticket_id", how="left")
         .with_columns(
-            pl.when(pl.col("solver_role") == "agent")
+            pl.when(by_agent)
             .then(pl.col("solver_id"))
             .otherwise(pl.coalesce("assignee_at_solve", "assignee_id"))
             .alias("agent_id")

@@ -35,7 +35,9 @@ TIMELY, LATE, MISSED, HANDLED, UNPROMPTED, PENDING = (
 )
 # Every value of `escalation_class` in the evidence (the published five plus `pending`).
 ESCALATION_CLASSES = (TIMELY, LATE, MISSED, HANDLED, UNPROMPTED, PENDING)
-NEEDED_CLASSES = (TIMELY, LATE, MISSED)
+# "Needed": the contacts whose signals say they needed a supervisor (metrics.md §2, "Signals that a
+# contact needed a supervisor"), once their class is final: the missed-escalation denominator.
+NEEDED_CLASSES = (TIMELY, LATE, MISSED, HANDLED)
 
 # Reopen = the solved ticket moved back to any working status.
 REOPEN_STATUSES = ("new", "open", "pending", "on_hold")
@@ -210,16 +212,19 @@ def customer_came_back_at(
     closed: pl.LazyFrame, customer_contacts: pl.LazyFrame, window: timedelta, cutoff: datetime
 ) -> pl.LazyFrame:
     """First new customer-initiated contact, same customer and category, opened after the close
-    and within `window` of it."""
-    base = closed.select("contact_id", "contact_type", "customer_id", "category", "closed_at")
+    and within `window` of it. A call's own linked ticket (logged for the call) is not a return,
+    as in resolution's repeat contacts."""
+    base = closed.select("contact_id", "contact_type", "ticket_id", "customer_id", "category", "closed_at")
     later = customer_contacts.select(
         "customer_id",
         "category",
         pl.col("contact_id").alias("other_id"),
+        pl.col("contact_type").alias("other_type"),
         pl.col("opened_at").alias("came_back_at"),
     )
+    own_ticket = (pl.col("other_type") == "ticket") & (pl.col("other_id") == pl.col("ticket_id"))
     joined = base.join(later, on=["customer_id", "category"], how="inner").filter(
-        pl.col("other_id") != pl.col("contact_id")
+        (pl.col("other_id") != pl.col("contact_id")) & ~own_ticket.fill_null(False)
     )
     return _first_within(joined, window, cutoff, keys=("contact_id", "contact_type"))
 
@@ -250,7 +255,12 @@ def signal_list() -> pl.Expr:
 
 
 def escalation_class(request_limit: timedelta, came_back_window: timedelta, cutoff: datetime) -> pl.Expr:
-    """One class per contact with a signal or an escalation; null for the rest."""
+    """One class per contact with a signal or an escalation; null for the rest.
+
+    A resolved, unescalated contact with a signal is `pending` while its came-back window is open
+    at the cut-off, even when a return is already seen (metrics.md: a window not closed is
+    pending), as resolution does for first-contact resolution.
+    """
     has_signal = pl.any_horizontal([pl.col(f"is_{name}") for name in SIGNALS])
     waited_too_long = (pl.col("escalated_at") - pl.col("requested_at")) > request_limit
     return (
@@ -262,11 +272,13 @@ def escalation_class(request_limit: timedelta, came_back_window: timedelta, cuto
         .then(pl.lit(UNPROMPTED))
         .when(~has_signal)
         .then(pl.lit(None, dtype=pl.String))
-        .when(~pl.col("is_resolved") | pl.col("came_back_at").is_not_null())
+        .when(~pl.col("is_resolved"))
         .then(pl.lit(MISSED))
-        .when(pl.col("closed_at") + came_back_window <= cutoff)
-        .then(pl.lit(HANDLED))
-        .otherwise(pl.lit(PENDING))
+        .when(pl.col("closed_at") + came_back_window > cutoff)
+        .then(pl.lit(PENDING))
+        .when(pl.col("came_back_at").is_not_null())
+        .then(pl.lit(MISSED))
+        .otherwise(pl.lit(HANDLED))
     )
 
 
@@ -367,9 +379,10 @@ def escalation_evidence(classified: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def escalation_rate_parts(classified: pl.LazyFrame) -> pl.LazyFrame:
-    """0/1 parts per contact: escalation over all closed contacts; missed over needed
-    (timely + late + missed); late over escalations after a request; de-escalation over
-    calls that started negative. Pending and handled contacts sit in no missed denominator."""
+    """0/1 parts per contact: escalation over all closed contacts; missed over needed (every
+    contact with a signal whose class is final: timely, late, missed, handled); late over
+    escalations after a request; de-escalation over calls that started negative. Pending and
+    unprompted contacts sit in no missed denominator."""
     cls = pl.col("escalation_class")
     parts = [
         ("escalation", pl.lit(True), pl.col("is_escalated")),

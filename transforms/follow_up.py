@@ -9,7 +9,7 @@ open at the data cut-off (out of the rate until a later run makes it final).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
@@ -119,7 +119,8 @@ def follow_up_attempts(
 def customer_returns(
     events: pl.LazyFrame, customer_contacts: pl.LazyFrame, tickets: pl.LazyFrame
 ) -> pl.LazyFrame:
-    """When a customer reached out on their own: `customer_id`, `returned_at`.
+    """When a customer reached out on their own: `customer_id`, `returned_at`, and the new ticket
+    or call (`return_type`, `return_id`; null for a comment).
 
     New tickets, inbound calls, and customer comments on any of their tickets (the contact's own
     ticket included: "it still does not work" on the solved ticket is coming back).
@@ -127,23 +128,38 @@ def customer_returns(
     comments = (
         events.filter((pl.col("event_type") == "comment") & (pl.col("actor_role") == "customer"))
         .join(ticket_customers(tickets), on="ticket_id", how="inner")
-        .select("customer_id", pl.col("occurred_at").alias("returned_at"))
+        .select(
+            "customer_id",
+            pl.col("occurred_at").alias("returned_at"),
+            pl.lit(None, dtype=pl.String).alias("return_type"),
+            pl.lit(None, dtype=pl.String).alias("return_id"),
+        )
     )
-    opened = customer_contacts.select("customer_id", pl.col("opened_at").alias("returned_at"))
+    opened = customer_contacts.select(
+        "customer_id",
+        pl.col("opened_at").alias("returned_at"),
+        pl.col("contact_type").alias("return_type"),
+        pl.col("contact_id").alias("return_id"),
+    )
     return pl.concat([comments, opened])
 
 
-def _within_window(at: str) -> pl.Expr:
-    """Strictly after the contact ended, and no later than the window end (inclusive)."""
-    return (pl.col(at) > pl.col("closed_at")) & (pl.col(at) <= pl.col("window_end_at"))
+def _within_window(at: str, cutoff: datetime) -> pl.Expr:
+    """Strictly after the contact ended, no later than the window end (inclusive), and known by the
+    data cut-off (a later run must not see more than the cut-off says is known)."""
+    return (
+        (pl.col(at) > pl.col("closed_at"))
+        & (pl.col(at) <= pl.col("window_end_at"))
+        & (pl.col(at) <= pl.lit(cutoff, dtype=TIMESTAMP))
+    )
 
 
-def _first_follow_ups(eligible: pl.LazyFrame, attempts: pl.LazyFrame) -> pl.LazyFrame:
+def _first_follow_ups(eligible: pl.LazyFrame, attempts: pl.LazyFrame, cutoff: datetime) -> pl.LazyFrame:
     """The earliest follow-up per eligible contact (ties: the smallest id)."""
     return (
         eligible.select(*_KEYS, "customer_id", "closed_at", "window_end_at")
         .join(attempts, on="customer_id", how="inner")
-        .filter(_within_window("follow_up_at"))
+        .filter(_within_window("follow_up_at", cutoff))
         .sort(*_KEYS, "follow_up_at", "follow_up_id")
         .group_by(_KEYS, maintain_order=True)
         .first()
@@ -151,13 +167,19 @@ def _first_follow_ups(eligible: pl.LazyFrame, attempts: pl.LazyFrame) -> pl.Lazy
     )
 
 
-def _came_back_first(eligible: pl.LazyFrame, returns: pl.LazyFrame) -> pl.LazyFrame:
-    """Contacts whose customer reached out within the window before any follow-up."""
+def _came_back_first(eligible: pl.LazyFrame, returns: pl.LazyFrame, cutoff: datetime) -> pl.LazyFrame:
+    """Contacts whose customer reached out within the window before any follow-up.
+
+    A call's own linked ticket (logged for the call) is not the customer coming back, as in
+    resolution's repeat contacts.
+    """
+    own_ticket = (pl.col("return_type") == "ticket") & (pl.col("return_id") == pl.col("ticket_id"))
     return (
-        eligible.select(*_KEYS, "customer_id", "closed_at", "window_end_at", "follow_up_at")
+        eligible.select(*_KEYS, "ticket_id", "customer_id", "closed_at", "window_end_at", "follow_up_at")
         .join(returns, on="customer_id", how="inner")
         .filter(
-            _within_window("returned_at")
+            _within_window("returned_at", cutoff)
+            & ~own_ticket.fill_null(False)
             & (pl.col("follow_up_at").is_null() | (pl.col("returned_at") < pl.col("follow_up_at")))
         )
         .select(*_KEYS)
@@ -166,14 +188,16 @@ def _came_back_first(eligible: pl.LazyFrame, returns: pl.LazyFrame) -> pl.LazyFr
     )
 
 
-def follow_up_status(window: AuditWindow) -> pl.Expr:
-    """met / missed / pending: missed only once the window has closed by the data cut-off."""
+def follow_up_status(cutoff: datetime) -> pl.Expr:
+    """met / missed once the window has closed by the data cut-off; `pending` until then, even when
+    a follow-up is already seen (metrics.md: a window not closed is pending; deciding only the
+    successes early would bias a day's first run towards met)."""
     return (
-        pl.when(pl.col("follow_up_id").is_not_null())
+        pl.when(pl.col("window_end_at") > pl.lit(cutoff, dtype=TIMESTAMP))
+        .then(pl.lit("pending"))
+        .when(pl.col("follow_up_id").is_not_null())
         .then(pl.lit("met"))
-        .when(pl.col("window_end_at") <= pl.lit(window.data_cutoff, dtype=TIMESTAMP))
-        .then(pl.lit("missed"))
-        .otherwise(pl.lit("pending"))
+        .otherwise(pl.lit("missed"))
     )
 
 
@@ -188,13 +212,14 @@ def audit_follow_up(
 ) -> FollowUpResult:
     """Follow-up evidence for every eligible contact closed on D, and its scorecard rate parts."""
     eligible = eligible_contacts(contacts, window, policy)
-    firsts = _first_follow_ups(eligible, follow_up_attempts(tickets, events, calls, policy))
+    cutoff = window.data_cutoff.astimezone(UTC)  # compared as an instant, whatever its zone
+    firsts = _first_follow_ups(eligible, follow_up_attempts(tickets, events, calls, policy), cutoff)
     with_first = eligible.join(firsts, on=_KEYS, how="left")
-    came_back = _came_back_first(with_first, customer_returns(events, customer_contacts, tickets))
+    came_back = _came_back_first(with_first, customer_returns(events, customer_contacts, tickets), cutoff)
     evidence = (
         with_first.join(came_back, on=_KEYS, how="left")
         .with_columns(
-            follow_up_status(window).alias("status"),
+            follow_up_status(cutoff).alias("status"),
             ((pl.col("follow_up_at") - pl.col("closed_at")).dt.total_microseconds() / 3_600_000_000).alias(
                 "hours_to_follow_up"
             ),

@@ -305,8 +305,9 @@ def reply_waits(
     deadlines: tuple[datetime, datetime] | None = None,
 ) -> pl.LazyFrame:
     """Every wait for an agent reply: ticket creation and each customer comment made while the
-    ticket was not solved, with `started_at`, `deadline_at`, `ended_at` (the next public agent
-    comment or solve at or after the start; null when neither happened yet) and `is_breach`.
+    ticket was not solved (or that the ticket was reopened after, before an agent replied), with
+    `started_at`, `deadline_at`, `ended_at` (the next public agent comment or solve at or after
+    the start; null when neither happened yet) and `is_breach`.
 
     A wait breaches when it ended after its deadline or is still open after it at the cut-off.
     `deadlines` = [from, to) keeps only waits whose deadline falls there (the audit day), before
@@ -341,6 +342,12 @@ def reply_waits(
     ).sort("solved_at")
     replies = _agent_replies(events).select("ticket_id", "reply_at").sort("reply_at")
     deadline = pl.col("started_at") + sla
+    # On a solved ticket, a comment that the ticket is reopened after, before any agent reply, is
+    # the customer coming back (it reopened the ticket, often a second later): it waits too.
+    was_solved = pl.col("new_status").is_in(SOLVED_STATUSES).fill_null(False)
+    reopened = pl.col("next_status").is_in(REOPEN_STATUSES).fill_null(False) & (
+        pl.col("reply_at").is_null() | (pl.col("next_status_at") <= pl.col("reply_at"))
+    )
     return (
         starts.sort("started_at")
         .join_asof(
@@ -350,7 +357,18 @@ def reply_waits(
             by="ticket_id",
             check_sortedness=False,
         )
-        .filter(~pl.col("new_status").is_in(SOLVED_STATUSES).fill_null(False))
+        .join_asof(
+            statuses.select(
+                "ticket_id",
+                pl.col("status_at").alias("next_status_at"),
+                pl.col("new_status").alias("next_status"),
+            ),
+            left_on="started_at",
+            right_on="next_status_at",
+            by="ticket_id",
+            strategy="forward",
+            check_sortedness=False,
+        )
         .join_asof(
             replies,
             left_on="started_at",
@@ -359,6 +377,7 @@ def reply_waits(
             strategy="forward",
             check_sortedness=False,
         )
+        .filter(~was_solved | reopened)
         .join_asof(
             solves,
             left_on="started_at",

@@ -30,6 +30,12 @@ def test_allowed_types_add_tier_extras_and_unknown_category_allows_none():
     assert c.allowed_types("general", "premium") == {"free_service", "discount"}
 
 
+def test_currency_codes_are_upper_cased_like_the_exports():
+    data = _default()
+    data["concessions"]["currencies"] = {"usd": 1.0, "Eur": 1.08}
+    assert parse_policy(data).concessions.currencies == {"USD": 1.0, "EUR": 1.08}
+
+
 def test_category_list_is_accepted():
     data = _default()
     data["follow_up"]["categories"] = ["billing", "outage"]
@@ -47,6 +53,8 @@ def test_category_list_is_accepted():
         (lambda d: d["concessions"]["allowed"].update(billing=["cash"]), "concessions.allowed"),
         (lambda d: d["concessions"].update(bh_q=1.5), "concessions.bh_q"),
         (lambda d: d.pop("version"), "version"),
+        (lambda d: d["concessions"]["currencies"].update(usd=1.0), "concessions.currencies"),
+        (lambda d: d["concessions"]["currencies"].update(EURO=1.1), "concessions.currencies"),
     ],
 )
 def test_malformed_policy_is_refused_naming_the_key(mutate, key):

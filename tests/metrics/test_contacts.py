@@ -73,6 +73,17 @@ def test_non_agent_solve_without_assignment_history_falls_back_to_ticket_assigne
     assert (row["agent_id"], row["team_id"]) == ("a3", "T3")
 
 
+def test_agent_solve_without_an_actor_id_goes_to_the_assignee_at_that_moment():
+    """The export says an agent solved it but not which one (actor_id is optional): the assignee at
+    the solve, as for a non-agent solve, rather than nobody."""
+    tickets = tickets_frame({"ticket_id": "t1", "assignee_id": "a3", "team_id": "T3"})
+    events = events_frame(
+        assign("t1", "2026-03-01T10:00:00Z", "a9", "T9"), solve("t1", "2026-03-02T10:00:00Z", None, "agent")
+    )
+    row = _row(_contacts(tickets, events), "t1")
+    assert (row["agent_id"], row["team_id"]) == ("a9", "T9")
+
+
 def test_team_is_the_agents_team_at_the_solve_from_any_ticket():
     # a1 moved from T1 to T2 (assignment on t2) before solving t1; later moved to T3.
     tickets = tickets_frame(

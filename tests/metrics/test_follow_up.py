@@ -143,12 +143,33 @@ def test_missed_only_once_the_window_closed_by_the_cutoff(cutoff, status):
     assert parts.height == (1 if status == "missed" else 0)  # pending stays out of the denominator
 
 
-def test_met_before_the_window_closes_is_final():
-    result = run(
-        [T1], [solve("t1", SOLVED), follow_up_event("t1", at(SOLVED, hours=1))], cutoff="2026-03-03T00:00Z"
-    )
-    assert one(result.evidence.collect())["status"] == "met"
-    assert result.rate_parts.collect()["numerator"].to_list() == [1]
+def test_a_follow_up_seen_before_the_window_closes_is_still_pending():
+    """metrics.md: a window not closed at the cut-off is pending; the follow-up already seen is
+    shown, the contact stays out of the rate until a later run makes it met."""
+    events = [solve("t1", SOLVED), follow_up_event("t1", at(SOLVED, hours=1))]
+    early = run([T1], events, cutoff="2026-03-03T00:00Z")
+    row = one(early.evidence.collect())
+    assert (row["status"], row["follow_up_id"], row["hours_to_follow_up"]) == ("pending", "e2", 1.0)
+    assert early.rate_parts.collect().height == 0
+    assert early.measures.collect().height == 0
+    final = run([T1], events, cutoff="2026-03-05T10:00:00Z")  # the window closes at the cut-off
+    assert one(final.evidence.collect())["status"] == "met"
+    assert final.rate_parts.collect()["numerator"].to_list() == [1]
+
+
+def test_what_happens_after_the_cutoff_is_not_known():
+    """A follow-up or a customer return after the data cut-off is not in the evidence: a run with
+    the same cut-off gives the same answer whatever later rows the inputs hold."""
+    cutoff = "2026-03-03T00:00:00Z"
+    later = [
+        solve("t1", SOLVED),
+        customer_comment("t1", at(SOLVED, hours=20)),  # 03-03T06:00, after the cut-off
+        follow_up_event("t1", at(SOLVED, hours=50)),
+    ]
+    row = one(evidence([T1], later, cutoff=cutoff))
+    assert (row["status"], row["follow_up_id"], row["customer_came_back_first"]) == ("pending", None, False)
+    known = one(evidence([T1], later[:1], cutoff=cutoff))
+    assert row == known
 
 
 # --- what counts as a follow-up ----------------------------------------------------------
@@ -307,6 +328,7 @@ def test_window_spanning_dst_is_72_elapsed_hours():
             [solve("t1", solved), follow_up_event("t1", at(solved, hours=72))],
             tz=US,
             day=date(2026, 3, 7),
+            cutoff="2026-03-11T04:00:00Z",  # midnight ending 03-10 in New York
         )
     )
     assert (row["status"], row["window_end_at"]) == ("met", ts("2026-03-10T15:00:00Z"))
@@ -370,6 +392,18 @@ def test_customer_came_back_first(returned, follow_up_hours, expected):
     if follow_up_hours is not None:
         events.append(follow_up_event("t1", at(SOLVED, hours=follow_up_hours)))
     assert one(evidence(tickets, events, calls))["customer_came_back_first"] is expected
+
+
+def test_a_calls_own_linked_ticket_is_not_the_customer_coming_back():
+    """A resolved call whose agent logs a ticket for it just after: that ticket is the call's own
+    record, not a return (as in resolution's repeat contacts); another new ticket is."""
+    ended = at(SOLVED, minutes=5)
+    logged = {"ticket_id": "t9", "status": "open", "created_at": at(ended, minutes=2)}
+    k1 = call("k1", SOLVED, direction="inbound", outcome="resolved", ticket_id="t9")
+    row = one(evidence([logged], [], [k1]), "k1")
+    assert (row["eligibility"], row["customer_came_back_first"]) == ("category", False)
+    other = {"ticket_id": "t10", "status": "open", "created_at": at(ended, hours=3)}
+    assert one(evidence([logged, other], [], [k1]), "k1")["customer_came_back_first"] is True
 
 
 def test_another_customers_return_does_not_count():

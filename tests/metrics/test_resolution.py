@@ -297,6 +297,36 @@ def test_solving_ends_the_wait_and_comments_on_a_solved_ticket_do_not_wait() -> 
     ]
 
 
+@pytest.mark.parametrize(
+    ("reopen_after", "reply_after", "waits"),
+    [
+        (timedelta(seconds=1), None, True),  # the comment reopened the ticket a second later
+        (timedelta(0), None, True),  # reopened at the same instant
+        (timedelta(hours=2), timedelta(hours=1), False),  # an agent answered before any reopen
+        (None, None, False),  # stays solved: a "thanks" expects no reply
+    ],
+)
+def test_a_customer_comment_that_reopens_a_solved_ticket_waits_for_a_reply(
+    reopen_after: timedelta | None, reply_after: timedelta | None, waits: bool
+) -> None:
+    """On a solved ticket, the customer's comment waits when the ticket is reopened after it and
+    before any agent reply (vendors log the reopen just after the comment that caused it)."""
+    said = ts("2026-03-03T10:00:00Z")
+    tickets = tickets_frame({"ticket_id": "t1", "created_at": "2026-03-01T08:00:00Z"})
+    rows = [
+        solve("t1", "2026-03-01T10:00:00Z"),
+        comment("t1", said.isoformat(), role="customer", actor="c1"),
+    ]
+    if reopen_after is not None:
+        rows.append(status("t1", (said + reopen_after).isoformat(), "open"))
+    if reply_after is not None:
+        rows.append(comment("t1", (said + reply_after).isoformat(), actor="a1"))
+    waits_frame = reply_waits(tickets, events_frame(*rows), POLICY_SLA, datetime(2026, 3, 20, tzinfo=UTC))
+    started = waits_frame.collect()["started_at"].to_list()
+    assert (said in started) is waits
+    assert ts("2026-03-01T08:00:00Z") in started  # creation waits in every case
+
+
 # --- calls and CSAT -------------------------------------------------------------------------------------
 
 
