@@ -8,7 +8,8 @@
 3. Times one audit day's transforms as the flow runs them after ingest: `transforms.audit.run_audit`
    over scans of those tables, every table collected; wall time and peak RSS against the targets
    (<= 15 s, <= 4 GB).
-4. Times a DuckDB SQL implementation of follow-up and of the concession-rate inputs (n, k per
+4. Times the gate's input suites (GX) on the same tables, as scans: reported, not in the target.
+5. Times a DuckDB SQL implementation of follow-up and of the concession-rate inputs (n, k per
    agent and category over the trailing window) on the same Parquet exports, against the same scope
    in Polars, checks both give identical rows, and prints both times and the ratio.
 
@@ -240,9 +241,30 @@ def measure_transforms() -> dict[str, Any]:
     }
 
 
+def measure_gate() -> dict[str, Any]:
+    """The gate's input suites on the spilled canonical tables, handed over as scans as a flow run
+    does (`expectations.gate.run_validation`). Not part of the target: reported beside it."""
+    import tempfile
+
+    from expectations.gate import run_validation
+
+    day, _ = audit_date_and_cutoff()
+    started, cpu_started = time.perf_counter(), _cpu_seconds()
+    with tempfile.TemporaryDirectory(prefix="bench-gate-") as docs:
+        frames = {name: pl.scan_parquet(path) for name, path in _spilled().items()}
+        report = run_validation(frames, run_id="bench", audit_date=day, docs_dir=Path(docs))
+    return {
+        "wall_seconds": round(time.perf_counter() - started, 2),
+        "cpu_seconds": round(_cpu_seconds() - cpu_started, 2),
+        "peak_rss_gb": round(_peak_rss_gb(), 2),
+        "critical_passed": report.critical_passed,
+    }
+
+
 MEASUREMENTS: dict[str, Callable[[], dict[str, Any]]] = {
     "ingest": measure_ingest,
     "transforms": measure_transforms,
+    "gate": measure_gate,
     "polars_scope": measure_polars_scope,
     "duckdb": measure_duckdb,
 }
@@ -327,6 +349,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"  targets <= {TARGET_SECONDS:.0f} s, <= {TARGET_GB:.0f} GB")
     print("  rows: " + ", ".join(f"{k} {v}" for k, v in day["rows"].items()))
+    gate = _child("gate")
+    print(
+        f"input validation (GX suites on the spilled tables; not in the target):"
+        f" wall {gate['wall_seconds']} s"
+        f" (CPU {gate['cpu_seconds']} s), peak RSS {gate['peak_rss_gb']} GB,"
+        f" critical checks {'passed' if gate['critical_passed'] else 'FAILED'}"
+    )
     ours = _child("polars_scope")
     duck = _child("duckdb")
     ratio = duck["wall_seconds"] / ours["wall_seconds"] if ours["wall_seconds"] else float("nan")

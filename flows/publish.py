@@ -318,7 +318,7 @@ def suite_params(
     settings: AuditSettings,
     policy: Policy,
     audit_date: dt.date,
-    inputs: Mapping[str, pl.DataFrame] | None = None,
+    inputs: Mapping[str, pl.DataFrame | pl.LazyFrame] | None = None,
 ) -> SuiteParams:
     """Warning baselines: recent published volumes; categories the policy names or the
     run's tickets use (the ticket vocabulary is open, so calls and concessions are checked
@@ -329,8 +329,9 @@ def suite_params(
     if policy.follow_up.categories != "all":
         categories |= set(policy.follow_up.categories)
     tickets = (inputs or {}).get("tickets")
-    if tickets is not None and "category" in tickets.columns:
-        categories |= set(tickets["category"].drop_nulls().unique().to_list())
+    if tickets is not None and "category" in tickets.lazy().collect_schema().names():
+        used = tickets.lazy().select(pl.col("category").drop_nulls().unique()).collect()
+        categories |= set(used["category"].to_list())
     return SuiteParams(
         typical_rows=typical_volumes(settings.warehouse_uri, audit_date, settings.s3),
         known_categories=sorted(categories),
@@ -439,7 +440,7 @@ def write_audit_publish(
     The quarantine table is the union of every entity's quarantine records of this run.
     """
     entities = sorted(ingested)
-    inputs = {name: ingested[name].canonical.collect() for name in entities}
+    inputs = {name: ingested[name].canonical for name in entities}  # lazy: the gate reads what it checks
     quarantine = pl.concat([ingested[name].quarantine for name in entities], how="diagonal_relaxed")
     outputs = {"quarantine": quarantine, **metrics}
     files = pl.concat([input_files_frame(ingested[name].files) for name in entities], how="vertical")
@@ -458,7 +459,7 @@ def write_audit_publish(
 
 
 def write_audit_publish_frames(
-    inputs: Mapping[str, pl.DataFrame],
+    inputs: Mapping[str, pl.DataFrame | pl.LazyFrame],
     outputs: Mapping[str, pl.DataFrame],
     input_files: pl.DataFrame,
     *,

@@ -149,3 +149,24 @@ def test_runs_index_lists_newest_day_first_and_escapes():
     assert "&lt;b&gt;" in rows[0] and "<b>" not in rows[0]
     assert rows[0].endswith("<td>tickets</td></tr>")  # warnings do not count as failed suites
     assert "href='x/a/index.html'" in rows[1] and "passed" in rows[1]
+
+
+def test_gx_is_handed_only_the_columns_its_expectations_read():
+    """GX's pandas engine holds every value as a Python object, so the gate hands it the columns
+    the expectations read and the failing-row keys, nothing else (free text, lineage)."""
+    import great_expectations.expectations as gxe
+
+    from expectations.gate import _read_columns
+
+    columns = ["k", "a", "body", "b", "c", "d", "e", "source_key"]
+    expectations = [
+        gxe.ExpectColumnValuesToNotBeNull(column="a"),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="c", column_B="b"),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["e", "d"]),
+        gxe.ExpectTableRowCountToBeBetween(min_value=1),
+    ]
+    assert _read_columns(expectations, ("k",), columns) == ["k", "a", "b", "c", "d", "e"]
+    # a table-level column-set check reads every column; a frame always keeps its rows
+    column_set = gxe.ExpectTableColumnsToMatchSet(column_set=["a"], exact_match=False)
+    assert _read_columns([*expectations, column_set], ("k",), columns) == columns
+    assert _read_columns([gxe.ExpectTableRowCountToBeBetween(min_value=1)], (), columns) == columns

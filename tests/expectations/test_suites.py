@@ -252,3 +252,22 @@ def test_raw_personal_values_never_reach_results(tmp_path):
 
 
 from expectations import SuiteParams as SUITE_PARAMS  # noqa: E402
+
+
+def test_a_lazy_input_is_validated_like_the_same_frame_in_memory(tmp_path):
+    """A flow run hands the gate scans of its spilled canonical tables: same checks, same rows,
+    same failing keys as the frame in memory (here a concession without its currency)."""
+    events = s.ticket_events()
+    broken = events.with_columns(
+        pl.when(pl.col("event_type") == "concession")
+        .then(None)
+        .otherwise(pl.col("currency"))
+        .alias("currency")
+    )
+    path = tmp_path / "ticket_events.parquet"
+    broken.write_parquet(path)
+    eager = validate("ticket_events", broken, tmp_path / "eager")
+    lazy = validate("ticket_events", pl.scan_parquet(path), tmp_path / "lazy")
+    assert lazy.suites == eager.suites
+    assert [f.describe() for f in lazy.critical_failures] == [f.describe() for f in eager.critical_failures]
+    assert not lazy.critical_passed
