@@ -373,6 +373,13 @@ def build_customer_contacts(tickets: pl.LazyFrame, calls: pl.LazyFrame) -> pl.La
     return pl.concat([f.cast(CUSTOMER_CONTACTS_SCHEMA) for f in (new_tickets, inbound)])
 
 
+def is_own_linked_ticket(other_type: str, other_id: str) -> pl.Expr:
+    """Whether another contact (`other_type`, `other_id` columns) is the audited contact's own
+    `ticket_id`: the ticket an agent logged for a call is that call's record, not the customer
+    coming back (repeat contacts, came back, came back first)."""
+    return ((pl.col(other_type) == "ticket") & (pl.col(other_id) == pl.col("ticket_id"))).fill_null(False)
+
+
 def ticket_customers(tickets: pl.LazyFrame) -> pl.LazyFrame:
     """`ticket_id` → `customer_id`, to reach a customer from events on any of their tickets."""
     return tickets.select("ticket_id", "customer_id")

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 
 from configs.policy import EscalationPolicy
-from transforms.contacts import AuditWindow, closed_on
+from transforms.contacts import AuditWindow, closed_on, is_own_linked_ticket
 from transforms.parts import COUNTS_SCHEMA, RATE_PARTS_SCHEMA
 
 # Signal names, in the stable (alphabetical) order they are listed in `signals`.
@@ -222,9 +222,8 @@ def customer_came_back_at(
         pl.col("contact_type").alias("other_type"),
         pl.col("opened_at").alias("came_back_at"),
     )
-    own_ticket = (pl.col("other_type") == "ticket") & (pl.col("other_id") == pl.col("ticket_id"))
     joined = base.join(later, on=["customer_id", "category"], how="inner").filter(
-        (pl.col("other_id") != pl.col("contact_id")) & ~own_ticket.fill_null(False)
+        (pl.col("other_id") != pl.col("contact_id")) & ~is_own_linked_ticket("other_type", "other_id")
     )
     return _first_within(joined, window, cutoff, keys=("contact_id", "contact_type"))
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 
 from configs.policy import FollowUpPolicy
-from transforms.contacts import TIMESTAMP, AuditWindow, closed_on, ticket_customers
+from transforms.contacts import TIMESTAMP, AuditWindow, closed_on, is_own_linked_ticket, ticket_customers
 from transforms.parts import MEASURES_SCHEMA, RATE_PARTS_SCHEMA
 
 METRIC = "follow_up"
@@ -173,13 +173,12 @@ def _came_back_first(eligible: pl.LazyFrame, returns: pl.LazyFrame, cutoff: date
     A call's own linked ticket (logged for the call) is not the customer coming back, as in
     resolution's repeat contacts.
     """
-    own_ticket = (pl.col("return_type") == "ticket") & (pl.col("return_id") == pl.col("ticket_id"))
     return (
         eligible.select(*_KEYS, "ticket_id", "customer_id", "closed_at", "window_end_at", "follow_up_at")
         .join(returns, on="customer_id", how="inner")
         .filter(
             _within_window("returned_at", cutoff)
-            & ~own_ticket.fill_null(False)
+            & ~is_own_linked_ticket("return_type", "return_id")
             & (pl.col("follow_up_at").is_null() | (pl.col("returned_at") < pl.col("follow_up_at")))
         )
         .select(*_KEYS)

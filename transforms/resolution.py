@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from configs.policy import Policy
-from transforms.contacts import AuditWindow, closed_on, local_date
+from transforms.contacts import AuditWindow, closed_on, is_own_linked_ticket, local_date
 from transforms.scorecards import COUNTS_SCHEMA, MEASURES_SCHEMA, RATE_PARTS_SCHEMA
 from transforms.stats import rate_columns
 
@@ -154,6 +154,7 @@ def repeat_contacts(closed: pl.LazyFrame, customer_contacts: pl.LazyFrame, windo
         "customer_id",
         "category",
         pl.col("contact_id").alias("repeat_contact_id"),
+        pl.col("contact_type").alias("repeat_contact_type"),
         pl.col("opened_at").alias("repeat_contact_at"),
     )
     return (
@@ -161,7 +162,7 @@ def repeat_contacts(closed: pl.LazyFrame, customer_contacts: pl.LazyFrame, windo
         .join(others, on=["customer_id", "category"], how="inner")
         .filter(
             (pl.col("repeat_contact_id") != pl.col("contact_id"))
-            & (pl.col("repeat_contact_id") != pl.col("ticket_id")).fill_null(True)
+            & ~is_own_linked_ticket("repeat_contact_type", "repeat_contact_id")
             & (pl.col("repeat_contact_at") > pl.col("closed_at"))
             & (pl.col("repeat_contact_at") <= pl.col("closed_at") + window)
         )
