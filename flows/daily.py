@@ -226,7 +226,10 @@ def _failure_artifact(flow: Any, flow_run: Any, state: Any) -> None:
 
 @contextmanager
 def scratch_folder(run: AuditRun) -> Iterator[Path]:
-    """A local folder for one audit day's canonical tables, removed when the day is done."""
+    """A local folder for one audit day's canonical tables, removed when the day is done (under
+    the configured `work_dir`, created if missing, else the system's temporary folder)."""
+    if run.settings.work_dir:
+        Path(run.settings.work_dir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="audit-canonical-", dir=run.settings.work_dir) as folder:
         yield Path(folder)
 
