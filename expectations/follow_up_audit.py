@@ -22,10 +22,18 @@ STATUSES = ("met", "missed", "pending")
 
 
 def prepare(frame: pl.LazyFrame) -> pl.LazyFrame:
-    # A met follow-up names the follow-up that met it; missed and pending name none.
+    # A met follow-up names the follow-up that met it and a missed one names none; a pending one
+    # may already show a follow-up seen while its window is still open.
     has_follow_up = pl.col("follow_up_id").is_not_null()
+    status = pl.col("status")
     return frame.with_columns(
-        ((pl.col("status") == "met") == has_follow_up).fill_null(False).alias("check_met_has_follow_up")
+        pl.when(status == "met")
+        .then(has_follow_up)
+        .when(status == "missed")
+        .then(~has_follow_up)
+        .otherwise(True)  # pending may; an unknown status fails the status check itself
+        .fill_null(False)
+        .alias("check_met_has_follow_up")
     )
 
 

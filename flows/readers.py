@@ -157,7 +157,8 @@ def _read_jsonl(data: bytes) -> pl.DataFrame:
 def _jsonl_keys(data: bytes) -> list[str]:
     """Every key used by any record; the slow path, only when the typed pass fails."""
     keys: dict[str, None] = {}
-    for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
+    # Lines are split on "\n" only, as in `_read_jsonl`: U+2028 and friends may stand raw in JSON strings.
+    for number, line in enumerate(data.decode("utf-8").split("\n"), start=1):
         if not line.strip():
             continue
         try:

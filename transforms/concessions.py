@@ -302,12 +302,7 @@ def _rate_cells(
     A contact has a concession when one was granted on that ticket / call before the end of D, so a
     later re-run of D does not change the answer. Contacts without an agent count in the peer pool.
     """
-    granted = (
-        concessions.filter(pl.col("granted_at") < window.day_end_at)
-        .select("contact_type", "contact_id")
-        .unique()
-        .with_columns(pl.lit(True).alias("has_concession"))
-    )
+    granted = _granted(concessions, window).with_columns(pl.lit(True).alias("has_concession"))
     closed = (
         contacts.filter(in_window(window, policy))
         .join(granted, on=["contact_type", "contact_id"], how="left")
@@ -323,6 +318,43 @@ def _rate_cells(
     )
     return cells.join(pools, on="category", how="left", nulls_equal=True).filter(
         pl.col("agent_id").is_not_null()
+    )
+
+
+def _granted(concessions: pl.LazyFrame, window: AuditWindow) -> pl.LazyFrame:
+    """Contacts (`contact_type`, `contact_id`) with a concession granted before the end of D."""
+    return (
+        concessions.filter(pl.col("granted_at") < window.day_end_at)
+        .select("contact_type", "contact_id")
+        .unique()
+    )
+
+
+def _without_concession(
+    contacts: pl.LazyFrame,
+    concessions: pl.LazyFrame,
+    window: AuditWindow,
+    policy: ConcessionPolicy,
+    agents: pl.LazyFrame,
+) -> pl.LazyFrame:
+    """Per agent of `agents`: their counted contacts (closed in the window, in a category where
+    someone else closed contacts too) that had no concession, sorted: a low rate's evidence."""
+    closed = contacts.filter(in_window(window, policy))
+    own = closed.join(agents, on="agent_id", how="semi")
+    peers = closed.select("category", pl.col("agent_id").alias("peer_id")).unique()
+    with_peers = (
+        own.select("agent_id", "category")
+        .unique()
+        .join(peers, on="category", how="inner", nulls_equal=True)
+        .filter(pl.col("peer_id").ne_missing(pl.col("agent_id")))
+        .select("agent_id", "category")
+        .unique()
+    )
+    return (
+        own.join(_granted(concessions, window), on=["contact_type", "contact_id"], how="anti")
+        .join(with_peers, on=["agent_id", "category"], how="semi", nulls_equal=True)
+        .group_by("agent_id")
+        .agg(pl.col("contact_id").sort().alias("no_concession_ids"))
     )
 
 
@@ -442,10 +474,25 @@ def concession_rate_flags(
 ) -> pl.LazyFrame:
     """`high_concession_rate` (q <= bh_q, O/E >= rate_ratio_min, enough contacts) and its mirror.
 
-    `low_concession_rate` is informational: lower tail, O/E <= 1 / rate_ratio_min.
+    `low_concession_rate` is informational: lower tail, O/E <= 1 / rate_ratio_min. A high rate is
+    reviewed on the concessions granted (`evidence_ids`), a low one on the counted contacts
+    without one: an agent who never grants has no concession to show.
     """
     tests = concession_rate_tests(contacts, concessions, window, policy)
     flags = pl.concat([_rate_flag(tests, HIGH_RATE, policy), _rate_flag(tests, LOW_RATE, policy)]).collect()
+    low = flags.filter(pl.col("flag_type") == LOW_RATE).select("agent_id")
+    if low.height:  # rare: computed for the flagged agents only
+        plain = _without_concession(contacts, concessions, window, policy, low.lazy()).collect()
+        flags = (
+            flags.join(plain, on="agent_id", how="left", maintain_order="left")
+            .with_columns(
+                pl.when(pl.col("flag_type") == LOW_RATE)
+                .then(pl.col("no_concession_ids"))
+                .otherwise(pl.col("evidence_ids"))
+                .alias("evidence_ids")
+            )
+            .drop("no_concession_ids")
+        )
     # Only flagged agents need a team: narrow before sorting a month of contacts.
     flagged = contacts.join(flags.lazy().select("agent_id"), on="agent_id", how="semi")
     return flags.lazy().join(_latest_agent_team(flagged, window, policy), on="agent_id", how="left")

@@ -69,8 +69,12 @@ class StagedFrames(NamedTuple):
 
 
 def check_columns(columns: Iterable[str], schema: EntitySchema) -> ColumnCheck:
-    """Missing required columns quarantine a file; unknown ones are schema drift."""
-    present = [c for c in columns if c not in LINEAGE_SCHEMA]
+    """Missing required columns quarantine a file; unknown ones are schema drift.
+
+    `source_row` is the reader's row number, not a file column. A file's own `export_date` or
+    `source_key` column is drift like any other (lineage comes from the object, never the file).
+    """
+    present = [c for c in columns if c != SOURCE_ROW]
     missing = tuple(c for c in schema.required if c not in present)
     return ColumnCheck(missing_required=missing, drift=tuple(c for c in present if c not in schema.columns))
 

@@ -118,6 +118,12 @@ PLANTED = [
         "expect_column_values_to_be_in_set",
         "check_met_has_follow_up",
     ),
+    (  # a missed contact that names a follow-up
+        "follow_up_audit",
+        set_row("follow_up_id", 1, "E7"),
+        "expect_column_values_to_be_in_set",
+        "check_met_has_follow_up",
+    ),
     (
         "follow_up_audit",
         set_row("customer_key", 0, s.CUSTOMERS[0]),
@@ -271,3 +277,11 @@ def test_a_lazy_input_is_validated_like_the_same_frame_in_memory(tmp_path):
     assert lazy.suites == eager.suites
     assert [f.describe() for f in lazy.critical_failures] == [f.describe() for f in eager.critical_failures]
     assert not lazy.critical_passed
+
+
+def test_a_pending_follow_up_may_already_name_the_follow_up_seen(tmp_path):
+    """Pending while the window is open, even with a follow-up seen (metrics.md pending rule): the
+    gate must not block such a day."""
+    frame = set_row("follow_up_id", 2, "E8")(clean("follow_up_audit"))
+    assert frame["status"][2] == "pending"
+    assert validate("follow_up_audit", frame, tmp_path).critical_passed

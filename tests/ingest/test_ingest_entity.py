@@ -322,6 +322,16 @@ def test_a_spilled_canonical_table_is_written_once_and_scanned_back(tmp_path: Pa
         spilled["tickets"].canonical.collect()
 
 
+def test_a_files_own_lineage_named_columns_are_drift_and_never_lineage() -> None:
+    """Spark and Glue exports often carry the partition column inside the file: it is an unknown
+    column like any other (reported as drift), and lineage still comes from the object."""
+    rows = [{**ticket(), "export_date": "1999-01-01", "source_key": "elsewhere"}]
+    result = ingest(MemoryStorage({tk(D1, "a.csv"): csv_bytes(rows)}))
+    assert result.files["schema_drift"].to_list() == [["export_date", "source_key"]]
+    canonical = result.canonical.collect()
+    assert canonical.select("export_date", "source_key").row(0) == (D1, tk(D1, "a.csv"))
+
+
 def test_the_same_inputs_give_identical_results() -> None:
     objects = {
         tk(D2, "b.csv"): csv_bytes([ticket(status="pending"), ticket(ticket_id="T2", status="x")]),

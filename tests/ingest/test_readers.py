@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -84,6 +85,17 @@ def test_jsonl_with_differently_typed_nested_values_is_still_read() -> None:
     frame = read(data, "a.jsonl")
     assert frame.columns == ["source_row", "tags", "ticket_id"]
     assert frame["ticket_id"].to_list() == ["T1", "T2"]
+
+
+def test_jsonl_fallback_splits_lines_like_the_typed_pass() -> None:
+    """U+2028 may stand raw inside a JSON string; the slow path (nested types differ across lines)
+    must not split a record there, or the file would be refused as malformed."""
+    first = {**ticket(), "meta": {"a": 1}}
+    second = {**ticket(ticket_id="T2", subject="line\u2028sep"), "meta": [1]}
+    data = b"\n".join(json.dumps(r, ensure_ascii=False).encode() for r in (first, second))
+    frame = read(data, "t/export_date=2026-03-02/a.jsonl")
+    assert frame["source_row"].to_list() == [1, 2]
+    assert frame["subject"].to_list()[1] == "line\u2028sep"
 
 
 def test_parquet_zoned_timestamps_keep_their_offset_and_naive_ones_get_none() -> None:

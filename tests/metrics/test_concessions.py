@@ -326,6 +326,23 @@ def test_low_rate_mirror(observed: int, flagged: bool) -> None:
         assert a1["p_value"][0] == pytest.approx(normal_sf(4.5), abs=1e-12)
 
 
+def test_a_low_rate_flag_carries_the_contacts_without_a_concession() -> None:
+    """An agent who never grants one has no concession to show: the low flag's evidence is the
+    agent's counted contacts without one (what a QA lead reviews), never an empty list; a high
+    flag's is the contacts with one."""
+    policy = POLICY.model_copy(update={"rate_ratio_min": 3.0})
+    cells = [("a1", "billing", 40, 0), ("a2", "billing", 100, 50), ("a3", "billing", 100, 50)]
+    alone = [("a1", "hardware", 5, 0)]  # no peers in hardware: not counted, so not evidence
+    flags = concession_rate_flags(*rate_inputs(cells + alone), WINDOW, policy).collect()
+    a1 = flags.filter(pl.col("subject_id") == "a1").row(0, named=True)
+    assert (a1["flag_type"], a1["observed"]) == (LOW_RATE, 0.0)
+    assert a1["evidence_ids"] == [f"a1-billing-{i:03d}" for i in range(40)]
+    high = concession_rate_flags(*rate_inputs(strong_agent(30, 15)), WINDOW, POLICY).collect()
+    assert high.filter(pl.col("flag_type") == HIGH_RATE)["evidence_ids"].to_list() == [
+        [f"a1-billing-{i:03d}" for i in range(15)]
+    ]
+
+
 def test_rate_window_edges() -> None:
     # D-27 is in the window, D-28 out: a1's strong signal only counts when dated in the window
     inside = rate_inputs(strong_agent(30, 15), day=D - timedelta(days=27))
