@@ -53,12 +53,12 @@ def published_run(
 
     work_dir = tmp_path_factory.mktemp("flow-work")
     spilled: list[Path] = []
+    real_spill = ingest.spill
 
     def recorded(canonical: pl.DataFrame, path: Path) -> pl.LazyFrame:
         spilled.append(path)
         return real_spill(canonical, path)
 
-    real_spill = ingest.spill
     with pytest.MonkeyPatch.context() as mp:
         audit_environment(mp, s3_endpoint)
         mp.setenv("AUDIT_WORK_DIR", str(work_dir))
