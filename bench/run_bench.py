@@ -48,8 +48,8 @@ ENTITIES = ("tickets", "ticket_events", "calls")
 
 
 def ensure_workload() -> None:
-    """Generate the exports once (flows/sample_data), unless the cache already holds them."""
-    from flows.sample_data import GeneratorConfig, ensure_benchmark_exports, ensure_exports
+    """Generate the exports once (devtools/sample_data), unless the cache already holds them."""
+    from devtools.sample_data import GeneratorConfig, ensure_benchmark_exports, ensure_exports
 
     started = time.perf_counter()
     if SIZE == "small":
@@ -124,7 +124,7 @@ def polars_comparison_scope() -> tuple[pl.DataFrame, pl.DataFrame]:
     from configs.policy import load_policy
     from transforms.concessions import _rate_cells, build_concessions
     from transforms.contacts import AuditWindow, build_contacts, build_customer_contacts
-    from transforms.follow_up import audit_follow_up
+    from transforms.follow_up import follow_up_evidence
 
     policy = load_policy()
     day, cutoff = audit_date_and_cutoff()
@@ -133,9 +133,7 @@ def polars_comparison_scope() -> tuple[pl.DataFrame, pl.DataFrame]:
     tickets, events, calls = (frames[n].lazy() for n in ENTITIES)
     contacts = build_contacts(tickets, events, calls, window.time_zone).collect().lazy()
     customers = build_customer_contacts(tickets, calls)
-    follow_up = audit_follow_up(
-        contacts, customers, tickets, events, calls, window, policy.follow_up
-    ).evidence
+    follow_up = follow_up_evidence(contacts, customers, tickets, events, calls, window, policy.follow_up)
     granted = build_concessions(tickets, events, calls, contacts, window.time_zone)
     cells = _rate_cells(contacts, granted, window, policy.concessions).select(
         "agent_id", "category", "n", "k"
@@ -192,13 +190,13 @@ def _spilled_scans() -> dict[str, pl.LazyFrame]:
 
 
 def measure_ingest() -> dict[str, Any]:
-    """The daily flow's ingest for the bench day (`flows.ingest.ingest_all` over the policy's export
+    """The daily flow's ingest for the bench day (`ingestion.ingest.ingest_all` over the policy's export
     range), spilling the canonical tables to CANONICAL exactly as a flow run spills them to its
     scratch folder. Not part of the target: it reads the whole export range, not one day."""
     from configs.policy import load_policy
-    from flows.ingest import ingest_all
-    from flows.storage import open_storage
     from flows.windows import export_range
+    from ingestion.ingest import ingest_all
+    from storage import open_storage
 
     day, _ = audit_date_and_cutoff()
     span = export_range(day, load_policy())
@@ -341,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         ingest = _child("ingest")
         print(
-            f"ingest (flows.ingest, export days {ingest['export_days']}, {ingest['files']} files):"
+            f"ingest (ingestion.ingest, export days {ingest['export_days']}, {ingest['files']} files):"
             f" wall {ingest['wall_seconds']} s (CPU {ingest['cpu_seconds']} s),"
             f" peak RSS {ingest['peak_rss_gb']} GB; canonical rows "
             + ", ".join(f"{k} {v}" for k, v in ingest["rows"].items())

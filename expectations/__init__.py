@@ -5,6 +5,7 @@ suite may have long views (the scorecards: `<table>_rates`, `<table>_counts`), e
 its own GX validation and reported under the table.
 """
 
+from catalogue import TABLES
 from expectations import (
     agent_scorecard,
     calls,
@@ -19,18 +20,10 @@ from expectations import (
     tickets,
 )
 from expectations._suite import CRITICAL, WARNING, Suite, SuiteParams, View
+from transforms.schemas import ENTITIES
 
-INPUT_SUITES = ("tickets", "ticket_events", "calls")
-OUTPUT_SUITES = (
-    "agent_scorecard",
-    "team_scorecard",
-    "follow_up_audit",
-    "escalation_audit",
-    "concession_audit",
-    "concession_flags",
-    "quarantine",
-    "run_manifest",
-)
+INPUT_SUITES = tuple(ENTITIES)
+OUTPUT_SUITES = tuple(table.suite for table in TABLES.values())
 SUITES: dict[str, Suite] = {
     m.SUITE.name: m.SUITE
     for m in (

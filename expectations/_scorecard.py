@@ -14,12 +14,20 @@ from typing import Literal
 import great_expectations.expectations as gxe
 import polars as pl
 
+import catalogue
 from expectations._suite import SuiteParams, View, at_least, between, is_true, not_above, not_null
-from transforms.scorecards import COUNTS, VOLUMES, scorecard_columns
+from transforms.scorecards import scorecard_columns
 
-RATE_COLUMNS = ("numerator", "denominator", "rate", "ci_low", "ci_high", "low_volume")
-# Whole-number sums of non-negative parts, zero-filled by the scorecard.
-SUMMED_COLUMNS = (*VOLUMES, *COUNTS, "agent_interruptions")
+RATE_COLUMNS = tuple(catalogue.RATE_SUFFIXES)
+
+
+def summed_columns() -> tuple[str, ...]:
+    """Whole-number sums of non-negative parts, zero-filled by the scorecard: volumes, counts and
+    the ratios' numerators."""
+    ratios = tuple(m.numerator for m in catalogue.metrics("ratio"))
+    return (*(m.name for m in catalogue.VOLUMES), *(m.name for m in catalogue.metrics("count")), *ratios)
+
+
 LOW_VOLUME_CHECK = "check_low_volume_matches_min_volume"
 NULL_RATE_CHECK = "check_rate_null_iff_no_denominator"
 
@@ -123,7 +131,7 @@ def counts_long(frame: pl.LazyFrame, key: Sequence[str], params: SuiteParams) ->
     keys = [c for c in key if c in columns]
     parts = [
         frame.select(*keys, pl.lit(c).alias("count"), pl.col(c).alias("value"))
-        for c in SUMMED_COLUMNS
+        for c in summed_columns()
         if c in columns
     ]
     if not parts:

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 import great_expectations.expectations as gxe
 import polars as pl
 
+from catalogue import TABLES
 from expectations._outputs import published_row
 from expectations._suite import (
     Suite,
@@ -18,9 +19,8 @@ from expectations._suite import (
 )
 from transforms.pseudonym import HEX_DIGEST
 
-FLAG_TYPES = ("high_concession_rate", "low_concession_rate", "amount_outlier", "repeat_beneficiary")
-SUBJECT_TYPES = ("agent", "customer", "concession")
-KEY = ("audit_date", "flag_type", "subject_type", "subject_id")
+TABLE = TABLES["concession_flags"]
+KEY = TABLE.key
 
 
 def prepare(frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -37,8 +37,8 @@ def build(columns: Sequence[str], params: SuiteParams) -> list[gxe.Expectation]:
     return [
         *published_row(columns),
         *not_null("flag_type", "subject_type", "subject_id"),
-        in_set("flag_type", FLAG_TYPES),
-        in_set("subject_type", SUBJECT_TYPES),
+        in_set("flag_type", TABLE.column("flag_type").values),
+        in_set("subject_type", TABLE.column("subject_type").values),
         unique_key(*KEY),
         between("p_value", 0, 1),
         between("q_value", 0, 1),

@@ -5,12 +5,11 @@ from collections.abc import Sequence
 import great_expectations.expectations as gxe
 import polars as pl
 
+from catalogue import TABLES
 from expectations._outputs import published_row
 from expectations._suite import Suite, SuiteParams, in_set, is_true, not_null, unique_key
-from transforms.escalation import ESCALATION_CLASSES
 
-# The five published classes plus `pending` (a window still open at the data cut-off).
-CLASSES = ESCALATION_CLASSES
+TABLE = TABLES["escalation_audit"]
 
 
 def prepare(frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -28,8 +27,8 @@ def build(columns: Sequence[str], params: SuiteParams) -> list[gxe.Expectation]:
         *published_row(columns),
         *not_null("contact_id", "contact_type", "escalation_class"),
         unique_key("contact_type", "contact_id"),
-        in_set("contact_type", ("ticket", "call")),
-        in_set("escalation_class", CLASSES),
+        in_set("contact_type", TABLE.column("contact_type").values),
+        in_set("escalation_class", TABLE.column("escalation_class").values),
         is_true("check_class_matches_signals"),
     ]
 

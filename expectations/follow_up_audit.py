@@ -5,6 +5,7 @@ from collections.abc import Sequence
 import great_expectations.expectations as gxe
 import polars as pl
 
+from catalogue import TABLES
 from expectations._outputs import published_row
 from expectations._suite import (
     Suite,
@@ -17,8 +18,7 @@ from expectations._suite import (
     unique_key,
 )
 
-CONTACT_TYPES = ("ticket", "call")
-STATUSES = ("met", "missed", "pending")
+TABLE = TABLES["follow_up_audit"]
 
 
 def prepare(frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -42,8 +42,8 @@ def build(columns: Sequence[str], params: SuiteParams) -> list[gxe.Expectation]:
         *published_row(columns),
         *not_null("contact_id", "contact_type", "status", "customer_key"),
         unique_key("contact_type", "contact_id"),
-        in_set("contact_type", CONTACT_TYPES),
-        in_set("status", STATUSES),
+        in_set("contact_type", TABLE.column("contact_type").values),
+        in_set("status", TABLE.column("status").values),
         at_least("hours_to_follow_up", 0),
         pseudonymised("customer_key"),
         is_true("check_met_has_follow_up"),

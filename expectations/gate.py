@@ -24,6 +24,7 @@ import polars as pl
 from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
+from catalogue import SUMMARY_FILE
 from expectations import SUITES
 from expectations._suite import CRITICAL, Suite, SuiteParams, View
 from transforms.pseudonym import CUSTOMER_KEY, FREE_TEXT_COLUMNS, PERSONAL_COLUMNS, redact_personal
@@ -34,7 +35,6 @@ SAMPLE_KEYS = 10
 # Suites over frames with any of these columns never return unexpected values.
 SENSITIVE_COLUMNS = PERSONAL_COLUMNS | FREE_TEXT_COLUMNS | {CUSTOMER_KEY, "subject_id"}
 RESULTS_DIR = "results"
-SUMMARY_FILE = "summary.json"
 DOCS_SITE = "audit"  # the only site built: GX's default ephemeral site would litter /tmp
 # Result fields that may hold row values; only key columns are kept (unexpected_index_list).
 VALUE_FIELDS = (

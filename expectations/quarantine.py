@@ -4,23 +4,20 @@ from collections.abc import Sequence
 
 import great_expectations.expectations as gxe
 
+from catalogue import TABLES
 from expectations._outputs import published_row
 from expectations._suite import Suite, SuiteParams, at_least, in_set, known_values, not_null, warning
-from transforms.schemas import ENTITIES
-from transforms.schemas import quarantine as reasons
 
-KNOWN_REASONS = tuple(
-    value for name, value in vars(reasons).items() if name.isupper() and isinstance(value, str)
-)
+TABLE = TABLES["quarantine"]
 
 
 def build(columns: Sequence[str], params: SuiteParams) -> list[gxe.Expectation]:
     return [
         *published_row(columns),
         *not_null("entity", "object_key", "reason"),
-        in_set("entity", ENTITIES),
+        in_set("entity", TABLE.column("entity").values),
         at_least("row_number", 1),
-        *known_values("reason", KNOWN_REASONS),
+        *known_values("reason", TABLE.column("reason").values),
         # One reason per rejected row is expected; several are reported, not blocked.
         warning(
             gxe.ExpectCompoundColumnsToBeUnique,

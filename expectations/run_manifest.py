@@ -10,10 +10,10 @@ from collections.abc import Sequence
 import great_expectations.expectations as gxe
 import polars as pl
 
+from catalogue import MANIFEST_TABLE, ROW_COUNTS, TABLES
 from expectations._suite import Suite, SuiteParams, at_least, in_set, is_true, not_null, unique_key
 
-STATUSES = ("pending", "succeeded", "failed")
-TOTALS = ("rows_read", "rows_accepted", "rows_quarantined", "rows_duplicate")
+TABLE = TABLES[MANIFEST_TABLE]
 
 
 def prepare(frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -36,8 +36,8 @@ def build(columns: Sequence[str], params: SuiteParams) -> list[gxe.Expectation]:
     return [
         *not_null("run_id", "audit_date", "status", "policy_version", "config_hash", "code_version"),
         unique_key("run_id"),
-        in_set("status", STATUSES),
-        *(at_least(c, 0) for c in TOTALS),
+        in_set("status", TABLE.column("status").values),
+        *(at_least(c, 0) for c in ROW_COUNTS),
         is_true("check_inputs_reconciled"),
         is_true("check_totals_reconciled"),
     ]

@@ -8,8 +8,6 @@ from typing import Any
 
 import typer
 
-from flows.sample_data.config import FORMATS
-
 app = typer.Typer(
     help="support-audit: audit customer-support quality (follow-up, escalation, concessions, "
     "resolution) from ticket and call exports. Exit codes: 0 done, 1 run failed (e.g. validation), "
@@ -31,61 +29,6 @@ def main() -> None:
 
 def _yesterday() -> date:
     return datetime.now(UTC).date() - timedelta(days=1)
-
-
-def _formats(value: str) -> tuple[str, ...]:
-    formats = tuple(f.strip() for f in value.split(",") if f.strip())
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown or not formats:
-        raise typer.BadParameter(f"choose from {', '.join(FORMATS)}; got {value!r}")
-    return formats
-
-
-@app.command()
-def generate(
-    landing: str = typer.Option(
-        None, help="Landing folder or s3://bucket/prefix (default: the settings' landing_uri)."
-    ),
-    end_date: str = typer.Option(
-        None, metavar="YYYY-MM-DD", help="Last export day (UTC) (default: yesterday)."
-    ),
-    days: int = typer.Option(42, min=1, help="Number of export days ending at --end-date."),
-    agents: int = typer.Option(20, min=1, help="Agents (before --scale)."),
-    teams: int = typer.Option(4, min=1, help="Teams (before --scale)."),
-    tickets_per_agent: float = typer.Option(12.0, min=0, help="New tickets per agent per weekday."),
-    calls_per_agent: float = typer.Option(8.0, min=0, help="Inbound calls per agent per weekday."),
-    scale: float = typer.Option(1.0, min=0.01, help="Multiplies agents and teams (volumes per agent stay)."),
-    seed: int = typer.Option(7, help="Random seed: same seed and options give byte-identical files."),
-    bad_row_share: float = typer.Option(
-        0.02, min=0, max=0.49, help="Share of extra bad rows; 0 also disables the corrupt/re-sent files."
-    ),
-    formats: str = typer.Option(",".join(FORMATS), help="Comma-separated file formats to draw from."),
-    max_files_per_day: int = typer.Option(3, min=1, help="Split each entity-day into up to N files."),
-    config: Path = typer.Option(
-        None, exists=True, dir_okay=False, help="Settings overlay TOML (S3 endpoint)."
-    ),
-) -> None:
-    """Write realistic sample exports with planted behaviours (see docs/sample_data.md)."""
-    from configs.settings import load_settings
-    from flows.sample_data import GeneratorConfig, generate_exports
-
-    end = _day(end_date, "--end-date")
-    settings = load_settings(config_file=config)
-    generator = GeneratorConfig(
-        end_date=end or _yesterday(),
-        days=days,
-        agents=agents,
-        teams=teams,
-        tickets_per_agent_per_day=tickets_per_agent,
-        calls_per_agent_per_day=calls_per_agent,
-        scale=scale,
-        seed=seed,
-        bad_row_share=bad_row_share,
-        formats=_formats(formats),
-        max_files_per_day=max_files_per_day,
-    )
-    summary = generate_exports(landing or settings.landing_uri, generator, settings.s3)
-    typer.echo(summary.text())
 
 
 # --- audit runs -------------------------------------------------------------------------------
@@ -119,7 +62,7 @@ def _exit_code(exc: BaseException) -> int:
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     from configs.policy import PolicyError
-    from flows.secrets import MissingPseudonymKey
+    from warehouse.secrets import MissingPseudonymKey
 
     if isinstance(exc, PolicyError | MissingPseudonymKey | FileNotFoundError | ValueError):
         return EXIT_CONFIG
@@ -152,8 +95,8 @@ def _check_setup(**places: str | None) -> None:
     """Before any flow run, fail fast on what no retry fixes: settings, policy, the pseudonym
     key, and a landing store that does not answer (one list request)."""
     from flows.daily import resolve_run
-    from flows.secrets import load_pseudonym_key
-    from flows.storage import open_storage
+    from storage import open_storage
+    from warehouse.secrets import load_pseudonym_key
 
     run = resolve_run(**places)
     load_pseudonym_key()
@@ -229,20 +172,24 @@ def serve(
     prefect_serve(served_daily_deployment(cron, time_zone))
 
 
-@app.command()
-def quickstart(
-    s3: bool = typer.Option(False, "--s3", help="Go through an embedded local S3 endpoint."),
-) -> None:
-    """Generate six weeks of sample exports, audit, publish tables, Data Docs and the report."""
-    from flows.quickstart import run_quickstart
-
-    typer.echo(_run_flow(run_quickstart, use_s3=s3))
-
-
 def _register_report() -> None:
-    from flows.report.cli import report
+    from report.cli import report
 
     app.command("report")(report)
 
 
+def _register_dev_commands() -> None:
+    """`generate` and `quickstart` live in the development package (devtools/), which a checkout
+    has and the wheel does not ship: an installed `audit` has only the production commands."""
+    import importlib.util
+
+    if importlib.util.find_spec("devtools") is None:
+        return
+    from devtools.cli import generate, quickstart
+
+    app.command()(generate)
+    app.command()(quickstart)
+
+
 _register_report()
+_register_dev_commands()

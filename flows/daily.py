@@ -29,13 +29,13 @@ from configs.policy import Policy, load_policy
 from configs.settings import AuditSettings, load_settings
 from flows import summary
 from flows.errors import AuditError, panics_as_errors
-from flows.ingest import IngestResult, ingest_all
-from flows.publish import PublishResult, write_audit_publish
-from flows.storage import Storage, open_storage
 from flows.windows import data_cutoff, default_audit_date, export_range, lookahead_days
+from ingestion.ingest import IngestResult, ingest_all
+from storage import Storage, open_storage
 from transforms.audit import CanonicalTables, collect_audit, run_audit
 from transforms.contacts import AuditWindow
 from transforms.schemas import ENTITIES
+from warehouse.publish import PublishResult, write_audit_publish
 
 IO_RETRIES = 3
 IO_RETRY_DELAYS = exponential_backoff(backoff_factor=2)
@@ -103,7 +103,7 @@ def find_newest_export(run: AuditRun) -> date | None:
 def ingest_exports(run: AuditRun, audit_date: date, work_dir: Path) -> dict[str, IngestResult]:
     """List, read, stage and de-duplicate the exports the audit day needs; quarantine bad rows.
 
-    The canonical tables are spilled to `work_dir` and handed on as scans (flows/ingest.spill).
+    The canonical tables are spilled to `work_dir` and handed on as scans (ingestion/ingest.spill).
     """
     days = export_range(audit_date, run.policy)
     return ingest_all(
@@ -183,7 +183,7 @@ def validate_and_publish(
 @panics_as_errors
 def publish_html_report(run: AuditRun, audit_date: date, data_docs_url: str | None) -> str:
     """Render the day's HTML report from the published tables and put it beside the Data Docs."""
-    from flows.report.build import build_report, publish_report
+    from report.build import build_report, publish_report
 
     html = build_report(
         run.settings.warehouse_uri,
@@ -201,7 +201,7 @@ def publish_html_report(run: AuditRun, audit_date: date, data_docs_url: str | No
 
 def _data_docs_index(parameters: dict[str, Any]) -> str | None:
     """The runs index of the Data Docs for these parameters (None if the settings are broken)."""
-    from flows.publish import DATA_DOCS_PREFIX
+    from catalogue import DATA_DOCS_PREFIX
 
     try:
         settings = load_settings(config_file=parameters.get("config"), reports_uri=parameters.get("reports"))

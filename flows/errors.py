@@ -11,6 +11,8 @@ import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
+from ingestion.readers import is_rust_panic
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -21,10 +23,6 @@ class AuditError(RuntimeError):
 
 class RustPanic(AuditError):
     """A Rust library (Polars, delta-rs) panicked; the message is the panic's."""
-
-
-def is_rust_panic(exc: BaseException) -> bool:
-    return type(exc).__name__ == "PanicException"
 
 
 def panics_as_errors(func: Callable[P, R]) -> Callable[P, R]:

@@ -11,7 +11,8 @@ from typing import Any
 
 import polars as pl
 
-from flows.ingest import IngestResult
+import catalogue
+from ingestion.ingest import IngestResult
 
 TOP_ROWS = 10
 
@@ -39,7 +40,7 @@ def _rate(num: int, den: int) -> float | None:
 def headline(agent_scorecard: pl.DataFrame) -> dict[str, float | None]:
     """Day-level rates from summed numerators and denominators (never averaged rates)."""
     out: dict[str, float | None] = {}
-    for metric in ("follow_up", "missed_escalation", "first_contact_resolution", "reopen"):
+    for metric in catalogue.headline_metrics():
         num, den = f"{metric}_numerator", f"{metric}_denominator"
         if num in agent_scorecard.columns:
             out[metric] = _rate(int(agent_scorecard[num].sum()), int(agent_scorecard[den].sum()))
@@ -134,10 +135,7 @@ def run_markdown(result: dict[str, Any], metrics: dict[str, pl.DataFrame]) -> st
         "## Inputs",
         _markdown_table(inputs),
         "## Headline",
-        f"- follow-up rate: {_pct(head.get('follow_up'))}",
-        f"- missed-escalation rate: {_pct(head.get('missed_escalation'))}",
-        f"- first-contact resolution: {_pct(head.get('first_contact_resolution'))}",
-        f"- reopen rate: {_pct(head.get('reopen'))}",
+        *(f"- {catalogue.metric(m).label}: {_pct(head.get(m))}" for m in catalogue.headline_metrics()),
         "",
         "## Top concession flags",
         _markdown_table(top_flags(metrics["concession_flags"])),
@@ -152,7 +150,7 @@ def run_markdown(result: dict[str, Any], metrics: dict[str, pl.DataFrame]) -> st
 def scorecard_table(agent_scorecard: pl.DataFrame) -> list[dict[str, Any]]:
     """The agent scorecard as a Prefect table artifact: volumes and the headline rates."""
     wanted = ["agent_id", "team_id", "contacts", "tickets_solved", "calls_answered"]
-    for metric in ("follow_up", "missed_escalation", "first_contact_resolution", "reopen"):
+    for metric in catalogue.headline_metrics():
         wanted += [f"{metric}_numerator", f"{metric}_denominator", f"{metric}_rate", f"{metric}_low_volume"]
     wanted += ["policy_violations", "concession_flags"]
     present = [c for c in wanted if c in agent_scorecard.columns]

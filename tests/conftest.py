@@ -11,8 +11,8 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from configs.settings import S3Settings
-from flows.s3_endpoint import DUMMY_CREDENTIALS, create_bucket, endpoint_settings, local_s3_endpoint
-from flows.storage import S3Storage
+from devtools.s3_endpoint import DUMMY_CREDENTIALS, create_bucket, endpoint_settings, local_s3_endpoint
+from storage import S3Storage
 
 # Property tests check invariants, not speed: no per-example deadline (a loaded CI box would
 # otherwise fail them at random). Speed is measured by bench/, not by tests.

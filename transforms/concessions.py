@@ -10,16 +10,16 @@ docs/DECISIONLOG.md (Inconsistent concessions).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import polars as pl
 from scipy.stats import false_discovery_control, norm
 
-from configs.policy import ConcessionPolicy
-from transforms.contacts import AuditWindow, local_date
-from transforms.parts import COUNTS_SCHEMA
+from configs.policy import ConcessionPolicy, Policy
+from transforms.contacts import AuditWindow, agent_team_roster, local_date, with_agent_team
+from transforms.parts import COUNTS_SCHEMA, FamilyResult, Metric, as_parts
+from transforms.scope import DayScope, concession_window_start
 
 TIMESTAMP = pl.Datetime("us", "UTC")
 
@@ -33,6 +33,34 @@ VIOLATIONS = ("type_not_allowed", "over_cap", "missing_approval", "self_approved
 
 HIGH_RATE, LOW_RATE = "high_concession_rate", "low_concession_rate"
 AMOUNT_OUTLIER, REPEAT_BENEFICIARY = "amount_outlier", "repeat_beneficiary"
+FLAG_TYPES = (HIGH_RATE, LOW_RATE, AMOUNT_OUTLIER, REPEAT_BENEFICIARY)
+SUBJECT_TYPES = ("agent", "customer", "concession")
+
+ANCHOR = "3-inconsistent-concessions"
+METRICS = (
+    Metric(
+        "concessions",
+        "count",
+        label="Concessions",
+        description="Concessions the agent granted on the day.",
+        anchor=ANCHOR,
+    ),
+    Metric(
+        "policy_violations",
+        "count",
+        label="Policy violations",
+        description="Concessions granted on the day with at least one policy violation.",
+        anchor=ANCHOR,
+    ),
+    Metric(
+        "concession_flags",
+        "count",
+        label="Concession flags",
+        description="The agent's high_concession_rate and amount_outlier flags on the day.",
+        anchor=ANCHOR,
+    ),
+)
+AUDIT_TABLE, FLAGS_TABLE = "concession_audit", "concession_flags"
 
 CONCESSIONS_SCHEMA = pl.Schema(
     {
@@ -118,18 +146,9 @@ RATE_TESTS_SCHEMA = pl.Schema(
 )
 
 
-@dataclass(frozen=True)
-class ConcessionResult:
-    """The family's outputs: `concession_audit` and `concession_flags` evidence, scorecard COUNTS."""
-
-    audit: pl.LazyFrame
-    flags: pl.LazyFrame
-    counts: pl.LazyFrame
-
-
 def window_start(window: AuditWindow, policy: ConcessionPolicy) -> date:
     """First audit day of the trailing window D-(window_days-1) .. D."""
-    return window.audit_date - timedelta(days=policy.window_days - 1)
+    return concession_window_start(window, policy.window_days)
 
 
 def in_window(window: AuditWindow, policy: ConcessionPolicy) -> pl.Expr:
@@ -138,18 +157,6 @@ def in_window(window: AuditWindow, policy: ConcessionPolicy) -> pl.Expr:
 
 
 # --- concessions ---------------------------------------------------------------------------------
-
-
-def _agent_teams(events: pl.LazyFrame) -> pl.LazyFrame:
-    """Agent's team over time, from their assignments on any ticket (the rule contacts uses)."""
-    return (
-        events.filter((pl.col("event_type") == "assignment") & pl.col("team_id").is_not_null())
-        .sort("assignee_id", "occurred_at", "event_id")
-        .group_by("assignee_id", "occurred_at", maintain_order=True)
-        .last()
-        .select(pl.col("assignee_id").alias("agent_id"), "occurred_at", pl.col("team_id").alias("agent_team"))
-        .sort("occurred_at")
-    )
 
 
 def _ticket_concessions(tickets: pl.LazyFrame, events: pl.LazyFrame) -> pl.LazyFrame:
@@ -165,17 +172,13 @@ def _ticket_concessions(tickets: pl.LazyFrame, events: pl.LazyFrame) -> pl.LazyF
             .then(pl.col("actor_id"))
             .alias("agent_id")
         )
-        .sort("occurred_at")
-        .join_asof(
-            _agent_teams(events), on="occurred_at", by="agent_id", strategy="backward", check_sortedness=False
-        )
     )
-    return granted.select(
+    return with_agent_team(granted, "occurred_at", agent_team_roster(events), fallback="ticket_team").select(
         pl.col("event_id").alias("concession_id"),
         pl.col("ticket_id").alias("contact_id"),
         pl.lit("ticket").alias("contact_type"),
         "agent_id",
-        pl.coalesce("agent_team", "ticket_team").alias("team_id"),
+        "team_id",
         "customer_id",
         "category",
         "customer_tier",
@@ -621,12 +624,27 @@ def _counts(audit: pl.LazyFrame, flags: pl.LazyFrame) -> pl.LazyFrame:
         .agg(pl.len().cast(pl.Int64).alias("value"))
         .with_columns(pl.lit("concession_flags").alias("count"))
     )
-    return pl.concat(
-        [f.select(COUNTS_SCHEMA.names()).cast(COUNTS_SCHEMA) for f in (granted_long, flagged)]
-    ).sort("audit_date", "agent_id", "team_id", "count", nulls_last=True)
+    return pl.concat([as_parts(f, COUNTS_SCHEMA) for f in (granted_long, flagged)]).sort(
+        "audit_date", "agent_id", "team_id", "count", nulls_last=True
+    )
 
 
-def audit_concessions(
+def audit_concessions(scope: DayScope, window: AuditWindow, policy: Policy) -> FamilyResult:
+    """The concessions family for audit day D: `concession_audit` (one row per concession granted
+    on D), `concession_flags` (flags raised on D) and COUNTS parts (`concessions`,
+    `policy_violations`, `concession_flags`). The policy's version is stamped on every row."""
+    return concession_tables(
+        scope.contacts,
+        scope.tickets,
+        scope.ticket_events,
+        scope.calls,
+        window,
+        policy.concessions,
+        policy.version,
+    )
+
+
+def concession_tables(
     contacts: pl.LazyFrame,
     tickets: pl.LazyFrame,
     events: pl.LazyFrame,
@@ -634,19 +652,9 @@ def audit_concessions(
     window: AuditWindow,
     policy: ConcessionPolicy,
     policy_version: str,
-) -> ConcessionResult:
-    """The concessions family for audit day D.
-
-    Args:
-        contacts: `build_contacts` output (peer baselines use contacts closed in the window).
-        tickets, events, calls: canonical tables covering at least the trailing window.
-        window: D and the business time zone.
-        policy: `Policy.concessions`; policy_version is stamped on every row.
-
-    Returns:
-        `concession_audit` rows (one per concession granted on D), `concession_flags` rows for D,
-        and COUNTS parts (`concessions`, `policy_violations`, `concession_flags`).
-    """
+) -> FamilyResult:
+    """`audit_concessions` on explicit frames: `contacts` closed in the trailing window at least,
+    tickets, events and calls covering it."""
     # Collected once: the rate tests collect their inputs, and audit, flags and counts all read it.
     concessions = build_concessions(tickets, events, calls, contacts, window.time_zone).collect().lazy()
     checked = check_policy(concessions, policy)
@@ -665,4 +673,4 @@ def audit_concessions(
     flags = pl.concat([_to_flags_schema(p, window, policy, policy_version) for p in parts]).sort(
         "flag_type", "subject_type", "subject_id"
     )
-    return ConcessionResult(audit=audit, flags=flags, counts=_counts(audit, flags))
+    return FamilyResult(tables={AUDIT_TABLE: audit, FLAGS_TABLE: flags}, counts=_counts(audit, flags))

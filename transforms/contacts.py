@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from transforms.schemas.base import SOLVED_STATUSES
+
 TIMESTAMP = pl.Datetime("us", "UTC")
 
-# Statuses that mean "solved": a ticket moved straight to closed was solved too.
-SOLVED_STATUSES = ("solved", "closed")
 
 CONTACTS_SCHEMA = pl.Schema(
     {
@@ -134,10 +134,33 @@ def _first_per_key(frame: pl.LazyFrame, key: str, at: str, tie: str, *, latest: 
     return frame.group_by(key).agg(ordered.last() if latest else ordered.first())
 
 
-def _asof_table(frame: pl.LazyFrame, at: str, tie: str) -> pl.LazyFrame:
-    """Right side of a backward as-of join: sorted by time, then `tie`, so that of several rows at the
-    same instant the join takes the last one, the greatest `tie` (tested in tests/metrics)."""
-    return frame.sort(at, tie)
+def agent_team_roster(events: pl.LazyFrame, before: datetime | None = None) -> pl.LazyFrame:
+    """Every assignment with a team, as the right side of `with_agent_team`'s as-of join.
+
+    An agent's team at a moment is the team of their latest assignment on any ticket at or before
+    it; of several at the same instant, the greatest event_id (the as-of join takes the last of
+    equal keys, tested in tests/metrics). `before` drops assignments no caller looks back to.
+    """
+    assignments = events.filter((pl.col("event_type") == "assignment") & pl.col("team_id").is_not_null())
+    if before is not None:
+        assignments = assignments.filter(pl.col("occurred_at") < before)
+    return assignments.select(
+        pl.col("assignee_id").alias("agent_id"),
+        pl.col("occurred_at").alias("roster_at"),
+        pl.col("event_id").alias("roster_event_id"),
+        pl.col("team_id").alias("roster_team_id"),
+    ).sort("roster_at", "roster_event_id")
+
+
+def with_agent_team(frame: pl.LazyFrame, at: str, roster: pl.LazyFrame, fallback: str) -> pl.LazyFrame:
+    """`team_id`: the `agent_id`'s team at `at` (see `agent_team_roster`), else the `fallback`
+    column (the ticket's or call's own team). The one rule every family attributes teams by."""
+    return (
+        frame.sort(at)
+        .join_asof(roster, left_on=at, right_on="roster_at", by="agent_id", check_sortedness=False)
+        .with_columns(pl.coalesce("roster_team_id", fallback).alias("team_id"))
+        .drop("roster_at", "roster_event_id", "roster_team_id")
+    )
 
 
 _TICKET_FACTS = (
@@ -184,18 +207,7 @@ def _attribute_tickets(
         tie="event_id",
         latest=True,
     ).select("ticket_id", pl.col("assignee_id").alias("assignee_at_solve"))
-    # The agent's team at a moment: the team of their latest assignment on any ticket.
-    agent_teams = _asof_table(
-        assignments.filter(pl.col("team_id").is_not_null()).select(
-            pl.col("assignee_id").alias("agent_id"),
-            "occurred_at",
-            "event_id",
-            pl.col("team_id").alias("agent_team_id"),
-        ),
-        at="occurred_at",
-        tie="event_id",
-    )
-    return (
+    attributed = (
         solved.join(tickets.select(_TICKET_FACTS), on="ticket_id", how="inner")
         .join(on_ticket, on="ticket_id", how="left")
         .with_columns(
@@ -204,12 +216,9 @@ def _attribute_tickets(
             .otherwise(pl.coalesce("assignee_at_solve", "assignee_id"))
             .alias("agent_id")
         )
-        .sort("solved_at")
-        .join_asof(
-            agent_teams, left_on="solved_at", right_on="occurred_at", by="agent_id", check_sortedness=False
-        )
-        .with_columns(pl.coalesce("agent_team_id", "team_id").alias("team_id"))
     )
+    roster = agent_team_roster(events, before=solved_between[1] if solved_between else None)
+    return with_agent_team(attributed, "solved_at", roster, fallback="team_id")
 
 
 def _ticket_contacts(
@@ -267,11 +276,13 @@ def _with_call_tier(
     with_tier = tickets.filter(pl.col("customer_tier").is_not_null())
     if ended_before is not None:  # every call ended before it: no later ticket can come before one
         with_tier = with_tier.filter(pl.col("created_at") < ended_before)
-    tiered = _asof_table(
-        with_tier.select("customer_id", "created_at", "ticket_id", "customer_tier"),
-        at="created_at",
-        tie="ticket_id",
-    ).select("customer_id", "created_at", "customer_tier")
+    # Sorted by time, then ticket_id: of several tickets at one instant the as-of join takes the
+    # last, the greatest ticket_id.
+    tiered = (
+        with_tier.select("customer_id", "created_at", "ticket_id", "customer_tier")
+        .sort("created_at", "ticket_id")
+        .select("customer_id", "created_at", "customer_tier")
+    )
     return (
         calls.sort("ended_at")
         .join_asof(

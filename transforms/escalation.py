@@ -9,14 +9,15 @@ Interpretations of the spec are recorded in docs/DECISIONLOG.md (Escalation hand
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
-from configs.policy import EscalationPolicy
+from configs.policy import EscalationPolicy, Policy
 from transforms.contacts import AuditWindow, closed_on, is_own_linked_ticket
-from transforms.parts import COUNTS_SCHEMA, RATE_PARTS_SCHEMA
+from transforms.parts import FamilyResult, Metric, count_part, rate_part
+from transforms.schemas.base import WORKING_STATUSES
+from transforms.scope import DayScope
 
 # Signal names, in the stable (alphabetical) order they are listed in `signals`.
 CUSTOMER_REQUEST = "customer_request"
@@ -39,8 +40,62 @@ ESCALATION_CLASSES = (TIMELY, LATE, MISSED, HANDLED, UNPROMPTED, PENDING)
 # contact needed a supervisor"), once their class is final: the missed-escalation denominator.
 NEEDED_CLASSES = (TIMELY, LATE, MISSED, HANDLED)
 
-# Reopen = the solved ticket moved back to any working status.
-REOPEN_STATUSES = ("new", "open", "pending", "on_hold")
+ANCHOR = "2-escalation-handling"
+METRICS = (
+    Metric(
+        "escalation",
+        "rate",
+        label="Escalation",
+        description="Contacts closed on the day (tickets and answered calls), and those escalated.",
+        anchor=ANCHOR,
+    ),
+    Metric(
+        "missed_escalation",
+        "rate",
+        label="Missed escalation",
+        short_label="Missed esc.",
+        description="Contacts with a signal whose class is final (timely, late, missed, handled), "
+        "and those missed: not escalated, and not resolved or the customer came back.",
+        anchor=ANCHOR,
+        headline=True,
+    ),
+    Metric(
+        "late_escalation",
+        "rate",
+        label="Late escalation",
+        short_label="Late esc.",
+        description="Escalated contacts where the customer asked (timely or late), and those escalated "
+        "later than request_to_escalation_hours after the request.",
+        anchor=ANCHOR,
+    ),
+    Metric(
+        "de_escalation",
+        "rate",
+        label="De-escalation",
+        short_label="De-esc.",
+        description="Calls closed on the day that started negative, and those that ended at "
+        "sentiment 0 or above.",
+        anchor=ANCHOR,
+    ),
+    Metric(
+        "lost_control",
+        "count",
+        label="Lost control",
+        description="Calls closed on the day whose sentiment fell by at least lost_control_drop and "
+        "ended at or below lost_control_end.",
+        anchor=ANCHOR,
+    ),
+    Metric(
+        "argumentative",
+        "count",
+        label="Argumentative",
+        description="Calls closed on the day with at least argumentative_interruptions agent "
+        "interruptions and falling sentiment.",
+        anchor=ANCHOR,
+    ),
+)
+TABLE = "escalation_audit"
+
 # Sentiment is a -5..5 score; compare differences at this precision so 0.3 - (-1.7) is a drop of 2.
 _SENTIMENT_DECIMALS = 6
 
@@ -69,15 +124,6 @@ EVIDENCE_SCHEMA = pl.Schema(
 )
 
 _CALL_FLAGS = ("started_negative", "de_escalated", "lost_control", "argumentative")
-
-
-@dataclass(frozen=True)
-class EscalationResult:
-    """Evidence rows for `escalation_audit` and the family's scorecard parts."""
-
-    evidence: pl.LazyFrame
-    rate_parts: pl.LazyFrame
-    counts: pl.LazyFrame
 
 
 # --- call conduct -------------------------------------------------------------------------------
@@ -155,7 +201,7 @@ def reopened_at(
     """First move of a solved ticket back to a working status within `window` after its first solve."""
     tickets = closed.filter(pl.col("contact_type") == "ticket").select("contact_id", "closed_at")
     reopens = events.filter(
-        (pl.col("event_type") == "status_change") & pl.col("new_status").is_in(REOPEN_STATUSES)
+        (pl.col("event_type") == "status_change") & pl.col("new_status").is_in(WORKING_STATUSES)
     ).select(pl.col("ticket_id").alias("contact_id"), pl.col("occurred_at").alias("came_back_at"))
     return _first_within(tickets.join(reopens, on="contact_id", how="inner"), window, cutoff).with_columns(
         contact_type=pl.lit("ticket")
@@ -340,29 +386,18 @@ def classify_escalations(
 # --- public entry point -------------------------------------------------------------------------
 
 
-def audit_escalation(
-    contacts: pl.LazyFrame,
-    customer_contacts: pl.LazyFrame,
-    events: pl.LazyFrame,
-    calls: pl.LazyFrame,
-    window: AuditWindow,
-    policy: EscalationPolicy,
-) -> EscalationResult:
+def audit_escalation(scope: DayScope, window: AuditWindow, policy: Policy) -> FamilyResult:
     """Escalation handling for the contacts closed on `window.audit_date`.
 
-    Args:
-        contacts: the contact universe (`build_contacts`), any close date.
-        customer_contacts: every customer-initiated contact (`build_customer_contacts`),
-            covering the repeat lookback and the came-back look-ahead.
-        events: canonical ticket_events; calls: canonical calls.
-    Returns:
-        evidence (`escalation_audit` rows, `customer_id` in clear), rate parts for
-        escalation, missed_escalation, late_escalation and de_escalation, and counts for
-        lost_control and argumentative.
+    Returns `escalation_audit` (`customer_id` in clear), rate parts for escalation,
+    missed_escalation, late_escalation and de_escalation, and counts for lost_control and
+    argumentative.
     """
-    classified = classify_escalations(contacts, customer_contacts, events, calls, window, policy).cache()
-    return EscalationResult(
-        evidence=escalation_evidence(classified),
+    classified = classify_escalations(
+        scope.contacts, scope.customer_contacts, scope.ticket_events, scope.calls, window, policy.escalation
+    ).cache()
+    return FamilyResult(
+        tables={TABLE: escalation_evidence(classified)},
         rate_parts=escalation_rate_parts(classified),
         counts=escalation_counts(classified),
     )
@@ -393,36 +428,18 @@ def escalation_rate_parts(classified: pl.LazyFrame) -> pl.LazyFrame:
         ),
         ("de_escalation", pl.col("started_negative"), pl.col("de_escalated")),
     ]
-    frames = [
-        classified.filter(member).select(
-            "audit_date",
-            "agent_id",
-            "team_id",
-            metric=pl.lit(metric),
-            numerator=hit.fill_null(False).cast(pl.Int64),
-            denominator=pl.lit(1, dtype=pl.Int64),
-        )
-        for metric, member, hit in parts
-    ]
-    return _ordered(pl.concat(frames), RATE_PARTS_SCHEMA)
+    frames = [rate_part(classified.filter(member), metric, hit) for metric, member, hit in parts]
+    return _in_order(pl.concat(frames))
 
 
 def escalation_counts(classified: pl.LazyFrame) -> pl.LazyFrame:
     """0/1 lost_control and argumentative per call closed on the day, whatever its class."""
     calls = classified.filter(pl.col("contact_type") == "call")
-    frames = [
-        calls.select(
-            "audit_date",
-            "agent_id",
-            "team_id",
-            count=pl.lit(flag),
-            value=pl.col(flag).cast(pl.Int64),
-        )
-        for flag in ("lost_control", "argumentative")
-    ]
-    return _ordered(pl.concat(frames), COUNTS_SCHEMA)
+    return _in_order(
+        pl.concat([count_part(calls, flag, pl.col(flag)) for flag in ("lost_control", "argumentative")])
+    )
 
 
-def _ordered(frame: pl.LazyFrame, schema: pl.Schema) -> pl.LazyFrame:
-    columns = list(schema.names())
-    return frame.select([pl.col(n).cast(t) for n, t in schema.items()]).sort(columns, nulls_last=True)
+def _in_order(parts: pl.LazyFrame) -> pl.LazyFrame:
+    """Parts sorted on every column: the same rows in the same order, whatever the input order."""
+    return parts.sort(parts.collect_schema().names(), nulls_last=True)

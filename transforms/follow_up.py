@@ -8,16 +8,36 @@ open at the data cut-off (out of the rate until a later run makes it final).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
-from configs.policy import FollowUpPolicy
+from configs.policy import FollowUpPolicy, Policy
 from transforms.contacts import TIMESTAMP, AuditWindow, closed_on, is_own_linked_ticket, ticket_customers
-from transforms.parts import MEASURES_SCHEMA, RATE_PARTS_SCHEMA
+from transforms.parts import FamilyResult, Metric, measure_part, rate_part
+from transforms.scope import DayScope
 
-METRIC = "follow_up"
+METRICS = (
+    Metric(
+        "follow_up",
+        "rate",
+        label="Follow-up",
+        description="Eligible contacts whose window has closed, and those an agent followed up in time.",
+        anchor="1-follow-up",
+        headline=True,
+    ),
+    Metric(
+        "hours_to_follow_up",
+        "measure",
+        label="Hours to follow-up",
+        description="Hours from a met contact's end to its first follow-up.",
+        anchor="1-follow-up",
+        stats=("median", "p90"),
+    ),
+)
+TABLE = "follow_up_audit"
+ELIGIBILITY_REASONS = ("category", "priority", "callback_promised")
+STATUSES = ("met", "missed", "pending")  # pending: the window is still open at the data cut-off
 AGENT_INITIATED_DIRECTIONS = ("outbound", "callback")
 URGENT_PRIORITIES = ("high", "urgent")
 
@@ -43,13 +63,6 @@ EVIDENCE_SCHEMA = pl.Schema(
 
 
 _KEYS = ("contact_type", "contact_id")
-
-
-@dataclass(frozen=True)
-class FollowUpResult:
-    evidence: pl.LazyFrame  # follow_up_audit rows (EVIDENCE_SCHEMA)
-    rate_parts: pl.LazyFrame  # RATE_PARTS for metric "follow_up", met and missed contacts only
-    measures: pl.LazyFrame  # MEASURES "hours_to_follow_up", one per met contact
 
 
 def _in_categories(policy: FollowUpPolicy) -> pl.Expr:
@@ -200,7 +213,34 @@ def follow_up_status(cutoff: datetime) -> pl.Expr:
     )
 
 
-def audit_follow_up(
+def audit_follow_up(scope: DayScope, window: AuditWindow, policy: Policy) -> FamilyResult:
+    """Follow-up evidence for every eligible contact closed on D, and its scorecard parts: the
+    `follow_up` rate over final (met or missed) contacts and hours to follow-up of met ones."""
+    evidence = follow_up_evidence(
+        scope.contacts,
+        scope.customer_contacts,
+        scope.customer_tickets,
+        scope.ticket_events,
+        scope.customer_calls,
+        window,
+        policy.follow_up,
+    )
+    rate_parts, measures = follow_up_parts(evidence)
+    return FamilyResult(tables={TABLE: evidence}, rate_parts=rate_parts, measures=measures)
+
+
+def follow_up_parts(evidence: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """The `follow_up` rate over final (met or missed) contacts, numerator 1 when met; and
+    hours to follow-up of each met contact, for the agent who closed it (median and p90)."""
+    final = evidence.filter(pl.col("status").is_in(("met", "missed")))
+    met = evidence.filter(pl.col("status") == "met")
+    return (
+        rate_part(final, "follow_up", pl.col("status") == "met"),
+        measure_part(met, "hours_to_follow_up", pl.col("hours_to_follow_up")),
+    )
+
+
+def follow_up_evidence(
     contacts: pl.LazyFrame,
     customer_contacts: pl.LazyFrame,
     tickets: pl.LazyFrame,
@@ -208,8 +248,8 @@ def audit_follow_up(
     calls: pl.LazyFrame,
     window: AuditWindow,
     policy: FollowUpPolicy,
-) -> FollowUpResult:
-    """Follow-up evidence for every eligible contact closed on D, and its scorecard rate parts."""
+) -> pl.LazyFrame:
+    """`follow_up_audit` rows: every eligible contact closed on D with its status and evidence."""
     eligible = eligible_contacts(contacts, window, policy)
     cutoff = window.data_cutoff.astimezone(UTC)  # compared as an instant, whatever its zone
     firsts = _first_follow_ups(eligible, follow_up_attempts(tickets, events, calls, policy), cutoff)
@@ -227,36 +267,4 @@ def audit_follow_up(
         .select(EVIDENCE_SCHEMA.names())
         .cast(EVIDENCE_SCHEMA)
     )
-    return FollowUpResult(evidence=evidence, rate_parts=rate_parts(evidence), measures=measures(evidence))
-
-
-def rate_parts(evidence: pl.LazyFrame) -> pl.LazyFrame:
-    """One RATE_PARTS row per final (met or missed) contact: numerator 1 when met, denominator 1."""
-    return (
-        evidence.filter(pl.col("status").is_in(("met", "missed")))
-        .select(
-            "audit_date",
-            "agent_id",
-            "team_id",
-            pl.lit(METRIC).alias("metric"),
-            (pl.col("status") == "met").cast(pl.Int64).alias("numerator"),
-            pl.lit(1, dtype=pl.Int64).alias("denominator"),
-        )
-        .cast(RATE_PARTS_SCHEMA)
-    )
-
-
-def measures(evidence: pl.LazyFrame) -> pl.LazyFrame:
-    """One MEASURES row per met contact: hours from the contact's end to its first follow-up
-    (the scorecards' hours_to_follow_up median and p90, for the agent who closed the contact)."""
-    return (
-        evidence.filter(pl.col("status") == "met")
-        .select(
-            "audit_date",
-            "agent_id",
-            "team_id",
-            pl.lit("hours_to_follow_up").alias("measure"),
-            pl.col("hours_to_follow_up").alias("value"),
-        )
-        .cast(MEASURES_SCHEMA)
-    )
+    return evidence

@@ -4,7 +4,7 @@
 hex: stable across runs with the same key (so QA leads can follow a customer across
 days), not reversible without the key, and not guessable from a list of known ids the
 way a plain hash would be. Free text is never published. Pure Polars: the key is passed
-in by the flow (flows/secrets.py), never read here.
+in by the flow (warehouse/secrets.py), never read here.
 """
 
 from __future__ import annotations

@@ -4,76 +4,172 @@ First-contact resolution and reopens (did the fix stick?), first replies and rep
 breaches (was the customer kept waiting?), call queue, hold and interruption measures,
 satisfaction confirmation and CSAT. Pure Polars over the contact universe
 (transforms/contacts.py); thresholds come from `Policy.resolution`. The family hands the
-scorecard long parts (RATE_PARTS / MEASURES / COUNTS) and two evidence frames.
+scorecard long parts (RATE_PARTS / MEASURES / COUNTS); it publishes no table of its own.
 Interpretations of the spec are recorded in docs/DECISIONLOG.md (Resolution ... scorecards).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import polars as pl
 
 from configs.policy import Policy
-from transforms.contacts import AuditWindow, closed_on, is_own_linked_ticket, local_date
-from transforms.scorecards import COUNTS_SCHEMA, MEASURES_SCHEMA, RATE_PARTS_SCHEMA
-from transforms.stats import rate_columns
+from transforms.contacts import (
+    AuditWindow,
+    agent_team_roster,
+    closed_on,
+    is_own_linked_ticket,
+    local_date,
+    with_agent_team,
+)
+from transforms.parts import FamilyResult, Metric, count_part, measure_part, rate_part
+from transforms.schemas.base import SOLVED_STATUSES, WORKING_STATUSES
+from transforms.scope import DayScope
 
-# A solved ticket moved back to any working status is reopened (same rule as escalation.py).
-REOPEN_STATUSES = ("new", "open", "pending", "on_hold")
-SOLVED_STATUSES = ("solved", "closed")
 # Call legs that wait in a queue: customer-initiated calls and transfers (not outbound/callback).
 QUEUED_DIRECTIONS = ("inbound", "transfer")
 CSAT_GOOD_MIN = 4
 
 FIRST_CONTACT, REPEAT, PENDING = "first_contact", "repeat", "pending"
 
-RESOLUTION_EVIDENCE_SCHEMA = pl.Schema(
-    {
-        "audit_date": pl.Date(),
-        "contact_id": pl.String(),
-        "contact_type": pl.String(),
-        "agent_id": pl.String(),
-        "team_id": pl.String(),
-        "customer_id": pl.String(),
-        "category": pl.String(),
-        "closed_at": pl.Datetime("us", "UTC"),
-        "window_closes_at": pl.Datetime("us", "UTC"),
-        "repeat_contact_id": pl.String(),
-        "repeat_contact_at": pl.Datetime("us", "UTC"),
-        "reopened_at": pl.Datetime("us", "UTC"),
-        "fcr_status": pl.String(),
-        "reopen_status": pl.String(),
-    }
+FCR = "first-contact-resolution-and-repeat-contact"
+METRICS = (
+    Metric(
+        "first_contact_resolution",
+        "rate",
+        label="First-contact resolution",
+        short_label="FCR",
+        description="Resolved contacts closed on the day whose repeat window has closed, and those "
+        "with neither a repeat contact nor a reopen.",
+        anchor=FCR,
+        headline=True,
+    ),
+    Metric(
+        "repeat_contact",
+        "rate",
+        label="Repeat contact",
+        short_label="Repeat",
+        description="The first_contact_resolution denominator, and the contacts with a repeat contact "
+        "or a reopen (the two rates add up to 1).",
+        anchor=FCR,
+    ),
+    Metric(
+        "reopen",
+        "rate",
+        label="Reopen",
+        description="Solved tickets closed on the day whose window has closed, and those reopened "
+        "within repeat_window_days.",
+        anchor="reopen",
+        headline=True,
+    ),
+    Metric(
+        "satisfaction_confirmed",
+        "rate",
+        label="Satisfaction confirmed",
+        short_label="Sat. confirmed",
+        description="Answered calls closed on the day where it is known, and those where the agent "
+        "confirmed the customer was satisfied.",
+        anchor="calls",
+    ),
+    Metric(
+        "csat_good",
+        "rate",
+        label="CSAT 4–5",
+        description="Tickets first solved on the day with a CSAT score, and those scored 4 or 5.",
+        anchor="csat",
+    ),
+    Metric(
+        "abandonment",
+        "rate",
+        label="Abandonment",
+        description="Inbound and transfer legs that ended on the day, and those never answered "
+        "(team scorecard only; 0/0 on agent rows).",
+        anchor="calls",
+    ),
+    Metric(
+        "first_reply_minutes",
+        "measure",
+        label="First reply (minutes)",
+        description="Minutes from a ticket's creation to its first public agent comment, on the day "
+        "the reply was sent.",
+        anchor="first-reply",
+        stats=("median", "p90"),
+    ),
+    Metric(
+        "hold_seconds",
+        "measure",
+        label="Hold (seconds)",
+        description="Total hold of each answered call closed on the day (0 included).",
+        anchor="calls",
+        stats=("median", "p90"),
+    ),
+    Metric(
+        "queue_wait_seconds",
+        "measure",
+        label="Queue wait (seconds)",
+        description="answered_at - initiated_at of answered inbound and transfer legs that ended on the "
+        "day (team scorecard only).",
+        anchor="calls",
+        stats=("median", "p90"),
+    ),
+    Metric(
+        "csat_score",
+        "measure",
+        label="CSAT score",
+        description="CSAT score (1-5) of tickets first solved on the day.",
+        anchor="csat",
+        stats=("mean",),
+    ),
+    Metric(
+        "talk_seconds",
+        "measure",
+        label="Talk (seconds)",
+        description="Talk time of answered calls where agent interruptions are known too.",
+        anchor="calls",
+    ),
+    Metric(
+        "agent_interruptions",
+        "measure",
+        label="Agent interruptions",
+        description="Times the agent interrupted the customer, on answered calls where talk time is "
+        "known too.",
+        anchor="calls",
+    ),
+    Metric(
+        "interruptions_per_10_talk_minutes",
+        "ratio",
+        label="Interruptions per 10 talk minutes",
+        short_label="Interrupt./10 min",
+        description="Sum of agent_interruptions / (sum of talk_seconds / 60) x 10: a ratio of sums, "
+        "null without talk time.",
+        anchor="calls",
+        numerator="agent_interruptions",
+        denominator="talk_seconds",
+    ),
+    Metric(
+        "reply_sla_breaches",
+        "count",
+        label="Reply SLA breaches",
+        description="Waits for an agent reply longer than reply_sla_hours whose deadline fell on the day.",
+        anchor="reply-sla-breaches",
+    ),
+    Metric(
+        "first_contact_resolution_pending",
+        "count",
+        label="FCR pending",
+        description="Resolved contacts closed on the day whose repeat window is still open at the data "
+        "cut-off.",
+        anchor=FCR,
+    ),
+    Metric(
+        "reopen_pending",
+        "count",
+        label="Reopen pending",
+        description="Solved tickets closed on the day whose reopen window is still open at the data cut-off.",
+        anchor="reopen",
+    ),
 )
-
-QUEUE_SCHEMA = pl.Schema(
-    {
-        "audit_date": pl.Date(),
-        "queue": pl.String(),
-        "abandonment_numerator": pl.Int64(),
-        "abandonment_denominator": pl.Int64(),
-        "abandonment_rate": pl.Float64(),
-        "abandonment_ci_low": pl.Float64(),
-        "abandonment_ci_high": pl.Float64(),
-        "abandonment_low_volume": pl.Boolean(),
-        "queue_wait_seconds_median": pl.Float64(),
-        "queue_wait_seconds_p90": pl.Float64(),
-    }
-)
-
-
-@dataclass(frozen=True)
-class ResolutionResult:
-    """Scorecard parts plus evidence: one row per resolved contact closed on D
-    (`evidence`) and one row per queue (`queues`)."""
-
-    rate_parts: pl.LazyFrame
-    measures: pl.LazyFrame
-    counts: pl.LazyFrame
-    evidence: pl.LazyFrame
-    queues: pl.LazyFrame
 
 
 # --- shared helpers -----------------------------------------------------------------------------
@@ -85,60 +181,6 @@ def _minutes(later: str, earlier: str) -> pl.Expr:
 
 def _seconds(later: str, earlier: str) -> pl.Expr:
     return (pl.col(later) - pl.col(earlier)).dt.total_microseconds() / 1e6
-
-
-def agent_team_roster(events: pl.LazyFrame) -> pl.LazyFrame:
-    """`agent_id`, `at`, `agent_team_id`: every assignment with a team (on any ticket), sorted by
-    `at` for as-of joins; same instant: the greatest event_id. The rule contacts.py attributes by."""
-    return (
-        events.filter((pl.col("event_type") == "assignment") & pl.col("team_id").is_not_null())
-        .select(
-            pl.col("assignee_id").alias("agent_id"), pl.col("occurred_at").alias("at"), "event_id", "team_id"
-        )
-        .sort("agent_id", "at", "event_id")
-        .group_by("agent_id", "at", maintain_order=True)
-        .last()
-        .select("agent_id", "at", pl.col("team_id").alias("agent_team_id"))
-        .sort("at")
-    )
-
-
-def _with_agent_team(frame: pl.LazyFrame, at: str, roster: pl.LazyFrame, fallback: str) -> pl.LazyFrame:
-    """`team_id`: the agent's latest known team at `at`, else the `fallback` column."""
-    return (
-        frame.sort(at)
-        .join_asof(roster, left_on=at, right_on="at", by="agent_id", check_sortedness=False)
-        .with_columns(pl.coalesce("agent_team_id", fallback).alias("team_id"))
-        .drop("agent_team_id", "at")
-    )
-
-
-def _parts(frame: pl.LazyFrame, schema: pl.Schema) -> pl.LazyFrame:
-    return frame.select([pl.col(n).cast(t) for n, t in schema.items()])
-
-
-def _rate_part(frame: pl.LazyFrame, metric: str, hit: pl.Expr) -> pl.LazyFrame:
-    return _parts(
-        frame.with_columns(
-            metric=pl.lit(metric),
-            numerator=hit.fill_null(False).cast(pl.Int64),
-            denominator=pl.lit(1, dtype=pl.Int64),
-        ),
-        RATE_PARTS_SCHEMA,
-    )
-
-
-def _measure(frame: pl.LazyFrame, measure: str, value: pl.Expr) -> pl.LazyFrame:
-    return _parts(
-        frame.with_columns(measure=pl.lit(measure), value=value.cast(pl.Float64)).filter(
-            pl.col("value").is_not_null()
-        ),
-        MEASURES_SCHEMA,
-    )
-
-
-def _count(frame: pl.LazyFrame, count: str) -> pl.LazyFrame:
-    return _parts(frame.with_columns(count=pl.lit(count), value=pl.lit(1, dtype=pl.Int64)), COUNTS_SCHEMA)
 
 
 # --- first-contact resolution and reopens -------------------------------------------------------
@@ -176,7 +218,7 @@ def repeat_contacts(closed: pl.LazyFrame, customer_contacts: pl.LazyFrame, windo
 def reopens(closed: pl.LazyFrame, events: pl.LazyFrame, window: timedelta) -> pl.LazyFrame:
     """First move of a ticket back to a working status in (closed_at, closed_at + window]."""
     moves = events.filter(
-        (pl.col("event_type") == "status_change") & pl.col("new_status").is_in(REOPEN_STATUSES)
+        (pl.col("event_type") == "status_change") & pl.col("new_status").is_in(WORKING_STATUSES)
     ).select(pl.col("ticket_id").alias("contact_id"), pl.col("occurred_at").alias("reopened_at"))
     return (
         closed.filter(pl.col("contact_type") == "ticket")
@@ -235,15 +277,17 @@ def resolution_parts(classified: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFra
     reopen = classified.filter(pl.col("reopen_status").is_in(["reopened", "not_reopened"]))
     rates = pl.concat(
         [
-            _rate_part(fcr, "first_contact_resolution", pl.col("fcr_status") == FIRST_CONTACT),
-            _rate_part(fcr, "repeat_contact", pl.col("fcr_status") == REPEAT),
-            _rate_part(reopen, "reopen", pl.col("reopen_status") == "reopened"),
+            rate_part(fcr, "first_contact_resolution", pl.col("fcr_status") == FIRST_CONTACT),
+            rate_part(fcr, "repeat_contact", pl.col("fcr_status") == REPEAT),
+            rate_part(reopen, "reopen", pl.col("reopen_status") == "reopened"),
         ]
     )
     counts = pl.concat(
         [
-            _count(classified.filter(pl.col("fcr_status") == PENDING), "first_contact_resolution_pending"),
-            _count(classified.filter(pl.col("reopen_status") == PENDING), "reopen_pending"),
+            count_part(
+                classified.filter(pl.col("fcr_status") == PENDING), "first_contact_resolution_pending"
+            ),
+            count_part(classified.filter(pl.col("reopen_status") == PENDING), "reopen_pending"),
         ]
     )
     return rates, counts
@@ -285,7 +329,7 @@ def first_replies(
         .with_columns(audit_date=local_date(pl.col("reply_at"), window.time_zone))
         .filter(closed_on(window))
     )
-    return _with_agent_team(first, "reply_at", roster, "ticket_team_id").with_columns(
+    return with_agent_team(first, "reply_at", roster, "ticket_team_id").with_columns(
         first_reply_minutes=_minutes("reply_at", "created_at")
     )
 
@@ -346,7 +390,7 @@ def reply_waits(
     # On a solved ticket, a comment that the ticket is reopened after, before any agent reply, is
     # the customer coming back (it reopened the ticket, often a second later): it waits too.
     was_solved = pl.col("new_status").is_in(SOLVED_STATUSES).fill_null(False)
-    reopened = pl.col("next_status").is_in(REOPEN_STATUSES).fill_null(False) & (
+    reopened = pl.col("next_status").is_in(WORKING_STATUSES).fill_null(False) & (
         pl.col("reply_at").is_null() | (pl.col("next_status_at") <= pl.col("reply_at"))
     )
     return (
@@ -445,7 +489,7 @@ def reply_sla_breaches(
         )
         .drop("team_id")
     )
-    return _with_agent_team(breaches, "deadline_at", roster, "fallback_team")
+    return with_agent_team(breaches, "deadline_at", roster, "fallback_team")
 
 
 # --- calls and CSAT -------------------------------------------------------------------------------
@@ -473,13 +517,13 @@ def answered_call_parts(
     )
     measures = pl.concat(
         [
-            _measure(answered, "hold_seconds", pl.col("hold_seconds")),
-            _measure(paired, "talk_seconds", pl.col("talk_seconds")),
-            _measure(paired, "agent_interruptions", pl.col("agent_interruptions")),
+            measure_part(answered, "hold_seconds", pl.col("hold_seconds")),
+            measure_part(paired, "talk_seconds", pl.col("talk_seconds")),
+            measure_part(paired, "agent_interruptions", pl.col("agent_interruptions")),
         ]
     )
     confirmed = answered.filter(pl.col("satisfaction_confirmed").is_not_null())
-    rates = _rate_part(confirmed, "satisfaction_confirmed", pl.col("satisfaction_confirmed"))
+    rates = rate_part(confirmed, "satisfaction_confirmed", pl.col("satisfaction_confirmed"))
     return rates, measures
 
 
@@ -498,23 +542,6 @@ def queued_calls(calls: pl.LazyFrame, window: AuditWindow) -> pl.LazyFrame:
     )
 
 
-def queue_summary(queued: pl.LazyFrame, min_volume: int) -> pl.LazyFrame:
-    """One row per (audit_date, queue): abandonment with its Wilson interval, queue-wait median and p90."""
-    wait = pl.col("queue_wait_seconds").drop_nulls()
-    return (
-        queued.group_by("audit_date", "queue")
-        .agg(
-            abandonment_numerator=pl.col("is_abandoned").sum().cast(pl.Int64),
-            abandonment_denominator=pl.len().cast(pl.Int64),
-            queue_wait_seconds_median=wait.median(),
-            queue_wait_seconds_p90=wait.quantile(0.9, "linear"),
-        )
-        .with_columns(rate_columns("abandonment", min_volume))
-        .select([pl.col(n).cast(t) for n, t in QUEUE_SCHEMA.items()])
-        .sort("audit_date", "queue", nulls_last=True)
-    )
-
-
 def csat_parts(
     contacts: pl.LazyFrame, tickets: pl.LazyFrame, window: AuditWindow
 ) -> tuple[pl.LazyFrame, pl.LazyFrame]:
@@ -529,40 +556,27 @@ def csat_parts(
         .filter(pl.col("csat_score").is_not_null())
     )
     return (
-        _rate_part(scored, "csat_good", pl.col("csat_score") >= CSAT_GOOD_MIN),
-        _measure(scored, "csat_score", pl.col("csat_score")),
+        rate_part(scored, "csat_good", pl.col("csat_score") >= CSAT_GOOD_MIN),
+        measure_part(scored, "csat_score", pl.col("csat_score")),
     )
 
 
 # --- public entry point -------------------------------------------------------------------------
 
 
-def audit_resolution(
-    contacts: pl.LazyFrame,
-    customer_contacts: pl.LazyFrame,
-    tickets: pl.LazyFrame,
-    events: pl.LazyFrame,
-    calls: pl.LazyFrame,
-    window: AuditWindow,
-    policy: Policy,
-) -> ResolutionResult:
-    """Resolution, responsiveness and conduct parts for `window.audit_date`.
+def audit_resolution(scope: DayScope, window: AuditWindow, policy: Policy) -> FamilyResult:
+    """Resolution, responsiveness and conduct parts for `window.audit_date` (no published table).
 
-    Args:
-        contacts: the contact universe (`build_contacts`), any close date.
-        customer_contacts: every customer-initiated contact, covering the repeat look-ahead.
-        tickets, events, calls: canonical tables covering creation of the day's tickets
-            through D plus the repeat window.
-    Returns:
-        rate parts (first_contact_resolution, repeat_contact, reopen, satisfaction_confirmed,
-        csat_good, abandonment), measures (first_reply_minutes, hold_seconds, talk_seconds,
-        agent_interruptions, queue_wait_seconds, csat_score), counts (reply_sla_breaches,
-        first_contact_resolution_pending, reopen_pending), the contact evidence and the queues.
+    Rate parts: first_contact_resolution, repeat_contact, reopen, satisfaction_confirmed,
+    csat_good, abandonment; measures: first_reply_minutes, hold_seconds, talk_seconds,
+    agent_interruptions, queue_wait_seconds, csat_score; counts: reply_sla_breaches,
+    first_contact_resolution_pending, reopen_pending.
     """
+    contacts, tickets, events, calls = scope.contacts, scope.tickets, scope.ticket_events, scope.calls
     repeat_window = timedelta(days=policy.resolution.repeat_window_days)
     sla = timedelta(hours=policy.resolution.reply_sla_hours)
     roster = agent_team_roster(events).cache()
-    classified = classify_resolution(contacts, customer_contacts, events, window, repeat_window).cache()
+    classified = classify_resolution(contacts, scope.customer_contacts, events, window, repeat_window).cache()
     fcr_rates, pending = resolution_parts(classified)
     call_rates, call_measures = answered_call_parts(contacts, calls, window)
     csat_rates, csat_measures = csat_parts(contacts, tickets, window)
@@ -570,22 +584,18 @@ def audit_resolution(
     replies = first_replies(tickets, events, roster, window)
     breaches = reply_sla_breaches(tickets, events, roster, window, sla)
     rate_parts = pl.concat(
-        [fcr_rates, call_rates, csat_rates, _rate_part(queued, "abandonment", pl.col("is_abandoned"))]
+        [fcr_rates, call_rates, csat_rates, rate_part(queued, "abandonment", pl.col("is_abandoned"))]
     )
     measures = pl.concat(
         [
-            _measure(replies, "first_reply_minutes", pl.col("first_reply_minutes")),
+            measure_part(replies, "first_reply_minutes", pl.col("first_reply_minutes")),
             call_measures,
-            _measure(queued, "queue_wait_seconds", pl.col("queue_wait_seconds")),
+            measure_part(queued, "queue_wait_seconds", pl.col("queue_wait_seconds")),
             csat_measures,
         ]
     )
-    return ResolutionResult(
+    return FamilyResult(
         rate_parts=rate_parts,
         measures=measures,
-        counts=pl.concat([_count(breaches, "reply_sla_breaches"), pending]),
-        evidence=classified.select([pl.col(n).cast(t) for n, t in RESOLUTION_EVIDENCE_SCHEMA.items()]).sort(
-            "audit_date", "contact_type", "contact_id"
-        ),
-        queues=queue_summary(queued, policy.min_volume),
+        counts=pl.concat([count_part(breaches, "reply_sla_breaches"), pending]),
     )

@@ -3,9 +3,9 @@
 Families hand over three long frames (docs/architecture.md, "Scorecard parts"); this module
 only sums numerators, denominators and counts and takes quantiles of measures, so a team
 or a week is the sum of the same parts and rates are never averaged (metrics.md,
-Universe). The catalogue below fixes the published columns: a day with no parts for a
-metric still has its columns (0 / null), and a part with an unknown name is refused
-rather than silently dropped.
+Universe). The catalogue (catalogue/, from each family's `METRICS`) fixes the published
+columns: a day with no parts for a metric still has its columns (0 / null), and a part with
+an unknown name is refused rather than silently dropped.
 """
 
 from __future__ import annotations
@@ -16,44 +16,10 @@ from typing import Final, Literal
 
 import polars as pl
 
-from transforms.parts import COUNTS_SCHEMA, MEASURES_SCHEMA, RATE_PARTS_SCHEMA
+import catalogue
+from transforms.parts import COUNTS_SCHEMA, MEASURES_SCHEMA, RATE_PARTS_SCHEMA, Metric
 from transforms.stats import rate_columns
 
-# Rate metrics, in column order. abandonment has team-level parts only (agent_id null).
-RATE_METRICS = (
-    "follow_up",
-    "escalation",
-    "missed_escalation",
-    "late_escalation",
-    "de_escalation",
-    "first_contact_resolution",
-    "repeat_contact",
-    "reopen",
-    "satisfaction_confirmed",
-    "csat_good",
-    "abandonment",
-)
-# Measures and the statistics published for each: `<measure>_<stat>`.
-MEASURE_STATS: dict[str, tuple[str, ...]] = {
-    "first_reply_minutes": ("median", "p90"),
-    "hours_to_follow_up": ("median", "p90"),
-    "hold_seconds": ("median", "p90"),
-    "queue_wait_seconds": ("median", "p90"),
-    "csat_score": ("mean",),
-}
-# Measures that are only summed, for the interruption ratio of sums.
-SUMMED_MEASURES = ("talk_seconds", "agent_interruptions")
-COUNTS = (
-    "concessions",
-    "policy_violations",
-    "concession_flags",
-    "lost_control",
-    "argumentative",
-    "reply_sla_breaches",
-    "first_contact_resolution_pending",
-    "reopen_pending",
-)
-VOLUMES = ("contacts", "tickets_solved", "calls_answered")
 # Linear interpolation between order statistics (numpy / DuckDB quantile_cont / Excel PERCENTILE.INC).
 QUANTILE_METHOD: Final = "linear"
 
@@ -61,14 +27,42 @@ Level = Literal["agent", "team"]
 _KEY: dict[str, str] = {"agent": "agent_id", "team": "team_id"}
 
 
-# --- catalogue checks ---------------------------------------------------------------------------
+# --- what the catalogue publishes ---------------------------------------------------------------
+
+
+def _rates() -> tuple[str, ...]:
+    return catalogue.rate_metrics()
+
+
+def _measures() -> tuple[Metric, ...]:
+    """Measures published as statistics (`<measure>_<stat>`)."""
+    return tuple(m for m in catalogue.metrics("measure") if m.stats)
+
+
+def _ratios() -> tuple[Metric, ...]:
+    return catalogue.metrics("ratio")
+
+
+def _counts() -> tuple[str, ...]:
+    return tuple(m.name for m in catalogue.metrics("count"))
+
+
+def _volumes() -> tuple[str, ...]:
+    return tuple(m.name for m in catalogue.VOLUMES)
+
+
+def _summed() -> list[str]:
+    """Columns that are sums of non-negative parts: zero-filled, and summed again by roll-ups."""
+    ratio_sums = [r.numerator for r in _ratios()]
+    fractions = [f"{m}_{part}" for m in _rates() for part in ("numerator", "denominator")]
+    return [*_volumes(), *_counts(), *ratio_sums, *fractions]
 
 
 def _known_names() -> dict[str, frozenset[str]]:
     return {
-        "metric": frozenset(RATE_METRICS),
-        "measure": frozenset(MEASURE_STATS) | frozenset(SUMMED_MEASURES),
-        "count": frozenset(COUNTS),
+        "metric": frozenset(_rates()),
+        "measure": frozenset(m.name for m in catalogue.metrics("measure")),
+        "count": frozenset(_counts()),
     }
 
 
@@ -101,7 +95,7 @@ def _concat(frames: Sequence[pl.LazyFrame], schema: pl.Schema, name_column: str)
 
 def _rate_aggs() -> list[pl.Expr]:
     aggs = []
-    for metric in RATE_METRICS:
+    for metric in _rates():
         mine = pl.col("metric") == metric
         aggs += [
             pl.col("numerator").filter(mine).sum().alias(f"{metric}_numerator"),
@@ -119,29 +113,30 @@ def _stat(values: pl.Expr, stat: str) -> pl.Expr:
 
 
 def _stat_aggs() -> list[pl.Expr]:
-    """`<measure>_<stat>` for every measure in MEASURE_STATS, from the individual observations."""
+    """`<measure>_<stat>` for every published measure, from the individual observations."""
     return [
-        _stat(pl.col("value").filter(pl.col("measure") == measure), stat).alias(f"{measure}_{stat}")
-        for measure, stats in MEASURE_STATS.items()
-        for stat in stats
+        _stat(pl.col("value").filter(pl.col("measure") == m.name), stat).alias(f"{m.name}_{stat}")
+        for m in _measures()
+        for stat in m.stats
     ]
 
 
 def _summed_aggs() -> list[pl.Expr]:
-    """Sums behind the interruption ratio: `talk_seconds_sum` and `agent_interruptions`."""
-    summed = pl.col("value").filter(pl.col("measure") == "agent_interruptions").sum()
-    return [
-        # Summed as integer milliseconds: a float sum would depend on the parts' row order.
-        (
-            (pl.col("value").filter(pl.col("measure") == "talk_seconds") * 1000).round(0).cast(pl.Int64).sum()
-            / 1000.0
-        ).alias("talk_seconds_sum"),
-        summed.round(0).cast(pl.Int64).alias("agent_interruptions"),
-    ]
+    """Sums behind each ratio: `<denominator>_sum` (talk_seconds_sum) and the numerator's sum."""
+    aggs = []
+    for ratio in _ratios():
+        numerator = pl.col("value").filter(pl.col("measure") == ratio.numerator).sum()
+        denominator = pl.col("value").filter(pl.col("measure") == ratio.denominator)
+        aggs += [
+            # Summed as integer milliseconds: a float sum would depend on the parts' row order.
+            ((denominator * 1000).round(0).cast(pl.Int64).sum() / 1000.0).alias(f"{ratio.denominator}_sum"),
+            numerator.round(0).cast(pl.Int64).alias(ratio.numerator),
+        ]
+    return aggs
 
 
 def _count_aggs() -> list[pl.Expr]:
-    return [pl.col("value").filter(pl.col("count") == name).sum().alias(name) for name in COUNTS]
+    return [pl.col("value").filter(pl.col("count") == name).sum().alias(name) for name in _counts()]
 
 
 def _volume_aggs() -> list[pl.Expr]:
@@ -153,16 +148,20 @@ def _volume_aggs() -> list[pl.Expr]:
     ]
 
 
-def interruption_columns() -> list[pl.Expr]:
-    """talk_minutes and interruptions per 10 talk minutes: a ratio of sums, null without talk time."""
-    minutes = pl.col("talk_seconds_sum") / 60.0
-    return [
-        minutes.alias("talk_minutes"),
-        pl.when(minutes > 0)
-        .then(pl.col("agent_interruptions") / minutes * 10.0)
-        .otherwise(None)
-        .alias("interruptions_per_10_talk_minutes"),
-    ]
+def ratio_columns() -> list[pl.Expr]:
+    """Each ratio from its sums; today the one ratio, interruptions per 10 talk minutes, with
+    talk_minutes beside it: a ratio of sums, null without talk time."""
+    exprs = []
+    for ratio in _ratios():
+        minutes = pl.col(f"{ratio.denominator}_sum") / 60.0
+        exprs += [
+            minutes.alias("talk_minutes"),
+            pl.when(minutes > 0)
+            .then(pl.col(ratio.numerator) / minutes * 10.0)
+            .otherwise(None)
+            .alias(ratio.name),
+        ]
+    return exprs
 
 
 # --- daily scorecards -----------------------------------------------------------------------------
@@ -183,16 +182,9 @@ def _agent_teams(sources: Sequence[pl.LazyFrame]) -> pl.LazyFrame:
 
 
 def scorecard_columns(level: Level) -> list[str]:
-    """The published columns of a daily scorecard, in order."""
-    keys = ["audit_date", "agent_id", "team_id"] if level == "agent" else ["audit_date", "team_id"]
-    rates = [
-        f"{m}_{suffix}"
-        for m in RATE_METRICS
-        for suffix in ("numerator", "denominator", "rate", "ci_low", "ci_high", "low_volume")
-    ]
-    measures = [f"{m}_{s}" for m, stats in MEASURE_STATS.items() for s in stats]
-    ratio = ["agent_interruptions", "talk_minutes", "interruptions_per_10_talk_minutes"]
-    return [*keys, *VOLUMES, *rates, *measures, *ratio, *COUNTS]
+    """The columns a daily scorecard is computed with, in order (the catalogue's, without run_id,
+    which publishing adds)."""
+    return [c.name for c in catalogue.scorecard_columns(level) if c.name != "run_id"]
 
 
 def _daily(
@@ -215,16 +207,14 @@ def _daily(
         .join(measures_.group_by(keys).agg(*_stat_aggs(), *_summed_aggs()), on=keys, how="left")
         .join(counts_.group_by(keys).agg(_count_aggs()), on=keys, how="left")
     )
-    zero_filled = [*VOLUMES, *COUNTS, "agent_interruptions", "talk_seconds_sum"] + [
-        f"{m}_{part}" for m in RATE_METRICS for part in ("numerator", "denominator")
-    ]
+    zero_filled = [*_summed(), *(f"{r.denominator}_sum" for r in _ratios())]
     frame = frame.with_columns(pl.col(zero_filled).fill_null(0))
     if level == "agent":
         frame = frame.join(_agent_teams(sources), on=keys, how="left")
-    rates = [expr for m in RATE_METRICS for expr in rate_columns(m, min_volume)]
+    rates = [expr for m in _rates() for expr in rate_columns(m, min_volume)]
     return (
-        frame.with_columns(*rates, *interruption_columns())
-        .with_columns(pl.col(*VOLUMES, *COUNTS).cast(pl.Int64))
+        frame.with_columns(*rates, *ratio_columns())
+        .with_columns(pl.col(*_volumes(), *_counts()).cast(pl.Int64))
         .select(scorecard_columns(level))
         .sort(keys, nulls_last=True)
     )
@@ -291,19 +281,16 @@ def weekly_scorecards(
     level: Level = "agent" if "agent_id" in daily.collect_schema().names() else "team"
     key = _KEY[level]
     week_keys = ["week_start", "iso_year", "iso_week", key]
-    summed = [*VOLUMES, *COUNTS, "agent_interruptions"] + [
-        f"{m}_{part}" for m in RATE_METRICS for part in ("numerator", "denominator")
-    ]
     aggs = [
-        pl.col(summed).sum(),
+        pl.col(_summed()).sum(),
         ((pl.col("talk_minutes") * 60_000).round(0).cast(pl.Int64).sum() / 1000.0).alias("talk_seconds_sum"),
         pl.len().cast(pl.Int64).alias("days"),
     ]
     if level == "agent":
         aggs.append(pl.col("team_id").sort_by("audit_date").last())
     weekly = daily.with_columns(_week_columns()).group_by(week_keys).agg(aggs)
-    rates = [expr for m in RATE_METRICS for expr in rate_columns(m, min_volume)]
-    weekly = weekly.with_columns(*rates, *interruption_columns())
+    rates = [expr for m in _rates() for expr in rate_columns(m, min_volume)]
+    weekly = weekly.with_columns(*rates, *ratio_columns())
     if measures is not None:
         stats = (
             _concat(measures, MEASURES_SCHEMA, "measure")

@@ -23,13 +23,13 @@ import polars as pl
 
 from configs.settings import load_settings
 from expectations import gate
-from flows.ingest import ingest_all
-from flows.manifest import build_manifest, input_files_frame
-from flows.publish import stage
-from flows.storage import open_storage
 from flows.windows import data_cutoff, export_range
+from ingestion.ingest import ingest_all
+from storage import open_storage
 from transforms.audit import CanonicalTables, collect_audit, run_audit
 from transforms.contacts import AuditWindow
+from warehouse.manifest import build_manifest, input_files_frame
+from warehouse.publish import stage
 
 DAY = dt.date(2026, 11, 17)
 KEY = b"bench-pseudonym-key-0123456789abcdef"

@@ -11,10 +11,13 @@ from typing import Any
 
 import polars as pl
 
+import catalogue
 from transforms.pseudonym import publishable
 from transforms.schemas import CALLS, TICKET_EVENTS, TICKETS
 from transforms.schemas.base import LINEAGE_SCHEMA, EntitySchema
-from transforms.scorecards import COUNTS, scorecard_columns
+from transforms.scorecards import scorecard_columns
+
+COUNTS = tuple(m.name for m in catalogue.metrics("count"))
 
 DAY = dt.date(2026, 11, 20)
 RUN = "run-20261120-a"

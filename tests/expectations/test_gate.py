@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from configs.settings import load_settings
 from expectations.gate import ValidationFailed, _sample_keys, render_runs_index, run_validation
-from flows.manifest import build_manifest, input_files_frame
+from warehouse.manifest import build_manifest, input_files_frame
 
 
 def manifest(**overrides) -> pl.DataFrame:

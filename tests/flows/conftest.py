@@ -13,8 +13,8 @@ import polars as pl
 import pytest
 from flow_fixtures import EXPORTS, AuditPlaces, FlowOutcome, audit_environment, landing_bucket
 
-from flows.s3_endpoint import endpoint_settings
-from flows.sample_data import generate_exports
+from devtools.s3_endpoint import endpoint_settings
+from devtools.sample_data import generate_exports
 
 
 @pytest.hookimpl(trylast=True)
@@ -48,8 +48,8 @@ def published_run(
     Its scratch files go to a work folder of its own (`AUDIT_WORK_DIR`); the canonical tables it
     spills there are recorded in `FlowOutcome.spilled`.
     """
-    from flows import ingest
     from flows.daily import daily_audit
+    from ingestion import ingest
 
     work_dir = tmp_path_factory.mktemp("flow-work")
     spilled: list[Path] = []

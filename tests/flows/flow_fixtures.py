@@ -14,9 +14,9 @@ from uuid import UUID
 import pytest
 
 from configs.settings import S3Settings
-from flows.s3_endpoint import DUMMY_CREDENTIALS, create_bucket
-from flows.sample_data import GeneratorConfig
-from flows.storage import S3Storage
+from devtools.s3_endpoint import DUMMY_CREDENTIALS, create_bucket
+from devtools.sample_data import GeneratorConfig
+from storage import S3Storage
 
 # 8 agents (the generator's minimum), 2 teams, 16 export days, with bad rows, the corrupt
 # file and the re-delivered file: every ingestion path, small enough for GX to be quick.

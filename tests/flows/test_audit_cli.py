@@ -14,9 +14,9 @@ from flow_fixtures import FINAL_DAY, PSEUDONYM_KEY, AuditPlaces
 from typer.testing import CliRunner
 
 import flows.daily as daily
+from devtools.s3_endpoint import DUMMY_CREDENTIALS, free_port
 from flows.cli import app
-from flows.report.build import report_key
-from flows.s3_endpoint import DUMMY_CREDENTIALS, free_port
+from report.build import report_key
 
 runner = CliRunner()
 

@@ -19,15 +19,16 @@ import polars as pl
 import pytest
 from flow_fixtures import DEFAULT_DAY, FINAL_DAY, NEWEST_EXPORT, PSEUDONYM_KEY, FlowOutcome, artifacts_of
 
+from catalogue import AUDIT_TABLES, MANIFEST_TABLE
 from configs.policy import load_policy
-from flows.ingest import IngestResult, ingest_all
-from flows.publish import AUDIT_TABLES, MANIFEST_TABLE, read_table, table_history
-from flows.report.build import report_key
-from flows.storage import LocalStorage
 from flows.summary import headline
 from flows.windows import data_cutoff, default_audit_date, export_range, lookahead_days
+from ingestion.ingest import IngestResult, ingest_all
+from report.build import report_key
+from storage import LocalStorage
 from transforms.audit import CanonicalTables, collect_audit, run_audit
 from transforms.contacts import AuditWindow, build_contacts
+from warehouse.delta import read_table, table_history
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("prefect")]
 
@@ -187,7 +188,7 @@ def test_markdown_artifact_links_the_report_and_data_docs(
     assert "validation **passed**" in text
     rate = headline(expected[day]["metrics"]["agent_scorecard"])["follow_up"]
     assert rate is not None
-    assert f"follow-up rate: {rate:.1%}" in text
+    assert f"- Follow-up: {rate:.1%}" in text
 
 
 @pytest.mark.parametrize("day", DAYS, ids=str)

@@ -22,7 +22,7 @@ from typing import IO, Any
 
 import pytest
 
-from flows.s3_endpoint import free_port
+from devtools.s3_endpoint import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("prefect-server")]
 

@@ -25,7 +25,8 @@ from flow_fixtures import (
 )
 
 import flows.daily as daily
-from flows.publish import AUDIT_TABLES, MANIFEST_TABLE, read_table, table_history
+from catalogue import AUDIT_TABLES, MANIFEST_TABLE
+from warehouse.delta import read_table, table_history
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("prefect")]
 
@@ -53,7 +54,7 @@ def flaky_ingest_run(
     """A run whose first listing of the landing store drops the connection."""
     from flow_fixtures import audit_environment, landing_bucket
 
-    from flows.s3_endpoint import endpoint_settings
+    from devtools.s3_endpoint import endpoint_settings
 
     attempts: list[str] = []
     real_ingest_all = daily.ingest_all

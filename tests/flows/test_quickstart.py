@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows.quickstart import _with_local_links, reconciliation_lines, run_quickstart
+from devtools.quickstart import _with_local_links, reconciliation_lines, run_quickstart
 from tests.flows.flow_fixtures import EXPORTS, PSEUDONYM_KEY
 
 

@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from flows.ingest import IngestResult
 from flows.summary import (
     failure_markdown,
     headline,
@@ -22,6 +21,7 @@ from flows.summary import (
     scorecard_table,
     top_flags,
 )
+from ingestion.ingest import IngestResult
 
 DAY = date(2026, 3, 13)
 COUNTS = ("rows_read", "rows_accepted", "rows_quarantined", "rows_duplicate")
@@ -174,10 +174,10 @@ def test_run_summary_records_inputs_outputs_and_links() -> None:
 
 def test_markdown_shows_pooled_headline_rates_and_links() -> None:
     text = run_markdown(_summary(), _metrics())
-    assert "- follow-up rate: 40.0%" in text
-    assert "- missed-escalation rate: 50.0%" in text
-    assert "- first-contact resolution: n/a" in text
-    assert "- reopen rate: n/a" in text
+    assert "- Follow-up: 40.0%" in text
+    assert "- Missed escalation: 50.0%" in text
+    assert "- First-contact resolution: n/a" in text
+    assert "- Reopen: n/a" in text
     assert "- HTML report: s3://reports/audit_report/audit_date=2026-03-13/index.html" in text
     assert "- Data Docs: s3://reports/data_docs/audit_date=2026-03-13/run_id=r1/index.html" in text
     assert "validation **passed**" in text

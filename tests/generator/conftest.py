@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from generator_exports import BASE, read_entity
 
-from flows.sample_data import generate_exports
+from devtools.sample_data import generate_exports
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from flows.sample_data import GeneratorConfig
+from devtools.sample_data import GeneratorConfig
 from transforms.schemas import ENTITIES
 from transforms.schemas.base import TIMESTAMP
 

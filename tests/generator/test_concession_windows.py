@@ -19,9 +19,9 @@ import pytest
 from generator_exports import BASE
 
 from configs.policy import Policy, load_policy
-from flows.sample_data import Dataset, GeneratorConfig, build_dataset
-from flows.sample_data.generate import day_records, planted_ids
-from transforms.concessions import audit_concessions
+from devtools.sample_data import Dataset, GeneratorConfig, build_dataset
+from devtools.sample_data.generate import day_records, planted_ids
+from transforms.concessions import concession_tables
 from transforms.contacts import AuditWindow, build_contacts
 from transforms.dedup import deduplicate
 from transforms.schemas import ENTITIES
@@ -87,7 +87,7 @@ def audit_every_window(config: GeneratorConfig, policy: Policy) -> Audited:
     flags = {}
     for offset in range(config.days):
         day = config.start_date + timedelta(days=offset)
-        result = audit_concessions(
+        result = concession_tables(
             tables.contacts,
             tables.tickets,
             tables.events,
@@ -96,7 +96,7 @@ def audit_every_window(config: GeneratorConfig, policy: Policy) -> Audited:
             policy.concessions,
             policy.version,
         )
-        flags[day] = result.flags.collect()
+        flags[day] = result.tables["concession_flags"].collect()
     return Audited(config, planted_ids(data), flags)
 
 

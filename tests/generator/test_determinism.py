@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from generator_exports import export_keys, read_entity
 
-from flows.sample_data import (
+from devtools.sample_data import (
     GeneratorConfig,
     benchmark_config,
     build_dataset,

@@ -8,8 +8,8 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flows.sample_data import GeneratorConfig, build_dataset
-from flows.sample_data.records import call_records, event_records, ticket_records
+from devtools.sample_data import GeneratorConfig, build_dataset
+from devtools.sample_data.records import call_records, event_records, ticket_records
 
 configs = st.builds(
     GeneratorConfig,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.sample_data import GeneratorConfig, generate_exports
+from devtools.sample_data import GeneratorConfig, generate_exports
 
 CONFIG = GeneratorConfig(end_date=date(2026, 5, 3), days=3, agents=8, teams=2, seed=5)
 

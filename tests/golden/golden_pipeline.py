@@ -18,10 +18,10 @@ from typing import Any
 import polars as pl
 
 from configs.policy import Policy, load_policy
-from flows.ingest import IngestResult, ingest_all
-from flows.sample_data import GeneratorConfig, generate_exports
-from flows.storage import open_storage
+from devtools.sample_data import GeneratorConfig, generate_exports
 from flows.windows import data_cutoff, default_audit_date, export_range
+from ingestion.ingest import IngestResult, ingest_all
+from storage import open_storage
 from transforms.audit import CanonicalTables, collect_audit, run_audit
 from transforms.contacts import AuditWindow
 

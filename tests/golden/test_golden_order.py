@@ -17,10 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from flows.ingest import ingest_all
-from flows.storage import open_storage
+from catalogue import METRIC_TABLES
 from flows.windows import export_range, lookahead_days
-from transforms.audit import METRIC_TABLES, CanonicalTables
+from ingestion.ingest import ingest_all
+from storage import open_storage
+from transforms.audit import CanonicalTables
 
 # A day with every kind of finding (beneficiary flag, violations, missed escalations) and the
 # default day (pending escalations).

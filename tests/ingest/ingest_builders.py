@@ -13,7 +13,7 @@ from datetime import date
 
 import polars as pl
 
-from flows.storage import ObjectInfo
+from storage import ObjectInfo
 from transforms.schemas import EntitySchema
 from transforms.schemas.base import SOURCE_ROW
 from transforms.staging import conform_columns

@@ -10,7 +10,7 @@ import pytest
 from ingest_builders import MemoryStorage, csv_bytes, event, ticket
 from test_dedup import delivery, staged
 
-from flows.ingest import ingest_entity
+from ingestion.ingest import ingest_entity
 from transforms.dedup import KEPT, deduplicate
 from transforms.schemas import TICKET_EVENTS, TICKETS
 from transforms.schemas import quarantine as q

@@ -1,4 +1,4 @@
-"""flows/ingest.py: listing, whole-file quarantine, per-file reconciliation, quarantine store."""
+"""ingestion/ingest.py: listing, whole-file quarantine, per-file reconciliation, quarantine store."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from ingest_builders import MemoryStorage, call, csv_bytes, event, export_bytes,
 from polars.testing import assert_frame_equal
 
 from configs.settings import load_settings
-from flows.ingest import FILE_REPORT_SCHEMA, ingest_all, ingest_entity, ingest_landing, list_exports
-from flows.storage import LocalStorage
+from ingestion.ingest import FILE_REPORT_SCHEMA, ingest_all, ingest_entity, ingest_landing, list_exports
+from storage import LocalStorage
 from transforms.schemas import TICKETS
 from transforms.schemas import quarantine as q
 from transforms.schemas.quarantine import QUARANTINE_SCHEMA

@@ -1,4 +1,4 @@
-"""flows/readers.py: every format to the same all-text frame, row numbers, unreadable files."""
+"""ingestion/readers.py: every format to the same all-text frame, row numbers, unreadable files."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from ingest_builders import csv_bytes, export_bytes, jsonl_bytes, parquet_bytes,
 from polars.exceptions import PanicException
 from polars.testing import assert_frame_equal
 
-from flows import readers
-from flows.readers import UnreadableFile, export_format, read_export
+from ingestion import readers
+from ingestion.readers import UnreadableFile, export_format, read_export
 
 FORMATS = ["csv", "csv.gz", "jsonl", "jsonl.gz", "parquet"]
 

@@ -1,4 +1,4 @@
-"""flows/s3_endpoint.py: the moto server child process starts, answers, and stops cleanly."""
+"""devtools/s3_endpoint.py: the moto server child process starts, answers, and stops cleanly."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import urllib.request
 
 import pytest
 
-from flows import s3_endpoint
-from flows.s3_endpoint import EndpointError, local_s3_endpoint
+from devtools import s3_endpoint
+from devtools.s3_endpoint import EndpointError, local_s3_endpoint
 
 pytestmark = pytest.mark.integration
 

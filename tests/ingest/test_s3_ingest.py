@@ -10,8 +10,8 @@ import pytest
 from ingest_builders import call, csv_bytes, event, export_bytes, jsonl_bytes, ticket
 from polars.testing import assert_frame_equal
 
-from flows.ingest import ingest_all, ingest_entity
-from flows.storage import LocalStorage
+from ingestion.ingest import ingest_all, ingest_entity
+from storage import LocalStorage
 from transforms.schemas import TICKETS
 from transforms.schemas import quarantine as q
 

@@ -1,6 +1,6 @@
 """Typed Parquet columns skip the text round trip but get exactly the checks and values of text.
 
-flows/ingest reads Parquet with `keep_types=True`; staging passes columns typed as the contract
+ingestion/ingest reads Parquet with `keep_types=True`; staging passes columns typed as the contract
 types them (`is_typed_match`) through and parses every other column from its text.
 """
 
@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from ingest_builders import MemoryStorage, parquet_bytes
 from polars.testing import assert_frame_equal
 
-from flows.ingest import ingest_entity
-from flows.readers import read_export
+from ingestion.ingest import ingest_entity
+from ingestion.readers import read_export
 from transforms.schemas import CALLS, TICKETS
 from transforms.schemas import quarantine as q
 from transforms.schemas.base import Field

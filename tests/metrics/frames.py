@@ -8,12 +8,14 @@ nulls. Timestamps may be given as ISO strings ("2026-03-02T10:00:00Z") or dateti
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
 
 from transforms.schemas import CALLS, TICKET_EVENTS, TICKETS, EntitySchema
+from transforms.scope import CanonicalTables, DayScope, whole_history_scope
 
 TIMESTAMP = pl.Datetime("us", "UTC")
 
@@ -92,3 +94,16 @@ def assign(ticket_id: str, at: str, assignee_id: str, team_id: str | None = None
         "team_id": team_id,
         "actor_role": "system",
     }
+
+
+def scope_of(
+    tickets: pl.LazyFrame,
+    events: pl.LazyFrame,
+    calls: pl.LazyFrame,
+    time_zone: str = "UTC",
+    **narrowed: pl.LazyFrame,
+) -> DayScope:
+    """A family's input from hand-built frames: the whole history, un-narrowed (what the day's
+    scope must agree with), with any `DayScope` field replaced by `narrowed`."""
+    scope = whole_history_scope(CanonicalTables(tickets, events, calls), time_zone)
+    return replace(scope, **narrowed)

@@ -16,14 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+import catalogue
 from configs.policy import Policy
 from tests.metrics.frames import assign, calls_frame, events_frame, solve, tickets_frame, ts
 from transforms.audit import CanonicalTables, collect_audit, run_audit
-from transforms.concessions import audit_concessions
-from transforms.contacts import AuditWindow, build_contacts, build_customer_contacts
-from transforms.escalation import audit_escalation
-from transforms.follow_up import audit_follow_up
-from transforms.resolution import audit_resolution
+from transforms.contacts import AuditWindow, build_contacts
+from transforms.scope import whole_history_scope
 from transforms.scorecards import build_scorecards
 
 D = date(2026, 3, 10)
@@ -33,33 +31,22 @@ START = ts("2026-03-05T00:00:00Z")  # before the 3-day window D-2 .. D
 
 def _reference_audit(inputs: CanonicalTables, window: AuditWindow, policy: Policy) -> dict[str, pl.DataFrame]:
     """Every family over the whole contact universe: the answers `run_audit` must reproduce."""
-    tickets, events, calls = inputs.tickets, inputs.ticket_events, inputs.calls
-    contacts = build_contacts(tickets, events, calls, window.time_zone)
-    customers = build_customer_contacts(tickets, calls)
-    follow_up = audit_follow_up(contacts, customers, tickets, events, calls, window, policy.follow_up)
-    escalation = audit_escalation(contacts, customers, events, calls, window, policy.escalation)
-    concessions = audit_concessions(
-        contacts, tickets, events, calls, window, policy.concessions, "scope-test"
-    )
-    resolution = audit_resolution(contacts, customers, tickets, events, calls, window, policy)
+    scope = whole_history_scope(inputs, window.time_zone)
+    results = [
+        getattr(module, f"audit_{name}")(scope, window, policy) for name, module in catalogue.FAMILIES.items()
+    ]
     agent, team = build_scorecards(
-        [follow_up.rate_parts, escalation.rate_parts, resolution.rate_parts],
-        [follow_up.measures, resolution.measures],
-        [escalation.counts, concessions.counts, resolution.counts],
-        contacts,
+        [r.rate_parts for r in results],
+        [r.measures for r in results],
+        [r.counts for r in results],
+        scope.contacts,
         window.audit_date,
         policy.min_volume,
     )
-    return collect_audit(
-        {
-            "agent_scorecard": agent,
-            "team_scorecard": team,
-            "follow_up_audit": follow_up.evidence,
-            "escalation_audit": escalation.evidence,
-            "concession_audit": concessions.audit,
-            "concession_flags": concessions.flags,
-        }
-    )
+    tables = {"agent_scorecard": agent, "team_scorecard": team}
+    for result in results:
+        tables.update(result.tables)
+    return collect_audit({name: tables[name] for name in catalogue.METRIC_TABLES})
 
 
 def _assert_same_tables(ours: dict[str, pl.DataFrame], reference: dict[str, pl.DataFrame]) -> None:

@@ -21,18 +21,20 @@ from configs.policy import load_policy
 from tests.metrics.frames import calls_frame, events_frame, solve, tickets_frame, ts
 from transforms.concessions import (
     AMOUNT_OUTLIER,
+    AUDIT_TABLE,
     CONCESSIONS_SCHEMA,
     FLAGS_SCHEMA,
+    FLAGS_TABLE,
     HIGH_RATE,
     LOW_RATE,
     REPEAT_BENEFICIARY,
     VIOLATIONS,
     amount_outlier_flags,
-    audit_concessions,
     build_concessions,
     check_policy,
     concession_rate_flags,
     concession_rate_tests,
+    concession_tables,
     exact_sums,
     repeat_beneficiary_flags,
 )
@@ -634,15 +636,15 @@ def test_audit_day_is_taken_in_the_business_time_zone() -> None:
 def test_audit_concessions_end_to_end() -> None:
     tickets, events, calls = canonical_inputs()
     contacts = build_contacts(tickets, events, calls, "UTC")
-    result = audit_concessions(contacts, tickets, events, calls, WINDOW, POLICY, "2026.11-1")
-    audit = result.audit.collect()
+    result = concession_tables(contacts, tickets, events, calls, WINDOW, POLICY, "2026.11-1")
+    audit = result.tables[AUDIT_TABLE].collect()
     assert audit.select(
         "concession_id", "amount_policy_currency", "violations", "is_within_policy", "policy_version"
     ).rows() == [
         ("e2", pytest.approx(21.6, abs=1e-12), [], True, "2026.11-1"),
         ("k1", 60.0, [], True, "2026.11-1"),
     ]
-    assert result.flags.collect().schema == FLAGS_SCHEMA
+    assert result.tables[FLAGS_TABLE].collect().schema == FLAGS_SCHEMA
     counts = result.counts.collect()
     assert counts.select("agent_id", "team_id", "count", "value").rows() == [
         ("a1", "T1", "concessions", 1),
@@ -670,7 +672,7 @@ def test_counts_include_violations_and_agent_flags() -> None:
         ]
     )
     tickets = tickets_frame(*[{"ticket_id": f"t{i}", "customer_id": f"c{i}"} for i in range(len(amounts))])
-    result = audit_concessions(
+    result = concession_tables(
         build_contacts(tickets, events, calls_frame(), "UTC"),
         tickets,
         events,
@@ -679,7 +681,7 @@ def test_counts_include_violations_and_agent_flags() -> None:
         POLICY,
         "v1",
     )
-    flags = result.flags.collect()
+    flags = result.tables[FLAGS_TABLE].collect()
     assert flags.select("flag_type", "subject_id", "agent_id").rows() == [(AMOUNT_OUTLIER, "e10", "a1")]
     assert result.counts.collect().select("agent_id", "count", "value").rows() == [
         ("a1", "concession_flags", 1),
@@ -769,8 +771,8 @@ def test_generous_agent_flagged_end_to_end() -> None:
                 )
     tickets_lf, events_lf, calls_lf = tickets_frame(*tickets), events_frame(*events), calls_frame()
     contacts = build_contacts(tickets_lf, events_lf, calls_lf, "UTC")
-    result = audit_concessions(contacts, tickets_lf, events_lf, calls_lf, WINDOW, POLICY, "v1")
-    flags = result.flags.filter(pl.col("flag_type") == HIGH_RATE).collect()
+    result = concession_tables(contacts, tickets_lf, events_lf, calls_lf, WINDOW, POLICY, "v1")
+    flags = result.tables[FLAGS_TABLE].filter(pl.col("flag_type") == HIGH_RATE).collect()
     assert flags.select("subject_id", "observed", "contacts_in_window").rows() == [("a1", 15.0, 30)]
     assert flags["expected"][0] == pytest.approx(3.0, abs=1e-9)
     assert flags["statistic"][0] == pytest.approx(12 / math.sqrt(2.7), abs=1e-9)

@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from configs.policy import EscalationPolicy
-from tests.metrics.frames import calls_frame, events_frame, solve, tickets_frame, ts
-from transforms.contacts import AuditWindow, build_contacts, build_customer_contacts
-from transforms.escalation import ESCALATION_CLASSES, EVIDENCE_SCHEMA, audit_escalation
+from configs.policy import EscalationPolicy, Policy
+from tests.metrics.frames import calls_frame, events_frame, scope_of, solve, tickets_frame, ts
+from transforms.contacts import AuditWindow
+from transforms.escalation import ESCALATION_CLASSES, EVIDENCE_SCHEMA, TABLE, audit_escalation
 
 D = date(2026, 3, 10)
 FAR_CUTOFF = "2026-04-30T00:00:00Z"
@@ -66,14 +66,9 @@ def run(
         audit_date=D, time_zone="UTC", data_cutoff=ts(cutoff) if isinstance(cutoff, str) else cutoff
     )
     result = audit_escalation(
-        build_contacts(t, e, c, "UTC"),
-        build_customer_contacts(t, c),
-        e,
-        c,
-        window,
-        policy or EscalationPolicy(),
+        scope_of(t, e, c), window, Policy(version="test", escalation=policy or EscalationPolicy())
     )
-    return Audit(result.evidence.collect(), result.rate_parts.collect(), result.counts.collect())
+    return Audit(result.tables[TABLE].collect(), result.rate_parts.collect(), result.counts.collect())
 
 
 def ticket(tid: str, **cols: Any) -> dict[str, Any]:
@@ -668,15 +663,8 @@ def test_audit_day_follows_the_business_time_zone() -> None:
     classes = {}
     for zone in ("America/New_York", "UTC"):
         window = AuditWindow(audit_date=D, time_zone=zone, data_cutoff=ts(FAR_CUTOFF))
-        result = audit_escalation(
-            build_contacts(tickets, events, calls, zone),
-            build_customer_contacts(tickets, calls),
-            events,
-            calls,
-            window,
-            EscalationPolicy(),
-        )
-        classes[zone] = result.evidence.collect()["escalation_class"].to_list()
+        result = audit_escalation(scope_of(tickets, events, calls, zone), window, Policy(version="test"))
+        classes[zone] = result.tables[TABLE].collect()["escalation_class"].to_list()
     assert classes == {"America/New_York": ["handled"], "UTC": []}
 
 

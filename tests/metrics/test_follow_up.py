@@ -12,10 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from configs.policy import FollowUpPolicy
-from tests.metrics.frames import assign, calls_frame, events_frame, solve, tickets_frame, ts
-from transforms.contacts import AuditWindow, build_contacts, build_customer_contacts
-from transforms.follow_up import EVIDENCE_SCHEMA, RATE_PARTS_SCHEMA, FollowUpResult, audit_follow_up
+from configs.policy import FollowUpPolicy, Policy
+from tests.metrics.frames import assign, calls_frame, events_frame, scope_of, solve, tickets_frame, ts
+from transforms.contacts import AuditWindow
+from transforms.follow_up import EVIDENCE_SCHEMA, TABLE, audit_follow_up
+from transforms.parts import RATE_PARTS_SCHEMA, FamilyResult
 
 D = date(2026, 3, 2)
 SOLVED = "2026-03-02T10:00:00Z"  # t1 is solved here: window ends 2026-03-05T10:00Z
@@ -31,15 +32,14 @@ def run(
     day: date = D,
     cutoff: str = LATE_CUTOFF,
     tz: str = "UTC",
-) -> FollowUpResult:
+) -> FamilyResult:
     t, e, c = tickets_frame(*tickets), events_frame(*events), calls_frame(*calls)
-    contacts = build_contacts(t, e, c, tz)
     window = AuditWindow(day, tz, ts(cutoff))
-    return audit_follow_up(contacts, build_customer_contacts(t, c), t, e, c, window, policy)
+    return audit_follow_up(scope_of(t, e, c, tz), window, Policy(version="test", follow_up=policy))
 
 
 def evidence(*args: Any, **kwargs: Any) -> pl.DataFrame:
-    return run(*args, **kwargs).evidence.collect().sort("contact_type", "contact_id")
+    return run(*args, **kwargs).tables[TABLE].collect().sort("contact_type", "contact_id")
 
 
 def one(frame: pl.DataFrame, contact_id: str = "t1") -> dict[str, Any]:
@@ -138,7 +138,7 @@ def test_policy_window_hours_are_used():
 )
 def test_missed_only_once_the_window_closed_by_the_cutoff(cutoff, status):
     result = run([T1], [solve("t1", SOLVED)], cutoff=cutoff)
-    assert one(result.evidence.collect())["status"] == status
+    assert one(result.tables[TABLE].collect())["status"] == status
     parts = result.rate_parts.collect()
     assert parts.height == (1 if status == "missed" else 0)  # pending stays out of the denominator
 
@@ -148,12 +148,12 @@ def test_a_follow_up_seen_before_the_window_closes_is_still_pending():
     shown, the contact stays out of the rate until a later run makes it met."""
     events = [solve("t1", SOLVED), follow_up_event("t1", at(SOLVED, hours=1))]
     early = run([T1], events, cutoff="2026-03-03T00:00Z")
-    row = one(early.evidence.collect())
+    row = one(early.tables[TABLE].collect())
     assert (row["status"], row["follow_up_id"], row["hours_to_follow_up"]) == ("pending", "e2", 1.0)
     assert early.rate_parts.collect().height == 0
     assert early.measures.collect().height == 0
     final = run([T1], events, cutoff="2026-03-05T10:00:00Z")  # the window closes at the cut-off
-    assert one(final.evidence.collect())["status"] == "met"
+    assert one(final.tables[TABLE].collect())["status"] == "met"
     assert final.rate_parts.collect()["numerator"].to_list() == [1]
 
 
@@ -457,7 +457,7 @@ def test_evidence_and_rate_parts_frames():
         },
         schema=EVIDENCE_SCHEMA,
     )
-    assert_frame_equal(result.evidence.collect().sort("contact_id"), expected)
+    assert_frame_equal(result.tables[TABLE].collect().sort("contact_id"), expected)
     parts = pl.DataFrame(
         {
             "audit_date": [D] * 2,
@@ -474,8 +474,8 @@ def test_evidence_and_rate_parts_frames():
 
 def test_no_eligible_contacts_gives_empty_typed_frames():
     result = run([{"ticket_id": "t1", "status": "open"}], [])
-    assert result.evidence.collect().schema == EVIDENCE_SCHEMA
-    assert result.evidence.collect().height == 0
+    assert result.tables[TABLE].collect().schema == EVIDENCE_SCHEMA
+    assert result.tables[TABLE].collect().height == 0
     assert result.rate_parts.collect().schema == RATE_PARTS_SCHEMA
 
 
@@ -533,7 +533,7 @@ def test_rates_bounded_one_row_per_eligible_contact_and_order_independent(scenar
     tickets, events, calls, policy, cutoff = scenario
     events = [{"event_id": f"e{i}", **e} for i, e in enumerate(events, start=1)]
     result = run(tickets, events, calls, policy=policy, cutoff=cutoff)
-    frame = result.evidence.collect().sort("contact_type", "contact_id")
+    frame = result.tables[TABLE].collect().sort("contact_type", "contact_id")
     parts = result.rate_parts.collect()
 
     assert frame.select("contact_type", "contact_id").is_unique().all()
@@ -554,7 +554,7 @@ def test_rates_bounded_one_row_per_eligible_contact_and_order_independent(scenar
     for rows in shuffled:
         rng.shuffle(rows)
     again = run(shuffled[0], shuffled[1], shuffled[2], policy=policy, cutoff=cutoff)
-    assert_frame_equal(again.evidence.collect().sort("contact_type", "contact_id"), frame)
+    assert_frame_equal(again.tables[TABLE].collect().sort("contact_type", "contact_id"), frame)
     assert_frame_equal(
         again.rate_parts.collect().sort(pl.all()),
         parts.sort(pl.all()),
@@ -565,7 +565,7 @@ def test_hours_to_follow_up_measures_are_one_per_met_contact():
     """The scorecards' hours_to_follow_up median/p90 come from met contacts only."""
     from datetime import date
 
-    from transforms.follow_up import EVIDENCE_SCHEMA, measures
+    from transforms.follow_up import EVIDENCE_SCHEMA, follow_up_parts
 
     day = date(2026, 3, 2)
     evidence = pl.DataFrame(
@@ -584,7 +584,7 @@ def test_hours_to_follow_up_measures_are_one_per_met_contact():
             if n not in ("audit_date", "contact_id", "agent_id", "team_id", "status", "hours_to_follow_up")
         ]
     )
-    out = measures(evidence.lazy()).collect()
+    out = follow_up_parts(evidence.lazy())[1].collect()
     assert out.rows() == [
         (day, "a1", "x", "hours_to_follow_up", 2.0),
         (day, "a1", "x", "hours_to_follow_up", 10.5),

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from configs.policy import Policy
-from tests.metrics.frames import assign, calls_frame, events_frame, solve, tickets_frame, ts
-from transforms.contacts import AuditWindow, build_contacts, build_customer_contacts
-from transforms.resolution import audit_resolution, reply_waits
+from tests.metrics.frames import assign, calls_frame, events_frame, scope_of, solve, tickets_frame, ts
+from transforms.contacts import AuditWindow
+from transforms.resolution import audit_resolution, classify_resolution, reply_waits
 
 D = date(2026, 3, 2)
 WINDOW = AuditWindow(D, "UTC", datetime(2026, 3, 20, tzinfo=UTC))
@@ -35,12 +35,14 @@ def run(
     policy: Policy = POLICY,
 ) -> dict[str, pl.DataFrame]:
     calls = calls if calls is not None else calls_frame()
-    contacts = build_contacts(tickets, events, calls, window.time_zone)
-    customer = build_customer_contacts(tickets, calls)
-    result = audit_resolution(contacts, customer, tickets, events, calls, window, policy)
+    scope = scope_of(tickets, events, calls, window.time_zone)
+    result = audit_resolution(scope, window, policy)
+    repeat_window = timedelta(days=policy.resolution.repeat_window_days)
+    classified = classify_resolution(scope.contacts, scope.customer_contacts, events, window, repeat_window)
     return {
-        name: getattr(result, name).collect()
-        for name in ("rate_parts", "measures", "counts", "evidence", "queues")
+        **{name: getattr(result, name).collect() for name in ("rate_parts", "measures", "counts")},
+        # each resolved contact closed on D with its fcr_status (the family's own working frame)
+        "classified": classified.sort("contact_type", "contact_id").collect(),
     }
 
 
@@ -93,7 +95,7 @@ def test_solved_ticket_without_repeat_is_a_first_contact_resolution() -> None:
     assert parts(result, "first_contact_resolution") == [("a1", "T1", 1, 1)]
     assert parts(result, "repeat_contact") == [("a1", "T1", 0, 1)]
     assert parts(result, "reopen") == [("a1", "T1", 0, 1)]
-    assert result["evidence"]["fcr_status"].to_list() == ["first_contact"]
+    assert result["classified"]["fcr_status"].to_list() == ["first_contact"]
 
 
 @pytest.mark.parametrize(
@@ -126,7 +128,7 @@ def test_inbound_call_and_abandoned_call_count_as_repeat_contacts() -> None:
     )
     result = run(tickets_frame({"ticket_id": "t1"}), events_frame(solve("t1", "2026-03-02T12:00:00Z")), calls)
     assert parts(result, "repeat_contact") == [("a1", None, 1, 1)]
-    assert result["evidence"]["repeat_contact_id"].to_list() == ["k1"]
+    assert result["classified"]["repeat_contact_id"].to_list() == ["k1"]
 
 
 @pytest.mark.parametrize(
@@ -155,7 +157,7 @@ def test_open_window_is_pending_even_when_a_repeat_is_already_visible() -> None:
     assert parts(result, "reopen") == []
     assert counts(result, "first_contact_resolution_pending") == [("a1", None, 1)]
     assert counts(result, "reopen_pending") == [("a1", None, 1)]
-    evidence = result["evidence"].row(0, named=True)
+    evidence = result["classified"].row(0, named=True)
     assert (evidence["fcr_status"], evidence["repeat_contact_id"]) == ("pending", "t2")
 
 
@@ -216,7 +218,7 @@ def test_calls_only_resolved_ones_count_and_own_linked_ticket_is_not_a_repeat() 
 def test_contact_closed_on_another_day_is_not_in_the_day() -> None:
     result = run(tickets_frame({"ticket_id": "t1"}), events_frame(solve("t1", "2026-03-03T00:00:00Z")))
     assert result["rate_parts"].height == 0
-    assert result["evidence"].height == 0
+    assert result["classified"].height == 0
 
 
 # --- first reply ------------------------------------------------------------------------------------
@@ -386,24 +388,6 @@ def test_queue_wait_and_abandonment_are_team_level_over_queued_legs() -> None:
         (None, "T1", 90.0),
     ]
     assert parts(result, "abandonment") == [(None, "T1", 0, 1)] * 4 + [(None, "T1", 1, 1)]
-    queues = result["queues"].select(
-        "queue",
-        "abandonment_numerator",
-        "abandonment_denominator",
-        "queue_wait_seconds_median",
-        "queue_wait_seconds_p90",
-    )
-    # billing waits 30, 90, 300: median 90, p90 = 90 + 0.8 * (300 - 90) = 258 (linear).
-    expected = pl.DataFrame(
-        {
-            "queue": ["billing", "tier2"],
-            "abandonment_numerator": [1, 0],
-            "abandonment_denominator": [4, 1],
-            "queue_wait_seconds_median": [90.0, 120.0],
-            "queue_wait_seconds_p90": [258.0, 120.0],
-        }
-    )
-    assert_frame_equal(queues, expected)
 
 
 def test_csat_over_tickets_solved_on_the_day_with_a_score() -> None:
@@ -492,7 +476,7 @@ def test_fcr_and_repeat_partition_the_resolved_contacts(
     window = replace(WINDOW, data_cutoff=start + timedelta(hours=cutoff_hours))
     result = run(tickets, events_frame(*rows), window=window)
     closed_on_d = sum(1 for h, _, _ in solved if 24 <= h < 48)
-    evidence = result["evidence"]
+    evidence = result["classified"]
     assert evidence.height == closed_on_d
     assert evidence["contact_id"].is_unique().all()
     fcr, repeat = parts(result, "first_contact_resolution"), parts(result, "repeat_contact")
@@ -537,10 +521,14 @@ def test_results_do_not_depend_on_input_row_order() -> None:
     )
 
     def collect(t: pl.LazyFrame, e: pl.LazyFrame, c: pl.LazyFrame) -> list[pl.DataFrame]:
-        contacts = build_contacts(t, e, c, "UTC")
-        result = audit_resolution(contacts, build_customer_contacts(t, c), t, e, c, WINDOW, POLICY)
-        cards = build_scorecards([result.rate_parts], [result.measures], [result.counts], contacts, D, 20)
-        return [frame.collect() for frame in (result.evidence, result.queues, *cards)]
+        scope = scope_of(t, e, c)
+        result = audit_resolution(scope, WINDOW, POLICY)
+        parts = [result.rate_parts], [result.measures], [result.counts]
+        cards = build_scorecards(*parts, scope.contacts, D, 20)
+        window = timedelta(days=POLICY.resolution.repeat_window_days)
+        classified = classify_resolution(scope.contacts, scope.customer_contacts, e, WINDOW, window)
+        by_contact = classified.select("contact_id", "fcr_status").sort("contact_id")
+        return [frame.collect() for frame in (by_contact, *cards)]
 
     forward = collect(tickets, events, CALLS)
     backward = collect(*(f.reverse() for f in (tickets, events, CALLS)))

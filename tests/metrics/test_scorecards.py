@@ -12,20 +12,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from tests.metrics.frames import calls_frame, events_frame, solve, tickets_frame
+import catalogue
+from tests.metrics.frames import calls_frame, events_frame, scope_of, solve, tickets_frame
 from transforms.contacts import build_contacts
-from transforms.scorecards import (
-    COUNTS,
-    COUNTS_SCHEMA,
-    MEASURE_STATS,
-    MEASURES_SCHEMA,
-    RATE_METRICS,
-    RATE_PARTS_SCHEMA,
-    Level,
-    build_scorecards,
-    scorecard_columns,
-    weekly_scorecards,
-)
+from transforms.parts import COUNTS_SCHEMA, MEASURES_SCHEMA, RATE_PARTS_SCHEMA
+from transforms.scorecards import Level, build_scorecards, scorecard_columns, weekly_scorecards
+
+RATE_METRICS = catalogue.rate_metrics()
+COUNTS = tuple(m.name for m in catalogue.metrics("count"))
+MEASURE_STATS = {m.name: m.stats for m in catalogue.metrics("measure") if m.stats}
 
 D = date(2026, 3, 2)
 
@@ -431,7 +426,7 @@ def test_scorecards_do_not_depend_on_part_order(
 
 def test_scorecards_from_the_resolution_family_end_to_end() -> None:
     from configs.policy import Policy
-    from transforms.contacts import AuditWindow, build_customer_contacts
+    from transforms.contacts import AuditWindow
     from transforms.resolution import audit_resolution
 
     tickets = tickets_frame(
@@ -439,13 +434,11 @@ def test_scorecards_from_the_resolution_family_end_to_end() -> None:
         {"ticket_id": "t2", "csat_score": 1, "created_at": "2026-03-02T10:30:00Z"},
     )
     events = events_frame(solve("t1", "2026-03-02T10:00:00Z"), solve("t2", "2026-03-02T11:00:00Z"))
-    calls = calls_frame()
-    contacts = build_contacts(tickets, events, calls, "UTC")
+    scope = scope_of(tickets, events, calls_frame())
     window = AuditWindow(D, "UTC", datetime(2026, 3, 20, tzinfo=UTC))
-    result = audit_resolution(
-        contacts, build_customer_contacts(tickets, calls), tickets, events, calls, window, Policy(version="t")
-    )
-    agent, _ = build_scorecards([result.rate_parts], [result.measures], [result.counts], contacts, D, 20)
+    result = audit_resolution(scope, window, Policy(version="t"))
+    parts = [result.rate_parts], [result.measures], [result.counts]
+    agent, _ = build_scorecards(*parts, scope.contacts, D, 20)
     row = agent.collect().row(0, named=True)
     assert (row["agent_id"], row["contacts"], row["tickets_solved"]) == ("a1", 2, 2)
     assert (row["csat_good_numerator"], row["csat_good_denominator"], row["csat_score_mean"]) == (1, 2, 2.5)

@@ -14,8 +14,8 @@ import sample_frames as s
 
 from configs.settings import load_settings
 from expectations.gate import ValidationFailed
-from flows.manifest import input_files_frame
-from flows.publish import write_audit_publish_frames
+from warehouse.manifest import input_files_frame
+from warehouse.publish import write_audit_publish_frames
 
 DOC = Path(__file__).parents[2] / "docs" / "auditing.md"
 

@@ -9,9 +9,9 @@ import pytest
 from deltalake import DeltaTable
 from polars.testing import assert_frame_equal
 
+from catalogue import AUDIT_TABLES
 from configs.settings import S3Settings
-from flows.publish import (
-    AUDIT_TABLES,
+from warehouse.delta import (
     TABLE_PROPERTIES,
     publish_day,
     publish_table,
@@ -161,7 +161,7 @@ def test_typical_volume_window_excludes_old_days(tmp_path):
 
 def test_warning_baselines_come_from_policy_tickets_and_history(tmp_path):
     from configs.settings import load_settings
-    from flows.publish import suite_params
+    from warehouse.publish import suite_params
 
     settings = load_settings(warehouse_uri=str(tmp_path))
     publish(tmp_path, scorecard(D1, ["A1", "A2"]), D1)

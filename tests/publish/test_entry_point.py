@@ -10,10 +10,11 @@ import pytest
 import sample_frames as s
 
 from configs.settings import load_settings
-from flows import secrets
-from flows.publish import read_table, write_audit_publish, write_audit_publish_frames
-from flows.secrets import PSEUDONYM_KEY_ENV, MissingPseudonymKey
 from transforms.schemas.quarantine import QUARANTINE_SCHEMA
+from warehouse import secrets
+from warehouse.delta import read_table
+from warehouse.publish import write_audit_publish, write_audit_publish_frames
+from warehouse.secrets import PSEUDONYM_KEY_ENV, MissingPseudonymKey
 
 
 def metrics() -> dict[str, pl.DataFrame]:
@@ -89,7 +90,7 @@ def test_without_a_key_nothing_is_written(tmp_path, monkeypatch):
 
 
 def test_an_interrupted_publish_is_recorded_and_reraised(tmp_path, monkeypatch):
-    import flows.publish as publish
+    import warehouse.delta as publish
 
     real = publish.publish_table
 

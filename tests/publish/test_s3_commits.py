@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError
 
-from flows.publish import publish_table, read_table, storage_options, table_history, table_uri
+from warehouse.delta import publish_table, read_table, storage_options, table_history, table_uri
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from flows.secrets import PSEUDONYM_KEY_ENV, MissingPseudonymKey, ensure_local_key, load_pseudonym_key
+from warehouse.secrets import PSEUDONYM_KEY_ENV, MissingPseudonymKey, ensure_local_key, load_pseudonym_key
 
 
 @pytest.fixture(autouse=True)

@@ -18,20 +18,14 @@ import sample_frames as s
 from deltalake import DeltaTable
 from polars.testing import assert_frame_equal
 
+from catalogue import AUDIT_TABLES, MANIFEST_TABLE
 from configs.settings import load_settings
+from devtools.s3_endpoint import DUMMY_CREDENTIALS, create_bucket, endpoint_settings
 from expectations.gate import ValidationFailed
-from flows.manifest import input_files_frame
-from flows.publish import (
-    AUDIT_TABLES,
-    MANIFEST_TABLE,
-    read_table,
-    storage_options,
-    table_history,
-    table_uri,
-    write_audit_publish_frames,
-)
-from flows.s3_endpoint import DUMMY_CREDENTIALS, create_bucket, endpoint_settings
-from flows.storage import open_storage
+from storage import open_storage
+from warehouse.delta import read_table, storage_options, table_history, table_uri
+from warehouse.manifest import input_files_frame
+from warehouse.publish import write_audit_publish_frames
 
 pytestmark = pytest.mark.integration
 

@@ -22,8 +22,8 @@ from report_fixtures import (
     write_table,
 )
 
-from flows.report import build_report, publish_report, report_key
-from flows.report.render import report_link
+from report import build_report, publish_report, report_key
+from report.render import report_link
 
 DOCS = "https://reports.example.com/data_docs/index.html"
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from report_fixtures import D, parse_page
 
-from flows.report import build_report
-from flows.report.render import CSP
+from report import build_report
+from report.render import CSP
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / ".artifacts" / "report"

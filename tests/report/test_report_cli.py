@@ -22,7 +22,7 @@ from report_fixtures import (
 )
 from typer.testing import CliRunner
 
-from flows.report.cli import report
+from report.cli import report
 
 app = typer.Typer()
 app.command("report")(report)

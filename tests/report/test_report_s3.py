@@ -11,8 +11,8 @@ import pytest
 from report_fixtures import PLANTED_RAW_ID, D, build_warehouse, parse_page
 from typer.testing import CliRunner
 
-from flows.report import build_report, publish_report
-from flows.report.tables import delta_storage_options
+from report import build_report, publish_report
+from warehouse.delta import storage_options as delta_storage_options
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +46,7 @@ def test_build_and_publish_through_s3(s3_bucket: Any) -> None:
 def test_terminal_view_reads_an_s3_warehouse(s3_bucket: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import typer
 
-    from flows.report.cli import report
+    from report.cli import report
 
     warehouse = s3_bucket.uri("warehouse")
     options = delta_storage_options(warehouse, s3_bucket.settings) or {}

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from report_fixtures import wilson
 
-from flows.report import views
+from report import views
 
 D = date(2026, 11, 20)
 
@@ -181,7 +181,7 @@ def test_policy_violations_are_concessions_with_a_violation() -> None:
             views.RunInfo("r9", "p", "failed"),
         ),
         (
-            # flows/manifest.py: a draft row (no finish time yet) and the finished row of one run.
+            # warehouse/manifest.py: a draft row (no finish time yet) and the finished row of one run.
             pl.DataFrame(
                 {
                     "run_id": ["r2", "r2"],

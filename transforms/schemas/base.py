@@ -12,7 +12,10 @@ import polars as pl
 
 TIMESTAMP = pl.Datetime("us", "UTC")
 
-STATUSES = ("new", "open", "pending", "on_hold", "solved", "closed")
+# A ticket is being worked in these statuses; moving back to one after a solve is a reopen.
+WORKING_STATUSES = ("new", "open", "pending", "on_hold")
+SOLVED_STATUSES = ("solved", "closed")
+STATUSES = (*WORKING_STATUSES, *SOLVED_STATUSES)
 CONCESSION_TYPES = ("credit", "refund", "free_service", "replacement", "discount", "fee_waiver")
 
 

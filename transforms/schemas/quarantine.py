@@ -24,3 +24,16 @@ CONFLICTING_DUPLICATE = "duplicate_key_conflicting_content"
 UNREADABLE_FILE = "unreadable_file"
 MISSING_COLUMN = "missing_required_column"
 UNSUPPORTED_FORMAT = "unsupported_format"
+REASONS = (
+    MISSING_REQUIRED,
+    BAD_ENUM,
+    OUT_OF_RANGE,
+    BAD_TYPE,
+    BAD_TIMESTAMP,
+    NAIVE_TIMESTAMP,
+    OUT_OF_ORDER,
+    CONFLICTING_DUPLICATE,
+    UNREADABLE_FILE,
+    MISSING_COLUMN,
+    UNSUPPORTED_FORMAT,
+)

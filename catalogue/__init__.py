@@ -1,0 +1,504 @@
+"""The one catalogue of what support-audit publishes: its tables and its metrics.
+
+Plain typed data. Publishing (warehouse/), the suites (expectations/), the audit composition
+(transforms/audit.py), the scorecards, the report, the terminal view, the run summary and the
+quickstart read it, and docs/outputs.md is generated from it (`python -m catalogue.outputs_doc`;
+tests/catalogue fails when that file is stale).
+
+- **Metrics** are declared by their family module (`transforms/<family>.py`, `METRICS`), beside
+  the code that computes them; `FAMILIES` lists the families in order and `METRICS` gathers their
+  declarations. Adding a rate metric to a family reaches the scorecards, their suites, the
+  report and docs/outputs.md with no change here.
+- **Tables** name their grain, key (unique per row, and the publish sort order), partitioning,
+  write mode, columns (type, description and, for a vocabulary, its values) and suite. Column
+  types come from the code that builds each frame (a family's evidence schema, the quarantine
+  schema), so the catalogue cannot drift from what is written; only descriptions live here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from types import ModuleType
+from typing import Literal
+
+import polars as pl
+
+from transforms import concessions, escalation, follow_up, resolution
+from transforms.parts import Metric, MetricKind
+from transforms.pseudonym import CUSTOMER_ID, CUSTOMER_KEY, FREE_TEXT_COLUMNS
+from transforms.schemas import ENTITIES
+from transforms.schemas import quarantine as quarantine_reasons
+
+__all__ = [
+    "AUDIT_TABLES",
+    "DATA_DOCS_PREFIX",
+    "FAMILIES",
+    "MANIFEST_TABLE",
+    "METRICS",
+    "METRIC_TABLES",
+    "PARTITION",
+    "REPORTS_PREFIX",
+    "SUMMARY_FILE",
+    "TABLES",
+    "VOLUMES",
+    "Column",
+    "Metric",
+    "Table",
+    "headline_metrics",
+    "metric",
+    "metrics",
+    "rate_metrics",
+    "scorecard_columns",
+]
+
+PARTITION = "audit_date"
+MANIFEST_TABLE = "run_manifest"
+# Where a run's validation pages and HTML report go under the reports URI.
+DATA_DOCS_PREFIX = "data_docs"  # <reports>/data_docs/audit_date=D/run_id=R/, and index.html
+SUMMARY_FILE = "summary.json"  # each run's validation summary, beside its Data Docs
+REPORTS_PREFIX = "audit_report"  # <reports>/audit_report/audit_date=D/index.html
+
+# --- metrics --------------------------------------------------------------------------------------
+
+# The metric families in reading order (docs/metrics.md §1-4): each module has `METRICS` and
+# `audit_<name>(scope, window, policy) -> FamilyResult`.
+FAMILIES: Mapping[str, ModuleType] = {
+    "follow_up": follow_up,
+    "escalation": escalation,
+    "concessions": concessions,
+    "resolution": resolution,
+}
+
+
+def _gather(families: Mapping[str, ModuleType]) -> tuple[Metric, ...]:
+    gathered = tuple(replace(m, family=name) for name, module in families.items() for m in module.METRICS)
+    names = [m.name for m in gathered]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"metrics declared twice: {repeated}")
+    return gathered
+
+
+METRICS: tuple[Metric, ...] = _gather(FAMILIES)
+
+# Volumes: counted from the contact universe by the scorecards themselves, not from parts.
+VOLUMES: tuple[Metric, ...] = tuple(
+    Metric(name, "count", label=label, description=description, anchor="scorecards", family="contacts")
+    for name, label, description in (
+        ("contacts", "Contacts", "Contacts closed on the day attributed to the agent or team (each once)."),
+        ("tickets_solved", "Tickets solved", "Tickets first solved on the day."),
+        ("calls_answered", "Calls answered", "Answered calls that ended on the day."),
+    )
+)
+
+
+def metrics(kind: MetricKind | None = None) -> tuple[Metric, ...]:
+    """The families' metrics (of one kind), in catalogue order."""
+    return tuple(m for m in METRICS if kind is None or m.kind == kind)
+
+
+def rate_metrics() -> tuple[str, ...]:
+    return tuple(m.name for m in metrics("rate"))
+
+
+def headline_metrics() -> tuple[str, ...]:
+    """The rates shown first (report headline, run summary, quickstart), in catalogue order."""
+    return tuple(m.name for m in metrics("rate") if m.headline)
+
+
+def metric(name: str) -> Metric:
+    for m in (*METRICS, *VOLUMES):
+        if m.name == name:
+            return m
+    raise KeyError(f"no metric {name!r} in the catalogue")
+
+
+# --- tables ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: pl.DataType
+    description: str
+    values: tuple[str, ...] = ()  # the column's vocabulary, when it has one
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    grain: str  # what one row is
+    description: str
+    key: tuple[str, ...]  # unique per row; also the publish sort order
+    columns: tuple[Column, ...]
+    source: Literal["audit", "ingest", "run"]  # computed by run_audit, by ingestion, or per run
+    write: Literal["replace_day", "append"] = "replace_day"
+    partition_by: tuple[str, ...] = (PARTITION,)
+
+    @property
+    def suite(self) -> str:
+        """The Great Expectations suite that validates it (expectations/<name>.py)."""
+        return self.name
+
+    @property
+    def schema(self) -> pl.Schema:
+        return pl.Schema({c.name: c.dtype for c in self.columns})
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+
+RUN_ID = Column("run_id", pl.String(), "The run that published the row (the Prefect flow run id).")
+RATE_SUFFIXES: Mapping[str, tuple[pl.DataType, str]] = {
+    "numerator": (pl.Int64(), "numerator"),
+    "denominator": (pl.Int64(), "denominator"),
+    "rate": (pl.Float64(), "numerator / denominator; null when the denominator is 0"),
+    "ci_low": (pl.Float64(), "lower bound of the 95% Wilson interval"),
+    "ci_high": (pl.Float64(), "upper bound of the 95% Wilson interval"),
+    "low_volume": (pl.Boolean(), "true when the denominator is below the policy's min_volume"),
+}
+STAT_NAMES = {"median": "median", "p90": "90th percentile (linear)", "mean": "mean"}
+
+
+def _metric_columns(m: Metric) -> list[Column]:
+    """A metric's scorecard columns, described from its declaration."""
+    if m.kind == "rate":
+        return [
+            Column(f"{m.name}_{suffix}", dtype, f"{m.label}: {what}. {m.description}")
+            for suffix, (dtype, what) in RATE_SUFFIXES.items()
+        ]
+    if m.kind == "measure":
+        return [
+            Column(f"{m.name}_{stat}", pl.Float64(), f"{m.label}: {STAT_NAMES[stat]}. {m.description}")
+            for stat in m.stats
+        ]
+    if m.kind == "ratio":
+        numerator, denominator = metric(m.numerator), metric(m.denominator)
+        return [
+            Column(m.numerator, pl.Int64(), f"Sum of {numerator.label.lower()}. {numerator.description}"),
+            Column(
+                "talk_minutes", pl.Float64(), f"Sum of {denominator.name} / 60. {denominator.description}"
+            ),
+            Column(m.name, pl.Float64(), m.description),
+        ]
+    return [Column(m.name, pl.Int64(), m.description)]
+
+
+def scorecard_columns(level: Literal["agent", "team"]) -> tuple[Column, ...]:
+    """A daily scorecard's columns in publish order: keys, volumes, then each kind of metric in
+    catalogue order (rates, measures, ratios, counts), then run_id."""
+    keys = [Column(PARTITION, pl.Date(), "The audit day (business time zone).")]
+    if level == "agent":
+        keys.append(Column("agent_id", pl.String(), "The agent, as the exports name them."))
+        team = "The team the agent worked in most that day (ties: smallest team_id)."
+    else:
+        team = "The team (null: contacts of agents without a known team)."
+    keys.append(Column("team_id", pl.String(), team))
+    body = [
+        c for kind in ("rate", "measure", "ratio", "count") for m in metrics(kind) for c in _metric_columns(m)
+    ]
+    volumes = [Column(m.name, pl.Int64(), m.description) for m in VOLUMES]
+    return (*keys, *volumes, *body, RUN_ID)
+
+
+def _published(
+    source: pl.Schema, descriptions: Mapping[str, str], values: Mapping[str, tuple[str, ...]]
+) -> tuple[Column, ...]:
+    """The columns a frame of `source` schema is published with: customer_id becomes its keyed
+    pseudonym customer_key, free text is dropped, run_id is appended (warehouse/publish.stage)."""
+    published = {CUSTOMER_KEY if n == CUSTOMER_ID else n for n in source if n not in FREE_TEXT_COLUMNS}
+    stray = sorted(set(descriptions) - published - {PARTITION})
+    if stray:
+        raise ValueError(f"descriptions of columns that are not published: {stray}")
+    columns = []
+    for name, dtype in source.items():
+        if name in FREE_TEXT_COLUMNS:
+            continue
+        name = CUSTOMER_KEY if name == CUSTOMER_ID else name
+        columns.append(Column(name, dtype, descriptions[name], values.get(name, ())))
+    if PARTITION not in source:
+        columns.append(Column(PARTITION, pl.Date(), descriptions[PARTITION]))
+    return (*columns, RUN_ID)
+
+
+CUSTOMER_KEY_TEXT = "HMAC-SHA256 of the customer id with the deployment's secret key (hex): a pseudonym."
+CONTACT_TYPES = ("ticket", "call")
+
+FOLLOW_UP_AUDIT = Table(
+    name="follow_up_audit",
+    grain="eligible contact closed on the audit day",
+    description="Every contact that needed a follow-up, whether an agent followed up in time, and "
+    "the evidence (docs/metrics.md#1-follow-up).",
+    key=(PARTITION, "contact_type", "contact_id"),
+    source="audit",
+    columns=_published(
+        follow_up.EVIDENCE_SCHEMA,
+        {
+            PARTITION: "The audit day: the day the contact closed (business time zone).",
+            "contact_id": "The ticket_id or call_id.",
+            "contact_type": "ticket or call.",
+            "agent_id": "The agent the contact is attributed to (solver, or assignee at the solve; the call's agent).",
+            "team_id": "The agent's team at the close.",
+            CUSTOMER_KEY: CUSTOMER_KEY_TEXT,
+            "category": "The contact's category.",
+            "eligibility": "Why it needed a follow-up: category, priority or callback_promised.",
+            "closed_at": "When the contact ended (first solve; call end), UTC.",
+            "window_end_at": "End of its follow-up window (inclusive), UTC.",
+            "status": "met, missed, or pending while the window is open at the data cut-off.",
+            "follow_up_id": "The earliest follow-up in the window: a ticket event_id or a call_id.",
+            "follow_up_at": "When that follow-up happened, UTC.",
+            "hours_to_follow_up": "Elapsed hours from closed_at to follow_up_at.",
+            "customer_came_back_first": "The customer came back (new ticket, inbound call, comment) before the first follow-up.",
+        },
+        {
+            "contact_type": CONTACT_TYPES,
+            "eligibility": follow_up.ELIGIBILITY_REASONS,
+            "status": follow_up.STATUSES,
+        },
+    ),
+)
+
+ESCALATION_AUDIT = Table(
+    name="escalation_audit",
+    grain="contact closed on the audit day with an escalation signal or an escalation",
+    description="Signals that a contact needed a supervisor, whether and when it was escalated, "
+    "its class and the call-conduct flags (docs/metrics.md#2-escalation-handling).",
+    key=(PARTITION, "contact_type", "contact_id"),
+    source="audit",
+    columns=_published(
+        escalation.EVIDENCE_SCHEMA,
+        {
+            PARTITION: "The audit day: the day the contact closed (business time zone).",
+            "contact_id": "The ticket_id or call_id.",
+            "contact_type": "ticket or call.",
+            "agent_id": "The agent the contact is attributed to.",
+            "team_id": "The agent's team at the close.",
+            CUSTOMER_KEY: CUSTOMER_KEY_TEXT,
+            "category": "The contact's category.",
+            "signals": "Signals that it needed a supervisor, alphabetical: customer_request, repeat_contact, started_negative, urgent.",
+            "escalation_class": "timely, late, missed, handled, unprompted; pending while the came-back window is open.",
+            "is_escalated": "Escalated at or before the first solve (tickets), or escalated on the call.",
+            "started_negative": "Calls: sentiment_start at or below escalation.negative_sentiment.",
+            "de_escalated": "Calls: started negative and ended at sentiment 0 or above.",
+            "lost_control": "Calls: sentiment fell by lost_control_drop and ended at or below lost_control_end.",
+            "argumentative": "Calls: agent interruptions at or above argumentative_interruptions and sentiment fell.",
+            "requested_at": "The customer's first request for a supervisor, UTC.",
+            "escalated_at": "The escalation, UTC.",
+            "hours_request_to_escalation": "Elapsed hours from requested_at to escalated_at.",
+            "closed_at": "When the contact ended, UTC.",
+            "came_back_at": "First return of the customer (same category) or reopen within the came-back window, UTC.",
+        },
+        {
+            "contact_type": CONTACT_TYPES,
+            "escalation_class": escalation.ESCALATION_CLASSES,
+            "signals": escalation.SIGNALS,
+        },
+    ),
+)
+
+CONCESSION_AUDIT = Table(
+    name="concession_audit",
+    grain="concession granted on the audit day",
+    description="Every concession with its amount in the policy currency and its policy check "
+    "(docs/metrics.md#3-inconsistent-concessions).",
+    key=(PARTITION, "concession_id"),
+    source="audit",
+    columns=_published(
+        concessions.AUDIT_SCHEMA,
+        {
+            PARTITION: "The day it was granted (business time zone).",
+            "concession_id": "The concession ticket event's event_id, or the call_id.",
+            "contact_id": "The ticket or call it was granted on.",
+            "contact_type": "ticket or call.",
+            "agent_id": "The granting agent (the event's agent or supervisor actor; the call's agent).",
+            "team_id": "The granting agent's team at the time.",
+            CUSTOMER_KEY: CUSTOMER_KEY_TEXT,
+            "category": "The contact's category.",
+            "customer_tier": "The customer's tier.",
+            "concession_type": "credit, refund, free_service, replacement, discount, fee_waiver, ...",
+            "amount": "The amount in its own currency.",
+            "currency": "ISO currency code of amount.",
+            "amount_policy_currency": "The amount in the policy currency (null for an unknown currency).",
+            "approved_by": "Who approved it (an agent or supervisor id), if anyone.",
+            "granted_at": "When it was granted, UTC.",
+            "violations": "Policy violations in this order, empty when within policy: "
+            + ", ".join(concessions.VIOLATIONS)
+            + ".",
+            "is_within_policy": "True when violations is empty.",
+            "policy_version": "The policy version the check used.",
+        },
+        {"contact_type": CONTACT_TYPES, "violations": concessions.VIOLATIONS},
+    ),
+)
+
+CONCESSION_FLAGS = Table(
+    name="concession_flags",
+    grain="flag raised on the audit day (agent, customer or concession)",
+    description="Agents granting more (or less) often than peers on the same case mix, amounts out "
+    "of line, and repeat beneficiaries, with their statistics and evidence ids "
+    "(docs/metrics.md#3-inconsistent-concessions).",
+    key=(PARTITION, "flag_type", "subject_type", "subject_id"),
+    source="audit",
+    columns=_published(
+        concessions.FLAGS_SCHEMA,
+        {
+            PARTITION: "The audit day the flag was raised on.",
+            "flag_type": "high_concession_rate, low_concession_rate (informational), amount_outlier or repeat_beneficiary.",
+            "subject_type": "agent, customer or concession.",
+            "subject_id": "The agent id, the customer's pseudonym, or the concession id.",
+            "observed": "Rate flags: concessions observed (O); amount_outlier: the amount; repeat_beneficiary: concessions received.",
+            "expected": "Rate flags: concessions expected from peers (E); amount_outlier: the group median.",
+            "statistic": "Rate flags: z = (O - E) / sqrt(V); amount_outlier: the robust z-score.",
+            "p_value": "Rate flags: one-sided p-value.",
+            "q_value": "Rate flags: Benjamini-Hochberg q-value across tested agents.",
+            "threshold": "The policy threshold the statistic was compared with.",
+            "evidence_ids": "The contacts or concessions behind the flag.",
+            "window_start": "First day of the trailing window.",
+            "window_end": "Last day of the trailing window (the audit day).",
+            "agent_id": "The agent flagged, or who granted the flagged concession.",
+            "team_id": "That agent's team.",
+            CUSTOMER_KEY: "Customer flags and amount outliers: the customer's pseudonym.",
+            "contacts_in_window": "Rate flags: contacts the agent closed in the window.",
+            "distinct_agents": "repeat_beneficiary: distinct granting agents.",
+            "policy_version": "The policy version used.",
+        },
+        {"flag_type": concessions.FLAG_TYPES, "subject_type": concessions.SUBJECT_TYPES},
+    ),
+)
+
+QUARANTINE = Table(
+    name="quarantine",
+    grain="rejected input row or file, per audit-day run",
+    description="Every input row or whole file the run rejected, where it came from and why; no raw "
+    "values (docs/contract.md#what-is-quarantined-and-why).",
+    key=(PARTITION, "entity", "object_key", "row_number", "reason"),
+    source="ingest",
+    columns=_published(
+        quarantine_reasons.QUARANTINE_SCHEMA,
+        {
+            PARTITION: "The audit day of the run that read it.",
+            "entity": "tickets, ticket_events or calls.",
+            "object_key": "The export object's key in the landing store.",
+            "row_number": "1-based data row in the object; null for a whole file.",
+            "reason": "The reason code (docs/contract.md).",
+            "detail": "Which columns and rule; never the raw value.",
+        },
+        {"entity": tuple(ENTITIES), "reason": quarantine_reasons.REASONS},
+    ),
+)
+
+INPUT_FILE_SCHEMA = pl.Schema(
+    {
+        "entity": pl.String(),
+        "object_key": pl.String(),
+        "etag": pl.String(),
+        "size_bytes": pl.Int64(),
+        "export_date": pl.Date(),
+        "rows_read": pl.Int64(),
+        "rows_accepted": pl.Int64(),  # includes rows later superseded by a newer version
+        "rows_quarantined": pl.Int64(),
+        "rows_duplicate": pl.Int64(),
+        "rows_superseded": pl.Int64(),
+        "schema_drift": pl.List(pl.String()),  # unknown extra columns, reported once per file
+        "file_error": pl.String(),  # reason when the whole file was quarantined
+    }
+)
+VALIDATION_SCHEMA = pl.Struct(
+    {
+        "suite": pl.String(),
+        "success": pl.Boolean(),
+        "critical_passed": pl.Boolean(),
+        "rows": pl.Int64(),
+        "evaluated": pl.Int64(),
+        "successful": pl.Int64(),
+        "unsuccessful": pl.Int64(),
+    }
+)
+TABLE_VERSION_SCHEMA = pl.Struct({"table": pl.String(), "version": pl.Int64(), "rows": pl.Int64()})
+ROW_COUNTS = ("rows_read", "rows_accepted", "rows_quarantined", "rows_duplicate")
+RUN_STATUSES = ("pending", "succeeded", "failed")
+
+RUN_MANIFEST = Table(
+    name=MANIFEST_TABLE,
+    grain="run (one row per attempt)",
+    description="What each run read, checked and wrote: the auditor's record "
+    "(docs/auditing.md#the-run-manifest).",
+    key=(PARTITION, "run_id"),
+    source="run",
+    write="append",
+    columns=(
+        Column(PARTITION, pl.Date(), "The audit day the run audited."),
+        RUN_ID,
+        Column(
+            "status",
+            pl.String(),
+            "succeeded or failed (pending: the draft the gate validates).",
+            RUN_STATUSES,
+        ),
+        Column("failure_reason", pl.String(), "Why a failed run failed."),
+        Column("started_at", pl.Datetime("us", "UTC"), "When the run started (wall clock)."),
+        Column("finished_at", pl.Datetime("us", "UTC"), "When the run finished (wall clock)."),
+        Column("policy_version", pl.String(), "The policy file's version."),
+        Column("policy_digest", pl.String(), "Hash of the effective policy content."),
+        Column("config_hash", pl.String(), "Hash of the effective settings and policy."),
+        Column("package_version", pl.String(), "The installed package version."),
+        Column("git_commit", pl.String(), "The checked-out commit (null for an installed wheel)."),
+        Column("code_version", pl.String(), "package_version+g<commit>."),
+        Column("input_files", pl.Int64(), "Input objects listed for the run."),
+        *(
+            Column(c, pl.Int64(), f"Total {c.removeprefix('rows_')} rows over the inputs.")
+            for c in ROW_COUNTS
+        ),
+        Column(
+            "inputs",
+            pl.List(pl.Struct(INPUT_FILE_SCHEMA)),
+            "Per input object: " + ", ".join(INPUT_FILE_SCHEMA.names()) + ".",
+        ),
+        Column("is_critical_passed", pl.Boolean(), "Every critical expectation passed."),
+        Column(
+            "validation",
+            pl.List(VALIDATION_SCHEMA),
+            "Per suite: " + ", ".join(VALIDATION_SCHEMA.to_schema()) + ".",
+        ),
+        Column("failed_expectations", pl.List(pl.String()), "Critical expectations that failed, described."),
+        Column("tables", pl.List(TABLE_VERSION_SCHEMA), "Per table: the Delta version written and its rows."),
+        Column("data_docs_uri", pl.String(), "The run's Data Docs."),
+    ),
+)
+
+
+def _scorecard(level: Literal["agent", "team"]) -> Table:
+    key = "agent_id" if level == "agent" else "team_id"
+    return Table(
+        name=f"{level}_scorecard",
+        grain=f"audit day and {level}",
+        description=f"Every metric per {level} and day, summed from the families' parts: rates with "
+        "their numerator, denominator, Wilson interval and low-volume marker, medians, counts and "
+        "volumes (docs/metrics.md#scorecards).",
+        key=(PARTITION, key),
+        source="audit",
+        columns=scorecard_columns(level),
+    )
+
+
+# Published tables in publishing order.
+TABLES: Mapping[str, Table] = {
+    t.name: t
+    for t in (
+        _scorecard("agent"),
+        _scorecard("team"),
+        FOLLOW_UP_AUDIT,
+        ESCALATION_AUDIT,
+        CONCESSION_AUDIT,
+        CONCESSION_FLAGS,
+        QUARANTINE,
+        RUN_MANIFEST,
+    )
+}
+# Tables whose audit_date partition a run replaces, in commit order, and those run_audit computes.
+AUDIT_TABLES = tuple(name for name, t in TABLES.items() if t.write == "replace_day")
+METRIC_TABLES = tuple(name for name, t in TABLES.items() if t.source == "audit")

@@ -1,5 +1,0 @@
-"""The audit report QA leads open: HTML per audit day, and terminal views."""
-
-from flows.report.build import build_report, publish_report, report_key
-
-__all__ = ["build_report", "publish_report", "report_key"]

@@ -1,0 +1,233 @@
+"""The one place an export object's bytes become a raw LazyFrame.
+
+Every value comes out as text (String), whatever the format stored it as, so staging
+(transforms/staging.py) applies one set of casting and validation rules to all formats.
+Ingestion asks for typed Parquet columns instead (`keep_types`): staging passes the ones typed
+as the contract types them through with the same checks, which is what makes large ranges fast.
+A 1-based `source_row` numbers the data rows so a quarantine record points at a line:
+CSV row N is file line N + 1 (the header is line 1; a quoted value spanning lines shifts
+this), JSONL row N is line N, Parquet row N is the N-th row. Blank lines are not rows.
+
+Unreadable input raises `UnreadableFile`; its `detail` never quotes file content, because
+parser messages echo raw values and raw values may be personal data.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import zlib
+from collections.abc import Callable
+
+import polars as pl
+
+from transforms.schemas.base import SOURCE_ROW
+
+
+def is_rust_panic(exc: BaseException) -> bool:
+    """Polars and delta-rs surface a Rust panic as pyo3's `PanicException`, a BaseException."""
+    return type(exc).__name__ == "PanicException"
+
+
+# Longest suffix first: "x.csv.gz" is csv.gz, not gz.
+FORMATS = ("csv.gz", "jsonl.gz", "parquet", "csv", "jsonl")
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+_TZ_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%:z"
+_NAIVE_FORMAT = "%Y-%m-%dT%H:%M:%S%.f"
+_DUPLICATE_SUFFIX = "_duplicated_"  # how polars renames a repeated CSV header
+
+
+class UnreadableFile(Exception):
+    """A whole export object could not be read; it is quarantined as a file.
+
+    `reason` is a short stable code (corrupt_gzip, not_parquet, undecodable_text, malformed_csv,
+    malformed_jsonl, duplicate_column, unsupported_column_type, reader_panic); `detail` says what
+    failed without quoting content.
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def export_format(key: str) -> str | None:
+    """The export format named by the key's extension (case-insensitive), or None."""
+    name = key.rsplit("/", 1)[-1].lower()
+    return next((fmt for fmt in FORMATS if name.endswith("." + fmt)), None)
+
+
+def read_export(data: bytes, key: str, *, keep_types: bool = False) -> pl.LazyFrame:
+    """Parse one export object into all-String columns plus `source_row` (Int64).
+
+    With `keep_types`, Parquet columns typed as date-time, integer, float, boolean or string
+    stay typed (staging passes the ones matching the contract through without a text round
+    trip, and ingest renders the others with `as_text`); every other type is text as usual.
+
+    Raises:
+        UnreadableFile: the bytes are not a readable file of the key's format.
+        ValueError: the key's extension is not a supported format (callers check first).
+    """
+    fmt = export_format(key)
+    if fmt is None:
+        raise ValueError(f"unsupported export format: {key}")
+    if fmt.endswith(".gz"):
+        data = _gunzip(data)
+    parse = _PARSERS[fmt.removesuffix(".gz")]
+    try:
+        frame = _read_parquet(data, keep_types=True) if keep_types and fmt == "parquet" else parse(data)
+    except UnreadableFile:
+        raise
+    except (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError):
+        raise
+    except BaseException as exc:  # a Rust panic is a BaseException (pyo3 PanicException)
+        if is_rust_panic(exc):
+            raise UnreadableFile("reader_panic", f"the {fmt} reader panicked") from exc
+        raise UnreadableFile(_FAILURE_REASON[fmt], f"{fmt} parser rejected the file") from exc
+    return frame.lazy()
+
+
+def _gunzip(data: bytes) -> bytes:
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise UnreadableFile(
+            "corrupt_gzip", f"gzip stream cannot be decompressed ({type(exc).__name__})"
+        ) from exc
+
+
+def _is_blank(data: bytes) -> bool:
+    return not data.strip()
+
+
+def _empty() -> pl.DataFrame:
+    return pl.DataFrame(schema={SOURCE_ROW: pl.Int64()})
+
+
+def _text(data: bytes) -> bytes:
+    """Drop a UTF-8 byte-order mark and refuse bytes that are not UTF-8."""
+    data = data.removeprefix(_UTF8_BOM)
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile("undecodable_text", f"not UTF-8 (byte offset {exc.start})") from exc
+    return data
+
+
+def _with_row_numbers(frame: pl.DataFrame, first: int = 1) -> pl.DataFrame:
+    return frame.with_row_index(SOURCE_ROW, offset=first).with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
+
+
+def _drop_blank_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    data_columns = [c for c in frame.columns if c != SOURCE_ROW]
+    if not data_columns:
+        return frame
+    return frame.filter(~pl.all_horizontal(pl.col(data_columns).is_null()))
+
+
+def _read_csv(data: bytes) -> pl.DataFrame:
+    data = _text(data)
+    if _is_blank(data):
+        return _empty()
+    frame = pl.read_csv(io.BytesIO(data), infer_schema=False, raise_if_empty=False)
+    names = [c.strip() for c in frame.columns]
+    if len(set(names)) != len(names) or any(
+        _DUPLICATE_SUFFIX in c and c.split(_DUPLICATE_SUFFIX)[0] in names for c in names
+    ):
+        raise UnreadableFile("duplicate_column", "the header names a column more than once")
+    frame.columns = names
+    return _drop_blank_rows(_with_row_numbers(frame))
+
+
+def _read_jsonl(data: bytes) -> pl.DataFrame:
+    data = _text(data)
+    if _is_blank(data):
+        return _empty()
+    lines = pl.Series(data.decode("utf-8").split("\n"), dtype=pl.String)
+    line_numbers = (lines.str.strip_chars().str.len_bytes() > 0).arg_true().cast(pl.Int64) + 1
+    try:  # one typed pass over every line, rendered back to text below
+        frame = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
+    except pl.exceptions.PolarsError:
+        # Bad JSON (found with its line number) or a nested value typed differently across lines.
+        frame = pl.read_ndjson(io.BytesIO(data), schema=dict.fromkeys(_jsonl_keys(data), pl.String()))
+    if frame.height != line_numbers.len():
+        raise UnreadableFile("malformed_jsonl", "record count does not match the non-blank line count")
+    # JSON objects have no column order: sorted, so the same records always give the same frame.
+    text = [as_text(name, frame.schema[name]) for name in sorted(frame.columns)]
+    return frame.select(line_numbers.alias(SOURCE_ROW), *text)
+
+
+def _jsonl_keys(data: bytes) -> list[str]:
+    """Every key used by any record; the slow path, only when the typed pass fails."""
+    keys: dict[str, None] = {}
+    # Lines are split on "\n" only, as in `_read_jsonl`: U+2028 and friends may stand raw in JSON strings.
+    for number, line in enumerate(data.decode("utf-8").split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            raise UnreadableFile("malformed_jsonl", f"line {number} is not valid JSON") from exc
+        if not isinstance(record, dict):
+            raise UnreadableFile("malformed_jsonl", f"line {number} is not a JSON object")
+        keys.update(dict.fromkeys(record))
+    return sorted(keys)
+
+
+def _read_parquet(data: bytes, *, keep_types: bool = False) -> pl.DataFrame:
+    if _is_blank(data):
+        return _empty()
+    frame = pl.read_parquet(io.BytesIO(data))
+    try:
+        text = frame.select(
+            [
+                pl.col(name) if keep_types and is_plain_type(dtype) else as_text(name, dtype)
+                for name, dtype in frame.schema.items()
+            ]
+        )
+    except pl.exceptions.PolarsError as exc:
+        raise UnreadableFile(
+            "unsupported_column_type", "a Parquet column cannot be rendered as text"
+        ) from exc
+    return _with_row_numbers(text)
+
+
+def is_plain_type(dtype: pl.DataType) -> bool:
+    """Types `read_export(keep_types=True)` keeps: ones that can always be rendered as text."""
+    return isinstance(dtype, pl.Datetime | pl.Boolean | pl.String) or dtype.is_integer() or dtype.is_float()
+
+
+def as_text(name: str, dtype: pl.DataType) -> pl.Expr:
+    """Render one Parquet column as text the staging layer parses.
+
+    Zoned timestamps keep their offset; naive ones get none, so staging treats them as
+    naive (quarantined unless configured as UTC) exactly like naive text.
+    """
+    col = pl.col(name)
+    if isinstance(dtype, pl.Datetime):
+        return col.dt.to_string(_TZ_FORMAT if dtype.time_zone else _NAIVE_FORMAT)
+    if dtype.is_nested() or isinstance(dtype, pl.Duration | pl.Object):
+        # JSON text: staging rejects it for typed fields; string fields keep it as written.
+        wrapped = pl.struct(col.alias("v")).struct.json_encode()
+        text = wrapped.str.strip_prefix('{"v":').str.strip_suffix("}")
+        return pl.when(col.is_null()).then(None).otherwise(text).alias(name)
+    if isinstance(dtype, pl.Binary):
+        return col.cast(pl.String, strict=False)
+    return col.cast(pl.String)
+
+
+_PARSERS: dict[str, Callable[[bytes], pl.DataFrame]] = {
+    "csv": _read_csv,
+    "jsonl": _read_jsonl,
+    "parquet": _read_parquet,
+}
+
+_FAILURE_REASON = {
+    "csv": "malformed_csv",
+    "csv.gz": "malformed_csv",
+    "jsonl": "malformed_jsonl",
+    "jsonl.gz": "malformed_jsonl",
+    "parquet": "not_parquet",
+}

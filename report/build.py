@@ -1,0 +1,53 @@
+"""Build the day's HTML report from the published tables and publish it beside the Data Docs."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from catalogue import REPORTS_PREFIX
+from configs.settings import S3Settings
+from report.render import render_report
+from report.tables import load_audit_day
+from storage import open_storage
+
+DEFAULT_MIN_VOLUME = 20
+
+
+def report_key(audit_date: date) -> str:
+    """Where a day's report lives under the reports URI (one folder per day, like the tables)."""
+    return f"{REPORTS_PREFIX}/audit_date={audit_date.isoformat()}/index.html"
+
+
+def build_report(
+    warehouse_uri: str,
+    audit_date: date,
+    *,
+    s3: S3Settings | None = None,
+    data_docs_url: str | None = None,
+    min_volume: int = DEFAULT_MIN_VOLUME,
+    reports_uri: str | None = None,
+    relative_links: bool = True,
+) -> str:
+    """The self-contained HTML report for one audit day.
+
+    `min_volume` (the policy's) marks roll-ups computed here (all teams, the trend);
+    per-agent and per-team markers are the published `<m>_low_volume` columns.
+    `reports_uri` lets the Data Docs link be relative to the published report (inferred
+    from the link when not given); `relative_links=False` for a copy saved elsewhere.
+    """
+    day = load_audit_day(warehouse_uri, audit_date, s3)
+    return render_report(
+        day,
+        min_volume=min_volume,
+        data_docs_url=data_docs_url,
+        reports_uri=reports_uri,
+        relative_links=relative_links,
+    )
+
+
+def publish_report(html: str, reports_uri: str, audit_date: date, s3: S3Settings | None = None) -> str:
+    """Write the report under the reports URI; returns its full location (path or s3:// URI)."""
+    storage = open_storage(reports_uri, s3)
+    key = report_key(audit_date)
+    storage.write_bytes(key, html.encode("utf-8"), content_type="text/html; charset=utf-8")
+    return f"{storage.uri.rstrip('/')}/{key}"

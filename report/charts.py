@@ -1,0 +1,175 @@
+"""Vega-Lite specs for the report's charts, rendered to inline SVG with vl-convert.
+
+SVG keeps the report self-contained: no script, font or data is fetched when it opens.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import polars as pl
+import vl_convert as vlc
+
+from report.views import ESCALATION_CLASSES
+
+LOW_VOLUME_LEGEND = "low volume (not a verdict)"
+FONT = "Helvetica, Arial, sans-serif"
+_CONFIG: dict[str, Any] = {
+    "font": FONT,
+    "view": {"stroke": None},
+    "axis": {"labelFontSize": 11, "titleFontSize": 11},
+    "legend": {"labelFontSize": 11, "titleFontSize": 11, "orient": "top"},
+}
+
+
+def render_svg(spec: dict[str, Any]) -> str:
+    """Render a Vega-Lite spec to an SVG string (no network access, no browser)."""
+    return str(vlc.vegalite_to_svg({"config": _CONFIG, **spec}))
+
+
+def _values(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts (dates as ISO strings)."""
+    cast = [pl.col(c).dt.strftime("%Y-%m-%d") for c, t in frame.schema.items() if t == pl.Date]
+    return frame.with_columns(cast).to_dicts()
+
+
+def rate_by_agent_spec(scorecard: pl.DataFrame, metric: str, title: str) -> dict[str, Any] | None:
+    """Bars of an agent rate with Wilson interval error bars; low-volume bars greyed and labelled."""
+    rate = f"{metric}_rate"
+    if rate not in scorecard.columns:
+        return None
+    data = scorecard.filter(pl.col(f"{metric}_denominator") > 0).select(
+        pl.col("agent_id").fill_null("(no agent)").alias("agent"),
+        pl.col(rate).alias("rate"),
+        pl.col(f"{metric}_ci_low").alias("ci_low"),
+        pl.col(f"{metric}_ci_high").alias("ci_high"),
+        pl.format("{}/{}", f"{metric}_numerator", f"{metric}_denominator").alias("fraction"),
+        pl.when(pl.col(f"{metric}_low_volume"))
+        .then(pl.lit(LOW_VOLUME_LEGEND))
+        .otherwise(pl.lit("enough volume"))
+        .alias("volume"),
+    )
+    if data.is_empty():
+        return None
+    y = {"field": "agent", "type": "nominal", "sort": "ascending", "title": None}
+    return {
+        "title": title,
+        "width": 520,
+        "data": {"values": _values(data)},
+        "encoding": {"y": y},
+        "layer": [
+            {
+                "mark": {"type": "bar", "height": {"band": 0.6}},
+                "encoding": {
+                    "x": {
+                        "field": "rate",
+                        "type": "quantitative",
+                        "scale": {"domain": [0, 1]},
+                        "axis": {"format": "%"},
+                        "title": f"{title} (95% Wilson interval)",
+                    },
+                    "color": {
+                        "field": "volume",
+                        "type": "nominal",
+                        "title": None,
+                        "scale": {
+                            "domain": ["enough volume", LOW_VOLUME_LEGEND],
+                            "range": ["#4c78a8", "#c7c7c7"],
+                        },
+                    },
+                },
+            },
+            {
+                "mark": {"type": "rule", "color": "#222", "strokeWidth": 1.5},
+                "encoding": {"x": {"field": "ci_low", "type": "quantitative"}, "x2": {"field": "ci_high"}},
+            },
+            {
+                "mark": {"type": "text", "align": "left", "dx": 4, "fontSize": 10, "color": "#333"},
+                "encoding": {"x": {"value": 525}, "text": {"field": "fraction"}},
+            },
+        ],
+    }
+
+
+def escalation_classes_spec(classes_by_agent: pl.DataFrame) -> dict[str, Any] | None:
+    """Stacked bars: classified contacts per agent by escalation class."""
+    if classes_by_agent.is_empty():
+        return None
+    long = (
+        classes_by_agent.with_columns(pl.col("agent_id").fill_null("(no agent)"))
+        .unpivot(index="agent_id", on=list(ESCALATION_CLASSES), variable_name="class", value_name="contacts")
+        .filter(pl.col("contacts") > 0)
+    )
+    return {
+        "title": "Escalation classes by agent",
+        "width": 520,
+        "data": {"values": _values(long)},
+        "mark": "bar",
+        "encoding": {
+            "y": {"field": "agent_id", "type": "nominal", "sort": "ascending", "title": None},
+            "x": {
+                "field": "contacts",
+                "type": "quantitative",
+                "stack": "zero",
+                "title": "contacts",
+                "axis": {"tickMinStep": 1, "format": "d"},
+            },
+            "color": {
+                "field": "class",
+                "type": "nominal",
+                "title": None,
+                "scale": {
+                    "domain": list(ESCALATION_CLASSES),
+                    "range": ["#54a24b", "#f58518", "#e45756", "#4c78a8", "#bab0ac"],
+                },
+            },
+            "order": {"field": "class"},
+        },
+    }
+
+
+def trend_spec(trend_long: pl.DataFrame, audit_date: date, days: int) -> dict[str, Any] | None:
+    """Daily headline rates over the trend window; low-volume days drawn as hollow points."""
+    if trend_long.is_empty():
+        return None
+    data = trend_long.filter(pl.col("rate").is_not_null()).with_columns(
+        pl.when(pl.col("low_volume"))
+        .then(pl.lit(LOW_VOLUME_LEGEND))
+        .otherwise(pl.lit("enough volume"))
+        .alias("volume")
+    )
+    domain = [(audit_date - timedelta(days=days - 1)).isoformat(), audit_date.isoformat()]
+    x = {
+        "field": "audit_date",
+        "type": "temporal",
+        "scale": {"domain": domain},
+        "axis": {"format": "%b %d"},
+        "title": None,
+    }
+    y = {"field": "rate", "type": "quantitative", "scale": {"domain": [0, 1]}, "axis": {"format": "%"}}
+    color = {"field": "metric", "type": "nominal", "title": None}
+    return {
+        "title": f"Headline rates, last {days} days (all teams, summed numerators / denominators)",
+        "width": 720,
+        "height": 260,
+        "data": {"values": _values(data)},
+        "layer": [
+            {"mark": {"type": "line"}, "encoding": {"x": x, "y": y, "color": color}},
+            {
+                "mark": {"type": "point", "size": 40},
+                "encoding": {
+                    "x": x,
+                    "y": y,
+                    "color": color,
+                    "shape": {"field": "volume", "type": "nominal", "title": None},
+                    "fill": {
+                        "condition": {"test": f"datum.volume === '{LOW_VOLUME_LEGEND}'", "value": "white"},
+                        "field": "metric",
+                        "type": "nominal",
+                        "legend": None,
+                    },
+                },
+            },
+        ],
+    }

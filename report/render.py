@@ -1,0 +1,221 @@
+"""The HTML audit report: one self-contained file per audit day.
+
+Figures come from `views`, charts from `charts`, layout from templates/report.html.j2.
+Only allow-listed columns reach the page (published columns only, see `tables.visible`), so raw
+customer ids and free text cannot be rendered even if a table carried them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from catalogue import DATA_DOCS_PREFIX
+from report import charts, views
+from report.tables import TREND_DAYS, AuditDay
+from storage import is_s3
+
+TEMPLATES = Path(__file__).with_name("templates")
+EVIDENCE_PREVIEW = 5  # evidence ids shown before a flag's full list is folded away
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'unsafe-inline'"
+
+
+@dataclass(frozen=True)
+class RateCell:
+    """One rate as the page shows it: value, fraction, interval and the low-volume marker."""
+
+    metric: str
+    numerator: int | None
+    denominator: int | None
+    rate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    low_volume: bool
+
+    @property
+    def empty(self) -> bool:
+        return self.rate is None
+
+    @property
+    def sort_value(self) -> str:
+        return "" if self.rate is None else repr(self.rate)
+
+
+def rate_cell(row: dict[str, Any], metric: str) -> RateCell:
+    def num(suffix: str) -> Any:
+        value = row.get(f"{metric}_{suffix}")
+        return value if views.is_finite(value) else None
+
+    return RateCell(
+        metric=metric,
+        numerator=num("numerator"),
+        denominator=num("denominator"),
+        rate=num("rate"),
+        ci_low=num("ci_low"),
+        ci_high=num("ci_high"),
+        low_volume=bool(row.get(f"{metric}_low_volume")),
+    )
+
+
+def pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f}%"
+
+
+def number(value: Any) -> str:
+    """Counts as integers, statistics with three significant digits, missing as a dash."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value) if value else "–"
+    return str(value)
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["pct"] = pct
+    env.filters["number"] = number
+    return env
+
+
+def _svg(spec: dict[str, Any] | None) -> Markup | None:
+    # vl-convert's output is trusted markup built from our own escaped spec values.
+    return Markup(charts.render_svg(spec)) if spec else None
+
+
+def _rows(frame: pl.DataFrame, columns: tuple[str, ...] | list[str]) -> list[dict[str, Any]]:
+    present = [c for c in columns if c in frame.columns]
+    return frame.select(present).to_dicts() if present else []
+
+
+def render_report(
+    day: AuditDay,
+    *,
+    min_volume: int,
+    data_docs_url: str | None,
+    reports_uri: str | None = None,
+    relative_links: bool = True,
+) -> str:
+    """The report's HTML for one audit day.
+
+    The Data Docs link is `data_docs_url`, else the manifest's `data_docs_uri`, made
+    relative when it lives under the same reports URI (see `report_link`); a report saved
+    elsewhere (`relative_links=False`) keeps an absolute link.
+    """
+    run = views.run_info(day.run_manifest, day.agent_scorecard)
+    published = day.agent_scorecard if day.has_audit_tables else None
+    scorecard = views.complete_rates(published, min_volume) if published is not None else None
+    metrics = views.rate_metrics(scorecard)
+    headline = views.headline(day.team_scorecard, scorecard, min_volume)
+    trend = views.daily_trend(day.trend_scorecard, min_volume)
+    classes = views.escalation_classes_by_agent(day.escalation_audit)
+    agents = scorecard.sort("agent_id", nulls_last=True).to_dicts() if scorecard is not None else []
+
+    def chart(metric: str) -> Markup | None:
+        if scorecard is None or metric not in metrics:
+            return None
+        return _svg(charts.rate_by_agent_spec(scorecard, metric, f"{views.metric_label(metric)} rate"))
+
+    headline_metrics = [m for m in views.HEADLINE_RATES if m in metrics] or metrics[:4]
+    context = {
+        "audit_date": day.audit_date,
+        "csp": CSP,
+        "min_volume": min_volume,
+        "run": run,
+        "data_docs_url": report_link(
+            data_docs_url or run.data_docs_uri, reports_uri, relative=relative_links
+        ),
+        "has_audit_tables": day.has_audit_tables,
+        "labels": {m: views.metric_label(m) for m in metrics},
+        "metrics": metrics,
+        "headline_metrics": headline_metrics,
+        "volume_columns": [
+            c for c in views.VOLUME_COLUMNS if scorecard is not None and c in scorecard.columns
+        ],
+        "count_columns": [c for c in views.COUNT_COLUMNS if scorecard is not None and c in scorecard.columns],
+        "headline": [(row, {m: rate_cell(row, m) for m in metrics}) for row in headline.to_dicts()],
+        "agents": [(row, {m: rate_cell(row, m) for m in metrics}) for row in agents],
+        "measures": views.other_measures(scorecard),
+        "charts": {
+            "follow_up": chart("follow_up"),
+            "missed_escalation": chart("missed_escalation"),
+            "first_contact_resolution": chart("first_contact_resolution"),
+            "reopen": chart("reopen"),
+            "escalation_classes": _svg(charts.escalation_classes_spec(classes)),
+            "trend": _svg(
+                charts.trend_spec(
+                    views.trend_long(trend, tuple(headline_metrics)), day.audit_date, TREND_DAYS
+                )
+            ),
+        },
+        "missed_follow_ups": _rows(
+            views.missed_follow_ups(day.follow_up_audit),
+            ["contact_id", "contact_type", "agent_id", "team_id", "customer_key", "customer_came_back_first"],
+        ),
+        "follow_up_evidence": day.follow_up_audit is not None,
+        "escalation_classes": _rows(classes, ["agent_id", "team_id", *views.ESCALATION_CLASSES]),
+        "escalation_class_names": views.ESCALATION_CLASSES,
+        "escalations_to_review": _rows(
+            views.escalations_to_review(day.escalation_audit),
+            ["escalation_class", "contact_id", "contact_type", "agent_id", "team_id", "signals"],
+        ),
+        "escalation_evidence": day.escalation_audit is not None,
+        "flags": _rows(
+            views.sorted_flags(day.concession_flags),
+            list(views.FLAG_COLUMNS),
+        ),
+        "flag_evidence": day.concession_flags is not None,
+        "violations": _rows(
+            views.policy_violations(day.concession_audit),
+            list(views.VIOLATION_COLUMNS),
+        ),
+        "concession_evidence": day.concession_audit is not None,
+        "trend": [
+            (row, {m: rate_cell(row, m) for m in headline_metrics})
+            for row in (trend.sort("audit_date").to_dicts() if not trend.is_empty() else [])
+        ],
+        "trend_days": TREND_DAYS,
+        "evidence_preview": EVIDENCE_PREVIEW,
+    }
+    return _environment().get_template("report.html.j2").render(**context)
+
+
+def report_link(target: str | None, reports_uri: str | None, *, relative: bool = True) -> str | None:
+    """A link that works wherever the reports folder is opened or served.
+
+    A target under the reports root becomes relative to the report's own folder
+    (`audit_report/audit_date=D/`), so it works from a local folder, an S3 static site
+    or a copy. The root is `reports_uri`, else inferred from the Data Docs prefix.
+    A web URL is kept as it is; another local path becomes a file:// URI.
+    """
+    if not target:
+        return None
+    if target.startswith(("http://", "https://")):
+        return target
+    root: str | None = None
+    if not relative:
+        pass
+    elif reports_uri:
+        root = reports_uri if is_s3(reports_uri) else Path(reports_uri).resolve().as_posix()
+    elif f"/{DATA_DOCS_PREFIX}/" in target:
+        root = target.partition(f"/{DATA_DOCS_PREFIX}/")[0]
+    if root and target.startswith(root.rstrip("/") + "/"):
+        return "../../" + target[len(root.rstrip("/")) + 1 :]
+    if target.startswith("/"):
+        return Path(target).as_uri()
+    return target

@@ -1,0 +1,215 @@
+"""Terminal views of a published audit day: the agent scorecard and the concession flags.
+
+`table` is for people (rich tables, low-volume rates marked); `json` and `csv` are for
+scripts and carry every published column, never customer ids or free text.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal, TextIO
+
+import polars as pl
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+import catalogue
+from configs.settings import S3Settings
+from report import views
+from report.render import number, pct, rate_cell
+from report.tables import AuditDay, load_audit_day
+
+OutputFormat = Literal["table", "json", "csv"]
+Section = Literal["all", "scorecard", "flags"]
+
+
+class ReportError(RuntimeError):
+    """Nothing to show for the request; the message says why (exit status 1)."""
+
+
+@dataclass(frozen=True)
+class TerminalView:
+    audit_date: date
+    scorecard: pl.DataFrame
+    flags: pl.DataFrame
+    run: views.RunInfo
+
+
+def select_view(day: AuditDay, *, agent: str | None, team: str | None, min_volume: int) -> TerminalView:
+    """The day's agent rows (filtered by agent and/or team) and the flags that concern them.
+
+    A flag concerns the selection when its subject is a selected agent or any of its
+    evidence ids is a contact or concession of a selected agent.
+    """
+    if not day.has_audit_tables or day.agent_scorecard is None:
+        raise ReportError(f"no audit tables published for {day.audit_date.isoformat()}")
+    scorecard = views.complete_rates(day.agent_scorecard, min_volume).sort("agent_id", nulls_last=True)
+    if agent is not None:
+        scorecard = scorecard.filter(pl.col("agent_id") == agent)
+    if team is not None:
+        scorecard = scorecard.filter(pl.col("team_id") == team)
+    if scorecard.is_empty():
+        who = " and ".join(f"{k} {v!r}" for k, v in (("agent", agent), ("team", team)) if v is not None)
+        raise ReportError(f"no scorecard row for {who} on {day.audit_date.isoformat()}")
+    flags = views.sorted_flags(day.concession_flags)
+    if not flags.is_empty():
+        if agent is not None or team is not None:
+            flags = _flags_for(flags, day, scorecard.get_column("agent_id").to_list())
+        flags = flags.select([c for c in views.FLAG_COLUMNS if c in flags.columns])
+    run = views.run_info(day.run_manifest, day.agent_scorecard)
+    return TerminalView(day.audit_date, scorecard, flags, run)
+
+
+def _flags_for(flags: pl.DataFrame, day: AuditDay, agents: list[str]) -> pl.DataFrame:
+    ids: set[str] = set()
+    for frame, columns in (
+        (day.concession_audit, ("concession_id", "contact_id")),
+        (day.follow_up_audit, ("contact_id",)),
+        (day.escalation_audit, ("contact_id",)),
+    ):
+        if frame is not None and "agent_id" in frame.columns:
+            mine = frame.filter(pl.col("agent_id").is_in(agents))
+            for column in columns:
+                if column in mine.columns:
+                    ids.update(mine.get_column(column).drop_nulls().cast(pl.String).to_list())
+    is_agent = (pl.col("subject_type") == "agent") & pl.col("subject_id").is_in(agents)
+    has_evidence = pl.col("evidence_ids").list.eval(pl.element().is_in(list(ids))).list.any()
+    return flags.filter(is_agent | has_evidence.fill_null(False))
+
+
+def report_command(
+    audit_date: date,
+    *,
+    warehouse_uri: str,
+    agent: str | None = None,
+    team: str | None = None,
+    fmt: OutputFormat = "table",
+    section: Section | None = None,
+    s3: S3Settings | None = None,
+    min_volume: int = 20,
+    out: TextIO | None = None,
+) -> None:
+    """Print the scorecard and flags for one audit day; raises ReportError when there is nothing to show.
+
+    `section` defaults to both for table and json, and to the scorecard for csv (a CSV
+    holds one table; pass `section="flags"` for the flags).
+    """
+    out = out or sys.stdout
+    day = load_audit_day(warehouse_uri, audit_date, s3)
+    view = select_view(day, agent=agent, team=team, min_volume=min_volume)
+    if fmt == "json":
+        out.write(to_json(view, section or "all") + "\n")
+    elif fmt == "csv":
+        if section == "all":
+            raise ReportError("--format csv writes one table: choose --section scorecard or --section flags")
+        out.write(to_csv(view.scorecard if section != "flags" else view.flags))
+    else:
+        print_tables(view, section or "all", Console(file=out, width=_width(out)), min_volume)
+
+
+def _width(out: TextIO) -> int | None:
+    # A pipe or a test runner has no terminal width; tables are only as wide as their content.
+    return None if out.isatty() else 400
+
+
+def _plain(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    temporal = [c for c, t in frame.schema.items() if t.is_temporal()]
+    return frame.with_columns(pl.col(temporal).cast(pl.String)).to_dicts()
+
+
+def to_json(view: TerminalView, section: Section) -> str:
+    document: dict[str, Any] = {
+        "audit_date": view.audit_date.isoformat(),
+        "run_id": view.run.run_id,
+        "policy_version": view.run.policy_version,
+        "validation": view.run.validation,
+    }
+    if section in ("all", "scorecard"):
+        document["scorecard"] = _plain(view.scorecard)
+    if section in ("all", "flags"):
+        document["flags"] = _plain(view.flags)
+    return json.dumps(document, indent=2, allow_nan=False, default=str)
+
+
+def to_csv(frame: pl.DataFrame) -> str:
+    """CSV of a frame; list columns (evidence ids, signals) joined with ';'."""
+    lists = [c for c, t in frame.schema.items() if isinstance(t, pl.List)]
+    flat = frame.with_columns(pl.col(lists).cast(pl.List(pl.String)).list.join(";")) if lists else frame
+    buffer = io.StringIO()
+    flat.write_csv(buffer)
+    return buffer.getvalue()
+
+
+def _rate_text(row: dict[str, Any], metric: str) -> Text:
+    cell = rate_cell(row, metric)
+    if cell.empty:
+        return Text("–", style="dim")
+    text = Text(f"{pct(cell.rate)} {cell.numerator}/{cell.denominator}")
+    text.append(f"\n[{_whole(cell.ci_low)}–{_whole(cell.ci_high)}%]", style="dim")
+    if cell.low_volume:
+        text.stylize("italic dim")
+        text.append("\nlow volume", style="bold yellow")
+    return text
+
+
+def _whole(rate: float | None) -> str:
+    return "–" if rate is None else f"{rate * 100:.0f}"
+
+
+SHORT_LABELS = {m.name: m.short for m in catalogue.metrics("rate")}
+
+
+def print_tables(view: TerminalView, section: Section, console: Console, min_volume: int) -> None:
+    run = view.run
+    console.print(
+        f"[bold]Support audit {view.audit_date.isoformat()}[/bold]  run {run.run_id or '–'}  "
+        f"policy {run.policy_version or '–'}  validation {run.validation or 'not recorded'}"
+    )
+    if section in ("all", "scorecard"):
+        console.print(scorecard_table(view.scorecard, min_volume))
+    if section in ("all", "flags"):
+        console.print(flags_table(view.flags))
+
+
+def scorecard_table(scorecard: pl.DataFrame, min_volume: int) -> Table:
+    """Rate metrics with any denominator in the selection, each as rate, fraction and interval."""
+    metrics = [m for m in views.rate_metrics(scorecard) if scorecard.get_column(f"{m}_denominator").sum() > 0]
+    volumes = [c for c in views.VOLUME_COLUMNS if c in scorecard.columns]
+    counts = [c for c in views.COUNT_COLUMNS if c in scorecard.columns]
+    table = Table(
+        title="Agent scorecard",
+        caption=(
+            f"95% Wilson intervals in brackets; 'low volume': fewer than {min_volume} contacts, not a verdict"
+        ),
+        show_lines=True,
+    )
+    for column in ["agent", "team", *volumes]:
+        table.add_column(column.replace("_", " "), justify="left" if column in ("agent", "team") else "right")
+    for metric in metrics:
+        table.add_column(SHORT_LABELS.get(metric, views.metric_label(metric)), justify="right", min_width=11)
+    for column in counts:
+        table.add_column(column.replace("_", " "), justify="right")
+    for row in scorecard.to_dicts():
+        table.add_row(
+            number(row.get("agent_id")),
+            number(row.get("team_id")),
+            *(number(row.get(c)) for c in volumes),
+            *(_rate_text(row, m) for m in metrics),
+            *(number(row.get(c)) for c in counts),
+        )
+    return table
+
+
+def flags_table(flags: pl.DataFrame) -> Table:
+    table = Table(title=f"Concession flags ({flags.height})", show_lines=True)
+    columns = [c for c in views.FLAG_COLUMNS if c in flags.columns and not c.startswith("window")]
+    for column in columns:
+        table.add_column(column.replace("_", " "), overflow="fold")
+    for row in flags.to_dicts():
+        table.add_row(*(number(row.get(c)) for c in columns))
+    return table

@@ -1,0 +1,275 @@
+"""The one place the project reads and writes Delta tables (published tables and the run manifest).
+
+- Each audit table gets one Delta commit per day: an overwrite with the predicate
+  `audit_date = D`, so a re-run replaces that day's partition (an empty frame empties
+  it) and never duplicates; other days are untouched. Commit metadata carries run_id,
+  policy_version, audit_date and row_count.
+- Tables keep ten years of log and deleted files, and this project never vacuums.
+- S3 commits rely on conditional writes (If-None-Match on the commit file, which
+  delta-rs 1.x uses by default); unsafe rename is never configured.
+
+No Great Expectations here: the report and the CLI read tables through this module and
+start in well under a second.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake.exceptions import TableNotFoundError
+
+from catalogue import AUDIT_TABLES, MANIFEST_TABLE, PARTITION, TABLES
+from configs.settings import S3Settings
+from storage import is_s3
+
+RETENTION = "interval 3650 days"
+TABLE_PROPERTIES = {"delta.logRetentionDuration": RETENTION, "delta.deletedFileRetentionDuration": RETENTION}
+
+
+def storage_options(uri: str, s3: S3Settings | None) -> dict[str, str] | None:
+    """delta-rs options for an s3:// URI; credentials come from the default AWS chain.
+
+    Deliberately absent: AWS_S3_ALLOW_UNSAFE_RENAME (commits use conditional puts).
+    """
+    if not is_s3(uri):
+        return None
+    s3 = s3 or S3Settings.model_validate({})
+    options = {"AWS_REGION": s3.region, "AWS_MAX_RETRIES": str(s3.max_attempts)}
+    if s3.endpoint_url:
+        options["AWS_ENDPOINT_URL"] = s3.endpoint_url
+        if s3.endpoint_url.startswith("http://"):
+            options["AWS_ALLOW_HTTP"] = "true"
+    return options
+
+
+def table_uri(warehouse_uri: str, name: str) -> str:
+    if is_s3(warehouse_uri):
+        return f"{warehouse_uri.rstrip('/')}/{name}"
+    return str(Path(warehouse_uri).resolve() / name)
+
+
+def _open(uri: str, options: dict[str, str] | None) -> DeltaTable | None:
+    try:
+        return DeltaTable(uri, storage_options=options)
+    except TableNotFoundError:
+        return None
+
+
+def _conform(frame: pl.DataFrame, uri: str, options: dict[str, str] | None) -> pl.DataFrame:
+    """Cast to the table's types where columns exist; all-null columns get a real type."""
+    existing: dict[str, pl.DataType] = {}
+    if _open(uri, options) is not None:
+        existing = dict(pl.scan_delta(uri, storage_options=options).collect_schema())
+    casts = []
+    for name, dtype in frame.schema.items():
+        if name in existing and existing[name] != dtype:
+            casts.append(pl.col(name).cast(existing[name]))
+        elif _without_null(dtype) != dtype:
+            casts.append(pl.col(name).cast(_without_null(dtype)))
+    return frame.with_columns(casts) if casts else frame
+
+
+def _without_null(dtype: Any) -> pl.DataType:
+    """Delta has no Null type: an all-null column (or list of nothing) is written as String."""
+    if dtype == pl.Null:
+        return pl.String()
+    if isinstance(dtype, pl.List):
+        return pl.List(_without_null(dtype.inner))
+    return dtype
+
+
+def sort_for_publish(name: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """Rows in the table's key order (catalogue), so identical inputs give identical files."""
+    keys = [c for c in TABLES[name].key if c in frame.columns] if name in TABLES else []
+    return frame.sort(keys, nulls_last=True, maintain_order=True) if keys else frame
+
+
+def publish_table(
+    name: str,
+    frame: pl.DataFrame,
+    *,
+    warehouse_uri: str,
+    audit_date: dt.date,
+    run_id: str,
+    policy_version: str,
+    s3: S3Settings | None = None,
+) -> int:
+    """Replace the audit_date partition of one table in one commit; return the new version."""
+    wrong_day = frame.filter(pl.col(PARTITION) != audit_date).height
+    if wrong_day:
+        raise ValueError(f"{name}: {wrong_day} row(s) not on audit_date {audit_date}; refusing to publish")
+    uri, options = table_uri(warehouse_uri, name), storage_options(warehouse_uri, s3)
+    data = _conform(sort_for_publish(name, frame), uri, options)
+    write_deltalake(
+        uri,
+        data.to_arrow(),
+        mode="overwrite",
+        predicate=f"{PARTITION} = '{audit_date.isoformat()}'",
+        partition_by=[PARTITION],
+        schema_mode="merge",
+        configuration=TABLE_PROPERTIES,
+        storage_options=options,
+        commit_properties=CommitProperties(
+            custom_metadata=_commit_metadata(run_id, policy_version, audit_date, data)
+        ),
+    )
+    return DeltaTable(uri, storage_options=options).version()
+
+
+def _commit_metadata(
+    run_id: str, policy_version: str, audit_date: dt.date, data: pl.DataFrame
+) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "policy_version": policy_version,
+        "audit_date": audit_date.isoformat(),
+        "row_count": data.height,
+    }
+
+
+def append_manifest(row: pl.DataFrame, *, warehouse_uri: str, s3: S3Settings | None = None) -> int:
+    """Append the run's manifest row (never overwritten: every run stays on record)."""
+    uri, options = table_uri(warehouse_uri, MANIFEST_TABLE), storage_options(warehouse_uri, s3)
+    first = row.row(0, named=True)
+    write_deltalake(
+        uri,
+        row.to_arrow(),
+        mode="append",
+        partition_by=[PARTITION],
+        schema_mode="merge",
+        configuration=TABLE_PROPERTIES,
+        storage_options=options,
+        commit_properties=CommitProperties(
+            custom_metadata={
+                **_commit_metadata(first["run_id"], first["policy_version"], first[PARTITION], row),
+                "status": first["status"],
+            }
+        ),
+    )
+    return DeltaTable(uri, storage_options=options).version()
+
+
+def read_table(
+    warehouse_uri: str,
+    name: str,
+    s3: S3Settings | None = None,
+    audit_date: dt.date | None = None,
+    version: int | None = None,
+    since: dt.date | None = None,
+) -> pl.DataFrame:
+    """A published table (optionally one day, or `since` .. `audit_date`, optionally as of a
+    version), in publish order. Raises TableNotFoundError when the table does not exist."""
+    uri = table_uri(warehouse_uri, name)
+    lazy = pl.scan_delta(uri, version=version, storage_options=storage_options(warehouse_uri, s3))
+    if audit_date is not None:
+        lazy = lazy.filter(pl.col(PARTITION).is_between(since or audit_date, audit_date))
+    return sort_for_publish(name, lazy.collect())
+
+
+def read_table_if_exists(
+    warehouse_uri: str,
+    name: str,
+    s3: S3Settings | None = None,
+    audit_date: dt.date | None = None,
+    since: dt.date | None = None,
+) -> pl.DataFrame | None:
+    """`read_table`, or None when the table has not been written yet (a first failed run)."""
+    try:
+        return read_table(warehouse_uri, name, s3, audit_date, since=since)
+    except (FileNotFoundError, TableNotFoundError):
+        return None
+
+
+def table_history(warehouse_uri: str, name: str, s3: S3Settings | None = None) -> pl.DataFrame:
+    """One row per table version: when, what operation, and the run that wrote it."""
+    table = DeltaTable(table_uri(warehouse_uri, name), storage_options=storage_options(warehouse_uri, s3))
+    rows = [
+        {
+            "version": int(h["version"]),
+            "committed_at": dt.datetime.fromtimestamp(h["timestamp"] / 1000, dt.UTC),
+            "operation": h.get("operation"),
+            "predicate": (h.get("operationParameters") or {}).get("predicate"),
+            "run_id": h.get("run_id"),
+            "policy_version": h.get("policy_version"),
+            "audit_date": h.get("audit_date"),
+            "row_count": h.get("row_count"),
+        }
+        for h in table.history()
+    ]
+    schema = pl.Schema(
+        {
+            "version": pl.Int64(),
+            "committed_at": pl.Datetime("us", "UTC"),
+            "operation": pl.String(),
+            "predicate": pl.String(),
+            "run_id": pl.String(),
+            "policy_version": pl.String(),
+            "audit_date": pl.String(),
+            "row_count": pl.Int64(),
+        }
+    )
+    return pl.DataFrame(rows, schema=schema).sort("version")
+
+
+def typical_volumes(
+    warehouse_uri: str, before: dt.date, s3: S3Settings | None = None, days: int = 28
+) -> dict[str, int]:
+    """Median published rows per day of each audit table over the `days` before `before`.
+
+    Days without rows leave no trace in a table, so they do not pull the median down;
+    tables without history give no baseline, hence no volume warning.
+    """
+    start = before - dt.timedelta(days=days)
+    out: dict[str, int] = {}
+    for name in AUDIT_TABLES:
+        uri, options = table_uri(warehouse_uri, name), storage_options(warehouse_uri, s3)
+        if _open(uri, options) is None:
+            continue
+        per_day = (
+            pl.scan_delta(uri, storage_options=options)
+            .filter(pl.col(PARTITION).is_between(start, before, closed="left"))
+            .group_by(PARTITION)
+            .agg(rows=pl.len())
+            .collect()
+        )
+        if per_day.height:
+            out[name] = int(per_day.select(pl.col("rows").median()).item())
+    return out
+
+
+def publish_day(
+    tables: Mapping[str, pl.DataFrame],
+    *,
+    warehouse_uri: str,
+    audit_date: dt.date,
+    run_id: str,
+    policy_version: str,
+    s3: S3Settings | None = None,
+    written: dict[str, int] | None = None,
+) -> dict[str, int]:
+    """Publish every audit table for one day; returns table -> version written.
+
+    Every table of outputs.md must be present (an empty frame empties the day), so a day
+    is never published with a table silently missing. `written`, when given, is filled as
+    tables are committed, so a caller can record what an interrupted publish did write.
+    """
+    missing = sorted(set(AUDIT_TABLES) - set(tables))
+    if missing:
+        raise ValueError(f"cannot publish {audit_date}: missing table(s) {missing}")
+    written = {} if written is None else written
+    for name in AUDIT_TABLES:
+        written[name] = publish_table(
+            name,
+            tables[name],
+            warehouse_uri=warehouse_uri,
+            audit_date=audit_date,
+            run_id=run_id,
+            policy_version=policy_version,
+            s3=s3,
+        )
+    return dict(written)

@@ -1,0 +1,228 @@
+"""Write, audit, publish: stage the day's tables, validate them, then publish to Delta.
+
+- Staging keeps the publishable frames in memory (pseudonymised, run_id added, sorted);
+  nothing reaches the warehouse before the gate passes.
+- Each table of the catalogue's AUDIT_TABLES gets one commit per day (warehouse/delta.py).
+- Data Docs are uploaded to the reports URI (warehouse/data_docs.py) whatever the outcome.
+- The run manifest row is appended for every run, failed or not.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from catalogue import AUDIT_TABLES, MANIFEST_TABLE, PARTITION
+from configs.policy import Policy
+from configs.settings import AuditSettings
+from transforms.pseudonym import publishable
+from warehouse.data_docs import publish_data_docs
+from warehouse.delta import append_manifest, publish_day, sort_for_publish, typical_volumes
+from warehouse.manifest import build_manifest, input_files_frame
+from warehouse.secrets import load_pseudonym_key
+
+if TYPE_CHECKING:  # Great Expectations takes seconds to import: only runs that validate load it
+    from expectations import SuiteParams
+    from expectations.gate import ValidationReport
+
+log = logging.getLogger(__name__)
+
+
+def suite_params(
+    settings: AuditSettings,
+    policy: Policy,
+    audit_date: dt.date,
+    inputs: Mapping[str, pl.DataFrame | pl.LazyFrame] | None = None,
+) -> SuiteParams:
+    """Warning baselines: recent published volumes; categories the policy names or the
+    run's tickets use (the ticket vocabulary is open, so calls and concessions are checked
+    against it); the policy's currencies; the policy's min_volume (scorecards' low_volume)."""
+    from expectations import SuiteParams
+
+    categories = set(policy.concessions.allowed)
+    if policy.follow_up.categories != "all":
+        categories |= set(policy.follow_up.categories)
+    tickets = (inputs or {}).get("tickets")
+    if tickets is not None and "category" in tickets.lazy().collect_schema().names():
+        used = tickets.lazy().select(pl.col("category").drop_nulls().unique()).collect()
+        categories |= set(used["category"].to_list())
+    return SuiteParams(
+        typical_rows=typical_volumes(settings.warehouse_uri, audit_date, settings.s3),
+        known_categories=sorted(categories),
+        known_currencies=sorted(policy.concessions.currencies),
+        min_volume=policy.min_volume,
+    )
+
+
+# --- write, audit, publish -------------------------------------------------------------
+
+
+def stage(
+    outputs: Mapping[str, pl.DataFrame], *, key: bytes, run_id: str, audit_date: dt.date
+) -> dict[str, pl.DataFrame]:
+    """The frames as they would be published: pseudonymised, free text dropped, run_id set,
+    sorted. Kept in memory; nothing is written before validation."""
+    missing = sorted(set(AUDIT_TABLES) - set(outputs))
+    if missing:
+        raise ValueError(f"cannot stage {audit_date}: missing output frame(s) {missing}")
+    staged = {}
+    for name in AUDIT_TABLES:
+        frame = publishable(outputs[name].lazy(), key)
+        if PARTITION not in frame.collect_schema().names():
+            frame = frame.with_columns(pl.lit(audit_date).alias(PARTITION))
+        frame = frame.with_columns(pl.lit(run_id, dtype=pl.String).alias("run_id"))
+        staged[name] = sort_for_publish(name, frame.collect())
+    return staged
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    run_id: str
+    audit_date: dt.date
+    status: str  # succeeded | failed
+    report: ValidationReport
+    table_versions: dict[str, int] = field(default_factory=dict)
+    manifest_version: int | None = None
+    data_docs_url: str | None = None
+
+    @property
+    def critical_passed(self) -> bool:
+        return self.report.critical_passed
+
+
+def write_audit_publish(
+    *,
+    ingested: Mapping[str, Any],
+    metrics: Mapping[str, pl.DataFrame],
+    audit_date: dt.date,
+    run_id: str,
+    settings: AuditSettings,
+    policy: Policy,
+    started_at: dt.datetime | None = None,
+    key: bytes | None = None,
+    params: SuiteParams | None = None,
+) -> PublishResult:
+    """The flow's entry point: ingestion results (objects with `canonical` (lazy), `quarantine`
+    and `files` frames, per entity) and the metric tables for the day.
+
+    The quarantine table is the union of every entity's quarantine records of this run.
+    """
+    entities = sorted(ingested)
+    inputs = {name: ingested[name].canonical for name in entities}  # lazy: the gate reads what it checks
+    quarantine = pl.concat([ingested[name].quarantine for name in entities], how="diagonal_relaxed")
+    outputs = {"quarantine": quarantine, **metrics}
+    files = pl.concat([input_files_frame(ingested[name].files) for name in entities], how="vertical")
+    return write_audit_publish_frames(
+        inputs,
+        outputs,
+        files,
+        settings=settings,
+        policy=policy,
+        audit_date=audit_date,
+        run_id=run_id,
+        started_at=started_at,
+        key=key,
+        params=params,
+    )
+
+
+def write_audit_publish_frames(
+    inputs: Mapping[str, pl.DataFrame | pl.LazyFrame],
+    outputs: Mapping[str, pl.DataFrame],
+    input_files: pl.DataFrame,
+    *,
+    settings: AuditSettings,
+    policy: Policy,
+    audit_date: dt.date,
+    run_id: str,
+    started_at: dt.datetime | None = None,
+    key: bytes | None = None,
+    params: SuiteParams | None = None,
+) -> PublishResult:
+    """Stage -> validate -> publish (or not) -> Data Docs -> manifest.
+
+    `inputs` are the canonical tickets / ticket_events / calls frames (validated, never
+    published); `outputs` the frames the transforms return for each audit table (with
+    raw customer_id; pseudonymised here). Raises ValidationFailed after writing the Data
+    Docs and a `failed` manifest row when critical expectations fail; no audit table is
+    touched in that case. Without a pseudonym key nothing happens (MissingPseudonymKey).
+    """
+    from expectations.gate import run_validation
+
+    key = key if key is not None else load_pseudonym_key()
+    staged = stage(outputs, key=key, run_id=run_id, audit_date=audit_date)
+    manifest_args: dict[str, Any] = {
+        "run_id": run_id,
+        "audit_date": audit_date,
+        "started_at": started_at or dt.datetime.now(dt.UTC),
+        "input_files": input_files_frame(input_files),
+        "policy": policy,
+        "settings": settings,
+    }
+    draft = build_manifest(**manifest_args)
+    params = params or suite_params(settings, policy, audit_date, inputs)
+    with tempfile.TemporaryDirectory(prefix="audit-docs-", dir=settings.work_dir) as tmp:
+        docs_dir = Path(tmp) / "data_docs"
+        report = run_validation(
+            {**inputs, **staged, MANIFEST_TABLE: draft},
+            run_id=run_id,
+            audit_date=audit_date,
+            docs_dir=docs_dir,
+            params=params,
+        )
+        docs_url = publish_data_docs(
+            docs_dir, reports_uri=settings.reports_uri, audit_date=audit_date, run_id=run_id, s3=settings.s3
+        )
+    versions, failure = _publish_if_passed(report, staged, settings, policy, audit_date, run_id)
+    status = "failed" if failure else "succeeded"
+    row = build_manifest(
+        **manifest_args,
+        status=status,
+        failure_reason=str(failure)[:4000] if failure else None,
+        finished_at=dt.datetime.now(dt.UTC),
+        validation=[asdict(s) for s in report.suites],
+        failed_expectations=[f.describe() for f in report.critical_failures],
+        tables={name: (version, staged[name].height) for name, version in versions.items()},
+        data_docs_uri=docs_url,
+    )
+    manifest_version = append_manifest(row, warehouse_uri=settings.warehouse_uri, s3=settings.s3)
+    log.info("run %s for %s: %s (manifest v%s)", run_id, audit_date, status, manifest_version)
+    if failure:
+        raise failure
+    return PublishResult(run_id, audit_date, status, report, versions, manifest_version, docs_url)
+
+
+def _publish_if_passed(
+    report: ValidationReport,
+    staged: Mapping[str, pl.DataFrame],
+    settings: AuditSettings,
+    policy: Policy,
+    audit_date: dt.date,
+    run_id: str,
+) -> tuple[dict[str, int], Exception | None]:
+    """Versions written and the failure, if any (an interrupted publish keeps what it wrote)."""
+    from expectations.gate import ValidationFailed
+
+    if not report.critical_passed:
+        return {}, ValidationFailed(report)
+    written: dict[str, int] = {}
+    try:
+        publish_day(
+            staged,
+            warehouse_uri=settings.warehouse_uri,
+            audit_date=audit_date,
+            run_id=run_id,
+            policy_version=policy.version,
+            s3=settings.s3,
+            written=written,
+        )
+    except Exception as exc:  # recorded in the manifest, then re-raised
+        return written, exc
+    return written, None
