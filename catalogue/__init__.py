@@ -2,7 +2,7 @@
 
 Plain typed data. Publishing (warehouse/), the suites (expectations/), the audit composition
 (transforms/audit.py), the scorecards, the report, the terminal view, the run summary and the
-quickstart read it, and docs/outputs.md is generated from it (`python -m catalogue.outputs_doc`;
+quickstart read it, and docs/outputs.md is generated from it (`python -m devtools.outputs_doc`;
 tests/catalogue fails when that file is stale).
 
 - **Metrics** are declared by their family module (`transforms/<family>.py`, `METRICS`), beside
@@ -45,6 +45,8 @@ __all__ = [
     "Column",
     "Metric",
     "Table",
+    "build_tables",
+    "gather_metrics",
     "headline_metrics",
     "metric",
     "metrics",
@@ -61,7 +63,7 @@ REPORTS_PREFIX = "audit_report"  # <reports>/audit_report/audit_date=D/index.htm
 
 # --- metrics --------------------------------------------------------------------------------------
 
-# The metric families in reading order (docs/metrics.md §1-4): each module has `METRICS` and
+# The metric families in reading order (docs/metrics.md, sections 1-4): each module has `METRICS` and
 # `audit_<name>(scope, window, policy) -> FamilyResult`.
 FAMILIES: Mapping[str, ModuleType] = {
     "follow_up": follow_up,
@@ -71,7 +73,9 @@ FAMILIES: Mapping[str, ModuleType] = {
 }
 
 
-def _gather(families: Mapping[str, ModuleType]) -> tuple[Metric, ...]:
+def gather_metrics(families: Mapping[str, ModuleType] = FAMILIES) -> tuple[Metric, ...]:
+    """Every family's `METRICS`, in family order, each stamped with its family; a name declared
+    twice is refused."""
     gathered = tuple(replace(m, family=name) for name, module in families.items() for m in module.METRICS)
     names = [m.name for m in gathered]
     repeated = sorted({n for n in names if names.count(n) > 1})
@@ -80,7 +84,7 @@ def _gather(families: Mapping[str, ModuleType]) -> tuple[Metric, ...]:
     return gathered
 
 
-METRICS: tuple[Metric, ...] = _gather(FAMILIES)
+METRICS: tuple[Metric, ...] = gather_metrics()
 
 # Volumes: counted from the contact universe by the scorecards themselves, not from parts.
 VOLUMES: tuple[Metric, ...] = tuple(
@@ -135,6 +139,7 @@ class Table:
     source: Literal["audit", "ingest", "run"]  # computed by run_audit, by ingestion, or per run
     write: Literal["replace_day", "append"] = "replace_day"
     partition_by: tuple[str, ...] = (PARTITION,)
+    docs: str = ""  # where the docs define its rows, relative to docs/
 
     @property
     def suite(self) -> str:
@@ -232,7 +237,8 @@ FOLLOW_UP_AUDIT = Table(
     name="follow_up_audit",
     grain="eligible contact closed on the audit day",
     description="Every contact that needed a follow-up, whether an agent followed up in time, and "
-    "the evidence (docs/metrics.md#1-follow-up).",
+    "the evidence.",
+    docs="metrics.md#1-follow-up",
     key=(PARTITION, "contact_type", "contact_id"),
     source="audit",
     columns=_published(
@@ -266,7 +272,8 @@ ESCALATION_AUDIT = Table(
     name="escalation_audit",
     grain="contact closed on the audit day with an escalation signal or an escalation",
     description="Signals that a contact needed a supervisor, whether and when it was escalated, "
-    "its class and the call-conduct flags (docs/metrics.md#2-escalation-handling).",
+    "its class and the call-conduct flags.",
+    docs="metrics.md#2-escalation-handling",
     key=(PARTITION, "contact_type", "contact_id"),
     source="audit",
     columns=_published(
@@ -303,8 +310,8 @@ ESCALATION_AUDIT = Table(
 CONCESSION_AUDIT = Table(
     name="concession_audit",
     grain="concession granted on the audit day",
-    description="Every concession with its amount in the policy currency and its policy check "
-    "(docs/metrics.md#3-inconsistent-concessions).",
+    description="Every concession with its amount in the policy currency and its policy check.",
+    docs="metrics.md#3-inconsistent-concessions",
     key=(PARTITION, "concession_id"),
     source="audit",
     columns=_published(
@@ -339,8 +346,8 @@ CONCESSION_FLAGS = Table(
     name="concession_flags",
     grain="flag raised on the audit day (agent, customer or concession)",
     description="Agents granting more (or less) often than peers on the same case mix, amounts out "
-    "of line, and repeat beneficiaries, with their statistics and evidence ids "
-    "(docs/metrics.md#3-inconsistent-concessions).",
+    "of line, and repeat beneficiaries, with their statistics and evidence ids.",
+    docs="metrics.md#3-inconsistent-concessions",
     key=(PARTITION, "flag_type", "subject_type", "subject_id"),
     source="audit",
     columns=_published(
@@ -373,8 +380,8 @@ CONCESSION_FLAGS = Table(
 QUARANTINE = Table(
     name="quarantine",
     grain="rejected input row or file, per audit-day run",
-    description="Every input row or whole file the run rejected, where it came from and why; no raw "
-    "values (docs/contract.md#what-is-quarantined-and-why).",
+    description="Every input row or whole file the run rejected, where it came from and why; no raw values.",
+    docs="contract.md#what-is-quarantined-and-why",
     key=(PARTITION, "entity", "object_key", "row_number", "reason"),
     source="ingest",
     columns=_published(
@@ -384,7 +391,7 @@ QUARANTINE = Table(
             "entity": "tickets, ticket_events or calls.",
             "object_key": "The export object's key in the landing store.",
             "row_number": "1-based data row in the object; null for a whole file.",
-            "reason": "The reason code (docs/contract.md).",
+            "reason": "The reason code (see docs/contract.md).",
             "detail": "Which columns and rule; never the raw value.",
         },
         {"entity": tuple(ENTITIES), "reason": quarantine_reasons.REASONS},
@@ -425,8 +432,8 @@ RUN_STATUSES = ("pending", "succeeded", "failed")
 RUN_MANIFEST = Table(
     name=MANIFEST_TABLE,
     grain="run (one row per attempt)",
-    description="What each run read, checked and wrote: the auditor's record "
-    "(docs/auditing.md#the-run-manifest).",
+    description="What each run read, checked and wrote: the auditor's record.",
+    docs="auditing.md#the-run-manifest",
     key=(PARTITION, "run_id"),
     source="run",
     write="append",
@@ -478,27 +485,32 @@ def _scorecard(level: Literal["agent", "team"]) -> Table:
         grain=f"audit day and {level}",
         description=f"Every metric per {level} and day, summed from the families' parts: rates with "
         "their numerator, denominator, Wilson interval and low-volume marker, medians, counts and "
-        "volumes (docs/metrics.md#scorecards).",
+        "volumes.",
+        docs="metrics.md#scorecards",
         key=(PARTITION, key),
         source="audit",
         columns=scorecard_columns(level),
     )
 
 
-# Published tables in publishing order.
-TABLES: Mapping[str, Table] = {
-    t.name: t
-    for t in (
-        _scorecard("agent"),
-        _scorecard("team"),
-        FOLLOW_UP_AUDIT,
-        ESCALATION_AUDIT,
-        CONCESSION_AUDIT,
-        CONCESSION_FLAGS,
-        QUARANTINE,
-        RUN_MANIFEST,
-    )
-}
+def build_tables() -> Mapping[str, Table]:
+    """Published tables in publishing order (the scorecards' columns follow `METRICS`)."""
+    return {
+        t.name: t
+        for t in (
+            _scorecard("agent"),
+            _scorecard("team"),
+            FOLLOW_UP_AUDIT,
+            ESCALATION_AUDIT,
+            CONCESSION_AUDIT,
+            CONCESSION_FLAGS,
+            QUARANTINE,
+            RUN_MANIFEST,
+        )
+    }
+
+
+TABLES: Mapping[str, Table] = build_tables()
 # Tables whose audit_date partition a run replaces, in commit order, and those run_audit computes.
 AUDIT_TABLES = tuple(name for name, t in TABLES.items() if t.write == "replace_day")
 METRIC_TABLES = tuple(name for name, t in TABLES.items() if t.source == "audit")

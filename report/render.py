@@ -15,6 +15,7 @@ import polars as pl
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+import catalogue
 from catalogue import DATA_DOCS_PREFIX
 from report import charts, views
 from report.tables import TREND_DAYS, AuditDay
@@ -131,7 +132,7 @@ def render_report(
             return None
         return _svg(charts.rate_by_agent_spec(scorecard, metric, f"{views.metric_label(metric)} rate"))
 
-    headline_metrics = [m for m in views.HEADLINE_RATES if m in metrics] or metrics[:4]
+    headline_metrics = [m for m in catalogue.headline_metrics() if m in metrics] or metrics[:4]
     context = {
         "audit_date": day.audit_date,
         "csp": CSP,

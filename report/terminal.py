@@ -161,7 +161,11 @@ def _whole(rate: float | None) -> str:
     return "–" if rate is None else f"{rate * 100:.0f}"
 
 
-SHORT_LABELS = {m.name: m.short for m in catalogue.metrics("rate")}
+def _short_label(metric: str) -> str:
+    try:
+        return catalogue.metric(metric).short
+    except KeyError:  # a metric published by a newer version than this one
+        return views.metric_label(metric)
 
 
 def print_tables(view: TerminalView, section: Section, console: Console, min_volume: int) -> None:
@@ -191,7 +195,7 @@ def scorecard_table(scorecard: pl.DataFrame, min_volume: int) -> Table:
     for column in ["agent", "team", *volumes]:
         table.add_column(column.replace("_", " "), justify="left" if column in ("agent", "team") else "right")
     for metric in metrics:
-        table.add_column(SHORT_LABELS.get(metric, views.metric_label(metric)), justify="right", min_width=11)
+        table.add_column(_short_label(metric), justify="right", min_width=11)
     for column in counts:
         table.add_column(column.replace("_", " "), justify="right")
     for row in scorecard.to_dicts():

@@ -18,9 +18,6 @@ from transforms.stats import rate_columns
 
 ALL_TEAMS = "All teams"
 
-# Rate metrics in reading order (the catalogue's), with the label QA leads see.
-RATE_LABELS: dict[str, str] = {m.name: m.label for m in catalogue.metrics("rate")}
-HEADLINE_RATES = catalogue.headline_metrics()
 VOLUME_COLUMNS = tuple(m.name for m in catalogue.VOLUMES)
 # The counts shown beside the rates: what a QA lead acts on for concessions.
 COUNT_COLUMNS = ("policy_violations", "concession_flags")
@@ -60,8 +57,13 @@ VIOLATION_COLUMNS = (
 )
 
 
+def rate_labels() -> dict[str, str]:
+    """Rate metrics in reading order (the catalogue's), with the label QA leads see."""
+    return {m.name: m.label for m in catalogue.metrics("rate")}
+
+
 def metric_label(metric: str) -> str:
-    return RATE_LABELS.get(metric, metric.replace("_", " ").capitalize())
+    return rate_labels().get(metric, metric.replace("_", " ").capitalize())
 
 
 def rate_metrics(frame: pl.DataFrame | None) -> list[str]:
@@ -71,7 +73,8 @@ def rate_metrics(frame: pl.DataFrame | None) -> list[str]:
     columns = set(frame.columns)
     found = [c.removesuffix("_denominator") for c in frame.columns if c.endswith("_denominator")]
     found = [m for m in found if f"{m}_numerator" in columns]
-    return [m for m in RATE_LABELS if m in found] + sorted(m for m in found if m not in RATE_LABELS)
+    known = rate_labels()
+    return [m for m in known if m in found] + sorted(m for m in found if m not in known)
 
 
 def complete_rates(frame: pl.DataFrame, min_volume: int) -> pl.DataFrame:
@@ -127,8 +130,9 @@ def daily_trend(trend_rows: pl.DataFrame | None, min_volume: int) -> pl.DataFram
     return rollup(trend_rows, ["audit_date"], min_volume)
 
 
-def trend_long(trend: pl.DataFrame, metrics: tuple[str, ...] = HEADLINE_RATES) -> pl.DataFrame:
-    """The daily trend as one row per (day, metric), for the chart."""
+def trend_long(trend: pl.DataFrame, metrics: tuple[str, ...] | None = None) -> pl.DataFrame:
+    """The daily trend as one row per (day, metric), for the chart (the headline rates by default)."""
+    metrics = catalogue.headline_metrics() if metrics is None else metrics
     rows = [
         trend.select(
             pl.col("audit_date"),

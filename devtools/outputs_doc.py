@@ -1,0 +1,146 @@
+"""docs/outputs.md, generated from the catalogue: every published table and column.
+
+    python -m devtools.outputs_doc          # rewrite docs/outputs.md
+    python -m devtools.outputs_doc --check  # exit 1 when docs/outputs.md is stale
+
+tests/catalogue checks the committed file is what this module renders, so the document cannot
+drift from what the pipeline publishes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+import catalogue
+from catalogue import Metric, Table
+
+OUTPUTS_DOC = Path(__file__).resolve().parents[1] / "docs" / "outputs.md"
+
+INTRO = """\
+# Published outputs
+
+<!-- Generated from catalogue/ by `python -m devtools.outputs_doc`; do not edit by hand. -->
+
+Every table below is a Delta Lake table under the configured warehouse URI (a folder or
+`s3://bucket/prefix`), at `<warehouse>/<table>`, readable by Polars, DuckDB, Spark, Trino or
+Athena. Tables are partitioned by `audit_date`. Publishing a day replaces that day's partition
+of each table in one commit per table, so a re-run never duplicates rows; the table history
+keeps every version for auditors (see [auditing.md](auditing.md)). The run manifest is
+append-only: every run adds its row.
+
+Personal data: `customer_id` is published only as `customer_key`, a keyed pseudonym
+(HMAC-SHA256 with the deployment's secret key); free text (`subject`, `body`) is never
+published. Agent and team ids are published as they are. Rows quarantined at ingestion stay,
+unpublished, in the restricted quarantine prefix of the landing store.
+
+Same inputs, same configuration and same code give identical table contents. Each table is
+validated by the Great Expectations suite of the same name (`expectations/<table>.py`) before
+anything is published.
+"""
+
+
+_TYPE_NAMES = {
+    pl.String: "string",
+    pl.Int64: "int64",
+    pl.Int32: "int32",
+    pl.Float64: "float64",
+    pl.Boolean: "boolean",
+    pl.Date: "date",
+}
+
+
+def _type(dtype: Any) -> str:
+    """A Polars type as docs/outputs.md names it (lists and structs spelled out)."""
+    if isinstance(dtype, pl.List):
+        return f"list of {_type(dtype.inner)}"
+    if isinstance(dtype, pl.Struct):
+        return "struct"
+    if isinstance(dtype, pl.Datetime):
+        return f"timestamp ({dtype.time_zone or 'naive'})"
+    return next((name for t, name in _TYPE_NAMES.items() if dtype == t), str(dtype))
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _index(tables: Iterable[Table]) -> list[str]:
+    lines = ["## Tables", "", "| table | one row per | key | written |", "|---|---|---|---|"]
+    for t in tables:
+        written = "append (one row per run)" if t.write == "append" else "replace the day's partition"
+        key = ", ".join(f"`{k}`" for k in t.key)
+        lines.append(f"| [`{t.name}`](#{t.name}) | {t.grain} | {key} | {written} |")
+    return [*lines, ""]
+
+
+def _table(t: Table) -> list[str]:
+    lines = [
+        f"## {t.name}",
+        "",
+        f"One row per {t.grain}. {t.description}" + (f" Defined in [{t.docs}]({t.docs})." if t.docs else ""),
+        "",
+        f"Key: {', '.join(f'`{k}`' for k in t.key)}. Partitioned by "
+        f"{', '.join(f'`{p}`' for p in t.partition_by)}. Suite: `expectations/{t.suite}.py`.",
+        "",
+        "| column | type | description |",
+        "|---|---|---|",
+    ]
+    for c in t.columns:
+        values = f" Values: {', '.join(f'`{v}`' for v in c.values)}." if c.values else ""
+        lines.append(f"| `{c.name}` | {_type(c.dtype)} | {_cell(c.description + values)} |")
+    return [*lines, ""]
+
+
+def _metric_row(m: Metric) -> str:
+    headline = " (headline)" if m.headline else ""
+    definition = f"{_cell(m.description)} [More](metrics.md#{m.anchor})."
+    return f"| `{m.name}` | {m.kind} | {m.family} | {_cell(m.label)}{headline} | {definition} |"
+
+
+def _metrics() -> list[str]:
+    lines = [
+        "## Metrics",
+        "",
+        "Every scorecard metric, by family (each family declares its own in `transforms/<family>.py`). "
+        "A rate publishes six columns `<m>_numerator`, `_denominator`, `_rate`, `_ci_low`, "
+        "`_ci_high`, `_low_volume`; a measure one column per statistic (`<m>_median`, `_p90`, "
+        "`_mean`); a count one column. Measures with no statistic are inputs of a ratio.",
+        "",
+        "| metric | kind | family | label | what it counts or measures |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [_metric_row(m) for m in (*catalogue.VOLUMES, *catalogue.METRICS)]
+    return [*lines, ""]
+
+
+def render() -> str:
+    body = [INTRO, *_index(catalogue.TABLES.values()), *_metrics()]
+    for t in catalogue.TABLES.values():
+        body += _table(t)
+    return "\n".join(body).rstrip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 when docs/outputs.md is stale")
+    args = parser.parse_args(argv)
+    text = render()
+    if args.check:
+        current = OUTPUTS_DOC.read_text(encoding="utf-8") if OUTPUTS_DOC.exists() else ""
+        if current != text:
+            print(f"{OUTPUTS_DOC} is stale: run python -m devtools.outputs_doc", file=sys.stderr)
+            return 1
+        return 0
+    OUTPUTS_DOC.write_text(text, encoding="utf-8")
+    print(f"wrote {OUTPUTS_DOC}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
