@@ -1,7 +1,7 @@
-"""An independent DuckDB SQL implementation of follow-up (metrics.md §1) and of the
+"""An independent DuckDB SQL implementation of follow-up (docs/metrics.md §1) and of the
 concession-rate inputs (§3b: n, k per agent and category over the trailing window), read
 straight from the landing Parquet. The benchmark times it against the Polars transforms and
-checks that both give the same rows; it follows docs/DECISIONLOG.md (Contact universe and follow-up).
+checks that both give the same rows; it follows docs/decisions/contacts-and-follow-up.md.
 """
 
 from __future__ import annotations

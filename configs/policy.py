@@ -1,6 +1,6 @@
 """The versioned audit policy: every threshold in the metric definitions, typed.
 
-The file shape is fixed by the policy spec (docs/metrics.md, configs/policy.toml).
+The file shape is documented in docs/policy.md (every key, its default and what it changes).
 Unknown keys, wrong types and negative caps are refused at load with a message that
 names the key, so a run never starts on a policy it misread.
 """

@@ -1,10 +1,10 @@
-"""Inconsistent concessions (metrics.md §3): policy check, concession rate vs peers, amounts, beneficiaries.
+"""Inconsistent concessions (docs/metrics.md §3): policy check, concession rate vs peers, amounts, beneficiaries.
 
 A concession is a `concession` ticket event or a call with `concession_type` set. Each one is checked
 against the versioned policy; over the trailing window the family then looks for agents who grant
 more (or less) often than peers on the same case mix, amounts out of line for their
-(category, type), and customers who keep receiving concessions. Interpretations of the spec are in
-docs/DECISIONLOG.md (Inconsistent concessions).
+(category, type), and customers who keep receiving concessions. Interpretations of the definitions are in
+docs/decisions/concessions.md.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ EPS = 1e-9
 MAD_SCALE = 1.4826  # MAD -> standard deviation under normality
 MEAN_AD_SCALE = 1.253314  # mean absolute deviation -> standard deviation (MAD = 0 fallback)
 
-# Stable order of the `violations` list (the order metrics.md names them).
+# Stable order of the `violations` list (the order docs/metrics.md names them).
 VIOLATIONS = ("type_not_allowed", "over_cap", "missing_approval", "self_approved", "unknown_currency")
 
 HIGH_RATE, LOW_RATE = "high_concession_rate", "low_concession_rate"

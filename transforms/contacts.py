@@ -1,7 +1,7 @@
 """Contact universe: which tickets and calls count as contacts, when they closed, and whose they are.
 
 Every metric family reads the same universe so that a contact is attributed once, to one
-agent and team, on one audit day (metrics.md, "Universe and attribution").
+agent and team, on one audit day (docs/metrics.md, "Audit day and contacts").
 """
 
 from __future__ import annotations

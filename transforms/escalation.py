@@ -1,10 +1,10 @@
-"""Escalation handling (metrics.md §2): did agents hand difficult customers up in time,
+"""Escalation handling (docs/metrics.md §2): did agents hand difficult customers up in time,
 and did they stay in control of the calls they kept?
 
 Pure Polars over the contact universe (transforms/contacts.py). Every threshold comes
 from `EscalationPolicy`; the audit window supplies the day and the data cut-off, so a
 contact whose came-back window is still open is `pending` rather than guessed.
-Interpretations of the spec are recorded in docs/DECISIONLOG.md (Escalation handling).
+Interpretations of the definitions are recorded in docs/decisions/escalation.md.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ TIMELY, LATE, MISSED, HANDLED, UNPROMPTED, PENDING = (
 )
 # Every value of `escalation_class` in the evidence (the published five plus `pending`).
 ESCALATION_CLASSES = (TIMELY, LATE, MISSED, HANDLED, UNPROMPTED, PENDING)
-# "Needed": the contacts whose signals say they needed a supervisor (metrics.md §2, "Signals that a
+# "Needed": the contacts whose signals say they needed a supervisor (docs/metrics.md §2, "Signals that a
 # contact needed a supervisor"), once their class is final: the missed-escalation denominator.
 NEEDED_CLASSES = (TIMELY, LATE, MISSED, HANDLED)
 
@@ -303,7 +303,7 @@ def escalation_class(request_limit: timedelta, came_back_window: timedelta, cuto
     """One class per contact with a signal or an escalation; null for the rest.
 
     A resolved, unescalated contact with a signal is `pending` while its came-back window is open
-    at the cut-off, even when a return is already seen (metrics.md: a window not closed is
+    at the cut-off, even when a return is already seen (docs/metrics.md: a window not closed is
     pending), as resolution does for first-contact resolution.
     """
     has_signal = pl.any_horizontal([pl.col(f"is_{name}") for name in SIGNALS])

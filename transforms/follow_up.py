@@ -1,4 +1,4 @@
-"""Follow-up (metrics.md §1): did an agent reach back to the customer after the fix, in time?
+"""Follow-up (docs/metrics.md §1): did an agent reach back to the customer after the fix, in time?
 
 A contact closed on D is eligible when the policy says it needs a follow-up; it is `met`
 when an agent-initiated contact reaches the same customer after it ended and within its
@@ -202,7 +202,7 @@ def _came_back_first(eligible: pl.LazyFrame, returns: pl.LazyFrame, cutoff: date
 
 def follow_up_status(cutoff: datetime) -> pl.Expr:
     """met / missed once the window has closed by the data cut-off; `pending` until then, even when
-    a follow-up is already seen (metrics.md: a window not closed is pending; deciding only the
+    a follow-up is already seen (docs/metrics.md: a window not closed is pending; deciding only the
     successes early would bias a day's first run towards met)."""
     return (
         pl.when(pl.col("window_end_at") > pl.lit(cutoff, dtype=TIMESTAMP))

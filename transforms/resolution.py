@@ -1,11 +1,11 @@
-"""Resolution, responsiveness and conduct (metrics.md §4).
+"""Resolution, responsiveness and conduct (docs/metrics.md §4).
 
 First-contact resolution and reopens (did the fix stick?), first replies and reply-SLA
 breaches (was the customer kept waiting?), call queue, hold and interruption measures,
 satisfaction confirmation and CSAT. Pure Polars over the contact universe
 (transforms/contacts.py); thresholds come from `Policy.resolution`. The family hands the
 scorecard long parts (RATE_PARTS / MEASURES / COUNTS); it publishes no table of its own.
-Interpretations of the spec are recorded in docs/DECISIONLOG.md (Resolution ... scorecards).
+Interpretations of the definitions are recorded in docs/decisions/resolution-and-scorecards.md.
 """
 
 from __future__ import annotations

@@ -254,7 +254,7 @@ def publish_day(
 ) -> dict[str, int]:
     """Publish every audit table for one day; returns table -> version written.
 
-    Every table of outputs.md must be present (an empty frame empties the day), so a day
+    Every table of the catalogue's AUDIT_TABLES must be present (an empty frame empties the day), so a day
     is never published with a table silently missing. `written`, when given, is filled as
     tables are committed, so a caller can record what an interrupted publish did write.
     """

@@ -1,4 +1,4 @@
-"""Small clean frames in the shapes of docs/architecture.md and outputs.md.
+"""Small clean frames in the shapes of docs/architecture.md and docs/outputs.md.
 
 Each builder returns a frame every suite accepts; tests plant one violation at a time.
 Personal values are distinctive strings so leak scans can search for them.

@@ -280,7 +280,7 @@ def test_a_lazy_input_is_validated_like_the_same_frame_in_memory(tmp_path):
 
 
 def test_a_pending_follow_up_may_already_name_the_follow_up_seen(tmp_path):
-    """Pending while the window is open, even with a follow-up seen (metrics.md pending rule): the
+    """Pending while the window is open, even with a follow-up seen (docs/metrics.md, Pending): the
     gate must not block such a day."""
     frame = set_row("follow_up_id", 2, "E8")(clean("follow_up_audit"))
     assert frame["status"][2] == "pending"

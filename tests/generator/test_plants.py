@@ -1,7 +1,7 @@
 """The planted behaviours are in the raw data, and everyone else is clean on them.
 
 Checked against the exports read back with Polars, with small independent re-statements of the
-metric rules (metrics.md), not with the pipeline's own transforms.
+metric rules (docs/metrics.md), not with the pipeline's own transforms.
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ def test_callback_promises_are_kept_by_ordinary_agents(planted: dict[str, Any], 
 
 
 def _concession_flags(contacts: pl.DataFrame) -> pl.DataFrame:
-    """metrics.md 3b: leave-one-out peer rate per category, z-test, Benjamini-Hochberg."""
+    """docs/metrics.md §3 b.: leave-one-out peer rate per category, z-test, Benjamini-Hochberg."""
     window = contacts.filter(pl.col("closed_at") >= WINDOW_START, pl.col("closed_at") < CUTOFF)
     cells = window.group_by("agent_id", "category").agg(n=pl.len(), k=pl.col("has_concession").sum())
     totals = cells.group_by("category").agg(N=pl.col("n").sum(), K=pl.col("k").sum())

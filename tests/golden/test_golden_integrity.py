@@ -3,7 +3,7 @@
 Every contact closed on D is counted once in the scorecards, every eligible follow-up contact
 has one evidence row, the scorecards agree with their evidence, team roll-ups are sums of their
 agents, and every ingested row is accounted for. Contacts closed on D are re-derived here from
-the canonical frames with the spec's rules, not with transforms/contacts.
+the canonical frames with the documented rules (docs/metrics.md), not with transforms/contacts.
 """
 
 from __future__ import annotations

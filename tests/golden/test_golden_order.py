@@ -29,7 +29,7 @@ SHUFFLED_DAYS = (date(2026, 11, 4), date(2026, 11, 19))
 # A mature day whose own export range ends a week before the newest export.
 FLOW_RANGE_DAY = date(2026, 11, 9)
 # Floats of the other tables may differ in the last bits when sums run in another order (see
-# docs/DECISIONLOG.md (Golden tests)); concession flags are compared bit for bit (the rate test's E and V are
+# docs/decisions/golden-tests.md); concession flags are compared bit for bit (the rate test's E and V are
 # correctly rounded sums, so their z, p and q do not move with row order).
 FLOAT_RTOL = 1e-12
 EXACT_TABLES = ("concession_flags", "concession_audit")

@@ -279,7 +279,7 @@ def test_calls_quarantine_the_bad_rows_and_the_corrupt_file(run: GoldenRun) -> N
 
 
 def test_events_quarantine_the_bad_rows_plus_the_redelivered_copy_of_them(run: GoldenRun) -> None:
-    """Two documented differences from the generator's counts (docs/DECISIONLOG.md (Golden tests)):
+    """Two documented differences from the generator's counts (docs/decisions/golden-tests.md):
     the re-delivered file's own bad rows are quarantined again (its good rows and its conflicting
     copy are exact duplicates of the original delivery), and a conflicting copy drawn twice with
     identical content counts once as a conflict and once as an exact duplicate."""

@@ -157,7 +157,7 @@ def test_a_year_beyond_9999_is_not_a_timestamp_as_in_text() -> None:
 # --- property: typed staging == staging of the same file read as text ----------------------
 
 # From 1972: before that some zones had offsets with seconds (LMT), which the text rendering
-# (whole minutes) shifted; the typed path keeps the exact instant (docs/DECISIONLOG.md, Ingestion).
+# (whole minutes) shifted; the typed path keeps the exact instant (docs/decisions/ingestion.md).
 _TIMES = st.datetimes(min_value=datetime(1972, 1, 1), max_value=datetime(9999, 12, 31))
 _FLOATS = st.floats(allow_nan=True, allow_infinity=True, width=64) | st.just(-0.0)
 

@@ -1,4 +1,4 @@
-"""Inconsistent concessions (metrics.md §3): policy check, peer rates, amount outliers, repeat beneficiaries.
+"""Inconsistent concessions (docs/metrics.md §3): policy check, peer rates, amount outliers, repeat beneficiaries.
 
 Expected values are worked out by hand in the comments; the normal tail uses math.erfc, not scipy.
 """
@@ -42,7 +42,7 @@ from transforms.contacts import CONTACTS_SCHEMA, AuditWindow, build_contacts
 
 D = date(2026, 3, 28)
 WINDOW = AuditWindow(audit_date=D, time_zone="UTC", data_cutoff=ts("2026-03-29T00:00:00Z"))
-POLICY = load_policy().concessions  # the project default = policy.md
+POLICY = load_policy().concessions  # the project default (docs/policy.md)
 
 
 def noon(day: date) -> datetime:

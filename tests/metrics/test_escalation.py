@@ -1,4 +1,4 @@
-"""Escalation handling (metrics.md §2), end to end from canonical frames through the contact universe.
+"""Escalation handling (docs/metrics.md §2), end to end from canonical frames through the contact universe.
 
 Audit day D = 2026-03-10 (UTC). Unless a test says otherwise, the data cut-off is far enough
 ahead that every came-back window has closed.

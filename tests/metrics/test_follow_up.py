@@ -1,4 +1,4 @@
-"""Follow-up (metrics.md §1): eligibility, windows and their boundaries, status, came-back-first."""
+"""Follow-up (docs/metrics.md §1): eligibility, windows and their boundaries, status, came-back-first."""
 
 from __future__ import annotations
 
@@ -144,7 +144,7 @@ def test_missed_only_once_the_window_closed_by_the_cutoff(cutoff, status):
 
 
 def test_a_follow_up_seen_before_the_window_closes_is_still_pending():
-    """metrics.md: a window not closed at the cut-off is pending; the follow-up already seen is
+    """docs/metrics.md: a window not closed at the cut-off is pending; the follow-up already seen is
     shown, the contact stays out of the rate until a later run makes it met."""
     events = [solve("t1", SOLVED), follow_up_event("t1", at(SOLVED, hours=1))]
     early = run([T1], events, cutoff="2026-03-03T00:00Z")
