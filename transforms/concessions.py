@@ -1,4 +1,4 @@
-"""Inconsistent concessions (docs/metrics.md §3): policy check, concession rate vs peers, amounts, beneficiaries.
+"""Inconsistent concessions (docs/metrics.md §3): policy check, rate vs peers, amounts, beneficiaries.
 
 A concession is a `concession` ticket event or a call with `concession_type` set. Each one is checked
 against the versioned policy; over the trailing window the family then looks for agents who grant

@@ -3,9 +3,9 @@
 Families hand over three long frames (docs/architecture.md, "Scorecard parts"); this module
 only sums numerators, denominators and counts and takes quantiles of measures, so a team
 or a week is the sum of the same parts and rates are never averaged (docs/metrics.md,
-"Rates, intervals and low volume"). The catalogue (catalogue/, from each family's `METRICS`) fixes the published
-columns: a day with no parts for a metric still has its columns (0 / null), and a part with
-an unknown name is refused rather than silently dropped.
+"Rates, intervals and low volume"). The catalogue (catalogue/, from each family's `METRICS`)
+fixes the published columns: a day with no parts for a metric still has its columns
+(0 / null), and a part with an unknown name is refused rather than silently dropped.
 """
 
 from __future__ import annotations

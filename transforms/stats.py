@@ -1,8 +1,8 @@
 """Rates with Wilson score intervals, as Polars expressions.
 
 Every published rate carries its numerator, denominator, a 95% Wilson interval and a
-low-volume marker (docs/metrics.md, "Rates, intervals and low volume"). Wilson rather than the normal approximation
-because agent-day denominators are small and often have 0 or all successes, where the
+low-volume marker (docs/metrics.md, "Rates, intervals and low volume"). Wilson rather than the
+normal approximation because agent-day denominators are small and often have 0 or all successes, where the
 normal interval collapses to a point.
 """
 

@@ -1,4 +1,5 @@
-"""The policy file: exactly the documented shape (docs/policy.md) is accepted; malformed files are refused naming the key."""
+"""The policy file: exactly the documented shape (docs/policy.md) is accepted; malformed files are
+refused naming the key."""
 
 import tomllib
 

@@ -1,4 +1,5 @@
-"""Inconsistent concessions (docs/metrics.md §3): policy check, peer rates, amount outliers, repeat beneficiaries.
+"""Inconsistent concessions (docs/metrics.md §3): policy check, peer rates, amount outliers,
+repeat beneficiaries.
 
 Expected values are worked out by hand in the comments; the normal tail uses math.erfc, not scipy.
 """
