@@ -15,7 +15,20 @@ import great_expectations.expectations as gxe
 import polars as pl
 
 import catalogue
-from expectations._suite import SuiteParams, View, at_least, between, is_true, not_above, not_null
+from expectations._outputs import published_row
+from expectations._suite import (
+    Suite,
+    SuiteParams,
+    View,
+    at_least,
+    between,
+    has_columns,
+    is_true,
+    not_above,
+    not_null,
+    typical_volume,
+    unique_key,
+)
 from transforms.scorecards import scorecard_columns
 
 RATE_COLUMNS = tuple(catalogue.RATE_SUFFIXES)
@@ -170,3 +183,25 @@ def scorecard_views(table: str, key: tuple[str, ...]) -> tuple[View, ...]:
             wide_column=count_column,
         ),
     )
+
+
+# --- the suite of one scorecard ---------------------------------------------------------------
+
+
+def scorecard_suite(level: Level) -> Suite:
+    """`<level>_scorecard`: one row per (audit day, agent or team), every published column; the
+    rate and count rules run on its long views. An agent row names its agent; a team row may
+    have a null team_id (contacts of agents without a team), one such row per day at most."""
+    table = f"{level}_scorecard"
+    key = ("audit_date", f"{level}_id")
+
+    def build(columns: Sequence[str], params: SuiteParams) -> list[gxe.Expectation]:
+        return [
+            *published_row(columns),
+            *(not_null("agent_id") if level == "agent" else []),
+            unique_key(*key),
+            has_columns(required_columns(level, columns)),
+            *typical_volume(table, params),
+        ]
+
+    return Suite(name=table, key=key, build=build, views=scorecard_views(table, key))

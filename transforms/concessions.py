@@ -62,42 +62,28 @@ METRICS = (
 )
 AUDIT_TABLE, FLAGS_TABLE = "concession_audit", "concession_flags"
 
-CONCESSIONS_SCHEMA = pl.Schema(
-    {
-        "concession_id": pl.String(),
-        "contact_id": pl.String(),
-        "contact_type": pl.String(),
-        "agent_id": pl.String(),
-        "team_id": pl.String(),
-        "customer_id": pl.String(),
-        "category": pl.String(),
-        "customer_tier": pl.String(),
-        "concession_type": pl.String(),
-        "amount": pl.Float64(),
-        "currency": pl.String(),
-        "approved_by": pl.String(),
-        "granted_at": TIMESTAMP,
-        "audit_date": pl.Date(),
-    }
-)
-
+# What a concession is: who granted what to whom, on which contact.
+_GRANT = {
+    "concession_id": pl.String(),
+    "contact_id": pl.String(),
+    "contact_type": pl.String(),
+    "agent_id": pl.String(),
+    "team_id": pl.String(),
+    "customer_id": pl.String(),
+    "category": pl.String(),
+    "customer_tier": pl.String(),
+    "concession_type": pl.String(),
+    "amount": pl.Float64(),
+    "currency": pl.String(),
+}
+_APPROVAL = {"approved_by": pl.String(), "granted_at": TIMESTAMP}
+CONCESSIONS_SCHEMA = pl.Schema({**_GRANT, **_APPROVAL, "audit_date": pl.Date()})
 AUDIT_SCHEMA = pl.Schema(
     {
         "audit_date": pl.Date(),
-        "concession_id": pl.String(),
-        "contact_id": pl.String(),
-        "contact_type": pl.String(),
-        "agent_id": pl.String(),
-        "team_id": pl.String(),
-        "customer_id": pl.String(),
-        "category": pl.String(),
-        "customer_tier": pl.String(),
-        "concession_type": pl.String(),
-        "amount": pl.Float64(),
-        "currency": pl.String(),
+        **_GRANT,
         "amount_policy_currency": pl.Float64(),
-        "approved_by": pl.String(),
-        "granted_at": TIMESTAMP,
+        **_APPROVAL,
         "violations": pl.List(pl.String()),
         "is_within_policy": pl.Boolean(),
         "policy_version": pl.String(),

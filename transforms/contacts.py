@@ -37,6 +37,17 @@ CONTACTS_SCHEMA = pl.Schema(
     }
 )
 
+# The columns every per-contact evidence table starts with (follow_up_audit, escalation_audit).
+CONTACT_EVIDENCE_COLUMNS: dict[str, pl.DataType] = {
+    "audit_date": pl.Date(),
+    "contact_id": pl.String(),
+    "contact_type": pl.String(),
+    "agent_id": pl.String(),
+    "team_id": pl.String(),
+    "customer_id": pl.String(),
+    "category": pl.String(),
+}
+
 CUSTOMER_CONTACTS_SCHEMA = pl.Schema(
     {
         "contact_id": pl.String(),

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 
 from configs.policy import EscalationPolicy, Policy
-from transforms.contacts import AuditWindow, closed_on, is_own_linked_ticket
+from transforms.contacts import CONTACT_EVIDENCE_COLUMNS, AuditWindow, closed_on, is_own_linked_ticket
 from transforms.parts import FamilyResult, Metric, count_part, rate_part
 from transforms.schemas.base import WORKING_STATUSES
 from transforms.scope import DayScope
@@ -101,13 +101,7 @@ _SENTIMENT_DECIMALS = 6
 
 EVIDENCE_SCHEMA = pl.Schema(
     {
-        "audit_date": pl.Date(),
-        "contact_id": pl.String(),
-        "contact_type": pl.String(),
-        "agent_id": pl.String(),
-        "team_id": pl.String(),
-        "customer_id": pl.String(),
-        "category": pl.String(),
+        **CONTACT_EVIDENCE_COLUMNS,
         "signals": pl.List(pl.String()),
         "escalation_class": pl.String(),
         "is_escalated": pl.Boolean(),

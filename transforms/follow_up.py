@@ -13,7 +13,14 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 
 from configs.policy import FollowUpPolicy, Policy
-from transforms.contacts import TIMESTAMP, AuditWindow, closed_on, is_own_linked_ticket, ticket_customers
+from transforms.contacts import (
+    CONTACT_EVIDENCE_COLUMNS,
+    TIMESTAMP,
+    AuditWindow,
+    closed_on,
+    is_own_linked_ticket,
+    ticket_customers,
+)
 from transforms.parts import FamilyResult, Metric, measure_part, rate_part
 from transforms.scope import DayScope
 
@@ -43,13 +50,7 @@ URGENT_PRIORITIES = ("high", "urgent")
 
 EVIDENCE_SCHEMA = pl.Schema(
     {
-        "audit_date": pl.Date(),
-        "contact_id": pl.String(),
-        "contact_type": pl.String(),
-        "agent_id": pl.String(),
-        "team_id": pl.String(),
-        "customer_id": pl.String(),
-        "category": pl.String(),
+        **CONTACT_EVIDENCE_COLUMNS,
         "eligibility": pl.String(),  # category | priority | callback_promised
         "closed_at": TIMESTAMP,
         "window_end_at": TIMESTAMP,

@@ -79,3 +79,28 @@ def test_digest_changes_with_any_threshold():
     before = parse_policy(data).digest()
     data["concessions"]["approval_threshold"] = 51.0
     assert parse_policy(data).digest() != before
+
+
+def test_docs_policy_md_shows_the_default_file_and_every_key() -> None:
+    """docs/policy.md is the users' reference: it quotes configs/policy.toml as it is and
+    documents every key the policy model accepts."""
+    import re
+    from pathlib import Path
+
+    from configs.policy import DEFAULT_POLICY_PATH, Policy
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "policy.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```toml\n(.*?)```", doc, flags=re.S)
+    assert DEFAULT_POLICY_PATH.read_text(encoding="utf-8") in blocks
+
+    def keys(model: type, prefix: str = "") -> list[str]:
+        names = []
+        for name, field in model.model_fields.items():
+            names.append(prefix + name)
+            inner = field.annotation
+            if isinstance(inner, type) and hasattr(inner, "model_fields"):
+                names += keys(inner, f"{prefix}{name}.")
+        return names
+
+    undocumented = [k for k in keys(Policy) if f"`{k.rsplit('.', 1)[-1]}`" not in doc and f"[{k}]" not in doc]
+    assert undocumented == []

@@ -323,5 +323,17 @@ def published_outputs() -> dict[str, pl.DataFrame]:
     }
 
 
+def metric_outputs() -> dict[str, pl.DataFrame]:
+    """The six metric tables as the transforms return them (raw customer_id, no run_id)."""
+    return {
+        "follow_up_audit": follow_up_evidence(),
+        "escalation_audit": escalation_evidence(),
+        "concession_audit": concession_evidence(),
+        "concession_flags": concession_flags_evidence(),
+        "agent_scorecard": agent_scorecard().drop("run_id"),
+        "team_scorecard": team_scorecard().drop("run_id"),
+    }
+
+
 def inputs() -> dict[str, pl.DataFrame]:
     return {"tickets": tickets(), "ticket_events": ticket_events(), "calls": calls()}

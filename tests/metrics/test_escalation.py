@@ -22,6 +22,7 @@ from configs.policy import EscalationPolicy, Policy
 from tests.metrics.frames import calls_frame, events_frame, scope_of, solve, tickets_frame, ts
 from transforms.contacts import AuditWindow
 from transforms.escalation import ESCALATION_CLASSES, EVIDENCE_SCHEMA, TABLE, audit_escalation
+from transforms.parts import RATE_PARTS_SCHEMA
 
 D = date(2026, 3, 10)
 FAR_CUTOFF = "2026-04-30T00:00:00Z"
@@ -639,16 +640,7 @@ def test_day_rate_parts_and_counts() -> None:
         schema_overrides={"numerator": pl.Int64, "denominator": pl.Int64},
     )
     assert_frame_equal(audit.totals(), expected)
-    assert audit.rate_parts.schema == pl.Schema(
-        {
-            "audit_date": pl.Date(),
-            "agent_id": pl.String(),
-            "team_id": pl.String(),
-            "metric": pl.String(),
-            "numerator": pl.Int64(),
-            "denominator": pl.Int64(),
-        }
-    )
+    assert audit.rate_parts.schema == RATE_PARTS_SCHEMA
     assert audit.counts.group_by("agent_id", "count").agg(pl.col("value").sum()).sort("count").rows() == [
         ("a2", "argumentative", 0),
         ("a2", "lost_control", 0),

@@ -18,14 +18,7 @@ from warehouse.secrets import PSEUDONYM_KEY_ENV, MissingPseudonymKey
 
 
 def metrics() -> dict[str, pl.DataFrame]:
-    return {
-        "follow_up_audit": s.follow_up_evidence(),
-        "escalation_audit": s.escalation_evidence(),
-        "concession_audit": s.concession_evidence(),
-        "concession_flags": s.concession_flags_evidence(),
-        "agent_scorecard": s.agent_scorecard().drop("run_id"),
-        "team_scorecard": s.team_scorecard().drop("run_id"),
-    }
+    return s.metric_outputs()
 
 
 def ingested(entity: str, frame: pl.DataFrame, quarantined: list[dict]) -> SimpleNamespace:

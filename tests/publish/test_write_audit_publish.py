@@ -36,15 +36,7 @@ STARTED_AT = dt.datetime(2026, 11, 25, 6, tzinfo=dt.UTC)
 
 def outputs(day: dt.date, *, broken: bool = False) -> dict[str, pl.DataFrame]:
     """The day's frames as the transforms return them (raw customer_id, no run_id)."""
-    frames = {
-        "follow_up_audit": s.follow_up_evidence(),
-        "escalation_audit": s.escalation_evidence(),
-        "concession_audit": s.concession_evidence(),
-        "concession_flags": s.concession_flags_evidence(),
-        "agent_scorecard": s.agent_scorecard().drop("run_id"),
-        "team_scorecard": s.team_scorecard().drop("run_id"),
-        "quarantine": s.quarantine().drop("run_id", "audit_date"),
-    }
+    frames = {**s.metric_outputs(), "quarantine": s.quarantine().drop("run_id", "audit_date")}
     if broken:
         frames["follow_up_audit"] = frames["follow_up_audit"].with_columns(
             status=pl.when(pl.col("contact_id") == "C1").then(pl.lit("done")).otherwise("status")

@@ -16,22 +16,16 @@ from typing import Any
 
 import polars as pl
 
+import catalogue
+from report.views import VIOLATION_COLUMNS
+
 D = date(2026, 11, 20)
 RUN_ID = "run-20261120-a"
 POLICY_VERSION = "2026.11-1"
 PLANTED_RAW_ID = "CUST-RAW-9931"
 PLANTED_TEXT = "PLANTED FREE TEXT my card number"
-METRICS = (
-    "follow_up",
-    "escalation",
-    "missed_escalation",
-    "late_escalation",
-    "de_escalation",
-    "first_contact_resolution",
-    "repeat_contact",
-    "reopen",
-    "satisfaction_confirmed",
-)
+# A warehouse without two of the catalogue's rates: the report shows what is published.
+METRICS = tuple(m for m in catalogue.rate_metrics() if m not in ("csat_good", "abandonment"))
 
 
 def wilson(k: int, n: int) -> tuple[float | None, float | None]:
@@ -231,18 +225,7 @@ def concession_rows() -> list[dict[str, Any]]:
         ("E-502", "T-121", "a2", "ck_ccc1", "billing", "refund", 20.0, "EUR", 21.6, []),
         ("C-503", "C-220", "a1", "ck_ccc1", "outage", "credit", 60.0, "USD", 60.0, ["missing_approval"]),
     ]
-    keys = (
-        "concession_id",
-        "contact_id",
-        "agent_id",
-        "customer_key",
-        "category",
-        "concession_type",
-        "amount",
-        "currency",
-        "amount_policy_currency",
-        "violations",
-    )
+    keys = VIOLATION_COLUMNS
     base = {
         "audit_date": D,
         "run_id": RUN_ID,
