@@ -63,8 +63,13 @@ def ensure_workload() -> None:
 
 
 def newest_export_date() -> date:
-    days = {p.name.split("=", 1)[1] for p in (LANDING / "tickets").glob("export_date=*")}
-    return date.fromisoformat(max(days))
+    """The newest export day in the landing folder, as the daily flow finds it."""
+    from ingestion.ingest import newest_export_date as newest
+    from storage import open_storage
+
+    day = newest(open_storage(str(LANDING)))
+    assert day is not None, f"no exports under {LANDING}"
+    return day
 
 
 def audit_date_and_cutoff() -> tuple[date, datetime]:

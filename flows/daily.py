@@ -30,11 +30,10 @@ from configs.settings import AuditSettings, load_settings
 from flows import summary
 from flows.errors import AuditError, panics_as_errors
 from flows.windows import data_cutoff, default_audit_date, export_range, lookahead_days
-from ingestion.ingest import IngestResult, ingest_all
-from storage import Storage, open_storage
+from ingestion.ingest import IngestResult, ingest_all, newest_export_date
+from storage import open_storage
 from transforms.audit import CanonicalTables, collect_audit, run_audit
 from transforms.contacts import AuditWindow
-from transforms.schemas import ENTITIES
 from warehouse.publish import PublishResult, write_audit_publish
 
 IO_RETRIES = 3
@@ -73,19 +72,6 @@ def resolve_run(
     )
     run_id = flow_run.id or str(uuid.uuid4())  # the Prefect flow run id inside a flow
     return AuditRun(settings=settings, policy=load_policy(settings.policy_path), run_id=run_id)
-
-
-def newest_export_date(storage: Storage) -> date | None:
-    """The newest `export_date=` folder of any entity (folder names only; nothing is read)."""
-    days: list[date] = []
-    for entity in ENTITIES:
-        for name in storage.folders(entity):
-            if name.startswith("export_date="):
-                try:
-                    days.append(date.fromisoformat(name.removeprefix("export_date=")))
-                except ValueError:
-                    continue  # not a partition folder; ingestion reports stray objects
-    return max(days, default=None)
 
 
 # --- tasks ------------------------------------------------------------------------------------

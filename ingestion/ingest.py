@@ -141,6 +141,19 @@ def stray_folders(storage: Storage, entity: str) -> list[str]:
     return [f"{entity}/{n}/" for n in names if not n.startswith(("_", ".")) and not is_partition_folder(n)]
 
 
+def newest_export_date(storage: Storage) -> date | None:
+    """The newest `export_date=` folder of any entity (folder names only; nothing is read)."""
+    days: list[date] = []
+    for entity in ENTITIES:
+        for name in storage.folders(entity):
+            if name.startswith("export_date="):
+                try:
+                    days.append(date.fromisoformat(name.removeprefix("export_date=")))
+                except ValueError:
+                    continue  # not a partition folder; ingestion reports stray objects
+    return max(days, default=None)
+
+
 def list_exports(storage: Storage, entity: str, start: date, end: date) -> list[ExportObject]:
     """Export objects of one entity with start <= export_date <= end, in key order."""
     objects: list[ExportObject] = []
