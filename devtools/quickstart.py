@@ -145,7 +145,7 @@ def summary_text(
     validation = "passed" if daily["validation_passed"] else "FAILED"
 
     def pct(value: float | None) -> str:
-        return "n/a" if value is None else f"{value:.1%}"
+        return "n/a (nothing final yet)" if value is None else f"{value:.1%}"
 
     lines = [
         "",
@@ -155,7 +155,7 @@ def summary_text(
         "support-audit quickstart: done.",
         f"  audit day            {daily['audit_date']} (validation {validation})",
         f"  backfilled           {week[0]['audit_date']} .. {week[-1]['audit_date']}" if week else "",
-        *(f"  {catalogue.metric(m).label:<21}{pct(head.get(m))}" for m in catalogue.headline_metrics()),
+        *(f"  {catalogue.metric(m).label:<27}{pct(head.get(m))}" for m in catalogue.headline_metrics()),
         "",
         "Open:",
         f"  HTML report          {daily['report_url']}",
