@@ -137,7 +137,7 @@ class Table:
     key: tuple[str, ...]  # unique per row; also the publish sort order
     columns: tuple[Column, ...]
     source: Literal["audit", "ingest", "run"]  # computed by run_audit, by ingestion, or per run
-    write: Literal["replace_day", "append"] = "replace_day"
+    write: Literal["replace_day", "append", "merge"] = "replace_day"
     partition_by: tuple[str, ...] = (PARTITION,)
     docs: str = ""  # where the docs define its rows, relative to docs/
 
@@ -474,6 +474,11 @@ RUN_MANIFEST = Table(
         Column("failed_expectations", pl.List(pl.String()), "Critical expectations that failed, described."),
         Column("tables", pl.List(TABLE_VERSION_SCHEMA), "Per table: the Delta version written and its rows."),
         Column("data_docs_uri", pl.String(), "The run's Data Docs."),
+        Column(
+            "store_versions",
+            pl.List(pl.Struct({"table": pl.String(), "version": pl.Int64()})),
+            "The canonical store's tables and the Delta version of each the audit read.",
+        ),
     ),
 )
 
@@ -514,3 +519,151 @@ TABLES: Mapping[str, Table] = build_tables()
 # Tables whose audit_date partition a run replaces, in commit order, and those run_audit computes.
 AUDIT_TABLES = tuple(name for name, t in TABLES.items() if t.write == "replace_day")
 METRIC_TABLES = tuple(name for name, t in TABLES.items() if t.source == "audit")
+
+
+# --- the canonical store ----------------------------------------------------------------------------
+# Not published (it holds raw customer ids and free text): what ingestion keeps so that each export
+# object is read, validated and merged once, and what every audit day reads (docs/auditing.md).
+
+RECORD_DATE = "record_date"  # partition: the UTC day of the record's own time
+SOURCE_ID = "source_id"  # the export object a row came from (ledger key)
+LEDGER_TABLE = "ingest_ledger"
+REJECTED_TABLE = "rejected_rows"
+RECORD_TIME = {"tickets": "created_at", "ticket_events": "occurred_at", "calls": "initiated_at"}
+OUTCOMES = ("kept", "superseded", "duplicate", "conflict")
+OBJECT_STATUSES = ("ingested", "deleted")
+
+LEDGER_SCHEMA = pl.Schema(
+    {
+        SOURCE_ID: pl.Int64(),
+        "entity": pl.String(),
+        "object_key": pl.String(),
+        "export_date": pl.Date(),
+        "etag": pl.String(),
+        "fingerprint": pl.String(),
+        "size_bytes": pl.Int64(),
+        "status": pl.String(),
+        "rows_read": pl.Int64(),
+        "rows_accepted": pl.Int64(),
+        "rows_quarantined": pl.Int64(),
+        "rows_duplicate": pl.Int64(),
+        "rows_superseded": pl.Int64(),
+        "schema_drift": pl.List(pl.String()),
+        "file_error": pl.String(),
+        "reasons": pl.List(pl.Struct({"reason": pl.String(), "rows": pl.Int64()})),
+        "first_record_date": pl.Date(),
+        "last_record_date": pl.Date(),
+        "ingested_run_id": pl.String(),
+        "ingested_at": pl.Datetime("us", "UTC"),
+        "updated_run_id": pl.String(),
+    }
+)
+_LEDGER_TEXT = {
+    SOURCE_ID: "Stable id of the object key (first 8 bytes of its SHA-256): the rows' lineage.",
+    "entity": "tickets, ticket_events or calls.",
+    "object_key": "The object's key in the landing store.",
+    "export_date": "The export day of its folder.",
+    "etag": "Content identity: S3's ETag, a folder file's MD5.",
+    "fingerprint": "Cheap change signature from the listing (S3 ETag; folder: size and modification time).",
+    "size_bytes": "Object size.",
+    "status": "ingested (its rows are in the store) or deleted (gone from the landing; its rows removed).",
+    "rows_read": "Data rows read from the object.",
+    "rows_accepted": "Rows accepted into the store (the kept ones and superseded older versions).",
+    "rows_quarantined": "Rows rejected (staging, whole file, conflicting duplicates).",
+    "rows_duplicate": "Exact re-deliveries of a row held from another object.",
+    "rows_superseded": "Accepted rows a newer version of the same ticket or call replaced.",
+    "schema_drift": "Unknown extra columns of the object, reported once.",
+    "file_error": "Why the whole object was quarantined, if it was.",
+    "reasons": "Quarantined rows by reason.",
+    "first_record_date": "Earliest UTC day of its accepted rows' own times: the audit days it can change start here.",
+    "last_record_date": "Latest UTC day of its accepted rows' own times.",
+    "ingested_run_id": "The run that read this version of the object.",
+    "ingested_at": "When it was read.",
+    "updated_run_id": "The run that last changed its counts (a later object can supersede its rows).",
+}
+
+
+def _store_entity(entity: str, copies: bool) -> Table:
+    schema = ENTITIES[entity]
+    columns = [
+        Column(name, dtype, f"Contract field of {entity} (docs/contract.md).")
+        for name, dtype in schema.polars_schema.items()
+    ]
+    columns += [
+        Column("export_date", pl.Date(), "Export day of the object the row came from."),
+        Column(SOURCE_ID, pl.Int64(), "The object it came from (ingest_ledger.source_id)."),
+        Column("source_row", pl.Int64(), "1-based data row within that object."),
+        Column(RECORD_DATE, pl.Date(), f"UTC day of {RECORD_TIME[entity]}: the partition."),
+    ]
+    if copies:
+        columns += [
+            Column("dedup_outcome", pl.String(), "Why it is not the canonical row.", OUTCOMES[1:]),
+            Column("detail", pl.String(), "For a conflict: the kept row and the columns that differ."),
+        ]
+    name = f"{entity}_copies" if copies else entity
+    grain = (
+        f"accepted {entity} row that is not its key's canonical row"
+        if copies
+        else f"{schema.key} (its canonical row)"
+    )
+    return Table(
+        name=name,
+        grain=grain,
+        description=(
+            "Superseded versions, exact re-deliveries and conflicting duplicates, kept so that a later "
+            "object is merged as if every object had been read at once."
+            if copies
+            else f"The canonical {entity}: one row per {schema.key}, chosen by the contract's de-duplication."
+        ),
+        key=("source_id", "source_row") if copies else (schema.key,),
+        columns=tuple(columns),
+        source="ingest",
+        write="merge",
+        partition_by=(RECORD_DATE,),
+        docs="auditing.md#the-canonical-store-and-the-ingest-ledger",
+    )
+
+
+def build_store_tables() -> Mapping[str, Table]:
+    """The canonical store's tables (not published; restricted like the landing store)."""
+    entities = ("tickets", "ticket_events", "calls")
+    tables = [_store_entity(e, copies=False) for e in entities] + [
+        _store_entity(e, copies=True) for e in entities
+    ]
+    tables.append(
+        Table(
+            name=LEDGER_TABLE,
+            grain="export object (its current version)",
+            description="Every export object read: its identity and version, what became of its rows, and the run that read it.",
+            key=(SOURCE_ID,),
+            columns=tuple(
+                Column(n, t, _LEDGER_TEXT[n], OBJECT_STATUSES if n == "status" else ())
+                for n, t in LEDGER_SCHEMA.items()
+            ),
+            source="ingest",
+            write="merge",
+            partition_by=(),
+            docs="auditing.md#the-canonical-store-and-the-ingest-ledger",
+        )
+    )
+    tables.append(
+        Table(
+            name=REJECTED_TABLE,
+            grain="row or whole object rejected at staging",
+            description="Where each rejected row came from and why (no raw values; those are kept in the landing store's quarantine prefix).",
+            key=(SOURCE_ID, "row_number", "reason"),
+            columns=(
+                Column(SOURCE_ID, pl.Int64(), "The object (ingest_ledger.source_id)."),
+                *(c for c in QUARANTINE.columns if c.name not in (PARTITION, "run_id")),
+                Column("export_date", pl.Date(), "Export day of the object."),
+            ),
+            source="ingest",
+            write="merge",
+            partition_by=(),
+            docs="auditing.md#the-canonical-store-and-the-ingest-ledger",
+        )
+    )
+    return {t.name: t for t in tables}
+
+
+STORE_TABLES: Mapping[str, Table] = build_store_tables()

@@ -45,6 +45,12 @@ class AuditSettings(BaseSettings):
     warehouse_uri: str = "data/warehouse"
     reports_uri: str = "data/reports"
     quarantine_prefix: str = "_quarantine"
+    # The canonical store (Delta tables of de-duplicated tickets, events and calls, the ingest
+    # ledger). It holds raw customer ids: restrict it like the landing store. None: the
+    # `_canonical` folder (prefix) of the warehouse.
+    store_uri: str | None = None
+    # Export days merged into the store per batch on a first ingest of a long history (memory).
+    ingest_batch_days: Annotated[int, Field(ge=1)] = 7
     naive_timestamps_as_utc: bool = False
     business_time_zone: str | None = None
     policy_path: str | None = None
@@ -65,6 +71,10 @@ class AuditSettings(BaseSettings):
         # Explicit overrides beat the environment; the TOML layers arrive as init values
         # merged underneath them in load_settings.
         return (init_settings, env_settings)
+
+    def canonical_store_uri(self) -> str:
+        """Where the canonical store lives (`store_uri`, else `<warehouse_uri>/_canonical`)."""
+        return self.store_uri or f"{self.warehouse_uri.rstrip('/')}/_canonical"
 
     def policy(self) -> Policy:
         return load_policy(self.policy_path)

@@ -87,6 +87,7 @@ class ValidationReport:
     failures: tuple[FailedExpectation, ...]
     docs_dir: Path
     validated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    label: str = ""  # what was validated, when not an audit day (an ingest batch)
 
     @property
     def critical_passed(self) -> bool:
@@ -107,6 +108,7 @@ class ValidationReport:
         return {
             "run_id": self.run_id,
             "audit_date": self.audit_date.isoformat(),
+            "label": self.label,
             "validated_at": self.validated_at.isoformat(),
             "critical_passed": self.critical_passed,
             "suites": [asdict(s) for s in self.suites],
@@ -137,6 +139,7 @@ def run_validation(
     audit_date: dt.date,
     docs_dir: Path,
     params: SuiteParams | None = None,
+    label: str = "",
 ) -> ValidationReport:
     """Validate each frame with its suite (by name), build Data Docs under docs_dir.
 
@@ -169,7 +172,7 @@ def run_validation(
         failures.extend(suite_failures)
         suites.append(_suite_result(name, rows[0], results, suite_failures))  # rows[0]: the table itself
     context.build_data_docs(site_names=[DOCS_SITE])  # once, for every validation of the run
-    report = ValidationReport(run_id, audit_date, tuple(suites), tuple(failures), docs_dir)
+    report = ValidationReport(run_id, audit_date, tuple(suites), tuple(failures), docs_dir, label=label)
     _write_json(docs_dir / SUMMARY_FILE, report.to_dict())
     log.info("validation %s: critical_passed=%s", run_id, report.critical_passed)
     return report
@@ -380,20 +383,26 @@ def _write_json(path: Path, payload: Any) -> None:
     path.write_text(json.dumps(payload, indent=1, sort_keys=True, default=str), encoding="utf-8")
 
 
-def render_runs_index(summaries: Iterable[Mapping[str, Any]], link_for: Mapping[str, str]) -> str:
-    """The bookmarkable index of every run's Data Docs, newest audit day first.
+def render_runs_index(summaries: Iterable[Mapping[str, Any]], links: Iterable[str]) -> str:
+    """The bookmarkable index of every validation's Data Docs, newest first: audit days (the
+    output tables) and ingest batches (the input rows each ingest added).
 
-    `summaries` are the summary.json payloads; `link_for` maps run_id to the relative link
-    of that run's Data Docs index.
+    `summaries` are the summary.json payloads and `links` the relative link of each one's Data
+    Docs index, in the same order.
     """
-    ordered = sorted(summaries, key=lambda s: (s["audit_date"], s.get("validated_at", "")), reverse=True)
+    pairs = sorted(
+        zip(summaries, links, strict=True),
+        key=lambda p: (p[0]["audit_date"], p[0].get("validated_at", "")),
+        reverse=True,
+    )
     rows = []
-    for s in ordered:
+    for s, target in pairs:
         status = "passed" if s["critical_passed"] else "FAILED"
         failed = ", ".join(sorted({f["suite"] for f in s["failures"] if f["severity"] == CRITICAL}))
-        link = html.escape(link_for.get(s["run_id"], "#"))
+        link = html.escape(target)
+        what = s.get("label") or s["audit_date"]
         rows.append(
-            f"<tr class='{status.lower()}'><td>{html.escape(s['audit_date'])}</td>"
+            f"<tr class='{status.lower()}'><td>{html.escape(what)}</td>"
             f"<td><a href='{link}'>{html.escape(s['run_id'])}</a></td><td>{status}</td>"
             f"<td>{html.escape(s.get('validated_at', ''))}</td><td>{html.escape(failed)}</td></tr>"
         )
@@ -402,6 +411,7 @@ def render_runs_index(summaries: Iterable[Mapping[str, Any]], link_for: Mapping[
         "<!doctype html><html><head><meta charset='utf-8'><title>support-audit: validation runs</title>"
         "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.3em .8em;text-align:left}"
         ".failed{background:#fde8e8}</style></head><body><h1>Validation runs (Data Docs)</h1>"
-        "<table><thead><tr><th>audit date</th><th>run</th><th>critical checks</th><th>validated at</th>"
-        f"<th>failed suites</th></tr></thead><tbody>\n{body}\n</tbody></table></body></html>\n"
+        "<table><thead><tr><th>audit date or ingest</th><th>run</th><th>critical checks</th>"
+        "<th>validated at</th><th>failed suites</th></tr></thead>"
+        f"<tbody>\n{body}\n</tbody></table></body></html>\n"
     )

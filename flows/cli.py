@@ -40,6 +40,9 @@ Warehouse = typer.Option(None, help="Warehouse folder or s3://bucket/prefix for 
 Reports = typer.Option(None, help="Reports folder or s3://bucket/prefix for Data Docs and HTML reports.")
 Config = typer.Option(None, help="Settings overlay TOML applied over configs/<env>.toml.")
 PolicyFile = typer.Option(None, help="Audit policy TOML (default configs/policy.toml).")
+Ingest = typer.Option(
+    True, "--ingest/--no-ingest", help="Ingest new exports first (default) or audit the store as it is."
+)
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -125,14 +128,17 @@ def run(
     reports: str = Reports,
     config: Path = Config,
     policy: Path = PolicyFile,
+    ingest: bool = Ingest,
 ) -> None:
-    """Run the daily audit for one day (a real Prefect flow run)."""
+    """Ingest new exports, then audit one day (a real Prefect flow run); without --date, the
+    scheduled days (the newest mature day and the day whose windows just closed)."""
     from flows.daily import daily_audit
 
     audit_date = _day(date_, "--date")
     places = _places(landing, warehouse, reports, config, policy)
     _run_flow(_check_setup, **places)
-    result = _run_flow(daily_audit, audit_date=audit_date, **places)
+    result = _run_flow(daily_audit, audit_date=audit_date, ingest=ingest, **places)
+    _echo_reaudit(result.get("ingest"))
     typer.echo(f"audited {result['audit_date']}: report {result['report_url']}")
 
 
@@ -145,8 +151,10 @@ def backfill(
     reports: str = Reports,
     config: Path = Config,
     policy: Path = PolicyFile,
+    ingest: bool = Ingest,
 ) -> None:
-    """Re-audit a range of days; each day replaces only its own partitions."""
+    """Ingest new exports once, then re-audit a range of days from the canonical store; each
+    day replaces only its own partitions."""
     from flows.daily import backfill as backfill_flow
 
     first, last = _day(start, "--start"), _day(end, "--end")
@@ -155,8 +163,65 @@ def backfill(
         raise _fail(f"--end {last} is before --start {first}", EXIT_USAGE)
     places = _places(landing, warehouse, reports, config, policy)
     _run_flow(_check_setup, **places)
-    results = _run_flow(backfill_flow, start=first, end=last, **places)
+    results = _run_flow(backfill_flow, start=first, end=last, ingest=ingest, **places)
+    _echo_reaudit(results[0].get("ingest"))
     typer.echo(f"audited {len(results)} day(s): {results[0]['audit_date']} .. {results[-1]['audit_date']}")
+
+
+@app.command()
+def ingest(
+    landing: str = Landing,
+    warehouse: str = Warehouse,
+    reports: str = Reports,
+    config: Path = Config,
+    policy: Path = PolicyFile,
+) -> None:
+    """Read the export objects the ingest ledger does not have into the canonical store
+    (validated once); objects gone from the landing leave it. Audits nothing."""
+    from flows.daily import ingest_flow
+
+    places = _places(landing, warehouse, reports, config, policy)
+    _run_flow(_check_setup, **places)
+    result = _run_flow(ingest_flow, **places)
+    _echo_ingest(result)
+
+
+@app.command("rebuild-store")
+def rebuild_store(
+    landing: str = Landing,
+    warehouse: str = Warehouse,
+    reports: str = Reports,
+    config: Path = Config,
+    policy: Path = PolicyFile,
+) -> None:
+    """Empty the canonical store and its ledger and read every export object again: the same
+    store as the incremental path (the tables' history keeps the old versions)."""
+    from flows.daily import ingest_flow
+
+    places = _places(landing, warehouse, reports, config, policy)
+    _run_flow(_check_setup, **places)
+    result = _run_flow(ingest_flow, rebuild_store=True, **places)
+    _echo_ingest(result)
+
+
+def _echo_ingest(result: dict[str, Any]) -> None:
+    typer.echo(
+        f"ingested {result['objects_read']} object(s) (new or changed), {result['objects_deleted']} "
+        f"deleted, {result['objects_unchanged']} unchanged; newest export day "
+        f"{result['newest_export_date'] or 'none'}"
+    )
+    _echo_reaudit(result)
+
+
+def _echo_reaudit(result: dict[str, Any] | None) -> None:
+    days = (result or {}).get("days_to_reaudit") or []
+    if days:
+        typer.secho(
+            f"late, changed or deleted exports can change published day(s) {', '.join(days)}: "
+            f"re-audit with `audit backfill --start {days[0]} --end {days[-1]}`",
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
 
 
 @app.command()

@@ -9,13 +9,9 @@ cache on their inputs (NO_CACHE). Rust panics inside tasks become ordinary excep
 
 from __future__ import annotations
 
-import tempfile
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -29,12 +25,16 @@ from configs.policy import Policy, load_policy
 from configs.settings import AuditSettings, load_settings
 from flows import summary
 from flows.errors import AuditError, panics_as_errors
+from flows.ingest import ingest_exports, store_of
 from flows.windows import data_cutoff, default_audit_date, export_range, lookahead_days
-from ingestion.ingest import IngestResult, ingest_all, newest_export_date
+from ingestion.incremental import IngestReport, rebuild
+from ingestion.ingest import newest_export_date
 from storage import open_storage
 from transforms.audit import CanonicalTables, collect_audit, run_audit
 from transforms.contacts import AuditWindow
-from warehouse.publish import PublishResult, write_audit_publish
+from warehouse.manifest import input_files_frame
+from warehouse.publish import PublishResult, suite_params, write_audit_publish_frames
+from warehouse.store import audit_inputs, day_inputs
 
 IO_RETRIES = 3
 IO_RETRY_DELAYS = exponential_backoff(backoff_factor=2)
@@ -84,45 +84,76 @@ def find_newest_export(run: AuditRun) -> date | None:
     return newest_export_date(open_storage(run.settings.landing_uri, run.settings.s3))
 
 
+@task(
+    retries=IO_RETRIES,
+    retry_delay_seconds=IO_RETRY_DELAYS,
+    retry_condition_fn=lambda task, task_run, state: _worth_retrying(task, task_run, state),
+    cache_policy=NO_CACHE,
+)
+@panics_as_errors
+def ingest_new_exports(run: AuditRun) -> IngestReport:
+    """Read the export objects the ledger does not have into the canonical store, validated
+    with the input suites once; objects gone from the landing leave it (flows/ingest.py)."""
+    report = ingest_exports(run.settings, run.policy, run.run_id)
+    logger = get_run_logger()
+    logger.info(
+        "ingest: %d object(s) read, %d deleted, %d unchanged; newest export day %s",
+        report.objects_read.height,
+        report.objects_deleted.height,
+        report.unchanged,
+        report.newest_export_date,
+    )
+    if report.affected_days:
+        logger.warning(
+            "late, changed or deleted exports can change published day(s) %s: re-audit them "
+            "(audit backfill --start %s --end %s)",
+            ", ".join(d.isoformat() for d in report.affected_days),
+            report.affected_days[0],
+            report.affected_days[-1],
+        )
+    return report
+
+
+@dataclass(frozen=True)
+class DayInputs:
+    """What one audit day reads from the store, and what its manifest lists."""
+
+    tables: CanonicalTables  # lazy scans pruned to the day's windows
+    files: pl.DataFrame  # ledger entries of the objects exported in the day's range
+    quarantine: pl.DataFrame  # their quarantined rows
+    store_versions: dict[str, int]
+    cutoff_day: date | None  # newest export day the day's windows can see
+
+
 @task(retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
 @panics_as_errors
-def ingest_exports(run: AuditRun, audit_date: date, work_dir: Path) -> dict[str, IngestResult]:
-    """List, read, stage and de-duplicate the exports the audit day needs; quarantine bad rows.
-
-    The canonical tables are spilled to `work_dir` and handed on as scans (ingestion/ingest.spill).
-    """
+def read_day_inputs(run: AuditRun, audit_date: date) -> DayInputs:
+    """The day's windows of the canonical store (look-back and look-ahead by the records' own
+    days), the ledger entries it relies on, and the store versions read."""
+    store = store_of(run.settings)
+    versions = store.versions()
     days = export_range(audit_date, run.policy)
-    return ingest_all(
-        open_storage(run.settings.landing_uri, run.settings.s3),
-        days.start,
-        days.end,
-        naive_timestamps_as_utc=run.settings.naive_timestamps_as_utc,
-        quarantine_storage_prefix=run.settings.quarantine_prefix,
-        run_id=run.run_id,
-        spill_dir=work_dir,
-    )
+    margin = timedelta(days=1)  # record days are UTC days; the business day may straddle two
+    tables = audit_inputs(store, days.start - margin, days.end + margin)
+    files, quarantine = day_inputs(store, days.start, days.end)
+    newest = store.ledger().filter(pl.col("status") == "ingested")["export_date"].max()
+    cutoff_day = min(newest, days.end) if isinstance(newest, date) else None
+    return DayInputs(tables, files, quarantine, versions, cutoff_day)
 
 
 @task(cache_policy=NO_CACHE)
 @panics_as_errors
-def compute_metrics(
-    run: AuditRun, audit_date: date, ingested: dict[str, IngestResult]
-) -> dict[str, pl.DataFrame]:
+def compute_metrics(run: AuditRun, audit_date: date, inputs: DayInputs) -> dict[str, pl.DataFrame]:
     """Every metric table for the day (pure Polars, see transforms/audit.py)."""
-    window = audit_window(run, audit_date, ingested)
-    inputs = CanonicalTables(
-        tickets=ingested["tickets"].canonical,
-        ticket_events=ingested["ticket_events"].canonical,
-        calls=ingested["calls"].canonical,
+    return collect_audit(
+        run_audit(inputs.tables, audit_window(run, audit_date, inputs.cutoff_day), run.policy)
     )
-    return collect_audit(run_audit(inputs, window, run.policy))
 
 
-def audit_window(run: AuditRun, audit_date: date, ingested: dict[str, IngestResult]) -> AuditWindow:
-    """The day, its time zone and the data cut-off: the end of the newest export day read."""
-    export_days = [d for r in ingested.values() for d in r.files["export_date"].drop_nulls().to_list()]
-    newest = max(export_days) if export_days else None
-    return AuditWindow(audit_date, run.time_zone, data_cutoff(newest, audit_date, run.time_zone))
+def audit_window(run: AuditRun, audit_date: date, newest_export: date | None) -> AuditWindow:
+    """The day, its time zone and the data cut-off: the end of the newest export day its
+    windows read (the newest ingested, or the end of its look-ahead if that is earlier)."""
+    return AuditWindow(audit_date, run.time_zone, data_cutoff(newest_export, audit_date, run.time_zone))
 
 
 def _worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
@@ -148,20 +179,22 @@ def _worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
 )
 @panics_as_errors
 def validate_and_publish(
-    run: AuditRun,
-    audit_date: date,
-    ingested: dict[str, IngestResult],
-    metrics: dict[str, pl.DataFrame],
+    run: AuditRun, audit_date: date, inputs: DayInputs, metrics: dict[str, pl.DataFrame]
 ) -> PublishResult:
     """Write, audit, publish: stage the day's tables, validate them, publish only if the
-    critical checks pass; Data Docs and the manifest are published either way."""
-    return write_audit_publish(
-        ingested=ingested,
-        metrics=metrics,
+    critical checks pass; Data Docs and the manifest are published either way. The inputs were
+    validated when they were ingested."""
+    settings, policy = run.settings, run.policy
+    return write_audit_publish_frames(
+        {},
+        {**metrics, "quarantine": inputs.quarantine},
+        input_files_frame(inputs.files),
+        settings=settings,
+        policy=policy,
         audit_date=audit_date,
         run_id=run.run_id,
-        settings=run.settings,
-        policy=run.policy,
+        params=suite_params(settings, policy, audit_date, {"tickets": inputs.tables.tickets}),
+        store_versions=inputs.store_versions,
     )
 
 
@@ -210,27 +243,17 @@ def _failure_artifact(flow: Any, flow_run: Any, state: Any) -> None:
     )
 
 
-@contextmanager
-def scratch_folder(run: AuditRun) -> Iterator[Path]:
-    """A local folder for one audit day's canonical tables, removed when the day is done (under
-    the configured `work_dir`, created if missing, else the system's temporary folder)."""
-    if run.settings.work_dir:
-        Path(run.settings.work_dir).mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="audit-canonical-", dir=run.settings.work_dir) as folder:
-        yield Path(folder)
-
-
-def audit_day(run: AuditRun, audit_date: date) -> dict[str, Any]:
-    """The steps of one audit day, in order (shared by the daily and backfill flows)."""
+def audit_day(run: AuditRun, audit_date: date, ingest: IngestReport | None = None) -> dict[str, Any]:
+    """The steps of one audit day from the canonical store, in order (shared by the daily and
+    backfill flows)."""
     logger = get_run_logger()
     logger.info("auditing %s (run %s, policy %s)", audit_date, run.run_id, run.policy.version)
-    with scratch_folder(run) as work_dir:
-        ingested = ingest_exports(run, audit_date, work_dir)
-        metrics = compute_metrics(run, audit_date, ingested)
-        published = validate_and_publish(run, audit_date, ingested, metrics)
+    inputs = read_day_inputs(run, audit_date)
+    metrics = compute_metrics(run, audit_date, inputs)
+    published = validate_and_publish(run, audit_date, inputs, metrics)
     report_url = publish_html_report(run, audit_date, published.data_docs_url)
     result = summary.run_summary(
-        run.run_id, audit_date, run.policy.version, ingested, metrics, published, report_url
+        run.run_id, audit_date, run.policy.version, inputs.files, metrics, published, report_url, ingest
     )
     create_markdown_artifact(
         key=f"support-audit-{audit_date.isoformat()}",
@@ -246,6 +269,23 @@ def audit_day(run: AuditRun, audit_date: date) -> dict[str, Any]:
     return result
 
 
+def newest_ingested(run: AuditRun) -> date:
+    """The newest export day in the store; a run with nothing ingested stops here."""
+    newest = store_of(run.settings).ledger().filter(pl.col("status") == "ingested")["export_date"].max()
+    if not isinstance(newest, date):
+        raise AuditError(f"no exports ingested from {run.settings.landing_uri}")
+    return newest
+
+
+def scheduled_days(newest: date, policy: Policy, refresh_final_day: bool) -> list[date]:
+    """The days a run without a date audits: the day whose day-after windows (follow-up) have
+    just closed, and, with `refresh_final_day`, the earlier day whose longest window (repeat
+    contact, came back) has just closed, so its pending contacts become final."""
+    day = default_audit_date(newest, policy)
+    final_day = newest - timedelta(days=lookahead_days(policy))
+    return [final_day, day] if refresh_final_day and final_day < day else [day]
+
+
 @flow(name="support-audit-daily", on_failure=[_failure_artifact], log_prints=True)
 def daily_audit(
     audit_date: date | None = None,
@@ -255,23 +295,18 @@ def daily_audit(
     config: str | None = None,
     policy_file: str | None = None,
     refresh_final_day: bool = True,
+    ingest: bool = True,
 ) -> dict[str, Any]:
-    """Audit one day: by default the newest day whose follow-up window has closed.
+    """Ingest what is new (once), then audit one day: by default the newest day whose
+    follow-up window has closed, and the day whose longest window has just closed.
 
-    With `refresh_final_day`, the default run also re-audits the day whose longest window
-    (repeat contact, came back) has just closed, so its pending contacts become final.
+    Returns the summary of the last day audited (the given or the newest mature one).
     """
     run = resolve_run(landing, warehouse, reports, config, policy_file)
-    if audit_date is None:
-        newest = find_newest_export(run)
-        if newest is None:
-            raise AuditError(f"no exports found under {run.settings.landing_uri}")
-        audit_date = default_audit_date(newest, run.policy)
-        if refresh_final_day:
-            final_day = newest - timedelta(days=lookahead_days(run.policy))
-            if final_day < audit_date:
-                audit_day(run, final_day)
-    return audit_day(run, audit_date)
+    report = ingest_new_exports(run) if ingest else None
+    days = [audit_date] if audit_date else scheduled_days(newest_ingested(run), run.policy, refresh_final_day)
+    results = [audit_day(run, day, report) for day in days]
+    return results[-1]
 
 
 @flow(name="support-audit-backfill", on_failure=[_failure_artifact], log_prints=True)
@@ -283,13 +318,40 @@ def backfill(
     reports: str | None = None,
     config: str | None = None,
     policy_file: str | None = None,
+    ingest: bool = True,
 ) -> list[dict[str, Any]]:
-    """Audit every day from start to end inclusive; each day replaces only its own partitions."""
+    """Ingest what is new (once), then audit every day from start to end inclusive from the
+    store; each day replaces only its own partitions."""
     if end < start:
         raise AuditError(f"backfill end {end} is before start {start}")
     run = resolve_run(landing, warehouse, reports, config, policy_file)
+    report = ingest_new_exports(run) if ingest else None
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    return [audit_day(run, day) for day in days]
+    return [audit_day(run, day, report) for day in days]
+
+
+@flow(name="support-audit-ingest", on_failure=[_failure_artifact], log_prints=True)
+def ingest_flow(
+    landing: str | None = None,
+    warehouse: str | None = None,
+    reports: str | None = None,
+    config: str | None = None,
+    policy_file: str | None = None,
+    rebuild_store: bool = False,
+) -> dict[str, Any]:
+    """Bring the canonical store up to date with the landing (`audit ingest`); with
+    `rebuild_store`, empty it first and read every object again (`audit rebuild-store`)."""
+    run = resolve_run(landing, warehouse, reports, config, policy_file)
+    if rebuild_store:
+        rebuild(store_of(run.settings))
+    report = ingest_new_exports(run)
+    result = summary.ingest_summary(report)
+    create_markdown_artifact(
+        key="support-audit-ingest",
+        markdown=summary.ingest_markdown(result),
+        description="support-audit ingest",
+    )
+    return result
 
 
 def served_daily_deployment(cron: str = "30 6 * * *", time_zone: str = "UTC") -> Any:

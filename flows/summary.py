@@ -12,24 +12,22 @@ from typing import Any
 import polars as pl
 
 import catalogue
-from ingestion.ingest import IngestResult
+from ingestion.incremental import IngestReport
+from transforms.schemas import ENTITIES
 
 TOP_ROWS = 10
+COUNTS = ["rows_read", "rows_accepted", "rows_quarantined", "rows_duplicate"]
 
 
-def reconciliation(ingested: dict[str, IngestResult]) -> pl.DataFrame:
-    """Rows read / accepted / quarantined / duplicate per entity, summed over its files."""
-    counts = ["rows_read", "rows_accepted", "rows_quarantined", "rows_duplicate"]
-    rows = [
-        {
-            "entity": name,
-            "files": result.files.height,
-            **result.files.select(pl.col(counts).sum()).row(0, named=True),
-        }
-        for name, result in ingested.items()
-    ]
-    return pl.DataFrame(
-        rows, schema={"entity": pl.String, "files": pl.Int64, **dict.fromkeys(counts, pl.Int64)}
+def reconciliation(files: pl.DataFrame) -> pl.DataFrame:
+    """Rows read / accepted / quarantined / duplicate per entity, summed over its objects (ledger
+    entries or a file report: one row per object with `entity` and the counts)."""
+    summed = files.group_by("entity").agg(pl.len().cast(pl.Int64).alias("files"), pl.col(COUNTS).sum())
+    every = pl.DataFrame({"entity": list(ENTITIES)})
+    return (
+        every.join(summed, on="entity", how="left")
+        .with_columns(pl.col("files", *COUNTS).fill_null(0).cast(pl.Int64))
+        .select("entity", "files", *COUNTS)
     )
 
 
@@ -51,19 +49,22 @@ def run_summary(
     run_id: str,
     audit_date: date,
     policy_version: str,
-    ingested: dict[str, IngestResult],
+    files: pl.DataFrame,
     metrics: dict[str, pl.DataFrame],
     published: Any,
     report_url: str | None,
+    ingest: IngestReport | None = None,
 ) -> dict[str, Any]:
-    """A JSON-able record of the run: what went in, what came out, where to look."""
+    """A JSON-able record of the run: what went in, what came out, where to look. `files` are the
+    ledger entries of the objects in the day's export range."""
     return {
         "run_id": run_id,
         "audit_date": audit_date.isoformat(),
         "policy_version": policy_version,
         "validation_passed": published.status == "succeeded",
         "table_versions": dict(published.table_versions),
-        "inputs": reconciliation(ingested).to_dicts(),
+        "inputs": reconciliation(files).to_dicts(),
+        "ingest": ingest_summary(ingest) if ingest is not None else None,
         "rows": {name: frame.height for name, frame in metrics.items()},
         "headline": headline(metrics["agent_scorecard"]),
         "report_url": report_url,
@@ -180,4 +181,42 @@ def failure_markdown(
     ]
     if data_docs_index:
         lines += ["", f"- Data Docs (every run, by audit date): {data_docs_index}"]
+    return "\n".join(lines)
+
+
+def ingest_summary(report: IngestReport) -> dict[str, Any]:
+    """What an ingest did: objects read (new or changed) and deleted, rows per entity, late
+    objects and the published days they can change."""
+    return {
+        "run_id": report.run_id,
+        "objects_read": report.objects_read.height,
+        "objects_deleted": report.objects_deleted.height,
+        "objects_unchanged": report.unchanged,
+        "rows": reconciliation(report.objects_read).to_dicts(),
+        "late_objects": report.late_objects,
+        "days_to_reaudit": [d.isoformat() for d in report.affected_days],
+        "newest_export_date": report.newest_export_date.isoformat() if report.newest_export_date else None,
+        "store_versions": dict(report.store_versions),
+    }
+
+
+def ingest_markdown(result: dict[str, Any]) -> str:
+    """The ingest's markdown artifact."""
+    lines = [
+        f"# support-audit ingest `{result['run_id']}`",
+        "",
+        f"- objects read: {result['objects_read']} (new or changed), deleted: {result['objects_deleted']}, "
+        f"unchanged: {result['objects_unchanged']}",
+        f"- newest export day: {result['newest_export_date'] or 'none'}",
+        "",
+        "## Rows of the objects read",
+        _markdown_table(pl.DataFrame(result["rows"])),
+    ]
+    if result["days_to_reaudit"]:
+        days = result["days_to_reaudit"]
+        lines += [
+            "## Published days to re-audit",
+            f"Late, changed or deleted exports can change: {', '.join(days)}.",
+            f"Run `audit backfill --start {days[0]} --end {days[-1]}`.",
+        ]
     return "\n".join(lines)

@@ -61,6 +61,7 @@ class ExportObject:
     export_date: date
     format: str | None  # None: unsupported extension
     is_safe_key: bool
+    fingerprint: str = ""  # the listing's change signature (storage.ObjectInfo.fingerprint)
 
 
 @dataclass(frozen=True)

@@ -26,14 +26,18 @@ class StorageError(RuntimeError):
 @dataclass(frozen=True)
 class ObjectInfo:
     key: str  # relative to the storage root, '/'-separated
-    etag: str
+    etag: str  # content identity: S3's ETag, a folder file's MD5 ("" when listed unhashed)
     size: int
+    # A cheap change signature, known from the listing alone: the ETag on S3, size and
+    # modification time in a folder. Equal fingerprints: the object has not changed.
+    fingerprint: str = ""
 
 
 class Storage(Protocol):
     uri: str
 
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]: ...
+    def list(self, prefix: str = "", *, hashed: bool = True) -> Iterator[ObjectInfo]: ...
+    def etag(self, key: str) -> str: ...
     def read_bytes(self, key: str) -> bytes: ...
     def write_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None: ...
     def exists(self, key: str) -> bool: ...
@@ -67,7 +71,10 @@ class LocalStorage:
             raise StorageError(f"key escapes the storage root: {key!r}")
         return path
 
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list(self, prefix: str = "", *, hashed: bool = True) -> Iterator[ObjectInfo]:
+        """Files under `prefix`, in key order. `hashed=False` skips reading every file for its
+        MD5 (`etag` is then ""): the fingerprint (size, modification time) says whether it
+        changed, and `etag(key)` hashes one file when that is needed."""
         base = self.root / prefix if prefix else self.root
         if not base.exists():
             return
@@ -76,8 +83,13 @@ class LocalStorage:
                 path = Path(dirpath) / name
                 stat = path.stat()
                 key = path.relative_to(self.root).as_posix()
-                etag = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
-                yield ObjectInfo(key=key, etag=etag, size=stat.st_size)
+                etag = self.etag(key) if hashed else ""
+                fingerprint = f"size={stat.st_size};mtime_ns={stat.st_mtime_ns}"
+                yield ObjectInfo(key=key, etag=etag, size=stat.st_size, fingerprint=fingerprint)
+
+    def etag(self, key: str) -> str:
+        """The MD5 of the file's content (what S3 reports for a single-part upload)."""
+        return hashlib.md5(self._path(key).read_bytes(), usedforsecurity=False).hexdigest()
 
     def read_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()
@@ -135,7 +147,8 @@ class S3Storage:
         key = safe_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list(self, prefix: str = "", *, hashed: bool = True) -> Iterator[ObjectInfo]:
+        """Objects under `prefix`; the ETag comes with the listing, so `hashed` changes nothing."""
         full = self._full(prefix) if prefix else self.prefix
         if full:
             full = full.rstrip("/") + "/"
@@ -143,7 +156,11 @@ class S3Storage:
         strip = len(self.prefix) + 1 if self.prefix else 0
         for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
             for obj in page.get("Contents", []):
-                yield ObjectInfo(key=obj["Key"][strip:], etag=obj["ETag"].strip('"'), size=obj["Size"])
+                etag = obj["ETag"].strip('"')
+                yield ObjectInfo(key=obj["Key"][strip:], etag=etag, size=obj["Size"], fingerprint=etag)
+
+    def etag(self, key: str) -> str:
+        return str(self.client.head_object(Bucket=self.bucket, Key=self._full(key))["ETag"]).strip('"')
 
     def read_bytes(self, key: str) -> bytes:
         body = self.client.get_object(Bucket=self.bucket, Key=self._full(key))["Body"]

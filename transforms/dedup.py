@@ -172,3 +172,36 @@ def _conflicts(classified: pl.DataFrame, schema: EntitySchema) -> pl.DataFrame:
             pl.col(SOURCE_ROW),
         )
     )
+
+
+# --- the canonical store's merge ------------------------------------------------------------------
+
+
+class Merged(NamedTuple):
+    kept: pl.DataFrame  # one row per key: the canonical row (no outcome column)
+    copies: pl.DataFrame  # every other row, with its outcome and, for a conflict, the detail
+    outcomes: pl.DataFrame  # source_key, source_row, dedup_outcome: one row per input row
+
+
+DETAIL = "detail"
+
+
+def merge_rows(rows: pl.DataFrame, schema: EntitySchema) -> Merged:
+    """The contract's de-duplication over every current row of some keys: the stored copies of
+    those keys and the rows just read, together.
+
+    Because the outcome of each row depends only on the set of rows of its key, merging new
+    rows with the stored rows of their keys gives what de-duplicating every object ever
+    ingested would give, whatever order the objects came in (tests/ingest/test_store.py).
+    Rows are identified by (source_key, source_row).
+    """
+    deduped = deduplicate(rows, schema)
+    kept, outcomes, conflicts = pl.collect_all([deduped.canonical, deduped.outcomes, deduped.quarantined])
+    identity = [SOURCE_KEY, SOURCE_ROW]
+    details = conflicts.select(pl.col("object_key").alias(SOURCE_KEY), SOURCE_ROW, DETAIL)
+    copies = (
+        rows.join(outcomes.filter(pl.col(OUTCOME) != KEPT), on=identity, how="inner")
+        .join(details, on=identity, how="left")
+        .sort(schema.key, *identity)
+    )
+    return Merged(kept, copies, outcomes)

@@ -38,15 +38,30 @@ def data_docs_prefix(audit_date: dt.date, run_id: str) -> str:
     return f"{DATA_DOCS_PREFIX}/audit_date={audit_date.isoformat()}/run_id={run_id}"
 
 
-def publish_data_docs(
-    docs_dir: Path, *, reports_uri: str, audit_date: dt.date, run_id: str, s3: S3Settings | None = None
-) -> str:
-    """Upload one run's Data Docs (with content types) and refresh the runs index.
+def ingest_docs_prefix(run_id: str, label: str) -> str:
+    """Where an ingest batch's input validation goes (`label`: its export days)."""
+    return f"{DATA_DOCS_PREFIX}/ingest/run_id={run_id}/exports={label}"
 
-    Returns the URI of the run's Data Docs index page.
+
+def publish_data_docs(
+    docs_dir: Path,
+    *,
+    reports_uri: str,
+    audit_date: dt.date | None = None,
+    run_id: str,
+    s3: S3Settings | None = None,
+    prefix: str | None = None,
+) -> str:
+    """Upload one validation's Data Docs (with content types) and refresh the runs index: an
+    audit day's (`audit_date`) or another `prefix` (an ingest batch's).
+
+    Returns the URI of its Data Docs index page.
     """
     storage = open_storage(reports_uri, s3)
-    prefix = data_docs_prefix(audit_date, run_id)
+    if prefix is None:
+        if audit_date is None:
+            raise ValueError("publish_data_docs needs an audit_date or a prefix")
+        prefix = data_docs_prefix(audit_date, run_id)
     for path in sorted(p for p in Path(docs_dir).rglob("*") if p.is_file()):
         key = f"{prefix}/{path.relative_to(docs_dir).as_posix()}"
         storage.write_bytes(key, path.read_bytes(), content_type=content_type(path.name))
@@ -60,19 +75,18 @@ def content_type(name: str) -> str:
 
 
 def refresh_runs_index(reports_uri: str, s3: S3Settings | None = None) -> str:
-    """Rebuild `<reports>/data_docs/index.html` from every run's summary.json."""
+    """Rebuild `<reports>/data_docs/index.html` from every validation's summary.json (audit days
+    and ingest batches)."""
     from expectations.gate import render_runs_index
 
     storage = open_storage(reports_uri, s3)
-    summaries, links = [], {}
+    summaries, links = [], []
     for info in storage.list(DATA_DOCS_PREFIX):
-        parts = info.key.split("/")
-        if len(parts) == 4 and parts[3] == SUMMARY_FILE:
-            summary = json.loads(storage.read_bytes(info.key))
-            summaries.append(summary)
-            links[summary["run_id"]] = f"{parts[1]}/{parts[2]}/index.html"
+        if info.key.endswith(f"/{SUMMARY_FILE}"):
+            summaries.append(json.loads(storage.read_bytes(info.key)))
+            folder = info.key.removeprefix(f"{DATA_DOCS_PREFIX}/").removesuffix(SUMMARY_FILE)
+            links.append(f"{folder}index.html")
     key = f"{DATA_DOCS_PREFIX}/index.html"
-    storage.write_bytes(
-        key, render_runs_index(summaries, links).encode("utf-8"), content_type=content_type(key)
-    )
+    page = render_runs_index(summaries, links).encode("utf-8")
+    storage.write_bytes(key, page, content_type=content_type(key))
     return key

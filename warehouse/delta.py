@@ -53,7 +53,7 @@ def table_uri(warehouse_uri: str, name: str) -> str:
     return str(Path(warehouse_uri).resolve() / name)
 
 
-def _open(uri: str, options: dict[str, str] | None) -> DeltaTable | None:
+def open_table(uri: str, options: dict[str, str] | None) -> DeltaTable | None:
     try:
         return DeltaTable(uri, storage_options=options)
     except TableNotFoundError:
@@ -63,7 +63,7 @@ def _open(uri: str, options: dict[str, str] | None) -> DeltaTable | None:
 def _conform(frame: pl.DataFrame, uri: str, options: dict[str, str] | None) -> pl.DataFrame:
     """Cast to the table's types where columns exist; all-null columns get a real type."""
     existing: dict[str, pl.DataType] = {}
-    if _open(uri, options) is not None:
+    if open_table(uri, options) is not None:
         existing = dict(pl.scan_delta(uri, storage_options=options).collect_schema())
     casts = []
     for name, dtype in frame.schema.items():
@@ -228,7 +228,7 @@ def typical_volumes(
     out: dict[str, int] = {}
     for name in AUDIT_TABLES:
         uri, options = table_uri(warehouse_uri, name), storage_options(warehouse_uri, s3)
-        if _open(uri, options) is None:
+        if open_table(uri, options) is None:
             continue
         per_day = (
             pl.scan_delta(uri, storage_options=options)

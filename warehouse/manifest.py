@@ -103,6 +103,7 @@ def build_manifest(
     failed_expectations: list[str] | None = None,
     tables: Mapping[str, tuple[int, int]] | None = None,
     data_docs_uri: str | None = None,
+    store_versions: Mapping[str, int] | None = None,
 ) -> pl.DataFrame:
     """The manifest row. `tables` maps table -> (version written, rows written)."""
     files = input_files_frame(input_files)
@@ -130,5 +131,6 @@ def build_manifest(
         "failed_expectations": failed_expectations or [],
         "tables": [{"table": t, "version": v, "rows": n} for t, (v, n) in sorted((tables or {}).items())],
         "data_docs_uri": data_docs_uri,
+        "store_versions": [{"table": t, "version": v} for t, v in sorted((store_versions or {}).items())],
     }
     return pl.DataFrame([row], schema=MANIFEST_SCHEMA)

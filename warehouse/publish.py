@@ -145,11 +145,12 @@ def write_audit_publish_frames(
     started_at: dt.datetime | None = None,
     key: bytes | None = None,
     params: SuiteParams | None = None,
+    store_versions: Mapping[str, int] | None = None,
 ) -> PublishResult:
     """Stage -> validate -> publish (or not) -> Data Docs -> manifest.
 
-    `inputs` are the canonical tickets / ticket_events / calls frames (validated, never
-    published); `outputs` the frames the transforms return for each audit table (with
+    `inputs` are canonical tickets / ticket_events / calls frames to validate with the input
+    suites (never published; a flow run validates them at ingest and passes none here); `outputs` the frames the transforms return for each audit table (with
     raw customer_id; pseudonymised here). Raises ValidationFailed after writing the Data
     Docs and a `failed` manifest row when critical expectations fail; no audit table is
     touched in that case. Without a pseudonym key nothing happens (MissingPseudonymKey).
@@ -165,6 +166,7 @@ def write_audit_publish_frames(
         "input_files": input_files_frame(input_files),
         "policy": policy,
         "settings": settings,
+        "store_versions": store_versions,
     }
     draft = build_manifest(**manifest_args)
     params = params or suite_params(settings, policy, audit_date, inputs)

@@ -143,7 +143,7 @@ def test_runs_index_lists_newest_day_first_and_escapes():
             "failures": failures,
         },
     ]
-    html = render_runs_index(summaries, {"a": "x/a/index.html", "<b>": "x/b/index.html"})
+    html = render_runs_index(summaries, ["x/a/index.html", "x/b/index.html"])
     rows = [line for line in html.splitlines() if line.startswith("<tr class=")]
     assert rows[0].startswith("<tr class='failed'><td>2026-11-21</td>")
     assert "&lt;b&gt;" in rows[0] and "<b>" not in rows[0]

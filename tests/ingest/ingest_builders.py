@@ -126,11 +126,14 @@ class MemoryStorage:
         self.uri = "memory://"
         self.objects: dict[str, bytes] = dict(objects or {})
 
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list(self, prefix: str = "", *, hashed: bool = True) -> Iterator[ObjectInfo]:
         for key in sorted(self.objects):
             if key.startswith(prefix):
                 data = self.objects[key]
-                yield ObjectInfo(key, hashlib.md5(data, usedforsecurity=False).hexdigest(), len(data))
+                yield ObjectInfo(key, self.etag(key), len(data), fingerprint=self.etag(key))
+
+    def etag(self, key: str) -> str:
+        return hashlib.md5(self.objects[key], usedforsecurity=False).hexdigest()
 
     def read_bytes(self, key: str) -> bytes:
         return self.objects[key]

@@ -1,0 +1,99 @@
+"""The ingest step of every run: new export objects into the canonical store, validated once.
+
+Wires the configured landing, store, reports and policy into `ingestion.incremental`: each
+batch's new canonical rows go through the input suites (Great Expectations) before anything of
+the batch is written, with their Data Docs under `<reports>/data_docs/ingest/`; the published
+audit days a late, changed or deleted object can change are read from the run manifest.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+
+from catalogue import MANIFEST_TABLE
+from configs.policy import Policy
+from configs.settings import AuditSettings
+from flows.windows import lookahead_days, lookback_days
+from ingestion.incremental import IngestReport, ingest_to_store
+from storage import open_storage
+from warehouse.delta import read_table_if_exists
+from warehouse.store import Store
+
+
+def store_of(settings: AuditSettings) -> Store:
+    return Store(settings.canonical_store_uri(), settings.s3)
+
+
+def published_days(settings: AuditSettings) -> list[date]:
+    """Audit days with a succeeded run in the manifest."""
+    manifest = read_table_if_exists(settings.warehouse_uri, MANIFEST_TABLE, settings.s3)
+    if manifest is None or manifest.is_empty():
+        return []
+    return sorted(manifest.filter(pl.col("status") == "succeeded")["audit_date"].unique().to_list())
+
+
+def ingest_exports(settings: AuditSettings, policy: Policy, run_id: str) -> IngestReport:
+    """Read what the ledger does not have into the store; returns what was done."""
+    published = published_days(settings)
+    before, after = timedelta(days=lookahead_days(policy) + 1), timedelta(days=lookback_days(policy) + 1)
+
+    def affected(first: date, last: date) -> list[date]:
+        """Published days whose read window (D - lookback .. D + lookahead) holds these record days."""
+        return [d for d in published if first - before <= d <= last + after]
+
+    def validate(frames: dict[str, pl.DataFrame], label: str) -> None:
+        validate_batch(settings, policy, run_id, frames, label)
+
+    return ingest_to_store(
+        open_storage(settings.landing_uri, settings.s3),
+        store_of(settings),
+        run_id=run_id,
+        quarantine_prefix=settings.quarantine_prefix,
+        naive_timestamps_as_utc=settings.naive_timestamps_as_utc,
+        validate=validate,
+        affected_days=affected,
+        batch_days=settings.ingest_batch_days,
+    )
+
+
+def validate_batch(
+    settings: AuditSettings, policy: Policy, run_id: str, frames: dict[str, pl.DataFrame], label: str
+) -> None:
+    """The input suites on a batch's new canonical rows; Data Docs published; raises
+    ValidationFailed when a critical expectation fails (nothing of the batch is written)."""
+    from expectations import SuiteParams
+    from expectations.gate import ValidationFailed, run_validation
+    from warehouse.data_docs import ingest_docs_prefix, publish_data_docs
+
+    categories = set(policy.concessions.allowed)
+    if policy.follow_up.categories != "all":
+        categories |= set(policy.follow_up.categories)
+    if "tickets" in frames:
+        categories |= set(frames["tickets"]["category"].drop_nulls().unique().to_list())
+    params = SuiteParams(
+        known_categories=sorted(categories), known_currencies=sorted(policy.concessions.currencies)
+    )
+    if settings.work_dir:
+        Path(settings.work_dir).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="audit-docs-", dir=settings.work_dir) as tmp:
+        report = run_validation(
+            frames,
+            run_id=run_id,
+            audit_date=date.today(),
+            docs_dir=Path(tmp) / "data_docs",
+            params=params,
+            label=f"ingest of exports {label}",
+        )
+        publish_data_docs(
+            Path(tmp) / "data_docs",
+            reports_uri=settings.reports_uri,
+            run_id=run_id,
+            s3=settings.s3,
+            prefix=ingest_docs_prefix(run_id, label),
+        )
+    if not report.critical_passed:
+        raise ValidationFailed(report)

@@ -1,0 +1,589 @@
+"""Incremental ingest: each export object is read, staged, validated and merged into the canonical
+store once (warehouse/store.py), and recorded in the ingest ledger.
+
+A run lists the landing, compares it with the ledger and reads only what the ledger does not
+have: new objects, and objects whose content changed under the same key (a re-delivery). An
+object that disappeared from the landing has its rows removed. Rows are merged by the
+contract's de-duplication over whole key groups (`transforms.dedup.merge_rows`), so the store
+is the same whatever order objects arrive in, and the same as one built from scratch
+(`rebuild`). Objects are merged a few export days at a time (`batch_days`), in export-day
+order, to bound memory on a first ingest of a long history.
+
+Every input row ends in one place, per object: accepted (the kept row or a superseded older
+version), quarantined (rejected at staging, a whole unreadable file, or a conflicting
+duplicate) or a duplicate. The ledger's counts for an object read earlier are updated when a
+later object changes what became of its rows (a newer version supersedes one of its rows).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+import polars as pl
+
+from catalogue import LEDGER_SCHEMA, RECORD_DATE, RECORD_TIME, REJECTED_TABLE, SOURCE_ID, STORE_TABLES
+from ingestion.ingest import (
+    ExportObject,
+    LoadedFile,
+    is_marker,
+    is_partition_folder,
+    is_safe_object_key,
+    load_export,
+    stage_file,
+    stray_folders,
+    write_quarantine,
+)
+from ingestion.readers import export_format
+from storage import Storage
+from transforms import dedup
+from transforms.schemas import ENTITIES, EntitySchema
+from transforms.schemas import quarantine as q
+from transforms.schemas.base import SOURCE_KEY, SOURCE_ROW
+from warehouse.store import Store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH_DAYS = 7
+COUNTED = ("kept", "superseded", "duplicate", "conflict")
+
+
+def source_id(object_key: str) -> int:
+    """A stable 64-bit id for an object key (its rows' lineage): the same in every run and build."""
+    return int.from_bytes(hashlib.sha256(object_key.encode("utf-8")).digest()[:8], "big", signed=True)
+
+
+# --- what to read ---------------------------------------------------------------------------------
+
+
+def list_landing(storage: Storage, entity: str) -> list[ExportObject]:
+    """Every export object of an entity in its `export_date=` folders, in key order (one listing
+    of the entity's prefix; folder files are not hashed)."""
+    objects = []
+    for info in storage.list(f"{entity}/", hashed=False):
+        folder, _, name = info.key.removeprefix(f"{entity}/").partition("/")
+        if not name or info.key.endswith("/") or not is_partition_folder(folder):
+            continue  # a folder placeholder, or a stray folder (reported by `stray_folders`)
+        safe = is_safe_object_key(info.key)
+        if safe and is_marker(name):
+            continue
+        day = date.fromisoformat(folder.removeprefix("export_date="))
+        objects.append(
+            ExportObject(
+                entity, info.key, info.etag, info.size, day, export_format(name), safe, info.fingerprint
+            )
+        )
+    return sorted(objects, key=lambda o: o.key)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One entity's landing against the ledger."""
+
+    entity: str
+    to_read: list[ExportObject]  # new objects, and objects whose content changed
+    deleted: pl.DataFrame  # ledger rows of objects gone from the landing
+    refreshed: pl.DataFrame  # ledger rows whose fingerprint changed but not their content
+    unchanged: int
+    strays: list[str]  # folders that are not export days: never read, reported each run
+
+
+def plan_entity(storage: Storage, entity: str, ledger: pl.DataFrame) -> Plan:
+    current = ledger.filter((pl.col("entity") == entity) & (pl.col("status") == "ingested"))
+    known = {row["object_key"]: row for row in current.iter_rows(named=True)}
+    listed = list_landing(storage, entity)
+    to_read, refreshed, unchanged = [], [], 0
+    for obj in listed:
+        row = known.get(obj.key)
+        if row is None:
+            to_read.append(obj)
+        elif row["fingerprint"] == obj.fingerprint:
+            unchanged += 1
+        else:
+            etag = obj.etag or (storage.etag(obj.key) if obj.is_safe_key else "")
+            if etag and etag == row["etag"]:
+                refreshed.append({**row, "fingerprint": obj.fingerprint})
+                unchanged += 1
+            else:
+                to_read.append(replace(obj, etag=etag))
+    listed_keys = {o.key for o in listed}
+    deleted = current.filter(~pl.col("object_key").is_in(listed_keys))
+    return Plan(
+        entity,
+        to_read,
+        deleted,
+        pl.DataFrame(refreshed, schema=LEDGER_SCHEMA),
+        unchanged,
+        stray_folders(storage, entity),
+    )
+
+
+# --- merging one entity ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EntityBatch:
+    """One entity's part of a batch, computed in memory and not yet written."""
+
+    entity: str
+    files: list[LoadedFile]
+    removed: pl.DataFrame  # stored rows replaced (kept and copies, with their outcome)
+    kept: pl.DataFrame  # the new canonical rows of every key touched
+    copies: pl.DataFrame  # every other row of those keys
+    new_rows: pl.DataFrame  # canonical rows that come from this batch's objects (validated)
+    rejected: pl.DataFrame  # rejected-row records of this batch's objects
+    quarantined_rows: pl.DataFrame  # rejections with source_row, for the raw copies in the landing
+    ledger_rows: pl.DataFrame  # this batch's objects
+    count_changes: pl.DataFrame  # source_id, outcome, change: for objects read earlier
+
+
+def _record_date(entity: str) -> pl.Expr:
+    return pl.col(RECORD_TIME[entity]).dt.date().alias(RECORD_DATE)
+
+
+def _staged(
+    storage: Storage, objects: Sequence[ExportObject], schema: EntitySchema, naive: bool
+) -> tuple[list[LoadedFile], pl.DataFrame, pl.DataFrame]:
+    """Read and stage each object: (files, accepted rows with source_id, rejected rows)."""
+    files, accepted, rejected = [], [], []
+    for obj in objects:
+        loaded = load_export(storage, obj, schema)
+        if loaded.data is not None and not obj.etag:
+            loaded = replace(
+                loaded, obj=replace(obj, etag=hashlib.md5(loaded.data, usedforsecurity=False).hexdigest())
+            )
+        staged = stage_file(loaded, schema, naive_timestamps_as_utc=naive)
+        if staged is not None:
+            accepted.append(staged[0].with_columns(pl.lit(source_id(obj.key), pl.Int64).alias(SOURCE_ID)))
+            rejected.append(staged[1])
+        files.append(replace(loaded, raw=None))
+    store_schema = pl.Schema(
+        {
+            **schema.polars_schema,
+            "export_date": pl.Date(),
+            SOURCE_KEY: pl.String(),
+            SOURCE_ROW: pl.Int64(),
+            SOURCE_ID: pl.Int64(),
+        }
+    )
+    rows = pl.concat([store_schema.to_frame(), *accepted], how="diagonal_relaxed").cast(store_schema)
+    quarantine_schema = pl.Schema({**q.QUARANTINE_SCHEMA, SOURCE_ROW: pl.Int64()})
+    out = pl.concat([quarantine_schema.to_frame(), *rejected], how="vertical_relaxed").cast(quarantine_schema)
+    return files, rows.with_columns(_record_date(schema.name)), out
+
+
+def merge_entity(
+    store: Store,
+    storage: Storage,
+    schema: EntitySchema,
+    objects: Sequence[ExportObject],
+    removed_ids: Iterable[int],
+    object_keys: Callable[[pl.Series], pl.Series],
+    *,
+    naive_timestamps_as_utc: bool,
+    run_id: str,
+    now: dt.datetime,
+) -> EntityBatch:
+    """Read this batch's objects of one entity and merge them with the stored rows of their keys.
+
+    `removed_ids` are objects whose stored rows go (replaced by a new version, or deleted);
+    `object_keys` maps stored rows' source ids to object keys (the de-duplication ranks by key).
+    """
+    entity, key = schema.name, schema.key
+    files, incoming, staged_out = _staged(storage, objects, schema, naive_timestamps_as_utc)
+    batch_ids = {source_id(o.key) for o in objects}
+    gone_ids = batch_ids | set(removed_ids)
+    stored = store.rows_of(entity, incoming[key].unique(), gone_ids)
+    staying = stored.filter(~pl.col(SOURCE_ID).is_in(list(gone_ids)))
+    group = pl.concat(
+        [
+            staying.drop(dedup.OUTCOME, dedup.DETAIL).with_columns(
+                object_keys(staying[SOURCE_ID]).alias(SOURCE_KEY)
+            ),
+            incoming,
+        ],
+        how="diagonal_relaxed",
+    )
+    merged = dedup.merge_rows(group, schema)
+    identity = [SOURCE_KEY, SOURCE_ROW]
+    outcomes = merged.outcomes.join(group.select(*identity, SOURCE_ID), on=identity, how="left")
+    conflicts = merged.copies.filter(pl.col(dedup.OUTCOME) == dedup.CONFLICT)
+    batch_conflicts = conflicts.filter(pl.col(SOURCE_ID).is_in(list(batch_ids))).select(
+        pl.lit(entity, pl.String).alias("entity"),
+        pl.col(SOURCE_KEY).alias("object_key"),
+        pl.col(SOURCE_ROW).alias("row_number"),
+        pl.lit(q.CONFLICTING_DUPLICATE, pl.String).alias("reason"),
+        pl.col(dedup.DETAIL).alias("detail"),
+        pl.col(SOURCE_ROW),
+    )
+    before = staying.group_by(SOURCE_ID, dedup.OUTCOME).agg(pl.len().cast(pl.Int64).alias("before"))
+    after = (
+        outcomes.filter(~pl.col(SOURCE_ID).is_in(list(batch_ids)))
+        .group_by(SOURCE_ID, dedup.OUTCOME)
+        .agg(pl.len().cast(pl.Int64).alias("after"))
+    )
+    changes = (
+        before.join(after, on=[SOURCE_ID, dedup.OUTCOME], how="full", coalesce=True)
+        .with_columns((pl.col("after").fill_null(0) - pl.col("before").fill_null(0)).alias("change"))
+        .filter(pl.col("change") != 0)
+        .select(SOURCE_ID, dedup.OUTCOME, "change")
+    )
+    rejected = _rejected_records(files, staged_out, entity)
+    return EntityBatch(
+        entity=entity,
+        files=files,
+        removed=stored,
+        kept=merged.kept,
+        copies=merged.copies,
+        new_rows=merged.kept.filter(pl.col(SOURCE_ID).is_in(list(batch_ids))),
+        rejected=rejected,
+        quarantined_rows=pl.concat([staged_out, batch_conflicts], how="vertical_relaxed"),
+        ledger_rows=_ledger_rows(files, staged_out, outcomes, incoming, rejected, run_id, now),
+        count_changes=changes,
+    )
+
+
+def _rejected_records(files: list[LoadedFile], staged_out: pl.DataFrame, entity: str) -> pl.DataFrame:
+    """Rows rejected at staging and whole objects rejected, for the store's `rejected_rows`."""
+    whole = pl.DataFrame(
+        {
+            "entity": [entity for f in files if f.error],
+            "object_key": [f.obj.key for f in files if f.error],
+            "row_number": [None for f in files if f.error],
+            "reason": [f.error.reason for f in files if f.error],
+            "detail": [f.error.detail for f in files if f.error],
+        },
+        schema=q.QUARANTINE_SCHEMA,
+    )
+    rows = pl.concat([whole, staged_out.drop(SOURCE_ROW)], how="vertical_relaxed")
+    days = pl.DataFrame(
+        {"object_key": [f.obj.key for f in files], "export_date": [f.obj.export_date for f in files]},
+        schema={"object_key": pl.String(), "export_date": pl.Date()},
+    )
+    schema = STORE_TABLES[REJECTED_TABLE].schema
+    return (
+        rows.join(days, on="object_key", how="left")
+        .with_columns(pl.col("object_key").map_elements(source_id, return_dtype=pl.Int64).alias(SOURCE_ID))
+        .select(schema.names())
+        .cast(schema)
+    )
+
+
+def _ledger_rows(
+    files: list[LoadedFile],
+    staged_out: pl.DataFrame,
+    outcomes: pl.DataFrame,
+    incoming: pl.DataFrame,
+    rejected: pl.DataFrame,
+    run_id: str,
+    now: dt.datetime,
+) -> pl.DataFrame:
+    """One ledger row per object read: its counts from scratch (all its rows were in the group)."""
+    by_object = outcomes.group_by(SOURCE_ID).agg(
+        *[(pl.col(dedup.OUTCOME) == o).sum().cast(pl.Int64).alias(o) for o in COUNTED]
+    )
+    days = incoming.group_by(SOURCE_ID).agg(
+        pl.col(RECORD_DATE).min().alias("first_record_date"),
+        pl.col(RECORD_DATE).max().alias("last_record_date"),
+    )
+    reasons = (
+        rejected.filter(pl.col("row_number").is_not_null())
+        .group_by(SOURCE_ID, "reason")
+        .agg(pl.len().cast(pl.Int64).alias("rows"))
+    )
+    rows = []
+    for f in files:
+        sid = source_id(f.obj.key)
+        count = by_object.filter(pl.col(SOURCE_ID) == sid).to_dicts()
+        c = count[0] if count else dict.fromkeys(COUNTED, 0)
+        staged_rejected = staged_out.filter(pl.col("object_key") == f.obj.key).height
+        whole = f.rows_read if f.error else 0
+        why = {r["reason"]: r["rows"] for r in reasons.filter(pl.col(SOURCE_ID) == sid).to_dicts()}
+        if c["conflict"]:
+            why[q.CONFLICTING_DUPLICATE] = c["conflict"]
+        if f.error:
+            why[f.error.reason] = f.rows_read
+        span = days.filter(pl.col(SOURCE_ID) == sid).to_dicts()
+        rows.append(
+            {
+                SOURCE_ID: sid,
+                "entity": f.obj.entity,
+                "object_key": f.obj.key,
+                "export_date": f.obj.export_date,
+                "etag": f.obj.etag,
+                "fingerprint": f.obj.fingerprint,
+                "size_bytes": f.obj.size,
+                "status": "ingested",
+                "rows_read": f.rows_read,
+                "rows_accepted": c["kept"] + c["superseded"],
+                "rows_quarantined": staged_rejected + c["conflict"] + whole,
+                "rows_duplicate": c["duplicate"],
+                "rows_superseded": c["superseded"],
+                "schema_drift": list(f.drift),
+                "file_error": f.error.reason if f.error else None,
+                "reasons": [{"reason": r, "rows": n} for r, n in sorted(why.items())],
+                "first_record_date": span[0]["first_record_date"] if span else None,
+                "last_record_date": span[0]["last_record_date"] if span else None,
+                "ingested_run_id": run_id,
+                "ingested_at": now,
+                "updated_run_id": run_id,
+            }
+        )
+    return pl.DataFrame(rows, schema=LEDGER_SCHEMA)
+
+
+def apply_count_changes(ledger: pl.DataFrame, changes: pl.DataFrame, run_id: str) -> pl.DataFrame:
+    """Counts of objects read earlier, after a later object changed what became of their rows."""
+    if changes.is_empty():
+        return ledger
+    wide = changes.pivot(on=dedup.OUTCOME, index=SOURCE_ID, values="change", aggregate_function="sum")
+    for outcome in COUNTED:
+        if outcome not in wide.columns:
+            wide = wide.with_columns(pl.lit(0, pl.Int64).alias(outcome))
+    wide = wide.with_columns(pl.col(*COUNTED).fill_null(0).cast(pl.Int64)).rename(
+        {o: f"d_{o}" for o in COUNTED}
+    )
+    conflict_reason = pl.lit(q.CONFLICTING_DUPLICATE)
+    updated = (
+        ledger.join(wide, on=SOURCE_ID, how="left")
+        .with_columns(pl.col(f"d_{o}").fill_null(0) for o in COUNTED)
+        .with_columns(
+            (pl.col("rows_accepted") + pl.col("d_kept") + pl.col("d_superseded")).alias("rows_accepted"),
+            (pl.col("rows_superseded") + pl.col("d_superseded")).alias("rows_superseded"),
+            (pl.col("rows_duplicate") + pl.col("d_duplicate")).alias("rows_duplicate"),
+            (pl.col("rows_quarantined") + pl.col("d_conflict")).alias("rows_quarantined"),
+            pl.when(pl.col("d_conflict") != 0)
+            .then(_with_conflicts(pl.col("reasons"), pl.col("d_conflict"), conflict_reason))
+            .otherwise(pl.col("reasons"))
+            .alias("reasons"),
+            pl.when(pl.any_horizontal(pl.col(f"d_{o}") != 0 for o in COUNTED))
+            .then(pl.lit(run_id))
+            .otherwise(pl.col("updated_run_id"))
+            .alias("updated_run_id"),
+        )
+    )
+    return updated.select(LEDGER_SCHEMA.names())
+
+
+def _with_conflicts(reasons: pl.Expr, change: pl.Expr, reason: pl.Expr) -> pl.Expr:
+    """The reasons list with the conflicting-duplicate count moved by `change` (zero rows dropped)."""
+    others = reasons.list.eval(
+        pl.element().filter(pl.element().struct.field("reason") != q.CONFLICTING_DUPLICATE)
+    )
+    current = reasons.list.eval(
+        pl.element()
+        .filter(pl.element().struct.field("reason") == q.CONFLICTING_DUPLICATE)
+        .struct.field("rows")
+    ).list.sum()
+    total = current.fill_null(0) + change
+    entry = pl.struct(reason.alias("reason"), total.alias("rows"))
+    return pl.when(total > 0).then(others.list.concat(entry.implode())).otherwise(others).list.sort()
+
+
+# --- a run ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What an ingest run did (the flow's summary and the CLI print it)."""
+
+    run_id: str
+    objects_read: pl.DataFrame  # ledger rows of the objects read (their counts as read)
+    objects_deleted: pl.DataFrame  # ledger rows of objects gone from the landing
+    unchanged: int
+    late_objects: list[str]  # keys of new objects for an export day older than the newest known
+    affected_days: list[date]  # published audit days a late, changed or deleted object can change
+    newest_export_date: date | None
+    store_versions: dict[str, int]
+    ledger_version: int | None
+    quarantine: pl.DataFrame  # this run's rejected rows and files, and stray folders
+    strays: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return not (self.objects_read.is_empty() and self.objects_deleted.is_empty())
+
+
+def export_batches(objects: Sequence[ExportObject], batch_days: int) -> list[list[ExportObject]]:
+    """Objects grouped by export day, `batch_days` export days per batch, oldest first."""
+    days = sorted({o.export_date for o in objects})
+    groups = [days[i : i + batch_days] for i in range(0, len(days), max(batch_days, 1))]
+    return [[o for o in objects if o.export_date in group] for group in groups]
+
+
+Validate = Callable[[dict[str, pl.DataFrame], str], None]
+
+
+def ingest_to_store(
+    storage: Storage,
+    store: Store,
+    *,
+    run_id: str,
+    quarantine_prefix: str = "_quarantine",
+    naive_timestamps_as_utc: bool = False,
+    validate: Validate | None = None,
+    affected_days: Callable[[date, date], list[date]] | None = None,
+    batch_days: int = DEFAULT_BATCH_DAYS,
+    now: dt.datetime | None = None,
+) -> IngestReport:
+    """Bring the store up to date with the landing: read what the ledger does not have.
+
+    `validate(frames, label)` checks each batch's new canonical rows before anything of the
+    batch is written (it raises to stop the run: the store and ledger keep the previous
+    batches). `affected_days(first, last)` names the published audit days whose windows read
+    record days first..last: they are reported for a late, changed or deleted object.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    ledger = store.ledger()
+    current = ledger.filter(pl.col("status") == "ingested")
+    newest_before: date | None = current["export_date"].max()  # type: ignore[assignment]
+    plans = {entity: plan_entity(storage, entity, ledger) for entity in ENTITIES}
+    to_read = [o for p in plans.values() for o in p.to_read]
+    deleted = pl.concat([p.deleted for p in plans.values()], how="vertical")
+    changed_keys = set(current["object_key"].to_list()) & {o.key for o in to_read}
+    late = sorted(
+        o.key
+        for o in to_read
+        if o.key not in changed_keys and newest_before and o.export_date < newest_before
+    )
+    spans = current.filter(
+        pl.col("object_key").is_in(changed_keys) | pl.col(SOURCE_ID).is_in(deleted[SOURCE_ID])
+    )
+    read_rows: list[pl.DataFrame] = []
+    quarantine: list[pl.DataFrame] = []
+    key_of = dict(zip(current[SOURCE_ID].to_list(), current["object_key"].to_list(), strict=True))
+
+    def object_keys(ids: pl.Series) -> pl.Series:
+        return ids.replace_strict(key_of, return_dtype=pl.String)
+
+    batches = export_batches(to_read, batch_days) or ([[]] if deleted.height else [])
+    for number, batch in enumerate(batches, start=1):
+        removed = deleted if number == 1 else deleted.clear()
+        parts: dict[str, EntityBatch] = {}
+        for entity, schema in ENTITIES.items():
+            objects = [o for o in batch if o.entity == entity]
+            gone = removed.filter(pl.col("entity") == entity)[SOURCE_ID].to_list()
+            if objects or gone:
+                parts[entity] = merge_entity(
+                    store,
+                    storage,
+                    schema,
+                    objects,
+                    gone,
+                    object_keys,
+                    naive_timestamps_as_utc=naive_timestamps_as_utc,
+                    run_id=run_id,
+                    now=now,
+                )
+        if validate is not None and any(not b.new_rows.is_empty() for b in parts.values()):
+            days = sorted({o.export_date for o in batch})
+            validate({e: b.new_rows for e, b in parts.items()}, f"{days[0]}..{days[-1]}" if days else "")
+        for entity, part in parts.items():
+            gone = removed.filter(pl.col("entity") == entity)[SOURCE_ID].to_list()
+            ids = {source_id(f.obj.key) for f in part.files} | set(gone)
+            store.replace_rows(
+                entity, removed=part.removed, kept=part.kept, copies=part.copies, run_id=run_id
+            )
+            store.replace_rejected(part.rejected, ids, run_id)
+            write_quarantine(storage, quarantine_prefix, part.files, part.quarantined_rows, run_id)
+            quarantine.append(part.quarantined_rows.drop(SOURCE_ROW))
+        read = (
+            pl.concat([b.ledger_rows for b in parts.values()], how="vertical")
+            if parts
+            else LEDGER_SCHEMA.to_frame()
+        )
+        changes = pl.concat([b.count_changes for b in parts.values()], how="vertical") if parts else None
+        ledger = _next_ledger(ledger, read, removed, changes, run_id)
+        key_of.update(zip(read[SOURCE_ID].to_list(), read["object_key"].to_list(), strict=True))
+        read_rows.append(read)
+        store.write_ledger(ledger, run_id)
+        log.info("ingest %s: batch %d/%d merged (%d objects)", run_id, number, len(batches), len(batch))
+    refreshed = pl.concat([p.refreshed for p in plans.values()], how="vertical")
+    if not refreshed.is_empty():
+        ledger = pl.concat([ledger.filter(~pl.col(SOURCE_ID).is_in(refreshed[SOURCE_ID])), refreshed])
+        store.write_ledger(ledger, run_id)
+    objects_read = pl.concat(read_rows, how="vertical") if read_rows else LEDGER_SCHEMA.to_frame()
+    strays = [s for p in plans.values() for s in p.strays]
+    days_hit = _affected(affected_days, [*late, *changed_keys], objects_read, spans)
+    final = ledger.filter(pl.col("status") == "ingested")
+    return IngestReport(
+        run_id=run_id,
+        objects_read=objects_read,
+        objects_deleted=deleted,
+        unchanged=sum(p.unchanged for p in plans.values()),
+        late_objects=late,
+        affected_days=days_hit,
+        newest_export_date=final["export_date"].max(),  # type: ignore[arg-type]
+        store_versions=store.versions(),
+        ledger_version=store.version("ingest_ledger"),
+        quarantine=_run_quarantine(quarantine, strays),
+        strays=strays,
+    )
+
+
+def _next_ledger(
+    ledger: pl.DataFrame, read: pl.DataFrame, removed: pl.DataFrame, changes: pl.DataFrame | None, run_id: str
+) -> pl.DataFrame:
+    """The ledger after a batch: objects read replace their earlier versions, deleted objects are
+    marked, and objects read earlier get their changed counts."""
+    replaced = set(read[SOURCE_ID].to_list())
+    kept = ledger.filter(~pl.col(SOURCE_ID).is_in(list(replaced)))
+    marked = kept.with_columns(
+        pl.when(pl.col(SOURCE_ID).is_in(removed[SOURCE_ID]))
+        .then(pl.lit("deleted"))
+        .otherwise(pl.col("status"))
+        .alias("status"),
+        pl.when(pl.col(SOURCE_ID).is_in(removed[SOURCE_ID]))
+        .then(pl.lit(run_id))
+        .otherwise(pl.col("updated_run_id"))
+        .alias("updated_run_id"),
+    )
+    if changes is not None:
+        marked = apply_count_changes(marked, changes, run_id)
+    return pl.concat([marked, read], how="vertical").select(LEDGER_SCHEMA.names())
+
+
+def _affected(
+    affected_days: Callable[[date, date], list[date]] | None,
+    keys: Iterable[str],
+    objects_read: pl.DataFrame,
+    spans: pl.DataFrame,
+) -> list[date]:
+    """Published audit days that a late, changed or deleted object can change (its record days,
+    old and new)."""
+    if affected_days is None:
+        return []
+    wanted = set(keys)
+    rows = pl.concat(
+        [objects_read.filter(pl.col("object_key").is_in(wanted)), spans], how="vertical"
+    ).drop_nulls(["first_record_date", "last_record_date"])
+    days: set[date] = set()
+    for row in rows.iter_rows(named=True):
+        days.update(affected_days(row["first_record_date"], row["last_record_date"]))
+    return sorted(days)
+
+
+def _run_quarantine(parts: list[pl.DataFrame], strays: list[str]) -> pl.DataFrame:
+    stray_rows = pl.DataFrame(
+        {
+            "entity": [s.split("/")[0] for s in strays],
+            "object_key": strays,
+            "row_number": [None] * len(strays),
+            "reason": [q.UNSUPPORTED_FORMAT] * len(strays),
+            "detail": ["folder is not export_date=YYYY-MM-DD: its objects are not read"] * len(strays),
+        },
+        schema=q.QUARANTINE_SCHEMA,
+    )
+    return pl.concat([stray_rows, *parts], how="vertical_relaxed").cast(q.QUARANTINE_SCHEMA)
+
+
+def rebuild(store: Store) -> None:
+    """Empty the store and the ledger (their history stays in the Delta logs): the next ingest
+    reads every object again, as a first ingest would. `audit rebuild-store`."""
+    for name, spec in STORE_TABLES.items():
+        if store.exists(name):
+            store._write(name, spec.schema.to_frame(), "rebuild", mode="overwrite")
