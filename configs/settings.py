@@ -54,8 +54,8 @@ class AuditSettings(BaseSettings):
     naive_timestamps_as_utc: bool = False
     business_time_zone: str | None = None
     policy_path: str | None = None
-    # Local folder for a run's scratch files (its canonical tables, spilled from memory and
-    # deleted when the audit day is published); None: the system's temporary folder.
+    # Local folder for a run's scratch files (Data Docs being built, deleted once uploaded);
+    # None: the system's temporary folder.
     work_dir: str | None = None
     s3: S3Settings = S3Settings()
 

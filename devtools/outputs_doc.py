@@ -73,7 +73,11 @@ def _cell(text: str) -> str:
 def _index(tables: Iterable[Table]) -> list[str]:
     lines = ["## Tables", "", "| table | one row per | key | written |", "|---|---|---|---|"]
     for t in tables:
-        written = "append (one row per run)" if t.write == "append" else "replace the day's partition"
+        written = {
+            "append": "append (one row per run)",
+            "replace_day": "replace the day's partition",
+            "merge": "merge by key (ingest)",
+        }[t.write]
         key = ", ".join(f"`{k}`" for k in t.key)
         lines.append(f"| [`{t.name}`](#{t.name}) | {t.grain} | {key} | {written} |")
     return [*lines, ""]
@@ -85,8 +89,9 @@ def _table(t: Table) -> list[str]:
         "",
         f"One row per {t.grain}. {t.description}" + (f" Defined in [{t.docs}]({t.docs})." if t.docs else ""),
         "",
-        f"Key: {', '.join(f'`{k}`' for k in t.key)}. Partitioned by "
-        f"{', '.join(f'`{p}`' for p in t.partition_by)}. Suite: `expectations/{t.suite}.py`.",
+        f"Key: {', '.join(f'`{k}`' for k in t.key)}. "
+        + (f"Partitioned by {', '.join(f'`{p}`' for p in t.partition_by)}. " if t.partition_by else "")
+        + (f"Suite: `expectations/{t.suite}.py`." if t.write != "merge" else ""),
         "",
         "| column | type | description |",
         "|---|---|---|",
@@ -119,9 +124,24 @@ def _metrics() -> list[str]:
     return [*lines, ""]
 
 
+STORE_INTRO = """\
+# The canonical store (not published)
+
+What ingestion keeps so that each export object is read, validated and merged once, and what
+every audit day reads: Delta tables under the store URI (`store_uri`; by default
+`<warehouse>/_canonical`). They hold raw customer ids and free text, so they are **not**
+published: restrict the prefix like the landing store. How the store and the ledger work, and
+how to trace a published number to its export objects, is in
+[auditing.md](auditing.md#the-canonical-store-and-the-ingest-ledger).
+"""
+
+
 def render() -> str:
     body = [INTRO, *_index(catalogue.TABLES.values()), *_metrics()]
     for t in catalogue.TABLES.values():
+        body += _table(t)
+    body += [STORE_INTRO, *_index(catalogue.STORE_TABLES.values())]
+    for t in catalogue.STORE_TABLES.values():
         body += _table(t)
     return "\n".join(body).rstrip() + "\n"
 

@@ -273,7 +273,7 @@ def newest_ingested(run: AuditRun) -> date:
     """The newest export day in the store; a run with nothing ingested stops here."""
     newest = store_of(run.settings).ledger().filter(pl.col("status") == "ingested")["export_date"].max()
     if not isinstance(newest, date):
-        raise AuditError(f"no exports ingested from {run.settings.landing_uri}")
+        raise AuditError(f"no exports found under {run.settings.landing_uri} (nothing ingested)")
     return newest
 
 

@@ -23,6 +23,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import Any
 
 import polars as pl
 
@@ -337,51 +338,37 @@ def _ledger_rows(
 
 
 def apply_count_changes(ledger: pl.DataFrame, changes: pl.DataFrame, run_id: str) -> pl.DataFrame:
-    """Counts of objects read earlier, after a later object changed what became of their rows."""
+    """Counts of objects read earlier, after a later object changed what became of their rows.
+
+    `changes` holds (source_id, dedup_outcome, change). Row by row in Python: the ledger has a
+    row per object, a few thousand, and this keeps the arithmetic plain."""
     if changes.is_empty():
         return ledger
-    wide = changes.pivot(on=dedup.OUTCOME, index=SOURCE_ID, values="change", aggregate_function="sum")
-    for outcome in COUNTED:
-        if outcome not in wide.columns:
-            wide = wide.with_columns(pl.lit(0, pl.Int64).alias(outcome))
-    wide = wide.with_columns(pl.col(*COUNTED).fill_null(0).cast(pl.Int64)).rename(
-        {o: f"d_{o}" for o in COUNTED}
-    )
-    conflict_reason = pl.lit(q.CONFLICTING_DUPLICATE)
-    updated = (
-        ledger.join(wide, on=SOURCE_ID, how="left")
-        .with_columns(pl.col(f"d_{o}").fill_null(0) for o in COUNTED)
-        .with_columns(
-            (pl.col("rows_accepted") + pl.col("d_kept") + pl.col("d_superseded")).alias("rows_accepted"),
-            (pl.col("rows_superseded") + pl.col("d_superseded")).alias("rows_superseded"),
-            (pl.col("rows_duplicate") + pl.col("d_duplicate")).alias("rows_duplicate"),
-            (pl.col("rows_quarantined") + pl.col("d_conflict")).alias("rows_quarantined"),
-            pl.when(pl.col("d_conflict") != 0)
-            .then(_with_conflicts(pl.col("reasons"), pl.col("d_conflict"), conflict_reason))
-            .otherwise(pl.col("reasons"))
-            .alias("reasons"),
-            pl.when(pl.any_horizontal(pl.col(f"d_{o}") != 0 for o in COUNTED))
-            .then(pl.lit(run_id))
-            .otherwise(pl.col("updated_run_id"))
-            .alias("updated_run_id"),
-        )
-    )
-    return updated.select(LEDGER_SCHEMA.names())
+    delta: dict[int, dict[str, int]] = {}
+    for sid, outcome, change in changes.iter_rows():
+        delta.setdefault(sid, dict.fromkeys(COUNTED, 0))[outcome] += change
+    rows = []
+    for row in ledger.iter_rows(named=True):
+        d = delta.get(row[SOURCE_ID])
+        if d is not None:
+            row = {
+                **row,
+                "rows_accepted": row["rows_accepted"] + d["kept"] + d["superseded"],
+                "rows_superseded": row["rows_superseded"] + d["superseded"],
+                "rows_duplicate": row["rows_duplicate"] + d["duplicate"],
+                "rows_quarantined": row["rows_quarantined"] + d["conflict"],
+                "reasons": _with_conflicts(row["reasons"], d["conflict"]),
+                "updated_run_id": run_id,
+            }
+        rows.append(row)
+    return pl.DataFrame(rows, schema=LEDGER_SCHEMA)
 
 
-def _with_conflicts(reasons: pl.Expr, change: pl.Expr, reason: pl.Expr) -> pl.Expr:
-    """The reasons list with the conflicting-duplicate count moved by `change` (zero rows dropped)."""
-    others = reasons.list.eval(
-        pl.element().filter(pl.element().struct.field("reason") != q.CONFLICTING_DUPLICATE)
-    )
-    current = reasons.list.eval(
-        pl.element()
-        .filter(pl.element().struct.field("reason") == q.CONFLICTING_DUPLICATE)
-        .struct.field("rows")
-    ).list.sum()
-    total = current.fill_null(0) + change
-    entry = pl.struct(reason.alias("reason"), total.alias("rows"))
-    return pl.when(total > 0).then(others.list.concat(entry.implode())).otherwise(others).list.sort()
+def _with_conflicts(reasons: list[dict[str, Any]], change: int) -> list[dict[str, Any]]:
+    """The reasons with the conflicting-duplicate count moved by `change` (none left: no entry)."""
+    counts = {r["reason"]: r["rows"] for r in reasons}
+    counts[q.CONFLICTING_DUPLICATE] = counts.get(q.CONFLICTING_DUPLICATE, 0) + change
+    return [{"reason": r, "rows": n} for r, n in sorted(counts.items()) if n > 0]
 
 
 # --- a run ------------------------------------------------------------------------------------------

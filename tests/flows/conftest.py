@@ -43,28 +43,19 @@ def fresh_places(audit_env: str, flow_exports: Path) -> AuditPlaces:
 def published_run(
     prefect_harness: None, s3_endpoint: str, flow_exports: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> FlowOutcome:
-    """The scheduled deployment's run: no date, so the newest mature day (and the final day).
+    """The scheduled deployment's run: no date, so it ingests every export into the canonical
+    store once, then audits the newest mature day and the final day from the store.
 
-    Its scratch files go to a work folder of its own (`AUDIT_WORK_DIR`); the canonical tables it
-    spills there are recorded in `FlowOutcome.spilled`.
+    Its scratch files (Data Docs being built) go to a work folder of its own (`AUDIT_WORK_DIR`).
     """
     from flows.daily import daily_audit
-    from ingestion import ingest
 
     work_dir = tmp_path_factory.mktemp("flow-work")
-    spilled: list[Path] = []
-    real_spill = ingest.spill
-
-    def recorded(canonical: pl.DataFrame, path: Path) -> pl.LazyFrame:
-        spilled.append(path)
-        return real_spill(canonical, path)
-
     with pytest.MonkeyPatch.context() as mp:
         audit_environment(mp, s3_endpoint)
         mp.setenv("AUDIT_WORK_DIR", str(work_dir))
-        mp.setattr(ingest, "spill", recorded)
         places = landing_bucket(s3_endpoint, endpoint_settings(s3_endpoint), flow_exports)
         state = daily_audit(**places.flow_kwargs(), return_state=True)
     flow_run_id = state.state_details.flow_run_id
     assert flow_run_id is not None
-    return FlowOutcome(places, state, flow_run_id, work_dir, tuple(spilled))
+    return FlowOutcome(places, state, flow_run_id, work_dir)

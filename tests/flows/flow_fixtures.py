@@ -72,7 +72,6 @@ class FlowOutcome:
     state: Any  # prefect.State
     flow_run_id: UUID
     work_dir: Path | None = None  # the run's AUDIT_WORK_DIR, when the test set one
-    spilled: tuple[Path, ...] = ()  # canonical tables the run wrote to its scratch folders
 
 
 def audit_environment(mp: pytest.MonkeyPatch, endpoint_url: str) -> None:

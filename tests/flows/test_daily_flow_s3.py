@@ -71,18 +71,18 @@ def expected(flow_exports: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     return out
 
 
-def test_canonical_tables_are_spilled_to_the_work_dir_and_removed_after_each_day(
-    published_run: FlowOutcome,
-) -> None:
-    """Each audited day spills its three canonical tables into a scratch folder of the configured
-    work folder (so the audit scans them instead of holding them); nothing is left behind."""
+def test_nothing_raw_is_left_outside_the_stores(published_run: FlowOutcome, s3_credentials: None) -> None:
+    """The audit days read the canonical store in the warehouse bucket (no per-run spill of
+    canonical tables any more): the work folder, where only Data Docs are built, is empty after
+    the run, and the store holds the three entities and the ledger."""
     work_dir = published_run.work_dir
     assert work_dir is not None
-    names = sorted(p.name for p in published_run.spilled)
-    assert names == sorted(["calls.parquet", "ticket_events.parquet", "tickets.parquet"] * len(DAYS))
-    assert {p.parent.parent for p in published_run.spilled} == {work_dir}
-    assert len({p.parent for p in published_run.spilled}) == len(DAYS)  # one folder per audit day
     assert list(work_dir.iterdir()) == []
+    from warehouse.store import Store
+
+    store = Store(f"{published_run.places.warehouse}/_canonical", published_run.places.settings)
+    assert {"tickets", "ticket_events", "calls", "ingest_ledger"} <= set(store.versions())
+    assert store.ledger().height > 0
 
 
 def test_the_flow_run_completed(published_run: FlowOutcome) -> None:

@@ -57,19 +57,19 @@ def flaky_ingest_run(
     from devtools.s3_endpoint import endpoint_settings
 
     attempts: list[str] = []
-    real_ingest_all = daily.ingest_all
+    real_ingest = daily.ingest_exports
 
     def drops_once(*args: Any, **kwargs: Any) -> Any:
         attempts.append("called")
         if len(attempts) == 1:
             raise ConnectionError("connection reset by peer (injected by the test)")
-        return real_ingest_all(*args, **kwargs)
+        return real_ingest(*args, **kwargs)
 
     with pytest.MonkeyPatch.context() as mp:
         audit_environment(mp, s3_endpoint)
         places = landing_bucket(s3_endpoint, endpoint_settings(s3_endpoint), flow_exports)
-        mp.setattr(daily, "ingest_all", drops_once)
-        _no_retry_delay(mp, "ingest_exports")
+        mp.setattr(daily, "ingest_exports", drops_once)
+        _no_retry_delay(mp, "ingest_new_exports")
         state = daily.daily_audit(audit_date=DEFAULT_DAY, **places.flow_kwargs(), return_state=True)
     return FlowOutcome(places, state, _flow_run_id(state)), attempts
 
@@ -84,12 +84,12 @@ def test_transient_failure_run_completes(flaky_ingest_run: tuple[FlowOutcome, li
 def test_the_failed_io_task_was_retried_by_prefect(flaky_ingest_run: tuple[FlowOutcome, list[str]]) -> None:
     outcome, _ = flaky_ingest_run
     runs = settled_task_runs(outcome.flow_run_id)
-    [ingest] = runs_named(runs, "ingest_exports")
+    [ingest] = runs_named(runs, "ingest_new_exports")
     assert ingest.run_count == 2
     names = state_names(ingest.id)
     assert RETRY_STATES & set(names), names
     assert names[-1] == "Completed"
-    for name in ("compute_metrics", "validate_and_publish", "publish_html_report"):
+    for name in ("read_day_inputs", "compute_metrics", "validate_and_publish", "publish_html_report"):
         [run] = runs_named(runs, name)
         assert (run.run_count, run.state_name) == (1, "Completed"), name
 

@@ -21,22 +21,19 @@ from flows.summary import (
     scorecard_table,
     top_flags,
 )
-from ingestion.ingest import IngestResult
 
 DAY = date(2026, 3, 13)
 COUNTS = ("rows_read", "rows_accepted", "rows_quarantined", "rows_duplicate")
 
 
-def _files(*rows: tuple[int, int, int, int]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema=dict.fromkeys(COUNTS, pl.Int64), orient="row")
+def _files(entity: str, *rows: tuple[int, int, int, int]) -> pl.DataFrame:
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(COUNTS, pl.Int64), orient="row")
+    return frame.with_columns(pl.lit(entity).alias("entity"))
 
 
-def _ingested() -> dict[str, IngestResult]:
-    empty = pl.DataFrame()
-    return {
-        "tickets": IngestResult("tickets", empty, empty, _files((10, 8, 2, 0), (5, 5, 0, 0))),
-        "calls": IngestResult("calls", empty, empty, _files((7, 3, 1, 3))),
-    }
+def _ingested() -> pl.DataFrame:
+    """Ledger entries of the day's objects: two tickets objects, one calls object, no events."""
+    return pl.concat([_files("tickets", (10, 8, 2, 0), (5, 5, 0, 0)), _files("calls", (7, 3, 1, 3))])
 
 
 def _scorecard() -> pl.DataFrame:
@@ -119,12 +116,12 @@ def _summary(status: str = "succeeded") -> dict[str, Any]:
 def test_reconciliation_sums_each_entitys_files() -> None:
     expected = pl.DataFrame(
         {
-            "entity": ["tickets", "calls"],
-            "files": [2, 1],
-            "rows_read": [15, 7],
-            "rows_accepted": [13, 3],
-            "rows_quarantined": [2, 1],
-            "rows_duplicate": [0, 3],
+            "entity": ["tickets", "ticket_events", "calls"],
+            "files": [2, 0, 1],
+            "rows_read": [15, 0, 7],
+            "rows_accepted": [13, 0, 3],
+            "rows_quarantined": [2, 0, 1],
+            "rows_duplicate": [0, 0, 3],
         }
     )
     assert_frame_equal(reconciliation(_ingested()), expected)
@@ -168,7 +165,7 @@ def test_run_summary_records_inputs_outputs_and_links() -> None:
         "escalation_audit": 0,
     }
     assert summary["table_versions"] == {"agent_scorecard": 4}
-    assert [i["rows_read"] for i in summary["inputs"]] == [15, 7]
+    assert [i["rows_read"] for i in summary["inputs"]] == [15, 0, 7]
     assert summary["report_url"].endswith("audit_report/audit_date=2026-03-13/index.html")
 
 

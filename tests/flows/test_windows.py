@@ -57,17 +57,3 @@ def test_served_deployment_matches_the_daily_schedule():
     assert deployment.concurrency_limit == 1
     [schedule] = deployment.schedules
     assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 7 * * *", "Europe/Berlin")
-
-
-def test_scratch_folder_is_made_under_the_work_dir_and_removed(tmp_path):
-    """A configured work folder that does not exist yet is created; each audit day's scratch
-    folder goes inside it and is gone when the day is done, files and all."""
-    from configs.settings import load_settings
-    from flows.daily import AuditRun, scratch_folder
-
-    work_dir = tmp_path / "scratch" / "audit"
-    run = AuditRun(settings=load_settings(work_dir=str(work_dir)), policy=load_policy(), run_id="r")
-    with scratch_folder(run) as folder:
-        assert folder.parent == work_dir
-        (folder / "tickets.parquet").write_bytes(b"x")
-    assert list(work_dir.iterdir()) == []
