@@ -150,8 +150,9 @@ def write_audit_publish_frames(
     """Stage -> validate -> publish (or not) -> Data Docs -> manifest.
 
     `inputs` are canonical tickets / ticket_events / calls frames to validate with the input
-    suites (never published; a flow run validates them at ingest and passes none here); `outputs` the frames the transforms return for each audit table (with
-    raw customer_id; pseudonymised here). Raises ValidationFailed after writing the Data
+    suites (never published; a flow run validates them at ingest and passes none here);
+    `outputs` the frames the transforms return for each audit table (with raw customer_id;
+    pseudonymised here). Raises ValidationFailed after writing the Data
     Docs and a `failed` manifest row when critical expectations fail; no audit table is
     touched in that case. Without a pseudonym key nothing happens (MissingPseudonymKey).
     """
