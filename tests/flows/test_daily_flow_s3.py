@@ -158,6 +158,36 @@ def test_run_manifest_row_succeeded_and_reconciles(
     assert row["rows_quarantined"] > 0  # bad rows
     written = {t["table"]: t["rows"] for t in row["tables"]}
     assert written["agent_scorecard"] == expected[day]["metrics"]["agent_scorecard"].height
+    read = {v["table"] for v in row["store_versions"]}  # the store versions the audit read
+    assert {"tickets", "ticket_events", "calls", "ingest_ledger"} <= read
+
+
+@pytest.fixture(scope="module")
+def rerun(published_run: FlowOutcome, s3_endpoint: str) -> dict:
+    """The same scheduled run again, nothing new in the landing."""
+    from flow_fixtures import audit_environment
+
+    from flows.daily import daily_audit
+
+    with pytest.MonkeyPatch.context() as mp:
+        audit_environment(mp, s3_endpoint)
+        state = daily_audit(**published_run.places.flow_kwargs(), return_state=True)
+    assert state.is_completed(), state.message
+    return state.result()
+
+
+def test_a_rerun_with_nothing_new_ingests_nothing_and_publishes_the_same_tables(
+    published_run: FlowOutcome, rerun: dict, s3_credentials: None
+) -> None:
+    assert rerun["ingest"]["objects_read"] == 0 and rerun["ingest"]["objects_deleted"] == 0
+    assert rerun["ingest"]["objects_unchanged"] > 0
+    places = published_run.places
+    for name in AUDIT_TABLES:
+        history = table_history(places.warehouse, name, places.settings)
+        first = history.filter(pl.col("run_id") == str(published_run.flow_run_id))["version"].max()
+        again = read_table(places.warehouse, name, places.settings, audit_date=DEFAULT_DAY).drop("run_id")
+        before = read_table(places.warehouse, name, places.settings, audit_date=DEFAULT_DAY, version=first)
+        assert again.equals(before.drop("run_id")), name
 
 
 @pytest.mark.parametrize("day", DAYS, ids=str)
