@@ -1,39 +1,24 @@
 """An independent DuckDB SQL implementation of follow-up (docs/metrics.md §1) and of the
-concession-rate inputs (§3b: n, k per agent and category over the trailing window), read
-straight from the landing Parquet. The benchmark times it against the Polars transforms and
-checks that both give the same rows; it follows docs/decisions/contacts-and-follow-up.md.
+concession-rate inputs (§3b: n, k per agent and category over the trailing window), read from
+the canonical store's Parquet files (the same windows an audit day reads). The benchmark times
+it against the Polars transforms and checks that both give the same rows; it follows
+docs/decisions/contacts-and-follow-up.md.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from configs.policy import Policy
 
-_DEDUP = """
-CREATE TEMP TABLE tickets AS
-SELECT * EXCLUDE (rn) FROM (
-  SELECT *, row_number() OVER (
-    PARTITION BY ticket_id ORDER BY updated_at DESC, export_date DESC, filename DESC) AS rn
-  FROM read_parquet('{root}/tickets/*/*.parquet', hive_partitioning = true, filename = true)
-) WHERE rn = 1;
-
-CREATE TEMP TABLE events AS
-SELECT * EXCLUDE (rn) FROM (
-  SELECT *, row_number() OVER (PARTITION BY event_id ORDER BY export_date DESC, filename DESC) AS rn
-  FROM read_parquet('{root}/ticket_events/*/*.parquet', hive_partitioning = true, filename = true)
-) WHERE rn = 1;
-
-CREATE TEMP TABLE calls AS
-SELECT * EXCLUDE (rn) FROM (
-  SELECT *, row_number() OVER (
-    PARTITION BY call_id ORDER BY updated_at DESC, export_date DESC, filename DESC) AS rn
-  FROM read_parquet('{root}/calls/*/*.parquet', hive_partitioning = true, filename = true)
-) WHERE rn = 1;
+# The day's windows of the store's canonical tables (what warehouse.store.audit_inputs reads).
+_WINDOWS = """
+CREATE TEMP TABLE tickets AS SELECT * FROM read_parquet({tickets}) WHERE updated_at >= TIMESTAMPTZ '{since}';
+CREATE TEMP TABLE events AS SELECT * FROM read_parquet({events});
+CREATE TEMP TABLE calls AS SELECT * FROM read_parquet({calls});
 """
 
 _CONTACTS = """
@@ -166,13 +151,25 @@ def _micros(hours: float) -> int:
     return round(hours * 3_600_000_000)
 
 
+def _files(uris: list[str]) -> str:
+    return "[" + ", ".join(f"'{u}'" for u in uris) + "]"
+
+
 def follow_up_and_rate_cells(
-    landing: Path, day: date, cutoff: datetime, policy: Policy
+    files: dict[str, list[str]], since: datetime, day: date, cutoff: datetime, policy: Policy
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(follow-up evidence, concession-rate cells) for audit day `day`, computed in DuckDB."""
+    """(follow-up evidence, concession-rate cells) for audit day `day`, computed in DuckDB from the
+    store files of the day's windows (`files` per entity; tickets changed since `since`)."""
     con = duckdb.connect()
     con.execute(f"SET TimeZone = '{policy.business_time_zone}'")
-    con.execute(_DEDUP.format(root=landing.as_posix()))
+    con.execute(
+        _WINDOWS.format(
+            tickets=_files(files["tickets"]),
+            events=_files(files["ticket_events"]),
+            calls=_files(files["calls"]),
+            since=since.isoformat(),
+        )
+    )
     con.execute(_CONTACTS)
     fu = policy.follow_up
     in_categories = (

@@ -1,21 +1,29 @@
-"""Benchmark one audit day of a large centre (issue #3): `make bench` / `python -m bench.run_bench`.
+"""Benchmark a large centre on the canonical store: `make bench` / `python -m bench.run_bench`.
 
 1. Generates the workload once into `.bench-cache/large/landing/` (1,000 agents, 50k tickets/day
-   with about 5 events each, 30k calls/day, 42 days, Parquet).
-2. Runs the daily flow's ingest for the bench day (read, stage, de-duplicate the whole export range)
-   and spills the canonical tables to `.bench-cache/large/canonical/`, as a flow run does to its
-   scratch folder. Timed and reported, not part of the target.
-3. Times one audit day's transforms as the flow runs them after ingest: `transforms.audit.run_audit`
-   over scans of those tables, every table collected; wall time and peak RSS against the targets
-   (<= 15 s, <= 4 GB).
-4. Times the gate's input suites (GX) on the same tables, as scans: reported, not in the target.
-5. Times a DuckDB SQL implementation of follow-up and of the concession-rate inputs (n, k per
-   agent and category over the trailing window) on the same Parquet exports, against the same scope
-   in Polars, checks both give identical rows, and prints both times and the ratio.
+   with about 5 events each, 30k calls/day, 42 export days, Parquet).
+2. **Cold ingest**: every export object into an empty store, as `audit ingest` does
+   (`flows.ingest.ingest_exports`: read, stage, merge, input suites per batch, Data Docs).
+3. **The audit day's transforms on the store**: `run_audit` over the store's windows for the
+   flow's default day (newest export day - 3), every table collected.
+4. **Warm daily run**, end to end against a running Prefect server (started here on 127.0.0.1):
+   a store holding every export day but the newest is prepared (not timed), the newest export day
+   lands, and `audit run` runs as a user runs it: one ingest, then the scheduled days' audits
+   (newest - 3 and the refresh of newest - 7), validation, publishing, reports. Per-phase times
+   come from the run's task runs in the Prefect API.
+5. **Backfill from the store**: `audit backfill --no-ingest` of the 28 days ending on the default
+   day, against the same server; per-day cost and a 365-day estimate.
+6. **Cross-check**: follow-up evidence and concession-rate cells for the default day, from the
+   store's windows, in Polars (the production path) and in DuckDB SQL (`bench/duckdb_sql.py`),
+   compared row for row and timed.
 
-Each measurement runs in its own subprocess so peak RSS is that step's alone.
-`--reuse-canonical` skips step 2 when an earlier run left the canonical tables, so iterating on the
-transforms does not pay for the ingest each time.
+Each measurement runs in its own process, so peak RSS is that step's alone; the box's load
+average is printed beside every figure. Targets (issue: the incremental canonical store):
+
+- warm daily run <= 1.5 x its own transform time, <= 4 GB peak RSS;
+- ingest + input validation of one new export day <= 25% of one day's transforms;
+- backfill per day <= 1.3 x one audit day's transforms, 365 days <= 1.5 h;
+- Polars transforms on the store <= 1.0 x DuckDB on the same metrics.
 """
 
 from __future__ import annotations
@@ -24,24 +32,37 @@ import argparse
 import json
 import os
 import resource
+import shutil
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from datetime import date, datetime
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-# BENCH_SIZE=small runs the same code on a 10-agent, 10-day workload (a quick smoke test).
+# BENCH_SIZE=small runs the same code on a 20-agent, 10-day workload (a quick smoke test).
 SIZE = os.environ.get("BENCH_SIZE", "large")
 CACHE = Path(".bench-cache") / SIZE
 LANDING = CACHE / "landing"
 OUT = CACHE / "out"
-TARGET_SECONDS = 15.0
-TARGET_GB = 4.0
+COLD = CACHE / "cold"  # the cold ingest's warehouse (its store under _canonical)
+WARM = CACHE / "warm"  # the warm run: landing (hard links), warehouse, reports
+PREPARED = CACHE / "prepared-store"  # every export day but the newest, ingested once
 ENTITIES = ("tickets", "ticket_events", "calls")
+BACKFILL_DAYS = 28
+TRANSFORM_TARGET_SECONDS, TRANSFORM_TARGET_GB = 15.0, 4.0
+WARM_RATIO, WARM_GB, INGEST_SHARE, BACKFILL_RATIO, YEAR_HOURS = 1.5, 4.0, 0.25, 1.3, 1.5
+KEY = "bench-pseudonym-key-" + "0" * 24
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 # --- workload -----------------------------------------------------------------------------------
@@ -62,54 +83,38 @@ def ensure_workload() -> None:
     print(f"workload ready in {LANDING} ({time.perf_counter() - started:.0f} s)", flush=True)
 
 
+def export_days() -> list[str]:
+    return sorted({p.name for p in (LANDING / "tickets").glob("export_date=*")})
+
+
 def newest_export_date() -> date:
-    """The newest export day in the landing folder, as the daily flow finds it."""
-    from ingestion.ingest import newest_export_date as newest
-    from storage import open_storage
-
-    day = newest(open_storage(str(LANDING)))
-    assert day is not None, f"no exports under {LANDING}"
-    return day
+    return date.fromisoformat(export_days()[-1].split("=", 1)[1])
 
 
-def audit_date_and_cutoff() -> tuple[date, datetime]:
-    """The flow's default audit day: the newest day whose follow-up windows have all closed."""
+def default_day() -> date:
     from configs.policy import load_policy
-    from flows.windows import data_cutoff, default_audit_date
+    from flows.windows import default_audit_date
 
-    policy = load_policy()
-    newest = newest_export_date()
-    day = default_audit_date(newest, policy)
-    return day, data_cutoff(newest, day, policy.business_time_zone)
+    return default_audit_date(newest_export_date(), load_policy())
 
 
-# --- reading (the Polars side) ------------------------------------------------------------------
+def _settings(warehouse: Path, landing: Path = LANDING, reports: Path | None = None) -> Any:
+    from configs.settings import load_settings
+
+    return load_settings(
+        landing_uri=str(landing.resolve()),
+        warehouse_uri=str(warehouse.resolve()),
+        reports_uri=str((reports or warehouse.parent / "reports").resolve()),
+    )
 
 
-def scan_entity(entity: str) -> pl.LazyFrame:
-    """Every export file of an entity with its lineage columns (export_date, source_key, source_row)."""
-    frames = []
-    for path in sorted((LANDING / entity).glob("export_date=*/*.parquet")):
-        export_date = date.fromisoformat(path.parent.name.split("=", 1)[1])
-        frames.append(
-            pl.scan_parquet(path)
-            .with_row_index("source_row", offset=1)
-            .with_columns(
-                pl.col("source_row").cast(pl.Int64),
-                pl.lit(export_date).alias("export_date"),
-                pl.lit(str(path.relative_to(LANDING))).alias("source_key"),
-            )
-        )
-    return pl.concat(frames)
-
-
-def canonical_frames() -> dict[str, pl.DataFrame]:
-    """Parquet scanned directly, de-duplicated by transforms/dedup (the DuckDB comparison's scope)."""
-    from transforms.dedup import deduplicate
-    from transforms.schemas import ENTITIES as SCHEMAS
-
-    lazy = [deduplicate(scan_entity(name), SCHEMAS[name]).canonical for name in ENTITIES]
-    return dict(zip(ENTITIES, pl.collect_all(lazy), strict=True))
+def _hardlink_landing(target: Path, skip: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    """A copy of the landing made of hard links (instant, no space), without the `skip` days."""
+    shutil.rmtree(target, ignore_errors=True)
+    for entity in ENTITIES:
+        for folder in sorted((LANDING / entity).glob("export_date=*")):
+            if folder.name not in skip:
+                shutil.copytree(folder, target / entity / folder.name, copy_function=os.link)
 
 
 # --- child measurements -------------------------------------------------------------------------
@@ -120,158 +125,271 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _peak_rss_gb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB on Linux
+def _peak_rss_gb(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024 / 1024  # Linux reports KiB
 
 
-def polars_comparison_scope() -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Follow-up evidence and concession-rate cells, computed by the project's transforms."""
+@contextmanager
+def _timed(out: dict[str, Any]) -> Iterator[None]:
+    started, cpu = time.perf_counter(), _cpu_seconds()
+    yield
+    out["wall_seconds"] = round(time.perf_counter() - started, 2)
+    out["cpu_seconds"] = round(_cpu_seconds() - cpu, 2)
+    out["peak_rss_gb"] = round(_peak_rss_gb(), 2)
+    out["load"] = load()
+
+
+def measure_cold_ingest() -> dict[str, Any]:
+    """Every export object into an empty store, with the input suites per batch (`audit ingest`)."""
     from configs.policy import load_policy
-    from transforms.concessions import _rate_cells, build_concessions
-    from transforms.contacts import AuditWindow, build_contacts, build_customer_contacts
-    from transforms.follow_up import follow_up_evidence
+    from flows.ingest import ingest_exports
 
-    policy = load_policy()
-    day, cutoff = audit_date_and_cutoff()
-    window = AuditWindow(day, policy.business_time_zone, cutoff)
-    frames = canonical_frames()
-    tickets, events, calls = (frames[n].lazy() for n in ENTITIES)
-    contacts = build_contacts(tickets, events, calls, window.time_zone).collect().lazy()
-    customers = build_customer_contacts(tickets, calls)
-    follow_up = follow_up_evidence(contacts, customers, tickets, events, calls, window, policy.follow_up)
-    granted = build_concessions(tickets, events, calls, contacts, window.time_zone)
-    cells = _rate_cells(contacts, granted, window, policy.concessions).select(
-        "agent_id", "category", "n", "k"
+    shutil.rmtree(COLD, ignore_errors=True)
+    out: dict[str, Any] = {}
+    with _timed(out):
+        report = ingest_exports(_settings(COLD / "warehouse"), load_policy(), "bench-cold")
+    out.update(
+        objects=report.objects_read.height,
+        export_days=len(export_days()),
+        rows={e: report.objects_read.filter(pl.col("entity") == e)["rows_read"].sum() for e in ENTITIES},
     )
-    evidence, rate_cells = pl.collect_all([follow_up, cells])
-    return evidence, rate_cells
-
-
-def measure_polars_scope() -> dict[str, Any]:
-    import transforms.concessions
-    import transforms.follow_up  # noqa: F401
-
-    return _measure_comparison("polars", polars_comparison_scope)
-
-
-def measure_duckdb() -> dict[str, Any]:
-    from bench import duckdb_sql
-    from configs.policy import load_policy
-
-    policy = load_policy()
-    day, cutoff = audit_date_and_cutoff()
-    return _measure_comparison(
-        "duckdb", lambda: duckdb_sql.follow_up_and_rate_cells(LANDING, day, cutoff, policy)
-    )
-
-
-def _measure_comparison(
-    engine: str, compute: Callable[[], tuple[pl.DataFrame, pl.DataFrame]]
-) -> dict[str, Any]:
-    """Time one engine's follow-up evidence and rate cells, keep them for the equality check."""
-    started, cpu_started = time.perf_counter(), _cpu_seconds()
-    evidence, cells = compute()
-    seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_started
-    OUT.mkdir(parents=True, exist_ok=True)
-    evidence.write_parquet(OUT / f"{engine}_follow_up.parquet")
-    cells.write_parquet(OUT / f"{engine}_rate_cells.parquet")
-    return {
-        "wall_seconds": round(seconds, 2),
-        "cpu_seconds": round(cpu, 2),
-        "peak_rss_gb": round(_peak_rss_gb(), 2),
-    }
-
-
-CANONICAL = CACHE / "canonical"
-
-
-def _spilled() -> dict[str, Path]:
-    return {name: CANONICAL / f"{name}.parquet" for name in ENTITIES}
-
-
-def _spilled_scans() -> dict[str, pl.LazyFrame]:
-    """The spilled canonical tables as a flow run hands them on: scans, in ENTITIES order."""
-    return {name: pl.scan_parquet(path) for name, path in _spilled().items()}
-
-
-def measure_ingest() -> dict[str, Any]:
-    """The daily flow's ingest for the bench day (`ingestion.ingest.ingest_all` over the policy's export
-    range), spilling the canonical tables to CANONICAL exactly as a flow run spills them to its
-    scratch folder. Not part of the target: it reads the whole export range, not one day."""
-    from configs.policy import load_policy
-    from flows.windows import export_range
-    from ingestion.ingest import ingest_all
-    from storage import open_storage
-
-    day, _ = audit_date_and_cutoff()
-    span = export_range(day, load_policy())
-    started, cpu_started = time.perf_counter(), _cpu_seconds()
-    results = ingest_all(
-        open_storage(str(LANDING.resolve())), span.start, span.end, run_id="bench", spill_dir=CANONICAL
-    )
-    seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_started
-    files = sum(r.files.height for r in results.values())
-    return {
-        "export_days": f"{span.start}..{span.end}",
-        "wall_seconds": round(seconds, 2),
-        "cpu_seconds": round(cpu, 2),
-        "peak_rss_gb": round(_peak_rss_gb(), 2),
-        "rows": {name: r.canonical.select(pl.len()).collect().item() for name, r in results.items()},
-        "files": files,
-    }
+    return out
 
 
 def measure_transforms() -> dict[str, Any]:
-    """One audit day's transforms, as the daily flow runs them after ingest: `run_audit` over scans
-    of the canonical tables the ingest spilled (CANONICAL), every table collected and written to
-    OUT/transforms/. The clock starts after module imports (process start-up, not the day's work)."""
+    """One audit day's transforms on the cold store, as `flows.daily.compute_metrics` runs them."""
     from configs.policy import load_policy
-    from transforms.audit import CanonicalTables, collect_audit, run_audit
+    from flows.ingest import store_of
+    from flows.windows import data_cutoff, export_range
+    from transforms.audit import collect_audit, run_audit
     from transforms.contacts import AuditWindow
+    from warehouse.store import audit_inputs
 
-    policy = load_policy()
-    day, cutoff = audit_date_and_cutoff()
-    window = AuditWindow(day, policy.business_time_zone, cutoff)
-    started, cpu_started = time.perf_counter(), _cpu_seconds()
-    inputs = CanonicalTables(*_spilled_scans().values())
-    tables = collect_audit(run_audit(inputs, window, policy))
-    seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_started
-    out = OUT / "transforms"
-    out.mkdir(parents=True, exist_ok=True)
+    policy, day = load_policy(), default_day()
+    span = export_range(day, policy)
+    store = store_of(_settings(COLD / "warehouse"))
+    out: dict[str, Any] = {"audit_date": str(day)}
+    with _timed(out):
+        inputs = audit_inputs(store, span.start - timedelta(days=1), span.end + timedelta(days=1))
+        window = AuditWindow(day, "UTC", data_cutoff(newest_export_date(), day, "UTC"))
+        tables = collect_audit(run_audit(inputs, window, policy))
+    (OUT / "transforms").mkdir(parents=True, exist_ok=True)
     for name, table in tables.items():
-        table.write_parquet(out / f"{name}.parquet")
+        table.write_parquet(OUT / "transforms" / f"{name}.parquet")
+    out["rows"] = {name: table.height for name, table in tables.items()}
+    return out
+
+
+def measure_prepare() -> dict[str, Any]:
+    """The warm run's starting point: every export day but the newest, ingested once (reused)."""
+    from configs.policy import load_policy
+    from flows.ingest import ingest_exports
+
+    newest = export_days()[-1]
+    marker = PREPARED / f".{newest}"
+    out: dict[str, Any] = {"reused": marker.exists()}
+    if marker.exists():
+        return out
+    shutil.rmtree(PREPARED, ignore_errors=True)
+    landing = CACHE / "landing-without-newest"
+    _hardlink_landing(landing, skip={newest})
+    settings = _settings(CACHE / "prepare-warehouse", landing=landing)
+    with _timed(out):
+        ingest_exports(settings, load_policy(), "bench-prepare")
+    shutil.move(settings.canonical_store_uri(), PREPARED)
+    marker.touch()
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def prefect_server() -> Iterator[str]:
+    """A Prefect server of our own on 127.0.0.1, stopped afterwards."""
+    import urllib.request
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    home = CACHE / "prefect-home"
+    env = {**os.environ, "PREFECT_HOME": str(home.resolve()), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    prefect = Path(sys.executable).with_name("prefect")
+    log = open(CACHE / "prefect-server.log", "w")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(
+        [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise SystemExit(f"the Prefect server did not start: see {CACHE / 'prefect-server.log'}")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def _audit_cli(args: list[str], api_url: str) -> dict[str, Any]:
+    """`audit ...` as a user runs it, in its own process: wall time and its peak RSS."""
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": api_url,
+        "AUDIT_PSEUDONYM_KEY": KEY,
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
+    audit = Path(sys.executable).with_name("audit")
+    started = time.perf_counter()
+    done = subprocess.run([str(audit), *args], env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"audit {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     return {
-        "audit_date": str(day),
-        "wall_seconds": round(seconds, 2),
-        "cpu_seconds": round(cpu, 2),
-        "peak_rss_gb": round(_peak_rss_gb(), 2),
-        "rows": {name: table.height for name, table in tables.items()},
+        "wall_seconds": round(wall, 2),
+        "peak_rss_gb": round(_peak_rss_gb(resource.RUSAGE_CHILDREN), 2),
+        "load": load(),
     }
 
 
-def measure_gate() -> dict[str, Any]:
-    """The gate's input suites on the spilled canonical tables, handed over as scans as a flow run
-    does (`expectations.gate.run_validation`). Not part of the target: reported beside it."""
-    import tempfile
+def _task_seconds(api_url: str, flow_name: str) -> dict[str, list[float]]:
+    """Durations of the newest run of `flow_name`'s task runs, by task name, from the API."""
+    import asyncio
 
-    from expectations.gate import run_validation
+    os.environ["PREFECT_API_URL"] = api_url
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import FlowRunSort
 
-    day, _ = audit_date_and_cutoff()
-    started, cpu_started = time.perf_counter(), _cpu_seconds()
-    with tempfile.TemporaryDirectory(prefix="bench-gate-") as docs:
-        report = run_validation(_spilled_scans(), run_id="bench", audit_date=day, docs_dir=Path(docs))
-    return {
-        "wall_seconds": round(time.perf_counter() - started, 2),
-        "cpu_seconds": round(_cpu_seconds() - cpu_started, 2),
-        "peak_rss_gb": round(_peak_rss_gb(), 2),
-        "critical_passed": report.critical_passed,
-    }
+    async def read() -> dict[str, list[float]]:
+        async with get_client() as client:
+            [run] = await client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
+                sort=FlowRunSort.START_TIME_DESC,
+                limit=1,
+            )
+            tasks = await client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id]))
+            )
+        out: dict[str, list[float]] = {}
+        for task in tasks:
+            if task.start_time and task.end_time:
+                out.setdefault(task.name.rsplit("-", 1)[0], []).append(
+                    (task.end_time - task.start_time).total_seconds()
+                )
+        return out
+
+    return asyncio.run(read())
+
+
+def measure_warm_daily() -> dict[str, Any]:
+    """The scheduled run after one new export day, end to end against a running Prefect server."""
+    shutil.rmtree(WARM, ignore_errors=True)
+    _hardlink_landing(WARM / "landing")
+    shutil.copytree(PREPARED, WARM / "warehouse" / "_canonical", copy_function=os.link)
+    places = ["--landing", str((WARM / "landing").resolve())]
+    places += [
+        "--warehouse",
+        str((WARM / "warehouse").resolve()),
+        "--reports",
+        str((WARM / "reports").resolve()),
+    ]
+    with prefect_server() as api:
+        out = _audit_cli(["run", *places], api)
+        out["tasks"] = _task_seconds(api, "support-audit-daily")
+        backfill_end = default_day()
+        start = backfill_end - timedelta(days=BACKFILL_DAYS - 1)
+        backfill = _audit_cli(
+            ["backfill", "--start", str(start), "--end", str(backfill_end), "--no-ingest", *places], api
+        )
+        backfill["tasks"] = _task_seconds(api, "support-audit-backfill")
+        backfill["days"] = BACKFILL_DAYS
+    out["backfill"] = backfill
+    return out
+
+
+def _comparison_window() -> tuple[Any, date, datetime, Any, date, date]:
+    from configs.policy import load_policy
+    from flows.ingest import store_of
+    from flows.windows import data_cutoff, export_range
+
+    policy, day = load_policy(), default_day()
+    span = export_range(day, policy)
+    first, last = span.start - timedelta(days=1), span.end + timedelta(days=1)
+    cutoff = data_cutoff(newest_export_date(), day, "UTC")
+    return policy, day, cutoff, store_of(_settings(COLD / "warehouse")), first, last
+
+
+def measure_polars_scope() -> dict[str, Any]:
+    """Follow-up evidence and concession-rate cells from the store, the way `run_audit` builds them."""
+    from transforms.concessions import _rate_cells, build_concessions
+    from transforms.contacts import AuditWindow
+    from transforms.follow_up import follow_up_evidence
+    from transforms.scope import day_scope
+    from warehouse.store import audit_inputs
+
+    policy, day, cutoff, store, first, last = _comparison_window()
+    out: dict[str, Any] = {}
+    with _timed(out):
+        tables = audit_inputs(store, first, last)
+        window = AuditWindow(day, policy.business_time_zone, cutoff)
+        scope = day_scope(tables, window, policy)
+        evidence = follow_up_evidence(
+            scope.contacts,
+            scope.customer_contacts,
+            scope.customer_tickets,
+            scope.ticket_events,
+            scope.customer_calls,
+            window,
+            policy.follow_up,
+        )
+        granted = build_concessions(scope.tickets, scope.ticket_events, scope.calls, scope.contacts, "UTC")
+        cells = _rate_cells(scope.contacts, granted, window, policy.concessions).select(
+            "agent_id", "category", "n", "k"
+        )
+        follow_up, rate_cells = pl.collect_all([evidence, cells])
+    _keep("polars", follow_up, rate_cells)
+    return out
+
+
+def measure_duckdb() -> dict[str, Any]:
+    """The same two results in DuckDB SQL, from the same store files."""
+    from bench import duckdb_sql
+
+    policy, day, cutoff, store, first, last = _comparison_window()
+    since = datetime.combine(first, datetime.min.time()).astimezone(cutoff.tzinfo)
+    out: dict[str, Any] = {}
+    with _timed(out):
+        files = {
+            "tickets": [f for f, _ in store.files("tickets", last=last)],
+            "ticket_events": [f for f, _ in store.files("ticket_events", first=first, last=last)],
+            "calls": [f for f, _ in store.files("calls", first=first, last=last)],
+        }
+        follow_up, rate_cells = duckdb_sql.follow_up_and_rate_cells(files, since, day, cutoff, policy)
+    _keep("duckdb", follow_up, rate_cells)
+    return out
+
+
+def _keep(engine: str, follow_up: pl.DataFrame, rate_cells: pl.DataFrame) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    follow_up.write_parquet(OUT / f"{engine}_follow_up.parquet")
+    rate_cells.write_parquet(OUT / f"{engine}_rate_cells.parquet")
 
 
 MEASUREMENTS: dict[str, Callable[[], dict[str, Any]]] = {
-    "ingest": measure_ingest,
+    "cold_ingest": measure_cold_ingest,
     "transforms": measure_transforms,
-    "gate": measure_gate,
+    "prepare": measure_prepare,
+    "warm_daily": measure_warm_daily,
     "polars_scope": measure_polars_scope,
     "duckdb": measure_duckdb,
 }
@@ -321,67 +439,94 @@ def _child(name: str) -> dict[str, Any]:
         check=False,
     )
     if done.returncode != 0:
-        raise SystemExit(f"measurement {name!r} failed:\n{done.stdout}\n{done.stderr}")
+        raise SystemExit(f"measurement {name!r} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--measure", choices=sorted(MEASUREMENTS), help=argparse.SUPPRESS)
-    parser.add_argument(
-        "--reuse-canonical",
-        action="store_true",
-        help="time the audit day on the canonical tables of an earlier run (skip the ingest)",
-    )
     args = parser.parse_args(argv)
     if args.measure:
-        print(json.dumps(MEASUREMENTS[args.measure]()))
+        print(json.dumps(MEASUREMENTS[args.measure](), default=str))
         return 0
 
     ensure_workload()
-    if args.reuse_canonical and all(p.exists() for p in _spilled().values()):
-        print(f"ingest: reusing the canonical tables in {CANONICAL}")
-    else:
-        ingest = _child("ingest")
-        print(
-            f"ingest (ingestion.ingest, export days {ingest['export_days']}, {ingest['files']} files):"
-            f" wall {ingest['wall_seconds']} s (CPU {ingest['cpu_seconds']} s),"
-            f" peak RSS {ingest['peak_rss_gb']} GB; canonical rows "
-            + ", ".join(f"{k} {v}" for k, v in ingest["rows"].items())
-        )
+    cold = _child("cold_ingest")
+    per_day = cold["wall_seconds"] / cold["export_days"]
+    print(
+        f"cold ingest of {cold['export_days']} export days ({cold['objects']} objects,"
+        f" input suites per batch): wall {cold['wall_seconds']} s ({per_day:.1f} s per export day),"
+        f" CPU {cold['cpu_seconds']} s,"
+        f" peak RSS {cold['peak_rss_gb']} GB ({cold['load']})"
+    )
     day = _child("transforms")
+    transforms = day["wall_seconds"]
     print(
-        f"audit day {day['audit_date']} (run_audit on the spilled canonical tables):"
-        f" wall {day['wall_seconds']} s (CPU {day['cpu_seconds']} s), peak RSS {day['peak_rss_gb']} GB"
+        f"audit day {day['audit_date']} transforms on the store: wall {transforms} s,"
+        f" CPU {day['cpu_seconds']} s, peak RSS {day['peak_rss_gb']} GB ({day['load']})"
+        f" [<= {TRANSFORM_TARGET_SECONDS:.0f} s, <= {TRANSFORM_TARGET_GB:.0f} GB:"
+        f" {_verdict(transforms <= TRANSFORM_TARGET_SECONDS and day['peak_rss_gb'] <= TRANSFORM_TARGET_GB)}]"
     )
-    print(f"  targets <= {TARGET_SECONDS:.0f} s, <= {TARGET_GB:.0f} GB")
-    print("  rows: " + ", ".join(f"{k} {v}" for k, v in day["rows"].items()))
-    gate = _child("gate")
+    prepared = _child("prepare")
     print(
-        f"input validation (GX suites on the spilled tables; not in the target):"
-        f" wall {gate['wall_seconds']} s"
-        f" (CPU {gate['cpu_seconds']} s), peak RSS {gate['peak_rss_gb']} GB,"
-        f" critical checks {'passed' if gate['critical_passed'] else 'FAILED'}"
+        "warm run's store (every export day but the newest): "
+        + (
+            "reused"
+            if prepared.get("reused")
+            else f"ingested in {prepared['wall_seconds']} s ({prepared['load']})"
+        )
     )
-    ours = _child("polars_scope")
-    duck = _child("duckdb")
-    ratio = duck["wall_seconds"] / ours["wall_seconds"] if ours["wall_seconds"] else float("nan")
+    warm = _child("warm_daily")
+    tasks = warm["tasks"]
+    own_transforms = sum(tasks.get("compute_metrics", []))
+    ingest = sum(tasks.get("ingest_new_exports", []))
+    ok_warm = warm["wall_seconds"] <= WARM_RATIO * own_transforms and warm["peak_rss_gb"] <= WARM_GB
+    ok_ingest = ingest <= INGEST_SHARE * transforms
     print(
-        "follow-up + concession-rate inputs (read, dedup, contacts, metric):"
-        f" polars {ours['wall_seconds']} s (CPU {ours['cpu_seconds']} s, {ours['peak_rss_gb']} GB),"
-        f" duckdb {duck['wall_seconds']} s (CPU {duck['cpu_seconds']} s, {duck['peak_rss_gb']} GB),"
-        f" duckdb/polars wall = {ratio:.2f}"
+        f"warm daily run (`audit run`, one new export day,"
+        f" {len(tasks.get('compute_metrics', []))} audit days): wall {warm['wall_seconds']} s,"
+        f" peak RSS {warm['peak_rss_gb']} GB ({warm['load']});"
+        f" its transforms {own_transforms:.1f} s:"
+        f" ratio {warm['wall_seconds'] / max(own_transforms, 1e-9):.2f}"
+        f" [<= {WARM_RATIO}, <= {WARM_GB:.0f} GB: {_verdict(ok_warm)}]"
     )
+    print("  task seconds: " + ", ".join(f"{k} {sum(v):.1f}" for k, v in sorted(tasks.items())))
+    print(
+        f"  ingest + input validation of the new export day {ingest:.1f} s"
+        f" = {ingest / transforms:.0%} of a day's transforms [<= {INGEST_SHARE:.0%}: {_verdict(ok_ingest)}]"
+    )
+    back = warm["backfill"]
+    per_audit_day = back["wall_seconds"] / back["days"]
+    year_hours = per_audit_day * 365 / 3600
+    ok_backfill = per_audit_day <= BACKFILL_RATIO * transforms and year_hours <= YEAR_HOURS
+    print(
+        f"backfill of {back['days']} days from the store (`audit backfill --no-ingest`):"
+        f" wall {back['wall_seconds']} s,"
+        f" {per_audit_day:.1f} s per day = {per_audit_day / transforms:.2f} x a day's transforms;"
+        f" 365 days ~ {year_hours:.2f} h; peak RSS {back['peak_rss_gb']} GB ({back['load']})"
+        f" [<= {BACKFILL_RATIO} x, <= {YEAR_HOURS} h: {_verdict(ok_backfill)}]"
+    )
+    print("  task seconds: " + ", ".join(f"{k} {sum(v):.1f}" for k, v in sorted(back["tasks"].items())))
+    ours, duck = _child("polars_scope"), _child("duckdb")
+    ratio = ours["wall_seconds"] / duck["wall_seconds"] if duck["wall_seconds"] else float("nan")
     verdict = compare_outputs()
+    ok_duck = ratio <= 1.0 and all(r["equal"] for r in verdict.values())
+    print(
+        "follow-up + concession-rate cells from the store: polars"
+        f" {ours['wall_seconds']} s (CPU {ours['cpu_seconds']} s, {ours['peak_rss_gb']} GB), duckdb"
+        f" {duck['wall_seconds']} s (CPU {duck['cpu_seconds']} s, {duck['peak_rss_gb']} GB);"
+        f" polars/duckdb = {ratio:.2f} ({ours['load']}) [<= 1.0 and identical: {_verdict(ok_duck)}]"
+    )
     for name, result in verdict.items():
         print(f"  {name}: {'identical' if result['equal'] else 'DIFFERENT'} ({result['rows']} rows)")
         if not result["equal"]:
             print("   ", result["detail"])
-    ok = (
-        day["wall_seconds"] <= TARGET_SECONDS
-        and day["peak_rss_gb"] <= TARGET_GB
-        and all(r["equal"] for r in verdict.values())
-    )
+    ok = ok_warm and ok_ingest and ok_backfill and ok_duck
     print("PASS" if ok else "FAIL: see above")
     return 0 if ok else 1
 

@@ -473,7 +473,7 @@ def ingest_to_store(
             gone = removed.filter(pl.col("entity") == entity)[SOURCE_ID].to_list()
             ids = {source_id(f.obj.key) for f in part.files} | set(gone)
             store.replace_rows(
-                entity, removed=part.removed, kept=part.kept, copies=part.copies, run_id=run_id
+                entity, removed=part.removed, kept=part.kept, copies=part.copies, run_id=run_id, reread=ids
             )
             store.replace_rejected(part.rejected, ids, run_id)
             write_quarantine(storage, quarantine_prefix, part.files, part.quarantined_rows, run_id)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import polars as pl
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 
 from catalogue import LEDGER_SCHEMA, LEDGER_TABLE, RECORD_DATE, REJECTED_TABLE, SOURCE_ID, STORE_TABLES
 from configs.settings import S3Settings
@@ -36,6 +36,8 @@ from transforms.scope import CanonicalTables
 from warehouse.delta import TABLE_PROPERTIES, open_table, storage_options, table_uri
 
 _OP = "_op"  # merge source column: delete (a stored row to remove) or insert
+# LZ4: an audit day reads these files many times over; it decodes faster than snappy or zstd.
+WRITER = WriterProperties(compression="LZ4_RAW")
 
 
 def copies_table(entity: str) -> str:
@@ -75,11 +77,60 @@ class Store:
         """The current version of every store table that exists (what an audit reads)."""
         return {name: v for name in STORE_TABLES if (v := self.version(name)) is not None}
 
-    def scan(self, name: str, version: int | None = None) -> pl.LazyFrame:
-        """A table as a lazy scan (an empty frame of its schema when it does not exist yet)."""
-        if not self.exists(name):
-            return STORE_TABLES[name].schema.to_frame().lazy()
-        return pl.scan_delta(self._table(name), version=version, storage_options=self._options)
+    def files(
+        self,
+        name: str,
+        version: int | None = None,
+        *,
+        first: dt.date | None = None,
+        last: dt.date | None = None,
+    ) -> list[tuple[str, dt.date | None]]:
+        """The table's current Parquet files (and each one's record day), from its Delta log,
+        optionally only the partitions whose record day is in first..last."""
+        table = open_table(self._table(name), self._options)
+        if table is None:
+            return []
+        if version is not None:
+            table.load_as_version(version)
+        found = [(f, _partition_day(f)) for f in table.file_uris()]
+        if not STORE_TABLES[name].partition_by:
+            return found
+        return [
+            (f, day)
+            for f, day in found
+            if day is not None and (first is None or day >= first) and (last is None or day <= last)
+        ]
+
+    def scan(
+        self,
+        name: str,
+        version: int | None = None,
+        *,
+        first: dt.date | None = None,
+        last: dt.date | None = None,
+    ) -> pl.LazyFrame:
+        """A table as a lazy scan (an empty frame of its schema when it does not exist yet),
+        optionally only the partitions whose record day is in first..last.
+
+        The files are resolved from the Delta log once, here, pruned by their partition, and
+        scanned as Parquet without the partition column: an audit day collects many plans over
+        the same tables, and filtering every row on the partition column for each of them cost
+        a third of the day (bench: 15 s -> 11 s)."""
+        spec = STORE_TABLES[name]
+        schema = spec.schema
+        files = self.files(name, version, first=first, last=last)
+        if not files:
+            return schema.to_frame().lazy()
+        stored = [c for c in schema.names() if c not in spec.partition_by]
+        scans = [
+            pl.scan_parquet(f, storage_options=self._options)
+            .select(stored)
+            .with_columns(pl.lit(day, pl.Date).alias(RECORD_DATE))
+            if spec.partition_by
+            else pl.scan_parquet(f, storage_options=self._options)
+            for f, day in files
+        ]
+        return pl.concat(scans, how="vertical").select(schema.names())
 
     # --- the ledger -------------------------------------------------------------------------------
 
@@ -96,38 +147,36 @@ class Store:
     def rows_of(self, entity: str, keys: pl.Series, source_ids: Iterable[int]) -> pl.DataFrame:
         """Every stored row (kept and copies, with `dedup_outcome`) of the keys in `keys` and of
         the keys any row from `source_ids` has: whole key groups, so they can be de-duplicated
-        again. Reads the key and source columns of the whole table, then only the partitions
-        that hold a match."""
+        again. Reads the key and source columns of the whole table (a semi-join: the keys are
+        hashed once), then only the partitions that hold a match."""
         key = ENTITIES[entity].key
-        ids = pl.Series(list(source_ids), dtype=pl.Int64).implode()
+        ids = pl.Series(list(source_ids), dtype=pl.Int64)
         names = (entity, copies_table(entity))
-        located = [
-            self.scan(n)
-            .select(key, SOURCE_ID, RECORD_DATE)
-            .filter(pl.col(key).is_in(keys.implode()) | pl.col(SOURCE_ID).is_in(ids))
-            for n in names
-        ]
-        found = pl.collect_all(located)
-        of_sources = pl.concat([f.filter(pl.col(SOURCE_ID).is_in(ids)).select(key) for f in found])
-        if not of_sources.is_empty():  # their keys' other rows, in any partition
-            group_keys = pl.concat([keys.to_frame(key), of_sources]).unique()[key]
-            located = [
-                self.scan(n)
-                .select(key, SOURCE_ID, RECORD_DATE)
-                .filter(pl.col(key).is_in(group_keys.implode()))
-                for n in names
-            ]
-            found = pl.collect_all(located)
-            keys = group_keys
+        wanted = keys.unique().to_frame(key).lazy()
+
+        def locate(name: str) -> pl.LazyFrame:
+            return self.scan(name).select(key, SOURCE_ID, RECORD_DATE)
+
+        of_sources = pl.concat(
+            pl.collect_all(
+                [locate(n).filter(pl.col(SOURCE_ID).is_in(ids.implode())).select(key) for n in names]
+            )
+        )
+        if not of_sources.is_empty():  # the other rows of their keys, in any partition
+            wanted = pl.concat([wanted, of_sources.lazy()]).unique()
+        wanted = wanted.collect().lazy()
+        found = pl.collect_all([locate(n).join(wanted, on=key, how="semi") for n in names])
         frames = []
         for name, where in zip(names, found, strict=True):
-            copies = name != entity
             if where.is_empty():
                 continue
-            days = where[RECORD_DATE].unique().implode()
-            match = pl.col(key).is_in(keys.implode())
-            rows = self.scan(name).filter(pl.col(RECORD_DATE).is_in(days) & match).collect()
-            if not copies:
+            days = sorted(where[RECORD_DATE].unique().to_list())
+            rows = (
+                pl.concat([self.scan(name, first=day, last=day) for day in days], how="vertical")
+                .join(wanted, on=key, how="semi")
+                .collect()
+            )
+            if name == entity:
                 rows = rows.with_columns(
                     pl.lit("kept").alias(OUTCOME), pl.lit(None, pl.String).alias("detail")
                 )
@@ -144,29 +193,41 @@ class Store:
         kept: pl.DataFrame,
         copies: pl.DataFrame,
         run_id: str,
+        reread: Iterable[int] = (),
     ) -> dict[str, int]:
-        """Remove the stored rows in `removed` (kept and copies, with `dedup_outcome`) and insert
-        the new `kept` and `copies` rows: one commit per table. Returns the versions written."""
+        """Make the stored rows of some keys `kept` and `copies`, where `removed` is what the
+        store held for them (kept and copies, with `dedup_outcome`). Only rows whose place or
+        outcome changed are written: a row is (source_id, source_row), whose content changes only
+        when its object is read again (`reread`: every row of those objects is replaced). One
+        commit per table changed; returns the versions written."""
+        again = pl.col(SOURCE_ID).is_in(pl.Series(list(reread), dtype=pl.Int64).implode())
         key = ENTITIES[entity].key
+        identity = [SOURCE_ID, "source_row"]
+        was_kept = removed.filter(pl.col(OUTCOME) == "kept")
+        was_copy = removed.filter(pl.col(OUTCOME) != "kept")
+        copy_state = [*identity, OUTCOME, "detail"]
         versions = {}
-        gone_kept = removed.filter(pl.col(OUTCOME) == "kept").select(key, RECORD_DATE)
-        gone_copies = removed.filter(pl.col(OUTCOME) != "kept").select(SOURCE_ID, "source_row", RECORD_DATE)
-        for name, new, gone, match in (
-            (entity, kept, gone_kept, f"t.{key} = s.{key}"),
+        for name, new, old, state, match in (
+            (entity, kept, was_kept, identity, f"t.{key} = s.{key}"),
             (
                 copies_table(entity),
                 copies,
-                gone_copies,
+                was_copy,
+                copy_state,
                 f"t.{SOURCE_ID} = s.{SOURCE_ID} AND t.source_row = s.source_row",
             ),
         ):
             schema = STORE_TABLES[name].schema
             rows = new.select(schema.names()).cast(schema)
-            if gone.is_empty():
-                if not rows.is_empty():
-                    versions[name] = self._write(name, rows, run_id, mode="append")
+            old = old.select(schema.names()).cast(schema)
+            inserts = rows.join(old.filter(~again).select(state), on=state, how="anti", nulls_equal=True)
+            deletes = old.join(rows.filter(~again).select(state), on=state, how="anti", nulls_equal=True)
+            if deletes.is_empty():
+                if not inserts.is_empty():
+                    versions[name] = self._write(name, inserts, run_id, mode="append")
                 continue
-            versions[name] = self._merge(name, rows, gone, match, run_id)
+            gone = deletes.select(key, *identity, RECORD_DATE)
+            versions[name] = self._merge(name, inserts, gone, match, run_id)
         return versions
 
     def _merge(self, name: str, inserts: pl.DataFrame, deletes: pl.DataFrame, match: str, run_id: str) -> int:
@@ -191,6 +252,7 @@ class Store:
                 predicate=predicate,
                 source_alias="s",
                 target_alias="t",
+                writer_properties=WRITER,
                 commit_properties=_commit(run_id),
             )
             .when_matched_delete()
@@ -237,6 +299,7 @@ class Store:
             "configuration": TABLE_PROPERTIES,
             "storage_options": self._options,
             "commit_properties": _commit(run_id),
+            "writer_properties": WRITER,
         }
         if mode == "overwrite":
             write_deltalake(
@@ -245,6 +308,14 @@ class Store:
         else:
             write_deltalake(self._table(name), frame.to_arrow(), mode="append", **options)
         return DeltaTable(self._table(name), storage_options=self._options).version()
+
+
+def _partition_day(uri: str) -> dt.date | None:
+    """The record day of a partitioned file from its path (`.../record_date=YYYY-MM-DD/part-...`)."""
+    marker = f"/{RECORD_DATE}="
+    if marker not in uri:
+        return None
+    return dt.date.fromisoformat(uri.split(marker, 1)[1][:10])
 
 
 def _commit(run_id: str) -> CommitProperties:
@@ -261,20 +332,18 @@ def _between(first: dt.date, last: dt.date) -> pl.Expr:
 def audit_inputs(store: Store, first: dt.date, last: dt.date) -> CanonicalTables:
     """The canonical tables an audit day reads, as lazy scans pruned to its windows.
 
-    Events and calls whose own day is in first..last; tickets created then, and the older
-    tickets those events and calls refer to (a ticket solved in the window may be weeks old).
-    Each family then reads only the columns and rows it needs from the scans.
+    Events and calls whose own day is in first..last; tickets created by `last` that changed
+    on or after `first` (the store holds each ticket's latest version, so a ticket that changed
+    in the window is there, however old). The same rows the day's export range would deliver,
+    where every change of a ticket is exported. Each family then reads only the columns and
+    rows it needs from the scans.
     """
-    events = store.scan("ticket_events").filter(_between(first, last))
-    calls = store.scan("calls").filter(_between(first, last))
-    referenced = pl.concat(
-        [events.select("ticket_id"), calls.select("ticket_id").drop_nulls()], how="vertical"
-    ).unique()
-    ids = referenced.collect()["ticket_id"]
-    tickets = store.scan("tickets").filter(
-        (pl.col(RECORD_DATE) <= last) & (_between(first, last) | pl.col("ticket_id").is_in(ids.implode()))
+    since = dt.datetime.combine(first, dt.time(0), tzinfo=dt.UTC)
+    return CanonicalTables(
+        tickets=store.scan("tickets", last=last).filter(pl.col("updated_at") >= since),
+        ticket_events=store.scan("ticket_events", first=first, last=last),
+        calls=store.scan("calls", first=first, last=last),
     )
-    return CanonicalTables(tickets=tickets, ticket_events=events, calls=calls)
 
 
 def day_inputs(store: Store, first: dt.date, last: dt.date) -> tuple[pl.DataFrame, pl.DataFrame]:
