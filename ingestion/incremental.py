@@ -477,7 +477,8 @@ def ingest_to_store(
             )
             store.replace_rejected(part.rejected, ids, run_id)
             write_quarantine(storage, quarantine_prefix, part.files, part.quarantined_rows, run_id)
-            quarantine.append(part.quarantined_rows.drop(SOURCE_ROW))
+            conflicts = part.quarantined_rows.filter(pl.col("reason") == q.CONFLICTING_DUPLICATE)
+            quarantine += [part.rejected.select(q.QUARANTINE_SCHEMA.names()), conflicts.drop(SOURCE_ROW)]
         read = (
             pl.concat([b.ledger_rows for b in parts.values()], how="vertical")
             if parts

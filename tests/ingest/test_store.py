@@ -310,3 +310,21 @@ def test_any_history_of_landings_ends_as_the_store_built_from_scratch(
         assert_same_store(incremental, scratch)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_run_reports_what_it_rejected_whole_files_rows_and_stray_folders(tmp_path: Path) -> None:
+    landing = MemoryStorage(
+        {
+            key("tickets", 2, "good"): csv_bytes([T1_V1, ticket(ticket_id="T9", status="bogus")]),
+            "tickets/export_date=2026-03-02/broken.csv.gz": b"not gzip at all",
+            "tickets/2026-03-02/lost.csv": csv_bytes([T2]),
+        }
+    )
+    report = ingest(landing, Store(str(tmp_path / "store")), "r1")
+    rows = report.quarantine.sort("object_key").select("object_key", "row_number", "reason").rows()
+    assert rows == [
+        ("tickets/2026-03-02/", None, "unsupported_format"),  # a folder that is not an export day
+        ("tickets/export_date=2026-03-02/broken.csv.gz", None, "unreadable_file"),
+        (key("tickets", 2, "good"), 2, "value_not_in_enum"),
+    ]
+    assert report.strays == ["tickets/2026-03-02/"]

@@ -14,8 +14,11 @@ import sample_frames as s
 
 from configs.settings import load_settings
 from expectations.gate import ValidationFailed
+from ingestion.incremental import ingest_to_store
+from storage import LocalStorage
 from warehouse.manifest import input_files_frame
 from warehouse.publish import write_audit_publish_frames
+from warehouse.store import Store
 
 DOC = Path(__file__).parents[2] / "docs" / "auditing.md"
 
@@ -57,6 +60,13 @@ def quickstart_dir(tmp_path_factory) -> Path:
         write_audit_publish_frames(
             s.inputs(), outputs(broken=True), files, run_id="r2", started_at=started, **common
         )
+    landing = root / "landing"
+    (landing / "tickets" / "export_date=2026-11-20").mkdir(parents=True)
+    exported = s.tickets().drop("export_date", "source_key", "source_row")
+    exported.with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%SZ")).write_csv(
+        landing / "tickets" / "export_date=2026-11-20" / "a.csv"
+    )
+    ingest_to_store(LocalStorage(landing), Store(settings.canonical_store_uri()), run_id="r1")
     return root
 
 
@@ -81,6 +91,11 @@ def test_every_block_runs(quickstart_dir, monkeypatch):
     assert merged["per_file"].fetchall()[0][:3] == ("r1", "tickets", "tickets/export_date=2026-11-20/a.csv")
     assert merged["history"]["run_id"].to_list() == ["r1"]  # the failed run wrote no version
     assert (merged["then"].height, merged["now"].height) == (2, 2)
+    assert (
+        merged["traced"]["object_key"].to_list()
+        == ["tickets/export_date=2026-11-20/a.csv"] * merged["traced"].height
+    )
+    assert merged["traced"].height >= 1 and merged["unreconciled"].height == 0
     # A1 on the day: T1 met, C1 missed, C3 pending -> 1 of 2.
     assert merged["recount"].select("agent_id", "follow_up_numerator", "follow_up_denominator").rows() == [
         ("A1", 1, 2)
