@@ -34,13 +34,16 @@ def _values(frame: pl.DataFrame) -> list[dict[str, Any]]:
     return frame.with_columns(cast).to_dicts()
 
 
-def rate_by_agent_spec(scorecard: pl.DataFrame, metric: str, title: str) -> dict[str, Any] | None:
-    """Bars of an agent rate with Wilson interval error bars; low-volume bars greyed and labelled."""
+def rate_by_agent_spec(
+    scorecard: pl.DataFrame, metric: str, title: str, by: str = "agent_id"
+) -> dict[str, Any] | None:
+    """Bars of a rate per agent (or per team, `by="team_id"`) with Wilson interval error bars;
+    low-volume bars greyed and labelled."""
     rate = f"{metric}_rate"
     if rate not in scorecard.columns:
         return None
     data = scorecard.filter(pl.col(f"{metric}_denominator") > 0).select(
-        pl.col("agent_id").fill_null("(no agent)").alias("agent"),
+        pl.col(by).fill_null("(no team)" if by == "team_id" else "(no agent)").alias("agent"),
         pl.col(rate).alias("rate"),
         pl.col(f"{metric}_ci_low").alias("ci_low"),
         pl.col(f"{metric}_ci_high").alias("ci_high"),
@@ -92,17 +95,18 @@ def rate_by_agent_spec(scorecard: pl.DataFrame, metric: str, title: str) -> dict
     }
 
 
-def escalation_classes_spec(classes_by_agent: pl.DataFrame) -> dict[str, Any] | None:
-    """Stacked bars: classified contacts per agent by escalation class."""
+def escalation_classes_spec(classes_by_agent: pl.DataFrame, by: str = "agent_id") -> dict[str, Any] | None:
+    """Stacked bars: classified contacts per agent (or team) by escalation class."""
     if classes_by_agent.is_empty():
         return None
+    counts = classes_by_agent.group_by(by).agg(pl.col(list(ESCALATION_CLASSES)).sum())
     long = (
-        classes_by_agent.with_columns(pl.col("agent_id").fill_null("(no agent)"))
+        counts.select(pl.col(by).fill_null("(none)").alias("agent_id"), *ESCALATION_CLASSES)
         .unpivot(index="agent_id", on=list(ESCALATION_CLASSES), variable_name="class", value_name="contacts")
         .filter(pl.col("contacts") > 0)
     )
     return {
-        "title": "Escalation classes by agent",
+        "title": f"Escalation classes by {'team' if by == 'team_id' else 'agent'}",
         "width": 520,
         "data": {"values": _values(long)},
         "mark": "bar",

@@ -23,6 +23,7 @@ from storage import is_s3
 
 TEMPLATES = Path(__file__).with_name("templates")
 EVIDENCE_PREVIEW = 5  # evidence ids shown before a flag's full list is folded away
+CHART_AGENTS = 60  # more agents than this: the rate and class charts show teams
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'unsafe-inline'"
 
 
@@ -127,10 +128,20 @@ def render_report(
     classes = views.escalation_classes_by_agent(day.escalation_audit)
     agents = scorecard.sort("agent_id", nulls_last=True).to_dicts() if scorecard is not None else []
 
+    # A chart of every agent stops being readable (and takes seconds to draw) in a large centre:
+    # past CHART_AGENTS agents the charts show teams; the tables still list every agent.
+    by = "team_id" if len(agents) > CHART_AGENTS else "agent_id"
+    charted = (
+        views.rollup(scorecard, ["team_id"], min_volume)
+        if by == "team_id" and scorecard is not None
+        else scorecard
+    )
+
     def chart(metric: str) -> Markup | None:
-        if scorecard is None or metric not in metrics:
+        if charted is None or metric not in metrics:
             return None
-        return _svg(charts.rate_by_agent_spec(scorecard, metric, f"{views.metric_label(metric)} rate"))
+        title = f"{views.metric_label(metric)} rate" + (" by team" if by == "team_id" else "")
+        return _svg(charts.rate_by_agent_spec(charted, metric, title, by=by))
 
     headline_metrics = [m for m in catalogue.headline_metrics() if m in metrics] or metrics[:4]
     context = {
@@ -157,7 +168,7 @@ def render_report(
             "missed_escalation": chart("missed_escalation"),
             "first_contact_resolution": chart("first_contact_resolution"),
             "reopen": chart("reopen"),
-            "escalation_classes": _svg(charts.escalation_classes_spec(classes)),
+            "escalation_classes": _svg(charts.escalation_classes_spec(classes, by=by)),
             "trend": _svg(
                 charts.trend_spec(
                     views.trend_long(trend, tuple(headline_metrics)), day.audit_date, TREND_DAYS

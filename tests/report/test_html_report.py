@@ -19,6 +19,7 @@ from report_fixtures import (
     frame,
     manifest_rows,
     parse_page,
+    scorecard_row,
     write_table,
 )
 
@@ -259,3 +260,25 @@ def test_long_evidence_lists_are_folded_but_complete(tmp_path: Path) -> None:
     (summary,) = [e for e in page.find("summary") if e.inside("td", data_col="evidence_ids")]
     assert summary.text == "12 ids: T-0000, T-0001, T-0002, T-0003, T-0004, …"
     assert cell.text.endswith(", ".join(ids))
+
+
+def test_a_large_centre_is_charted_by_team_and_listed_by_agent(warehouse: Path) -> None:
+    """Past CHART_AGENTS agents, a chart of each agent is unreadable and takes seconds to draw:
+    the charts show teams (pooled rates), the scorecard table still lists every agent."""
+    from report.render import CHART_AGENTS
+
+    table = warehouse / "agent_scorecard"
+    published = pl.read_delta(str(table))
+    shutil.rmtree(table)
+    many = [
+        scorecard_row(D, f"team-{i % 3}", f"agent-{i:03d}", follow_up=(i % 4, 4))
+        for i in range(CHART_AGENTS + 1)
+    ]
+    extra = [c for c in published.columns if c not in many[0]]  # volumes and counts: 0
+    rows = frame(many).with_columns(pl.lit(0, pl.Int64).alias(c) for c in extra)
+    write_table(warehouse, "agent_scorecard", rows.select(published.columns).cast(published.schema))
+    html = build_report(str(warehouse), D, data_docs_url=None)
+    page = parse_page(html)
+    assert "Follow-up rate by team" in html and "Escalation classes by team" in html
+    last = page.rate_cell("scorecard-table", {"data-agent": f"agent-{CHART_AGENTS:03d}"}, "follow_up")
+    assert (last.attrs["data-numerator"], last.attrs["data-denominator"]) == (str(CHART_AGENTS % 4), "4")
