@@ -143,8 +143,8 @@ def run_validation(
 ) -> ValidationReport:
     """Validate each frame with its suite (by name), build Data Docs under docs_dir.
 
-    A frame may be lazy (a flow run's canonical tables are scans of its spill files): each
-    validation then reads only the columns it checks.
+    A frame may be lazy (a scan of Parquet files): each validation then reads only the columns
+    it checks.
 
     A table with long views (the scorecards) is several GX validations, each its own Data
     Docs page and results file, reported as one SuiteResult. Writes docs_dir/index.html (GX

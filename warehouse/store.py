@@ -165,7 +165,13 @@ class Store:
         if not of_sources.is_empty():  # the other rows of their keys, in any partition
             wanted = pl.concat([wanted, of_sources.lazy()]).unique()
         wanted = wanted.collect().lazy()
-        found = pl.collect_all([locate(n).join(wanted, on=key, how="semi") for n in names])
+        # A key with copies always has its kept row: look for copies only of the keys kept.
+        kept_rows = locate(entity).join(wanted, on=key, how="semi").collect()
+        if kept_rows.is_empty():
+            found = [kept_rows, kept_rows.clear()]
+        else:
+            wanted = kept_rows.select(key).unique().lazy()
+            found = [kept_rows, locate(copies_table(entity)).join(wanted, on=key, how="semi").collect()]
         frames = []
         for name, where in zip(names, found, strict=True):
             if where.is_empty():

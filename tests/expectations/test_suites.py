@@ -261,8 +261,9 @@ from expectations import SuiteParams as SUITE_PARAMS  # noqa: E402
 
 
 def test_a_lazy_input_is_validated_like_the_same_frame_in_memory(tmp_path):
-    """A flow run hands the gate scans of its spilled canonical tables: same checks, same rows,
-    same failing keys as the frame in memory (here a concession without its currency)."""
+    """A lazy frame (a scan of Parquet files, as the store's tables are) is validated like the
+    same frame in memory: same checks, same rows, same failing keys (here a concession without
+    its currency)."""
     events = s.ticket_events()
     broken = events.with_columns(
         pl.when(pl.col("event_type") == "concession")

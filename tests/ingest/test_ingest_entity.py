@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 from ingest_builders import MemoryStorage, call, csv_bytes, event, export_bytes, jsonl_bytes, ticket
 from polars.testing import assert_frame_equal
 
-from configs.settings import load_settings
-from ingestion.ingest import FILE_REPORT_SCHEMA, ingest_all, ingest_entity, ingest_landing, list_exports
+from ingestion.ingest import FILE_REPORT_SCHEMA, ingest_all, ingest_entity, list_exports
 from storage import LocalStorage
 from transforms.schemas import TICKETS
 from transforms.schemas import quarantine as q
@@ -281,45 +280,6 @@ def test_ingest_all_reads_the_three_entities_and_a_local_folder(tmp_path: Path) 
     }
     assert results["calls"].canonical.collect()["outcome"].to_list() == ["resolved"]
     assert results["ticket_events"].canonical.collect()["public"].to_list() == [True]
-
-
-def test_ingest_landing_follows_the_settings(tmp_path: Path) -> None:
-    key = tk(D1, "a.csv")
-    (tmp_path / key).parent.mkdir(parents=True)
-    (tmp_path / key).write_bytes(
-        csv_bytes([ticket(created_at="2026-03-02T09:00:00"), ticket(ticket_id="T2", status="x")])
-    )
-    settings = load_settings(
-        landing_uri=str(tmp_path), quarantine_prefix="restricted/q", naive_timestamps_as_utc=True
-    )
-    result = ingest_landing(settings, D1, D1, run_id="r")["tickets"]
-    assert result.canonical.collect()["ticket_id"].to_list() == ["T1"]
-    assert (tmp_path / "restricted/q" / (key + ".quarantined-rows.jsonl")).exists()
-
-
-def test_a_spilled_canonical_table_is_written_once_and_scanned_back(tmp_path: Path) -> None:
-    """With `spill_dir` each entity's canonical table is a Parquet file there and the result scans
-    it: the same rows and types as in memory, read from disk (gone with the file)."""
-    objects = {
-        tk(D1, "a.csv"): csv_bytes([ticket(), ticket(ticket_id="T2", status="x")]),
-        tk(D2, "a.csv"): csv_bytes([ticket(status="solved", updated_at="2026-03-03T08:00:00Z")]),
-        "calls/export_date=2026-03-02/a.csv": csv_bytes([call()]),
-    }
-    spilled = ingest_all(MemoryStorage(objects), D1, D3, run_id="r", spill_dir=tmp_path / "work")
-    in_memory = ingest_all(MemoryStorage(objects), D1, D3, run_id="r")
-
-    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == [
-        "calls.parquet",
-        "ticket_events.parquet",
-        "tickets.parquet",
-    ]
-    for name, result in spilled.items():
-        assert_frame_equal(result.canonical.collect(), in_memory[name].canonical.collect())
-        assert_frame_equal(result.quarantine, in_memory[name].quarantine)
-    assert spilled["tickets"].canonical.select("ticket_id", "status").collect().rows() == [("T1", "solved")]
-    (tmp_path / "work" / "tickets.parquet").unlink()
-    with pytest.raises(FileNotFoundError):
-        spilled["tickets"].canonical.collect()
 
 
 def test_a_files_own_lineage_named_columns_are_drift_and_never_lineage() -> None:
