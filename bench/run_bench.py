@@ -333,7 +333,7 @@ def measure_polars_scope() -> dict[str, Any]:
     """Follow-up evidence and concession-rate cells from the store, the way `run_audit` builds them."""
     from transforms.concessions import _rate_cells, build_concessions
     from transforms.contacts import AuditWindow
-    from transforms.follow_up import follow_up_evidence
+    from transforms.follow_up import TABLE, audit_follow_up
     from transforms.scope import day_scope
     from warehouse.store import audit_inputs
 
@@ -343,15 +343,7 @@ def measure_polars_scope() -> dict[str, Any]:
         tables = audit_inputs(store, first, last)
         window = AuditWindow(day, policy.business_time_zone, cutoff)
         scope = day_scope(tables, window, policy)
-        evidence = follow_up_evidence(
-            scope.contacts,
-            scope.customer_contacts,
-            scope.customer_tickets,
-            scope.ticket_events,
-            scope.customer_calls,
-            window,
-            policy.follow_up,
-        )
+        evidence = audit_follow_up(scope, window, policy).tables[TABLE]
         granted = build_concessions(scope.tickets, scope.ticket_events, scope.calls, scope.contacts, "UTC")
         cells = _rate_cells(scope.contacts, granted, window, policy.concessions).select(
             "agent_id", "category", "n", "k"

@@ -161,6 +161,7 @@ def summary_text(
         f"  HTML report          {daily['report_url']}",
         f"  Data Docs            {daily['data_docs_url']}",
         f"  Delta tables         {places.warehouse}/<table>  (agent_scorecard, follow_up_audit, ...)",
+        f"  canonical store      {places.warehouse}/_canonical  (ingest_ledger, tickets, ...; not published)",
         f"  exports read         {places.landing}",
         "",
     ]

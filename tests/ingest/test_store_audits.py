@@ -5,6 +5,7 @@ each day's export range straight from the landing (the pipeline before the store
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -13,28 +14,19 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from configs.policy import Policy, load_policy
-from devtools.sample_data import GeneratorConfig, generate_exports
+from devtools.sample_data import generate_exports
 from flows.windows import data_cutoff, export_range
 from ingestion.incremental import ingest_to_store
 from ingestion.ingest import ingest_all
 from storage import LocalStorage
+from tests.flows.flow_fixtures import EXPORTS as FLOW_EXPORTS
 from transforms.audit import CanonicalTables, collect_audit, run_audit
 from transforms.contacts import AuditWindow
 from warehouse.store import Store, audit_inputs
 
 pytestmark = pytest.mark.integration
 
-EXPORTS = GeneratorConfig(
-    end_date=date(2026, 3, 16),
-    days=16,
-    agents=6,
-    teams=2,
-    tickets_per_agent_per_day=4.0,
-    calls_per_agent_per_day=3.0,
-    seed=23,
-    bad_row_share=0.05,
-    max_files_per_day=2,
-)
+EXPORTS = replace(FLOW_EXPORTS, seed=23)  # the flow tests' small centre, another draw
 DAYS = (date(2026, 3, 5), date(2026, 3, 9), date(2026, 3, 13))  # a backfill day, final, default
 
 
