@@ -20,7 +20,7 @@ from report.build import report_key
 
 runner = CliRunner()
 
-COMMANDS = ("generate", "run", "backfill", "serve", "quickstart", "report")
+COMMANDS = ("generate", "run", "backfill", "ingest", "rebuild-store", "serve", "quickstart", "report")
 PLACE_OPTIONS = ("--landing", "--warehouse", "--reports", "--config", "--policy")
 
 
@@ -73,7 +73,7 @@ def test_every_command_has_help(command: str) -> None:
     assert f"audit {command}" in result.output or "Usage" in result.output
 
 
-@pytest.mark.parametrize("command", ["run", "backfill"])
+@pytest.mark.parametrize("command", ["run", "backfill", "ingest", "rebuild-store"])
 def test_run_and_backfill_accept_the_place_options(command: str) -> None:
     result = runner.invoke(app, [command, "--help"])
     for option in PLACE_OPTIONS:
@@ -237,3 +237,22 @@ def test_a_run_on_s3_is_exit_0_and_names_the_report(prefect_harness: None, fresh
     report = f"{fresh_places.reports}/{report_key(FINAL_DAY)}"
     assert result.stdout == f"audited {FINAL_DAY.isoformat()}: report {report}\n"
     assert fresh_places.reports_storage().exists(report_key(FINAL_DAY))
+
+
+@pytest.mark.integration
+@pytest.mark.xdist_group("prefect")
+def test_ingest_reads_each_object_once_and_rebuild_store_reads_them_all_again(
+    prefect_harness: None, fresh_places: AuditPlaces
+) -> None:
+    places = ["--landing", fresh_places.landing, "--warehouse", fresh_places.warehouse]
+    places += ["--reports", fresh_places.reports]
+    first = runner.invoke(app, ["ingest", *places])
+    assert first.exit_code == 0, first.output
+    read = int(first.stdout.split("ingested ")[1].split(" ")[0])
+    assert read > 0 and "0 deleted, 0 unchanged" in first.stdout
+    again = runner.invoke(app, ["ingest", *places])
+    assert again.exit_code == 0, again.output
+    assert f"ingested 0 object(s) (new or changed), 0 deleted, {read} unchanged" in again.stdout
+    rebuilt = runner.invoke(app, ["rebuild-store", *places])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert f"ingested {read} object(s) (new or changed), 0 deleted, 0 unchanged" in rebuilt.stdout

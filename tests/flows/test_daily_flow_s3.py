@@ -85,6 +85,14 @@ def test_nothing_raw_is_left_outside_the_stores(published_run: FlowOutcome, s3_c
     assert store.ledger().height > 0
 
 
+def test_the_scheduled_run_ingests_once_and_audits_both_days(published_run: FlowOutcome) -> None:
+    from flow_fixtures import runs_named, settled_task_runs
+
+    runs = settled_task_runs(published_run.flow_run_id)
+    assert len(runs_named(runs, "ingest_new_exports")) == 1
+    assert len(runs_named(runs, "compute_metrics")) == len(DAYS)
+
+
 def test_the_flow_run_completed(published_run: FlowOutcome) -> None:
     assert published_run.state.is_completed(), published_run.state.message
     result = published_run.state.result()
