@@ -583,7 +583,10 @@ _LEDGER_TEXT = {
 }
 
 
-def _store_entity(entity: str, copies: bool) -> Table:
+OUTCOME = "dedup_outcome"
+
+
+def _store_entity(entity: str) -> Table:
     schema = ENTITIES[entity]
     columns = [
         Column(name, dtype, f"Contract field of {entity} (docs/contract.md).")
@@ -593,43 +596,36 @@ def _store_entity(entity: str, copies: bool) -> Table:
         Column("export_date", pl.Date(), "Export day of the object the row came from."),
         Column(SOURCE_ID, pl.Int64(), "The object it came from (ingest_ledger.source_id)."),
         Column("source_row", pl.Int64(), "1-based data row within that object."),
-        Column(RECORD_DATE, pl.Date(), f"UTC day of {RECORD_TIME[entity]}: the partition."),
-    ]
-    if copies:
-        columns += [
-            Column("dedup_outcome", pl.String(), "Why it is not the canonical row.", OUTCOMES[1:]),
-            Column("detail", pl.String(), "For a conflict: the kept row and the columns that differ."),
-        ]
-    name = f"{entity}_copies" if copies else entity
-    grain = (
-        f"accepted {entity} row that is not its key's canonical row"
-        if copies
-        else f"{schema.key} (its canonical row)"
-    )
-    return Table(
-        name=name,
-        grain=grain,
-        description=(
-            "Superseded versions, exact re-deliveries and conflicting duplicates, kept so that a later "
-            "object is merged as if every object had been read at once."
-            if copies
-            else f"The canonical {entity}: one row per {schema.key}, chosen by the contract's de-duplication."
+        Column("detail", pl.String(), "For a conflict: the kept row and the columns that differ."),
+        Column(RECORD_DATE, pl.Date(), f"UTC day of {RECORD_TIME[entity]}: the first partition column."),
+        Column(
+            OUTCOME,
+            pl.String(),
+            f"kept: the canonical row (one per {schema.key}); otherwise why it is not: an older version, "
+            "an exact re-delivery or a conflicting duplicate. The second partition column.",
+            OUTCOMES,
         ),
-        key=("source_id", "source_row") if copies else (schema.key,),
+    ]
+    return Table(
+        name=entity,
+        grain=f"accepted {entity} row (the canonical one of each {schema.key}, and every other copy)",
+        description=(
+            f"Every accepted row of the export objects read, with what became of it: the canonical {entity} "
+            f"are the rows with {OUTCOME} = 'kept' (their own partitions), one per {schema.key}. Keeping the "
+            "other copies lets a later object merge as if every object had been read at once."
+        ),
+        key=(SOURCE_ID, "source_row"),
         columns=tuple(columns),
         source="ingest",
         write="merge",
-        partition_by=(RECORD_DATE,),
+        partition_by=(RECORD_DATE, OUTCOME),
         docs="auditing.md#the-canonical-store-and-the-ingest-ledger",
     )
 
 
 def build_store_tables() -> Mapping[str, Table]:
     """The canonical store's tables (not published; restricted like the landing store)."""
-    entities = ("tickets", "ticket_events", "calls")
-    tables = [_store_entity(e, copies=False) for e in entities] + [
-        _store_entity(e, copies=True) for e in entities
-    ]
+    tables = [_store_entity(e) for e in ("tickets", "ticket_events", "calls")]
     tables.append(
         Table(
             name=LEDGER_TABLE,

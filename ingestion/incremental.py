@@ -27,7 +27,15 @@ from typing import Any
 
 import polars as pl
 
-from catalogue import LEDGER_SCHEMA, RECORD_DATE, RECORD_TIME, REJECTED_TABLE, SOURCE_ID, STORE_TABLES
+from catalogue import (
+    LEDGER_SCHEMA,
+    LEDGER_TABLE,
+    RECORD_DATE,
+    RECORD_TIME,
+    REJECTED_TABLE,
+    SOURCE_ID,
+    STORE_TABLES,
+)
 from ingestion.ingest import (
     ExportObject,
     LoadedFile,
@@ -132,14 +140,13 @@ class EntityBatch:
 
     entity: str
     files: list[LoadedFile]
-    removed: pl.DataFrame  # stored rows replaced (kept and copies, with their outcome)
-    kept: pl.DataFrame  # the new canonical rows of every key touched
-    copies: pl.DataFrame  # every other row of those keys
+    removed: pl.DataFrame  # the stored rows of every key touched (with their outcome)
+    rows: pl.DataFrame  # every row of those keys now, with its outcome (kept: the canonical one)
     new_rows: pl.DataFrame  # canonical rows that come from this batch's objects (validated)
     rejected: pl.DataFrame  # rejected-row records of this batch's objects
     quarantined_rows: pl.DataFrame  # rejections with source_row, for the raw copies in the landing
     ledger_rows: pl.DataFrame  # this batch's objects
-    count_changes: pl.DataFrame  # source_id, outcome, change: for objects read earlier
+    touched: set[int]  # objects read earlier whose rows were re-decided (their counts may change)
 
 
 def _record_date(entity: str) -> pl.Expr:
@@ -221,30 +228,20 @@ def merge_entity(
         pl.col(dedup.DETAIL).alias("detail"),
         pl.col(SOURCE_ROW),
     )
-    before = staying.group_by(SOURCE_ID, dedup.OUTCOME).agg(pl.len().cast(pl.Int64).alias("before"))
-    after = (
-        outcomes.filter(~pl.col(SOURCE_ID).is_in(list(batch_ids)))
-        .group_by(SOURCE_ID, dedup.OUTCOME)
-        .agg(pl.len().cast(pl.Int64).alias("after"))
-    )
-    changes = (
-        before.join(after, on=[SOURCE_ID, dedup.OUTCOME], how="full", coalesce=True)
-        .with_columns((pl.col("after").fill_null(0) - pl.col("before").fill_null(0)).alias("change"))
-        .filter(pl.col("change") != 0)
-        .select(SOURCE_ID, dedup.OUTCOME, "change")
-    )
     rejected = _rejected_records(files, staged_out, entity)
     return EntityBatch(
         entity=entity,
         files=files,
         removed=stored,
-        kept=merged.kept,
-        copies=merged.copies,
+        rows=pl.concat(
+            [merged.kept.with_columns(pl.lit(dedup.KEPT).alias(dedup.OUTCOME)), merged.copies],
+            how="diagonal_relaxed",
+        ),
         new_rows=merged.kept.filter(pl.col(SOURCE_ID).is_in(list(batch_ids))),
         rejected=rejected,
         quarantined_rows=pl.concat([staged_out, batch_conflicts], how="vertical_relaxed"),
         ledger_rows=_ledger_rows(files, staged_out, outcomes, incoming, rejected, run_id, now),
-        count_changes=changes,
+        touched=set(staying[SOURCE_ID].unique().to_list()),
     )
 
 
@@ -284,12 +281,17 @@ def _ledger_rows(
     now: dt.datetime,
 ) -> pl.DataFrame:
     """One ledger row per object read: its counts from scratch (all its rows were in the group)."""
+    if not files:
+        return LEDGER_SCHEMA.to_frame()
     by_object = outcomes.group_by(SOURCE_ID).agg(
         *[(pl.col(dedup.OUTCOME) == o).sum().cast(pl.Int64).alias(o) for o in COUNTED]
     )
+    # A day reads a ticket from its creation to its latest change (`warehouse.store.audit_inputs`):
+    # its days run to the day of its `updated_at`.
+    changed = pl.col("updated_at").dt.date() if RECORD_TIME[files[0].obj.entity] == "created_at" else None
+    last = pl.max_horizontal(RECORD_DATE, changed) if changed is not None else pl.col(RECORD_DATE)
     days = incoming.group_by(SOURCE_ID).agg(
-        pl.col(RECORD_DATE).min().alias("first_record_date"),
-        pl.col(RECORD_DATE).max().alias("last_record_date"),
+        pl.col(RECORD_DATE).min().alias("first_record_date"), last.max().alias("last_record_date")
     )
     reasons = (
         rejected.filter(pl.col("row_number").is_not_null())
@@ -337,37 +339,38 @@ def _ledger_rows(
     return pl.DataFrame(rows, schema=LEDGER_SCHEMA)
 
 
-def apply_count_changes(ledger: pl.DataFrame, changes: pl.DataFrame, run_id: str) -> pl.DataFrame:
-    """Counts of objects read earlier, after a later object changed what became of their rows.
-
-    `changes` holds (source_id, dedup_outcome, change). Row by row in Python: the ledger has a
-    row per object, a few thousand, and this keeps the arithmetic plain."""
-    if changes.is_empty():
-        return ledger
-    delta: dict[int, dict[str, int]] = {}
-    for sid, outcome, change in changes.iter_rows():
-        delta.setdefault(sid, dict.fromkeys(COUNTED, 0))[outcome] += change
-    rows = []
+def apply_recount(
+    ledger: pl.DataFrame, counts: pl.DataFrame, source_ids: Iterable[int], run_id: str
+) -> pl.DataFrame:
+    """Counts of objects read earlier, as the store holds their rows now (`counts`: source_id,
+    dedup_outcome, rows). Absolute, not deltas: a run that died between its writes cannot make
+    them drift. Staging rejections and whole-file errors do not change; conflicts can."""
+    by_object: dict[int, dict[str, int]] = {sid: dict.fromkeys(COUNTED, 0) for sid in source_ids}
+    for sid, outcome, rows in counts.iter_rows():
+        by_object.setdefault(sid, dict.fromkeys(COUNTED, 0))[outcome] = rows
+    out = []
     for row in ledger.iter_rows(named=True):
-        d = delta.get(row[SOURCE_ID])
-        if d is not None:
-            row = {
+        c = by_object.get(row[SOURCE_ID])
+        if c is not None and row["status"] == "ingested":
+            fixed = sum(r["rows"] for r in row["reasons"] if r["reason"] != q.CONFLICTING_DUPLICATE)
+            updated = {
                 **row,
-                "rows_accepted": row["rows_accepted"] + d["kept"] + d["superseded"],
-                "rows_superseded": row["rows_superseded"] + d["superseded"],
-                "rows_duplicate": row["rows_duplicate"] + d["duplicate"],
-                "rows_quarantined": row["rows_quarantined"] + d["conflict"],
-                "reasons": _with_conflicts(row["reasons"], d["conflict"]),
-                "updated_run_id": run_id,
+                "rows_accepted": c["kept"] + c["superseded"],
+                "rows_superseded": c["superseded"],
+                "rows_duplicate": c["duplicate"],
+                "rows_quarantined": fixed + c["conflict"],
+                "reasons": _with_conflicts(row["reasons"], c["conflict"]),
             }
-        rows.append(row)
-    return pl.DataFrame(rows, schema=LEDGER_SCHEMA)
+            if updated != row:
+                row = {**updated, "updated_run_id": run_id}
+        out.append(row)
+    return pl.DataFrame(out, schema=LEDGER_SCHEMA)
 
 
-def _with_conflicts(reasons: list[dict[str, Any]], change: int) -> list[dict[str, Any]]:
-    """The reasons with the conflicting-duplicate count moved by `change` (none left: no entry)."""
+def _with_conflicts(reasons: list[dict[str, Any]], conflicts: int) -> list[dict[str, Any]]:
+    """The reasons with the conflicting-duplicate count set to `conflicts` (none: no entry)."""
     counts = {r["reason"]: r["rows"] for r in reasons}
-    counts[q.CONFLICTING_DUPLICATE] = counts.get(q.CONFLICTING_DUPLICATE, 0) + change
+    counts[q.CONFLICTING_DUPLICATE] = conflicts
     return [{"reason": r, "rows": n} for r, n in sorted(counts.items()) if n > 0]
 
 
@@ -426,11 +429,15 @@ def ingest_to_store(
     """
     now = now or dt.datetime.now(dt.UTC)
     ledger = store.ledger()
+    orphans, missing = _out_of_step(store, ledger)
+    if not missing.is_empty():  # read again, whatever their fingerprint
+        log.warning("ingest %s: %d object(s) of the ledger have no rows in the store", run_id, missing.height)
+        ledger = ledger.filter(~pl.col(SOURCE_ID).is_in(missing[SOURCE_ID]))
     current = ledger.filter(pl.col("status") == "ingested")
     newest_before: date | None = current["export_date"].max()  # type: ignore[assignment]
     plans = {entity: plan_entity(storage, entity, ledger) for entity in ENTITIES}
     to_read = [o for p in plans.values() for o in p.to_read]
-    deleted = pl.concat([p.deleted for p in plans.values()], how="vertical")
+    deleted = pl.concat([*(p.deleted for p in plans.values()), orphans], how="vertical_relaxed")
     changed_keys = set(current["object_key"].to_list()) & {o.key for o in to_read}
     late = sorted(
         o.key
@@ -472,9 +479,7 @@ def ingest_to_store(
         for entity, part in parts.items():
             gone = removed.filter(pl.col("entity") == entity)[SOURCE_ID].to_list()
             ids = {source_id(f.obj.key) for f in part.files} | set(gone)
-            store.replace_rows(
-                entity, removed=part.removed, kept=part.kept, copies=part.copies, run_id=run_id, reread=ids
-            )
+            store.replace_rows(entity, removed=part.removed, rows=part.rows, run_id=run_id, reread=ids)
             store.replace_rejected(part.rejected, ids, run_id)
             write_quarantine(storage, quarantine_prefix, part.files, part.quarantined_rows, run_id)
             conflicts = part.quarantined_rows.filter(pl.col("reason") == q.CONFLICTING_DUPLICATE)
@@ -484,15 +489,20 @@ def ingest_to_store(
             if parts
             else LEDGER_SCHEMA.to_frame()
         )
-        changes = pl.concat([b.count_changes for b in parts.values()], how="vertical") if parts else None
-        ledger = _next_ledger(ledger, read, removed, changes, run_id)
+        touched = {e: b.touched for e, b in parts.items() if b.touched}
+        recount = (
+            pl.concat([store.outcome_counts(e, ids) for e, ids in touched.items()], how="vertical")
+            if touched
+            else None
+        )
+        ledger = _next_ledger(ledger, read, removed, recount, set().union(*touched.values()), run_id)
         key_of.update(zip(read[SOURCE_ID].to_list(), read["object_key"].to_list(), strict=True))
         read_rows.append(read)
         store.write_ledger(ledger, run_id)
         log.info("ingest %s: batch %d/%d merged (%d objects)", run_id, number, len(batches), len(batch))
     refreshed = pl.concat([p.refreshed for p in plans.values()], how="vertical")
-    if not refreshed.is_empty():
-        ledger = pl.concat([ledger.filter(~pl.col(SOURCE_ID).is_in(refreshed[SOURCE_ID])), refreshed])
+    if not refreshed.is_empty():  # the fingerprint only: the counts may have moved since the plan
+        ledger = ledger.update(refreshed.select(SOURCE_ID, "fingerprint"), on=SOURCE_ID)
         store.write_ledger(ledger, run_id)
     objects_read = pl.concat(read_rows, how="vertical") if read_rows else LEDGER_SCHEMA.to_frame()
     strays = [s for p in plans.values() for s in p.strays]
@@ -513,8 +523,43 @@ def ingest_to_store(
     )
 
 
+def _out_of_step(store: Store, ledger: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Where the store and the ledger disagree, as a run killed between its writes leaves them:
+    (rows from objects the ledger does not hold as ingested: removed in the first batch; ledger
+    entries whose rows are not in the store: read again). One column of each table is read."""
+    current = ledger.filter(pl.col("status") == "ingested")
+    orphan_rows, missing_ids = [], []
+    for entity in ENTITIES:
+        stored = store.source_ids(entity)
+        mine = current.filter(pl.col("entity") == entity)
+        known = set(mine[SOURCE_ID].to_list())
+        orphan_rows += [
+            {SOURCE_ID: sid, "entity": entity, "status": "orphan"} for sid in sorted(stored - known)
+        ]
+        holds_rows = mine.filter(
+            pl.col("rows_read")
+            > pl.col("rows_quarantined")
+            - pl.col("reasons")
+            .list.eval(
+                pl.element()
+                .filter(pl.element().struct.field("reason") == q.CONFLICTING_DUPLICATE)
+                .struct.field("rows")
+            )
+            .list.sum()
+            .fill_null(0)
+        )
+        missing_ids += [sid for sid in holds_rows[SOURCE_ID].to_list() if sid not in stored]
+    orphans = pl.DataFrame(orphan_rows, schema=LEDGER_SCHEMA) if orphan_rows else LEDGER_SCHEMA.to_frame()
+    return orphans, current.filter(pl.col(SOURCE_ID).is_in(missing_ids))
+
+
 def _next_ledger(
-    ledger: pl.DataFrame, read: pl.DataFrame, removed: pl.DataFrame, changes: pl.DataFrame | None, run_id: str
+    ledger: pl.DataFrame,
+    read: pl.DataFrame,
+    removed: pl.DataFrame,
+    recount: pl.DataFrame | None,
+    touched: set[int],
+    run_id: str,
 ) -> pl.DataFrame:
     """The ledger after a batch: objects read replace their earlier versions, deleted objects are
     marked, and objects read earlier get their changed counts."""
@@ -530,8 +575,8 @@ def _next_ledger(
         .otherwise(pl.col("updated_run_id"))
         .alias("updated_run_id"),
     )
-    if changes is not None:
-        marked = apply_count_changes(marked, changes, run_id)
+    if recount is not None:
+        marked = apply_recount(marked, recount, touched, run_id)
     return pl.concat([marked, read], how="vertical").select(LEDGER_SCHEMA.names())
 
 
@@ -571,7 +616,12 @@ def _run_quarantine(parts: list[pl.DataFrame], strays: list[str]) -> pl.DataFram
 
 def rebuild(store: Store) -> None:
     """Empty the store and the ledger (their history stays in the Delta logs): the next ingest
-    reads every object again, as a first ingest would. `audit rebuild-store`."""
-    for name, spec in STORE_TABLES.items():
+    reads every object again, as a first ingest would. `audit rebuild-store`.
+
+    The ledger goes first: killed half way, the next ingest finds rows the ledger does not know
+    and removes them (`_out_of_step`), never a ledger that says rows are there when they are not.
+    """
+    names = [LEDGER_TABLE, *(n for n in STORE_TABLES if n != LEDGER_TABLE)]
+    for name in names:
         if store.exists(name):
-            store._write(name, spec.schema.to_frame(), "rebuild", mode="overwrite")
+            store._write(name, STORE_TABLES[name].schema.to_frame(), "rebuild", mode="overwrite")

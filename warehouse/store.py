@@ -2,19 +2,19 @@
 
 Layout under the store URI (`AuditSettings.canonical_store_uri()`, a folder or `s3://` prefix):
 
-- `tickets`, `ticket_events`, `calls`: one row per key, the contract's columns plus lineage
-  (`export_date`, `source_id`, `source_row`), partitioned by `record_date` (the UTC day of the
-  row's own time: created_at, occurred_at, initiated_at), so an audit day reads its windows
-  by partition;
-- `<entity>_copies`: every other accepted row (superseded versions, exact re-deliveries,
-  conflicting duplicates) with its outcome, so a later object merges as if every object had
-  been read together;
+- `tickets`, `ticket_events`, `calls`: every accepted row with the contract's columns, lineage
+  (`export_date`, `source_id`, `source_row`) and what became of it (`dedup_outcome`),
+  partitioned by `record_date` (the UTC day of the row's own time: created_at, occurred_at,
+  initiated_at) and by `dedup_outcome`. The canonical rows, one per key, are the `kept`
+  partitions: an audit day reads those of its windows. The other rows (superseded versions,
+  exact re-deliveries, conflicting duplicates) let a later object merge as if every object
+  had been read together;
 - `rejected_rows`: rows and whole objects rejected at staging (no raw values);
 - `ingest_ledger`: one row per export object read.
 
 Every change to an entity table is one Delta commit (a merge that deletes the replaced rows
-and inserts the new ones), carrying the run id in its metadata. The schemas are the
-catalogue's (`catalogue.STORE_TABLES`).
+and inserts the new ones), carrying the run id in its metadata, so an entity is never half
+changed. The schemas are the catalogue's (`catalogue.STORE_TABLES`).
 """
 
 from __future__ import annotations
@@ -27,9 +27,16 @@ from typing import Any, Literal
 import polars as pl
 from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 
-from catalogue import LEDGER_SCHEMA, LEDGER_TABLE, RECORD_DATE, REJECTED_TABLE, SOURCE_ID, STORE_TABLES
+from catalogue import (
+    LEDGER_SCHEMA,
+    LEDGER_TABLE,
+    OUTCOME,
+    RECORD_DATE,
+    REJECTED_TABLE,
+    SOURCE_ID,
+    STORE_TABLES,
+)
 from configs.settings import S3Settings
-from transforms.dedup import OUTCOME
 from transforms.schemas import ENTITIES
 from transforms.schemas import quarantine as q
 from transforms.scope import CanonicalTables
@@ -40,12 +47,11 @@ _OP = "_op"  # merge source column: delete (a stored row to remove) or insert
 WRITER = WriterProperties(compression="LZ4_RAW")
 
 
-def copies_table(entity: str) -> str:
-    return f"{entity}_copies"
+KEPT = "kept"
 
 
-def entity_schema(entity: str, *, copies: bool = False) -> pl.Schema:
-    return STORE_TABLES[copies_table(entity) if copies else entity].schema
+def entity_schema(entity: str) -> pl.Schema:
+    return STORE_TABLES[entity].schema
 
 
 def _sql_list(values: Iterable[Any]) -> str:
@@ -84,21 +90,25 @@ class Store:
         *,
         first: dt.date | None = None,
         last: dt.date | None = None,
-    ) -> list[tuple[str, dt.date | None]]:
-        """The table's current Parquet files (and each one's record day), from its Delta log,
-        optionally only the partitions whose record day is in first..last."""
+        kept: bool | None = None,
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """The table's current Parquet files and each one's partition values, from its Delta log,
+        optionally only the partitions whose record day is in first..last, and only the kept
+        (`kept=True`) or only the other (`kept=False`) rows."""
         table = open_table(self._table(name), self._options)
         if table is None:
             return []
         if version is not None:
             table.load_as_version(version)
-        found = [(f, _partition_day(f)) for f in table.file_uris()]
+        found = [(f, _partition_values(f)) for f in table.file_uris()]
         if not STORE_TABLES[name].partition_by:
             return found
         return [
-            (f, day)
-            for f, day in found
-            if day is not None and (first is None or day >= first) and (last is None or day <= last)
+            (f, values)
+            for f, values in found
+            if (first is None or values[RECORD_DATE] >= first)
+            and (last is None or values[RECORD_DATE] <= last)
+            and (kept is None or (values[OUTCOME] == KEPT) == kept)
         ]
 
     def scan(
@@ -108,29 +118,34 @@ class Store:
         *,
         first: dt.date | None = None,
         last: dt.date | None = None,
+        kept: bool | None = None,
     ) -> pl.LazyFrame:
         """A table as a lazy scan (an empty frame of its schema when it does not exist yet),
-        optionally only the partitions whose record day is in first..last.
+        optionally pruned by partition (see `files`).
 
         The files are resolved from the Delta log once, here, pruned by their partition, and
-        scanned as Parquet without the partition column: an audit day collects many plans over
-        the same tables, and filtering every row on the partition column for each of them cost
-        a third of the day (bench: 15 s -> 11 s)."""
+        scanned as Parquet with the partition values as constants: an audit day collects many
+        plans over the same tables, and filtering every row on a partition column for each of
+        them cost a third of the day (bench: 15 s -> 11 s)."""
         spec = STORE_TABLES[name]
         schema = spec.schema
-        files = self.files(name, version, first=first, last=last)
+        files = self.files(name, version, first=first, last=last, kept=kept)
         if not files:
             return schema.to_frame().lazy()
         stored = [c for c in schema.names() if c not in spec.partition_by]
         scans = [
             pl.scan_parquet(f, storage_options=self._options)
             .select(stored)
-            .with_columns(pl.lit(day, pl.Date).alias(RECORD_DATE))
-            if spec.partition_by
-            else pl.scan_parquet(f, storage_options=self._options)
-            for f, day in files
+            .with_columns(pl.lit(v, schema[c]).alias(c) for c, v in values.items())
+            for f, values in files
         ]
         return pl.concat(scans, how="vertical").select(schema.names())
+
+    def canonical(
+        self, entity: str, *, first: dt.date | None = None, last: dt.date | None = None
+    ) -> pl.LazyFrame:
+        """The canonical rows of an entity (one per key), optionally of record days first..last."""
+        return self.scan(entity, first=first, last=last, kept=True)
 
     # --- the ledger -------------------------------------------------------------------------------
 
@@ -145,99 +160,70 @@ class Store:
     # --- rows ---------------------------------------------------------------------------------
 
     def rows_of(self, entity: str, keys: pl.Series, source_ids: Iterable[int]) -> pl.DataFrame:
-        """Every stored row (kept and copies, with `dedup_outcome`) of the keys in `keys` and of
-        the keys any row from `source_ids` has: whole key groups, so they can be de-duplicated
-        again. Reads the key and source columns of the whole table (a semi-join: the keys are
-        hashed once), then only the partitions that hold a match."""
+        """Every stored row (any outcome) of the keys in `keys` and of the keys any row from
+        `source_ids` has: whole key groups, so they can be de-duplicated again. Reads the key and
+        source columns (a semi-join: the keys are hashed once), then only the partitions that
+        hold a match; the other rows of a key are looked for only where its kept row exists,
+        since every key with rows has one."""
         key = ENTITIES[entity].key
         ids = pl.Series(list(source_ids), dtype=pl.Int64)
-        names = (entity, copies_table(entity))
         wanted = keys.unique().to_frame(key).lazy()
 
-        def locate(name: str) -> pl.LazyFrame:
-            return self.scan(name).select(key, SOURCE_ID, RECORD_DATE)
+        def located(kept: bool | None) -> pl.LazyFrame:
+            return self.scan(entity, kept=kept).select(key, SOURCE_ID, RECORD_DATE, OUTCOME)
 
-        of_sources = pl.concat(
-            pl.collect_all(
-                [locate(n).filter(pl.col(SOURCE_ID).is_in(ids.implode())).select(key) for n in names]
-            )
-        )
+        of_sources = located(None).filter(pl.col(SOURCE_ID).is_in(ids.implode())).select(key).collect()
         if not of_sources.is_empty():  # the other rows of their keys, in any partition
             wanted = pl.concat([wanted, of_sources.lazy()]).unique()
-        wanted = wanted.collect().lazy()
-        # A key with copies always has its kept row: look for copies only of the keys kept.
-        kept_rows = locate(entity).join(wanted, on=key, how="semi").collect()
-        if kept_rows.is_empty():
-            found = [kept_rows, kept_rows.clear()]
-        else:
-            wanted = kept_rows.select(key).unique().lazy()
-            found = [kept_rows, locate(copies_table(entity)).join(wanted, on=key, how="semi").collect()]
-        frames = []
-        for name, where in zip(names, found, strict=True):
-            if where.is_empty():
-                continue
-            days = sorted(where[RECORD_DATE].unique().to_list())
-            rows = (
-                pl.concat([self.scan(name, first=day, last=day) for day in days], how="vertical")
-                .join(wanted, on=key, how="semi")
-                .collect()
-            )
-            if name == entity:
-                rows = rows.with_columns(
-                    pl.lit("kept").alias(OUTCOME), pl.lit(None, pl.String).alias("detail")
-                )
-            frames.append(rows.select(entity_schema(entity, copies=True).names()))
-        if not frames:
-            return entity_schema(entity, copies=True).to_frame()
-        return pl.concat(frames, how="vertical_relaxed").cast(entity_schema(entity, copies=True))
+        kept_rows = located(True).join(wanted.collect().lazy(), on=key, how="semi").collect()
+        # The rows of keys with no kept row (left by a run that died between its writes, which
+        # is now one commit per entity) are still found through their source ids above.
+        others = (
+            located(False)
+            .join(pl.concat([kept_rows.select(key), of_sources]).unique().lazy(), on=key, how="semi")
+            .collect()
+        )
+        where = pl.concat([kept_rows, others])
+        if where.is_empty():
+            return entity_schema(entity).to_frame()
+        parts = where.select(RECORD_DATE, OUTCOME).unique().sort(RECORD_DATE, OUTCOME).rows()
+        group = where.select(key).unique().lazy()
+        frames = [
+            self.scan(entity, first=day, last=day, kept=outcome == KEPT)
+            .filter(pl.col(OUTCOME) == outcome)
+            .join(group, on=key, how="semi")
+            for day, outcome in parts
+        ]
+        return pl.concat(pl.collect_all(frames), how="vertical_relaxed").cast(entity_schema(entity))
 
     def replace_rows(
         self,
         entity: str,
         *,
         removed: pl.DataFrame,
-        kept: pl.DataFrame,
-        copies: pl.DataFrame,
+        rows: pl.DataFrame,
         run_id: str,
         reread: Iterable[int] = (),
-    ) -> dict[str, int]:
-        """Make the stored rows of some keys `kept` and `copies`, where `removed` is what the
-        store held for them (kept and copies, with `dedup_outcome`). Only rows whose place or
-        outcome changed are written: a row is (source_id, source_row), whose content changes only
-        when its object is read again (`reread`: every row of those objects is replaced). One
-        commit per table changed; returns the versions written."""
-        again = pl.col(SOURCE_ID).is_in(pl.Series(list(reread), dtype=pl.Int64).implode())
-        key = ENTITIES[entity].key
+    ) -> int | None:
+        """Make the stored rows of some keys `rows` (each with its `dedup_outcome`), where
+        `removed` is what the store held for them. Only rows whose outcome changed, and every
+        row of an object read again (`reread`: the same row number now has other content), are
+        written: one commit. Returns the version written (None: nothing changed)."""
+        schema = entity_schema(entity)
         identity = [SOURCE_ID, "source_row"]
-        was_kept = removed.filter(pl.col(OUTCOME) == "kept")
-        was_copy = removed.filter(pl.col(OUTCOME) != "kept")
-        copy_state = [*identity, OUTCOME, "detail"]
-        versions = {}
-        for name, new, old, state, match in (
-            (entity, kept, was_kept, identity, f"t.{key} = s.{key}"),
-            (
-                copies_table(entity),
-                copies,
-                was_copy,
-                copy_state,
-                f"t.{SOURCE_ID} = s.{SOURCE_ID} AND t.source_row = s.source_row",
-            ),
-        ):
-            schema = STORE_TABLES[name].schema
-            rows = new.select(schema.names()).cast(schema)
-            old = old.select(schema.names()).cast(schema)
-            inserts = rows.join(old.filter(~again).select(state), on=state, how="anti", nulls_equal=True)
-            deletes = old.join(rows.filter(~again).select(state), on=state, how="anti", nulls_equal=True)
-            if deletes.is_empty():
-                if not inserts.is_empty():
-                    versions[name] = self._write(name, inserts, run_id, mode="append")
-                continue
-            gone = deletes.select(key, *identity, RECORD_DATE)
-            versions[name] = self._merge(name, inserts, gone, match, run_id)
-        return versions
+        state = [*identity, OUTCOME, "detail"]
+        again = pl.col(SOURCE_ID).is_in(pl.Series(list(reread), dtype=pl.Int64).implode())
+        new = rows.select(schema.names()).cast(schema)
+        old = removed.select(schema.names()).cast(schema)
+        inserts = new.join(old.filter(~again).select(state), on=state, how="anti", nulls_equal=True)
+        deletes = old.join(new.filter(~again).select(state), on=state, how="anti", nulls_equal=True)
+        if deletes.is_empty():
+            return self._write(entity, inserts, run_id, mode="append") if not inserts.is_empty() else None
+        match = f"t.{SOURCE_ID} = s.{SOURCE_ID} AND t.source_row = s.source_row"
+        return self._merge(entity, inserts, deletes.select(*identity, RECORD_DATE, OUTCOME), match, run_id)
 
     def _merge(self, name: str, inserts: pl.DataFrame, deletes: pl.DataFrame, match: str, run_id: str) -> int:
-        """Delete `deletes` (identity columns + record_date) and insert `inserts` in one commit.
+        """Delete `deletes` (identity and partition columns) and insert `inserts` in one commit.
 
         The delete rows are the only ones the predicate can match (`_op`), and the target is
         read only in the partitions that hold them."""
@@ -250,7 +236,11 @@ class Store:
             how="diagonal_relaxed",
         ).select(*schema.names(), _OP)
         days = deletes[RECORD_DATE].unique().sort().to_list()
-        predicate = f"{match} AND s.{_OP} = 'delete' AND t.{RECORD_DATE} IN ({_sql_list(days)})"
+        outcomes = ", ".join(f"'{o}'" for o in sorted(deletes[OUTCOME].unique().to_list()))
+        predicate = (
+            f"{match} AND s.{_OP} = 'delete' AND t.{RECORD_DATE} IN ({_sql_list(days)})"
+            f" AND t.{OUTCOME} IN ({outcomes})"
+        )
         table = self._open_or_create(name, schema)
         (
             table.merge(
@@ -266,6 +256,22 @@ class Store:
             .execute()
         )
         return DeltaTable(self._table(name), storage_options=self._options).version()
+
+    def source_ids(self, entity: str) -> set[int]:
+        """The objects the entity's stored rows come from."""
+        return set(self.scan(entity).select(SOURCE_ID).unique().collect()[SOURCE_ID].to_list())
+
+    def outcome_counts(self, entity: str, source_ids: Iterable[int]) -> pl.DataFrame:
+        """source_id, dedup_outcome, rows: what became of these objects' rows, as stored now."""
+        ids = pl.Series(list(source_ids), dtype=pl.Int64).implode()
+        return (
+            self.scan(entity)
+            .select(SOURCE_ID, OUTCOME)
+            .filter(pl.col(SOURCE_ID).is_in(ids))
+            .group_by(SOURCE_ID, OUTCOME)
+            .agg(pl.len().cast(pl.Int64).alias("rows"))
+            .collect()
+        )
 
     def _open_or_create(self, name: str, schema: pl.Schema) -> DeltaTable:
         table = open_table(self._table(name), self._options)
@@ -316,12 +322,18 @@ class Store:
         return DeltaTable(self._table(name), storage_options=self._options).version()
 
 
-def _partition_day(uri: str) -> dt.date | None:
-    """The record day of a partitioned file from its path (`.../record_date=YYYY-MM-DD/part-...`)."""
-    marker = f"/{RECORD_DATE}="
-    if marker not in uri:
-        return None
-    return dt.date.fromisoformat(uri.split(marker, 1)[1][:10])
+def _partition_values(uri: str) -> dict[str, Any]:
+    """The partition values of a file from its path (`.../record_date=2026-10-01/dedup_outcome=kept/part-...`)."""
+    values: dict[str, Any] = {}
+    for part in uri.split("/"):
+        name, sep, value = part.partition("=")
+        if not sep:
+            continue
+        if name == RECORD_DATE:
+            values[name] = dt.date.fromisoformat(value)
+        elif name == OUTCOME:
+            values[name] = value
+    return values
 
 
 def _commit(run_id: str) -> CommitProperties:
@@ -346,9 +358,9 @@ def audit_inputs(store: Store, first: dt.date, last: dt.date) -> CanonicalTables
     """
     since = dt.datetime.combine(first, dt.time(0), tzinfo=dt.UTC)
     return CanonicalTables(
-        tickets=store.scan("tickets", last=last).filter(pl.col("updated_at") >= since),
-        ticket_events=store.scan("ticket_events", first=first, last=last),
-        calls=store.scan("calls", first=first, last=last),
+        tickets=store.canonical("tickets", last=last).filter(pl.col("updated_at") >= since),
+        ticket_events=store.canonical("ticket_events", first=first, last=last),
+        calls=store.canonical("calls", first=first, last=last),
     )
 
 
@@ -362,7 +374,7 @@ def day_inputs(store: Store, first: dt.date, last: dt.date) -> tuple[pl.DataFram
     ids = ledger[SOURCE_ID].implode()
     rejected = store.scan(REJECTED_TABLE).filter(pl.col(SOURCE_ID).is_in(ids)).collect()
     conflicts = [
-        store.scan(copies_table(entity))
+        store.scan(entity, kept=False)
         .filter(pl.col(SOURCE_ID).is_in(ids) & (pl.col(OUTCOME) == "conflict"))
         .select(
             pl.lit(entity, pl.String).alias("entity"),

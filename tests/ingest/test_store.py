@@ -25,15 +25,7 @@ from warehouse.store import Store
 
 pytestmark = pytest.mark.integration  # Delta tables on disk
 
-STORE_TABLES = (
-    "tickets",
-    "ticket_events",
-    "calls",
-    "tickets_copies",
-    "ticket_events_copies",
-    "calls_copies",
-    "rejected_rows",
-)
+STORE_TABLES = ("tickets", "ticket_events", "calls", "rejected_rows")
 LEDGER_FACTS = [
     "source_id",
     "entity",
@@ -97,10 +89,10 @@ def test_a_newer_version_replaces_the_kept_row_and_the_older_objects_counts_foll
     second = ingest(landing, store, "r2")
     assert second.objects_read["object_key"].to_list() == [key("tickets", 3, "b")]  # only the new one
 
-    kept = store.scan("tickets").collect().sort("ticket_id")
+    kept = store.canonical("tickets").collect().sort("ticket_id")
     assert kept.select("ticket_id", "status", "source_row").rows() == [("T1", "solved", 1), ("T2", "open", 2)]
     assert kept["source_id"].to_list() == [source_id(key("tickets", 3, "b"))] * 2
-    copies = store.scan("tickets_copies").collect()
+    copies = store.scan("tickets", kept=False).collect()
     assert copies.select("ticket_id", "status", "dedup_outcome").rows() == [("T1", "open", "superseded")]
     ledger = store.ledger().sort("object_key")
     # a: its row is still accepted, now as a superseded version; the run that changed it is recorded
@@ -155,7 +147,7 @@ def test_a_changed_object_and_a_late_object_are_recorded_and_their_days_reported
     after = store.ledger().filter(pl.col("object_key") == key("ticket_events", 3, "e"))
     assert after["etag"].to_list() != before["etag"].to_list()
     assert after.select("rows_read", "rows_accepted", "ingested_run_id").row(0) == (1, 1, "r2")
-    events = store.scan("ticket_events").collect()
+    events = store.canonical("ticket_events").collect()
     assert events.select("event_id", "public").rows() == [("E1", False)]  # E2 went with the old version
 
     scratch = Store(str(tmp_path / "scratch"))
@@ -172,8 +164,9 @@ def test_a_deleted_object_takes_its_rows_and_lets_a_copy_become_canonical(tmp_pa
     del landing.objects[key("tickets", 3, "b")]
     report = ingest(landing, store, "r2")
     assert report.objects_deleted["object_key"].to_list() == [key("tickets", 3, "b")]
-    assert store.scan("tickets").collect().select("ticket_id", "status").rows() == [("T1", "open")]
-    assert store.scan("tickets_copies").collect().is_empty()
+    assert store.scan("tickets").collect().select("ticket_id", "status", "dedup_outcome").rows() == [
+        ("T1", "open", "kept")
+    ]
     status = dict(store.ledger().select("object_key", "status").iter_rows())
     assert status == {key("tickets", 2, "a"): "ingested", key("tickets", 3, "b"): "deleted"}
 
@@ -188,9 +181,9 @@ def test_conflicting_event_copies_keep_the_first_delivery_whatever_arrives_first
     ingest(landing, store, "r1")
     landing.objects[earlier] = csv_bytes([event(event_id="E1", public="false")])
     ingest(landing, store, "r2")
-    kept = store.scan("ticket_events").collect()
+    kept = store.canonical("ticket_events").collect()
     assert kept.select("public", "source_id").row(0) == (False, source_id(earlier))
-    copies = store.scan("ticket_events_copies").collect()
+    copies = store.scan("ticket_events", kept=False).collect()
     assert copies.select("dedup_outcome", "source_id").row(0) == ("conflict", source_id(later))
     counts = dict(store.ledger().select("object_key", "rows_quarantined").iter_rows())
     assert counts == {later: 1, earlier: 0}
@@ -205,7 +198,7 @@ def test_rebuild_gives_the_same_store_as_the_incremental_path(tmp_path: Path) ->
     ingest(landing, store, "r2")
     incremental = snapshot(store)
     rebuild(store)
-    assert store.scan("tickets").collect().is_empty()
+    assert store.scan("tickets").collect().is_empty() and store.ledger().is_empty()
     ingest(landing, store, "r3")
     for name, frame in snapshot(store).items():
         assert_frame_equal(frame, incremental[name]), name
@@ -328,3 +321,65 @@ def test_a_run_reports_what_it_rejected_whole_files_rows_and_stray_folders(tmp_p
         (key("tickets", 2, "good"), 2, "value_not_in_enum"),
     ]
     assert report.strays == ["tickets/2026-03-02/"]
+
+
+# --- a run killed between its writes ------------------------------------------------------------
+
+
+class Killed(RuntimeError):
+    """Stands for the process dying at that point."""
+
+
+def _kill_at(monkeypatch: pytest.MonkeyPatch, method: str, call: int) -> None:
+    """Make `Store.<method>` die on its `call`-th call (1-based) in this test."""
+    real = getattr(Store, method)
+    calls = {"n": 0}
+
+    def dying(self: Store, *args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == call:
+            raise Killed(f"killed in {method}")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, method, dying)
+
+
+LANDING_V1 = {
+    key("tickets", 2, "a"): csv_bytes([T1_V1]),
+    key("ticket_events", 2, "e"): csv_bytes([event(event_id="E1"), event(event_id="E2")]),
+}
+LANDING_V2 = {
+    key("tickets", 3, "b"): csv_bytes([T1_V2, T2]),
+    key("ticket_events", 3, "f"): csv_bytes([event(event_id="E2", public="false"), event(event_id="E3")]),
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "call"),
+    [
+        ("replace_rows", 1),  # before the tickets change
+        ("replace_rows", 2),  # tickets changed, events not
+        ("replace_rejected", 2),  # both entities changed, their rejected rows half written
+        ("write_ledger", 1),  # every table changed, the ledger not
+    ],
+)
+@pytest.mark.parametrize("landing_moves", [False, True], ids=["same landing", "object deleted before rerun"])
+def test_a_run_killed_between_its_writes_is_repaired_by_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str, call: int, landing_moves: bool
+) -> None:
+    """Whatever write a run dies after, the next run ends with the store built from scratch on
+    the landing it sees (and the ledger counts of the objects read before follow)."""
+    landing = MemoryStorage(dict(LANDING_V1))
+    store = Store(str(tmp_path / "store"))
+    ingest(landing, store, "r1")
+    landing.objects.update(LANDING_V2)
+    with monkeypatch.context() as mp:
+        _kill_at(mp, method, call)
+        with pytest.raises(Killed):
+            ingest(landing, store, "r2")
+    if landing_moves:
+        del landing.objects[key("tickets", 3, "b")]
+    ingest(landing, store, "r3")
+    scratch = Store(str(tmp_path / "scratch"))
+    ingest(MemoryStorage(dict(landing.objects)), scratch, "s")
+    assert_same_store(store, scratch)
