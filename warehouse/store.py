@@ -323,7 +323,7 @@ class Store:
 
 
 def _partition_values(uri: str) -> dict[str, Any]:
-    """The partition values of a file from its path (`.../record_date=2026-10-01/dedup_outcome=kept/part-...`)."""
+    """A file's partition values from its path (`.../record_date=2026-10-01/dedup_outcome=kept/...`)."""
     values: dict[str, Any] = {}
     for part in uri.split("/"):
         name, sep, value = part.partition("=")
