@@ -28,8 +28,6 @@ from flows.errors import AuditError, panics_as_errors
 from flows.ingest import ingest_exports, store_of
 from flows.windows import data_cutoff, default_audit_date, export_range, lookahead_days
 from ingestion.incremental import IngestReport, rebuild
-from ingestion.ingest import newest_export_date
-from storage import open_storage
 from transforms.audit import CanonicalTables, collect_audit, run_audit
 from transforms.contacts import AuditWindow
 from warehouse.manifest import input_files_frame
@@ -75,13 +73,6 @@ def resolve_run(
 
 
 # --- tasks ------------------------------------------------------------------------------------
-
-
-@task(retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
-@panics_as_errors
-def find_newest_export(run: AuditRun) -> date | None:
-    """Newest export day present in the landing store (any entity)."""
-    return newest_export_date(open_storage(run.settings.landing_uri, run.settings.s3))
 
 
 @task(
