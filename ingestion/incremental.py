@@ -89,6 +89,15 @@ def list_landing(storage: Storage, entity: str) -> list[ExportObject]:
     return sorted(objects, key=lambda o: o.key)
 
 
+class LandingEmptied(ValueError):
+    """The landing lists no export of an entity whose objects the store holds.
+
+    Read literally, every one of them was deleted and their rows would go. A wrong
+    `landing_uri`, an expired bucket policy or a half-restored bucket looks the same, so the
+    ingest refuses; `audit rebuild-store` empties the store on purpose.
+    """
+
+
 @dataclass(frozen=True)
 class Plan:
     """One entity's landing against the ledger."""
@@ -436,6 +445,7 @@ def ingest_to_store(
     current = ledger.filter(pl.col("status") == "ingested")
     newest_before: date | None = current["export_date"].max()  # type: ignore[assignment]
     plans = {entity: plan_entity(storage, entity, ledger) for entity in ENTITIES}
+    _refuse_emptied(plans)
     to_read = [o for p in plans.values() for o in p.to_read]
     deleted = pl.concat([*(p.deleted for p in plans.values()), orphans], how="vertical_relaxed")
     changed_keys = set(current["object_key"].to_list()) & {o.key for o in to_read}
@@ -521,6 +531,17 @@ def ingest_to_store(
         quarantine=_run_quarantine(quarantine, strays),
         strays=strays,
     )
+
+
+def _refuse_emptied(plans: dict[str, Plan]) -> None:
+    """Raise `LandingEmptied` when an entity lists nothing but the ledger holds its objects."""
+    for plan in plans.values():
+        if not plan.to_read and not plan.unchanged and plan.deleted.height:
+            raise LandingEmptied(
+                f"the landing lists no {plan.entity} exports but the store holds "
+                f"{plan.deleted.height} {plan.entity} object(s): refusing to delete their rows "
+                "(check landing_uri; if the exports were removed on purpose, run `audit rebuild-store`)"
+            )
 
 
 def _out_of_step(store: Store, ledger: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

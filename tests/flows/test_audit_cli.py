@@ -241,7 +241,7 @@ def test_a_run_on_s3_is_exit_0_and_names_the_report(prefect_harness: None, fresh
 
 @pytest.mark.integration
 @pytest.mark.xdist_group("prefect")
-def test_ingest_reads_each_object_once_and_rebuild_store_reads_them_all_again(
+def test_ingest_reads_each_object_once_refuses_an_empty_landing_and_rebuild_store_reads_all_again(
     prefect_harness: None, fresh_places: AuditPlaces
 ) -> None:
     places = ["--landing", fresh_places.landing, "--warehouse", fresh_places.warehouse]
@@ -253,6 +253,10 @@ def test_ingest_reads_each_object_once_and_rebuild_store_reads_them_all_again(
     again = runner.invoke(app, ["ingest", *places])
     assert again.exit_code == 0, again.output
     assert f"ingested 0 object(s) (new or changed), 0 deleted, {read} unchanged" in again.stdout
+    wrong = ["--landing", f"{fresh_places.landing}-typo", *places[2:]]  # an empty prefix
+    refused = runner.invoke(app, ["ingest", *wrong])
+    assert refused.exit_code == 3, refused.output
+    assert "the landing lists no tickets exports but the store holds" in refused.output
     rebuilt = runner.invoke(app, ["rebuild-store", *places])
     assert rebuilt.exit_code == 0, rebuilt.output
     assert f"ingested {read} object(s) (new or changed), 0 deleted, 0 unchanged" in rebuilt.stdout

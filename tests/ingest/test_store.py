@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from ingest_builders import MemoryStorage, call, csv_bytes, event, ticket
 from polars.testing import assert_frame_equal
 
-from ingestion.incremental import IngestReport, ingest_to_store, rebuild, source_id
+from ingestion.incremental import IngestReport, LandingEmptied, ingest_to_store, rebuild, source_id
 from warehouse.store import Store
 
 pytestmark = pytest.mark.integration  # Delta tables on disk
@@ -204,6 +204,26 @@ def test_rebuild_gives_the_same_store_as_the_incremental_path(tmp_path: Path) ->
         assert_frame_equal(frame, incremental[name]), name
 
 
+def test_a_landing_that_lists_nothing_of_an_entity_the_store_holds_is_refused(tmp_path: Path) -> None:
+    """A wrong landing_uri looks like every export deleted: the run stops before any write, and
+    only `rebuild` (the `rebuild-store` verb) empties the store."""
+    landing = MemoryStorage(
+        {key("tickets", 2, "a"): csv_bytes([T1_V1]), key("ticket_events", 2, "e"): csv_bytes([event()])}
+    )
+    store = Store(str(tmp_path / "store"))
+    ingest(landing, store, "r1")
+    before = snapshot(store)
+    del landing.objects[key("ticket_events", 2, "e")]  # tickets still listed, events gone
+    with pytest.raises(LandingEmptied, match="no ticket_events exports but the store holds 1"):
+        ingest(landing, store, "r2")
+    for name, frame in snapshot(store).items():
+        assert_frame_equal(frame, before[name]), name
+    rebuild(store)
+    ingest(landing, store, "r3")
+    assert store.scan("ticket_events").collect().is_empty()
+    assert store.scan("tickets").collect()["ticket_id"].to_list() == ["T1"]
+
+
 # --- the property ------------------------------------------------------------------------------
 
 CUSTOMERS = ["C1", "C2"]
@@ -295,9 +315,19 @@ def test_any_history_of_landings_ends_as_the_store_built_from_scratch(
     try:
         incremental = Store(str(root / "incremental"))
         landing = MemoryStorage()
+        held: set[str] = set()  # entities the store holds objects of
         for number, state in enumerate(states):
             landing.objects = dict(state)
+            listed = {object_key.split("/")[0] for object_key in state}
+            if held - listed:  # an entity emptied: refused, and nothing written
+                before = snapshot(incremental)
+                with pytest.raises(LandingEmptied):
+                    ingest(landing, incremental, f"r{number}", batch_days=batch_days)
+                for name, frame in snapshot(incremental).items():
+                    assert_frame_equal(frame, before[name]), name
+                continue
             ingest(landing, incremental, f"r{number}", batch_days=batch_days)
+            held = listed
         scratch = Store(str(root / "scratch"))
         ingest(MemoryStorage(final), scratch, "scratch", batch_days=30)
         assert_same_store(incremental, scratch)
