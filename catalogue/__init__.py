@@ -41,6 +41,7 @@ __all__ = [
     "REPORTS_PREFIX",
     "SUMMARY_FILE",
     "TABLES",
+    "TABLE_VERSION_SCHEMA",
     "VOLUMES",
     "Column",
     "Metric",
@@ -427,14 +428,14 @@ VALIDATION_SCHEMA = pl.Struct(
 )
 TABLE_VERSION_SCHEMA = pl.Struct({"table": pl.String(), "version": pl.Int64(), "rows": pl.Int64()})
 ROW_COUNTS = ("rows_read", "rows_accepted", "rows_quarantined", "rows_duplicate")
-RUN_STATUSES = ("pending", "succeeded", "failed")
+RUN_STATUSES = ("pending", "publishing", "succeeded", "failed", "rolled_back")
 
 RUN_MANIFEST = Table(
     name=MANIFEST_TABLE,
-    grain="run (one row per attempt)",
+    grain="run (one row per publish attempt and step)",
     description="What each run read, checked and wrote: the auditor's record.",
     docs="auditing.md#the-run-manifest",
-    key=(PARTITION, "run_id"),
+    key=(PARTITION, "run_id", "attempt", "status"),
     source="run",
     write="append",
     columns=(
@@ -443,8 +444,17 @@ RUN_MANIFEST = Table(
         Column(
             "status",
             pl.String(),
-            "succeeded or failed (pending: the draft the gate validates).",
+            "publishing (the attempt's intent, written before its first table commit), "
+            "succeeded (its publish point: the day is the tables' versions it lists), failed, or "
+            "rolled_back (an attempt that stopped between the two; its commits were undone). "
+            "pending: the draft the gate validates.",
             RUN_STATUSES,
+        ),
+        Column(
+            "attempt",
+            pl.Int64(),
+            "The publish attempt: shared by its rows, and the Delta app transaction version of its "
+            "table commits (docs/auditing.md, publishing a day).",
         ),
         Column("failure_reason", pl.String(), "Why a failed run failed."),
         Column("started_at", pl.Datetime("us", "UTC"), "When the run started (wall clock)."),

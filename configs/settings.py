@@ -57,6 +57,16 @@ class AuditSettings(BaseSettings):
     # Local folder for a run's scratch files (Data Docs being built, deleted once uploaded);
     # None: the system's temporary folder.
     work_dir: str | None = None
+    # How long a run waits for another run writing the same audit day (or the store) before it
+    # fails with a message naming that run (warehouse/lock.py). 0: fail at once.
+    lock_wait_seconds: Annotated[float, Field(ge=0)] = 0.0
+    # How long a lease on S3 lasts without renewal: a holder that dies blocks others this long.
+    lock_lease_seconds: Annotated[float, Field(ge=5)] = 120.0
+    # Source freshness (as dbt's): a scheduled run warns when the newest export day ingested
+    # ended more than `freshness_warn_hours` ago and fails past `freshness_error_hours`.
+    # None: no check. Runs for a given day (--date, backfills) are not checked.
+    freshness_warn_hours: Annotated[float, Field(gt=0)] | None = 48.0
+    freshness_error_hours: Annotated[float, Field(gt=0)] | None = None
     s3: S3Settings = S3Settings()
 
     @classmethod

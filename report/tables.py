@@ -1,7 +1,10 @@
-"""Reading the published audit tables for the report, through warehouse/delta.py.
+"""Reading the published audit tables for the report, through their publish points.
 
-A table that does not exist yet reads as None, so a day whose validation failed (no audit
-tables, only the manifest) still gets a report.
+Audit tables are read as each day's latest succeeded run left them
+(`warehouse.publication.read_published`): never half of one run and half of another, and a
+day no run finished is absent. A table that does not exist yet reads as None, so a day whose
+validation failed (no audit tables, only the manifest) still gets a report. The manifest
+itself is read whole: every attempt of the day stays on record.
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from catalogue import TABLES
+from catalogue import MANIFEST_TABLE, TABLES
 from configs.settings import S3Settings
 from transforms.pseudonym import FREE_TEXT_COLUMNS, PERSONAL_COLUMNS
 from warehouse.delta import read_table_if_exists
+from warehouse.publication import read_published
 
 TREND_DAYS = 28
 
@@ -33,7 +37,9 @@ def read_table(
 
     `audit_date` reads that day's partition; `since` with it reads `since .. audit_date`.
     """
-    return read_table_if_exists(warehouse_uri, name, s3, audit_date, since)
+    if name == MANIFEST_TABLE:
+        return read_table_if_exists(warehouse_uri, name, s3, audit_date, since)
+    return read_published(warehouse_uri, name, s3, audit_date, since)
 
 
 def visible(frame: pl.DataFrame | None, name: str) -> pl.DataFrame | None:

@@ -7,6 +7,12 @@
 - Tables keep ten years of log and deleted files, and this project never vacuums.
 - S3 commits rely on conditional writes (If-None-Match on the commit file, which
   delta-rs 1.x uses by default); unsafe rename is never configured.
+- Every commit of a publish attempt carries a Delta app transaction (`day_app_id(D)`, the
+  attempt number; the manifest's rows one per attempt and status). When a commit's response is
+  lost and the retry conflicts with the commit itself, the table's transaction version shows
+  the commit is ours, and the run goes on instead of failing or committing twice
+  (`_committed_or_raise`). The same numbers let the publish protocol tell, per table, which
+  attempt last wrote a day (warehouse/publication.py).
 
 No Great Expectations here: the report and the CLI read tables through this module and
 start in well under a second.
@@ -15,12 +21,12 @@ start in well under a second.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
 from catalogue import AUDIT_TABLES, MANIFEST_TABLE, PARTITION, TABLES
@@ -89,6 +95,17 @@ def sort_for_publish(name: str, frame: pl.DataFrame) -> pl.DataFrame:
     return frame.sort(keys, nulls_last=True, maintain_order=True) if keys else frame
 
 
+def day_app_id(audit_date: dt.date) -> str:
+    """The Delta app transaction id of an audit day's commits: its version is the attempt
+    that last wrote the day (0: none of this protocol's)."""
+    return f"support-audit/{audit_date.isoformat()}"
+
+
+def day_attempt(table: DeltaTable, audit_date: dt.date) -> int:
+    """The publish attempt that last wrote `audit_date` in this table (0 if none did)."""
+    return table.transaction_version(day_app_id(audit_date)) or 0
+
+
 def publish_table(
     name: str,
     frame: pl.DataFrame,
@@ -98,59 +115,109 @@ def publish_table(
     run_id: str,
     policy_version: str,
     s3: S3Settings | None = None,
+    attempt: int | None = None,
+    extra_metadata: Mapping[str, Any] | None = None,
 ) -> int:
-    """Replace the audit_date partition of one table in one commit; return the new version."""
+    """Replace the audit_date partition of one table in one commit; return the new version.
+
+    The commit carries the attempt as the day's app transaction version, so a commit whose
+    response was lost is recognised as ours (and the protocol can tell who wrote the day)."""
     wrong_day = frame.filter(pl.col(PARTITION) != audit_date).height
     if wrong_day:
         raise ValueError(f"{name}: {wrong_day} row(s) not on audit_date {audit_date}; refusing to publish")
     uri, options = table_uri(warehouse_uri, name), storage_options(warehouse_uri, s3)
     data = _conform(sort_for_publish(name, frame), uri, options)
-    write_deltalake(
-        uri,
-        data.to_arrow(),
-        mode="overwrite",
-        predicate=f"{PARTITION} = '{audit_date.isoformat()}'",
-        partition_by=[PARTITION],
-        schema_mode="merge",
-        configuration=TABLE_PROPERTIES,
-        storage_options=options,
-        commit_properties=CommitProperties(
-            custom_metadata=_commit_metadata(run_id, policy_version, audit_date, data)
-        ),
-    )
+    metadata = {
+        **_commit_metadata(run_id, policy_version, audit_date, data, attempt),
+        **(extra_metadata or {}),
+    }
+    try:
+        write_deltalake(
+            uri,
+            data.to_arrow(),
+            mode="overwrite",
+            predicate=f"{PARTITION} = '{audit_date.isoformat()}'",
+            partition_by=[PARTITION],
+            schema_mode="merge",
+            configuration=TABLE_PROPERTIES,
+            storage_options=options,
+            commit_properties=CommitProperties(
+                custom_metadata=metadata,
+                app_transactions=None if attempt is None else [Transaction(day_app_id(audit_date), attempt)],
+            ),
+        )
+    except Exception:
+        if attempt is None:
+            raise
+        return _committed_or_raise(uri, options, day_app_id(audit_date), attempt)
     return DeltaTable(uri, storage_options=options).version()
 
 
+def _committed_or_raise(uri: str, options: dict[str, str] | None, app_id: str, attempt: int) -> int:
+    """After a failed commit: the version of our own commit if the table holds it (the
+    response was lost, the retry met the commit itself), else re-raise the failure."""
+    table = open_table(uri, options)
+    if table is None or table.transaction_version(app_id) != attempt:
+        raise  # called inside the `except` of the failed write: re-raises its exception
+    return _own_commit_version(table, app_id, attempt)
+
+
+def _own_commit_version(table: DeltaTable, app_id: str, attempt: int) -> int:
+    """The version of the commit that carried (app_id, attempt), looked up in recent history."""
+    for commit in table.history(limit=50):  # newest first; ours is among the latest
+        if commit.get("attempt") == str(attempt) and commit.get("app_id", app_id) == app_id:
+            return int(commit["version"])
+    return table.version()
+
+
 def _commit_metadata(
-    run_id: str, policy_version: str, audit_date: dt.date, data: pl.DataFrame
+    run_id: str, policy_version: str, audit_date: dt.date, data: pl.DataFrame, attempt: int | None = None
 ) -> dict[str, Any]:
     return {
         "run_id": run_id,
         "policy_version": policy_version,
         "audit_date": audit_date.isoformat(),
         "row_count": data.height,
+        "attempt": str(attempt or 0),
     }
 
 
 def append_manifest(row: pl.DataFrame, *, warehouse_uri: str, s3: S3Settings | None = None) -> int:
-    """Append the run's manifest row (never overwritten: every run stays on record)."""
+    """Append a manifest row (never overwritten: every run stays on record), exactly once:
+    a row with an attempt carries it as an app transaction of its own (attempt and status),
+    so a retried append whose first response was lost is not written twice."""
     uri, options = table_uri(warehouse_uri, MANIFEST_TABLE), storage_options(warehouse_uri, s3)
     first = row.row(0, named=True)
-    write_deltalake(
-        uri,
-        row.to_arrow(),
-        mode="append",
-        partition_by=[PARTITION],
-        schema_mode="merge",
-        configuration=TABLE_PROPERTIES,
-        storage_options=options,
-        commit_properties=CommitProperties(
-            custom_metadata={
-                **_commit_metadata(first["run_id"], first["policy_version"], first[PARTITION], row),
-                "status": first["status"],
-            }
-        ),
-    )
+    attempt = int(first.get("attempt") or 0)
+    app_id = f"support-audit/manifest/{first[PARTITION]}/{first['status']}"
+    if attempt:
+        table = open_table(uri, options)
+        if table is not None and table.transaction_version(app_id) == attempt:
+            return _own_commit_version(table, app_id, attempt)
+    try:
+        write_deltalake(
+            uri,
+            row.to_arrow(),
+            mode="append",
+            partition_by=[PARTITION],
+            schema_mode="merge",
+            configuration=TABLE_PROPERTIES,
+            storage_options=options,
+            commit_properties=CommitProperties(
+                custom_metadata={
+                    **_commit_metadata(
+                        first["run_id"], first["policy_version"], first[PARTITION], row, attempt
+                    ),
+                    "status": first["status"],
+                    "app_id": app_id,
+                },
+                app_transactions=[Transaction(app_id, attempt)] if attempt else None,
+            ),
+        )
+    except Exception:
+        if not attempt:
+            raise
+        return _committed_or_raise(uri, options, app_id, attempt)
     return DeltaTable(uri, storage_options=options).version()
 
 
@@ -251,6 +318,8 @@ def publish_day(
     policy_version: str,
     s3: S3Settings | None = None,
     written: dict[str, int] | None = None,
+    attempt: int | None = None,
+    before_commit: Callable[[], None] | None = None,
 ) -> dict[str, int]:
     """Publish every audit table for one day; returns table -> version written.
 
@@ -263,6 +332,8 @@ def publish_day(
         raise ValueError(f"cannot publish {audit_date}: missing table(s) {missing}")
     written = {} if written is None else written
     for name in AUDIT_TABLES:
+        if before_commit is not None:
+            before_commit()  # e.g. the lease is still ours
         written[name] = publish_table(
             name,
             tables[name],
@@ -271,5 +342,6 @@ def publish_day(
             run_id=run_id,
             policy_version=policy_version,
             s3=s3,
+            attempt=attempt,
         )
     return dict(written)

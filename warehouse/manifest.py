@@ -104,6 +104,7 @@ def build_manifest(
     tables: Mapping[str, tuple[int, int]] | None = None,
     data_docs_uri: str | None = None,
     store_versions: Mapping[str, int] | None = None,
+    attempt: int | None = None,
 ) -> pl.DataFrame:
     """The manifest row. `tables` maps table -> (version written, rows written)."""
     files = input_files_frame(input_files)
@@ -114,6 +115,7 @@ def build_manifest(
         "audit_date": audit_date,
         "run_id": run_id,
         "status": status,
+        "attempt": attempt,
         "failure_reason": failure_reason,
         "started_at": started_at,
         "finished_at": finished_at,

@@ -2,9 +2,11 @@
 
 - Staging keeps the publishable frames in memory (pseudonymised, run_id added, sorted);
   nothing reaches the warehouse before the gate passes.
-- Each table of the catalogue's AUDIT_TABLES gets one commit per day (warehouse/delta.py).
+- Each table of the catalogue's AUDIT_TABLES gets one commit per day (warehouse/delta.py),
+  under the day's lease, between an intent row and the publish point in the manifest
+  (warehouse/publication.py): a day is published whole or not at all.
 - Data Docs are uploaded to the reports URI (warehouse/data_docs.py) whatever the outcome.
-- The run manifest row is appended for every run, failed or not.
+- The run manifest gets a row for every run, failed or not.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +27,9 @@ from configs.settings import AuditSettings
 from transforms.pseudonym import publishable
 from warehouse.data_docs import publish_data_docs
 from warehouse.delta import append_manifest, publish_day, sort_for_publish, typical_volumes
+from warehouse.lock import Lease, hold
 from warehouse.manifest import build_manifest, input_files_frame
+from warehouse.publication import day_scope, new_attempt, repair_day
 from warehouse.secrets import load_pseudonym_key
 
 if TYPE_CHECKING:  # Great Expectations takes seconds to import: only runs that validate load it
@@ -147,19 +151,21 @@ def write_audit_publish_frames(
     params: SuiteParams | None = None,
     store_versions: Mapping[str, int] | None = None,
 ) -> PublishResult:
-    """Stage -> validate -> publish (or not) -> Data Docs -> manifest.
+    """Stage -> validate -> Data Docs -> publish atomically (or not) -> manifest.
 
     `inputs` are canonical tickets / ticket_events / calls frames to validate with the input
     suites (never published; a flow run validates them at ingest and passes none here);
     `outputs` the frames the transforms return for each audit table (with raw customer_id;
-    pseudonymised here). Raises ValidationFailed after writing the Data
-    Docs and a `failed` manifest row when critical expectations fail; no audit table is
-    touched in that case. Without a pseudonym key nothing happens (MissingPseudonymKey).
+    pseudonymised here). Raises ValidationFailed after writing the Data Docs and a `failed`
+    manifest row when critical expectations fail; no audit table is touched in that case.
+    Without a pseudonym key nothing happens (MissingPseudonymKey). Publishing follows the
+    protocol of warehouse/publication.py.
     """
-    from expectations.gate import run_validation
+    from expectations.gate import ValidationFailed, run_validation
 
     key = key if key is not None else load_pseudonym_key()
     staged = stage(outputs, key=key, run_id=run_id, audit_date=audit_date)
+    attempt = new_attempt()
     manifest_args: dict[str, Any] = {
         "run_id": run_id,
         "audit_date": audit_date,
@@ -168,6 +174,7 @@ def write_audit_publish_frames(
         "policy": policy,
         "settings": settings,
         "store_versions": store_versions,
+        "attempt": attempt,
     }
     draft = build_manifest(**manifest_args)
     params = params or suite_params(settings, policy, audit_date, inputs)
@@ -183,49 +190,84 @@ def write_audit_publish_frames(
         docs_url = publish_data_docs(
             docs_dir, reports_uri=settings.reports_uri, audit_date=audit_date, run_id=run_id, s3=settings.s3
         )
-    versions, failure = _publish_if_passed(report, staged, settings, policy, audit_date, run_id)
-    status = "failed" if failure else "succeeded"
-    row = build_manifest(
-        **manifest_args,
-        status=status,
-        failure_reason=str(failure)[:4000] if failure else None,
-        finished_at=dt.datetime.now(dt.UTC),
-        validation=[asdict(s) for s in report.suites],
-        failed_expectations=[f.describe() for f in report.critical_failures],
-        tables={name: (version, staged[name].height) for name, version in versions.items()},
-        data_docs_uri=docs_url,
-    )
-    manifest_version = append_manifest(row, warehouse_uri=settings.warehouse_uri, s3=settings.s3)
-    log.info("run %s for %s: %s (manifest v%s)", run_id, audit_date, status, manifest_version)
-    if failure:
+
+    def record(
+        status: str, failure: Exception | None = None, versions: Mapping[str, int] | None = None
+    ) -> int:
+        row = build_manifest(
+            **manifest_args,
+            status=status,
+            failure_reason=str(failure)[:4000] if failure else None,
+            finished_at=dt.datetime.now(dt.UTC) if status != "publishing" else None,
+            validation=[asdict(s) for s in report.suites],
+            failed_expectations=[f.describe() for f in report.critical_failures],
+            tables={name: (version, staged[name].height) for name, version in (versions or {}).items()},
+            data_docs_uri=docs_url,
+        )
+        return append_manifest(row, warehouse_uri=settings.warehouse_uri, s3=settings.s3)
+
+    if not report.critical_passed:
+        failure = ValidationFailed(report)
+        record("failed", failure)
         raise failure
-    return PublishResult(run_id, audit_date, status, report, versions, manifest_version, docs_url)
+    versions = _publish_day(staged, settings, policy, audit_date, run_id, attempt, record)
+    manifest_version = record("succeeded", versions=versions)  # the publish point
+    log.info("run %s published %s (manifest v%s)", run_id, audit_date, manifest_version)
+    return PublishResult(run_id, audit_date, "succeeded", report, versions, manifest_version, docs_url)
 
 
-def _publish_if_passed(
-    report: ValidationReport,
+def _publish_day(
     staged: Mapping[str, pl.DataFrame],
     settings: AuditSettings,
     policy: Policy,
     audit_date: dt.date,
     run_id: str,
-) -> tuple[dict[str, int], Exception | None]:
-    """Versions written and the failure, if any (an interrupted publish keeps what it wrote)."""
-    from expectations.gate import ValidationFailed
-
-    if not report.critical_passed:
-        return {}, ValidationFailed(report)
-    written: dict[str, int] = {}
-    try:
-        publish_day(
-            staged,
-            warehouse_uri=settings.warehouse_uri,
-            audit_date=audit_date,
-            run_id=run_id,
-            policy_version=policy.version,
-            s3=settings.s3,
-            written=written,
+    attempt: int,
+    record: Callable[..., int],
+) -> dict[str, int]:
+    """Holding the day's lease: repair what an earlier attempt left, write the intent, commit
+    every table with the attempt. On a failure, record it and undo this attempt's commits."""
+    with hold(
+        settings.warehouse_uri,
+        day_scope(audit_date),
+        run_id,
+        s3=settings.s3,
+        wait_seconds=settings.lock_wait_seconds,
+        lease_seconds=settings.lock_lease_seconds,
+    ) as lease:
+        repair_day(
+            settings.warehouse_uri, audit_date, run_id=run_id, s3=settings.s3, before_commit=lease.check
         )
-    except Exception as exc:  # recorded in the manifest, then re-raised
-        return written, exc
-    return written, None
+        record("publishing")
+        written: dict[str, int] = {}
+        try:
+            publish_day(
+                staged,
+                warehouse_uri=settings.warehouse_uri,
+                audit_date=audit_date,
+                run_id=run_id,
+                policy_version=policy.version,
+                s3=settings.s3,
+                written=written,
+                attempt=attempt,
+                before_commit=lease.check,
+            )
+            lease.check()  # the publish point is ours to write only while the day is
+        except Exception as exc:
+            record("failed", exc, written)
+            _undo(settings, audit_date, run_id, lease)
+            raise
+    return written
+
+
+def _undo(settings: AuditSettings, audit_date: dt.date, run_id: str, lease: Lease) -> None:
+    """Put the day back to its publish point after a failed attempt; if that fails too, the
+    next run (or `audit repair`) does it."""
+    try:
+        repair_day(
+            settings.warehouse_uri, audit_date, run_id=run_id, s3=settings.s3, before_commit=lease.check
+        )
+    except Exception as exc:  # the original failure is the one to report
+        log.warning(
+            "could not undo the failed attempt on %s now (%s); the next run repairs it", audit_date, exc
+        )

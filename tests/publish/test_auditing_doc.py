@@ -96,6 +96,11 @@ def test_every_block_runs(quickstart_dir, monkeypatch):
         == ["tickets/export_date=2026-11-20/a.csv"] * merged["traced"].height
     )
     assert merged["traced"].height >= 1 and merged["unreconciled"].height == 0
+    # Reading a day through its publish point: r1's rows, by every route the doc shows.
+    assert set(merged["scorecard"]["run_id"]) == {"r1"} and merged["scorecard"].height > 0
+    assert {r[1] for r in merged["pinned_rows"]} == {"r1"}
+    assert len(merged["pinned_rows"]) == merged["scorecard"].height
+    assert merged["helper_rows"].sort("agent_id").equals(merged["scorecard"].sort("agent_id"))
     # A1 on the day: T1 met, C1 missed, C3 pending -> 1 of 2.
     assert merged["recount"].select("agent_id", "follow_up_numerator", "follow_up_denominator").rows() == [
         ("A1", 1, 2)

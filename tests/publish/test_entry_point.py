@@ -8,11 +8,13 @@ from types import SimpleNamespace
 import polars as pl
 import pytest
 import sample_frames as s
+from deltalake import DeltaTable
 
 from configs.settings import load_settings
 from transforms.schemas.quarantine import QUARANTINE_SCHEMA
 from warehouse import secrets
 from warehouse.delta import read_table
+from warehouse.publication import read_published
 from warehouse.publish import write_audit_publish, write_audit_publish_frames
 from warehouse.secrets import PSEUDONYM_KEY_ENV, MissingPseudonymKey
 
@@ -56,7 +58,8 @@ def test_ingestion_results_are_published_with_their_quarantine(tmp_path):
     assert quarantine.select("entity", "row_number", "reason", "audit_date", "run_id").rows() == [
         ("tickets", 4, "missing_required_field", s.DAY, "r1")
     ]
-    (row,) = read_table(settings.warehouse_uri, "run_manifest").to_dicts()
+    manifest = read_table(settings.warehouse_uri, "run_manifest")
+    (row,) = manifest.filter(pl.col("status") == "succeeded").to_dicts()
     assert [(i["entity"], i["rows_read"], i["size_bytes"], i["schema_drift"]) for i in row["inputs"]] == [
         ("calls", 3, 10, ["extra_col"]),
         ("ticket_events", 4, 10, ["extra_col"]),
@@ -105,10 +108,19 @@ def test_an_interrupted_publish_is_recorded_and_reraised(tmp_path, monkeypatch):
             run_id="r1",
             key=s.KEY,
         )
-    (row,) = read_table(settings.warehouse_uri, "run_manifest").to_dicts()
-    assert row["status"] == "failed" and "connection reset" in row["failure_reason"]
+    manifest = read_table(settings.warehouse_uri, "run_manifest")
+    assert sorted(manifest["status"]) == ["failed", "publishing"]  # the failure closes its intent
+    (row,) = manifest.filter(pl.col("status") == "failed").to_dicts()
+    assert "connection reset" in row["failure_reason"]
     assert row["is_critical_passed"] is True  # validation passed; storage failed
     assert [(t["table"], t["version"]) for t in row["tables"]] == [
         ("agent_scorecard", 0),
         ("team_scorecard", 0),
     ]
+    # The two tables it did commit were put back (the day had never been published: emptied),
+    # in a commit that says so; nothing of the day is visible through its publish point.
+    for table in ("agent_scorecard", "team_scorecard"):
+        assert read_table(settings.warehouse_uri, table, audit_date=s.DAY).height == 0
+        assert read_published(settings.warehouse_uri, table, audit_date=s.DAY).height == 0
+        last = DeltaTable(f"{settings.warehouse_uri}/{table}").history(1)[0]
+        assert (last["action"], last["repair_run"], last["restored_version"]) == ("repair", "r1", "None")

@@ -102,7 +102,9 @@ def scenario(s3_endpoint: str) -> dict[str, Any]:
             run(D1, "r4", broken=True)
         out["r4_error"] = failed.value
         out["d1_after_r4"], out["versions_r4"] = snapshot(settings, D1), versions(settings)
-        out["manifest"] = read_table(settings.warehouse_uri, MANIFEST_TABLE, settings.s3).sort("run_id")
+        out["manifest"] = read_table(settings.warehouse_uri, MANIFEST_TABLE, settings.s3).sort(
+            "run_id", "finished_at", nulls_last=False
+        )
         out["tables"] = {t: read_table(settings.warehouse_uri, t, settings.s3) for t in ALL_TABLES}
         out["history"] = {t: table_history(settings.warehouse_uri, t, settings.s3) for t in AUDIT_TABLES}
         storage = open_storage(f"s3://{bucket}", settings.s3)
@@ -163,14 +165,20 @@ def test_a_failed_gate_publishes_no_table(scenario):
 
 
 def test_every_run_writes_its_manifest_row(scenario):
-    manifest = scenario["manifest"]
+    intents = scenario["manifest"].filter(pl.col("status") == "publishing")
+    manifest = scenario["manifest"].filter(pl.col("status") != "publishing")
     assert manifest.select("run_id", "audit_date", "status").rows() == [
         ("r1", D1, "succeeded"),
         ("r2", D1, "succeeded"),
         ("r3", D2, "succeeded"),
         ("r4", D1, "failed"),
     ]
-    assert scenario["versions_r4"][MANIFEST_TABLE] == 3  # append-only: one version per run
+    # Each published run wrote its intent before its tables, with the attempt of its outcome;
+    # the run that failed the gate touched no table and wrote no intent.
+    assert intents.select("run_id", "attempt").rows() == manifest.head(3).select("run_id", "attempt").rows()
+    assert manifest["attempt"].n_unique() == 4 and manifest["attempt"].is_not_null().all()
+    assert intents["tables"].to_list() == [[], [], []] and intents["finished_at"].is_null().all()
+    assert scenario["versions_r4"][MANIFEST_TABLE] == 6  # append-only: 3 intents, 4 outcomes
     r1, r4 = manifest.row(0, named=True), manifest.row(3, named=True)
     assert (r1["rows_read"], r1["rows_accepted"], r1["rows_quarantined"], r1["rows_duplicate"]) == (
         9,

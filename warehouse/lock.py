@@ -1,0 +1,259 @@
+"""One writer per warehouse scope: a lease held while a run writes an audit day or the store.
+
+Two runs of the same audit day (a scheduled run and a backfill, two hosts, a retry that
+overlaps a stalled attempt) must never interleave their commits. The lease lives beside the
+tables, so it works wherever the warehouse is:
+
+- **Folder**: an exclusive `fcntl.flock` on `_locks/<scope>.lock`. The kernel releases it
+  when the holder's process dies (SIGKILL included), so a dead holder never blocks anyone.
+- **S3**: the object `_locks/<scope>.json`, created with `If-None-Match: *` (S3 conditional
+  writes: exactly one creator wins). It names its holder and an expiry; the holder renews it
+  every third of the lease with `If-Match: <its ETag>`, so a holder that dies stops renewing
+  and its lease expires. A waiting run takes over an expired lease with `If-Match` on the
+  ETag it saw expire, so two waiters never both take it.
+
+A holder that fails to renew (its lease was taken after a long stall) learns it at its next
+`check()`, which the publisher calls before every commit: it stops rather than mix a day.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from configs.settings import S3Settings
+from storage import is_s3, parse_s3_uri, s3_client
+
+LOCK_PREFIX = "_locks"
+DEFAULT_LEASE_SECONDS = 120.0
+DEFAULT_WAIT_SECONDS = 0.0
+POLL_SECONDS = 0.5
+# S3's answers to a conditional write that lost (412; 409 when two race on one key).
+CONDITION_FAILED = ("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
+
+
+class LockHeld(RuntimeError):
+    """Another run holds the lease of this scope (and did not let go within the wait)."""
+
+
+class LeaseLost(RuntimeError):
+    """This run's lease expired and another run took it: stop before writing anything more."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a lease: enough for the message a second run prints."""
+
+    owner: str  # the run id
+    host: str
+    pid: int
+    acquired_at: str
+
+    def describe(self) -> str:
+        return f"run {self.owner} on {self.host} (pid {self.pid}) since {self.acquired_at}"
+
+
+def _me(owner: str) -> Holder:
+    return Holder(
+        owner, socket.gethostname(), os.getpid(), dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    )
+
+
+class Lease:
+    """A held lease; `check()` raises LeaseLost once it is no longer ours."""
+
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+        self._lost: str | None = None
+
+    def lose(self, why: str) -> None:
+        self._lost = why
+
+    def check(self) -> None:
+        if self._lost:
+            raise LeaseLost(f"lease on {self.scope!r} lost: {self._lost}; stopping before the next commit")
+
+
+@contextlib.contextmanager
+def hold(
+    warehouse_uri: str,
+    scope: str,
+    owner: str,
+    *,
+    s3: S3Settings | None = None,
+    wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+) -> Iterator[Lease]:
+    """Hold the lease of `scope` in this warehouse for the block; wait up to `wait_seconds`
+    for another holder, then raise LockHeld naming it."""
+    if is_s3(warehouse_uri):
+        with _hold_s3(warehouse_uri, scope, owner, s3, wait_seconds, lease_seconds) as lease:
+            yield lease
+    else:
+        with _hold_folder(Path(warehouse_uri), scope, owner, wait_seconds) as lease:
+            yield lease
+
+
+# --- folders ------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _hold_folder(root: Path, scope: str, owner: str, wait_seconds: float) -> Iterator[Lease]:
+    folder = root / LOCK_PREFIX
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{scope}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockHeld(_held_message(scope, _read_holder_file(path))) from None
+                time.sleep(POLL_SECONDS)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(_me(owner).__dict__).encode(), 0)
+        try:
+            yield Lease(scope)
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _read_holder_file(path: Path) -> Holder | None:
+    try:
+        return Holder(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _held_message(scope: str, holder: Holder | None) -> str:
+    who = holder.describe() if holder else "another run"
+    return (
+        f"{scope} is being written by {who}; this run would mix its commits with it. "
+        "Wait for it to finish (a dead holder's lease expires on its own) and run again"
+    )
+
+
+# --- S3 -----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _hold_s3(
+    warehouse_uri: str,
+    scope: str,
+    owner: str,
+    s3: S3Settings | None,
+    wait_seconds: float,
+    lease_seconds: float,
+) -> Iterator[Lease]:
+    bucket, prefix = parse_s3_uri(warehouse_uri)
+    key = f"{prefix.rstrip('/')}/{LOCK_PREFIX}/{scope}.json".lstrip("/")
+    lock = _S3Lease(s3_client(s3 or S3Settings.model_validate({})), bucket, key, owner, lease_seconds)
+    lease = Lease(scope)
+    lock.acquire(scope, wait_seconds)
+    stop = threading.Event()
+    renewer = threading.Thread(
+        target=lock.renew_until, args=(stop, lease), daemon=True, name=f"lease-{scope}"
+    )
+    renewer.start()
+    try:
+        yield lease
+    finally:
+        stop.set()
+        renewer.join()
+        lock.release()
+
+
+class _S3Lease:
+    """The lease object and its conditional writes."""
+
+    def __init__(self, client: Any, bucket: str, key: str, owner: str, lease_seconds: float) -> None:
+        self.client, self.bucket, self.key = client, bucket, key
+        self.holder, self.lease_seconds = _me(owner), lease_seconds
+        self.token = uuid.uuid4().hex  # tells our own lease from another run's, same owner or not
+        self.etag: str | None = None
+        self.renewed_at = 0.0
+
+    def _body(self) -> bytes:
+        expires = time.time() + self.lease_seconds
+        return json.dumps({**self.holder.__dict__, "token": self.token, "expires_at": expires}).encode()
+
+    def _put(self, **condition: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            out = self.client.put_object(Bucket=self.bucket, Key=self.key, Body=self._body(), **condition)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in CONDITION_FAILED:
+                return False
+            raise
+        self.etag, self.renewed_at = out["ETag"], time.time()
+        return True
+
+    def _current(self) -> tuple[dict[str, Any], str] | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            got = self.client.get_object(Bucket=self.bucket, Key=self.key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+        try:
+            body = json.loads(got["Body"].read())
+        except ValueError:
+            body = {"expires_at": 0}
+        return body, got["ETag"]
+
+    def acquire(self, scope: str, wait_seconds: float) -> None:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            if self._put(IfNoneMatch="*"):
+                return
+            current = self._current()
+            if current is None:
+                continue  # released between our put and our read: try again at once
+            body, etag = current
+            if float(body.get("expires_at", 0)) < time.time() and self._put(IfMatch=etag):
+                return  # an expired lease, taken over by exactly one waiter
+            if time.monotonic() >= deadline:
+                known = {k: body.get(k) for k in ("owner", "host", "pid", "acquired_at")}
+                holder = Holder(**known) if all(v is not None for v in known.values()) else None  # type: ignore[arg-type]
+                raise LockHeld(_held_message(scope, holder))
+            time.sleep(POLL_SECONDS)
+
+    def renew_until(self, stop: threading.Event, lease: Lease) -> None:
+        """Renew every third of the lease until stopped; a failed renewal loses the lease."""
+        while not stop.wait(self.lease_seconds / 3):
+            try:
+                renewed = self.etag is not None and self._put(IfMatch=self.etag)
+            except Exception as exc:  # an unreachable store: keep trying until the lease runs out
+                if time.time() > self.renewed_at + self.lease_seconds:
+                    lease.lose(f"could not renew it ({exc})")
+                    return
+                continue
+            if not renewed:
+                lease.lose("another run took it over after it expired")
+                return
+
+    def release(self) -> None:
+        """Delete the lease if it is still ours (a taken-over lease is the new holder's)."""
+        current = self._current()
+        if current is not None and current[0].get("token") == self.token:
+            self.client.delete_object(Bucket=self.bucket, Key=self.key)
