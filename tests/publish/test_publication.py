@@ -1,0 +1,167 @@
+"""One audit day publishes atomically (warehouse/publication.py, docs/auditing.md).
+
+A day published by run r1 is published again by r2, in a process of its own
+(publish_child.py) that is SIGKILLed right after each commit point in turn: its intent row
+and each table commit. After every kill, a reader through the publish point sees r1's whole
+day; the next run's repair puts every table back to r1 and closes r2's attempt; the run
+after publishes its own whole day. A stalled writer keeps a second run of its day out.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+import sample_frames as s
+from deltalake import DeltaTable
+
+from catalogue import AUDIT_TABLES
+from configs.settings import load_settings
+from warehouse.delta import day_attempt, read_table, table_uri
+from warehouse.lock import LockHeld
+from warehouse.publication import manifest_rows, publish_points, read_published, repair_day
+from warehouse.publish import write_audit_publish_frames
+
+pytestmark = pytest.mark.integration
+
+CHILD = Path(__file__).with_name("publish_child.py")
+COMMIT_POINTS = ("intent", *(str(n) for n in range(1, len(AUDIT_TABLES) + 1)))
+CHILD_TIMEOUT = 180
+
+
+def publish(warehouse: Path, run_id: str, **overrides) -> None:
+    settings = load_settings(
+        warehouse_uri=str(warehouse), reports_uri=str(warehouse.parent / "reports"), **overrides
+    )
+    write_audit_publish_frames(
+        {},
+        {**s.metric_outputs(), "quarantine": s.quarantine().drop("run_id", "audit_date")},
+        pl.DataFrame(),
+        settings=settings,
+        policy=settings.policy(),
+        audit_date=s.DAY,
+        run_id=run_id,
+        key=s.KEY,
+    )
+
+
+def child(warehouse: Path, run_id: str, mode: str, commit: str) -> subprocess.Popen:
+    reports = warehouse.parent / "reports"
+    args = [sys.executable, str(CHILD), str(warehouse), str(reports), run_id, mode, commit]
+    return subprocess.Popen(
+        args, cwd=Path(__file__).parents[2], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+
+
+def run_ids(warehouse: Path, name: str, live: bool) -> set[str]:
+    read = read_table if live else read_published
+    return set(read(str(warehouse), name, audit_date=s.DAY)["run_id"])
+
+
+def statuses(warehouse: Path) -> list[tuple[str, str]]:
+    manifest = manifest_rows(str(warehouse), None).sort("attempt", "finished_at", nulls_last=False)
+    return manifest.select("run_id", "status").rows()
+
+
+@pytest.fixture(scope="module")
+def published_by_r1(tmp_path_factory) -> Path:
+    warehouse = tmp_path_factory.mktemp("base") / "warehouse"
+    publish(warehouse, "r1")
+    return warehouse
+
+
+@pytest.fixture(scope="module")
+def killed(published_by_r1, tmp_path_factory) -> dict[str, Path]:
+    """One copy of r1's warehouse per commit point, each with r2 SIGKILLed right after it
+    (two children at a time: the box has two cores)."""
+    copies, done = {}, {}
+    for point in COMMIT_POINTS:
+        copies[point] = tmp_path_factory.mktemp(f"killed-{point}") / "warehouse"
+        shutil.copytree(published_by_r1, copies[point])
+    pending = list(COMMIT_POINTS)
+    while pending:
+        batch, pending = pending[:2], pending[2:]
+        procs = {p: child(copies[p], "r2", "kill", p) for p in batch}
+        for point, proc in procs.items():
+            out, _ = proc.communicate(timeout=CHILD_TIMEOUT)
+            assert proc.returncode == -9, f"{point}: the child was not killed:\n{out.decode()[-2000:]}"
+            done[point] = copies[point]
+    return done
+
+
+@pytest.mark.parametrize("point", COMMIT_POINTS)
+def test_a_kill_at_any_commit_point_leaves_the_published_day_whole(killed, point):
+    warehouse = killed[point]
+    committed = 0 if point == "intent" else int(point)
+    # The live tables are mixed: the first `committed` tables are r2's, the rest still r1's.
+    for i, name in enumerate(AUDIT_TABLES):
+        if s.metric_outputs().get(name, s.quarantine()).height:
+            assert run_ids(warehouse, name, live=True) == ({"r2"} if i < committed else {"r1"}), name
+    # Through the publish point the day is r1's, whole, in every table.
+    for name in AUDIT_TABLES:
+        assert run_ids(warehouse, name, live=False) <= {"r1"}, name
+        assert (
+            read_published(str(warehouse), name, audit_date=s.DAY).height
+            == read_table(str(warehouse), name, version=0, audit_date=s.DAY).height
+        )
+    assert statuses(warehouse)[-1] == ("r2", "publishing")  # the intent, never closed
+
+
+@pytest.mark.parametrize("point", COMMIT_POINTS)
+def test_the_next_run_repairs_the_day_then_publishes_its_own(killed, point, tmp_path):
+    warehouse = tmp_path / "warehouse"
+    shutil.copytree(killed[point], warehouse)
+    repair = repair_day(str(warehouse), s.DAY, run_id="r3")
+    committed = 0 if point == "intent" else int(point)
+    assert set(repair.restored) == set(AUDIT_TABLES[:committed])
+    assert len(repair.rolled_back) == 1
+    r1 = publish_points(manifest_rows(str(warehouse), None))[s.DAY]
+    for name in AUDIT_TABLES:
+        table = DeltaTable(table_uri(str(warehouse), name))
+        assert day_attempt(table, s.DAY) == r1.attempt, name
+        assert run_ids(warehouse, name, live=True) <= {"r1"}, name
+        assert read_table(str(warehouse), name, audit_date=s.DAY).equals(
+            read_table(str(warehouse), name, version=r1.versions[name], audit_date=s.DAY)
+        )
+    assert statuses(warehouse)[-1] == ("r2", "rolled_back")
+    assert not repair_day(str(warehouse), s.DAY, run_id="r3").changed  # repaired once, stays so
+    history = DeltaTable(table_uri(str(warehouse), AUDIT_TABLES[0])).history(1)[0]
+    if committed:
+        assert (history["action"], history["repair_run"]) == ("repair", "r3")
+
+    publish(warehouse, "r3")
+    for name in AUDIT_TABLES:
+        if read_table(str(warehouse), name, audit_date=s.DAY).height:
+            assert run_ids(warehouse, name, live=True) == run_ids(warehouse, name, live=False) == {"r3"}
+    assert statuses(warehouse)[-1] == ("r3", "succeeded")
+
+
+def test_a_second_run_of_a_day_being_written_is_refused_and_never_mixes(published_by_r1, tmp_path):
+    warehouse = tmp_path / "warehouse"
+    shutil.copytree(published_by_r1, warehouse)
+    stalled = child(warehouse, "r2", "stall", "2")
+    try:
+        deadline = time.monotonic() + CHILD_TIMEOUT
+        while not Path(f"{warehouse}.stalled").exists():
+            assert stalled.poll() is None and time.monotonic() < deadline, "the writer never stalled"
+            time.sleep(0.2)
+        with pytest.raises(LockHeld, match=r"audit-day-.* is being written by run r2 on .* \(pid \d+\)"):
+            publish(warehouse, "r3")
+        # Meanwhile readers see r1's day whole, though two tables are already r2's.
+        assert run_ids(warehouse, AUDIT_TABLES[0], live=True) == {"r2"}
+        assert all(run_ids(warehouse, n, live=False) <= {"r1"} for n in AUDIT_TABLES)
+        Path(f"{warehouse}.go").touch()
+        out, _ = stalled.communicate(timeout=CHILD_TIMEOUT)
+        assert stalled.returncode == 0, out.decode()[-2000:]
+    finally:
+        stalled.kill()
+    for name in AUDIT_TABLES:
+        if read_table(str(warehouse), name, audit_date=s.DAY).height:
+            assert run_ids(warehouse, name, live=False) == {"r2"}, name
+    assert [st for run, st in statuses(warehouse) if run == "r3"] == []  # the refused run wrote nothing
+    assert statuses(warehouse)[-1] == ("r2", "succeeded")
