@@ -12,7 +12,8 @@ app = typer.Typer(
     help="support-audit: audit customer-support quality (follow-up, escalation, concessions, "
     "resolution) from ticket and call exports. Exit codes: 0 done, 1 run failed (e.g. validation), "
     "2 bad usage, 3 configuration (policy, settings, pseudonym key), "
-    "4 storage unreachable or no credentials.",
+    "4 storage unreachable or no credentials, 5 no input (no exports to audit, or too old), "
+    "6 another run is writing the same day or store.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -33,7 +34,7 @@ def _yesterday() -> date:
 
 # --- audit runs -------------------------------------------------------------------------------
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_STORAGE = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_STORAGE, EXIT_NO_INPUT, EXIT_BUSY = 0, 1, 2, 3, 4, 5, 6
 
 Landing = typer.Option(None, help="Landing folder or s3://bucket/prefix (overrides the settings).")
 Warehouse = typer.Option(None, help="Warehouse folder or s3://bucket/prefix for the Delta tables.")
@@ -65,8 +66,15 @@ def _exit_code(exc: BaseException) -> int:
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     from configs.policy import PolicyError
+    from flows.errors import NoInput
+    from ingestion.incremental import LandingEmptied
+    from warehouse.lock import LeaseLost, LockHeld
     from warehouse.secrets import MissingPseudonymKey
 
+    if isinstance(exc, NoInput | LandingEmptied):
+        return EXIT_NO_INPUT
+    if isinstance(exc, LockHeld | LeaseLost):
+        return EXIT_BUSY
     if isinstance(exc, PolicyError | MissingPseudonymKey | FileNotFoundError | ValueError):
         return EXIT_CONFIG
     if isinstance(exc, NoCredentialsError | BotoCoreError | ClientError | ConnectionError):
@@ -202,6 +210,38 @@ def rebuild_store(
     _run_flow(_check_setup, **places)
     result = _run_flow(ingest_flow, rebuild_store=True, **places)
     _echo_ingest(result)
+
+
+@app.command()
+def repair(
+    date_: str = typer.Option(
+        None, "--date", metavar="YYYY-MM-DD", help="Audit day to repair (default: every day in the manifest)."
+    ),
+    warehouse: str = Warehouse,
+    config: Path = Config,
+) -> None:
+    """Put every audit table of a day back to its last published run after a killed or
+    interrupted run, and mark the unfinished attempt rolled_back (each run does this for its
+    own day first; docs/auditing.md)."""
+    import uuid
+
+    from configs.settings import load_settings
+    from warehouse.lock import hold
+    from warehouse.publication import day_scope, manifest_rows, repair_day
+
+    day = _day(date_, "--date")
+    settings = _run_flow(load_settings, config_file=str(config) if config else None, warehouse_uri=warehouse)
+    days = [day] if day else sorted(set(manifest_rows(settings.warehouse_uri, settings.s3)["audit_date"]))
+    run_id = f"repair-{uuid.uuid4()}"
+
+    def one(audit_date: Any) -> str:
+        with hold(settings.warehouse_uri, day_scope(audit_date), run_id, s3=settings.s3) as lease:
+            return repair_day(
+                settings.warehouse_uri, audit_date, run_id=run_id, s3=settings.s3, before_commit=lease.check
+            ).describe()
+
+    for audit_date in days:
+        typer.echo(_run_flow(one, audit_date=audit_date))
 
 
 def _echo_ingest(result: dict[str, Any]) -> None:

@@ -11,23 +11,24 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.concurrency.sync import concurrency
 from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 
 from configs.policy import Policy, load_policy
 from configs.settings import AuditSettings, load_settings
 from flows import summary
-from flows.errors import AuditError, panics_as_errors
+from flows.errors import AuditError, NoInput, panics_as_errors
 from flows.ingest import ingest_exports, store_of
 from flows.windows import data_cutoff, default_audit_date, export_range, lookahead_days
-from ingestion.incremental import IngestReport, rebuild
+from ingestion.incremental import IngestReport
 from transforms.audit import CanonicalTables, collect_audit, run_audit
 from transforms.contacts import AuditWindow
 from warehouse.manifest import input_files_frame
@@ -35,6 +36,10 @@ from warehouse.publish import PublishResult, suite_params, write_audit_publish_f
 from warehouse.store import audit_inputs, day_inputs
 
 IO_RETRIES = 3
+# One Prefect global concurrency limit shared by the daily and backfill flows (create it with
+# `prefect gcl create support-audit-warehouse --limit 1`; `audit serve` does): their audit days
+# queue instead of meeting at a day's lease. Without it they run, and the lease still guards.
+WAREHOUSE_CONCURRENCY = "support-audit-warehouse"
 IO_RETRY_DELAYS = exponential_backoff(backoff_factor=2)
 
 
@@ -82,10 +87,10 @@ def resolve_run(
     cache_policy=NO_CACHE,
 )
 @panics_as_errors
-def ingest_new_exports(run: AuditRun) -> IngestReport:
+def ingest_new_exports(run: AuditRun, rebuild_store: bool = False) -> IngestReport:
     """Read the export objects the ledger does not have into the canonical store, validated
     with the input suites once; objects gone from the landing leave it (flows/ingest.py)."""
-    report = ingest_exports(run.settings, run.policy, run.run_id)
+    report = ingest_exports(run.settings, run.policy, run.run_id, rebuild_store=rebuild_store)
     logger = get_run_logger()
     logger.info(
         "ingest: %d object(s) read, %d deleted, %d unchanged; newest export day %s",
@@ -125,11 +130,32 @@ def read_day_inputs(run: AuditRun, audit_date: date) -> DayInputs:
     versions = store.versions()
     days = export_range(audit_date, run.policy)
     margin = timedelta(days=1)  # record days are UTC days; the business day may straddle two
-    tables = audit_inputs(store, days.start - margin, days.end + margin)
     files, quarantine = day_inputs(store, days.start, days.end)
-    newest = store.ledger().filter(pl.col("status") == "ingested")["export_date"].max()
+    ledger = store.ledger().filter(pl.col("status") == "ingested")
+    _refuse_without_input(audit_date, days.start, days.end, files, set(ledger["entity"].unique()))
+    tables = audit_inputs(store, days.start - margin, days.end + margin)
+    newest = ledger["export_date"].max()
     cutoff_day = min(newest, days.end) if isinstance(newest, date) else None
     return DayInputs(tables, files, quarantine, versions, cutoff_day)
+
+
+def _refuse_without_input(
+    audit_date: date, first: date, last: date, files: pl.DataFrame, held: set[str]
+) -> None:
+    """No input, no publish: a day whose export range holds no object, or none of an entity
+    the store holds, stops before anything is written (its published tables stay)."""
+    present = set(files["entity"].unique()) if files.height else set()
+    if not present:
+        raise NoInput(
+            f"no export objects for {audit_date} in the store (its export range is {first}..{last}): "
+            "nothing to audit; ingest its exports first, or check the date"
+        )
+    missing = sorted(held - present)
+    if missing:
+        raise NoInput(
+            f"no {', '.join(missing)} exports for {audit_date} in the store (export range {first}..{last}) "
+            "though the store holds them for other days: refusing to publish a day without them"
+        )
 
 
 @task(cache_policy=NO_CACHE)
@@ -240,6 +266,15 @@ def audit_day(run: AuditRun, audit_date: date, ingest: IngestReport | None = Non
     logger = get_run_logger()
     logger.info("auditing %s (run %s, policy %s)", audit_date, run.run_id, run.policy.version)
     inputs = read_day_inputs(run, audit_date)
+    last_export = export_range(audit_date, run.policy).end
+    if inputs.cutoff_day is None or inputs.cutoff_day < last_export:
+        logger.warning(
+            "%s: its windows are still open (they need exports up to %s; the newest is %s): outcomes "
+            "after the cut-off are pending, and re-auditing the day later can change them",
+            audit_date,
+            last_export,
+            inputs.cutoff_day,
+        )
     metrics = compute_metrics(run, audit_date, inputs)
     published = validate_and_publish(run, audit_date, inputs, metrics)
     report_url = publish_html_report(run, audit_date, published.data_docs_url)
@@ -264,7 +299,7 @@ def newest_ingested(run: AuditRun) -> date:
     """The newest export day in the store; a run with nothing ingested stops here."""
     newest = store_of(run.settings).ledger().filter(pl.col("status") == "ingested")["export_date"].max()
     if not isinstance(newest, date):
-        raise AuditError(f"no exports found under {run.settings.landing_uri} (nothing ingested)")
+        raise NoInput(f"no exports found under {run.settings.landing_uri} (nothing ingested)")
     return newest
 
 
@@ -295,9 +330,29 @@ def daily_audit(
     """
     run = resolve_run(landing, warehouse, reports, config, policy_file)
     report = ingest_new_exports(run) if ingest else None
-    days = [audit_date] if audit_date else scheduled_days(newest_ingested(run), run.policy, refresh_final_day)
-    results = [audit_day(run, day, report) for day in days]
+    if audit_date:
+        days = [audit_date]
+    else:
+        newest = newest_ingested(run)
+        check_freshness(run.settings, newest, datetime.now(UTC), get_run_logger())
+        days = scheduled_days(newest, run.policy, refresh_final_day)
+    with concurrency(WAREHOUSE_CONCURRENCY, strict=False):
+        results = [audit_day(run, day, report) for day in days]
     return results[-1]
+
+
+def check_freshness(settings: AuditSettings, newest: date, now: datetime, logger: Any) -> float:
+    """Source freshness, as dbt checks it: hours since the newest ingested export day ended;
+    a warning past `freshness_warn_hours`, NoInput past `freshness_error_hours`."""
+    age = (now - datetime.combine(newest + timedelta(days=1), time(), UTC)).total_seconds() / 3600
+    message = f"the newest export day ingested is {newest}, {age:.0f} h old"
+    if settings.freshness_error_hours is not None and age > settings.freshness_error_hours:
+        raise NoInput(
+            f"{message} (error after {settings.freshness_error_hours:g} h): are the exports still landing?"
+        )
+    if settings.freshness_warn_hours is not None and age > settings.freshness_warn_hours:
+        logger.warning("%s (warning after %g h)", message, settings.freshness_warn_hours)
+    return age
 
 
 @flow(name="support-audit-backfill", on_failure=[_failure_artifact], log_prints=True)
@@ -318,7 +373,8 @@ def backfill(
     run = resolve_run(landing, warehouse, reports, config, policy_file)
     report = ingest_new_exports(run) if ingest else None
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    return [audit_day(run, day, report) for day in days]
+    with concurrency(WAREHOUSE_CONCURRENCY, strict=False):
+        return [audit_day(run, day, report) for day in days]
 
 
 @flow(name="support-audit-ingest", on_failure=[_failure_artifact], log_prints=True)
@@ -333,9 +389,7 @@ def ingest_flow(
     """Bring the canonical store up to date with the landing (`audit ingest`); with
     `rebuild_store`, empty it first and read every object again (`audit rebuild-store`)."""
     run = resolve_run(landing, warehouse, reports, config, policy_file)
-    if rebuild_store:
-        rebuild(store_of(run.settings))
-    report = ingest_new_exports(run)
+    report = ingest_new_exports(run, rebuild_store=rebuild_store)
     result = summary.ingest_summary(report)
     create_markdown_artifact(
         key="support-audit-ingest",

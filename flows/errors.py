@@ -21,6 +21,12 @@ class AuditError(RuntimeError):
     """A run failed for a reason worth one clear line to the user."""
 
 
+class NoInput(AuditError):
+    """Nothing to audit: the landing lists no exports, or the store holds none for the day's
+    export range, or the newest export is too old. A run stops before writing anything: an
+    empty input must never replace a published day with empty tables."""
+
+
 class RustPanic(AuditError):
     """A Rust library (Polars, delta-rs) panicked; the message is the panic's."""
 

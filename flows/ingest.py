@@ -17,10 +17,13 @@ import polars as pl
 from catalogue import MANIFEST_TABLE
 from configs.policy import Policy
 from configs.settings import AuditSettings
+from flows.errors import NoInput
 from flows.windows import lookahead_days, lookback_days
-from ingestion.incremental import IngestReport, ingest_to_store
-from storage import open_storage
+from ingestion.incremental import IngestReport, ingest_to_store, rebuild
+from storage import Storage, open_storage
+from transforms.schemas import ENTITIES
 from warehouse.delta import read_table_if_exists
+from warehouse.lock import hold
 from warehouse.store import Store
 
 
@@ -36,8 +39,33 @@ def published_days(settings: AuditSettings) -> list[date]:
     return sorted(manifest.filter(pl.col("status") == "succeeded")["audit_date"].unique().to_list())
 
 
-def ingest_exports(settings: AuditSettings, policy: Policy, run_id: str) -> IngestReport:
-    """Read what the ledger does not have into the store; returns what was done."""
+def ingest_exports(
+    settings: AuditSettings, policy: Policy, run_id: str, *, rebuild_store: bool = False
+) -> IngestReport:
+    """Read what the ledger does not have into the store (with `rebuild_store`, empty it
+    first); returns what was done. One ingest at a time per store (its lease); a landing
+    that lists no export object at all stops the run (a typo in landing_uri, an empty
+    bucket) before the store is touched."""
+    landing = open_storage(settings.landing_uri, settings.s3)
+    if not any(next(iter(landing.list(f"{entity}/", hashed=False)), None) for entity in ENTITIES):
+        raise NoInput(
+            f"the landing {settings.landing_uri} lists no export objects (no file under "
+            f"{', '.join(e + '/' for e in ENTITIES)}): check landing_uri"
+        )
+    with hold(
+        settings.canonical_store_uri(),
+        "ingest",
+        run_id,
+        s3=settings.s3,
+        wait_seconds=settings.lock_wait_seconds,
+        lease_seconds=settings.lock_lease_seconds,
+    ):
+        if rebuild_store:
+            rebuild(store_of(settings))
+        return _ingest(settings, policy, run_id, landing)
+
+
+def _ingest(settings: AuditSettings, policy: Policy, run_id: str, landing: Storage) -> IngestReport:
     published = published_days(settings)
     before, after = timedelta(days=lookahead_days(policy) + 1), timedelta(days=lookback_days(policy) + 1)
 
@@ -49,7 +77,7 @@ def ingest_exports(settings: AuditSettings, policy: Policy, run_id: str) -> Inge
         validate_batch(settings, policy, run_id, frames, label)
 
     return ingest_to_store(
-        open_storage(settings.landing_uri, settings.s3),
+        landing,
         store_of(settings),
         run_id=run_id,
         quarantine_prefix=settings.quarantine_prefix,

@@ -206,22 +206,35 @@ def test_a_failed_flow_run_is_exit_1_with_its_reason(
     prefect_harness: None, clean_env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     clean_env.setenv("AUDIT_PSEUDONYM_KEY", PSEUDONYM_KEY)
-    landing = tmp_path / "landing"
-    landing.mkdir()
-    result = runner.invoke(
-        app,
-        [
-            "run",
-            "--landing",
-            str(landing),
-            "--warehouse",
-            str(tmp_path / "wh"),
-            "--reports",
-            str(tmp_path / "reports"),
-        ],
-    )
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the store is on fire")
+
+    clean_env.setattr(daily, "ingest_exports", broken)
+    places = ["--landing", str(tmp_path / "landing"), "--warehouse", str(tmp_path / "wh")]
+    result = runner.invoke(app, ["run", *places, "--reports", str(tmp_path / "reports")])
     assert result.exit_code == 1
+    assert "the store is on fire" in _one_error_line(result.stderr)
+
+
+@pytest.mark.xdist_group("prefect")
+def test_a_run_with_nothing_ingested_is_exit_5(
+    prefect_harness: None, clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    clean_env.setenv("AUDIT_PSEUDONYM_KEY", PSEUDONYM_KEY)
+    landing = tmp_path / "landing"
+    places = [
+        "--landing",
+        str(landing),
+        "--warehouse",
+        str(tmp_path / "wh"),
+        "--reports",
+        str(tmp_path / "r"),
+    ]
+    result = runner.invoke(app, ["run", "--no-ingest", *places])
+    assert result.exit_code == 5
     assert f"no exports found under {landing}" in _one_error_line(result.stderr)
+    assert not (tmp_path / "wh").exists()  # nothing written
 
 
 # --- a run that succeeds: exit 0 ---------------------------------------------------------
@@ -229,14 +242,39 @@ def test_a_failed_flow_run_is_exit_1_with_its_reason(
 
 @pytest.mark.integration
 @pytest.mark.xdist_group("prefect")
-def test_a_run_on_s3_is_exit_0_and_names_the_report(prefect_harness: None, fresh_places: AuditPlaces) -> None:
-    args = ["run", "--date", FINAL_DAY.isoformat(), "--landing", fresh_places.landing]
-    args += ["--warehouse", fresh_places.warehouse, "--reports", fresh_places.reports]
+def test_a_run_on_s3_is_exit_0_and_no_input_never_replaces_the_published_day(
+    prefect_harness: None, fresh_places: AuditPlaces, tmp_path: Path
+) -> None:
+    from warehouse.delta import table_history
+    from warehouse.publication import read_published
+
+    elsewhere = ["--warehouse", fresh_places.warehouse, "--reports", fresh_places.reports]
+    args = ["run", "--date", FINAL_DAY.isoformat(), "--landing", fresh_places.landing, *elsewhere]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     report = f"{fresh_places.reports}/{report_key(FINAL_DAY)}"
     assert result.stdout == f"audited {FINAL_DAY.isoformat()}: report {report}\n"
     assert fresh_places.reports_storage().exists(report_key(FINAL_DAY))
+
+    s3 = fresh_places.settings
+    published = read_published(fresh_places.warehouse, "agent_scorecard", s3, FINAL_DAY)
+    versions = table_history(fresh_places.warehouse, "agent_scorecard", s3)["version"].to_list()
+    assert published is not None and published.height > 0
+    (tmp_path / "empty").mkdir()
+    for landing in (f"{fresh_places.landing}-typo", str(tmp_path / "missing"), str(tmp_path / "empty")):
+        refused = runner.invoke(
+            app, ["run", "--date", FINAL_DAY.isoformat(), "--landing", landing, *elsewhere]
+        )
+        assert refused.exit_code == 5, refused.output  # no input
+        assert f"the landing {landing} lists no export objects" in _one_error_line(refused.stderr)
+    no_day = ["run", "--date", "2020-01-01", "--no-ingest", "--landing", fresh_places.landing, *elsewhere]
+    refused = runner.invoke(app, no_day)
+    assert refused.exit_code == 5, refused.output
+    assert "no export objects for 2020-01-01 in the store" in _one_error_line(refused.stderr)
+    # The published day is untouched: same versions, same rows.
+    assert table_history(fresh_places.warehouse, "agent_scorecard", s3)["version"].to_list() == versions
+    again = read_published(fresh_places.warehouse, "agent_scorecard", s3, FINAL_DAY)
+    assert again is not None and again.equals(published)
 
 
 @pytest.mark.integration
@@ -255,8 +293,8 @@ def test_ingest_reads_each_object_once_refuses_an_empty_landing_and_rebuild_stor
     assert f"ingested 0 object(s) (new or changed), 0 deleted, {read} unchanged" in again.stdout
     wrong = ["--landing", f"{fresh_places.landing}-typo", *places[2:]]  # an empty prefix
     refused = runner.invoke(app, ["ingest", *wrong])
-    assert refused.exit_code == 3, refused.output
-    assert "the landing lists no tickets exports but the store holds" in refused.output
+    assert refused.exit_code == 5, refused.output  # no input
+    assert "-typo lists no export objects" in refused.output
     rebuilt = runner.invoke(app, ["rebuild-store", *places])
     assert rebuilt.exit_code == 0, rebuilt.output
     assert f"ingested {read} object(s) (new or changed), 0 deleted, 0 unchanged" in rebuilt.stdout

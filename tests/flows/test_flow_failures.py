@@ -101,8 +101,12 @@ def test_transient_failure_publishes_the_day_once(
     places = outcome.places
     history = table_history(places.warehouse, "agent_scorecard", places.settings)
     assert history["audit_date"].to_list() == [DEFAULT_DAY.isoformat()]
-    manifest = read_table(places.warehouse, MANIFEST_TABLE, places.settings)
-    assert manifest.select("run_id", "status").rows() == [(str(outcome.flow_run_id), "succeeded")]
+    manifest = read_table(places.warehouse, MANIFEST_TABLE, places.settings).sort(
+        "finished_at", nulls_last=False
+    )
+    run = str(outcome.flow_run_id)
+    assert manifest.select("run_id", "status").rows() == [(run, "publishing"), (run, "succeeded")]
+    assert manifest["attempt"].n_unique() == 1  # one attempt: its intent and its publish point
 
 
 # --- a critical validation failure ------------------------------------------------------
