@@ -1,0 +1,144 @@
+"""The warehouse lease (warehouse/lock.py): one holder per scope, on a folder and on S3."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from storage import parse_s3_uri, s3_client
+from warehouse.lock import LeaseLost, LockHeld, _S3Lease, hold
+
+
+def test_a_folder_lease_refuses_a_second_holder_and_names_the_first(tmp_path):
+    with hold(str(tmp_path), "audit-day-2026-11-20", "run-a"):
+        with (
+            pytest.raises(
+                LockHeld, match=r"audit-day-2026-11-20 is being written by run run-a on .* \(pid \d+\)"
+            ),
+            hold(str(tmp_path), "audit-day-2026-11-20", "run-b"),
+        ):
+            pass
+        with hold(str(tmp_path), "audit-day-2026-11-21", "run-b"):  # another day: its own lease
+            pass
+    with hold(str(tmp_path), "audit-day-2026-11-20", "run-b"):  # released
+        pass
+
+
+def test_a_folder_lease_waits_for_its_holder(tmp_path):
+    released = threading.Event()
+
+    def first() -> None:
+        with hold(str(tmp_path), "ingest", "run-a"):
+            time.sleep(1.0)
+        released.set()
+
+    holder = threading.Thread(target=first)
+    holder.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    with hold(str(tmp_path), "ingest", "run-b", wait_seconds=10):
+        assert released.is_set() and time.monotonic() - started >= 0.5
+    holder.join()
+
+
+def test_a_killed_holder_frees_a_folder_lease_at_once(tmp_path):
+    code = (
+        "import os, signal, sys; from warehouse.lock import hold\n"
+        f"with hold({str(tmp_path)!r}, 'ingest', 'doomed'):\n"
+        "    print('held', flush=True); os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == -signal.SIGKILL and done.stdout == "held\n"
+    with hold(str(tmp_path), "ingest", "next"):
+        pass
+
+
+@pytest.mark.integration
+def test_an_s3_lease_is_exclusive_and_released(s3_bucket):
+    warehouse = s3_bucket.uri("audit")
+    with (
+        hold(warehouse, "audit-day-2026-11-20", "run-a", s3=s3_bucket.settings),
+        pytest.raises(LockHeld, match="being written by run run-a"),
+        hold(warehouse, "audit-day-2026-11-20", "run-b", s3=s3_bucket.settings),
+    ):
+        pass
+    with hold(warehouse, "audit-day-2026-11-20", "run-b", s3=s3_bucket.settings):
+        pass
+    bucket, prefix = parse_s3_uri(warehouse)
+    listed = s3_client(s3_bucket.settings).list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/_locks/")
+    assert listed.get("KeyCount", 0) == 0  # released: the lease object is gone
+
+
+@pytest.mark.integration
+def test_an_expired_s3_lease_is_taken_over_and_its_old_holder_learns_it(s3_bucket):
+    warehouse = s3_bucket.uri("audit")
+    bucket, prefix = parse_s3_uri(warehouse)
+    client = s3_client(s3_bucket.settings)
+    dead = _S3Lease(client, bucket, f"{prefix}/_locks/ingest.json", "stalled-run", lease_seconds=1.0)
+    dead.acquire("ingest", wait_seconds=0)  # a holder that then stops renewing (stalled or dead)
+    with (
+        pytest.raises(LockHeld, match="stalled-run"),
+        hold(warehouse, "ingest", "run-b", s3=s3_bucket.settings),
+    ):
+        pass
+    time.sleep(1.5)
+    with hold(warehouse, "ingest", "run-b", s3=s3_bucket.settings, lease_seconds=30):
+        assert dead._put(IfMatch=dead.etag) is False  # the stalled holder's renewal is refused
+
+
+@pytest.mark.integration
+def test_a_holder_whose_renewal_is_refused_stops_before_its_next_commit(s3_bucket):
+    warehouse = s3_bucket.uri("audit")
+    bucket, prefix = parse_s3_uri(warehouse)
+    client = s3_client(s3_bucket.settings)
+    with hold(warehouse, "ingest", "run-a", s3=s3_bucket.settings, lease_seconds=1.5) as lease:
+        # Another run overwrites the lease object (as a takeover after expiry would).
+        client.put_object(Bucket=bucket, Key=f"{prefix}/_locks/ingest.json", Body=b'{"owner": "run-b"}')
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                lease.check()
+            except LeaseLost as lost:
+                assert "another run took it over" in str(lost)
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the lost lease was never noticed")
+
+
+@pytest.mark.integration
+def test_racing_s3_acquirers_get_one_lease(s3_bucket):
+    warehouse = s3_bucket.uri("audit")
+    holders: list[str] = []
+    gate = threading.Barrier(4)
+
+    def contend(owner: str) -> None:
+        gate.wait()
+        try:
+            with hold(warehouse, "audit-day-2026-11-20", owner, s3=s3_bucket.settings):
+                holders.append(owner)
+                time.sleep(1.0)
+        except LockHeld:
+            pass
+
+    threads = [threading.Thread(target=contend, args=(f"run-{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(holders) == 1
+
+
+def test_the_lock_module_keeps_its_files_private(tmp_path):
+    with hold(str(tmp_path), "ingest", "run-a"):
+        mode = os.stat(Path(tmp_path) / "_locks" / "ingest.lock").st_mode & 0o777
+    assert mode == 0o600
