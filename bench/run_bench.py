@@ -363,9 +363,7 @@ def measure_duckdb() -> dict[str, Any]:
     with _timed(out):
         files = {
             "tickets": [f for f, _ in store.files("tickets", last=last, kept=True)],
-            "ticket_events": [
-                f for f, _ in store.files("ticket_events", first=first, last=last, kept=True)
-            ],
+            "ticket_events": [f for f, _ in store.files("ticket_events", first=first, last=last, kept=True)],
             "calls": [f for f, _ in store.files("calls", first=first, last=last, kept=True)],
         }
         follow_up, rate_cells = duckdb_sql.follow_up_and_rate_cells(files, since, day, cutoff, policy)

@@ -272,8 +272,10 @@ def serve(
     """Serve the daily audit on a schedule from this host (flow.serve; Ctrl-C to stop)."""
     from prefect import serve as prefect_serve
 
-    from flows.daily import served_daily_deployment
+    from flows.daily import WAREHOUSE_CONCURRENCY, ensure_warehouse_concurrency_limit, served_daily_deployment
 
+    if _run_flow(ensure_warehouse_concurrency_limit):
+        typer.echo(f"created the Prefect global concurrency limit {WAREHOUSE_CONCURRENCY} (limit 1)")
     prefect_serve(served_daily_deployment(cron, time_zone))
 
 

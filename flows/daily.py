@@ -399,6 +399,24 @@ def ingest_flow(
     return result
 
 
+def ensure_warehouse_concurrency_limit() -> bool:
+    """Create the global concurrency limit the daily and backfill flows share, if the Prefect
+    server lacks it; True when it was created."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(WAREHOUSE_CONCURRENCY)
+            return False
+        except ObjectNotFound:
+            client.create_global_concurrency_limit(
+                GlobalConcurrencyLimitCreate(name=WAREHOUSE_CONCURRENCY, limit=1)
+            )
+            return True
+
+
 def served_daily_deployment(cron: str = "30 6 * * *", time_zone: str = "UTC") -> Any:
     """The daily audit as a deployment served from one host (`audit serve`), same name and
     schedule as the `support-audit-daily` entry of prefect.yaml, one run at a time."""
