@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import polars as pl
 
-from transforms.schemas.base import SOURCE_ROW
+from transforms.schemas.base import MALFORMED, SOURCE_ROW
 
 
 def is_rust_panic(exc: BaseException) -> bool:
@@ -37,6 +37,8 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 _TZ_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%:z"
 _NAIVE_FORMAT = "%Y-%m-%dT%H:%M:%S%.f"
 _DUPLICATE_SUFFIX = "_duplicated_"  # how polars renames a repeated CSV header
+# A line-oriented file with more unreadable lines than this share is not trusted at all.
+MAX_MALFORMED_SHARE = 0.5
 
 
 class UnreadableFile(Exception):
@@ -150,8 +152,9 @@ def _read_jsonl(data: bytes) -> pl.DataFrame:
     try:  # one typed pass over every line, rendered back to text below
         frame = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
     except pl.exceptions.PolarsError:
-        # Bad JSON (found with its line number) or a nested value typed differently across lines.
-        frame = pl.read_ndjson(io.BytesIO(data), schema=dict.fromkeys(_jsonl_keys(data), pl.String()))
+        # A line that is not a JSON object (a record cut mid-string by a crashed writer), or a
+        # nested value typed differently across lines: line by line, keeping every good line.
+        return _read_jsonl_lines(data)
     if frame.height != line_numbers.len():
         raise UnreadableFile("malformed_jsonl", "record count does not match the non-blank line count")
     # JSON objects have no column order: sorted, so the same records always give the same frame.
@@ -159,8 +162,11 @@ def _read_jsonl(data: bytes) -> pl.DataFrame:
     return frame.select(line_numbers.alias(SOURCE_ROW), *text)
 
 
-def _jsonl_keys(data: bytes) -> list[str]:
-    """Every key used by any record; the slow path, only when the typed pass fails."""
+def _read_jsonl_lines(data: bytes) -> pl.DataFrame:
+    """The slow path: each line parsed on its own. A line that is not a JSON object becomes a
+    row marked `MALFORMED` (quarantined as `malformed_row` with its line number); the file is
+    rejected whole only when more than `MAX_MALFORMED_SHARE` of its lines are such."""
+    good, numbers, bad = [], [], []
     keys: dict[str, None] = {}
     # Lines are split on "\n" only, as in `_read_jsonl`: U+2028 and friends may stand raw in JSON strings.
     for number, line in enumerate(data.decode("utf-8").split("\n"), start=1):
@@ -168,12 +174,34 @@ def _jsonl_keys(data: bytes) -> list[str]:
             continue
         try:
             record = json.loads(line)
-        except ValueError as exc:
-            raise UnreadableFile("malformed_jsonl", f"line {number} is not valid JSON") from exc
+        except ValueError:
+            bad.append((number, f"line {number} is not valid JSON"))
+            continue
         if not isinstance(record, dict):
-            raise UnreadableFile("malformed_jsonl", f"line {number} is not a JSON object")
+            bad.append((number, f"line {number} is not a JSON object"))
+            continue
         keys.update(dict.fromkeys(record))
-    return sorted(keys)
+        good.append(line)
+        numbers.append(number)
+    if len(bad) > MAX_MALFORMED_SHARE * (len(bad) + len(good)):
+        first = bad[0][1]
+        raise UnreadableFile(
+            "malformed_jsonl", f"{len(bad)} of {len(bad) + len(good)} lines unreadable ({first})"
+        )
+    schema = dict.fromkeys(sorted(keys), pl.String())
+    frame = (
+        pl.read_ndjson(io.BytesIO("\n".join(good).encode()), schema=schema)
+        if good
+        else pl.DataFrame(schema=schema)
+    )
+    rows = frame.select(pl.Series(SOURCE_ROW, numbers, dtype=pl.Int64), pl.all())
+    if not bad:
+        return rows
+    marked = pl.DataFrame(
+        {SOURCE_ROW: [n for n, _ in bad], MALFORMED: [d for _, d in bad]},
+        schema={SOURCE_ROW: pl.Int64(), MALFORMED: pl.String()},
+    )
+    return pl.concat([rows, marked], how="diagonal").sort(SOURCE_ROW)
 
 
 def _read_parquet(data: bytes, *, keep_types: bool = False) -> pl.DataFrame:

@@ -6,7 +6,8 @@ failing check in `REASON_ORDER`, its detail lists every failure (column names an
 never the raw value: raw values may be personal data).
 
 Input of `stage` is a *conformed* raw frame (`conform_columns`): every contract column as
-String plus the lineage columns export_date, source_key, source_row.
+String plus the lineage columns export_date, source_key, source_row, and the reader's mark on
+a line it could not parse (`MALFORMED`: such a row is quarantined as `malformed_row`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from transforms.schemas import quarantine as q
 from transforms.schemas.base import (
     EXPORT_DATE,
     LINEAGE_SCHEMA,
+    MALFORMED,
     SOURCE_KEY,
     SOURCE_ROW,
     EntitySchema,
@@ -30,6 +32,7 @@ from transforms.schemas.base import (
 
 # The first failing check names the row's reason; the detail lists them all.
 REASON_ORDER = (
+    q.MALFORMED_ROW,
     q.MISSING_REQUIRED,
     q.BAD_TIMESTAMP,
     q.NAIVE_TIMESTAMP,
@@ -71,10 +74,11 @@ class StagedFrames(NamedTuple):
 def check_columns(columns: Iterable[str], schema: EntitySchema) -> ColumnCheck:
     """Missing required columns quarantine a file; unknown ones are schema drift.
 
-    `source_row` is the reader's row number, not a file column. A file's own `export_date` or
-    `source_key` column is drift like any other (lineage comes from the object, never the file).
+    `source_row` is the reader's row number and `MALFORMED` its mark on an unparseable line,
+    not file columns. A file's own `export_date` or `source_key` column is drift like any other
+    (lineage comes from the object, never the file).
     """
-    present = [c for c in columns if c != SOURCE_ROW]
+    present = [c for c in columns if c not in (SOURCE_ROW, MALFORMED)]
     missing = tuple(c for c in schema.required if c not in present)
     return ColumnCheck(missing_required=missing, drift=tuple(c for c in present if c not in schema.columns))
 
@@ -99,13 +103,16 @@ def conform_columns(
         pl.lit(export_date, pl.Date).alias(EXPORT_DATE),
         pl.lit(source_key, pl.String).alias(SOURCE_KEY),
         pl.col(SOURCE_ROW).cast(pl.Int64),
+        pl.col(MALFORMED) if MALFORMED in present else pl.lit(None, pl.String).alias(MALFORMED),
     ]
     return raw.select(*contract, *lineage)
 
 
 def empty_raw(schema: EntitySchema) -> pl.LazyFrame:
     """A conformed raw frame with no rows (an entity with no exports in the range)."""
-    return pl.LazyFrame(schema={**dict.fromkeys(schema.columns, pl.String()), **LINEAGE_SCHEMA})
+    return pl.LazyFrame(
+        schema={**dict.fromkeys(schema.columns, pl.String()), **LINEAGE_SCHEMA, MALFORMED: pl.String()}
+    )
 
 
 def stage(raw: pl.LazyFrame, schema: EntitySchema, *, naive_timestamps_as_utc: bool) -> StagedFrames:
@@ -134,7 +141,7 @@ def stage(raw: pl.LazyFrame, schema: EntitySchema, *, naive_timestamps_as_utc: b
         pl.col(SOURCE_KEY).alias("object_key"),
         pl.col(SOURCE_ROW).alias("row_number"),
         pl.col("__reason").alias("reason"),
-        _all_details(checks).alias("detail"),
+        pl.coalesce(pl.col(MALFORMED), _all_details(checks)).alias("detail"),
         pl.col(SOURCE_ROW),
     )
     return StagedFrames(accepted, quarantined)
@@ -295,7 +302,8 @@ class _Check:
 
 
 def _checks(schema: EntitySchema, naive_timestamps_as_utc: bool) -> list[_Check]:
-    checks = _required_checks(schema)
+    checks = [_Check(q.MALFORMED_ROW, pl.col(MALFORMED).is_not_null(), "the line is not a readable record")]
+    checks += _required_checks(schema)
     for f in schema.fields:
         checks += _value_checks(f, naive_timestamps_as_utc)
     checks += [

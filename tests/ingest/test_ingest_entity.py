@@ -119,6 +119,26 @@ def test_a_day_with_good_bad_duplicate_and_superseded_rows_reconciles_per_file()
     assert result.files.schema == FILE_REPORT_SCHEMA
 
 
+def test_a_truncated_jsonl_line_among_thousands_quarantines_that_line_only() -> None:
+    rows = [ticket(ticket_id=f"T{i:04d}") for i in range(1, 2001)]
+    lines = [json.dumps(r) for r in rows]
+    lines[1233] = lines[1233][:40]  # line 1234, cut mid-string
+    storage = MemoryStorage({tk(D1, "a.jsonl"): ("\n".join(lines) + "\n").encode()})
+    result = ingest(storage)
+    accepted = result.canonical.collect()
+    assert accepted.height == 1999 and "T1234" not in accepted["ticket_id"].to_list()
+    assert result.quarantine.select("row_number", "reason", "detail").rows() == [
+        (1234, q.MALFORMED_ROW, "line 1234 is not valid JSON")
+    ]
+    row = report_row(result, tk(D1, "a.jsonl"))
+    assert (row["rows_read"], row["rows_accepted"], row["rows_quarantined"], row["file_error"]) == (
+        2000,
+        1999,
+        1,
+        None,
+    )
+
+
 def test_quarantined_rows_are_kept_raw_in_the_quarantine_prefix() -> None:
     rows = [ticket(), ticket(ticket_id="T2", customer_id="", extra_col="x")]
     storage = MemoryStorage({tk(D1, "a.csv"): csv_bytes(rows)})

@@ -15,6 +15,7 @@ from polars.testing import assert_frame_equal
 
 from ingestion import readers
 from ingestion.readers import UnreadableFile, export_format, read_export
+from transforms.schemas.base import MALFORMED, SOURCE_ROW
 
 FORMATS = ["csv", "csv.gz", "jsonl", "jsonl.gz", "parquet"]
 
@@ -156,8 +157,9 @@ def test_csv_header_names_are_trimmed_and_a_bom_is_dropped() -> None:
         (b"ticket_id,status\nT\xe9,open\n", "a.csv", "undecodable_text"),
         (b"ticket_id,status\nT1,open,extra\n", "a.csv", "malformed_csv"),
         (b"ticket_id,ticket_id\nT1,T2\n", "a.csv", "duplicate_column"),
-        (b'{"ticket_id": "T1"}\n{"ticket_id": \n', "a.jsonl", "malformed_jsonl"),
-        (b'{"ticket_id": "T1"}\n[1, 2]\n', "a.jsonl", "malformed_jsonl"),
+        # More than half of the lines unreadable: the file is not trusted at all.
+        (b'{"ticket_id": "T1"}\n{"ticket_id": \n{"tick\n', "a.jsonl", "malformed_jsonl"),
+        (b'{"ticket_id": "T1"}\n[1, 2]\n"text"\n', "a.jsonl", "malformed_jsonl"),
     ],
 )
 def test_unreadable_files_raise_with_a_reason(data: bytes, key: str, reason: str) -> None:
@@ -222,3 +224,25 @@ def test_parquet_nested_decimal_and_duration_columns_are_rendered_as_text() -> N
         (1, "1.50", '["a","b"]', '{"k":1}', '"PT5S"'),
         (2, None, None, None, None),
     ]
+
+
+def test_a_truncated_jsonl_line_is_one_marked_row_and_every_other_line_is_read() -> None:
+    lines = [json.dumps(ticket(ticket_id=f"T{i}")) for i in range(1, 6)]
+    lines[2] = lines[2][:25]  # a record cut mid-string, as a crashed writer leaves it
+    frame = read(("\n".join(lines) + "\n\n[1]\n").encode(), "a.jsonl")
+    assert frame.select(SOURCE_ROW, "ticket_id", MALFORMED).rows() == [
+        (1, "T1", None),
+        (2, "T2", None),
+        (3, None, "line 3 is not valid JSON"),
+        (4, "T4", None),
+        (5, "T5", None),
+        (7, None, "line 7 is not a JSON object"),
+    ]
+    assert frame.filter(pl.col(SOURCE_ROW) == 4).row(0, named=True)["status"] == "open"
+
+
+def test_the_share_of_unreadable_lines_past_which_a_file_is_rejected_is_one_half() -> None:
+    good, bad = json.dumps(ticket()), '{"ticket_id": "T'
+    assert read(f"{good}\n{bad}\n".encode(), "a.jsonl").height == 2  # half: kept
+    with pytest.raises(UnreadableFile, match=r"2 of 3 lines unreadable \(line 2 is not valid JSON\)"):
+        read(f"{good}\n{bad}\n{bad}\n".encode(), "a.jsonl")

@@ -13,6 +13,7 @@ from polars.testing import assert_frame_equal
 
 from transforms.schemas import CALLS, TICKET_EVENTS, TICKETS, EntitySchema
 from transforms.schemas import quarantine as q
+from transforms.schemas.base import MALFORMED
 from transforms.staging import check_columns, conform_columns, stage
 
 SCHEMAS = {"tickets": TICKETS, "ticket_events": TICKET_EVENTS, "calls": CALLS}
@@ -331,7 +332,8 @@ def test_check_columns_reports_missing_required_and_drift_in_file_order() -> Non
 def test_conform_columns_keeps_contract_columns_only_and_adds_lineage() -> None:
     raw = pl.LazyFrame({"source_row": [4], "extra": ["x"], "ticket_id": ["T1"]})
     frame = conform_columns(raw, TICKETS, export_date=date(2026, 3, 1), source_key="k").collect()
-    assert frame.columns == [*TICKETS.columns, "export_date", "source_key", "source_row"]
+    assert frame.columns == [*TICKETS.columns, "export_date", "source_key", "source_row", MALFORMED]
+    assert frame[MALFORMED].to_list() == [None]  # the reader marked no line unreadable
     assert frame.select("ticket_id", "status", "export_date", "source_key", "source_row").row(0) == (
         "T1",
         None,

@@ -165,3 +165,23 @@ def test_a_second_run_of_a_day_being_written_is_refused_and_never_mixes(publishe
             assert run_ids(warehouse, name, live=False) == {"r2"}, name
     assert [st for run, st in statuses(warehouse) if run == "r3"] == []  # the refused run wrote nothing
     assert statuses(warehouse)[-1] == ("r2", "succeeded")
+
+
+def test_audit_repair_puts_a_killed_day_back_and_says_what_it_did(killed, tmp_path):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    warehouse = tmp_path / "warehouse"
+    shutil.copytree(killed["3"], warehouse)
+    runner = CliRunner()
+    repaired = runner.invoke(app, ["repair", "--date", s.DAY.isoformat(), "--warehouse", str(warehouse)])
+    assert repaired.exit_code == 0, repaired.output
+    assert repaired.stdout == (
+        f"{s.DAY}: restored {', '.join(AUDIT_TABLES[:3])} to the last published run; "
+        "1 unfinished attempt(s) marked rolled_back\n"
+    )
+    for name in AUDIT_TABLES:
+        assert run_ids(warehouse, name, live=True) <= {"r1"}, name
+    again = runner.invoke(app, ["repair", "--warehouse", str(warehouse)])  # every day of the manifest
+    assert again.exit_code == 0 and again.stdout == f"{s.DAY}: consistent, nothing to repair\n"

@@ -91,3 +91,6 @@ EXPORT_DATE = "export_date"  # pl.Date, from the export_date=YYYY-MM-DD folder
 SOURCE_KEY = "source_key"  # object key the row came from
 SOURCE_ROW = "source_row"  # 1-based data row number within that object
 LINEAGE_SCHEMA = pl.Schema({EXPORT_DATE: pl.Date(), SOURCE_KEY: pl.String(), SOURCE_ROW: pl.Int64()})
+# Set by a reader on a line it could not parse (the other columns are null): the row is
+# quarantined as `malformed_row` and the rest of the file is read (ingestion/readers.py).
+MALFORMED = "__malformed_line"

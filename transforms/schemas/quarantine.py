@@ -13,6 +13,7 @@ QUARANTINE_SCHEMA = pl.Schema(
 )
 
 # Reason codes (stable, documented in docs/contract.md).
+MALFORMED_ROW = "malformed_row"
 MISSING_REQUIRED = "missing_required_field"
 BAD_ENUM = "value_not_in_enum"
 OUT_OF_RANGE = "value_out_of_range"
@@ -25,6 +26,7 @@ UNREADABLE_FILE = "unreadable_file"
 MISSING_COLUMN = "missing_required_column"
 UNSUPPORTED_FORMAT = "unsupported_format"
 REASONS = (
+    MALFORMED_ROW,
     MISSING_REQUIRED,
     BAD_ENUM,
     OUT_OF_RANGE,
