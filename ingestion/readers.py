@@ -14,7 +14,6 @@ parser messages echo raw values and raw values may be personal data.
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import zlib
@@ -39,13 +38,21 @@ _NAIVE_FORMAT = "%Y-%m-%dT%H:%M:%S%.f"
 _DUPLICATE_SUFFIX = "_duplicated_"  # how polars renames a repeated CSV header
 # A line-oriented file with more unreadable lines than this share is not trusted at all.
 MAX_MALFORMED_SHARE = 0.5
+# A compressed object may expand to at most this many bytes, and past `RATIO_FLOOR_BYTES` to at
+# most this many times its compressed size (a large centre's day of events is ~150 MB of text,
+# 5-15x its gzip; a gzip bomb is ~1000x).
+MAX_DECOMPRESSED_BYTES = 1024**3
+MAX_COMPRESSION_RATIO = 200
+RATIO_FLOOR_BYTES = 64 * 1024**2
+_STEP = 16 * 1024**2  # decompressed bytes per step
 
 
 class UnreadableFile(Exception):
     """A whole export object could not be read; it is quarantined as a file.
 
-    `reason` is a short stable code (corrupt_gzip, not_parquet, undecodable_text, malformed_csv,
-    malformed_jsonl, duplicate_column, unsupported_column_type, reader_panic); `detail` says what
+    `reason` is a short stable code (corrupt_gzip, decompression_limit, not_parquet,
+    undecodable_text, malformed_csv, malformed_jsonl, duplicate_column, unsupported_column_type,
+    reader_panic); `detail` says what
     failed without quoting content.
     """
 
@@ -92,12 +99,37 @@ def read_export(data: bytes, key: str, *, keep_types: bool = False) -> pl.LazyFr
 
 
 def _gunzip(data: bytes) -> bytes:
+    """Decompress in bounded steps: an object that expands past `MAX_DECOMPRESSED_BYTES`, or
+    past both `RATIO_FLOOR_BYTES` and `MAX_COMPRESSION_RATIO` times its own size, is refused
+    before it is held whole (a gzip bomb), with the reason `decompression_limit`."""
+    if not data:
+        return b""
+    limit = min(MAX_DECOMPRESSED_BYTES, max(RATIO_FLOOR_BYTES, len(data) * MAX_COMPRESSION_RATIO))
+    out, total, rest = [], 0, data
+    stream = zlib.decompressobj(wbits=31)  # gzip framing
     try:
-        return gzip.decompress(data)
+        while True:
+            chunk = stream.decompress(rest, _STEP)
+            total += len(chunk)
+            if total > limit:
+                raise UnreadableFile(
+                    "decompression_limit",
+                    f"expands past {limit} bytes ({len(data)} compressed; limits: "
+                    f"{MAX_DECOMPRESSED_BYTES} bytes, {MAX_COMPRESSION_RATIO}x the compressed size)",
+                )
+            out.append(chunk)
+            rest = stream.unconsumed_tail
+            if stream.eof:
+                if not stream.unused_data:
+                    break
+                rest, stream = stream.unused_data, zlib.decompressobj(wbits=31)  # the next member
+            elif not rest and not chunk:
+                raise EOFError("the gzip stream ends early")
     except (OSError, EOFError, zlib.error) as exc:
         raise UnreadableFile(
             "corrupt_gzip", f"gzip stream cannot be decompressed ({type(exc).__name__})"
         ) from exc
+    return b"".join(out)
 
 
 def _is_blank(data: bytes) -> bool:
