@@ -8,9 +8,7 @@ audit days a late, changed or deleted object can change are read from the run ma
 
 from __future__ import annotations
 
-import tempfile
 from datetime import date, timedelta
-from pathlib import Path
 
 import polars as pl
 
@@ -21,6 +19,7 @@ from flows.errors import NoInput
 from flows.windows import lookahead_days, lookback_days
 from ingestion.incremental import IngestReport, ingest_to_store, rebuild
 from storage import Storage, open_storage
+from storage.scratch import scratch_dir
 from transforms.schemas import ENTITIES
 from warehouse.delta import read_table_if_exists
 from warehouse.lock import hold
@@ -105,19 +104,17 @@ def validate_batch(
     params = SuiteParams(
         known_categories=sorted(categories), known_currencies=sorted(policy.concessions.currencies)
     )
-    if settings.work_dir:
-        Path(settings.work_dir).mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="audit-docs-", dir=settings.work_dir) as tmp:
+    with scratch_dir(settings.work_dir) as tmp:
         report = run_validation(
             frames,
             run_id=run_id,
             audit_date=date.today(),
-            docs_dir=Path(tmp) / "data_docs",
+            docs_dir=tmp / "data_docs",
             params=params,
             label=f"ingest of exports {label}",
         )
         publish_data_docs(
-            Path(tmp) / "data_docs",
+            tmp / "data_docs",
             reports_uri=settings.reports_uri,
             run_id=run_id,
             s3=settings.s3,

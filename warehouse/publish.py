@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -24,6 +22,7 @@ import polars as pl
 from catalogue import AUDIT_TABLES, MANIFEST_TABLE, PARTITION
 from configs.policy import Policy
 from configs.settings import AuditSettings
+from storage.scratch import scratch_dir
 from transforms.pseudonym import publishable
 from warehouse.data_docs import publish_data_docs
 from warehouse.delta import append_manifest, publish_day, sort_for_publish, typical_volumes
@@ -178,8 +177,8 @@ def write_audit_publish_frames(
     }
     draft = build_manifest(**manifest_args)
     params = params or suite_params(settings, policy, audit_date, inputs)
-    with tempfile.TemporaryDirectory(prefix="audit-docs-", dir=settings.work_dir) as tmp:
-        docs_dir = Path(tmp) / "data_docs"
+    with scratch_dir(settings.work_dir) as tmp:
+        docs_dir = tmp / "data_docs"
         report = run_validation(
             {**inputs, **staged, MANIFEST_TABLE: draft},
             run_id=run_id,
