@@ -269,11 +269,13 @@ def serve(
     cron: str = typer.Option("30 6 * * *", help="Cron schedule for the daily audit."),
     time_zone: str = typer.Option("UTC", "--timezone", help="Time zone of the cron schedule."),
 ) -> None:
-    """Serve the daily audit on a schedule from this host (flow.serve; Ctrl-C to stop)."""
+    """Serve the daily audit on a schedule from this host (flow.serve; Ctrl-C to stop), as the
+    deployment support-audit-daily-served; settings, policy, key and landing are checked first."""
     from prefect import serve as prefect_serve
 
     from flows.daily import WAREHOUSE_CONCURRENCY, ensure_warehouse_concurrency_limit, served_daily_deployment
 
+    _run_flow(_check_setup)
     if _run_flow(ensure_warehouse_concurrency_limit):
         typer.echo(f"created the Prefect global concurrency limit {WAREHOUSE_CONCURRENCY} (limit 1)")
     prefect_serve(served_daily_deployment(cron, time_zone))

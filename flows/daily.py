@@ -40,6 +40,7 @@ IO_RETRIES = 3
 # `prefect gcl create support-audit-warehouse --limit 1`; `audit serve` does): their audit days
 # queue instead of meeting at a day's lease. Without it they run, and the lease still guards.
 WAREHOUSE_CONCURRENCY = "support-audit-warehouse"
+SERVED_DEPLOYMENT = "support-audit-daily-served"
 IO_RETRY_DELAYS = exponential_backoff(backoff_factor=2)
 
 
@@ -418,12 +419,13 @@ def ensure_warehouse_concurrency_limit() -> bool:
 
 
 def served_daily_deployment(cron: str = "30 6 * * *", time_zone: str = "UTC") -> Any:
-    """The daily audit as a deployment served from one host (`audit serve`), same name and
-    schedule as the `support-audit-daily` entry of prefect.yaml, one run at a time."""
+    """The daily audit as a deployment served from one host (`audit serve`): the schedule of
+    the `support-audit-daily` entry of prefect.yaml under a name of its own, so serving never
+    replaces the worker deployment `prefect deploy` registered; one run at a time."""
     from prefect.schedules import Cron
 
     return daily_audit.to_deployment(
-        name="support-audit-daily",
+        name=SERVED_DEPLOYMENT,
         schedules=[Cron(cron, timezone=time_zone)],
         concurrency_limit=1,
         tags=["support-audit", "audit"],

@@ -52,7 +52,7 @@ def test_served_deployment_matches_the_daily_schedule():
     from flows.daily import served_daily_deployment
 
     deployment = served_daily_deployment("0 7 * * *", "Europe/Berlin")
-    assert deployment.name == "support-audit-daily"
+    assert deployment.name == "support-audit-daily-served"  # never the name prefect deploy registers
     assert deployment.flow_name == "support-audit-daily"
     assert deployment.concurrency_limit == 1
     [schedule] = deployment.schedules

@@ -82,8 +82,8 @@ def test_cloudformation_template_lints_clean():
 
 def test_every_bucket_is_encrypted_versioned_private_and_tls_only(template):
     resources = template["Resources"]
-    buckets = [n for n, r in resources.items() if r["Type"] == "AWS::S3::Bucket"]
-    assert sorted(buckets) == sorted(BUCKET_ARN)
+    buckets = [n for n, r in resources.items() if r["Type"] == "AWS::S3::Bucket" and n != "AccessLogsBucket"]
+    assert sorted(buckets) == sorted(BUCKET_ARN)  # the data buckets; the log bucket is below
     for name in buckets:
         props = resources[name]["Properties"]
         sse = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
@@ -152,9 +152,32 @@ def test_compose_file_wires_server_postgres_worker_and_store():
             assert port.startswith("127.0.0.1:"), "ports are published on loopback only"
 
 
+def test_every_data_bucket_logs_its_access_to_the_log_bucket(template):
+    resources = template["Resources"]
+    for name, prefix in (
+        ("LandingBucket", "landing/"),
+        ("WarehouseBucket", "warehouse/"),
+        ("ReportsBucket", "reports/"),
+    ):
+        logging = resources[name]["Properties"]["LoggingConfiguration"]
+        assert logging["LogFilePrefix"] == prefix
+        assert logging["DestinationBucketName"] == {"Ref": "AccessLogsBucket"}
+    deny, delivery = resources["AccessLogsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert (
+        delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+        and delivery["Action"] == "s3:PutObject"
+    )
+    encryption = resources["AccessLogsBucket"]["Properties"]["BucketEncryption"]
+    assert encryption["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "AES256"
+    }
+
+
 def test_dockerfile_uses_the_lock_and_a_non_root_user():
     text = (ROOT / "infra" / "Dockerfile").read_text()
     assert "uv sync --frozen --no-dev" in text
+    assert "HEALTHCHECK" in text and "/health" in text
     user_lines = [line.split()[1] for line in text.splitlines() if line.startswith("USER ")]
     assert user_lines and user_lines[-1] not in ("root", "0")
 
