@@ -103,7 +103,7 @@ def run_quickstart(
         if use_s3:  # the embedded endpoint's data goes when it stops: keep a copy to open
             local = mirror_reports(places.reports, root / "s3-reports", settings.s3)
             daily = _with_local_links(daily, places.reports, local)
-        return summary_text(places, daily, week, endpoint)
+        return summary_text(places, daily, week, endpoint, key_file=root / ".pseudonym-key")
 
 
 def mirror_reports(reports_uri: str, local_dir: Path, s3: Any) -> Path:
@@ -139,7 +139,11 @@ def reconciliation_lines(inputs: list[dict[str, Any]]) -> list[str]:
 
 
 def summary_text(
-    places: QuickstartPlaces, daily: dict[str, Any], week: list[dict[str, Any]], endpoint: str | None
+    places: QuickstartPlaces,
+    daily: dict[str, Any],
+    week: list[dict[str, Any]],
+    endpoint: str | None,
+    key_file: Path | None = None,
 ) -> str:
     head = daily["headline"]
     validation = "passed" if daily["validation_passed"] else "FAILED"
@@ -168,6 +172,11 @@ def summary_text(
     if not endpoint:
         day = daily["audit_date"]
         lines.append(f"Terminal view:  .venv/bin/audit report --date {day} --warehouse {places.warehouse}")
+        if key_file is not None:  # the quickstart's pseudonym key, for runs of your own on its folders
+            where = f"--landing {places.landing} --warehouse {places.warehouse} --reports {places.reports}"
+            lines.append(
+                f"Run it yourself: export {PSEUDONYM_KEY_ENV}=$(cat {key_file}); .venv/bin/audit run {where}"
+            )
     else:
         lines.append(f"(the local S3 endpoint {endpoint} has stopped; the reports above are a local copy)")
     return "\n".join(line for line in lines if line is not None)

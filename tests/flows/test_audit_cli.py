@@ -217,6 +217,20 @@ def test_a_failed_flow_run_is_exit_1_with_its_reason(
     assert "the store is on fire" in _one_error_line(result.stderr)
 
 
+def test_an_unwritable_warehouse_is_exit_4_before_any_flow_run(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path, flow_calls: list[dict[str, Any]]
+) -> None:
+    clean_env.setenv("AUDIT_PSEUDONYM_KEY", PSEUDONYM_KEY)
+    (tmp_path / "landing").mkdir()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    places = ["--landing", str(tmp_path / "landing"), "--warehouse", str(blocker / "wh")]
+    result = runner.invoke(app, ["run", *places, "--reports", str(tmp_path / "reports")])
+    assert result.exit_code == 4
+    assert f"cannot write to {blocker / 'wh'}" in _one_error_line(result.stderr)
+    assert flow_calls == []
+
+
 @pytest.mark.xdist_group("prefect")
 def test_a_run_with_nothing_ingested_is_exit_5(
     prefect_harness: None, clean_env: pytest.MonkeyPatch, tmp_path: Path
@@ -234,7 +248,8 @@ def test_a_run_with_nothing_ingested_is_exit_5(
     result = runner.invoke(app, ["run", "--no-ingest", *places])
     assert result.exit_code == 5
     assert f"no exports found under {landing}" in _one_error_line(result.stderr)
-    assert not (tmp_path / "wh").exists()  # nothing written
+    assert not (tmp_path / "wh" / "run_manifest").exists()  # nothing published
+    assert sorted(p.name for p in (tmp_path / "wh").iterdir()) == ["_canonical", "_locks"]  # the write checks
 
 
 # --- a run that succeeds: exit 0 ---------------------------------------------------------

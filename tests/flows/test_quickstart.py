@@ -54,6 +54,13 @@ def test_quickstart_runs_the_flows_and_says_where_everything_is(
     assert str(report.resolve()) in text
     assert report.exists()
     assert "data_docs" in text
+    # The one line that lets the user run the audit on the quickstart's folders with its key.
+    key_file = tmp_path / "qs" / ".pseudonym-key"
+    assert (
+        f"Run it yourself: export AUDIT_PSEUDONYM_KEY=$(cat {key_file}); .venv/bin/audit run --landing"
+        in text
+    )
+    assert key_file.stat().st_mode & 0o777 == 0o600
     entities = [
         line.split()[0]
         for line in text.splitlines()
