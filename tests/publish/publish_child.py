@@ -28,8 +28,18 @@ from warehouse.manifest import input_files_frame
 STALL_LIMIT_SECONDS = 120
 
 
-def outputs():  # the day's frames as the transforms return them
-    return {**s.metric_outputs(), "quarantine": s.quarantine().drop("run_id", "audit_date")}
+def publish_sample_day(settings, run_id: str) -> None:
+    """The sample day's frames, as the transforms return them, through the production entry point."""
+    publish.write_audit_publish_frames(
+        {},
+        {**s.metric_outputs(), "quarantine": s.quarantine().drop("run_id", "audit_date")},
+        input_files_frame([]),
+        settings=settings,
+        policy=settings.policy(),
+        audit_date=s.DAY,
+        run_id=run_id,
+        key=s.KEY,
+    )
 
 
 def main(warehouse: str, reports: str, run_id: str, mode: str, commit: str) -> None:
@@ -57,17 +67,7 @@ def main(warehouse: str, reports: str, run_id: str, mode: str, commit: str) -> N
         return version
 
     delta.publish_table, publish.append_manifest = table_then_stop, manifest_then_stop
-    settings = load_settings(warehouse_uri=warehouse, reports_uri=reports)
-    publish.write_audit_publish_frames(
-        {},
-        outputs(),
-        input_files_frame([]),
-        settings=settings,
-        policy=settings.policy(),
-        audit_date=s.DAY,
-        run_id=run_id,
-        key=s.KEY,
-    )
+    publish_sample_day(load_settings(warehouse_uri=warehouse, reports_uri=reports), run_id)
 
 
 if __name__ == "__main__":

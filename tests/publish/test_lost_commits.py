@@ -12,28 +12,15 @@ import pytest
 import sample_frames as s
 from deltalake import DeltaTable
 from drop_proxy import dropping_proxy
+from publish_child import publish_sample_day
 
 from catalogue import AUDIT_TABLES, MANIFEST_TABLE
 from configs.settings import load_settings
 from devtools.s3_endpoint import endpoint_settings
 from warehouse.delta import day_attempt, storage_options, table_uri
 from warehouse.publication import manifest_rows, read_published
-from warehouse.publish import write_audit_publish_frames
 
 pytestmark = pytest.mark.integration
-
-
-def publish(settings, run_id: str) -> None:
-    write_audit_publish_frames(
-        {},
-        {**s.metric_outputs(), "quarantine": s.quarantine().drop("run_id", "audit_date")},
-        pl.DataFrame(),
-        settings=settings,
-        policy=settings.policy(),
-        audit_date=s.DAY,
-        run_id=run_id,
-        key=s.KEY,
-    )
 
 
 def commits_of(settings, name: str, attempt: int) -> int:
@@ -45,11 +32,11 @@ def commits_of(settings, name: str, attempt: int) -> int:
 def test_a_run_whose_commit_responses_are_lost_commits_each_once_or_leaves_the_day(s3_bucket, tmp_path):
     places = {"warehouse_uri": s3_bucket.uri("audit"), "reports_uri": s3_bucket.uri("reports")}
     direct = load_settings(**places, s3=s3_bucket.settings)
-    publish(direct, "r1")
+    publish_sample_day(direct, "r1")
     with dropping_proxy(s3_bucket.endpoint_url, tmp_path / "dropped.log") as proxy:
         faulty = load_settings(**places, s3=endpoint_settings(proxy.url))
         try:
-            publish(faulty, "r2")
+            publish_sample_day(faulty, "r2")
             outcome = "succeeded"
         except Exception as exc:  # a failure is allowed, if it leaves r1's day whole
             outcome = f"failed: {exc}"

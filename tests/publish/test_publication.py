@@ -15,17 +15,16 @@ import sys
 import time
 from pathlib import Path
 
-import polars as pl
 import pytest
 import sample_frames as s
 from deltalake import DeltaTable
+from publish_child import publish_sample_day
 
 from catalogue import AUDIT_TABLES
 from configs.settings import load_settings
 from warehouse.delta import day_attempt, read_table, table_uri
 from warehouse.lock import LockHeld
 from warehouse.publication import manifest_rows, publish_points, read_published, repair_day
-from warehouse.publish import write_audit_publish_frames
 
 pytestmark = pytest.mark.integration
 
@@ -38,16 +37,7 @@ def publish(warehouse: Path, run_id: str, **overrides) -> None:
     settings = load_settings(
         warehouse_uri=str(warehouse), reports_uri=str(warehouse.parent / "reports"), **overrides
     )
-    write_audit_publish_frames(
-        {},
-        {**s.metric_outputs(), "quarantine": s.quarantine().drop("run_id", "audit_date")},
-        pl.DataFrame(),
-        settings=settings,
-        policy=settings.policy(),
-        audit_date=s.DAY,
-        run_id=run_id,
-        key=s.KEY,
-    )
+    publish_sample_day(settings, run_id)
 
 
 def child(warehouse: Path, run_id: str, mode: str, commit: str) -> subprocess.Popen:
