@@ -14,6 +14,7 @@ parser messages echo raw values and raw values may be personal data.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import zlib
@@ -165,14 +166,75 @@ def _read_csv(data: bytes) -> pl.DataFrame:
     data = _text(data)
     if _is_blank(data):
         return _empty()
-    frame = pl.read_csv(io.BytesIO(data), infer_schema=False, raise_if_empty=False)
-    names = [c.strip() for c in frame.columns]
+    if b"\n" not in data:  # old Mac line endings: CR alone ends a line
+        data = data.replace(b"\r", b"\n")
+    try:
+        frame = pl.read_csv(io.BytesIO(data), infer_schema=False, raise_if_empty=False)
+    except pl.exceptions.PolarsError:
+        # A line with more fields than the header, or quoting the fast reader refuses: record by
+        # record with Python's csv module, keeping every readable record.
+        return _read_csv_records(data)
+    frame.columns = _header(frame.columns)
+    return _drop_blank_rows(_with_row_numbers(_without_reserved(frame)))
+
+
+def _header(columns: list[str]) -> list[str]:
+    names = [c.strip() for c in columns]
     if len(set(names)) != len(names) or any(
         _DUPLICATE_SUFFIX in c and c.split(_DUPLICATE_SUFFIX)[0] in names for c in names
     ):
         raise UnreadableFile("duplicate_column", "the header names a column more than once")
-    frame.columns = names
-    return _drop_blank_rows(_with_row_numbers(frame))
+    return names
+
+
+def _read_csv_records(data: bytes) -> pl.DataFrame:
+    """The slow path: Python's csv module, record by record. A record with more fields than
+    the header becomes a row marked `MALFORMED`; one with fewer reads its missing fields as
+    empty, as the fast path does. A field longer than csv's limit (128 KiB), a NUL byte, or more
+    than `MAX_MALFORMED_SHARE` bad records rejects the file."""
+    reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""))
+    try:
+        names = _header(next(reader))
+        values: dict[str, list[str | None]] = {name: [] for name in names}
+        numbers, bad = [], []
+        for number, record in enumerate(reader, start=1):  # numbered as the fast path numbers rows
+            if not any(record):
+                continue
+            if len(record) > len(names):
+                bad.append(
+                    (number, f"line {reader.line_num}: {len(record)} fields, the header has {len(names)}")
+                )
+                continue
+            for name, value in zip(names, record + [""] * (len(names) - len(record)), strict=True):
+                values[name].append(value or None)
+            numbers.append(number)
+    except csv.Error as exc:
+        raise UnreadableFile("malformed_csv", f"line {reader.line_num}: {type(exc).__name__}") from exc
+    if len(bad) > MAX_MALFORMED_SHARE * (len(bad) + len(numbers)):
+        raise UnreadableFile(
+            "malformed_csv", f"{len(bad)} of {len(bad) + len(numbers)} records unreadable ({bad[0][1]})"
+        )
+    rows = _without_reserved(pl.DataFrame(values, schema=dict.fromkeys(names, pl.String())))
+    rows = rows.select(pl.Series(SOURCE_ROW, numbers, dtype=pl.Int64), pl.all())
+    return _with_malformed(rows, bad)
+
+
+def _without_reserved(frame: pl.DataFrame) -> pl.DataFrame:
+    """A file column named like a column the reader adds (`source_row`, the malformed mark) is
+    renamed, so it is reported as schema drift instead of breaking the file."""
+    reserved = {c: f"{c} (a file column)" for c in frame.columns if c in (SOURCE_ROW, MALFORMED)}
+    return frame.rename(reserved) if reserved else frame
+
+
+def _with_malformed(rows: pl.DataFrame, bad: list[tuple[int, str]]) -> pl.DataFrame:
+    """`rows` plus one row per unreadable line (its number and why), in line order."""
+    if not bad:
+        return rows
+    marked = pl.DataFrame(
+        {SOURCE_ROW: [n for n, _ in bad], MALFORMED: [d for _, d in bad]},
+        schema={SOURCE_ROW: pl.Int64(), MALFORMED: pl.String()},
+    )
+    return pl.concat([rows, marked], how="diagonal").sort(SOURCE_ROW)
 
 
 def _read_jsonl(data: bytes) -> pl.DataFrame:
@@ -190,6 +252,7 @@ def _read_jsonl(data: bytes) -> pl.DataFrame:
     if frame.height != line_numbers.len():
         raise UnreadableFile("malformed_jsonl", "record count does not match the non-blank line count")
     # JSON objects have no column order: sorted, so the same records always give the same frame.
+    frame = _without_reserved(frame)
     text = [as_text(name, frame.schema[name]) for name in sorted(frame.columns)]
     return frame.select(line_numbers.alias(SOURCE_ROW), *text)
 
@@ -226,20 +289,18 @@ def _read_jsonl_lines(data: bytes) -> pl.DataFrame:
         if good
         else pl.DataFrame(schema=schema)
     )
-    rows = frame.select(pl.Series(SOURCE_ROW, numbers, dtype=pl.Int64), pl.all())
-    if not bad:
-        return rows
-    marked = pl.DataFrame(
-        {SOURCE_ROW: [n for n, _ in bad], MALFORMED: [d for _, d in bad]},
-        schema={SOURCE_ROW: pl.Int64(), MALFORMED: pl.String()},
-    )
-    return pl.concat([rows, marked], how="diagonal").sort(SOURCE_ROW)
+    rows = _without_reserved(frame).select(pl.Series(SOURCE_ROW, numbers, dtype=pl.Int64), pl.all())
+    return _with_malformed(rows, bad)
 
 
 def _read_parquet(data: bytes, *, keep_types: bool = False) -> pl.DataFrame:
     if _is_blank(data):
         return _empty()
-    frame = pl.read_parquet(io.BytesIO(data))
+    try:
+        frame = _without_reserved(pl.read_parquet(io.BytesIO(data)))
+    except pl.exceptions.PolarsError:
+        _refuse_repeated_parquet_columns(data)
+        raise
     try:
         text = frame.select(
             [
@@ -252,6 +313,19 @@ def _read_parquet(data: bytes, *, keep_types: bool = False) -> pl.DataFrame:
             "unsupported_column_type", "a Parquet column cannot be rendered as text"
         ) from exc
     return _with_row_numbers(text)
+
+
+def _refuse_repeated_parquet_columns(data: bytes) -> None:
+    """A Parquet file Polars refuses because a column name repeats is `duplicate_column`, like
+    a CSV header that repeats one, not `not_parquet`."""
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(io.BytesIO(data)).names
+    except Exception:  # not Parquet at all: the caller's reason stands
+        return
+    if len(set(names)) != len(names):
+        raise UnreadableFile("duplicate_column", "the file names a column more than once")
 
 
 def is_plain_type(dtype: pl.DataType) -> bool:

@@ -139,6 +139,24 @@ def test_a_truncated_jsonl_line_among_thousands_quarantines_that_line_only() -> 
     )
 
 
+def test_a_csv_line_with_too_many_fields_among_thousands_quarantines_that_line_only() -> None:
+    rows = [ticket(ticket_id=f"T{i:04d}") for i in range(1, 3001)]
+    lines = csv_bytes(rows).decode().splitlines()
+    lines[2001] += ",an extra field"  # data row 2001 (file line 2002)
+    storage = MemoryStorage({tk(D1, "a.csv"): ("\n".join(lines) + "\n").encode()})
+    result = ingest(storage)
+    assert result.canonical.collect().height == 2999
+    ((row_number, reason, detail),) = result.quarantine.select("row_number", "reason", "detail").rows()
+    assert (row_number, reason) == (2001, q.MALFORMED_ROW) and detail.startswith("line 2002: ")
+    row = report_row(result, tk(D1, "a.csv"))
+    assert (row["rows_read"], row["rows_accepted"], row["rows_quarantined"], row["file_error"]) == (
+        3000,
+        2999,
+        1,
+        None,
+    )
+
+
 def test_quarantined_rows_are_kept_raw_in_the_quarantine_prefix() -> None:
     rows = [ticket(), ticket(ticket_id="T2", customer_id="", extra_col="x")]
     storage = MemoryStorage({tk(D1, "a.csv"): csv_bytes(rows)})

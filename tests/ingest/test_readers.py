@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -283,3 +284,37 @@ def test_a_gzip_bomb_is_refused_in_bounded_memory(tmp_path) -> None:
     assert reason == "decompression_limit"
     # Growth is bounded by the cap (200x the 1.5 MB file: 0.3 GB), not by the 1 GB it expands to.
     assert int(grown_mb) < 450, done.stdout
+
+
+def test_a_csv_line_with_too_many_fields_is_one_marked_row_and_the_rest_is_read() -> None:
+    data = b'ticket_id,status\nT1,open\n\nT2,open,extra\nT3,say "hi"\n'
+    frame = read(data, "a.csv")
+    assert frame.select(SOURCE_ROW, "ticket_id", "status", MALFORMED).rows() == [
+        (1, "T1", "open", None),
+        (3, None, None, "line 4: 3 fields, the header has 2"),
+        (4, "T3", 'say "hi"', None),  # a quote inside an unquoted field is text, as csv reads it
+    ]
+
+
+def test_cr_only_line_endings_are_lines() -> None:
+    frame = read(b"ticket_id,status\rT1,open\rT2,solved\r", "a.csv")
+    assert frame.select(SOURCE_ROW, "ticket_id", "status").rows() == [(1, "T1", "open"), (2, "T2", "solved")]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_a_file_column_named_like_the_row_number_is_drift_not_a_broken_file(fmt: str) -> None:
+    rows = [ticket() | {"source_row": "7"}]
+    frame = read(export_bytes(rows, fmt), f"a.{fmt}")
+    assert frame[SOURCE_ROW].to_list() == [1]
+    assert frame["source_row (a file column)"].to_list() == ["7"]
+
+
+def test_a_parquet_file_repeating_a_column_is_duplicate_column() -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(pa.table([pa.array(["T1"]), pa.array(["T2"])], names=["ticket_id", "ticket_id"]), buffer)
+    with pytest.raises(UnreadableFile) as caught:
+        read(buffer.getvalue(), "a.parquet")
+    assert caught.value.reason == "duplicate_column"
