@@ -18,7 +18,7 @@ from catalogue import MANIFEST_TABLE, TABLES
 from configs.settings import S3Settings
 from transforms.pseudonym import FREE_TEXT_COLUMNS, PERSONAL_COLUMNS
 from warehouse.delta import read_table_if_exists
-from warehouse.publication import read_published
+from warehouse.publication import POINT_COLUMNS, PublishPoint, manifest_rows, publish_points, read_published
 
 TREND_DAYS = 28
 
@@ -32,14 +32,16 @@ def read_table(
     s3: S3Settings | None,
     audit_date: date | None = None,
     since: date | None = None,
+    points: dict[date, PublishPoint] | None = None,
 ) -> pl.DataFrame | None:
     """One published table, None when it does not exist yet.
 
-    `audit_date` reads that day's partition; `since` with it reads `since .. audit_date`.
+    `audit_date` reads that day's partition; `since` with it reads `since .. audit_date`;
+    `points` are the publish points to read them against (read here when not given).
     """
     if name == MANIFEST_TABLE:
         return read_table_if_exists(warehouse_uri, name, s3, audit_date, since)
-    return read_published(warehouse_uri, name, s3, audit_date, since)
+    return read_published(warehouse_uri, name, s3, audit_date, since, points)
 
 
 def visible(frame: pl.DataFrame | None, name: str) -> pl.DataFrame | None:
@@ -78,10 +80,12 @@ class AuditDay:
 
 
 def load_audit_day(warehouse_uri: str, audit_date: date, s3: S3Settings | None = None) -> AuditDay:
-    """Read the day's partition of every table the report and terminal views use."""
+    """Read the day's partition of every table the report and terminal views use, all against
+    the same publish point (a run publishing meanwhile cannot give two tables two runs)."""
+    points = publish_points(manifest_rows(warehouse_uri, s3, audit_date, audit_date, POINT_COLUMNS))
 
     def day(name: str) -> pl.DataFrame | None:
-        return visible(read_table(warehouse_uri, name, s3, audit_date), name)
+        return visible(read_table(warehouse_uri, name, s3, audit_date, points=points), name)
 
     return AuditDay(
         audit_date=audit_date,

@@ -27,7 +27,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,16 +71,26 @@ def _me(owner: str) -> Holder:
 
 
 class Lease:
-    """A held lease; `check()` raises LeaseLost once it is no longer ours."""
+    """A held lease; `check()` raises LeaseLost once it is no longer ours: the renewer said
+    so, or (an expiring lease) the last renewal is too old for the lease to still be certain."""
 
-    def __init__(self, scope: str) -> None:
+    def __init__(
+        self, scope: str, expires_at: Callable[[], float] | None = None, margin: float = 0.0
+    ) -> None:
         self.scope = scope
         self._lost: str | None = None
+        self._expires_at, self._margin = expires_at, margin
 
     def lose(self, why: str) -> None:
         self._lost = why
 
     def check(self) -> None:
+        if (
+            not self._lost
+            and self._expires_at is not None
+            and time.time() > self._expires_at() - self._margin
+        ):
+            self._lost = "its last renewal is too old (the store did not answer)"
         if self._lost:
             raise LeaseLost(f"lease on {self.scope!r} lost: {self._lost}; stopping before the next commit")
 
@@ -165,8 +175,10 @@ def _hold_s3(
     bucket, prefix = parse_s3_uri(warehouse_uri)
     key = f"{prefix.rstrip('/')}/{LOCK_PREFIX}/{scope}.json".lstrip("/")
     lock = _S3Lease(s3_client(s3 or S3Settings.model_validate({})), bucket, key, owner, lease_seconds)
-    lease = Lease(scope)
     lock.acquire(scope, wait_seconds)
+    # A commit must start well inside the lease: a quarter of it is left for the commit itself
+    # and for clocks that differ between hosts.
+    lease = Lease(scope, expires_at=lambda: lock.renewed_at + lease_seconds, margin=lease_seconds / 4)
     stop = threading.Event()
     renewer = threading.Thread(
         target=lock.renew_until, args=(stop, lease), daemon=True, name=f"lease-{scope}"

@@ -103,8 +103,12 @@ def manifest_rows(
 
 
 def publish_points(manifest: pl.DataFrame) -> dict[dt.date, PublishPoint]:
-    """Each day's latest succeeded row (by finish time, then attempt)."""
-    succeeded = manifest.filter(pl.col("status") == "succeeded")
+    """Each day's latest succeeded row (by finish time, then attempt), leaving out attempts a
+    repair rolled back (a stalled writer's late row never becomes the day's point)."""
+    undone = manifest.filter(pl.col("status") == "rolled_back").select(PARTITION, "run_id", "attempt")
+    succeeded = manifest.filter(pl.col("status") == "succeeded").join(
+        undone, on=[PARTITION, "run_id", "attempt"], how="anti", nulls_equal=True
+    )
     if succeeded.is_empty():
         return {}
     latest = succeeded.sort("finished_at", "attempt", nulls_last=False).group_by(PARTITION).last()
@@ -227,6 +231,7 @@ def read_published(
     s3: S3Settings | None = None,
     audit_date: dt.date | None = None,
     since: dt.date | None = None,
+    points: dict[dt.date, PublishPoint] | None = None,
 ) -> pl.DataFrame | None:
     """A published table as its days' publish points left it (optionally one day, or
     `since` .. `audit_date`); None when the table does not exist.
@@ -234,14 +239,17 @@ def read_published(
     A day is read live when the table's app transaction says the publish point's attempt
     wrote it last (days written before attempts existed: no attempt on either side), else at
     the version the publish point lists; a day that an attempt wrote but none finished is
-    absent."""
+    absent. The publish points are read first and the table after, at the one snapshot whose
+    app transactions were checked; pass `points` to read several tables of a day against the
+    same points."""
     uri, options = table_uri(warehouse_uri, name), storage_options(warehouse_uri, s3)
+    first = since or audit_date
+    if points is None:
+        points = publish_points(manifest_rows(warehouse_uri, s3, first, audit_date, POINT_COLUMNS))
     table = open_table(uri, options)
     if table is None:
         return None
-    first = since or audit_date
-    points = publish_points(manifest_rows(warehouse_uri, s3, first, audit_date, POINT_COLUMNS))
-    lazy = pl.scan_delta(uri, storage_options=options)
+    lazy = pl.scan_delta(uri, version=table.version(), storage_options=options)
     if audit_date is not None:
         lazy = lazy.filter(pl.col(PARTITION).is_between(first, audit_date))
     live = lazy.collect()

@@ -209,8 +209,7 @@ def write_audit_publish_frames(
         failure = ValidationFailed(report)
         record("failed", failure)
         raise failure
-    versions = _publish_day(staged, settings, policy, audit_date, run_id, attempt, record)
-    manifest_version = record("succeeded", versions=versions)  # the publish point
+    versions, manifest_version = _publish_day(staged, settings, policy, audit_date, run_id, attempt, record)
     log.info("run %s published %s (manifest v%s)", run_id, audit_date, manifest_version)
     return PublishResult(run_id, audit_date, "succeeded", report, versions, manifest_version, docs_url)
 
@@ -223,9 +222,10 @@ def _publish_day(
     run_id: str,
     attempt: int,
     record: Callable[..., int],
-) -> dict[str, int]:
+) -> tuple[dict[str, int], int]:
     """Holding the day's lease: repair what an earlier attempt left, write the intent, commit
-    every table with the attempt. On a failure, record it and undo this attempt's commits."""
+    every table with the attempt, write the publish point (tables' versions, manifest version).
+    On a failure, record it and undo this attempt's commits."""
     with hold(
         settings.warehouse_uri,
         day_scope(audit_date),
@@ -256,7 +256,7 @@ def _publish_day(
             record("failed", exc, written)
             _undo(settings, audit_date, run_id, lease)
             raise
-    return written
+        return written, record("succeeded", versions=written)  # the publish point, under the lease
 
 
 def _undo(settings: AuditSettings, audit_date: dt.date, run_id: str, lease: Lease) -> None:

@@ -142,3 +142,19 @@ def test_the_lock_module_keeps_its_files_private(tmp_path):
     with hold(str(tmp_path), "ingest", "run-a"):
         mode = os.stat(Path(tmp_path) / "_locks" / "ingest.lock").st_mode & 0o777
     assert mode == 0o600
+
+
+@pytest.mark.integration
+def test_a_holder_that_cannot_renew_stops_before_the_lease_could_expire(s3_bucket, monkeypatch):
+    from warehouse import lock
+
+    warehouse = s3_bucket.uri("audit")
+    with hold(warehouse, "ingest", "run-a", s3=s3_bucket.settings, lease_seconds=2.0) as lease:
+        lease.check()  # just taken: fine
+        monkeypatch.setattr(
+            lock._S3Lease, "_put", lambda self, **condition: (_ for _ in ()).throw(OSError("down"))
+        )
+        time.sleep(1.7)  # past 3/4 of the lease without a renewal
+        with pytest.raises(LeaseLost, match="its last renewal is too old"):
+            lease.check()
+        monkeypatch.undo()

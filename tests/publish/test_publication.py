@@ -175,3 +175,35 @@ def test_audit_repair_puts_a_killed_day_back_and_says_what_it_did(killed, tmp_pa
         assert run_ids(warehouse, name, live=True) <= {"r1"}, name
     again = runner.invoke(app, ["repair", "--warehouse", str(warehouse)])  # every day of the manifest
     assert again.exit_code == 0 and again.stdout == f"{s.DAY}: consistent, nothing to repair\n"
+
+
+def test_a_rolled_back_attempts_late_succeeded_row_never_becomes_the_publish_point():
+    import datetime as dt
+
+    import polars as pl
+
+    day = s.DAY
+
+    def row(run: str, attempt: int, status: str, minute: int) -> dict:
+        versions = [{"table": "agent_scorecard", "version": attempt, "rows": 1}]
+        return {
+            "audit_date": day,
+            "run_id": run,
+            "status": status,
+            "attempt": attempt,
+            "finished_at": dt.datetime(2026, 11, 21, 6, minute, tzinfo=dt.UTC),
+            "tables": versions if status == "succeeded" else [],
+        }
+
+    # r1 published at 06:01; r2 stalled, was rolled back at 06:05 by r3 (published 06:06),
+    # then woke and wrote its succeeded row at 06:09.
+    manifest = pl.DataFrame(
+        [
+            row("r1", 1, "succeeded", 1),
+            row("r2", 2, "rolled_back", 5),
+            row("r3", 3, "succeeded", 6),
+            row("r2", 2, "succeeded", 9),
+        ]
+    )
+    point = publish_points(manifest)[day]
+    assert (point.run_id, point.attempt, point.versions) == ("r3", 3, {"agent_scorecard": 3})
