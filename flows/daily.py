@@ -36,12 +36,12 @@ from warehouse.publish import PublishResult, suite_params, write_audit_publish_f
 from warehouse.store import audit_inputs, day_inputs
 
 IO_RETRIES = 3
+IO_RETRY_DELAYS = exponential_backoff(backoff_factor=2)
 # One Prefect global concurrency limit shared by the daily and backfill flows (create it with
 # `prefect gcl create support-audit-warehouse --limit 1`; `audit serve` does): their audit days
 # queue instead of meeting at a day's lease. Without it they run, and the lease still guards.
 WAREHOUSE_CONCURRENCY = "support-audit-warehouse"
-SERVED_DEPLOYMENT = "support-audit-daily-served"
-IO_RETRY_DELAYS = exponential_backoff(backoff_factor=2)
+SERVED_DEPLOYMENT = "support-audit-daily-served"  # `audit serve`'s name, never prefect.yaml's
 
 
 @dataclass(frozen=True)
