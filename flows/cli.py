@@ -265,7 +265,8 @@ def repair(
 
     day = _day(date_, "--date")
     settings = _run_flow(load_settings, config_file=str(config) if config else None, warehouse_uri=warehouse)
-    days = [day] if day else sorted(set(manifest_rows(settings.warehouse_uri, settings.s3)["audit_date"]))
+    recorded = manifest_rows(settings.warehouse_uri, settings.s3, columns=("audit_date",))["audit_date"]
+    days = [day] if day else sorted(set(recorded))
     run_id = f"repair-{uuid.uuid4()}"
 
     def one(audit_date: Any) -> str:

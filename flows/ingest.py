@@ -12,7 +12,6 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from catalogue import MANIFEST_TABLE
 from configs.policy import Policy
 from configs.settings import AuditSettings
 from flows.errors import NoInput
@@ -21,8 +20,8 @@ from ingestion.incremental import IngestReport, ingest_to_store, rebuild
 from storage import Storage, open_storage
 from storage.scratch import scratch_dir
 from transforms.schemas import ENTITIES
-from warehouse.delta import read_table_if_exists
 from warehouse.lock import hold
+from warehouse.publication import POINT_COLUMNS, manifest_rows, publish_points
 from warehouse.store import Store
 
 
@@ -31,11 +30,8 @@ def store_of(settings: AuditSettings) -> Store:
 
 
 def published_days(settings: AuditSettings) -> list[date]:
-    """Audit days with a succeeded run in the manifest."""
-    manifest = read_table_if_exists(settings.warehouse_uri, MANIFEST_TABLE, settings.s3)
-    if manifest is None or manifest.is_empty():
-        return []
-    return sorted(manifest.filter(pl.col("status") == "succeeded")["audit_date"].unique().to_list())
+    """Audit days with a publish point (a succeeded run not rolled back) in the manifest."""
+    return sorted(publish_points(manifest_rows(settings.warehouse_uri, settings.s3, columns=POINT_COLUMNS)))
 
 
 def ingest_exports(

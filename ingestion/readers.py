@@ -210,10 +210,7 @@ def _read_csv_records(data: bytes) -> pl.DataFrame:
             numbers.append(number)
     except csv.Error as exc:
         raise UnreadableFile("malformed_csv", f"line {reader.line_num}: {type(exc).__name__}") from exc
-    if len(bad) > MAX_MALFORMED_SHARE * (len(bad) + len(numbers)):
-        raise UnreadableFile(
-            "malformed_csv", f"{len(bad)} of {len(bad) + len(numbers)} records unreadable ({bad[0][1]})"
-        )
+    _refuse_mostly_unreadable(bad, len(numbers), "malformed_csv", "records")
     rows = _without_reserved(pl.DataFrame(values, schema=dict.fromkeys(names, pl.String())))
     rows = rows.select(pl.Series(SOURCE_ROW, numbers, dtype=pl.Int64), pl.all())
     return _with_malformed(rows, bad)
@@ -224,6 +221,12 @@ def _without_reserved(frame: pl.DataFrame) -> pl.DataFrame:
     renamed, so it is reported as schema drift instead of breaking the file."""
     reserved = {c: f"{c} (a file column)" for c in frame.columns if c in (SOURCE_ROW, MALFORMED)}
     return frame.rename(reserved) if reserved else frame
+
+
+def _refuse_mostly_unreadable(bad: list[tuple[int, str]], readable: int, reason: str, unit: str) -> None:
+    """A file with more than `MAX_MALFORMED_SHARE` of its lines unreadable is rejected whole."""
+    if len(bad) > MAX_MALFORMED_SHARE * (len(bad) + readable):
+        raise UnreadableFile(reason, f"{len(bad)} of {len(bad) + readable} {unit} unreadable ({bad[0][1]})")
 
 
 def _with_malformed(rows: pl.DataFrame, bad: list[tuple[int, str]]) -> pl.DataFrame:
@@ -278,11 +281,7 @@ def _read_jsonl_lines(data: bytes) -> pl.DataFrame:
         keys.update(dict.fromkeys(record))
         good.append(line)
         numbers.append(number)
-    if len(bad) > MAX_MALFORMED_SHARE * (len(bad) + len(good)):
-        first = bad[0][1]
-        raise UnreadableFile(
-            "malformed_jsonl", f"{len(bad)} of {len(bad) + len(good)} lines unreadable ({first})"
-        )
+    _refuse_mostly_unreadable(bad, len(good), "malformed_jsonl", "lines")
     schema = dict.fromkeys(sorted(keys), pl.String())
     frame = (
         pl.read_ndjson(io.BytesIO("\n".join(good).encode()), schema=schema)

@@ -129,6 +129,7 @@ def publish_table(
     data = _conform(sort_for_publish(name, frame), uri, options)
     metadata = {
         **_commit_metadata(run_id, policy_version, audit_date, data, attempt),
+        "app_id": day_app_id(audit_date),
         **(extra_metadata or {}),
     }
     try:
@@ -165,7 +166,7 @@ def _committed_or_raise(uri: str, options: dict[str, str] | None, app_id: str, a
 def _own_commit_version(table: DeltaTable, app_id: str, attempt: int) -> int:
     """The version of the commit that carried (app_id, attempt), looked up in recent history."""
     for commit in table.history(limit=50):  # newest first; ours is among the latest
-        if commit.get("attempt") == str(attempt) and commit.get("app_id", app_id) == app_id:
+        if commit.get("attempt") == str(attempt) and commit.get("app_id") == app_id:
             return int(commit["version"])
     return table.version()
 
@@ -190,10 +191,6 @@ def append_manifest(row: pl.DataFrame, *, warehouse_uri: str, s3: S3Settings | N
     first = row.row(0, named=True)
     attempt = int(first.get("attempt") or 0)
     app_id = f"support-audit/manifest/{first[PARTITION]}/{first['status']}"
-    if attempt:
-        table = open_table(uri, options)
-        if table is not None and table.transaction_version(app_id) == attempt:
-            return _own_commit_version(table, app_id, attempt)
     try:
         write_deltalake(
             uri,
