@@ -20,6 +20,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from configs.limits import InputRules, ReadLimits, TimestampBounds
 from configs.policy import Policy, load_policy
 
 CONFIG_DIR = Path(__file__).parent
@@ -52,6 +53,10 @@ class AuditSettings(BaseSettings):
     # Export days merged into the store per batch on a first ingest of a long history (memory).
     ingest_batch_days: Annotated[int, Field(ge=1)] = 7
     naive_timestamps_as_utc: bool = False
+    # What one export object may hold (decompressed size, line, value, nesting, share of bad
+    # lines) and which timestamps are plausible: configs/limits.py.
+    read_limits: ReadLimits = ReadLimits()
+    timestamp_bounds: TimestampBounds = TimestampBounds()
     business_time_zone: str | None = None
     policy_path: str | None = None
     # Local folder for a run's scratch files (Data Docs being built, deleted once uploaded);
@@ -85,6 +90,14 @@ class AuditSettings(BaseSettings):
     def canonical_store_uri(self) -> str:
         """Where the canonical store lives (`store_uri`, else `<warehouse_uri>/_canonical`)."""
         return self.store_uri or f"{self.warehouse_uri.rstrip('/')}/_canonical"
+
+    def input_rules(self) -> InputRules:
+        """How ingest judges an export object (limits, plausible timestamps, naive ones)."""
+        return InputRules(
+            naive_timestamps_as_utc=self.naive_timestamps_as_utc,
+            read_limits=self.read_limits,
+            timestamp_bounds=self.timestamp_bounds,
+        )
 
     def policy(self) -> Policy:
         return load_policy(self.policy_path)

@@ -22,6 +22,7 @@ from prefect.concurrency.sync import concurrency
 from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 
+from catalogue import LEDGER_TABLE
 from configs.policy import Policy, load_policy
 from configs.settings import AuditSettings, load_settings
 from flows import summary
@@ -128,13 +129,13 @@ def read_day_inputs(run: AuditRun, audit_date: date) -> DayInputs:
     """The day's windows of the canonical store (look-back and look-ahead by the records' own
     days), the ledger entries it relies on, and the store versions read."""
     store = store_of(run.settings)
-    versions = store.versions()
+    versions = store.snapshot()  # as the last finished ingest batch left it: never half an ingest
     days = export_range(audit_date, run.policy)
     margin = timedelta(days=1)  # record days are UTC days; the business day may straddle two
-    files, quarantine = day_inputs(store, days.start, days.end)
-    ledger = store.ledger().filter(pl.col("status") == "ingested")
+    files, quarantine = day_inputs(store, days.start, days.end, versions)
+    ledger = store.ledger(versions.get(LEDGER_TABLE)).filter(pl.col("status") == "ingested")
     _refuse_without_input(audit_date, days.start, days.end, files, set(ledger["entity"].unique()))
-    tables = audit_inputs(store, days.start - margin, days.end + margin)
+    tables = audit_inputs(store, days.start - margin, days.end + margin, versions)
     newest = ledger["export_date"].max()
     cutoff_day = min(newest, days.end) if isinstance(newest, date) else None
     return DayInputs(tables, files, quarantine, versions, cutoff_day)

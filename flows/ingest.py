@@ -76,7 +76,7 @@ def _ingest(settings: AuditSettings, policy: Policy, run_id: str, landing: Stora
         store_of(settings),
         run_id=run_id,
         quarantine_prefix=settings.quarantine_prefix,
-        naive_timestamps_as_utc=settings.naive_timestamps_as_utc,
+        rules=settings.input_rules(),
         validate=validate,
         affected_days=affected,
         batch_days=settings.ingest_batch_days,

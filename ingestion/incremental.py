@@ -36,6 +36,7 @@ from catalogue import (
     SOURCE_ID,
     STORE_TABLES,
 )
+from configs.limits import InputRules
 from ingestion.ingest import (
     ExportObject,
     LoadedFile,
@@ -163,17 +164,17 @@ def _record_date(entity: str) -> pl.Expr:
 
 
 def _staged(
-    storage: Storage, objects: Sequence[ExportObject], schema: EntitySchema, naive: bool
+    storage: Storage, objects: Sequence[ExportObject], schema: EntitySchema, rules: InputRules
 ) -> tuple[list[LoadedFile], pl.DataFrame, pl.DataFrame]:
     """Read and stage each object: (files, accepted rows with source_id, rejected rows)."""
     files, accepted, rejected = [], [], []
     for obj in objects:
-        loaded = load_export(storage, obj, schema)
+        loaded = load_export(storage, obj, schema, rules.read_limits)
         if loaded.data is not None and not obj.etag:
             loaded = replace(
                 loaded, obj=replace(obj, etag=hashlib.md5(loaded.data, usedforsecurity=False).hexdigest())
             )
-        staged = stage_file(loaded, schema, naive_timestamps_as_utc=naive)
+        staged = stage_file(loaded, schema, rules)
         if staged is not None:
             accepted.append(staged[0].with_columns(pl.lit(source_id(obj.key), pl.Int64).alias(SOURCE_ID)))
             rejected.append(staged[1])
@@ -201,7 +202,7 @@ def merge_entity(
     removed_ids: Iterable[int],
     object_keys: Callable[[pl.Series], pl.Series],
     *,
-    naive_timestamps_as_utc: bool,
+    rules: InputRules,
     run_id: str,
     now: dt.datetime,
 ) -> EntityBatch:
@@ -211,7 +212,7 @@ def merge_entity(
     `object_keys` maps stored rows' source ids to object keys (the de-duplication ranks by key).
     """
     entity, key = schema.name, schema.key
-    files, incoming, staged_out = _staged(storage, objects, schema, naive_timestamps_as_utc)
+    files, incoming, staged_out = _staged(storage, objects, schema, rules)
     batch_ids = {source_id(o.key) for o in objects}
     gone_ids = batch_ids | set(removed_ids)
     stored = store.rows_of(entity, incoming[key].unique(), gone_ids)
@@ -423,7 +424,7 @@ def ingest_to_store(
     *,
     run_id: str,
     quarantine_prefix: str = "_quarantine",
-    naive_timestamps_as_utc: bool = False,
+    rules: InputRules | None = None,
     validate: Validate | None = None,
     affected_days: Callable[[date, date], list[date]] | None = None,
     batch_days: int = DEFAULT_BATCH_DAYS,
@@ -437,6 +438,7 @@ def ingest_to_store(
     record days first..last: they are reported for a late, changed or deleted object.
     """
     now = now or dt.datetime.now(dt.UTC)
+    rules = rules or InputRules()
     ledger = store.ledger()
     orphans, missing = _out_of_step(store, ledger)
     if not missing.is_empty():  # read again, whatever their fingerprint
@@ -479,7 +481,7 @@ def ingest_to_store(
                     objects,
                     gone,
                     object_keys,
-                    naive_timestamps_as_utc=naive_timestamps_as_utc,
+                    rules=rules,
                     run_id=run_id,
                     now=now,
                 )

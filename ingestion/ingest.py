@@ -17,7 +17,8 @@ from typing import cast
 
 import polars as pl
 
-from ingestion.readers import UnreadableFile, as_text, export_format, read_export
+from configs.limits import InputRules, ReadLimits
+from ingestion.readers import LIMIT_REASONS, UnreadableFile, as_text, export_format, read_export
 from storage import Storage, StorageError, safe_key
 from transforms import dedup
 from transforms.schemas import ENTITIES, EntitySchema
@@ -78,6 +79,7 @@ class LoadedFile:
     error: FileError | None = None
     data: bytes | None = field(default=None, repr=False)  # to copy a rejected file or its rejected rows
     rows_read: int = 0
+    limits: ReadLimits | None = field(default=None, repr=False)  # as read: `raw_text` reads again
 
 
 @dataclass(frozen=True)
@@ -170,8 +172,14 @@ def list_exports(storage: Storage, entity: str, start: date, end: date) -> list[
 # --- reading one object -----------------------------------------------------------------------
 
 
-def load_export(storage: Storage, obj: ExportObject, schema: EntitySchema) -> LoadedFile:
-    """Read one object and check its columns; whole-file problems become a `FileError`."""
+def load_export(
+    storage: Storage, obj: ExportObject, schema: EntitySchema, limits: ReadLimits | None = None
+) -> LoadedFile:
+    """Read one object and check its columns; whole-file problems become a `FileError`.
+
+    An object larger than `limits.max_decompressed_bytes` is not read at all (nor copied to the
+    quarantine: the copy would hold it in memory); it stays in the landing."""
+    limits = limits or ReadLimits()
     if not obj.is_safe_key:
         return LoadedFile(obj, error=FileError(q.UNREADABLE_FILE, "unsafe object key: not read"))
     if obj.format is None:
@@ -179,27 +187,35 @@ def load_export(storage: Storage, obj: ExportObject, schema: EntitySchema) -> Lo
         return LoadedFile(
             obj, error=FileError(q.UNSUPPORTED_FORMAT, detail), data=storage.read_bytes(obj.key)
         )
+    if obj.size > limits.max_decompressed_bytes:
+        detail = f"object_too_large: {obj.size} bytes, the limit is {limits.max_decompressed_bytes}; not read"
+        return LoadedFile(obj, error=FileError(q.INPUT_LIMIT, detail), limits=limits)
     data = storage.read_bytes(obj.key)
     try:
-        raw = read_export(data, obj.key, keep_types=True).collect()
+        raw = read_export(data, obj.key, keep_types=True, limits=limits).collect()
     except UnreadableFile as exc:
-        return LoadedFile(obj, error=FileError(q.UNREADABLE_FILE, f"{exc.reason}: {exc.detail}"), data=data)
+        reason = q.INPUT_LIMIT if exc.reason in LIMIT_REASONS else q.UNREADABLE_FILE
+        return LoadedFile(
+            obj, error=FileError(reason, f"{exc.reason}: {exc.detail}"), data=data, limits=limits
+        )
     columns = [c for c in raw.columns if c != SOURCE_ROW]
     if not columns:  # an empty file: no header, no rows
-        return LoadedFile(obj, raw=raw, data=data, rows_read=raw.height)
+        return LoadedFile(obj, raw=raw, data=data, rows_read=raw.height, limits=limits)
     check = check_columns(columns, schema)
     error = None
     if check.missing_required:
         detail = f"missing required columns: {', '.join(check.missing_required)}"
         error = FileError(q.MISSING_COLUMN, detail)
-    return LoadedFile(obj, raw=raw, drift=check.drift, error=error, data=data, rows_read=raw.height)
+    return LoadedFile(
+        obj, raw=raw, drift=check.drift, error=error, data=data, rows_read=raw.height, limits=limits
+    )
 
 
 def raw_text(loaded: LoadedFile) -> pl.DataFrame:
     """The file's rows as text, as quarantine records show them (parsed again from its bytes)."""
     if loaded.data is None:
         raise ValueError(f"no bytes kept for {loaded.obj.key}")
-    return read_export(loaded.data, loaded.obj.key).collect()
+    return read_export(loaded.data, loaded.obj.key, limits=loaded.limits).collect()
 
 
 def conformed(loaded: LoadedFile, schema: EntitySchema) -> pl.LazyFrame | None:
@@ -223,7 +239,7 @@ def conformed(loaded: LoadedFile, schema: EntitySchema) -> pl.LazyFrame | None:
 
 
 def stage_file(
-    loaded: LoadedFile, schema: EntitySchema, *, naive_timestamps_as_utc: bool
+    loaded: LoadedFile, schema: EntitySchema, rules: InputRules
 ) -> tuple[pl.DataFrame, pl.DataFrame] | None:
     """Accepted and quarantined rows of one file (None when it is rejected as a whole).
 
@@ -233,7 +249,12 @@ def stage_file(
     if raw is None:
         return None
     accepted, quarantined = pl.collect_all(
-        stage(raw, schema, naive_timestamps_as_utc=naive_timestamps_as_utc)
+        stage(
+            raw,
+            schema,
+            naive_timestamps_as_utc=rules.naive_timestamps_as_utc,
+            timestamp_bounds=rules.timestamp_bounds,
+        )
     )
     return accepted, quarantined
 
@@ -247,7 +268,7 @@ def ingest_entity(
     start: date,
     end: date,
     *,
-    naive_timestamps_as_utc: bool = False,
+    rules: InputRules | None = None,
     quarantine_storage_prefix: str = "_quarantine",
     run_id: str = "",
 ) -> IngestResult:
@@ -258,9 +279,10 @@ def ingest_entity(
     accepted_parts: list[pl.DataFrame] = []
     staged_out_parts: list[pl.DataFrame] = []
     staged_rows: dict[str, int] = {}
+    rules = rules or InputRules()
     for obj in list_exports(storage, schema.name, start, end):
-        loaded = load_export(storage, obj, schema)
-        staged = stage_file(loaded, schema, naive_timestamps_as_utc=naive_timestamps_as_utc)
+        loaded = load_export(storage, obj, schema, rules.read_limits)
+        staged = stage_file(loaded, schema, rules)
         if staged is not None:
             staged_rows[obj.key] = staged[0].height
             accepted_parts.append(staged[0])
@@ -294,7 +316,7 @@ def ingest_all(
     start: date,
     end: date,
     *,
-    naive_timestamps_as_utc: bool = False,
+    rules: InputRules | None = None,
     quarantine_storage_prefix: str = "_quarantine",
     run_id: str = "",
 ) -> dict[str, IngestResult]:
@@ -305,7 +327,7 @@ def ingest_all(
             schema,
             start,
             end,
-            naive_timestamps_as_utc=naive_timestamps_as_utc,
+            rules=rules,
             quarantine_storage_prefix=quarantine_storage_prefix,
             run_id=run_id,
         )

@@ -20,8 +20,10 @@ import json
 import zlib
 from collections.abc import Callable
 
+import numpy as np
 import polars as pl
 
+from configs.limits import ReadLimits
 from transforms.schemas.base import MALFORMED, SOURCE_ROW
 
 
@@ -37,24 +39,20 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 _TZ_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%:z"
 _NAIVE_FORMAT = "%Y-%m-%dT%H:%M:%S%.f"
 _DUPLICATE_SUFFIX = "_duplicated_"  # how polars renames a repeated CSV header
-# A line-oriented file with more unreadable lines than this share is not trusted at all.
-MAX_MALFORMED_SHARE = 0.5
-# A compressed object may expand to at most this many bytes, and past `RATIO_FLOOR_BYTES` to at
-# most this many times its compressed size (a large centre's day of events is ~150 MB of text,
-# 5-15x its gzip; a gzip bomb is ~1000x).
-MAX_DECOMPRESSED_BYTES = 1024**3
-MAX_COMPRESSION_RATIO = 200
-RATIO_FLOOR_BYTES = 64 * 1024**2
-_STEP = 16 * 1024**2  # decompressed bytes per step
+_STEP = 16 * 1024**2  # bytes per step of decompressing and of scanning for long lines
+# Past a read limit (configs/limits.py): the object is refused before it is parsed.
+LIMIT_REASONS = frozenset(
+    {"decompression_limit", "object_too_large", "line_too_long", "field_too_long", "nesting_too_deep"}
+)
 
 
 class UnreadableFile(Exception):
     """A whole export object could not be read; it is quarantined as a file.
 
-    `reason` is a short stable code (corrupt_gzip, decompression_limit, not_parquet,
-    undecodable_text, malformed_csv, malformed_jsonl, duplicate_column, unsupported_column_type,
-    reader_panic); `detail` says what
-    failed without quoting content.
+    `reason` is a short stable code: corrupt_gzip, not_parquet, undecodable_text,
+    malformed_csv, malformed_jsonl, duplicate_column, unsupported_column_type, reader_panic, or
+    one of `LIMIT_REASONS` (a read limit passed); `detail` says what failed without quoting
+    content.
     """
 
     def __init__(self, reason: str, detail: str) -> None:
@@ -69,12 +67,16 @@ def export_format(key: str) -> str | None:
     return next((fmt for fmt in FORMATS if name.endswith("." + fmt)), None)
 
 
-def read_export(data: bytes, key: str, *, keep_types: bool = False) -> pl.LazyFrame:
+def read_export(
+    data: bytes, key: str, *, keep_types: bool = False, limits: ReadLimits | None = None
+) -> pl.LazyFrame:
     """Parse one export object into all-String columns plus `source_row` (Int64).
 
     With `keep_types`, Parquet columns typed as date-time, integer, float, boolean or string
     stay typed (staging passes the ones matching the contract through without a text round
     trip, and ingest renders the others with `as_text`); every other type is text as usual.
+    `limits` (default: `ReadLimits()`) are checked before the bytes are parsed, except the
+    length of a value, checked on the parsed columns.
 
     Raises:
         UnreadableFile: the bytes are not a readable file of the key's format.
@@ -83,11 +85,17 @@ def read_export(data: bytes, key: str, *, keep_types: bool = False) -> pl.LazyFr
     fmt = export_format(key)
     if fmt is None:
         raise ValueError(f"unsupported export format: {key}")
+    limits = limits or ReadLimits()
     if fmt.endswith(".gz"):
-        data = _gunzip(data)
+        data = _gunzip(data, limits)
+    elif len(data) > limits.max_decompressed_bytes:
+        raise UnreadableFile(
+            "object_too_large", f"{len(data)} bytes; the limit is {limits.max_decompressed_bytes}"
+        )
     parse = _PARSERS[fmt.removesuffix(".gz")]
     try:
-        frame = _read_parquet(data, keep_types=True) if keep_types and fmt == "parquet" else parse(data)
+        frame = parse(data, limits, keep_types and fmt == "parquet")
+        _refuse_long_values(frame, limits)
     except UnreadableFile:
         raise
     except (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError):
@@ -99,13 +107,12 @@ def read_export(data: bytes, key: str, *, keep_types: bool = False) -> pl.LazyFr
     return frame.lazy()
 
 
-def _gunzip(data: bytes) -> bytes:
-    """Decompress in bounded steps: an object that expands past `MAX_DECOMPRESSED_BYTES`, or
-    past both `RATIO_FLOOR_BYTES` and `MAX_COMPRESSION_RATIO` times its own size, is refused
-    before it is held whole (a gzip bomb), with the reason `decompression_limit`."""
+def _gunzip(data: bytes, limits: ReadLimits) -> bytes:
+    """Decompress in bounded steps: an object that expands past `limits.expansion_limit` is
+    refused before it is held whole (a gzip bomb), with the reason `decompression_limit`."""
     if not data:
         return b""
-    limit = min(MAX_DECOMPRESSED_BYTES, max(RATIO_FLOOR_BYTES, len(data) * MAX_COMPRESSION_RATIO))
+    limit = limits.expansion_limit(len(data))
     out, total, rest = [], 0, data
     stream = zlib.decompressobj(wbits=31)  # gzip framing
     try:
@@ -116,7 +123,8 @@ def _gunzip(data: bytes) -> bytes:
                 raise UnreadableFile(
                     "decompression_limit",
                     f"expands past {limit} bytes ({len(data)} compressed; limits: "
-                    f"{MAX_DECOMPRESSED_BYTES} bytes, {MAX_COMPRESSION_RATIO}x the compressed size)",
+                    f"{limits.max_decompressed_bytes} bytes, {limits.max_compression_ratio:g}x the "
+                    "compressed size)",
                 )
             out.append(chunk)
             rest = stream.unconsumed_tail
@@ -162,18 +170,19 @@ def _drop_blank_rows(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.filter(~pl.all_horizontal(pl.col(data_columns).is_null()))
 
 
-def _read_csv(data: bytes) -> pl.DataFrame:
+def _read_csv(data: bytes, limits: ReadLimits, keep_types: bool = False) -> pl.DataFrame:
     data = _text(data)
     if _is_blank(data):
         return _empty()
     if b"\n" not in data:  # old Mac line endings: CR alone ends a line
         data = data.replace(b"\r", b"\n")
+    _refuse_long_lines(data, limits)
     try:
         frame = pl.read_csv(io.BytesIO(data), infer_schema=False, raise_if_empty=False)
     except pl.exceptions.PolarsError:
         # A line with more fields than the header, or quoting the fast reader refuses: record by
         # record with Python's csv module, keeping every readable record.
-        return _read_csv_records(data)
+        return _read_csv_records(data, limits)
     frame.columns = _header(frame.columns)
     return _drop_blank_rows(_with_row_numbers(_without_reserved(frame)))
 
@@ -187,11 +196,13 @@ def _header(columns: list[str]) -> list[str]:
     return names
 
 
-def _read_csv_records(data: bytes) -> pl.DataFrame:
+def _read_csv_records(data: bytes, limits: ReadLimits) -> pl.DataFrame:
     """The slow path: Python's csv module, record by record. A record with more fields than
     the header becomes a row marked `MALFORMED`; one with fewer reads its missing fields as
-    empty, as the fast path does. A field longer than csv's limit (128 KiB), a NUL byte, or more
-    than `MAX_MALFORMED_SHARE` bad records rejects the file."""
+    empty, as the fast path does. A value longer than `limits.max_field_bytes`, a NUL byte, or
+    more than `limits.max_malformed_share` bad records rejects the file."""
+    # csv counts characters, the limit bytes: a value past it in characters is past it in bytes.
+    csv.field_size_limit(limits.max_field_bytes)
     reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""))
     try:
         names = _header(next(reader))
@@ -209,8 +220,13 @@ def _read_csv_records(data: bytes) -> pl.DataFrame:
                 values[name].append(value or None)
             numbers.append(number)
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise UnreadableFile(
+                "field_too_long",
+                f"line {reader.line_num}: a value is longer than {limits.max_field_bytes} bytes",
+            ) from exc
         raise UnreadableFile("malformed_csv", f"line {reader.line_num}: {type(exc).__name__}") from exc
-    _refuse_mostly_unreadable(bad, len(numbers), "malformed_csv", "records")
+    _refuse_mostly_unreadable(bad, len(numbers), "malformed_csv", "records", limits)
     rows = _without_reserved(pl.DataFrame(values, schema=dict.fromkeys(names, pl.String())))
     rows = rows.select(pl.Series(SOURCE_ROW, numbers, dtype=pl.Int64), pl.all())
     return _with_malformed(rows, bad)
@@ -223,9 +239,11 @@ def _without_reserved(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.rename(reserved) if reserved else frame
 
 
-def _refuse_mostly_unreadable(bad: list[tuple[int, str]], readable: int, reason: str, unit: str) -> None:
-    """A file with more than `MAX_MALFORMED_SHARE` of its lines unreadable is rejected whole."""
-    if len(bad) > MAX_MALFORMED_SHARE * (len(bad) + readable):
+def _refuse_mostly_unreadable(
+    bad: list[tuple[int, str]], readable: int, reason: str, unit: str, limits: ReadLimits
+) -> None:
+    """A file with more than `limits.max_malformed_share` of its lines unreadable is rejected whole."""
+    if bad and len(bad) > limits.max_malformed_share * (len(bad) + readable):
         raise UnreadableFile(reason, f"{len(bad)} of {len(bad) + readable} {unit} unreadable ({bad[0][1]})")
 
 
@@ -240,18 +258,20 @@ def _with_malformed(rows: pl.DataFrame, bad: list[tuple[int, str]]) -> pl.DataFr
     return pl.concat([rows, marked], how="diagonal").sort(SOURCE_ROW)
 
 
-def _read_jsonl(data: bytes) -> pl.DataFrame:
+def _read_jsonl(data: bytes, limits: ReadLimits, keep_types: bool = False) -> pl.DataFrame:
     data = _text(data)
     if _is_blank(data):
         return _empty()
+    _refuse_long_lines(data, limits)
     lines = pl.Series(data.decode("utf-8").split("\n"), dtype=pl.String)
+    _refuse_deep_nesting(lines, limits)
     line_numbers = (lines.str.strip_chars().str.len_bytes() > 0).arg_true().cast(pl.Int64) + 1
     try:  # one typed pass over every line, rendered back to text below
         frame = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
     except pl.exceptions.PolarsError:
         # A line that is not a JSON object (a record cut mid-string by a crashed writer), or a
         # nested value typed differently across lines: line by line, keeping every good line.
-        return _read_jsonl_lines(data)
+        return _read_jsonl_lines(data, limits)
     if frame.height != line_numbers.len():
         raise UnreadableFile("malformed_jsonl", "record count does not match the non-blank line count")
     # JSON objects have no column order: sorted, so the same records always give the same frame.
@@ -260,10 +280,10 @@ def _read_jsonl(data: bytes) -> pl.DataFrame:
     return frame.select(line_numbers.alias(SOURCE_ROW), *text)
 
 
-def _read_jsonl_lines(data: bytes) -> pl.DataFrame:
+def _read_jsonl_lines(data: bytes, limits: ReadLimits) -> pl.DataFrame:
     """The slow path: each line parsed on its own. A line that is not a JSON object becomes a
     row marked `MALFORMED` (quarantined as `malformed_row` with its line number); the file is
-    rejected whole only when more than `MAX_MALFORMED_SHARE` of its lines are such."""
+    rejected whole only when more than `limits.max_malformed_share` of its lines are such."""
     good, numbers, bad = [], [], []
     keys: dict[str, None] = {}
     # Lines are split on "\n" only, as in `_read_jsonl`: U+2028 and friends may stand raw in JSON strings.
@@ -281,7 +301,7 @@ def _read_jsonl_lines(data: bytes) -> pl.DataFrame:
         keys.update(dict.fromkeys(record))
         good.append(line)
         numbers.append(number)
-    _refuse_mostly_unreadable(bad, len(good), "malformed_jsonl", "lines")
+    _refuse_mostly_unreadable(bad, len(good), "malformed_jsonl", "lines", limits)
     schema = dict.fromkeys(sorted(keys), pl.String())
     frame = (
         pl.read_ndjson(io.BytesIO("\n".join(good).encode()), schema=schema)
@@ -292,9 +312,10 @@ def _read_jsonl_lines(data: bytes) -> pl.DataFrame:
     return _with_malformed(rows, bad)
 
 
-def _read_parquet(data: bytes, *, keep_types: bool = False) -> pl.DataFrame:
+def _read_parquet(data: bytes, limits: ReadLimits, keep_types: bool = False) -> pl.DataFrame:
     if _is_blank(data):
         return _empty()
+    _refuse_large_parquet(data, limits)
     try:
         frame = _without_reserved(pl.read_parquet(io.BytesIO(data)))
     except pl.exceptions.PolarsError:
@@ -312,6 +333,119 @@ def _read_parquet(data: bytes, *, keep_types: bool = False) -> pl.DataFrame:
             "unsupported_column_type", "a Parquet column cannot be rendered as text"
         ) from exc
     return _with_row_numbers(text)
+
+
+def _type_depth(dtype: object) -> int:
+    """Levels of lists, maps and structs in an Arrow type (0 for a plain value)."""
+    import pyarrow as pa
+
+    if isinstance(dtype, pa.StructType):
+        return 1 + max((_type_depth(dtype.field(i).type) for i in range(dtype.num_fields)), default=0)
+    if isinstance(dtype, pa.MapType):
+        return 1 + max(_type_depth(dtype.key_type), _type_depth(dtype.item_type))
+    if isinstance(dtype, pa.ListType | pa.LargeListType | pa.FixedSizeListType):
+        return 1 + _type_depth(dtype.value_type)
+    return 0
+
+
+# --- read limits ------------------------------------------------------------------------------
+
+
+def _refuse_long_lines(data: bytes, limits: ReadLimits) -> None:
+    """`line_too_long` when a line passes `limits.max_line_bytes`, found in steps of `_STEP`
+    bytes before anything splits or parses the text (memory: one step's newline positions)."""
+    cap, view = limits.max_line_bytes, np.frombuffer(data, dtype=np.uint8)
+    line_start, line_number = 0, 1
+    for offset in range(0, len(view), _STEP):
+        ends = np.flatnonzero(view[offset : offset + _STEP] == 0x0A) + offset
+        if ends.size:
+            lengths = np.diff(ends, prepend=line_start - 1) - 1  # newline excluded
+            over = np.flatnonzero(lengths > cap)
+            if over.size:
+                _line_too_long(line_number + int(over[0]), cap)
+            line_start, line_number = int(ends[-1]) + 1, line_number + ends.size
+        if min(offset + _STEP, len(view)) - line_start > cap:  # the open line is already too long
+            _line_too_long(line_number, cap)
+
+
+def _line_too_long(number: int, cap: int) -> None:
+    raise UnreadableFile("line_too_long", f"line {number} is longer than {cap} bytes")
+
+
+def _refuse_deep_nesting(lines: pl.Series, limits: ReadLimits) -> None:
+    """`nesting_too_deep` when a JSON line nests arrays and objects past
+    `limits.max_nesting_depth` (a JSON parser recurses once per level: very deep input hangs or
+    overflows it). Counting opening brackets bounds the depth cheaply; only a line with more of
+    them than the limit is scanned exactly."""
+    cap = limits.max_nesting_depth
+    opening = lines.str.count_matches("{", literal=True) + lines.str.count_matches("[", literal=True)
+    for index in (opening > cap).arg_true().to_list():
+        if json_depth(lines[index]) > cap:
+            raise UnreadableFile("nesting_too_deep", f"line {index + 1} nests deeper than {cap} levels")
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of arrays and objects in one JSON text (brackets inside strings do
+    not count); the text need not be valid JSON."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+    return deepest
+
+
+def _refuse_long_values(frame: pl.DataFrame, limits: ReadLimits) -> None:
+    """`field_too_long` when a text value passes `limits.max_field_bytes`."""
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String()]
+    if not text or frame.is_empty():
+        return
+    longest = frame.select(pl.col(text).str.len_bytes().max()).row(0)
+    for name, length in zip(text, longest, strict=True):
+        if length is not None and length > limits.max_field_bytes:
+            raise UnreadableFile(
+                "field_too_long", f"a value of column {name!r} is longer than {limits.max_field_bytes} bytes"
+            )
+
+
+def _refuse_large_parquet(data: bytes, limits: ReadLimits) -> None:
+    """A Parquet file expands too: refuse one whose decoded size (a lower bound from its footer)
+    passes `limits.expansion_limit`, or whose types nest past `limits.max_nesting_depth`, before
+    it is decoded. Not bounded: a long dictionary value repeated on many rows."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(io.BytesIO(data)).metadata
+    except Exception:  # not Parquet: polars gives the reason
+        return
+    # Dictionary and run-length encoding keep pages small whatever they decode to: every value
+    # decodes to at least 8 bytes (or its offset), so rows x columns x 8 bounds it from below.
+    pages = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    size = max(pages, meta.num_rows * meta.num_columns * 8)
+    limit = limits.expansion_limit(len(data))
+    if size > limit:
+        raise UnreadableFile(
+            "decompression_limit",
+            f"{meta.num_rows} rows of {meta.num_columns} columns decode to at least {size} bytes "
+            f"({len(data)} stored); the limit is {limit}",
+        )
+    depth = 1 + max((_type_depth(f.type) for f in meta.schema.to_arrow_schema()), default=0)
+    if depth > limits.max_nesting_depth:
+        raise UnreadableFile(
+            "nesting_too_deep", f"a column nests {depth} levels; the limit is {limits.max_nesting_depth}"
+        )
 
 
 def _refuse_repeated_parquet_columns(data: bytes) -> None:
@@ -351,7 +485,7 @@ def as_text(name: str, dtype: pl.DataType) -> pl.Expr:
     return col.cast(pl.String)
 
 
-_PARSERS: dict[str, Callable[[bytes], pl.DataFrame]] = {
+_PARSERS: dict[str, Callable[[bytes, ReadLimits, bool], pl.DataFrame]] = {
     "csv": _read_csv,
     "jsonl": _read_jsonl,
     "parquet": _read_parquet,

@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 import polars as pl
 
+from configs.limits import TimestampBounds
 from transforms.schemas import quarantine as q
 from transforms.schemas.base import (
     EXPORT_DATE,
@@ -36,6 +37,7 @@ REASON_ORDER = (
     q.MISSING_REQUIRED,
     q.BAD_TIMESTAMP,
     q.NAIVE_TIMESTAMP,
+    q.IMPLAUSIBLE_TIMESTAMP,
     q.BAD_TYPE,
     q.BAD_ENUM,
     q.OUT_OF_RANGE,
@@ -115,11 +117,18 @@ def empty_raw(schema: EntitySchema) -> pl.LazyFrame:
     )
 
 
-def stage(raw: pl.LazyFrame, schema: EntitySchema, *, naive_timestamps_as_utc: bool) -> StagedFrames:
+def stage(
+    raw: pl.LazyFrame,
+    schema: EntitySchema,
+    *,
+    naive_timestamps_as_utc: bool,
+    timestamp_bounds: TimestampBounds | None = None,
+) -> StagedFrames:
     """Cast a conformed raw frame to the canonical schema; split accepted from quarantined rows.
 
     String columns are parsed; typed columns (`is_typed_match`) skip parsing and get the same
-    checks, with the value their text would parse to.
+    checks, with the value their text would parse to. A timestamp outside `timestamp_bounds`
+    (default: `TimestampBounds()`) is `implausible_timestamp`.
     """
     dtypes = raw.collect_schema()
     typed_in = {f.name for f in schema.fields if is_typed_match(f, dtypes[f.name])}
@@ -131,7 +140,7 @@ def stage(raw: pl.LazyFrame, schema: EntitySchema, *, naive_timestamps_as_utc: b
     )
     for step in _timestamp_stages(text_fields):
         typed = typed.with_columns(step)
-    checks = _checks(schema, naive_timestamps_as_utc)
+    checks = _checks(schema, naive_timestamps_as_utc, timestamp_bounds or TimestampBounds())
     judged = typed.with_columns(_first_reason(checks).alias("__reason"))
     accepted = judged.filter(pl.col("__reason").is_null()).select(
         *[_canonical(f, schema.name) for f in schema.fields], EXPORT_DATE, SOURCE_KEY, SOURCE_ROW
@@ -301,11 +310,13 @@ class _Check:
     detail: str
 
 
-def _checks(schema: EntitySchema, naive_timestamps_as_utc: bool) -> list[_Check]:
+def _checks(schema: EntitySchema, naive_timestamps_as_utc: bool, bounds: TimestampBounds) -> list[_Check]:
     checks = [_Check(q.MALFORMED_ROW, pl.col(MALFORMED).is_not_null(), "the line is not a readable record")]
     checks += _required_checks(schema)
     for f in schema.fields:
         checks += _value_checks(f, naive_timestamps_as_utc)
+        if f.kind == "timestamp":
+            checks += _plausibility_checks(f, bounds)
     checks += [
         _Check(
             q.OUT_OF_ORDER,
@@ -354,6 +365,27 @@ def _value_checks(f: Field, naive_timestamps_as_utc: bool) -> list[_Check]:
         checks = [_Check(q.BAD_TYPE, unparsed, f"{f.name}: not {wanted}")]
         return checks + _range_checks(f, value)
     return []
+
+
+def _plausibility_checks(f: Field, bounds: TimestampBounds) -> list[_Check]:
+    """Before `bounds.earliest`, or later than `latest_days_after_export` days after the end of
+    the row's own export day (UTC): a broken clock or a placeholder such as 0001-01-01."""
+    value = pl.col(_value(f.name))
+    earliest = bounds.earliest.isoformat()
+    checks = [
+        _Check(
+            q.IMPLAUSIBLE_TIMESTAMP,
+            (value < bounds.earliest).fill_null(False),
+            f"{f.name}: before {earliest}",
+        )
+    ]
+    if bounds.latest_days_after_export is not None:
+        days = bounds.latest_days_after_export
+        export_day_start = pl.col(EXPORT_DATE).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+        too_late = value >= export_day_start + pl.duration(days=days + 1)
+        rule = f"{f.name}: later than {days} day(s) after its export day"
+        checks.append(_Check(q.IMPLAUSIBLE_TIMESTAMP, too_late.fill_null(False), rule))
+    return checks
 
 
 def _range_checks(f: Field, value: pl.Expr) -> list[_Check]:

@@ -9,8 +9,10 @@ tables, so it works wherever the warehouse is:
 - **S3**: the object `_locks/<scope>.json`, created with `If-None-Match: *` (S3 conditional
   writes: exactly one creator wins). It names its holder and an expiry; the holder renews it
   every third of the lease with `If-Match: <its ETag>`, so a holder that dies stops renewing
-  and its lease expires. A waiting run takes over an expired lease with `If-Match` on the
-  ETag it saw expire, so two waiters never both take it.
+  and its lease expires. Expiry is judged on the store's clock (the object's last write
+  against the `Date` of the store's answer), so hosts with different clocks agree. A waiting
+  run takes over an expired lease with `If-Match` on the ETag it saw expire, so two waiters
+  never both take it; a holder releases with `If-Match` on its own last ETag.
 
 A holder that fails to renew (its lease was taken after a long stall) learns it at its next
 `check()`, which the publisher calls before every commit: it stops rather than mix a day.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import email.utils
 import fcntl
 import json
 import os
@@ -192,6 +195,21 @@ def _hold_s3(
         lock.release()
 
 
+def _expired(body: dict[str, Any], got: dict[str, Any]) -> bool:
+    """Whether a lease object has gone unrenewed for longer than its lease, measured on the
+    store's clock: its last write (`LastModified`) against the time in the store's answer (the
+    HTTP `Date` header), so hosts whose clocks differ agree on it (to the store's 1-second
+    resolution). A body without `lease_seconds` (an unreadable one) is expired."""
+    lease = body.get("lease_seconds")
+    date = got.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+    if not isinstance(lease, int | float):
+        return True
+    if date is None:  # a store that sends no Date: the holder's own expiry against our clock
+        return float(body.get("expires_at", 0)) < time.time()
+    now = email.utils.parsedate_to_datetime(date)
+    return (now - got["LastModified"]).total_seconds() > lease
+
+
 class _S3Lease:
     """The lease object and its conditional writes."""
 
@@ -203,8 +221,9 @@ class _S3Lease:
         self.renewed_at = 0.0
 
     def _body(self) -> bytes:
-        expires = time.time() + self.lease_seconds
-        return json.dumps({**self.holder.__dict__, "token": self.token, "expires_at": expires}).encode()
+        expires = time.time() + self.lease_seconds  # for people reading the object
+        fields = {"token": self.token, "expires_at": expires, "lease_seconds": self.lease_seconds}
+        return json.dumps({**self.holder.__dict__, **fields}).encode()
 
     def _put(self, **condition: str) -> bool:
         from botocore.exceptions import ClientError
@@ -219,6 +238,7 @@ class _S3Lease:
         return True
 
     def _current(self) -> tuple[dict[str, Any], str] | None:
+        """The lease object's body (plus `expired`) and ETag, or None when there is none."""
         from botocore.exceptions import ClientError
 
         try:
@@ -230,8 +250,8 @@ class _S3Lease:
         try:
             body = json.loads(got["Body"].read())
         except ValueError:
-            body = {"expires_at": 0}
-        return body, got["ETag"]
+            body = {}
+        return {**body, "expired": _expired(body, got)}, got["ETag"]
 
     def acquire(self, scope: str, wait_seconds: float) -> None:
         deadline = time.monotonic() + wait_seconds
@@ -242,7 +262,7 @@ class _S3Lease:
             if current is None:
                 continue  # released between our put and our read: try again at once
             body, etag = current
-            if float(body.get("expires_at", 0)) < time.time() and self._put(IfMatch=etag):
+            if body["expired"] and self._put(IfMatch=etag):
                 return  # an expired lease, taken over by exactly one waiter
             if time.monotonic() >= deadline:
                 known = {k: body.get(k) for k in ("owner", "host", "pid", "acquired_at")}
@@ -265,7 +285,19 @@ class _S3Lease:
                 return
 
     def release(self) -> None:
-        """Delete the lease if it is still ours (a taken-over lease is the new holder's)."""
+        """Delete the lease if it is still ours (a taken-over lease is the new holder's).
+
+        The delete is conditional on the ETag of our last write (S3 `If-Match` on DeleteObject):
+        a takeover between our read and our delete makes it fail instead of removing the new
+        holder's lease. The token check first keeps stores that ignore the condition safe but
+        for that instant."""
+        from botocore.exceptions import ClientError
+
         current = self._current()
-        if current is not None and current[0].get("token") == self.token:
-            self.client.delete_object(Bucket=self.bucket, Key=self.key)
+        if current is None or current[0].get("token") != self.token or self.etag is None:
+            return
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self.key, IfMatch=self.etag)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in (*CONDITION_FAILED, "NoSuchKey", "404"):
+                raise

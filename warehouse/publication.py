@@ -56,10 +56,12 @@ EMPTY_MANIFEST = {
 }
 
 
-def new_attempt() -> int:
-    """A publish attempt's number: unique (nanoseconds; attempts of a day are serialised by its
-    lease) and never 0, which stands for "no attempt of this protocol"."""
-    return time.time_ns()
+def new_attempt(after: int = 0) -> int:
+    """A publish attempt's number: the clock in nanoseconds, but always past `after` (the day's
+    highest attempt so far, read under its lease), so a day's attempts increase in the order
+    they ran whatever the clocks of their hosts say; never 0, which stands for "no attempt of
+    this protocol"."""
+    return max(time.time_ns(), after + 1)
 
 
 def day_scope(audit_date: dt.date) -> str:
@@ -103,15 +105,22 @@ def manifest_rows(
 
 
 def publish_points(manifest: pl.DataFrame) -> dict[dt.date, PublishPoint]:
-    """Each day's latest succeeded row (by finish time, then attempt), leaving out attempts a
-    repair rolled back (a stalled writer's late row never becomes the day's point)."""
+    """Each day's latest succeeded row (by attempt, then finish time for rows written before
+    attempts were recorded), leaving out attempts a repair rolled back (a stalled writer's late
+    row never becomes the day's point). Attempts, not finish times, order it: they increase
+    under the day's lease (`new_attempt`), and finish times come from hosts' clocks."""
     undone = manifest.filter(pl.col("status") == "rolled_back").select(PARTITION, "run_id", "attempt")
     succeeded = manifest.filter(pl.col("status") == "succeeded").join(
         undone, on=[PARTITION, "run_id", "attempt"], how="anti", nulls_equal=True
     )
     if succeeded.is_empty():
         return {}
-    latest = succeeded.sort("finished_at", "attempt", nulls_last=False).group_by(PARTITION).last()
+    latest = (
+        succeeded.with_columns(pl.col("attempt").fill_null(0).alias("__order"))
+        .sort("__order", "finished_at", nulls_last=False)
+        .group_by(PARTITION)
+        .last()
+    )
     return {
         row[PARTITION]: PublishPoint(
             row[PARTITION],
@@ -137,6 +146,7 @@ class Repair:
     audit_date: dt.date
     restored: tuple[str, ...]  # tables whose day was put back to the publish point
     rolled_back: tuple[int, ...]  # attempts marked rolled_back
+    last_attempt: int = 0  # the day's highest attempt in the manifest (0: none)
 
     @property
     def changed(self) -> bool:
@@ -187,7 +197,8 @@ def repair_day(
         }
         append_manifest(pl.DataFrame([closed], schema=manifest.schema), warehouse_uri=warehouse_uri, s3=s3)
         rolled_back.append(int(row["attempt"] or 0))
-    repair = Repair(audit_date, tuple(restored), tuple(rolled_back))
+    last_attempt = manifest.filter(pl.col(PARTITION) == audit_date)["attempt"].max()
+    repair = Repair(audit_date, tuple(restored), tuple(rolled_back), int(last_attempt or 0))  # type: ignore[arg-type]
     if repair.changed:
         log.warning("repair: %s", repair.describe())
     return repair

@@ -191,10 +191,13 @@ def write_audit_publish_frames(
         )
 
     def record(
-        status: str, failure: Exception | None = None, versions: Mapping[str, int] | None = None
+        status: str,
+        failure: Exception | None = None,
+        versions: Mapping[str, int] | None = None,
+        attempt: int | None = None,
     ) -> int:
         row = build_manifest(
-            **manifest_args,
+            **{**manifest_args, "attempt": attempt or manifest_args["attempt"]},
             status=status,
             failure_reason=str(failure)[:4000] if failure else None,
             finished_at=dt.datetime.now(dt.UTC) if status != "publishing" else None,
@@ -234,10 +237,11 @@ def _publish_day(
         wait_seconds=settings.lock_wait_seconds,
         lease_seconds=settings.lock_lease_seconds,
     ) as lease:
-        repair_day(
+        repair = repair_day(
             settings.warehouse_uri, audit_date, run_id=run_id, s3=settings.s3, before_commit=lease.check
         )
-        record("publishing")
+        attempt = new_attempt(after=max(attempt, repair.last_attempt))
+        record("publishing", attempt=attempt)
         written: dict[str, int] = {}
         try:
             publish_day(
@@ -253,10 +257,10 @@ def _publish_day(
             )
             lease.check()  # the publish point is ours to write only while the day is
         except Exception as exc:
-            record("failed", exc, written)
+            record("failed", exc, written, attempt=attempt)
             _undo(settings, audit_date, run_id, lease)
             raise
-        return written, record("succeeded", versions=written)  # the publish point, under the lease
+        return written, record("succeeded", versions=written, attempt=attempt)  # the publish point
 
 
 def _undo(settings: AuditSettings, audit_date: dt.date, run_id: str, lease: Lease) -> None:

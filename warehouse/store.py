@@ -20,7 +20,8 @@ changed. The schemas are the catalogue's (`catalogue.STORE_TABLES`).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -42,6 +43,8 @@ from transforms.schemas import quarantine as q
 from transforms.scope import CanonicalTables
 from warehouse.delta import TABLE_PROPERTIES, open_table, storage_options, table_uri
 
+# The ledger commit's record of the other store tables' versions (`Store.snapshot`).
+SNAPSHOT_KEY = "store_versions"
 _OP = "_op"  # merge source column: delete (a stored row to remove) or insert
 # LZ4: an audit day reads these files many times over; it decodes faster than snappy or zstd.
 WRITER = WriterProperties(compression="LZ4_RAW")
@@ -80,8 +83,21 @@ class Store:
         return None if table is None else table.version()
 
     def versions(self) -> dict[str, int]:
-        """The current version of every store table that exists (what an audit reads)."""
+        """The current version of every store table that exists."""
         return {name: v for name in STORE_TABLES if (v := self.version(name)) is not None}
+
+    def snapshot(self) -> dict[str, int]:
+        """The versions of the store's tables as the last finished ingest batch left them:
+        what an audit reads, so an ingest running meanwhile (between its entity commits and
+        its ledger) is never half seen. Each ledger commit records the other tables' versions
+        (`write_ledger`); a ledger written before that was recorded: the current versions."""
+        ledger = open_table(self._table(LEDGER_TABLE), self._options)
+        if ledger is None:
+            return self.versions()
+        recorded = ledger.history(1)[0].get(SNAPSHOT_KEY)
+        if recorded is None:
+            return self.versions()
+        return {**json.loads(recorded), LEDGER_TABLE: ledger.version()}
 
     def files(
         self,
@@ -142,20 +158,30 @@ class Store:
         return pl.concat(scans, how="vertical").select(schema.names())
 
     def canonical(
-        self, entity: str, *, first: dt.date | None = None, last: dt.date | None = None
+        self,
+        entity: str,
+        *,
+        first: dt.date | None = None,
+        last: dt.date | None = None,
+        version: int | None = None,
     ) -> pl.LazyFrame:
         """The canonical rows of an entity (one per key), optionally of record days first..last."""
-        return self.scan(entity, first=first, last=last, kept=True)
+        return self.scan(entity, version, first=first, last=last, kept=True)
 
     # --- the ledger -------------------------------------------------------------------------------
 
-    def ledger(self) -> pl.DataFrame:
-        return self.scan(LEDGER_TABLE).collect().select(LEDGER_SCHEMA.names()).cast(LEDGER_SCHEMA)
+    def ledger(self, version: int | None = None) -> pl.DataFrame:
+        return self.scan(LEDGER_TABLE, version).collect().select(LEDGER_SCHEMA.names()).cast(LEDGER_SCHEMA)
 
     def write_ledger(self, ledger: pl.DataFrame, run_id: str) -> int:
-        """Replace the ledger (a few rows per export object: rewritten whole, one commit)."""
+        """Replace the ledger (a few rows per export object: rewritten whole, one commit). The
+        ledger is written last in a batch; its commit records the other tables' versions
+        (`snapshot`)."""
         frame = ledger.select(LEDGER_SCHEMA.names()).cast(LEDGER_SCHEMA).sort("entity", "object_key")
-        return self._write(LEDGER_TABLE, frame, run_id, mode="overwrite")
+        others = {k: v for k, v in self.versions().items() if k != LEDGER_TABLE}
+        return self._write(
+            LEDGER_TABLE, frame, run_id, mode="overwrite", metadata={SNAPSHOT_KEY: json.dumps(others)}
+        )
 
     # --- rows ---------------------------------------------------------------------------------
 
@@ -304,13 +330,14 @@ class Store:
         *,
         mode: Literal["append", "overwrite"],
         predicate: str | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> int:
         spec = STORE_TABLES[name]
         options: dict[str, Any] = {
             "partition_by": list(spec.partition_by) or None,
             "configuration": TABLE_PROPERTIES,
             "storage_options": self._options,
-            "commit_properties": _commit(run_id),
+            "commit_properties": _commit(run_id, metadata),
             "writer_properties": WRITER,
         }
         if mode == "overwrite":
@@ -336,8 +363,10 @@ def _partition_values(uri: str) -> dict[str, Any]:
     return values
 
 
-def _commit(run_id: str) -> CommitProperties:
-    return CommitProperties(custom_metadata={"run_id": run_id, "writer": "support-audit ingest"})
+def _commit(run_id: str, metadata: dict[str, str] | None = None) -> CommitProperties:
+    return CommitProperties(
+        custom_metadata={"run_id": run_id, "writer": "support-audit ingest", **(metadata or {})}
+    )
 
 
 # --- what an audit day reads ----------------------------------------------------------------------
@@ -347,34 +376,46 @@ def _between(first: dt.date, last: dt.date) -> pl.Expr:
     return pl.col(RECORD_DATE).is_between(first, last)
 
 
-def audit_inputs(store: Store, first: dt.date, last: dt.date) -> CanonicalTables:
+def audit_inputs(
+    store: Store, first: dt.date, last: dt.date, versions: Mapping[str, int] | None = None
+) -> CanonicalTables:
     """The canonical tables an audit day reads, as lazy scans pruned to its windows.
 
     Events and calls whose own day is in first..last; tickets created by `last` that changed
     on or after `first` (the store holds each ticket's latest version, so a ticket that changed
     in the window is there, however old). The same rows the day's export range would deliver,
     where every change of a ticket is exported. Each family then reads only the columns and
-    rows it needs from the scans.
+    rows it needs from the scans. `versions` (a `Store.snapshot`) pins each table; None: current.
     """
     since = dt.datetime.combine(first, dt.time(0), tzinfo=dt.UTC)
+    at = dict(versions or {})
     return CanonicalTables(
-        tickets=store.canonical("tickets", last=last).filter(pl.col("updated_at") >= since),
-        ticket_events=store.canonical("ticket_events", first=first, last=last),
-        calls=store.canonical("calls", first=first, last=last),
+        tickets=store.canonical("tickets", last=last, version=at.get("tickets")).filter(
+            pl.col("updated_at") >= since
+        ),
+        ticket_events=store.canonical(
+            "ticket_events", first=first, last=last, version=at.get("ticket_events")
+        ),
+        calls=store.canonical("calls", first=first, last=last, version=at.get("calls")),
     )
 
 
-def day_inputs(store: Store, first: dt.date, last: dt.date) -> tuple[pl.DataFrame, pl.DataFrame]:
+def day_inputs(
+    store: Store, first: dt.date, last: dt.date, versions: Mapping[str, int] | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The ledger entries of the objects exported first..last (what a day's manifest lists as its
     inputs) and their quarantined rows: staging rejections, whole objects, conflicting
-    duplicates (`QUARANTINE_SCHEMA`)."""
-    ledger = store.ledger().filter(
+    duplicates (`QUARANTINE_SCHEMA`). `versions` pins each table as in `audit_inputs`."""
+    at = dict(versions or {})
+    ledger = store.ledger(at.get(LEDGER_TABLE)).filter(
         (pl.col("status") == "ingested") & pl.col("export_date").is_between(first, last)
     )
     ids = ledger[SOURCE_ID].implode()
-    rejected = store.scan(REJECTED_TABLE).filter(pl.col(SOURCE_ID).is_in(ids)).collect()
+    rejected = (
+        store.scan(REJECTED_TABLE, at.get(REJECTED_TABLE)).filter(pl.col(SOURCE_ID).is_in(ids)).collect()
+    )
     conflicts = [
-        store.scan(entity, kept=False)
+        store.scan(entity, at.get(entity), kept=False)
         .filter(pl.col(SOURCE_ID).is_in(ids) & (pl.col(OUTCOME) == "conflict"))
         .select(
             pl.lit(entity, pl.String).alias("entity"),

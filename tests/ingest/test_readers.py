@@ -176,7 +176,7 @@ def test_unreadable_detail_never_quotes_file_content() -> None:
 
 
 def test_a_rust_panic_becomes_unreadable_file(monkeypatch: pytest.MonkeyPatch) -> None:
-    def panic(data: bytes) -> pl.DataFrame:
+    def panic(data: bytes, *_: object) -> pl.DataFrame:
         raise PanicException("index out of bounds")
 
     monkeypatch.setitem(readers._PARSERS, "parquet", panic)
@@ -189,7 +189,7 @@ def test_a_rust_panic_becomes_unreadable_file(monkeypatch: pytest.MonkeyPatch) -
 def test_interrupts_are_not_swallowed(
     monkeypatch: pytest.MonkeyPatch, interrupt: type[BaseException]
 ) -> None:
-    def stop(data: bytes) -> pl.DataFrame:
+    def stop(data: bytes, *_: object) -> pl.DataFrame:
         raise interrupt()
 
     monkeypatch.setitem(readers._PARSERS, "csv", stop)

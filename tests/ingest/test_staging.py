@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from ingest_builders import DAY, KEY, call, conformed, event, ticket
 from polars.testing import assert_frame_equal
 
+from configs.limits import TimestampBounds
 from transforms.schemas import CALLS, TICKET_EVENTS, TICKETS, EntitySchema
 from transforms.schemas import quarantine as q
 from transforms.schemas.base import MALFORMED
@@ -167,6 +168,37 @@ BAD_ROWS = [
     ("calls", {"answered_at": "2026-03-02T10:09:01Z"}, q.OUT_OF_ORDER, "ended_at is before answered_at"),
     ("tickets", {"updated_at": "2026-03-02T08:59:59Z"}, q.OUT_OF_ORDER, "updated_at is before created_at"),
     ("tickets", {"solved_at": "2026-03-02T08:00:00+00:00"}, q.OUT_OF_ORDER, "solved_at is before created_at"),
+    (
+        "tickets",
+        {"created_at": "0001-01-01T00:00:00Z"},
+        q.IMPLAUSIBLE_TIMESTAMP,
+        "created_at: before 2000-01-01T00:00:00+00:00",
+    ),
+    (
+        "ticket_events",
+        {"occurred_at": "1999-12-31T23:59:59.999999Z"},
+        q.IMPLAUSIBLE_TIMESTAMP,
+        "occurred_at: before 2000-01-01T00:00:00+00:00",
+    ),
+    (
+        "tickets",
+        {"updated_at": "9999-12-31T23:59:59Z"},
+        q.IMPLAUSIBLE_TIMESTAMP,
+        "updated_at: later than 1 day(s) after its export day",
+    ),
+    (  # the export day is 2026-03-02: the first instant two days after it begins is too late
+        "calls",
+        {"ended_at": "2026-03-04T00:00:00Z", "updated_at": "2026-03-04T00:00:00Z"},
+        q.IMPLAUSIBLE_TIMESTAMP,
+        "updated_at: later than 1 day(s) after its export day; "
+        "ended_at: later than 1 day(s) after its export day",
+    ),
+    (  # an offset moves the instant: 2026-03-03T23:30-01:00 is 2026-03-04T00:30Z
+        "ticket_events",
+        {"occurred_at": "2026-03-03T23:30:00-01:00"},
+        q.IMPLAUSIBLE_TIMESTAMP,
+        "occurred_at: later than 1 day(s) after its export day",
+    ),
 ]
 
 
@@ -374,3 +406,38 @@ def test_a_value_that_is_not_required_is_still_checked() -> None:
 def test_a_solved_ticket_without_solved_at_is_accepted() -> None:
     accepted, _ = run([ticket(status="solved", solved_at=None)], TICKETS)
     assert accepted.select("status", "solved_at").rows() == [("solved", None)]
+
+
+def test_the_last_plausible_instant_is_the_end_of_the_day_after_the_export_day() -> None:
+    rows = [ticket(updated_at="2026-03-03T23:59:59.999999Z"), ticket(created_at="2000-01-01T00:00:00Z")]
+    accepted, quarantined = run(rows, TICKETS)
+    assert accepted.height == 2
+    assert quarantined.height == 0
+
+
+def test_the_timestamp_bounds_are_configurable() -> None:
+    rows = [ticket(created_at="1995-06-01T00:00:00Z", updated_at="2030-01-01T00:00:00Z")]
+    _, strict = run(rows, TICKETS)
+    assert strict["reason"].to_list() == [q.IMPLAUSIBLE_TIMESTAMP]
+    bounds = TimestampBounds(earliest=datetime(1990, 1, 1, tzinfo=UTC), latest_days_after_export=None)
+    accepted, quarantined = stage(
+        conformed(rows, TICKETS), TICKETS, naive_timestamps_as_utc=False, timestamp_bounds=bounds
+    )
+    assert accepted.collect()["created_at"].to_list() == [utc(1995, 6, 1)]
+    assert quarantined.collect().height == 0
+
+
+def test_a_typed_parquet_timestamp_gets_the_same_bounds() -> None:
+    """A Parquet date-time column skips text parsing (`is_typed_match`); year 1 is still refused."""
+    raw = pl.LazyFrame(
+        {
+            **{k: [v] for k, v in ticket().items() if k not in ("created_at",)},
+            "created_at": [datetime(1, 1, 1, tzinfo=UTC)],
+            "source_row": [1],
+        }
+    )
+    accepted, quarantined = stage(
+        conform_columns(raw, TICKETS, export_date=DAY, source_key=KEY), TICKETS, naive_timestamps_as_utc=False
+    )
+    assert accepted.collect().height == 0
+    assert quarantined.collect()["detail"].to_list() == ["created_at: before 2000-01-01T00:00:00+00:00"]

@@ -413,3 +413,35 @@ def test_a_run_killed_between_its_writes_is_repaired_by_the_next(
     scratch = Store(str(tmp_path / "scratch"))
     ingest(MemoryStorage(dict(landing.objects)), scratch, "s")
     assert_same_store(store, scratch)
+
+
+# --- what an audit reads while an ingest writes ------------------------------------------------
+
+
+def test_an_audit_reads_the_store_as_the_last_finished_batch_left_it(tmp_path: Path) -> None:
+    """An ingest commits each entity, then the ledger. An audit that starts between them (here:
+    a batch whose ticket commit landed and whose ledger did not) reads the store at the versions
+    the last ledger commit recorded, so it sees neither the new ticket version nor anything else
+    of the half-written batch."""
+    from warehouse.store import audit_inputs, day_inputs
+
+    store = Store(str(tmp_path / "store"))
+    landing = MemoryStorage(
+        {key("tickets", 2, "a"): csv_bytes([T1_V1]), key("ticket_events", 2, "a"): csv_bytes([event()])}
+    )
+    ingest(landing, store, "r1")
+    finished = store.snapshot()
+    assert finished == store.versions()  # nothing half-written: the snapshot is the store now
+    # The next batch's ticket commit, without its ledger commit (the ingest is still running).
+    stored = store.scan("tickets").collect()
+    newer = stored.with_columns(pl.lit("solved").alias("status"), pl.lit(999, pl.Int64).alias("source_id"))
+    store._write("tickets", newer, "r2", mode="append")
+    assert store.versions()["tickets"] == finished["tickets"] + 1
+    assert store.snapshot() == finished
+    day = date(2026, 3, 2)
+    pinned = audit_inputs(store, day, day, store.snapshot()).tickets.collect()
+    live = audit_inputs(store, day, day).tickets.collect()
+    assert pinned["status"].to_list() == ["open"]
+    assert sorted(live["status"].to_list()) == ["open", "solved"]
+    files, _ = day_inputs(store, day, day, store.snapshot())
+    assert files["object_key"].to_list() == [key("ticket_events", 2, "a"), key("tickets", 2, "a")]

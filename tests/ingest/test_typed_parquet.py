@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from ingest_builders import MemoryStorage, parquet_bytes
 from polars.testing import assert_frame_equal
 
+from configs.limits import InputRules
 from ingestion.ingest import ingest_entity
 from ingestion.readers import read_export
 from transforms.schemas import CALLS, TICKETS
@@ -47,7 +48,9 @@ def tickets_frame(**overrides: pl.Series) -> pl.DataFrame:
 
 def ingest_typed(frame: pl.DataFrame, *, naive_as_utc: bool = False):
     storage = MemoryStorage({KEY: parquet_bytes(frame)})
-    result = ingest_entity(storage, TICKETS, D1, D1, naive_timestamps_as_utc=naive_as_utc, run_id="run-1")
+    result = ingest_entity(
+        storage, TICKETS, D1, D1, rules=InputRules(naive_timestamps_as_utc=naive_as_utc), run_id="run-1"
+    )
     return result, storage
 
 

@@ -90,7 +90,7 @@ def test_an_expired_s3_lease_is_taken_over_and_its_old_holder_learns_it(s3_bucke
         hold(warehouse, "ingest", "run-b", s3=s3_bucket.settings),
     ):
         pass
-    time.sleep(1.5)
+    time.sleep(2.1)  # expiry is judged on the store clock, to the second
     with hold(warehouse, "ingest", "run-b", s3=s3_bucket.settings, lease_seconds=30):
         assert dead._put(IfMatch=dead.etag) is False  # the stalled holder's renewal is refused
 
@@ -158,3 +158,66 @@ def test_a_holder_that_cannot_renew_stops_before_the_lease_could_expire(s3_bucke
         with pytest.raises(LeaseLost, match="its last renewal is too old"):
             lease.check()
         monkeypatch.undo()
+
+
+@pytest.mark.integration
+def test_a_release_racing_a_takeover_leaves_the_new_holders_lease(s3_bucket):
+    """The old holder reads its own lease, then the lease is taken over before its delete: the
+    delete is conditional on the old holder's ETag, so it fails and the new lease stays."""
+    warehouse = s3_bucket.uri("audit")
+    bucket, prefix = parse_s3_uri(warehouse)
+    key = f"{prefix}/_locks/ingest.json"
+    client = s3_client(s3_bucket.settings)
+    old = _S3Lease(client, bucket, key, "old-run", lease_seconds=1.0)
+    old.acquire("ingest", wait_seconds=0)
+    seen = old._current()  # what release() reads: still the old holder's token
+    new = _S3Lease(client, bucket, key, "new-run", lease_seconds=30.0)
+    time.sleep(2.1)
+    new.acquire("ingest", wait_seconds=0)  # the expired lease taken over
+    old._current = lambda: seen  # type: ignore[method-assign]
+    old.release()
+    body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert b'"owner": "new-run"' in body
+    new.release()
+    assert client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/_locks/").get("KeyCount", 0) == 0
+
+
+@pytest.mark.integration
+def test_a_holder_whose_clock_is_behind_keeps_its_lease(s3_bucket):
+    """A lease written a moment ago by a host whose clock is an hour behind (its own expiry is
+    long past by the waiter's clock) is still held: expiry is judged on the store's clock."""
+    import json
+
+    warehouse = s3_bucket.uri("audit")
+    bucket, prefix = parse_s3_uri(warehouse)
+    body = {"owner": "slow-clock-run", "host": "h", "pid": 1, "acquired_at": "2026-12-06T18:00:00+00:00"}
+    body |= {"token": "t", "expires_at": time.time() - 3600, "lease_seconds": 30}
+    s3_client(s3_bucket.settings).put_object(
+        Bucket=bucket, Key=f"{prefix}/_locks/ingest.json", Body=json.dumps(body).encode()
+    )
+    with (
+        pytest.raises(LockHeld, match="slow-clock-run"),
+        hold(warehouse, "ingest", "run-b", s3=s3_bucket.settings),
+    ):
+        pass
+
+
+@pytest.mark.parametrize(
+    ("written", "answered", "lease", "expired"),
+    [
+        ("Sun, 06 Dec 2026 19:00:00 GMT", "Sun, 06 Dec 2026 19:00:30 GMT", 30, False),
+        ("Sun, 06 Dec 2026 19:00:00 GMT", "Sun, 06 Dec 2026 19:00:31 GMT", 30, True),
+        ("Sun, 06 Dec 2026 19:00:00 GMT", "Sun, 06 Dec 2026 19:00:01 GMT", None, True),  # unreadable
+    ],
+)
+def test_lease_expiry_is_the_age_of_the_last_write_on_the_stores_clock(written, answered, lease, expired):
+    from email.utils import parsedate_to_datetime
+
+    from warehouse.lock import _expired
+
+    body = {"expires_at": time.time() + 3600} | ({"lease_seconds": lease} if lease else {})
+    got = {
+        "LastModified": parsedate_to_datetime(written),
+        "ResponseMetadata": {"HTTPHeaders": {"date": answered}},
+    }
+    assert _expired(body, got) is expired

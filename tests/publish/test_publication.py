@@ -207,3 +207,55 @@ def test_a_rolled_back_attempts_late_succeeded_row_never_becomes_the_publish_poi
     )
     point = publish_points(manifest)[day]
     assert (point.run_id, point.attempt, point.versions) == ("r3", 3, {"agent_scorecard": 3})
+
+
+def test_the_publish_point_follows_attempts_not_the_clocks_of_hosts():
+    """r1 ran on a host whose clock is ten minutes ahead; r2 ran after it (its attempt is past
+    r1's: `new_attempt` under the day's lease) on a host with a right clock, so r2's finish time
+    reads earlier. The day is r2's; and a legacy row (no attempt) is older than both."""
+    import datetime as dt
+
+    import polars as pl
+
+    from warehouse.publication import new_attempt
+
+    def row(run: str, attempt: int | None, minute: int) -> dict:
+        return {
+            "audit_date": s.DAY,
+            "run_id": run,
+            "status": "succeeded",
+            "attempt": attempt,
+            "finished_at": dt.datetime(2026, 11, 21, 6, minute, tzinfo=dt.UTC),
+            "tables": [{"table": "agent_scorecard", "version": minute, "rows": 1}],
+        }
+
+    r1_attempt = time.time_ns() + 600 * 10**9  # the fast clock
+    r2_attempt = new_attempt(after=r1_attempt)
+    assert r2_attempt == r1_attempt + 1
+    manifest = pl.DataFrame([row("legacy", None, 30), row("r1", r1_attempt, 15), row("r2", r2_attempt, 7)])
+    assert publish_points(manifest)[s.DAY].run_id == "r2"
+
+
+def test_a_run_after_a_fast_clocked_run_takes_a_later_attempt(published_by_r1, tmp_path):
+    """The next publish reads the day's attempts under the lease and goes past them."""
+    import datetime as dt
+
+    import polars as pl
+
+    from warehouse.delta import append_manifest
+
+    warehouse = tmp_path / "warehouse"
+    shutil.copytree(published_by_r1, warehouse)
+    manifest = manifest_rows(str(warehouse), None)
+    ahead = manifest.filter(pl.col("status") == "succeeded").with_columns(
+        pl.lit("r-fast", pl.String).alias("run_id"),
+        pl.lit(time.time_ns() + 3600 * 10**9, pl.Int64).alias("attempt"),
+        pl.lit(dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).alias("finished_at"),
+    )
+    append_manifest(ahead.select(manifest.columns), warehouse_uri=str(warehouse))
+    repair_day(str(warehouse), s.DAY, run_id="repair")  # the tables follow the fast run's point
+    publish(warehouse, "r2")
+    point = publish_points(manifest_rows(str(warehouse), None))[s.DAY]
+    assert point.run_id == "r2"
+    assert point.attempt > int(ahead["attempt"][0])
+    assert run_ids(warehouse, "agent_scorecard", live=False) == {"r2"}

@@ -20,11 +20,13 @@ OUT_OF_RANGE = "value_out_of_range"
 BAD_TYPE = "unparseable_value"
 BAD_TIMESTAMP = "unparseable_timestamp"
 NAIVE_TIMESTAMP = "timestamp_without_offset"
+IMPLAUSIBLE_TIMESTAMP = "implausible_timestamp"
 OUT_OF_ORDER = "timestamps_out_of_order"
 CONFLICTING_DUPLICATE = "duplicate_key_conflicting_content"
 UNREADABLE_FILE = "unreadable_file"
 MISSING_COLUMN = "missing_required_column"
 UNSUPPORTED_FORMAT = "unsupported_format"
+INPUT_LIMIT = "exceeds_input_limit"
 REASONS = (
     MALFORMED_ROW,
     MISSING_REQUIRED,
@@ -33,9 +35,11 @@ REASONS = (
     BAD_TYPE,
     BAD_TIMESTAMP,
     NAIVE_TIMESTAMP,
+    IMPLAUSIBLE_TIMESTAMP,
     OUT_OF_ORDER,
     CONFLICTING_DUPLICATE,
     UNREADABLE_FILE,
     MISSING_COLUMN,
     UNSUPPORTED_FORMAT,
+    INPUT_LIMIT,
 )
