@@ -14,6 +14,7 @@ parser messages echo raw values and raw values may be personal data.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -142,7 +143,7 @@ def _gunzip(data: bytes, limits: ReadLimits) -> bytes:
 
 
 def _is_blank(data: bytes) -> bool:
-    return not data.strip()
+    return not data or data.isspace()  # (strip() would copy the whole file)
 
 
 def _empty() -> pl.DataFrame:
@@ -150,12 +151,17 @@ def _empty() -> pl.DataFrame:
 
 
 def _text(data: bytes) -> bytes:
-    """Drop a UTF-8 byte-order mark and refuse bytes that are not UTF-8."""
+    """Drop a UTF-8 byte-order mark and refuse bytes that are not UTF-8 (checked in steps, so
+    the check never holds a decoded copy of the whole file)."""
     data = data.removeprefix(_UTF8_BOM)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    offset = 0
     try:
-        data.decode("utf-8")
+        for offset in range(0, len(data), _STEP):
+            decoder.decode(view[offset : offset + _STEP], final=offset + _STEP >= len(data))
     except UnicodeDecodeError as exc:
-        raise UnreadableFile("undecodable_text", f"not UTF-8 (byte offset {exc.start})") from exc
+        raise UnreadableFile("undecodable_text", f"not UTF-8 (byte offset {offset + exc.start})") from exc
     return data
 
 

@@ -299,3 +299,35 @@ def test_the_defaults_in_base_toml_are_the_models_defaults() -> None:
     settings = load_settings()
     assert settings.read_limits == ReadLimits()
     assert settings.timestamp_bounds == TimestampBounds()
+
+
+def test_a_huge_line_is_refused_in_bounded_memory(tmp_path) -> None:
+    """A JSONL object whose one line holds a 256 MB value: refused as `line_too_long` while the
+    process grows by a fraction of the line (the UTF-8 check and the line scan work in 16 MiB
+    steps); decoding or parsing it would take its size again or more. Measured in a process of
+    its own, which reads the file with one allocation."""
+    path = tmp_path / "huge.jsonl"
+    with path.open("wb") as out:
+        out.write(b'{"ticket_id": "')
+        for _ in range(256):
+            out.write(b"x" * 1024**2)
+        out.write(b'"}\n')
+    code = (
+        "import resource, sys\n"
+        "from pathlib import Path\n"
+        "from ingestion.readers import UnreadableFile, read_export\n"
+        "data = Path(sys.argv[1]).read_bytes()\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n"
+        "    read_export(data, 'tickets/export_date=2026-03-02/a.jsonl').collect()\n"
+        "    print('read')\n"
+        "except UnreadableFile as exc:\n"
+        "    print(exc.reason)\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120, check=True
+    )
+    reason, grown_mb = done.stdout.split()
+    assert reason == "line_too_long"
+    assert int(grown_mb) < 64, done.stdout
