@@ -3,8 +3,9 @@
 Both are settings (`read_limits`, `timestamp_bounds` in configs/base.toml or AUDIT_READ_LIMITS__*,
 AUDIT_TIMESTAMP_BOUNDS__*), because what is hostile for one centre is a normal day for another.
 An object past a read limit is quarantined whole (`exceeds_input_limit`) before it is parsed, so
-a hostile file costs at most about the limit in memory; a row with an implausible timestamp is
-quarantined on its own (`implausible_timestamp`).
+a hostile file is refused at about its own size in memory, and a file within the limits is no
+larger than they allow; a row with an implausible timestamp is quarantined on its own
+(`implausible_timestamp`).
 """
 
 from __future__ import annotations

@@ -72,6 +72,9 @@ class AuditSettings(BaseSettings):
     # None: no check. Runs for a given day (--date, backfills) are not checked.
     freshness_warn_hours: Annotated[float, Field(gt=0)] | None = 48.0
     freshness_error_hours: Annotated[float, Field(gt=0)] | None = None
+    # Where `audit backfill` runs its days: None (in the flow's process, one after another),
+    # "local", "local:N" or a Dask scheduler address "tcp://host:8786" (flows/cluster.py).
+    backfill_cluster: str | None = None
     s3: S3Settings = S3Settings()
 
     @classmethod
@@ -107,8 +110,9 @@ class AuditSettings(BaseSettings):
 
     def digest(self) -> str:
         """Stable hash of the effective settings, recorded in the run manifest (without the
-        local scratch folder, which cannot change an answer)."""
-        return hashlib.sha256(self.model_dump_json(exclude={"work_dir"}).encode()).hexdigest()[:16]
+        local scratch folder and the backfill cluster, which cannot change an answer)."""
+        exclude = {"work_dir", "backfill_cluster"}
+        return hashlib.sha256(self.model_dump_json(exclude=exclude).encode()).hexdigest()[:16]
 
 
 def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:

@@ -194,18 +194,30 @@ def backfill(
     config: Path = Config,
     policy: Path = PolicyFile,
     ingest: bool = Ingest,
+    cluster: str = typer.Option(
+        None,
+        metavar="local[:N] | tcp://HOST:PORT",
+        help="Run the days as tasks on a Dask cluster: a local one of N workers (default: one "
+        "per core), or a running scheduler. Default: the setting backfill_cluster, else in this process.",
+    ),
 ) -> None:
     """Ingest new exports once, then re-audit a range of days from the canonical store; each
     day replaces only its own partitions."""
+    from flows.cluster import parse_cluster
     from flows.daily import backfill as backfill_flow
 
     first, last = _day(start, "--start"), _day(end, "--end")
     assert first is not None and last is not None  # required options
     if last < first:
         raise _fail(f"--end {last} is before --start {first}", EXIT_USAGE)
+    if cluster:
+        try:
+            parse_cluster(cluster)
+        except ValueError as exc:
+            raise _fail(str(exc), EXIT_USAGE) from exc
     places = _places(landing, warehouse, reports, config, policy)
     _run_flow(_check_setup, **places)
-    results = _run_flow(backfill_flow, start=first, end=last, ingest=ingest, **places)
+    results = _run_flow(backfill_flow, start=first, end=last, ingest=ingest, cluster=cluster, **places)
     _echo_reaudit(results[0].get("ingest"))
     typer.echo(f"audited {len(results)} day(s): {results[0]['audit_date']} .. {results[-1]['audit_date']}")
 

@@ -26,6 +26,7 @@ from catalogue import LEDGER_TABLE
 from configs.policy import Policy, load_policy
 from configs.settings import AuditSettings, load_settings
 from flows import summary
+from flows.cluster import parse_cluster, task_runner
 from flows.errors import AuditError, NoInput, panics_as_errors
 from flows.ingest import ingest_exports, store_of
 from flows.windows import data_cutoff, default_audit_date, export_range, lookahead_days
@@ -34,7 +35,7 @@ from transforms.audit import CanonicalTables, collect_audit, run_audit
 from transforms.contacts import AuditWindow
 from warehouse.manifest import input_files_frame
 from warehouse.publish import PublishResult, suite_params, write_audit_publish_frames
-from warehouse.store import audit_inputs, day_inputs
+from warehouse.store import NOT_CREATED, audit_inputs, day_inputs
 
 IO_RETRIES = 3
 IO_RETRY_DELAYS = exponential_backoff(backoff_factor=2)
@@ -138,7 +139,8 @@ def read_day_inputs(run: AuditRun, audit_date: date) -> DayInputs:
     tables = audit_inputs(store, days.start - margin, days.end + margin, versions)
     newest = ledger["export_date"].max()
     cutoff_day = min(newest, days.end) if isinstance(newest, date) else None
-    return DayInputs(tables, files, quarantine, versions, cutoff_day)
+    read = {name: v for name, v in versions.items() if v != NOT_CREATED}  # (absent: read as empty)
+    return DayInputs(tables, files, quarantine, read, cutoff_day)
 
 
 def _refuse_without_input(
@@ -367,16 +369,57 @@ def backfill(
     config: str | None = None,
     policy_file: str | None = None,
     ingest: bool = True,
+    cluster: str | None = None,
 ) -> list[dict[str, Any]]:
     """Ingest what is new (once), then audit every day from start to end inclusive from the
-    store; each day replaces only its own partitions."""
+    store; each day replaces only its own partitions. With `cluster` (or the setting
+    `backfill_cluster`: `local`, `local:N`, `tcp://host:port`) the days run as tasks on a Dask
+    cluster (flows/cluster.py), the ingest still once, before them."""
     if end < start:
         raise AuditError(f"backfill end {end} is before start {start}")
     run = resolve_run(landing, warehouse, reports, config, policy_file)
+    where = cluster or run.settings.backfill_cluster
+    spec = parse_cluster(where) if where else None  # a bad value fails before the ingest
     report = ingest_new_exports(run) if ingest else None
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     with concurrency(WAREHOUSE_CONCURRENCY, strict=False):
-        return [audit_day(run, day, report) for day in days]
+        if spec is None:
+            return [audit_day(run, day, report) for day in days]
+        get_run_logger().info("auditing %d day(s) on %s", len(days), spec.describe())
+        fan_out = audit_days_on_cluster.with_options(task_runner=task_runner(spec))
+        return fan_out(run, days, report)
+
+
+@task(name="audit-day", cache_policy=NO_CACHE)
+def audit_day_task(run: AuditRun, audit_date: date, ingest: IngestReport | None) -> dict[str, Any]:
+    """One audit day as one task, so a Dask worker runs it whole (its steps are tasks too)."""
+    return audit_day(run, audit_date, ingest)
+
+
+@flow(name="support-audit-backfill-days", log_prints=True)
+def audit_days_on_cluster(
+    run: AuditRun, days: list[date], ingest: IngestReport | None
+) -> list[dict[str, Any]]:
+    """Submit every day at once to the flow's task runner (a `DaskTaskRunner`); wait for all of
+    them, so one failed day never leaves the others unfinished, then raise the first failure
+    (after logging every one). The Data Docs runs index is rebuilt once at the end: days
+    finishing together each rebuilt it from what they saw."""
+    from warehouse.data_docs import refresh_runs_index
+
+    futures = [audit_day_task.submit(run, day, ingest) for day in days]
+    results, failures = [], []
+    for day, future in zip(days, futures, strict=True):
+        try:
+            results.append(future.result())
+        except Exception as exc:
+            failures.append((day, exc))
+    refresh_runs_index(run.settings.reports_uri, run.settings.s3)
+    if failures:
+        logger = get_run_logger()
+        for day, failure in failures:
+            logger.error("%s failed: %s", day, failure)
+        raise failures[0][1]
+    return results
 
 
 @flow(name="support-audit-ingest", on_failure=[_failure_artifact], log_prints=True)

@@ -54,7 +54,7 @@ from transforms import dedup
 from transforms.schemas import ENTITIES, EntitySchema
 from transforms.schemas import quarantine as q
 from transforms.schemas.base import SOURCE_KEY, SOURCE_ROW
-from warehouse.store import Store
+from warehouse.store import NOT_CREATED, Store, snapshot_metadata
 
 log = logging.getLogger(__name__)
 
@@ -645,6 +645,10 @@ def rebuild(store: Store) -> None:
     and removes them (`_out_of_step`), never a ledger that says rows are there when they are not.
     """
     names = [LEDGER_TABLE, *(n for n in STORE_TABLES if n != LEDGER_TABLE)]
+    # From the empty ledger on, an audit's snapshot reads every table as empty.
+    emptied = snapshot_metadata(dict.fromkeys(names[1:], NOT_CREATED))
     for name in names:
         if store.exists(name):
-            store._write(name, STORE_TABLES[name].schema.to_frame(), "rebuild", mode="overwrite")
+            metadata = emptied if name == LEDGER_TABLE else None
+            empty = STORE_TABLES[name].schema.to_frame()
+            store._write(name, empty, "rebuild", mode="overwrite", metadata=metadata)

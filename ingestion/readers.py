@@ -40,7 +40,8 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 _TZ_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%:z"
 _NAIVE_FORMAT = "%Y-%m-%dT%H:%M:%S%.f"
 _DUPLICATE_SUFFIX = "_duplicated_"  # how polars renames a repeated CSV header
-_STEP = 16 * 1024**2  # bytes per step of decompressing and of scanning for long lines
+_STEP = 16 * 1024**2  # bytes per step of decompressing and of checking UTF-8
+_SCAN_STEP = 1024**2  # bytes per step of the line scan (its newline positions: 8 bytes each)
 # Past a read limit (configs/limits.py): the object is refused before it is parsed.
 LIMIT_REASONS = frozenset(
     {"decompression_limit", "object_too_large", "line_too_long", "field_too_long", "nesting_too_deep"}
@@ -269,7 +270,8 @@ def _read_jsonl(data: bytes, limits: ReadLimits, keep_types: bool = False) -> pl
     if _is_blank(data):
         return _empty()
     _refuse_long_lines(data, limits)
-    lines = pl.Series(data.decode("utf-8").split("\n"), dtype=pl.String)
+    # One Arrow string column, not a Python string per line (~80 bytes of overhead each).
+    lines = pl.Series([data.decode("utf-8")], dtype=pl.String).str.split("\n").explode()
     _refuse_deep_nesting(lines, limits)
     line_numbers = (lines.str.strip_chars().str.len_bytes() > 0).arg_true().cast(pl.Int64) + 1
     try:  # one typed pass over every line, rendered back to text below
@@ -358,20 +360,24 @@ def _type_depth(dtype: object) -> int:
 
 
 def _refuse_long_lines(data: bytes, limits: ReadLimits) -> None:
-    """`line_too_long` when a line passes `limits.max_line_bytes`, found in steps of `_STEP`
-    bytes before anything splits or parses the text (memory: one step's newline positions)."""
+    """`line_too_long` when a line passes `limits.max_line_bytes` (its line break, LF or CRLF,
+    not counted), found in steps of `_SCAN_STEP` bytes before anything splits or parses the
+    text (memory: a few copies of one step's newline positions)."""
     cap, view = limits.max_line_bytes, np.frombuffer(data, dtype=np.uint8)
     line_start, line_number = 0, 1
-    for offset in range(0, len(view), _STEP):
-        ends = np.flatnonzero(view[offset : offset + _STEP] == 0x0A) + offset
+    for offset in range(0, len(view), _SCAN_STEP):
+        ends = np.flatnonzero(view[offset : offset + _SCAN_STEP] == 0x0A) + offset
         if ends.size:
             lengths = np.diff(ends, prepend=line_start - 1) - 1  # newline excluded
+            lengths -= (view[np.maximum(ends - 1, 0)] == 0x0D) & (ends > 0)  # and a CR before it
             over = np.flatnonzero(lengths > cap)
             if over.size:
                 _line_too_long(line_number + int(over[0]), cap)
             line_start, line_number = int(ends[-1]) + 1, line_number + ends.size
-        if min(offset + _STEP, len(view)) - line_start > cap:  # the open line is already too long
+        if min(offset + _SCAN_STEP, len(view)) - line_start > cap + 1:  # the open line (a CR may end it)
             _line_too_long(line_number, cap)
+    if len(view) - line_start - (len(view) > line_start and view[-1] == 0x0D) > cap:
+        _line_too_long(line_number, cap)
 
 
 def _line_too_long(number: int, cap: int) -> None:
@@ -384,8 +390,16 @@ def _refuse_deep_nesting(lines: pl.Series, limits: ReadLimits) -> None:
     overflows it). Counting opening brackets bounds the depth cheaply; only a line with more of
     them than the limit is scanned exactly."""
     cap = limits.max_nesting_depth
-    opening = lines.str.count_matches("{", literal=True) + lines.str.count_matches("[", literal=True)
-    for index in (opening > cap).arg_true().to_list():
+
+    def opening(text: pl.Series) -> pl.Series:
+        return text.str.count_matches("{", literal=True) + text.str.count_matches("[", literal=True)
+
+    suspects = (opening(lines) > cap).arg_true()
+    if suspects.is_empty():
+        return
+    # Brackets inside strings (text fields) are no nesting: drop the strings, count again.
+    unquoted = lines.gather(suspects).str.replace_all(r'"(?:[^"\\]|\\.)*"', '""')
+    for index in suspects.filter(opening(unquoted) > cap).to_list():
         if json_depth(lines[index]) > cap:
             raise UnreadableFile("nesting_too_deep", f"line {index + 1} nests deeper than {cap} levels")
 

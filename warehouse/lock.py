@@ -25,6 +25,7 @@ import datetime as dt
 import email.utils
 import fcntl
 import json
+import logging
 import os
 import socket
 import threading
@@ -37,6 +38,8 @@ from typing import Any
 
 from configs.settings import S3Settings
 from storage import is_s3, parse_s3_uri, s3_client
+
+log = logging.getLogger(__name__)
 
 LOCK_PREFIX = "_locks"
 DEFAULT_LEASE_SECONDS = 120.0
@@ -199,15 +202,32 @@ def _expired(body: dict[str, Any], got: dict[str, Any]) -> bool:
     """Whether a lease object has gone unrenewed for longer than its lease, measured on the
     store's clock: its last write (`LastModified`) against the time in the store's answer (the
     HTTP `Date` header), so hosts whose clocks differ agree on it (to the store's 1-second
-    resolution). A body without `lease_seconds` (an unreadable one) is expired."""
+    resolution). Without those (a store that omits them, a lease an older version wrote without
+    `lease_seconds`): the holder's own `expires_at` against this host's clock. An unreadable
+    body is expired."""
     lease = body.get("lease_seconds")
+    age = _age_on_store_clock(got)
+    if isinstance(lease, int | float) and age is not None:
+        return age > lease
+    expires = body.get("expires_at")
+    return not isinstance(expires, int | float) or expires < time.time()
+
+
+def _age_on_store_clock(got: dict[str, Any]) -> float | None:
+    """Seconds since the object's last write, by the store's clock; None if it cannot tell."""
+    written = got.get("LastModified")
     date = got.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
-    if not isinstance(lease, int | float):
-        return True
-    if date is None:  # a store that sends no Date: the holder's own expiry against our clock
-        return float(body.get("expires_at", 0)) < time.time()
-    now = email.utils.parsedate_to_datetime(date)
-    return (now - got["LastModified"]).total_seconds() > lease
+    if not isinstance(written, dt.datetime) or not date:
+        return None
+    try:
+        now = email.utils.parsedate_to_datetime(date)
+    except (TypeError, ValueError):
+        return None
+    if now.tzinfo is None:  # "-0000": UTC by RFC 5322
+        now = now.replace(tzinfo=dt.UTC)
+    if written.tzinfo is None:
+        written = written.replace(tzinfo=dt.UTC)
+    return (now - written).total_seconds()
 
 
 class _S3Lease:
@@ -228,13 +248,14 @@ class _S3Lease:
     def _put(self, **condition: str) -> bool:
         from botocore.exceptions import ClientError
 
+        started = time.time()  # the lease runs from the write's start, not from its answer
         try:
             out = self.client.put_object(Bucket=self.bucket, Key=self.key, Body=self._body(), **condition)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in CONDITION_FAILED:
                 return False
             raise
-        self.etag, self.renewed_at = out["ETag"], time.time()
+        self.etag, self.renewed_at = out["ETag"], started
         return True
 
     def _current(self) -> tuple[dict[str, Any], str] | None:
@@ -300,4 +321,5 @@ class _S3Lease:
             self.client.delete_object(Bucket=self.bucket, Key=self.key, IfMatch=self.etag)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") not in (*CONDITION_FAILED, "NoSuchKey", "404"):
-                raise
+                # The work is done; a lease left behind expires by itself.
+                log.warning("could not release the lease %s (%s); it expires by itself", self.key, exc)

@@ -43,8 +43,10 @@ from transforms.schemas import quarantine as q
 from transforms.scope import CanonicalTables
 from warehouse.delta import TABLE_PROPERTIES, open_table, storage_options, table_uri
 
-# The ledger commit's record of the other store tables' versions (`Store.snapshot`).
+# The ledger commit's record of the other store tables' versions (`Store.snapshot`); a table
+# that did not exist then is NOT_CREATED (read as empty, whatever it holds now).
 SNAPSHOT_KEY = "store_versions"
+NOT_CREATED = -1
 _OP = "_op"  # merge source column: delete (a stored row to remove) or insert
 # LZ4: an audit day reads these files many times over; it decodes faster than snappy or zstd.
 WRITER = WriterProperties(compression="LZ4_RAW")
@@ -91,13 +93,18 @@ class Store:
         what an audit reads, so an ingest running meanwhile (between its entity commits and
         its ledger) is never half seen. Each ledger commit records the other tables' versions
         (`write_ledger`); a ledger written before that was recorded: the current versions."""
-        ledger = open_table(self._table(LEDGER_TABLE), self._options)
-        if ledger is None:
-            return self.versions()
-        recorded = ledger.history(1)[0].get(SNAPSHOT_KEY)
-        if recorded is None:
-            return self.versions()
-        return {**json.loads(recorded), LEDGER_TABLE: ledger.version()}
+        for _ in range(10):
+            ledger = open_table(self._table(LEDGER_TABLE), self._options)
+            if ledger is None:
+                return self.versions()
+            info = ledger.history(1)[0]  # the newest commit in the log, whatever was loaded
+            again = open_table(self._table(LEDGER_TABLE), self._options)
+            if again is not None and again.version() == ledger.version():  # no commit in between
+                recorded = info.get(SNAPSHOT_KEY)
+                if recorded is None:  # a ledger written before snapshots were recorded
+                    return self.versions()
+                return {**json.loads(recorded), LEDGER_TABLE: ledger.version()}
+        raise RuntimeError("the ingest ledger kept changing while its snapshot was read")
 
     def files(
         self,
@@ -112,7 +119,7 @@ class Store:
         optionally only the partitions whose record day is in first..last, and only the kept
         (`kept=True`) or only the other (`kept=False`) rows."""
         table = open_table(self._table(name), self._options)
-        if table is None:
+        if table is None or version == NOT_CREATED:
             return []
         if version is not None:
             table.load_as_version(version)
@@ -178,10 +185,9 @@ class Store:
         ledger is written last in a batch; its commit records the other tables' versions
         (`snapshot`)."""
         frame = ledger.select(LEDGER_SCHEMA.names()).cast(LEDGER_SCHEMA).sort("entity", "object_key")
-        others = {k: v for k, v in self.versions().items() if k != LEDGER_TABLE}
-        return self._write(
-            LEDGER_TABLE, frame, run_id, mode="overwrite", metadata={SNAPSHOT_KEY: json.dumps(others)}
-        )
+        current = self.versions()
+        others = {name: current.get(name, NOT_CREATED) for name in STORE_TABLES if name != LEDGER_TABLE}
+        return self._write(LEDGER_TABLE, frame, run_id, mode="overwrite", metadata=snapshot_metadata(others))
 
     # --- rows ---------------------------------------------------------------------------------
 
@@ -361,6 +367,11 @@ def _partition_values(uri: str) -> dict[str, Any]:
         elif name == OUTCOME:
             values[name] = value
     return values
+
+
+def snapshot_metadata(versions: Mapping[str, int]) -> dict[str, str]:
+    """The ledger commit's metadata recording the other store tables' versions."""
+    return {SNAPSHOT_KEY: json.dumps(dict(versions))}
 
 
 def _commit(run_id: str, metadata: dict[str, str] | None = None) -> CommitProperties:

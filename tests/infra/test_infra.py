@@ -145,6 +145,13 @@ def test_compose_file_wires_server_postgres_worker_and_store():
     assert server_env["PREFECT_API_DATABASE_CONNECTION_URL"].startswith("postgresql+asyncpg://")
     worker = services["worker"]
     assert worker["build"]["dockerfile"] == "infra/Dockerfile"
+    # The Dask cluster a backfill fans out to runs the same image, with the same settings.
+    scheduler, dask_worker = services["dask-scheduler"], services["dask-worker"]
+    assert scheduler["image"] == dask_worker["image"] == worker["image"]
+    assert "8786" in scheduler["command"]
+    assert dask_worker["command"][:2] == ["worker", "tcp://dask-scheduler:8786"]
+    assert worker["environment"]["AUDIT_BACKFILL_CLUSTER"] == "tcp://dask-scheduler:8786"
+    assert dask_worker["environment"]["AUDIT_PSEUDONYM_KEY"] == worker["environment"]["AUDIT_PSEUDONYM_KEY"]
     assert worker["environment"]["PREFECT_API_URL"] == "http://prefect-server:4200/api"
     assert worker["environment"]["AUDIT_S3__ENDPOINT_URL"] == "http://object-store:9000"
     for service in services.values():

@@ -67,19 +67,26 @@ def test_a_line_one_byte_past_the_limit_refuses_the_file_and_names_the_line(fmt:
 
 
 @given(
-    lengths=st.lists(st.integers(0, 300), min_size=1, max_size=40),
+    lines=st.lists(
+        st.tuples(st.integers(0, 300), st.sampled_from([b"\n", b"\r\n"])), min_size=1, max_size=40
+    ),
+    last_ends=st.booleans(),
     cap=st.integers(1, 300),
     step=st.integers(1, 64),
 )
 def test_the_chunked_line_scan_names_the_first_line_past_the_cap(
-    lengths: list[int], cap: int, step: int
+    lines: list[tuple[int, bytes]], last_ends: bool, cap: int, step: int
 ) -> None:
-    """Whatever the step (so lines cross step boundaries in every way), the scan refuses
+    """Whatever the step (so lines, and a CRLF, cross step boundaries in every way) and the line
+    breaks (LF or CRLF, not counted; the last line with or without one), the scan refuses
     exactly when some line is longer than the cap, and names the first such line."""
-    data = b"\n".join(b"a" * n for n in lengths)
+    lengths = [n for n, _ in lines]
+    data = b"".join(b"a" * n + end for n, end in lines)
+    if not last_ends:
+        data = data.removesuffix(lines[-1][1])
     limits = ReadLimits.model_construct(max_line_bytes=cap)
-    original = readers._STEP
-    readers._STEP = step
+    original = readers._SCAN_STEP
+    readers._SCAN_STEP = step
     try:
         first_over = next((i + 1 for i, n in enumerate(lengths) if n > cap), None)
         if first_over is None:
@@ -89,7 +96,7 @@ def test_the_chunked_line_scan_names_the_first_line_past_the_cap(
                 readers._refuse_long_lines(data, limits)
             assert caught.value.detail == f"line {first_over} is longer than {cap} bytes"
     finally:
-        readers._STEP = original
+        readers._SCAN_STEP = original
 
 
 def test_a_file_that_is_one_line_with_no_newline_is_measured_too() -> None:

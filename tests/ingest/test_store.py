@@ -431,7 +431,8 @@ def test_an_audit_reads_the_store_as_the_last_finished_batch_left_it(tmp_path: P
     )
     ingest(landing, store, "r1")
     finished = store.snapshot()
-    assert finished == store.versions()  # nothing half-written: the snapshot is the store now
+    # Nothing half-written: the snapshot is the store now (calls: no object, no table).
+    assert finished == {**store.versions(), "calls": -1}
     # The next batch's ticket commit, without its ledger commit (the ingest is still running).
     stored = store.scan("tickets").collect()
     newer = stored.with_columns(pl.lit("solved").alias("status"), pl.lit(999, pl.Int64).alias("source_id"))
@@ -445,3 +446,56 @@ def test_an_audit_reads_the_store_as_the_last_finished_batch_left_it(tmp_path: P
     assert sorted(live["status"].to_list()) == ["open", "solved"]
     files, _ = day_inputs(store, day, day, store.snapshot())
     assert files["object_key"].to_list() == [key("ticket_events", 2, "a"), key("tickets", 2, "a")]
+
+
+def test_a_table_created_after_the_last_batch_is_read_as_empty(tmp_path: Path) -> None:
+    """The first calls object arrives in a batch still being written: its table exists, the
+    snapshot says it did not, and the audit reads no call."""
+    from warehouse.store import NOT_CREATED, audit_inputs
+
+    store = Store(str(tmp_path / "store"))
+    ingest(MemoryStorage({key("tickets", 2, "a"): csv_bytes([T1_V1])}), store, "r1")
+    assert store.snapshot()["calls"] == NOT_CREATED
+    store._write("calls", store.scan("calls").collect(), "r2", mode="append")  # creates the table
+    store._write(
+        "calls", pl.DataFrame([{**call(), "source_id": 7}]).pipe(_as_stored, "calls"), "r2", mode="append"
+    )
+    day = date(2026, 3, 2)
+    assert audit_inputs(store, day, day).calls.collect().height == 1
+    assert audit_inputs(store, day, day, store.snapshot()).calls.collect().height == 0
+
+
+def _as_stored(frame: pl.DataFrame, entity: str) -> pl.DataFrame:
+    """Raw test rows in a store table's schema (what an ingest would write)."""
+    from catalogue import STORE_TABLES
+
+    schema = STORE_TABLES[entity].schema
+    typed = frame.select(
+        [
+            (
+                pl.col(c).str.to_datetime(time_zone="UTC")
+                if schema[c] == pl.Datetime("us", "UTC")
+                else pl.col(c)
+            )
+            if c in frame.columns
+            else pl.lit(None).alias(c)
+            for c in schema.names()
+        ]
+    )
+    return typed.with_columns(
+        pl.lit(date(2026, 3, 2)).alias("record_date"), pl.lit("kept").alias("dedup_outcome")
+    ).cast(schema)
+
+
+def test_after_a_rebuild_empties_the_ledger_an_audit_reads_an_empty_store(tmp_path: Path) -> None:
+    from warehouse.store import NOT_CREATED, day_inputs
+
+    store = Store(str(tmp_path / "store"))
+    ingest(MemoryStorage({key("tickets", 2, "a"): csv_bytes([T1_V1])}), store, "r1")
+    rebuild(store)
+    snapshot = store.snapshot()
+    assert {name: v for name, v in snapshot.items() if name != "ingest_ledger"} == dict.fromkeys(
+        ("tickets", "ticket_events", "calls", "rejected_rows"), NOT_CREATED
+    )
+    files, _ = day_inputs(store, date(2026, 3, 2), date(2026, 3, 2), snapshot)
+    assert files.height == 0

@@ -207,7 +207,6 @@ def test_a_holder_whose_clock_is_behind_keeps_its_lease(s3_bucket):
     [
         ("Sun, 06 Dec 2026 19:00:00 GMT", "Sun, 06 Dec 2026 19:00:30 GMT", 30, False),
         ("Sun, 06 Dec 2026 19:00:00 GMT", "Sun, 06 Dec 2026 19:00:31 GMT", 30, True),
-        ("Sun, 06 Dec 2026 19:00:00 GMT", "Sun, 06 Dec 2026 19:00:01 GMT", None, True),  # unreadable
     ],
 )
 def test_lease_expiry_is_the_age_of_the_last_write_on_the_stores_clock(written, answered, lease, expired):
@@ -221,3 +220,39 @@ def test_lease_expiry_is_the_age_of_the_last_write_on_the_stores_clock(written, 
         "ResponseMetadata": {"HTTPHeaders": {"date": answered}},
     }
     assert _expired(body, got) is expired
+
+
+@pytest.mark.parametrize(
+    ("body", "got", "expired"),
+    [
+        ({}, {}, True),  # unreadable: expired
+        # An older version's lease (no lease_seconds): its own expiry, on this host's clock.
+        ({"expires_at": time.time() + 60}, {}, False),
+        ({"expires_at": time.time() - 1}, {}, True),
+        # A store answer without LastModified, or with a Date nobody can parse: the same fallback.
+        ({"lease_seconds": 30, "expires_at": time.time() + 60}, {"ResponseMetadata": {}}, False),
+        (
+            {"lease_seconds": 30, "expires_at": time.time() + 60},
+            {"LastModified": None, "ResponseMetadata": {"HTTPHeaders": {"date": "not a date"}}},
+            False,
+        ),
+    ],
+)
+def test_a_lease_the_store_clock_cannot_judge_falls_back_to_its_own_expiry(body, got, expired):
+    from warehouse.lock import _expired
+
+    assert _expired(body, got) is expired
+
+
+def test_a_date_in_minus_zero_is_utc():
+    import datetime as dt
+
+    from warehouse.lock import _expired
+
+    written = dt.datetime(2026, 12, 6, 19, 0, tzinfo=dt.UTC)
+    got = {
+        "LastModified": written,
+        "ResponseMetadata": {"HTTPHeaders": {"date": "Sun, 06 Dec 2026 19:00:40 -0000"}},
+    }
+    assert _expired({"lease_seconds": 30}, got) is True
+    assert _expired({"lease_seconds": 60}, got) is False
