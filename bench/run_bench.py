@@ -12,7 +12,8 @@
    (newest - 3 and the refresh of newest - 7), validation, publishing, reports. Per-phase times
    come from the run's task runs in the Prefect API.
 5. **Backfill from the store**: `audit backfill --no-ingest` of the 28 days ending on the default
-   day, against the same server; per-day cost and a 365-day estimate.
+   day, against the same server; per-day cost and a 365-day estimate. Then the same 28 days on
+   a local Dask cluster of two workers (`--cluster local:2`), reported beside it.
 6. **Cross-check**: follow-up evidence and concession-rate cells for the default day, from the
    store's windows, in Polars (the production path) and in DuckDB SQL (`bench/duckdb_sql.py`),
    compared row for row and timed.
@@ -317,6 +318,25 @@ def measure_warm_daily() -> dict[str, Any]:
     return out
 
 
+def measure_backfill_cluster() -> dict[str, Any]:
+    """The warm run's backfill again, its days fanned out on a local Dask cluster of two workers
+    (`--cluster local:2`), in a process of its own so its peak RSS is the cluster's (the
+    largest of the CLI and its worker processes)."""
+    places = ["--landing", str((WARM / "landing").resolve())]
+    places += [
+        "--warehouse",
+        str((WARM / "warehouse").resolve()),
+        "--reports",
+        str((WARM / "reports").resolve()),
+    ]
+    end = default_day()
+    days = ["--start", str(end - timedelta(days=BACKFILL_DAYS - 1)), "--end", str(end)]
+    with prefect_server() as api:
+        out = _audit_cli(["backfill", *days, "--no-ingest", "--cluster", "local:2", *places], api)
+    out["days"] = BACKFILL_DAYS
+    return out
+
+
 def _comparison_window() -> tuple[Any, date, datetime, Any, date, date]:
     from configs.policy import load_policy
     from flows.ingest import store_of
@@ -382,6 +402,7 @@ MEASUREMENTS: dict[str, Callable[[], dict[str, Any]]] = {
     "transforms": measure_transforms,
     "prepare": measure_prepare,
     "warm_daily": measure_warm_daily,
+    "backfill_cluster": measure_backfill_cluster,
     "polars_scope": measure_polars_scope,
     "duckdb": measure_duckdb,
 }
@@ -504,6 +525,15 @@ def main(argv: list[str] | None = None) -> int:
         f" [<= {BACKFILL_RATIO} x, <= {YEAR_HOURS} h: {_verdict(ok_backfill)}]"
     )
     print("  task seconds: " + ", ".join(f"{k} {sum(v):.1f}" for k, v in sorted(back["tasks"].items())))
+    spread = _child("backfill_cluster")
+    per_day_cluster = spread["wall_seconds"] / spread["days"]
+    print(
+        f"the same backfill on a local Dask cluster of 2 workers (`--cluster local:2`):"
+        f" wall {spread['wall_seconds']} s, {per_day_cluster:.1f} s per day"
+        f" ({back['wall_seconds'] / spread['wall_seconds']:.2f} x the serial speed);"
+        f" 365 days ~ {per_day_cluster * 365 / 3600:.2f} h; largest process peak RSS"
+        f" {spread['peak_rss_gb']} GB ({spread['load']}) [reported]"
+    )
     ours, duck = _child("polars_scope"), _child("duckdb")
     ratio = ours["wall_seconds"] / duck["wall_seconds"] if duck["wall_seconds"] else float("nan")
     verdict = compare_outputs()

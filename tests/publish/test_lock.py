@@ -227,12 +227,12 @@ def test_lease_expiry_is_the_age_of_the_last_write_on_the_stores_clock(written, 
     [
         ({}, {}, True),  # unreadable: expired
         # An older version's lease (no lease_seconds): its own expiry, on this host's clock.
-        ({"expires_at": time.time() + 60}, {}, False),
+        ({"expires_at": time.time() + 3600}, {}, False),
         ({"expires_at": time.time() - 1}, {}, True),
         # A store answer without LastModified, or with a Date nobody can parse: the same fallback.
-        ({"lease_seconds": 30, "expires_at": time.time() + 60}, {"ResponseMetadata": {}}, False),
+        ({"lease_seconds": 30, "expires_at": time.time() + 3600}, {"ResponseMetadata": {}}, False),
         (
-            {"lease_seconds": 30, "expires_at": time.time() + 60},
+            {"lease_seconds": 30, "expires_at": time.time() + 3600},
             {"LastModified": None, "ResponseMetadata": {"HTTPHeaders": {"date": "not a date"}}},
             False,
         ),
