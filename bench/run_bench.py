@@ -292,18 +292,20 @@ def _task_seconds(api_url: str, flow_name: str) -> dict[str, list[float]]:
     return asyncio.run(read())
 
 
+def _warm_places() -> list[str]:
+    """The warm run's landing, warehouse and reports as `audit` options."""
+    return [
+        f"--{option}={(WARM / folder).resolve()}"
+        for option, folder in (("landing", "landing"), ("warehouse", "warehouse"), ("reports", "reports"))
+    ]
+
+
 def measure_warm_daily() -> dict[str, Any]:
     """The scheduled run after one new export day, end to end against a running Prefect server."""
     shutil.rmtree(WARM, ignore_errors=True)
     _hardlink_landing(WARM / "landing")
     shutil.copytree(PREPARED, WARM / "warehouse" / "_canonical", copy_function=os.link)
-    places = ["--landing", str((WARM / "landing").resolve())]
-    places += [
-        "--warehouse",
-        str((WARM / "warehouse").resolve()),
-        "--reports",
-        str((WARM / "reports").resolve()),
-    ]
+    places = _warm_places()
     with prefect_server() as api:
         out = _audit_cli(["run", *places], api)
         out["tasks"] = _task_seconds(api, "support-audit-daily")
@@ -322,13 +324,7 @@ def measure_backfill_cluster() -> dict[str, Any]:
     """The warm run's backfill again, its days fanned out on a local Dask cluster of two workers
     (`--cluster local:2`), in a process of its own so its peak RSS is the cluster's (the
     largest of the CLI and its worker processes)."""
-    places = ["--landing", str((WARM / "landing").resolve())]
-    places += [
-        "--warehouse",
-        str((WARM / "warehouse").resolve()),
-        "--reports",
-        str((WARM / "reports").resolve()),
-    ]
+    places = _warm_places()
     end = default_day()
     days = ["--start", str(end - timedelta(days=BACKFILL_DAYS - 1)), "--end", str(end)]
     with prefect_server() as api:

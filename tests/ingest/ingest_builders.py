@@ -10,6 +10,7 @@ import io
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 
@@ -153,3 +154,36 @@ class MemoryStorage:
 
     def exists(self, key: str) -> bool:
         return key in self.objects
+
+
+_READ_IN_OWN_PROCESS = """
+import resource, sys
+from pathlib import Path
+from ingestion.readers import UnreadableFile, read_export
+data = Path(sys.argv[1]).read_bytes()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    read_export(data, sys.argv[2]).collect()
+    print('read')
+except UnreadableFile as exc:
+    print(exc.reason)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+
+
+def read_in_own_process(path: Path, key: str) -> tuple[str, int]:
+    """`read_export` of a file's bytes in a fresh process: the reason it refused them ("read" if
+    it did not) and how many MB the process's peak RSS grew while reading, the bytes already
+    held (one allocation). A process of its own, so nothing else's peak counts."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _READ_IN_OWN_PROCESS, str(path), key],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    reason, grown_mb = done.stdout.split()
+    return reason, int(grown_mb)
