@@ -14,7 +14,6 @@ from datetime import date
 
 import numpy as np
 import polars as pl
-from scipy.stats import false_discovery_control, norm
 
 from configs.policy import ConcessionPolicy, Policy
 from transforms.contacts import AuditWindow, agent_team_roster, local_date, with_agent_team
@@ -348,6 +347,8 @@ def _without_concession(
 
 
 def _benjamini_hochberg(p_values: np.ndarray, tested: np.ndarray) -> np.ndarray:
+    from scipy.stats import false_discovery_control  # scipy.stats: 1 s to import, only when testing
+
     q = np.full(p_values.shape, np.nan)
     if tested.any():
         q[tested] = false_discovery_control(p_values[tested], method="bh")
@@ -402,6 +403,8 @@ def concession_rate_tests(
     tested = variance > EPS
     z = np.full(variance.shape, np.nan)
     z[tested] = (observed[tested] - expected[tested]) / np.sqrt(variance[tested])
+    from scipy.stats import norm  # imported here: every `audit` command loads this module
+
     p_high, p_low = norm.sf(z), norm.cdf(z)
     return (
         per_agent.with_columns(

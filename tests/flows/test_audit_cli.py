@@ -313,3 +313,16 @@ def test_ingest_reads_each_object_once_refuses_an_empty_landing_and_rebuild_stor
     rebuilt = runner.invoke(app, ["rebuild-store", *places])
     assert rebuilt.exit_code == 0, rebuilt.output
     assert f"ingested {read} object(s) (new or changed), 0 deleted, 0 unchanged" in rebuilt.stdout
+
+
+def test_the_command_line_starts_without_importing_scipy() -> None:
+    """scipy.stats takes about 1 s to import (half of `audit --help`, 2.3 s -> 1.3 s): only
+    the concession tests need it, so it is imported where they run, not at start-up."""
+    import subprocess
+    import sys
+
+    code = "import sys, flows.cli; print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy'))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
