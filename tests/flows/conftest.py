@@ -58,3 +58,18 @@ def published_run(
     flow_run_id = state.state_details.flow_run_id
     assert flow_run_id is not None
     return FlowOutcome(places, state, flow_run_id, work_dir)
+
+
+@pytest.fixture(scope="session")
+def quickstart_run(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The quickstart on the flow tests' sample, run once: its folder and the summary it printed.
+    Its week (2026-03-06 .. 03-12) is a serial backfill, which the cluster test compares with."""
+    from flow_fixtures import PSEUDONYM_KEY
+
+    from devtools.quickstart import run_quickstart
+
+    root = tmp_path_factory.mktemp("quickstart") / "qs"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AUDIT_PSEUDONYM_KEY", PSEUDONYM_KEY)
+        text = run_quickstart(root=root, sample=EXPORTS)
+    return root, text

@@ -7,8 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from devtools.quickstart import _with_local_links, reconciliation_lines, run_quickstart
-from tests.flows.flow_fixtures import EXPORTS, PSEUDONYM_KEY
+from devtools.quickstart import _with_local_links, reconciliation_lines
 
 
 def test_reconciliation_lines_show_every_count_per_entity():
@@ -42,20 +41,17 @@ def test_s3_links_are_rewritten_to_the_local_copy(tmp_path):
 
 @pytest.mark.integration
 @pytest.mark.xdist_group("prefect")
-def test_quickstart_runs_the_flows_and_says_where_everything_is(
-    prefect_harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
-    monkeypatch.setenv("AUDIT_PSEUDONYM_KEY", PSEUDONYM_KEY)
-    text = run_quickstart(root=tmp_path / "qs", sample=EXPORTS)
+def test_quickstart_runs_the_flows_and_says_where_everything_is(quickstart_run: tuple[Path, str]):
+    root, text = quickstart_run
     # The newest mature day (newest export − 3 days) and the week before it.
     assert "audit day            2026-03-13 (validation passed)" in text
     assert "backfilled           2026-03-06 .. 2026-03-12" in text
-    report = tmp_path / "qs" / "reports" / "audit_report" / "audit_date=2026-03-13" / "index.html"
+    report = root / "reports" / "audit_report" / "audit_date=2026-03-13" / "index.html"
     assert str(report.resolve()) in text
     assert report.exists()
     assert "data_docs" in text
     # The one line that lets the user run the audit on the quickstart's folders with its key.
-    key_file = tmp_path / "qs" / ".pseudonym-key"
+    key_file = root / ".pseudonym-key"
     assert (
         f"Run it yourself: export AUDIT_PSEUDONYM_KEY=$(cat {key_file}); .venv/bin/audit run --landing"
         in text
@@ -67,7 +63,7 @@ def test_quickstart_runs_the_flows_and_says_where_everything_is(
         if line.startswith("  ticket") or line.startswith("  calls")
     ]
     assert entities == ["tickets", "ticket_events", "calls"]
-    scorecard = pl.read_delta(str(tmp_path / "qs" / "warehouse" / "agent_scorecard"))
+    scorecard = pl.read_delta(str(root / "warehouse" / "agent_scorecard"))
     days = sorted(scorecard["audit_date"].unique().cast(pl.String).to_list())
     # 2026-03-06 .. 03-13 audited, plus the refreshed final day 2026-03-09 (inside that range).
     assert days == [f"2026-03-{d:02d}" for d in range(6, 14)]
