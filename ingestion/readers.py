@@ -279,7 +279,7 @@ def _read_jsonl(data: bytes, limits: ReadLimits, keep_types: bool = False) -> pl
     except pl.exceptions.PolarsError:
         # A line that is not a JSON object (a record cut mid-string by a crashed writer), or a
         # nested value typed differently across lines: line by line, keeping every good line.
-        return _read_jsonl_lines(data, limits)
+        return _read_jsonl_lines(lines, limits)
     if frame.height != line_numbers.len():
         raise UnreadableFile("malformed_jsonl", "record count does not match the non-blank line count")
     # JSON objects have no column order: sorted, so the same records always give the same frame.
@@ -288,14 +288,14 @@ def _read_jsonl(data: bytes, limits: ReadLimits, keep_types: bool = False) -> pl
     return frame.select(line_numbers.alias(SOURCE_ROW), *text)
 
 
-def _read_jsonl_lines(data: bytes, limits: ReadLimits) -> pl.DataFrame:
-    """The slow path: each line parsed on its own. A line that is not a JSON object becomes a
-    row marked `MALFORMED` (quarantined as `malformed_row` with its line number); the file is
-    rejected whole only when more than `limits.max_malformed_share` of its lines are such."""
+def _read_jsonl_lines(lines: pl.Series, limits: ReadLimits) -> pl.DataFrame:
+    """The slow path: each of `_read_jsonl`'s lines parsed on its own. A line that is not a JSON
+    object becomes a row marked `MALFORMED` (quarantined as `malformed_row` with its line
+    number); the file is rejected whole only when more than `limits.max_malformed_share` of its
+    lines are such."""
     good, numbers, bad = [], [], []
     keys: dict[str, None] = {}
-    # Lines are split on "\n" only, as in `_read_jsonl`: U+2028 and friends may stand raw in JSON strings.
-    for number, line in enumerate(data.decode("utf-8").split("\n"), start=1):
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
