@@ -7,7 +7,7 @@ export UV_LINK_MODE := copy
 # No usage telemetry from the ephemeral Prefect server the flows start.
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: help uv venv quickstart quickstart-s3 test test-fast lint typecheck bench browser clean
+.PHONY: help uv venv quickstart quickstart-s3 test test-fast lint typecheck bench bench-scale browser clean
 
 help: ## Show the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -45,6 +45,11 @@ typecheck: venv
 
 bench: venv ## Benchmark one audit day of a large centre (see bench/RESULTS.md)
 	@.venv/bin/python -m bench.run_bench
+
+bench-scale: venv ## An audit day of 1k, 5k and 10k agents, and the fixed cost of a run (about 2 h; docs/scaling.md)
+	@.venv/bin/python -m bench.scale
+	@test -d .quickstart/warehouse || $(MAKE) quickstart
+	@.venv/bin/python -m bench.startup
 
 clean: ## Remove generated data (keeps .venv)
 	rm -rf .quickstart .bench-cache .artifacts

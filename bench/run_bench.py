@@ -13,7 +13,8 @@
    come from the run's task runs in the Prefect API.
 5. **Backfill from the store**: `audit backfill --no-ingest` of the 28 days ending on the default
    day, against the same server; per-day cost and a 365-day estimate. Then the same 28 days on
-   a local Dask cluster of two workers (`--cluster local:2`), reported beside it.
+   a local Dask cluster of two workers (`--cluster local:2`), reported beside it with the peak
+   RSS and CPU of each process (the flow's and each worker's, bench/procs.py).
 6. **Cross-check**: follow-up evidence and concession-rate cells for the default day, from the
    store's windows, in Polars (the production path) and in DuckDB SQL (`bench/duckdb_sql.py`),
    compared row for row and timed.
@@ -241,8 +242,12 @@ def prefect_server() -> Iterator[str]:
         log.close()
 
 
-def _audit_cli(args: list[str], api_url: str) -> dict[str, Any]:
-    """`audit ...` as a user runs it, in its own process: wall time and its peak RSS."""
+def _audit_cli(args: list[str], api_url: str, per_process: bool = False) -> dict[str, Any]:
+    """`audit ...` as a user runs it, in its own process: wall time and its peak RSS; with
+    `per_process`, also peak RSS and CPU of every process it starts (bench/procs.py), so a Dask
+    backfill's workers are told apart."""
+    from bench.procs import run_sampled
+
     env = {
         **os.environ,
         "PREFECT_API_URL": api_url,
@@ -251,15 +256,21 @@ def _audit_cli(args: list[str], api_url: str) -> dict[str, Any]:
     }
     audit = Path(sys.executable).with_name("audit")
     started = time.perf_counter()
-    done = subprocess.run([str(audit), *args], env=env, capture_output=True, text=True, check=False)
+    if per_process:
+        done, processes = run_sampled([str(audit), *args], env)
+    else:
+        done = subprocess.run([str(audit), *args], env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"audit {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return {
+    out = {
         "wall_seconds": round(wall, 2),
         "peak_rss_gb": round(_peak_rss_gb(resource.RUSAGE_CHILDREN), 2),
         "load": load(),
     }
+    if per_process:
+        out["processes"] = processes
+    return out
 
 
 def _task_seconds(api_url: str, flow_name: str) -> dict[str, list[float]]:
@@ -328,7 +339,7 @@ def measure_backfill_cluster() -> dict[str, Any]:
     end = default_day()
     days = ["--start", str(end - timedelta(days=BACKFILL_DAYS - 1)), "--end", str(end)]
     with prefect_server() as api:
-        out = _audit_cli(["backfill", *days, "--no-ingest", "--cluster", "local:2", *places], api)
+        out = _audit_cli(["backfill", *days, "--no-ingest", "--cluster", "local:2", *places], api, True)
     out["days"] = BACKFILL_DAYS
     return out
 
@@ -452,6 +463,16 @@ def _child(name: str) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def format_processes(processes: list[dict[str, Any]]) -> str:
+    """One line per process of a sampled run (the Dask workers among them), largest first."""
+    busy = [p for p in processes if p["cpu_seconds"] >= 1.0]
+    return "\n".join(
+        f"  {p['role']} (pid {p['pid']}): peak RSS {p['peak_rss_gb']} GB, CPU {p['cpu_seconds']} s"
+        f" in {p['wall_seconds']} s (sampled every 0.2 s)"
+        for p in sorted(busy, key=lambda p: -p["peak_rss_gb"])
+    )
+
+
 def _verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
@@ -530,6 +551,7 @@ def main(argv: list[str] | None = None) -> int:
         f" 365 days ~ {per_day_cluster * 365 / 3600:.2f} h; largest process peak RSS"
         f" {spread['peak_rss_gb']} GB ({spread['load']}) [reported]"
     )
+    print(format_processes(spread["processes"]))
     ours, duck = _child("polars_scope"), _child("duckdb")
     ratio = ours["wall_seconds"] / duck["wall_seconds"] if duck["wall_seconds"] else float("nan")
     verdict = compare_outputs()

@@ -13,8 +13,6 @@ from typing import Annotated
 import typer
 
 from configs.settings import load_settings
-from report.build import build_report
-from report.terminal import ReportError, report_command
 
 
 class OutputFormat(StrEnum):
@@ -50,6 +48,10 @@ def report(
     html: Annotated[Path | None, typer.Option(help="Also write the day's HTML report to this file.")] = None,
 ) -> None:
     """Print an audit day's agent scorecard and concession flags from the published tables."""
+    # Imported here, not at the top: every `audit` command registers this one at start-up.
+    from report.build import build_report
+    from report.terminal import ReportError, report_command
+
     settings = load_settings(env=env, config_file=config, warehouse_uri=warehouse)
     min_volume = settings.policy().min_volume
     audit_date = date.date()

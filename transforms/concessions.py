@@ -10,6 +10,7 @@ docs/decisions/concessions.md.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import date
 
 import numpy as np
@@ -26,6 +27,7 @@ TIMESTAMP = pl.Datetime("us", "UTC")
 EPS = 1e-9
 MAD_SCALE = 1.4826  # MAD -> standard deviation under normality
 MEAN_AD_SCALE = 1.253314  # mean absolute deviation -> standard deviation (MAD = 0 fallback)
+RATE_CELL_KEYS = ("agent_id", "category")  # one peer-test cell; agent_id null: unattributed
 
 # Stable order of the `violations` list (the order docs/metrics.md names them).
 VIOLATIONS = ("type_not_allowed", "over_cap", "missing_approval", "self_approved", "unknown_currency")
@@ -282,13 +284,16 @@ def check_policy(concessions: pl.LazyFrame, policy: ConcessionPolicy) -> pl.Lazy
 # --- b. concession rate vs peers -----------------------------------------------------------------
 
 
-def _rate_cells(
+def rate_cells(
     contacts: pl.LazyFrame, concessions: pl.LazyFrame, window: AuditWindow, policy: ConcessionPolicy
 ) -> pl.LazyFrame:
-    """Per (agent, category): n closed contacts in the window, k of them with a concession.
+    """Per (agent, category): n closed contacts in the window, k of them with a concession, and
+    those contacts' ids: the peer test's sufficient statistics (`RATE_CELL_KEYS` + n, k).
 
     A contact has a concession when one was granted on that ticket / call before the end of D, so a
-    later re-run of D does not change the answer. Contacts without an agent count in the peer pool.
+    later re-run of D does not change the answer. Contacts without an agent keep a cell of their
+    own (agent_id null): they count in the peer pool. Cells of disjoint sets of customers add up
+    (`combine_rate_cells`), which is how a day too large for one worker would be split.
     """
     granted = _granted(concessions, window).with_columns(pl.lit(True).alias("has_concession"))
     closed = (
@@ -296,17 +301,43 @@ def _rate_cells(
         .join(granted, on=["contact_type", "contact_id"], how="left")
         .with_columns(pl.col("has_concession").fill_null(False))
     )
-    cells = closed.group_by("agent_id", "category").agg(
+    return closed.group_by(*RATE_CELL_KEYS).agg(
         pl.len().cast(pl.Int64).alias("n"),
         pl.col("has_concession").sum().cast(pl.Int64).alias("k"),
         pl.col("contact_id").filter(pl.col("has_concession")).alias("concession_contacts"),
     )
+
+
+def combine_rate_cells(parts: Iterable[pl.LazyFrame]) -> pl.LazyFrame:
+    """The cells of several shards (disjoint customers) as one set: n and k add up per agent and
+    category, the concession contacts are pooled. Leave-one-out rates, the test and BH are not
+    additive; they run once, on the combined cells (`rate_tests_from_cells`)."""
+    return (
+        pl.concat(list(parts))
+        .group_by(*RATE_CELL_KEYS)
+        .agg(
+            pl.col("n").sum(),
+            pl.col("k").sum(),
+            pl.col("concession_contacts").list.explode(keep_nulls=False, empty_as_null=False),
+        )
+    )
+
+
+def _with_pools(cells: pl.LazyFrame) -> pl.LazyFrame:
+    """The agents' cells with their category's pool (N_c, K_c, unattributed contacts included)."""
     pools = cells.group_by("category").agg(
         pl.col("n").sum().alias("n_category"), pl.col("k").sum().alias("k_category")
     )
     return cells.join(pools, on="category", how="left", nulls_equal=True).filter(
         pl.col("agent_id").is_not_null()
     )
+
+
+def _rate_cells(
+    contacts: pl.LazyFrame, concessions: pl.LazyFrame, window: AuditWindow, policy: ConcessionPolicy
+) -> pl.LazyFrame:
+    """The agents' cells with their category pools, for one unsplit day."""
+    return _with_pools(rate_cells(contacts, concessions, window, policy))
 
 
 def _granted(concessions: pl.LazyFrame, window: AuditWindow) -> pl.LazyFrame:
@@ -367,7 +398,12 @@ def exact_sums(terms: pl.Series) -> pl.Series:
 def concession_rate_tests(
     contacts: pl.LazyFrame, concessions: pl.LazyFrame, window: AuditWindow, policy: ConcessionPolicy
 ) -> pl.LazyFrame:
-    """Per agent: O, E, V against leave-one-out peer rates, z, one-sided p and BH q both tails.
+    """Per agent: O, E, V against leave-one-out peer rates, z, one-sided p and BH q both tails."""
+    return rate_tests_from_cells(rate_cells(contacts, concessions, window, policy))
+
+
+def rate_tests_from_cells(cells: pl.LazyFrame) -> pl.LazyFrame:
+    """The peer test on a day's cells (`rate_cells`, or `combine_rate_cells` of its shards).
 
     A category where the agent has no peers (N_c = n_ac) gives no expectation, so it is left out
     of O, E and V. Agents are tested when V > 0; BH runs over the tested agents, once per tail.
@@ -377,7 +413,7 @@ def concession_rate_tests(
     peer_rate = (pl.col("k_category") - pl.col("k")) / peers_n
     has_peers = peers_n > 0
     per_agent = (
-        _rate_cells(contacts, concessions, window, policy)
+        _with_pools(cells)
         .with_columns(pl.when(has_peers).then(peer_rate).alias("p_c"))
         .group_by("agent_id")
         .agg(
