@@ -239,8 +239,42 @@ def main(argv: list[str] | None = None) -> int:
         for day in (SHORT_DAY, FULL_DAY):
             _record(results, agents, f"transforms {day}", _child("transforms", str(agents), str(day)))
         _record(results, agents, f"audit run {FULL_DAY}", _child("audit_run", str(agents), str(FULL_DAY)))
+    print(summary(results))
     print(f"results in {RESULTS}")
     return 0
+
+
+def summary(results: dict[str, Any]) -> str:
+    """The figures per centre size, one line per measurement, the load beside each."""
+    from bench.run_bench import format_processes
+
+    lines = []
+    for agents, steps in sorted(results.items(), key=lambda item: int(item[0])):
+        lines.append(f"{int(agents):,} agents")
+        ingest = steps.get("ingest", {})
+        if "wall_seconds" in ingest:
+            lines.append(
+                f"  cold ingest, {ingest['export_days']} export days one per batch: wall"
+                f" {ingest['wall_seconds']} s ({ingest['wall_seconds'] / ingest['export_days']:.1f} s per"
+                f" export day), CPU {ingest['cpu_seconds']} s, peak RSS {ingest['peak_rss_gb']} GB"
+                f" ({ingest['load']})"
+            )
+        for step, figures in steps.items():
+            if "failed" in figures:
+                lines.append(f"  {step}: FAILED {figures['failed'][-300:]}")
+            elif step.startswith("transforms"):
+                events = figures["input_rows"]["ticket_events"]
+                lines.append(
+                    f"  {step} ({events:,} events in its windows): wall {figures['wall_seconds']} s,"
+                    f" CPU {figures['cpu_seconds']} s, peak RSS {figures['peak_rss_gb']} GB"
+                    f" ({figures['load']})"
+                )
+            elif step.startswith("audit run"):
+                tasks = ", ".join(f"{k} {sum(v):.1f}" for k, v in sorted(figures["tasks"].items()))
+                lines.append(f"  {step} end to end: wall {figures['wall_seconds']} s ({figures['load']})")
+                lines.append(f"    task seconds: {tasks}")
+                lines.append(format_processes(figures["processes"]))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

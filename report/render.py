@@ -8,6 +8,7 @@ customer ids and free text cannot be rendered even if a table carried them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,10 @@ def number(value: Any) -> str:
     return str(value)
 
 
+@cache
 def _environment() -> Environment:
+    """One environment per process: it keeps the compiled template (0.2 s to compile), which a
+    backfill would otherwise compile again for every day."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html", "j2"]),
