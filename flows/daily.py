@@ -12,13 +12,20 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 
 import polars as pl
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import concurrency
+from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 
@@ -384,10 +391,30 @@ def backfill(
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     with concurrency(WAREHOUSE_CONCURRENCY, strict=False):
         if spec is None:
-            return [audit_day(run, day, report) for day in days]
+            progress = BackfillProgress(len(days))
+            return [progress.after(day, audit_day(run, day, report)) for day in days]
         get_run_logger().info("auditing %d day(s) on %s", len(days), spec.describe())
         fan_out = audit_days_on_cluster.with_options(task_runner=task_runner(spec))
         return fan_out(run, days, report)
+
+
+class BackfillProgress:
+    """A backfill's progress: a line in the log per finished day (n/N, elapsed, about how long
+    is left) and a Prefect progress artifact the UI shows as a bar."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self.started = total, 0, monotonic()
+        self.artifact: Any = create_progress_artifact(
+            progress=0.0, key="support-audit-backfill-progress", description=f"{total} audit day(s)"
+        )
+
+    def after(self, day: date, result: Any = None, failed: bool = False) -> Any:
+        """Count a finished day; returns `result` so a loop can collect it."""
+        self.done += 1
+        line = summary.progress_line(day, self.done, self.total, monotonic() - self.started, failed)
+        update_progress_artifact(self.artifact, progress=100.0 * self.done / self.total, description=line)
+        get_run_logger().info(line)
+        return result
 
 
 @task(name="audit-day", cache_policy=NO_CACHE)
@@ -401,25 +428,28 @@ def audit_days_on_cluster(
     run: AuditRun, days: list[date], ingest: IngestReport | None
 ) -> list[dict[str, Any]]:
     """Submit every day at once to the flow's task runner (a `DaskTaskRunner`); wait for all of
-    them, so one failed day never leaves the others unfinished, then raise the first failure
+    them, so one failed day never leaves the others unfinished, then raise the earliest day's failure
     (after logging every one). The Data Docs runs index is rebuilt once at the end: days
     finishing together each rebuilt it from what they saw."""
     from warehouse.data_docs import refresh_runs_index
 
-    futures = [audit_day_task.submit(run, day, ingest) for day in days]
-    results, failures = [], []
-    for day, future in zip(days, futures, strict=True):
+    futures = {audit_day_task.submit(run, day, ingest): day for day in days}
+    progress = BackfillProgress(len(days))
+    results, failures = {}, []
+    for future in as_completed(list(futures)):  # in the order days finish, for the progress
+        day = futures[future]
         try:
-            results.append(future.result())
+            results[day] = progress.after(day, future.result())
         except Exception as exc:
+            progress.after(day, failed=True)
             failures.append((day, exc))
     refresh_runs_index(run.settings.reports_uri, run.settings.s3)
     if failures:
         logger = get_run_logger()
         for day, failure in failures:
             logger.error("%s failed: %s", day, failure)
-        raise failures[0][1]
-    return results
+        raise min(failures, key=lambda failure: failure[0])[1]  # the earliest day's
+    return [results[day] for day in days]
 
 
 @flow(name="support-audit-ingest", on_failure=[_failure_artifact], log_prints=True)

@@ -220,3 +220,24 @@ def ingest_markdown(result: dict[str, Any]) -> str:
             f"Run `audit backfill --start {days[0]} --end {days[-1]}`.",
         ]
     return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    """`42 s`, `3 min 05 s`, `2 h 07 min`: what a person reads at a glance."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def progress_line(day: date, done: int, total: int, elapsed: float, failed: bool = False) -> str:
+    """One backfill day finished: n/N, time so far, and the rest estimated at the mean pace so far
+    (days run in any order on a cluster, so the pace, not the dates, measures what is left)."""
+    left = elapsed / done * (total - done) if done else 0.0
+    state = "failed" if failed else "done"
+    rest = f", about {_duration(left)} left" if done < total else ""
+    return f"{day} {state}: {done}/{total} days, {_duration(elapsed)} elapsed{rest}"

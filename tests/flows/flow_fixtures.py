@@ -109,6 +109,17 @@ def artifacts_of(flow_run_id: UUID) -> dict[str, Any]:
     return {a.key: a for a in found if a.key}
 
 
+def keyed_artifacts(key: str) -> list[Any]:
+    """Every artifact ever created under `key` (one per flow run that created it), newest first."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    with get_client(sync_client=True) as client:
+        keyed = ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+        return list(client.read_artifacts(artifact_filter=keyed, sort=ArtifactSort.CREATED_DESC))
+
+
 def settled_task_runs(flow_run_id: UUID, timeout_seconds: float = 120) -> list[Any]:
     """The flow run's task runs once every one is in a terminal state.
 

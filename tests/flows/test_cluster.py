@@ -13,6 +13,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+from flow_fixtures import keyed_artifacts
 from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
@@ -58,6 +59,9 @@ def test_a_bad_cluster_is_exit_2_before_any_flow(monkeypatch: pytest.MonkeyPatch
     assert calls == []
 
 
+PROGRESS = "support-audit-backfill-progress"
+
+
 def published(warehouse: str, settings: Any, days: list[date]) -> dict[str, pl.DataFrame]:
     """Every audit table's rows of these days, without the run id (each backfill has its own)."""
     out = {}
@@ -97,6 +101,9 @@ def test_a_backfill_on_a_local_cluster_publishes_the_same_tables_as_a_serial_one
     index = (tmp_path / "reports" / "data_docs" / "index.html").read_text()
     for day in days:
         assert day.isoformat() in index
+    # Both backfills showed their progress: a bar at 100% and the last day's line.
+    bars = {(a.data, a.description.split(": ", 1)[1].split(",")[0]) for a in keyed_artifacts(PROGRESS)}
+    assert {(100.0, "6/6 days"), (100.0, "7/7 days")} <= bars
 
 
 @pytest.mark.integration
