@@ -6,6 +6,7 @@ Only agent and team ids and contact ids appear here; never customer ids or free 
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -76,13 +77,33 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
+# What can break a table, open a link, an HTML tag or code, or swallow text into emphasis. A cell
+# never starts a line (`#`, `-`, `+` are safe), and `_` inside a word is not emphasis.
+MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]<>|])")
+
+
+def markdown_text(value: Any) -> str:
+    """A value from the data as literal markdown text: ids come from the exports, and an id such as
+    `a|b` or `[x](http://...)` must neither break a table nor become a link in an artifact."""
+    if value is None:
+        return ""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+
+
 def _markdown_table(frame: pl.DataFrame) -> str:
     if frame.is_empty():
         return "_none_\n"
-    header = "| " + " | ".join(frame.columns) + " |"
+    header = "| " + " | ".join(markdown_text(c) for c in frame.columns) + " |"
     rule = "|" + "---|" * len(frame.columns)
-    rows = ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in frame.iter_rows()]
+    rows = ["| " + " | ".join(markdown_text(v) for v in row) + " |" for row in frame.iter_rows()]
     return "\n".join([header, rule, *rows]) + "\n"
+
+
+def _fenced(text: str) -> list[str]:
+    """`text` in a code fence longer than any run of backticks inside it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence, text, fence]
 
 
 def _missed_by_agent(frame: pl.DataFrame, status_col: str, missed: str) -> pl.DataFrame:
@@ -170,11 +191,9 @@ def failure_markdown(
     lines = [
         f"# support-audit run `{run_name}` failed",
         "",
-        f"Parameters: {params or '(defaults)'}",
+        f"Parameters: {markdown_text(params) or '(defaults)'}",
         "",
-        "```",
-        (message or "no message").strip(),
-        "```",
+        *_fenced((message or "no message").strip()),
         "",
         "When the failure is a validation failure, nothing was published for the day; the Data Docs",
         "and the run manifest row (marked failed) were published under the reports and warehouse URIs.",

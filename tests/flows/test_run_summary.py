@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from types import SimpleNamespace
 from typing import Any
@@ -12,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+import flows.summary as flows_summary
 from flows.summary import (
     failure_markdown,
     headline,
@@ -283,3 +285,25 @@ def test_failure_markdown_without_a_known_reports_uri() -> None:
     assert "Parameters: (defaults)" in text
     assert "no message" in text
     assert "Data Docs (every run" not in text
+
+
+def test_ids_from_the_exports_cannot_break_a_table_or_become_links() -> None:
+    frame = pl.DataFrame(
+        {"agent_id": ["a|b", "[x](http://evil)", "<img src=x>", "*star*"], "n": [1, 2, 3, None]}
+    )
+    table = flows_summary._markdown_table(frame)
+    assert table.splitlines() == [
+        "| agent_id | n |",
+        "|---|---|",
+        "| a\\|b | 1 |",
+        "| \\[x\\](http://evil) | 2 |",
+        "| \\<img src=x\\> | 3 |",
+        "| \\*star\\* |  |",
+    ]
+    # every row still has exactly the table's two cells: unescaped pipes only
+    assert all(len(re.findall(r"(?<!\\)\|", line)) == 3 for line in table.splitlines())
+
+
+def test_a_failure_message_with_backticks_stays_inside_its_code_fence() -> None:
+    text = failure_markdown("brave-owl", {}, "bad value ```\n# not a heading")
+    assert "````\nbad value ```\n# not a heading\n````" in text
