@@ -37,7 +37,8 @@ class ProcessFigures:
 
 
 def role_of(process: psutil.Process) -> str:
-    """A readable name: the `audit` command, a Dask worker or nanny, or the executable."""
+    """A readable name: the `audit` command, a Dask worker (a spawned process: a `LocalCluster`'s
+    nannies run inside the `audit` process), or the executable."""
     try:
         line = " ".join(process.cmdline())
     except psutil.Error:

@@ -400,21 +400,35 @@ def backfill(
 
 class BackfillProgress:
     """A backfill's progress: a line in the log per finished day (n/N, elapsed, about how long
-    is left) and a Prefect progress artifact the UI shows as a bar."""
+    is left) and a Prefect progress artifact the UI shows as a bar. The bar is a courtesy: if
+    the API refuses it, the backfill logs a warning and goes on (its days are what counts)."""
 
     def __init__(self, total: int) -> None:
         self.total, self.done, self.started = total, 0, monotonic()
-        self.artifact: Any = create_progress_artifact(
-            progress=0.0, key="support-audit-backfill-progress", description=f"{total} audit day(s)"
+        self.artifact: Any = self._try(
+            create_progress_artifact,
+            progress=0.0,
+            key="support-audit-backfill-progress",
+            description=f"{total} audit day(s)",
         )
 
     def after(self, day: date, result: Any = None, failed: bool = False) -> Any:
         """Count a finished day; returns `result` so a loop can collect it."""
         self.done += 1
         line = summary.progress_line(day, self.done, self.total, monotonic() - self.started, failed)
-        update_progress_artifact(self.artifact, progress=100.0 * self.done / self.total, description=line)
         get_run_logger().info(line)
+        if self.artifact is not None:
+            progress = 100.0 * self.done / self.total
+            self._try(update_progress_artifact, self.artifact, progress=progress, description=line)
         return result
+
+    @staticmethod
+    def _try(call: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return call(*args, **kwargs)
+        except Exception as exc:  # a progress bar never fails a backfill
+            get_run_logger().warning("backfill progress artifact not updated: %s", exc)
+            return None
 
 
 @task(name="audit-day", cache_policy=NO_CACHE)
@@ -433,16 +447,16 @@ def audit_days_on_cluster(
     finishing together each rebuilt it from what they saw."""
     from warehouse.data_docs import refresh_runs_index
 
-    futures = {audit_day_task.submit(run, day, ingest): day for day in days}
     progress = BackfillProgress(len(days))
+    futures = {audit_day_task.submit(run, day, ingest): day for day in days}
     results, failures = {}, []
     for future in as_completed(list(futures)):  # in the order days finish, for the progress
         day = futures[future]
         try:
-            results[day] = progress.after(day, future.result())
+            results[day] = future.result()
         except Exception as exc:
-            progress.after(day, failed=True)
             failures.append((day, exc))
+        progress.after(day, failed=day not in results)
     refresh_runs_index(run.settings.reports_uri, run.settings.s3)
     if failures:
         logger = get_run_logger()

@@ -311,7 +311,7 @@ def rate_cells(
 def combine_rate_cells(parts: Iterable[pl.LazyFrame]) -> pl.LazyFrame:
     """The cells of several shards (disjoint customers) as one set: n and k add up per agent and
     category, the concession contacts are pooled. Leave-one-out rates, the test and BH are not
-    additive; they run once, on the combined cells (`rate_tests_from_cells`)."""
+    additive; they run once, on the combined cells (`rate_tests_from_cells`). At least one part."""
     return (
         pl.concat(list(parts))
         .group_by(*RATE_CELL_KEYS)

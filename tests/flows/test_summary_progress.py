@@ -33,3 +33,30 @@ def test_n_of_total_and_nothing_left_at_the_end(done: int, extra: int, elapsed: 
     line = progress_line(DAY, done, total, elapsed)
     assert f": {done}/{total} days, " in line
     assert ("left" in line) == (done < total)
+
+
+@pytest.mark.xdist_group("prefect")
+def test_a_refused_progress_bar_never_fails_a_backfill(
+    prefect_harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The artifact API refusing the bar (a blip, a restarting server) is logged, not raised:
+    the days are what counts."""
+    from prefect import flow
+
+    from flows import daily
+
+    def refuse(*_: object, **__: object) -> None:
+        raise RuntimeError("API unavailable")
+
+    monkeypatch.setattr(daily, "update_progress_artifact", refuse)
+
+    @flow
+    def two_days() -> tuple[list[str], int, bool]:
+        progress = daily.BackfillProgress(2)
+        got = [progress.after(DAY, "first"), progress.after(DAY, "second", failed=False)]
+        return got, progress.done, progress.artifact is not None
+
+    assert two_days() == (["first", "second"], 2, True)
+
+    monkeypatch.setattr(daily, "create_progress_artifact", refuse)
+    assert two_days() == (["first", "second"], 2, False)  # no bar at all: nothing to update

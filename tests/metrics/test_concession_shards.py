@@ -90,7 +90,9 @@ def window_frames(inputs: CanonicalTables) -> tuple[pl.LazyFrame, pl.LazyFrame]:
 @st.composite
 def histories(draw: st.DrawFn) -> CanonicalTables:
     """Solved tickets of 8 customers over the window; a1 grants far more often than the others;
-    some tickets are solved by the system (no agent: they count only as peers)."""
+    some tickets are solved by the system (no agent: they count only as peers), some have no
+    category (a pool of their own). No calls: a call linked to another customer's ticket takes
+    that ticket's category, which a split must attach before it (docs/scaling.md)."""
     tickets, events = [], []
     for i in range(draw(st.integers(20, 80))):
         solved = datetime(2026, 3, 1, tzinfo=UTC) + timedelta(hours=draw(st.integers(0, 27 * 24 + 23)))
@@ -99,7 +101,7 @@ def histories(draw: st.DrawFn) -> CanonicalTables:
             {
                 "ticket_id": f"t{i}",
                 "customer_id": draw(st.sampled_from(CUSTOMERS)),
-                "category": draw(st.sampled_from(["billing", "outage"])),
+                "category": draw(st.sampled_from(["billing", "outage", None])),  # None: a pool too
                 "created_at": solved - timedelta(hours=2),
                 "updated_at": solved,
                 "assignee_id": None,
