@@ -323,7 +323,7 @@ def measure_warm_daily() -> dict[str, Any]:
         backfill_end = default_day()
         start = backfill_end - timedelta(days=BACKFILL_DAYS - 1)
         backfill = _audit_cli(
-            ["backfill", "--start", str(start), "--end", str(backfill_end), "--no-ingest", *places], api
+            ["backfill", "--start", str(start), "--end", str(backfill_end), "--no-ingest", *places], api, True
         )
         backfill["tasks"] = _task_seconds(api, "support-audit-backfill")
         backfill["days"] = BACKFILL_DAYS
@@ -542,6 +542,7 @@ def main(argv: list[str] | None = None) -> int:
         f" [<= {BACKFILL_RATIO} x, <= {YEAR_HOURS} h: {_verdict(ok_backfill)}]"
     )
     print("  task seconds: " + ", ".join(f"{k} {sum(v):.1f}" for k, v in sorted(back["tasks"].items())))
+    print(format_processes(back["processes"]))
     spread = _child("backfill_cluster")
     per_day_cluster = spread["wall_seconds"] / spread["days"]
     print(
