@@ -46,7 +46,7 @@ typecheck: venv
 bench: venv ## Benchmark one audit day of a large centre (see bench/RESULTS.md)
 	@.venv/bin/python -m bench.run_bench
 
-bench-scale: venv ## An audit day of 1k, 5k and 10k agents, and the fixed cost of a run (about 2 h; docs/scaling.md)
+bench-scale: venv ## An audit day of 1k, 5k and 10k agents, and the fixed cost of a run (about 2.5 h; docs/scaling.md)
 	@.venv/bin/python -m bench.scale
 	@test -d .quickstart/warehouse || $(MAKE) quickstart
 	@.venv/bin/python -m bench.startup
