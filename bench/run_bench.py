@@ -463,6 +463,11 @@ def _child(name: str) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def format_tasks(tasks: dict[str, list[float]]) -> str:
+    """A run's seconds per task name (summed over its runs), from `_task_seconds`."""
+    return "task seconds: " + ", ".join(f"{k} {sum(v):.1f}" for k, v in sorted(tasks.items()))
+
+
 def format_processes(processes: list[dict[str, Any]]) -> str:
     """One line per process of a sampled run (the Dask workers among them), largest first."""
     busy = [p for p in processes if p["cpu_seconds"] >= 1.0]
@@ -525,7 +530,7 @@ def main(argv: list[str] | None = None) -> int:
         f" ratio {warm['wall_seconds'] / max(own_transforms, 1e-9):.2f}"
         f" [<= {WARM_RATIO}, <= {WARM_GB:.0f} GB: {_verdict(ok_warm)}]"
     )
-    print("  task seconds: " + ", ".join(f"{k} {sum(v):.1f}" for k, v in sorted(tasks.items())))
+    print(f"  {format_tasks(tasks)}")
     print(
         f"  ingest + input validation of the new export day {ingest:.1f} s"
         f" = {ingest / transforms:.0%} of a day's transforms [<= {INGEST_SHARE:.0%}: {_verdict(ok_ingest)}]"
@@ -541,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
         f" 365 days ~ {year_hours:.2f} h; peak RSS {back['peak_rss_gb']} GB ({back['load']})"
         f" [<= {BACKFILL_RATIO} x, <= {YEAR_HOURS} h: {_verdict(ok_backfill)}]"
     )
-    print("  task seconds: " + ", ".join(f"{k} {sum(v):.1f}" for k, v in sorted(back["tasks"].items())))
+    print(f"  {format_tasks(back['tasks'])}")
     print(format_processes(back["processes"]))
     spread = _child("backfill_cluster")
     per_day_cluster = spread["wall_seconds"] / spread["days"]

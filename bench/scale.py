@@ -34,7 +34,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -42,8 +41,7 @@ from typing import Any
 
 import polars as pl
 
-from bench.procs import run_sampled
-from bench.run_bench import KEY, _task_seconds, _timed, load, prefect_server
+from bench.run_bench import _audit_cli, _task_seconds, _timed, load, prefect_server
 
 ROOT = Path(".bench-cache")
 RESULTS = ROOT / "scale-results.json"
@@ -176,20 +174,9 @@ def measure_audit_run(agents: int, day: date) -> dict[str, Any]:
     home = centre(agents).resolve()
     places = [f"--{name}={home / name}" for name in ("landing", "warehouse", "reports")]
     with prefect_server() as api:
-        env = {
-            **os.environ,
-            "PREFECT_API_URL": api,
-            "AUDIT_PSEUDONYM_KEY": KEY,
-            "PREFECT_LOGGING_LEVEL": "WARNING",
-        }
-        audit = str(Path(sys.executable).with_name("audit"))
-        started = time.perf_counter()
-        done, processes = run_sampled([audit, "run", "--date", str(day), "--no-ingest", *places], env)
-        wall = time.perf_counter() - started
-        if done.returncode != 0:
-            raise SystemExit(f"audit run failed ({done.returncode}):\n{done.stdout}\n{done.stderr[-3000:]}")
-        tasks = _task_seconds(api, "support-audit-daily")
-    return {"wall_seconds": round(wall, 2), "load": load(), "processes": processes, "tasks": tasks}
+        out = _audit_cli(["run", "--date", str(day), "--no-ingest", *places], api, per_process=True)
+        out["tasks"] = _task_seconds(api, "support-audit-daily")
+    return out
 
 
 # --- driver -------------------------------------------------------------------------------------
@@ -250,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def summary(results: dict[str, Any]) -> str:
     """The figures per centre size, one line per measurement, the load beside each."""
-    from bench.run_bench import format_processes
+    from bench.run_bench import format_processes, format_tasks
 
     lines = []
     for agents, steps in sorted(results.items(), key=lambda item: int(item[0])):
@@ -274,9 +261,8 @@ def summary(results: dict[str, Any]) -> str:
                     f" ({figures['load']})"
                 )
             elif step.startswith("audit run"):
-                tasks = ", ".join(f"{k} {sum(v):.1f}" for k, v in sorted(figures["tasks"].items()))
                 lines.append(f"  {step} end to end: wall {figures['wall_seconds']} s ({figures['load']})")
-                lines.append(f"    task seconds: {tasks}")
+                lines.append(f"  {format_tasks(figures['tasks'])}")
                 lines.append(format_processes(figures["processes"]))
     return "\n".join(lines)
 
