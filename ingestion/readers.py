@@ -21,7 +21,6 @@ import json
 import zlib
 from collections.abc import Callable
 
-import numpy as np
 import polars as pl
 
 from configs.limits import ReadLimits
@@ -363,6 +362,8 @@ def _refuse_long_lines(data: bytes, limits: ReadLimits) -> None:
     """`line_too_long` when a line passes `limits.max_line_bytes` (its line break, LF or CRLF,
     not counted), found in steps of `_SCAN_STEP` bytes before anything splits or parses the
     text (memory: a few copies of one step's newline positions)."""
+    import numpy as np  # here, not at the top: every `audit` command imports this module
+
     cap, view = limits.max_line_bytes, np.frombuffer(data, dtype=np.uint8)
     line_start, line_number = 0, 1
     for offset in range(0, len(view), _SCAN_STEP):

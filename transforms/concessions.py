@@ -12,13 +12,16 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from datetime import date
+from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
 
 from configs.policy import ConcessionPolicy, Policy
 from transforms.contacts import AuditWindow, agent_team_roster, local_date, with_agent_team
 from transforms.parts import COUNTS_SCHEMA, FamilyResult, Metric, as_parts
+
+if TYPE_CHECKING:
+    import numpy as np
 from transforms.scope import DayScope, concession_window_start
 
 TIMESTAMP = pl.Datetime("us", "UTC")
@@ -378,7 +381,8 @@ def _without_concession(
 
 
 def _benjamini_hochberg(p_values: np.ndarray, tested: np.ndarray) -> np.ndarray:
-    from scipy.stats import false_discovery_control  # scipy.stats: 1 s to import, only when testing
+    import numpy as np  # numpy and scipy.stats (1 s) only when testing
+    from scipy.stats import false_discovery_control
 
     q = np.full(p_values.shape, np.nan)
     if tested.any():
@@ -434,12 +438,14 @@ def rate_tests_from_cells(cells: pl.LazyFrame) -> pl.LazyFrame:
         exact_sums(per_agent["expected_terms"]).alias("expected"),
         exact_sums(per_agent["variance_terms"]).alias("variance"),
     )
+    import numpy as np  # numpy and scipy imported here: every `audit` command loads this module
+    from scipy.stats import norm
+
     observed, expected = per_agent["observed"].to_numpy(), per_agent["expected"].to_numpy()
     variance = per_agent["variance"].to_numpy()
     tested = variance > EPS
     z = np.full(variance.shape, np.nan)
     z[tested] = (observed[tested] - expected[tested]) / np.sqrt(variance[tested])
-    from scipy.stats import norm  # imported here: every `audit` command loads this module
 
     p_high, p_low = norm.sf(z), norm.cdf(z)
     return (

@@ -1,28 +1,29 @@
 """Synthetic ticket and call exports in the contract layout, with planted behaviours (`audit generate`).
 
-See docs/sample_data.md for what is generated and what is planted.
+See docs/sample_data.md for what is generated and what is planted. The names below are loaded
+on first use (PEP 562): `audit` registers `generate` with the formats from `config`, and must
+not pay for the generator (numpy, polars) on every command it runs.
 """
 
-from devtools.sample_data.config import Behaviour, GeneratorConfig, benchmark_config
-from devtools.sample_data.generate import (
-    PLANTS_KEY,
-    Dataset,
-    GenerationSummary,
-    build_dataset,
-    ensure_benchmark_exports,
-    ensure_exports,
-    generate_exports,
-)
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "PLANTS_KEY",
-    "Behaviour",
-    "Dataset",
-    "GenerationSummary",
-    "GeneratorConfig",
-    "benchmark_config",
-    "build_dataset",
-    "ensure_benchmark_exports",
-    "ensure_exports",
-    "generate_exports",
-]
+_HOMES = {
+    "Behaviour": "config",
+    "GeneratorConfig": "config",
+    "benchmark_config": "config",
+    "PLANTS_KEY": "generate",
+    "Dataset": "generate",
+    "GenerationSummary": "generate",
+    "build_dataset": "generate",
+    "ensure_benchmark_exports": "generate",
+    "ensure_exports": "generate",
+    "generate_exports": "generate",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(import_module(f"devtools.sample_data.{_HOMES[name]}"), name)
+    raise AttributeError(f"module 'devtools.sample_data' has no attribute {name!r}")
