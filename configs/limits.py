@@ -15,6 +15,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from configs.vendors import VendorMapping
+
 MiB = 1024**2
 
 
@@ -76,3 +78,6 @@ class InputRules(BaseModel):
     naive_timestamps_as_utc: bool = False
     read_limits: ReadLimits = ReadLimits()
     timestamp_bounds: TimestampBounds = TimestampBounds()
+    # How vendor exports map onto the contract (`landing_vendor = "zendesk+connect"`); None:
+    # the landing holds contract v1 exports.
+    vendor: VendorMapping | None = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import (
@@ -22,6 +22,7 @@ from pydantic_settings import (
 
 from configs.limits import InputRules, ReadLimits, TimestampBounds
 from configs.policy import Policy, load_policy
+from configs.vendors import VendorMapping, load_mapping
 
 CONFIG_DIR = Path(__file__).parent
 
@@ -53,6 +54,10 @@ class AuditSettings(BaseSettings):
     # Export days merged into the store per batch on a first ingest of a long history (memory).
     ingest_batch_days: Annotated[int, Field(ge=1)] = 7
     naive_timestamps_as_utc: bool = False
+    # What the landing holds: contract v1 exports, or Zendesk and Amazon Connect exports as those
+    # vendors write them, read through the mapping file (docs/vendors.md).
+    landing_vendor: Literal["contract", "zendesk+connect"] = "contract"
+    vendor_mapping_path: str | None = None
     # What one export object may hold (decompressed size, line, value, nesting, share of bad
     # lines) and which timestamps are plausible: configs/limits.py.
     read_limits: ReadLimits = ReadLimits()
@@ -100,7 +105,12 @@ class AuditSettings(BaseSettings):
             naive_timestamps_as_utc=self.naive_timestamps_as_utc,
             read_limits=self.read_limits,
             timestamp_bounds=self.timestamp_bounds,
+            vendor=self.vendor_mapping(),
         )
+
+    def vendor_mapping(self) -> VendorMapping | None:
+        """The vendor mapping when the landing holds vendor exports (checked: `MappingError`)."""
+        return None if self.landing_vendor == "contract" else load_mapping(self.vendor_mapping_path)
 
     def policy(self) -> Policy:
         return load_policy(self.policy_path)
@@ -112,7 +122,11 @@ class AuditSettings(BaseSettings):
         """Stable hash of the effective settings, recorded in the run manifest (without the
         local scratch folder and the backfill cluster, which cannot change an answer)."""
         exclude = {"work_dir", "backfill_cluster"}
-        return hashlib.sha256(self.model_dump_json(exclude=exclude).encode()).hexdigest()[:16]
+        text = self.model_dump_json(exclude=exclude)
+        mapping = self.vendor_mapping()
+        if mapping is not None:  # the mapping file's content, not only its path
+            text += mapping.digest()
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from typing import Any
 
 import polars as pl
 
+from adapters.layout import VendorLanding
 from catalogue import (
     LEDGER_SCHEMA,
     LEDGER_TABLE,
@@ -111,10 +112,32 @@ class Plan:
     strays: list[str]  # folders that are not export days: never read, reported each run
 
 
-def plan_entity(storage: Storage, entity: str, ledger: pl.DataFrame) -> Plan:
+def list_vendor_landing(vendor: VendorLanding, entity: str) -> tuple[list[ExportObject], list[str]]:
+    """The vendor objects feeding an entity, in key order, and the keys with no export day in
+    them (strays: reported each run, never read)."""
+    objects, strays = [], []
+    for info, day in vendor.listed(entity):
+        if day is None:
+            strays.append(info.key)
+            continue
+        safe = is_safe_object_key(info.key)
+        objects.append(
+            ExportObject(
+                entity, info.key, info.etag, info.size, day, vendor.format(entity), safe, info.fingerprint
+            )
+        )
+    return sorted(objects, key=lambda o: o.key), sorted(strays)
+
+
+def plan_entity(
+    storage: Storage, entity: str, ledger: pl.DataFrame, vendor: VendorLanding | None = None
+) -> Plan:
     current = ledger.filter((pl.col("entity") == entity) & (pl.col("status") == "ingested"))
     known = {row["object_key"]: row for row in current.iter_rows(named=True)}
-    listed = list_landing(storage, entity)
+    if vendor is None:
+        listed, strays = list_landing(storage, entity), stray_folders(storage, entity)
+    else:
+        listed, strays = list_vendor_landing(vendor, entity)
     to_read, refreshed, unchanged = [], [], 0
     for obj in listed:
         row = known.get(obj.key)
@@ -137,7 +160,7 @@ def plan_entity(storage: Storage, entity: str, ledger: pl.DataFrame) -> Plan:
         deleted,
         pl.DataFrame(refreshed, schema=LEDGER_SCHEMA),
         unchanged,
-        stray_folders(storage, entity),
+        strays,
     )
 
 
@@ -164,12 +187,16 @@ def _record_date(entity: str) -> pl.Expr:
 
 
 def _staged(
-    storage: Storage, objects: Sequence[ExportObject], schema: EntitySchema, rules: InputRules
+    storage: Storage,
+    objects: Sequence[ExportObject],
+    schema: EntitySchema,
+    rules: InputRules,
+    vendor: VendorLanding | None = None,
 ) -> tuple[list[LoadedFile], pl.DataFrame, pl.DataFrame]:
     """Read and stage each object: (files, accepted rows with source_id, rejected rows)."""
     files, accepted, rejected = [], [], []
     for obj in objects:
-        loaded = load_export(storage, obj, schema, rules.read_limits)
+        loaded = load_export(storage, obj, schema, rules.read_limits, vendor)
         if loaded.data is not None and not obj.etag:
             loaded = replace(
                 loaded, obj=replace(obj, etag=hashlib.md5(loaded.data, usedforsecurity=False).hexdigest())
@@ -205,6 +232,7 @@ def merge_entity(
     rules: InputRules,
     run_id: str,
     now: dt.datetime,
+    vendor: VendorLanding | None = None,
 ) -> EntityBatch:
     """Read this batch's objects of one entity and merge them with the stored rows of their keys.
 
@@ -212,7 +240,7 @@ def merge_entity(
     `object_keys` maps stored rows' source ids to object keys (the de-duplication ranks by key).
     """
     entity, key = schema.name, schema.key
-    files, incoming, staged_out = _staged(storage, objects, schema, rules)
+    files, incoming, staged_out = _staged(storage, objects, schema, rules, vendor)
     batch_ids = {source_id(o.key) for o in objects}
     gone_ids = batch_ids | set(removed_ids)
     stored = store.rows_of(entity, incoming[key].unique(), gone_ids)
@@ -446,7 +474,12 @@ def ingest_to_store(
         ledger = ledger.filter(~pl.col(SOURCE_ID).is_in(missing[SOURCE_ID]))
     current = ledger.filter(pl.col("status") == "ingested")
     newest_before: date | None = current["export_date"].max()  # type: ignore[assignment]
-    plans = {entity: plan_entity(storage, entity, ledger) for entity in ENTITIES}
+    vendor = (
+        VendorLanding(storage, rules.vendor, rules.read_limits, stored_legs=_stored_legs(store))
+        if rules.vendor
+        else None
+    )
+    plans = {entity: plan_entity(storage, entity, ledger, vendor) for entity in ENTITIES}
     _refuse_emptied(plans)
     to_read = [o for p in plans.values() for o in p.to_read]
     deleted = pl.concat([*(p.deleted for p in plans.values()), orphans], how="vertical_relaxed")
@@ -484,6 +517,7 @@ def ingest_to_store(
                     rules=rules,
                     run_id=run_id,
                     now=now,
+                    vendor=vendor,
                 )
         if validate is not None and any(not b.new_rows.is_empty() for b in parts.values()):
             days = sorted({o.export_date for o in batch})
@@ -533,6 +567,28 @@ def ingest_to_store(
         quarantine=_run_quarantine(quarantine, strays),
         strays=strays,
     )
+
+
+def _stored_legs(store: Store) -> Callable[[list[str]], dict[str, dict[str, Any]]]:
+    """For the Connect adapter: the stored calls of these contact ids, as the links it reads."""
+    methods = {"transfer": "TRANSFER", "callback": "CALLBACK", "inbound": "INBOUND", "outbound": "OUTBOUND"}
+
+    def legs(call_ids: list[str]) -> dict[str, dict[str, Any]]:
+        found = (
+            store.scan("calls", kept=True)
+            .filter(pl.col("call_id").is_in(call_ids))
+            .select("call_id", "direction", "queue")
+            .collect()
+        )
+        return {
+            row["call_id"]: {
+                "InitiationMethod": methods.get(row["direction"]),
+                "Queue": {"Name": row["queue"]},
+            }
+            for row in found.iter_rows(named=True)
+        }
+
+    return legs
 
 
 def _refuse_emptied(plans: dict[str, Plan]) -> None:

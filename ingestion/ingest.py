@@ -17,6 +17,7 @@ from typing import cast
 
 import polars as pl
 
+from adapters.layout import VENDOR_FORMATS, VendorLanding
 from configs.limits import InputRules, ReadLimits
 from ingestion.readers import LIMIT_REASONS, UnreadableFile, as_text, export_format, read_export
 from storage import Storage, StorageError, safe_key
@@ -80,6 +81,7 @@ class LoadedFile:
     data: bytes | None = field(default=None, repr=False)  # to copy a rejected file or its rejected rows
     rows_read: int = 0
     limits: ReadLimits | None = field(default=None, repr=False)  # as read: `raw_text` reads again
+    vendor: VendorLanding | None = field(default=None, repr=False)  # a vendor object's adapter
 
 
 @dataclass(frozen=True)
@@ -173,12 +175,17 @@ def list_exports(storage: Storage, entity: str, start: date, end: date) -> list[
 
 
 def load_export(
-    storage: Storage, obj: ExportObject, schema: EntitySchema, limits: ReadLimits | None = None
+    storage: Storage,
+    obj: ExportObject,
+    schema: EntitySchema,
+    limits: ReadLimits | None = None,
+    vendor: VendorLanding | None = None,
 ) -> LoadedFile:
     """Read one object and check its columns; whole-file problems become a `FileError`.
 
     An object larger than `limits.max_decompressed_bytes` is not read at all (nor copied to the
-    quarantine: the copy would hold it in memory); it stays in the landing."""
+    quarantine: the copy would hold it in memory); it stays in the landing. A vendor object
+    (`vendor`, its format one of `VENDOR_FORMATS`) is read by its adapter into contract rows."""
     limits = limits or ReadLimits()
     if not obj.is_safe_key:
         return LoadedFile(obj, error=FileError(q.UNREADABLE_FILE, "unsafe object key: not read"))
@@ -192,30 +199,51 @@ def load_export(
         return LoadedFile(obj, error=FileError(q.INPUT_LIMIT, detail), limits=limits)
     data = storage.read_bytes(obj.key)
     try:
-        raw = read_export(data, obj.key, keep_types=True, limits=limits).collect()
+        raw = _read(data, obj, limits, vendor, keep_types=True)
     except UnreadableFile as exc:
         reason = q.INPUT_LIMIT if exc.reason in LIMIT_REASONS else q.UNREADABLE_FILE
         return LoadedFile(
-            obj, error=FileError(reason, f"{exc.reason}: {exc.detail}"), data=data, limits=limits
+            obj,
+            error=FileError(reason, f"{exc.reason}: {exc.detail}"),
+            data=data,
+            limits=limits,
+            vendor=vendor,
         )
     columns = [c for c in raw.columns if c != SOURCE_ROW]
     if not columns:  # an empty file: no header, no rows
-        return LoadedFile(obj, raw=raw, data=data, rows_read=raw.height, limits=limits)
+        return LoadedFile(obj, raw=raw, data=data, rows_read=raw.height, limits=limits, vendor=vendor)
     check = check_columns(columns, schema)
     error = None
     if check.missing_required:
         detail = f"missing required columns: {', '.join(check.missing_required)}"
         error = FileError(q.MISSING_COLUMN, detail)
     return LoadedFile(
-        obj, raw=raw, drift=check.drift, error=error, data=data, rows_read=raw.height, limits=limits
+        obj,
+        raw=raw,
+        drift=check.drift,
+        error=error,
+        data=data,
+        rows_read=raw.height,
+        limits=limits,
+        vendor=vendor,
     )
+
+
+def _read(
+    data: bytes, obj: ExportObject, limits: ReadLimits, vendor: VendorLanding | None, keep_types: bool = False
+) -> pl.DataFrame:
+    if obj.format in VENDOR_FORMATS:
+        if vendor is None:
+            raise ValueError(f"{obj.key}: a {obj.format} object needs the vendor mapping")
+        return vendor.rows(obj.format, data)
+    return read_export(data, obj.key, keep_types=keep_types, limits=limits).collect()
 
 
 def raw_text(loaded: LoadedFile) -> pl.DataFrame:
     """The file's rows as text, as quarantine records show them (parsed again from its bytes)."""
     if loaded.data is None:
         raise ValueError(f"no bytes kept for {loaded.obj.key}")
-    return read_export(loaded.data, loaded.obj.key, limits=loaded.limits).collect()
+    return _read(loaded.data, loaded.obj, loaded.limits or ReadLimits(), loaded.vendor)
 
 
 def conformed(loaded: LoadedFile, schema: EntitySchema) -> pl.LazyFrame | None:

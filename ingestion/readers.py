@@ -88,7 +88,7 @@ def read_export(
         raise ValueError(f"unsupported export format: {key}")
     limits = limits or ReadLimits()
     if fmt.endswith(".gz"):
-        data = _gunzip(data, limits)
+        data = gunzip(data, limits)
     elif len(data) > limits.max_decompressed_bytes:
         raise UnreadableFile(
             "object_too_large", f"{len(data)} bytes; the limit is {limits.max_decompressed_bytes}"
@@ -108,7 +108,7 @@ def read_export(
     return frame.lazy()
 
 
-def _gunzip(data: bytes, limits: ReadLimits) -> bytes:
+def gunzip(data: bytes, limits: ReadLimits) -> bytes:
     """Decompress in bounded steps: an object that expands past `limits.expansion_limit` is
     refused before it is held whole (a gzip bomb), with the reason `decompression_limit`."""
     if not data:

@@ -27,6 +27,7 @@ from transforms.schemas.base import (
     MALFORMED,
     SOURCE_KEY,
     SOURCE_ROW,
+    UNMAPPABLE_MARK,
     EntitySchema,
     Field,
 )
@@ -34,6 +35,7 @@ from transforms.schemas.base import (
 # The first failing check names the row's reason; the detail lists them all.
 REASON_ORDER = (
     q.MALFORMED_ROW,
+    q.UNMAPPABLE_RECORD,
     q.MISSING_REQUIRED,
     q.BAD_TIMESTAMP,
     q.NAIVE_TIMESTAMP,
@@ -150,7 +152,9 @@ def stage(
         pl.col(SOURCE_KEY).alias("object_key"),
         pl.col(SOURCE_ROW).alias("row_number"),
         pl.col("__reason").alias("reason"),
-        pl.coalesce(pl.col(MALFORMED), _all_details(checks)).alias("detail"),
+        pl.coalesce(pl.col(MALFORMED).str.strip_prefix(UNMAPPABLE_MARK), _all_details(checks)).alias(
+            "detail"
+        ),
         pl.col(SOURCE_ROW),
     )
     return StagedFrames(accepted, quarantined)
@@ -311,7 +315,12 @@ class _Check:
 
 
 def _checks(schema: EntitySchema, naive_timestamps_as_utc: bool, bounds: TimestampBounds) -> list[_Check]:
-    checks = [_Check(q.MALFORMED_ROW, pl.col(MALFORMED).is_not_null(), "the line is not a readable record")]
+    unmappable = pl.col(MALFORMED).str.starts_with(UNMAPPABLE_MARK).fill_null(False)
+    unreadable = pl.col(MALFORMED).is_not_null() & ~unmappable
+    checks = [
+        _Check(q.MALFORMED_ROW, unreadable, "the line is not a readable record"),
+        _Check(q.UNMAPPABLE_RECORD, unmappable, "the vendor record cannot be mapped"),
+    ]
     checks += _required_checks(schema)
     for f in schema.fields:
         checks += _value_checks(f, naive_timestamps_as_utc)

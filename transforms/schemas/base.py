@@ -94,3 +94,6 @@ LINEAGE_SCHEMA = pl.Schema({EXPORT_DATE: pl.Date(), SOURCE_KEY: pl.String(), SOU
 # Set by a reader on a line it could not parse (the other columns are null): the row is
 # quarantined as `malformed_row` and the rest of the file is read (ingestion/readers.py).
 MALFORMED = "__malformed_line"
+# A vendor adapter marks a record it cannot map by a MALFORMED text starting with this (then
+# the reason, naming the vendor field): quarantined as `unmappable_vendor_record`.
+UNMAPPABLE_MARK = "unmappable: "

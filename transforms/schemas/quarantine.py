@@ -14,6 +14,7 @@ QUARANTINE_SCHEMA = pl.Schema(
 
 # Reason codes (stable, documented in docs/contract.md).
 MALFORMED_ROW = "malformed_row"
+UNMAPPABLE_RECORD = "unmappable_vendor_record"  # a vendor record the mapping cannot turn into a row
 MISSING_REQUIRED = "missing_required_field"
 BAD_ENUM = "value_not_in_enum"
 OUT_OF_RANGE = "value_out_of_range"
@@ -29,6 +30,7 @@ UNSUPPORTED_FORMAT = "unsupported_format"
 INPUT_LIMIT = "exceeds_input_limit"
 REASONS = (
     MALFORMED_ROW,
+    UNMAPPABLE_RECORD,
     MISSING_REQUIRED,
     BAD_ENUM,
     OUT_OF_RANGE,

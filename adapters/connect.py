@@ -1,0 +1,255 @@
+"""Amazon Connect onto contract v1 `calls`: one row per voice contact record (CTR), joined with
+its Contact Lens post-call analysis when one is in the landing.
+
+Field by field in docs/vendors.md. The rules that matter most:
+- Connect delivers a record at least once; the row's `updated_at` is `LastUpdateTimestamp` (or
+  the analysis file's time when later), so contract de-duplication keeps the newest copy;
+- each transfer leg and each callback is its own contact (`PreviousContactId` links them; a
+  CALLBACK's previous contact is the inbound call that asked for it);
+- `agent_interruptions` counts the AGENT's interruptions only, not Contact Lens' `TotalCount`;
+- sentiment at the start and end is the customer's first and last quarter score (-5..+5);
+- a record that is not a customer voice leg (chat, a supervisor's MONITOR, a DISCONNECT flow) is
+  quarantined as unmappable with its `Channel` or `InitiationMethod`, never dropped silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.rows import Rows
+from configs.vendors import ConnectMapping
+
+DIRECTIONS = {
+    "INBOUND": "inbound",
+    "WEBRTC_API": "inbound",
+    "OUTBOUND": "outbound",
+    "CALLBACK": "callback",
+    "TRANSFER": "transfer",
+    "QUEUE_TRANSFER": "transfer",
+}
+NOT_CALL_LEGS = {
+    "MONITOR": "a supervisor monitoring a call is not a call leg",
+    "DISCONNECT": "a flow run after the customer hung up is not a call leg",
+    "EXTERNAL_OUTBOUND": "a third-party leg is not a call with the customer",
+    "AGENT_REPLY": "not a voice call",
+    "FLOW": "not a voice call",
+}
+
+
+@dataclass(frozen=True)
+class LensSummary:
+    """What a Contact Lens analysis file says that the contract uses."""
+
+    analysed_at: str  # the file key's timestamp (ISO, UTC)
+    completed: bool
+    agent_interruptions: int
+    sentiment_start: float | None
+    sentiment_end: float | None
+    talk_seconds: float | None
+    categories: frozenset[str]
+    skipped_categories: frozenset[str]
+
+
+def lens_summary(analysis: dict[str, Any], analysed_at: str) -> LensSummary:
+    """The contract's view of one analysis file (the transcript is never read)."""
+    talk = _get(analysis, "ConversationCharacteristics", "TalkTime", "TotalTimeMillis")
+    quarters = _get(
+        analysis, "ConversationCharacteristics", "Sentiment", "SentimentByPeriod", "QUARTER", "CUSTOMER"
+    )
+    scores = [q.get("Score") for q in quarters or () if isinstance(q, dict) and q.get("Score") is not None]
+    by_interrupter = _get(
+        analysis, "ConversationCharacteristics", "Interruptions", "InterruptionsByInterrupter"
+    )
+    skipped = {
+        entity.get("CategoryName")
+        for skip in _get(analysis, "JobDetails", "SkippedAnalysis") or ()
+        if isinstance(skip, dict)
+        for entity in skip.get("SkippedEntities") or ()
+        if isinstance(entity, dict)
+    }
+    return LensSummary(
+        analysed_at=analysed_at,
+        completed=analysis.get("JobStatus", "COMPLETED") == "COMPLETED",
+        agent_interruptions=len((by_interrupter or {}).get("AGENT") or ()),
+        sentiment_start=scores[0] if scores else None,
+        sentiment_end=scores[-1] if scores else None,
+        talk_seconds=talk / 1000 if isinstance(talk, int | float) else None,
+        categories=frozenset(str(c) for c in _get(analysis, "Categories", "MatchedCategories") or ()),
+        skipped_categories=frozenset(str(c) for c in skipped if c),
+    )
+
+
+def call_rows(
+    records: Iterable[tuple[int, dict[str, Any] | None]],
+    mapping: ConnectMapping,
+    lens: dict[str, LensSummary],
+    legs: dict[str, dict[str, Any]] | None = None,
+) -> Rows:
+    """One `calls` row per voice contact record of a Firehose object (records in stream order).
+
+    `legs` are the contact records read earlier in the same ingest (by ContactId): a contact's
+    next leg (a transfer, a callback) is looked up there and in this object. The object's own
+    records are added to it."""
+    records = list(records)
+    by_id = legs if legs is not None else {}
+    by_id.update({r["ContactId"]: _leg(r) for _, r in records if r and isinstance(r.get("ContactId"), str)})
+    out = Rows("calls")
+    for number, record in records:
+        where = f"record {number}"
+        if record is None:
+            out.unreadable(where)
+            continue
+        problem = _not_a_call(record)
+        if problem:
+            out.unmappable(where + problem[0], problem[1])
+            continue
+        attributes = record.get("Attributes") or {}
+        customer = attributes.get(mapping.customer_id_attribute)
+        if not customer:
+            out.unmappable(
+                f"{where}.Attributes.{mapping.customer_id_attribute}",
+                "no customer id (connect.customer_id_attribute)",
+            )
+            continue
+        out.add(_call(record, customer, attributes, mapping, lens.get(record.get("ContactId", "")), by_id))
+    return out
+
+
+def _leg(record: dict[str, Any]) -> dict[str, Any]:
+    """What linking needs of a contact record (kept for the whole ingest: small)."""
+    return {
+        "InitiationMethod": record.get("InitiationMethod"),
+        "Queue": {"Name": (record.get("Queue") or {}).get("Name")},
+    }
+
+
+def _not_a_call(record: dict[str, Any]) -> tuple[str, str] | None:
+    channel = record.get("Channel")
+    if channel != "VOICE":
+        return ".Channel", f"{channel} is not a voice call"
+    method = record.get("InitiationMethod")
+    if method in NOT_CALL_LEGS:
+        return ".InitiationMethod", f"{method}: {NOT_CALL_LEGS[method]}"
+    if method not in DIRECTIONS and method != "API":
+        return ".InitiationMethod", f"{method} is not a known initiation method"
+    return None
+
+
+def _call(
+    record: dict[str, Any],
+    customer: str,
+    attributes: dict[str, Any],
+    mapping: ConnectMapping,
+    lens: LensSummary | None,
+    by_id: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    agent = record.get("Agent") or {}
+    queue = record.get("Queue") or {}
+    direction = DIRECTIONS.get(record["InitiationMethod"], mapping.api_direction)
+    username = agent.get("Username")
+    answered = None
+    if agent.get("ConnectedToAgentTimestamp"):
+        answered = (
+            agent["ConnectedToAgentTimestamp"]
+            if direction in ("inbound", "transfer")
+            else record.get("ConnectedToSystemTimestamp") or agent["ConnectedToAgentTimestamp"]
+        )
+    lens = lens if lens and lens.completed else None
+    talk = agent.get("AgentInteractionDuration") if mapping.talk_time_basis == "agent_interaction" else None
+    if mapping.talk_time_basis == "contact_lens" and lens:
+        talk = lens.talk_seconds
+    return {
+        "call_id": record.get("ContactId"),
+        "customer_id": customer,
+        "updated_at": max(
+            filter(None, (record.get("LastUpdateTimestamp"), lens.analysed_at if lens else None))
+        ),
+        "direction": direction,
+        "initiated_at": record.get("InitiationTimestamp"),
+        "answered_at": answered,
+        "ended_at": record.get("DisconnectTimestamp"),
+        "agent_id": mapping.agent_ids.get(username, username) if username else None,
+        "team_id": mapping.queue_teams.get(queue.get("Name", "")) or _hierarchy(agent, mapping),
+        "queue": queue.get("Name"),
+        "category": _attribute(attributes, mapping.category_attribute),
+        "ticket_id": _attribute(attributes, mapping.ticket_id_attribute),
+        "previous_call_id": record.get("PreviousContactId"),
+        "hold_seconds": agent.get("CustomerHoldDuration"),
+        "hold_count": agent.get("NumberOfHolds"),
+        "talk_seconds": talk,
+        "agent_interruptions": lens.agent_interruptions if lens else None,
+        "sentiment_start": lens.sentiment_start if lens else None,
+        "sentiment_end": lens.sentiment_end if lens else None,
+        "supervisor_requested": _supervisor_requested(lens, mapping),
+        "escalated_to": _escalated_to(record, by_id, mapping),
+        "satisfaction_confirmed": _attribute(attributes, mapping.satisfaction_attribute),
+        "outcome": _outcome(record, answered, attributes, by_id, mapping),
+        "concession_type": _attribute(attributes, mapping.concession_type_attribute),
+        "concession_amount": _attribute(attributes, mapping.concession_amount_attribute),
+        "currency": _attribute(attributes, mapping.currency_attribute),
+        "approved_by": _attribute(attributes, mapping.approved_by_attribute),
+    }
+
+
+def _attribute(attributes: dict[str, Any], name: str | None) -> Any:
+    value = attributes.get(name) if name else None
+    return value if value not in ("", None) else None
+
+
+def _hierarchy(agent: dict[str, Any], mapping: ConnectMapping) -> str | None:
+    return _get(agent, "HierarchyGroups", mapping.hierarchy_level, "GroupName")
+
+
+def _supervisor_requested(lens: LensSummary | None, mapping: ConnectMapping) -> bool | None:
+    """True when a supervisor-request rule matched; false only when the analysis completed and
+    none of those rules was skipped; unknown (null) without an analysis or a rule."""
+    wanted = set(mapping.supervisor_request_categories)
+    if lens is None or not wanted:
+        return None
+    if wanted & lens.categories:
+        return True
+    return None if wanted & lens.skipped_categories else False
+
+
+def _escalated_to(
+    record: dict[str, Any], by_id: dict[str, dict[str, Any]], mapping: ConnectMapping
+) -> str | None:
+    """The mapped attribute if set; else the escalation queue the contact was transferred to,
+    when its next leg was read in the same ingest (Connect writes a contact's legs as they end,
+    usually into one Firehose object)."""
+    attribute = _attribute(record.get("Attributes") or {}, mapping.escalated_to_attribute)
+    if attribute:
+        return str(attribute)
+    following = by_id.get(record.get("NextContactId") or "")
+    if following is None or following.get("InitiationMethod") not in ("TRANSFER", "QUEUE_TRANSFER"):
+        return None
+    queue = (following.get("Queue") or {}).get("Name")
+    return queue if queue in mapping.escalation_queues else None
+
+
+def _outcome(
+    record: dict[str, Any],
+    answered: str | None,
+    attributes: dict[str, Any],
+    by_id: dict[str, dict[str, Any]],
+    mapping: ConnectMapping,
+) -> str | None:
+    """`callback_promised` for the inbound leg a queued callback was requested on; `abandoned`
+    for an unanswered inbound or transfer leg; else the mapped disposition attribute."""
+    following = by_id.get(record.get("NextContactId") or "")
+    if answered is None and following is not None and following.get("InitiationMethod") == "CALLBACK":
+        return "callback_promised"
+    if answered is None and DIRECTIONS.get(record.get("InitiationMethod", "")) in ("inbound", "transfer"):
+        return "abandoned"
+    value = _attribute(attributes, mapping.outcome_attribute)
+    return mapping.outcome_map.get(value, value) if value else None
+
+
+def _get(value: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value

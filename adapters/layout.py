@@ -1,0 +1,177 @@
+"""Where the vendors' objects are in the landing, which entity each feeds, and its export day.
+
+With `landing_vendor = "zendesk+connect"`, the landing holds the vendors' own layout under the
+mapping's prefixes (docs/vendors.md):
+
+    <zendesk.tickets_prefix>YYYY/MM/DD/<page>.json[.gz]         -> tickets
+    <zendesk.ticket_events_prefix>YYYY/MM/DD/<page>.json[.gz]   -> ticket_events
+    <zendesk.users_prefix>...                                    (roles; read whole each run)
+    <connect.ctr_prefix>YYYY/MM/DD/HH/<stream>-...[.gz]          -> calls (Firehose's default)
+    <connect.contact_lens_prefix>YYYY/MM/DD/<ContactId>_analysis_<time>.json (joined to calls)
+
+The export day is the first date in the key below the prefix, written `YYYY/MM/DD`,
+`export_date=YYYY-MM-DD` or `year=YYYY/month=MM/day=DD` (Firehose's default and its dynamic
+partitioning). It is the day the object was written (Firehose: the arrival of its oldest
+record, UTC), so it is never earlier than the rows in it, as the contract's plausibility bound
+needs. An object with no date in its key is reported as a stray and never read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import polars as pl
+
+from adapters import connect, zendesk
+from adapters.records import json_document, json_stream
+from configs.limits import ReadLimits
+from configs.vendors import VendorMapping
+from storage import ObjectInfo, Storage
+
+ZENDESK_TICKETS = "zendesk-tickets"
+ZENDESK_EVENTS = "zendesk-ticket-events"
+CONNECT_CTR = "connect-ctr"
+VENDOR_FORMATS = (ZENDESK_TICKETS, ZENDESK_EVENTS, CONNECT_CTR)
+
+_DAY = re.compile(
+    r"(?:^|/)(?:(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})(?:/|$)"
+    r"|export_date=(?P<iso>\d{4}-\d{2}-\d{2})(?:/|$)"
+    r"|year=(?P<py>\d{4})/month=(?P<pm>\d{1,2})/day=(?P<pd>\d{1,2})(?:/|$))"
+)
+_LENS_KEY = re.compile(
+    r"(?P<contact>[0-9A-Za-z-]+)_analysis_(?:redacted_)?(?P<time>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z)\.json$"
+)
+
+
+def key_day(relative_key: str) -> date | None:
+    """The export day in a key below its prefix (the first date written in a known form)."""
+    found = _DAY.search(relative_key)
+    if not found:
+        return None
+    try:
+        if found["iso"]:
+            return date.fromisoformat(found["iso"])
+        if found["y"]:
+            return date(int(found["y"]), int(found["m"]), int(found["d"]))
+        return date(int(found["py"]), int(found["pm"]), int(found["pd"]))
+    except ValueError:
+        return None
+
+
+def is_hidden(relative_key: str) -> bool:
+    """Markers and temporary objects (`_SUCCESS`, `.tmp/...`), as in a contract landing."""
+    return any(part.startswith(("_", ".")) for part in relative_key.split("/"))
+
+
+@dataclass
+class VendorLanding:
+    """The vendors' objects in one landing store, read with one mapping.
+
+    The users directory and the Contact Lens index are built once per ingest (first use): every
+    object of the run maps with the same snapshot of them.
+    """
+
+    storage: Storage
+    mapping: VendorMapping
+    limits: ReadLimits = field(default_factory=ReadLimits)
+    _directory: zendesk.Directory | None = None
+    _lens_keys: dict[str, tuple[str, str]] | None = None  # contact -> (analysis time, key)
+    # Contact records read earlier (ContactId -> method and queue): the store's calls, through
+    # `stored_legs`, and the records read so far in this ingest.
+    stored_legs: Callable[[list[str]], dict[str, dict[str, Any]]] | None = None
+    _legs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def prefix(self, entity: str) -> str:
+        return {
+            "tickets": self.mapping.zendesk.tickets_prefix,
+            "ticket_events": self.mapping.zendesk.ticket_events_prefix,
+            "calls": self.mapping.connect.ctr_prefix,
+        }[entity]
+
+    def format(self, entity: str) -> str:
+        return {"tickets": ZENDESK_TICKETS, "ticket_events": ZENDESK_EVENTS, "calls": CONNECT_CTR}[entity]
+
+    def listed(self, entity: str) -> list[tuple[ObjectInfo, date | None]]:
+        """Each object under the entity's prefix (markers left out) with its export day."""
+        prefix = self.prefix(entity)
+        out = []
+        for info in self.storage.list(prefix, hashed=False):
+            relative = info.key.removeprefix(prefix)
+            if info.key.endswith("/") or is_hidden(relative):
+                continue
+            out.append((info, key_day(relative)))
+        return out
+
+    # --- reading one object -------------------------------------------------------------------
+
+    def rows(self, fmt: str, data: bytes) -> pl.DataFrame:
+        """The object's contract rows as text (+ source_row and the unmappable/malformed mark)."""
+        if fmt == ZENDESK_TICKETS:
+            return zendesk.ticket_rows(
+                json_document(data, self.limits), self.mapping.zendesk, self.directory()
+            ).frame()
+        if fmt == ZENDESK_EVENTS:
+            return zendesk.event_rows(
+                json_document(data, self.limits), self.mapping.zendesk, self.directory()
+            ).frame()
+        if fmt == CONNECT_CTR:
+            records = list(json_stream(data, self.limits))
+            contacts = {r.get("ContactId") for _, r in records if r}
+            self._link(records)
+            return connect.call_rows(records, self.mapping.connect, self.lens(contacts), self._legs).frame()
+        raise ValueError(f"not a vendor format: {fmt}")
+
+    def _link(self, records: list[tuple[int, dict[str, Any] | None]]) -> None:
+        """Fetch from the store the next legs these records name that this ingest has not read
+        (a transfer or callback written into an earlier object), so a contact links to them
+        whichever object it came in."""
+        wanted = {r.get("NextContactId") for _, r in records if r} - set(self._legs) - {None}
+        if wanted and self.stored_legs is not None:
+            self._legs.update(self.stored_legs(sorted(str(w) for w in wanted)))
+
+    def directory(self) -> zendesk.Directory:
+        """Every users page under the users prefix, newest snapshot per user."""
+        if self._directory is None:
+            directory = zendesk.Directory()
+            prefix = self.mapping.zendesk.users_prefix
+            for info in sorted(self.storage.list(prefix, hashed=False), key=lambda i: i.key):
+                if info.key.endswith("/") or is_hidden(info.key.removeprefix(prefix)):
+                    continue
+                directory.add_page(
+                    json_document(self.storage.read_bytes(info.key), self.limits), self.mapping.zendesk
+                )
+            self._directory = directory
+        return self._directory
+
+    def lens(self, contacts: set[Any]) -> dict[str, connect.LensSummary]:
+        """The Contact Lens summaries of these contacts (the newest analysis of each; the
+        original file, else its redacted twin: the figures are the same)."""
+        index = self._lens_index()
+        out = {}
+        for contact in contacts:
+            found = index.get(contact) if isinstance(contact, str) else None
+            if found:
+                analysed_at, key = found
+                out[contact] = connect.lens_summary(
+                    json_document(self.storage.read_bytes(key), self.limits), analysed_at
+                )
+        return out
+
+    def _lens_index(self) -> dict[str, tuple[str, str]]:
+        if self._lens_keys is None:
+            best: dict[str, tuple[str, bool, str]] = {}
+            prefix = self.mapping.connect.contact_lens_prefix
+            for info in self.storage.list(prefix, hashed=False):
+                found = _LENS_KEY.search(info.key)
+                if not found:
+                    continue
+                original = "/Redacted/" not in f"/{info.key.removeprefix(prefix)}"
+                rank = (found["time"], original, info.key)
+                if rank > best.get(found["contact"], ("", False, "")):
+                    best[found["contact"]] = rank
+            self._lens_keys = {contact: (time, key) for contact, (time, _, key) in best.items()}
+        return self._lens_keys

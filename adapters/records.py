@@ -1,0 +1,73 @@
+"""JSON as the vendors write it: one document (a Zendesk page, a Contact Lens file), or a stream
+of records concatenated with no delimiter (`{...}{...}`, Kinesis Data Firehose's default) or one
+per line (with `AppendDelimiterToRecord`), gzipped or not. The gzip and size limits are the
+contract readers' (`ReadLimits`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from configs.limits import ReadLimits
+from ingestion.readers import UnreadableFile, gunzip
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_decoder = json.JSONDecoder()
+_SPACE = " \t\r\n"
+
+
+def object_text(data: bytes, limits: ReadLimits) -> str:
+    """The object's text: gunzipped when it starts with the gzip magic (Firehose may compress
+    without a `.gz` suffix), then UTF-8 (a byte-order mark allowed)."""
+    if data[:2] == _GZIP_MAGIC:
+        data = gunzip(data, limits)
+    if len(data) > limits.max_decompressed_bytes:
+        raise UnreadableFile(
+            "object_too_large", f"{len(data)} bytes, the limit is {limits.max_decompressed_bytes}"
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile("undecodable_text", f"not UTF-8 at byte {exc.start}") from None
+
+
+def json_document(data: bytes, limits: ReadLimits) -> dict[str, Any]:
+    """One JSON object (a page or an analysis file); anything else rejects the file."""
+    try:
+        document = json.loads(object_text(data, limits))
+    except json.JSONDecodeError as exc:
+        raise UnreadableFile("malformed_json", f"not a JSON document (line {exc.lineno})") from None
+    if not isinstance(document, dict):
+        raise UnreadableFile("malformed_json", "the document is not a JSON object")
+    return document
+
+
+def json_stream(data: bytes, limits: ReadLimits) -> Iterator[tuple[int, dict[str, Any] | None]]:
+    """(record number, record) for each JSON object of a concatenated or line-delimited stream.
+
+    A stretch that does not parse (a record cut by a crashed writer) yields (n, None) once, and
+    reading resumes at the next `{` that starts a line or follows a `}`: the records after it
+    are still read.
+    """
+    text = object_text(data, limits)
+    position, number, end = 0, 0, len(text)
+    while True:
+        while position < end and text[position] in _SPACE:
+            position += 1
+        if position >= end:
+            return
+        number += 1
+        try:
+            record, position = _decoder.raw_decode(text, position)
+        except json.JSONDecodeError:
+            yield number, None
+            position = _resume(text, position + 1)
+            continue
+        yield number, record if isinstance(record, dict) else None
+
+
+def _resume(text: str, start: int) -> int:
+    """The next plausible record start after a broken one: `}{` or a newline then `{`."""
+    candidates = [i + 1 for i in (text.find("}{", start), text.find("\n{", start)) if i >= 0]
+    return min(candidates) if candidates else len(text)

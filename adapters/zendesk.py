@@ -1,0 +1,298 @@
+"""Zendesk incremental exports onto contract v1: ticket pages -> `tickets`, ticket-event pages
+(`include=comment_events`) -> `ticket_events`, with the users export for who acted.
+
+Field by field in docs/vendors.md. The rules that matter most:
+- a ticket page holds one full snapshot per change; contract de-duplication keeps the newest
+  `updated_at`, so a re-polled page is duplicates and an older snapshot is superseded;
+- `hold` is `on_hold`; a `deleted` ticket has no contract status and is quarantined;
+- Zendesk's "follow-up ticket" (`via.source.rel = follow_up`) is a new customer contact, never
+  an agent follow-up event; the agent follow-up comes from a tag the mapping names;
+- events come from the event export's child events, never from diffing ticket snapshots;
+- a child event that carries nothing the contract models (a priority change, a notification)
+  is not a row, as a blank line is not a row of a contract file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from adapters.rows import Rows, first
+from configs.vendors import DEFAULT_STATUSES, ZendeskMapping
+
+CUSTOMER, AGENT, SUPERVISOR, SYSTEM = "customer", "agent", "supervisor", "system"
+
+
+@dataclass(frozen=True)
+class User:
+    role: str  # the contract actor role
+    tags: tuple[str, ...] = ()
+
+
+@dataclass
+class Directory:
+    """The users export, newest snapshot per user: who is a customer, agent or supervisor."""
+
+    users: dict[int, User] = field(default_factory=dict)
+    _seen: dict[int, str] = field(default_factory=dict)
+
+    def add_page(self, page: dict[str, Any], mapping: ZendeskMapping) -> None:
+        for user in page.get("users") or []:
+            if not isinstance(user, dict) or not isinstance(user.get("id"), int):
+                continue
+            stamp = str(user.get("updated_at") or "")
+            if stamp < self._seen.get(user["id"], ""):
+                continue
+            self._seen[user["id"]] = stamp
+            self.users[user["id"]] = User(_role(user, mapping), tuple(str(t) for t in user.get("tags") or ()))
+
+    def role(self, user_id: Any, mapping: ZendeskMapping) -> str | None:
+        if user_id in mapping.system_user_ids:
+            return SYSTEM
+        user = self.users.get(user_id) if isinstance(user_id, int) else None
+        return user.role if user else None
+
+
+def _role(user: dict[str, Any], mapping: ZendeskMapping) -> str:
+    if user.get("role") not in ("agent", "admin"):
+        return CUSTOMER
+    if (
+        user["id"] in mapping.supervisor_user_ids
+        or user.get("custom_role_id") in mapping.supervisor_custom_role_ids
+    ):
+        return SUPERVISOR
+    return AGENT
+
+
+# --- tickets ----------------------------------------------------------------------------------
+
+
+def ticket_rows(page: dict[str, Any], mapping: ZendeskMapping, directory: Directory) -> Rows:
+    """One `tickets` row per ticket snapshot of an incremental ticket export page."""
+    out = Rows("tickets")
+    for index, ticket in enumerate(page.get("tickets") or []):
+        where = f"tickets[{index}]"
+        if not isinstance(ticket, dict):
+            out.unreadable(where)
+            continue
+        status = ticket.get("status")
+        if status == "deleted":
+            out.unmappable(f"{where}.status", "a deleted ticket has no contract status")
+            continue
+        category = _category(ticket, mapping)
+        if category is None:
+            out.unmappable(
+                f"{where}.{_category_source(mapping)}",
+                "no category (set zendesk.category.default to keep such tickets)",
+            )
+            continue
+        requester = ticket.get("requester_id")
+        requester_tags = directory.users[requester].tags if requester in directory.users else ()
+        out.add(
+            {
+                "ticket_id": _id(ticket.get("id"), mapping),
+                "customer_id": requester,
+                "created_at": ticket.get("created_at"),
+                "updated_at": ticket.get("updated_at"),
+                "status": DEFAULT_STATUSES.get(str(status), status),
+                "channel": mapping.channel((ticket.get("via") or {}).get("channel")),
+                "category": category,
+                "priority": ticket.get("priority"),
+                "assignee_id": ticket.get("assignee_id"),
+                "team_id": ticket.get("group_id"),
+                "customer_tier": _tag_match(requester_tags, mapping.tier_tag_pattern),
+                "csat_score": _csat(ticket.get("satisfaction_rating"), mapping),
+                "subject": ticket.get("subject"),
+            }
+        )
+    return out
+
+
+def _id(value: Any, mapping: ZendeskMapping) -> str | None:
+    return None if value is None else f"{mapping.id_prefix}{value}"
+
+
+def _category(ticket: dict[str, Any], mapping: ZendeskMapping) -> str | None:
+    rule = mapping.category
+    value = None
+    if rule.custom_field_id is not None:
+        value = _custom_field(ticket.get("custom_fields"), rule.custom_field_id)
+    if value is None and rule.tag_pattern:
+        value = _tag_match(ticket.get("tags") or (), rule.tag_pattern)
+    return value if value not in (None, "") else rule.default
+
+
+def _category_source(mapping: ZendeskMapping) -> str:
+    rule = mapping.category
+    if rule.custom_field_id is not None:
+        return f"custom_fields[id={rule.custom_field_id}]"
+    return "tags" if rule.tag_pattern else "category"
+
+
+def _custom_field(fields: Any, field_id: int) -> Any:
+    for item in fields or ():
+        if isinstance(item, dict) and item.get("id") == field_id:
+            return item.get("value")
+    return None
+
+
+def _tag_match(tags: Any, pattern: str | None) -> str | None:
+    """The first tag matching `pattern` (its first group when it has one)."""
+    if not pattern:
+        return None
+    for tag in tags or ():
+        found = re.fullmatch(pattern, str(tag))
+        if found:
+            return found.group(1) if found.groups() else found.group(0)
+    return None
+
+
+def _csat(rating: Any, mapping: ZendeskMapping) -> int | None:
+    score = rating.get("score") if isinstance(rating, dict) else rating
+    return {"good": mapping.csat_good, "bad": mapping.csat_bad}.get(str(score))
+
+
+# --- ticket events ----------------------------------------------------------------------------
+
+
+def event_rows(page: dict[str, Any], mapping: ZendeskMapping, directory: Directory) -> Rows:
+    """`ticket_events` rows from an incremental ticket-event export page: one per child event
+    that is a comment, a status change, an assignment, or what the mapping names (an escalation
+    group or tag, an escalation-request tag, a follow-up tag, a concession field)."""
+    out = Rows("ticket_events")
+    for index, update in enumerate(page.get("ticket_events") or []):
+        where = f"ticket_events[{index}]"
+        if not isinstance(update, dict):
+            out.unreadable(where)
+            continue
+        _Update(update, where, mapping, directory, out).emit()
+    return out
+
+
+@dataclass
+class _Update:
+    """One ticket update (an audit) and its child events."""
+
+    update: dict[str, Any]
+    where: str
+    mapping: ZendeskMapping
+    directory: Directory
+    out: Rows
+
+    def emit(self) -> None:
+        children = [c for c in self.update.get("child_events") or () if isinstance(c, dict)]
+        group = first(c.get("group_id") for c in children if "group_id" in c)
+        fields: dict[str, Any] = {}
+        for child in children:
+            fields.update(child.get("custom_ticket_fields") or {})
+        for position, child in enumerate(self.update.get("child_events") or ()):
+            place = f"{self.where}.child_events[{position}]"
+            if not isinstance(child, dict):
+                self.out.unreadable(place)
+                continue
+            kind = child.get("event_type") or child.get("type")
+            if kind == "Comment":
+                self._row(
+                    child, place, "comment", actor_id=child.get("author_id"), public=child.get("public")
+                )
+            elif kind in ("Create", "Change"):
+                self._change(child, place, group, fields)
+
+    def _change(self, child: dict[str, Any], place: str, group: Any, fields: dict[str, Any]) -> None:
+        if "status" in child:
+            status = child["status"]
+            if status == "deleted":
+                self.out.unmappable(f"{place}.status", "a deleted ticket has no contract status")
+            else:
+                self._row(child, place, "status_change", new_status=DEFAULT_STATUSES.get(str(status), status))
+        if child.get("assignee_id") is not None:
+            self._row(child, place, "assignment", assignee_id=child["assignee_id"], team_id=group)
+        if "group_id" in child:
+            level = self.mapping.escalation.group_levels.get(str(child["group_id"]))
+            if level is not None:
+                self._row(child, place, "escalation", escalation_level=level, team_id=child["group_id"])
+        added = _added_tags(child)
+        rules = (
+            ("escalation", self.mapping.escalation.tag_pattern),
+            (
+                "escalation_request",
+                self.mapping.escalation_request and self.mapping.escalation_request.tag_pattern,
+            ),
+            ("follow_up", self.mapping.follow_up and self.mapping.follow_up.tag_pattern),
+        )
+        for event_type, pattern in rules:
+            if pattern and _tag_match(added, pattern) is not None:
+                extra = (
+                    {"escalation_level": self.mapping.escalation.tag_level}
+                    if event_type == "escalation"
+                    else {}
+                )
+                self._row(child, place, event_type, suffix=f":{event_type}", **extra)
+        self._concession(child, place, fields)
+
+    def _concession(self, child: dict[str, Any], place: str, fields: dict[str, Any]) -> None:
+        rule = self.mapping.concession
+        changed = child.get("custom_ticket_fields") or {}
+        if rule is None or str(rule.amount_field_id) not in changed:
+            return
+        amount = changed[str(rule.amount_field_id)]
+        if amount in (None, ""):
+            return  # the field cleared: no concession
+        try:
+            Decimal(str(amount))
+        except InvalidOperation:
+            self.out.unmappable(
+                f"{place}.custom_ticket_fields.{rule.amount_field_id}", "the amount is not a number"
+            )
+            return
+        kind = fields.get(str(rule.type_field_id)) if rule.type_field_id else None
+        kind = rule.type_map.get(str(kind), kind) if kind else rule.default_type
+        currency = fields.get(str(rule.currency_field_id)) if rule.currency_field_id else None
+        approver = fields.get(str(rule.approved_by_field_id)) if rule.approved_by_field_id else None
+        self._row(
+            child,
+            place,
+            "concession",
+            suffix=":concession",
+            concession_type=kind,
+            concession_amount=amount,
+            currency=currency or rule.default_currency,
+            approved_by=approver,
+        )
+
+    def _row(
+        self, child: dict[str, Any], place: str, event_type: str, suffix: str = "", **values: Any
+    ) -> None:
+        actor = values.pop("actor_id", None) or self.update.get("updater_id")
+        role = self.directory.role(actor, self.mapping)
+        if role is None:
+            field_name = "author_id" if event_type == "comment" else "updater_id"
+            self.out.unmappable(
+                f"{place}.{field_name}", "the user is not in the users export (zendesk.users_prefix)"
+            )
+            return
+        self.out.add(
+            {
+                "event_id": _id(f"{child.get('id')}{suffix}", self.mapping),
+                "ticket_id": _id(self.update.get("ticket_id"), self.mapping),
+                "occurred_at": child.get("created_at") or self.update.get("created_at"),
+                "event_type": event_type,
+                "actor_role": role,
+                "actor_id": None if role == SYSTEM else actor,
+                **values,
+            }
+        )
+
+
+def _added_tags(child: dict[str, Any]) -> list[str]:
+    """Tags a change added: `added_tags`, or `tags` less `previous_value`."""
+    if child.get("added_tags"):
+        return [str(t) for t in child["added_tags"]]
+    tags = child.get("tags")
+    if not isinstance(tags, list):
+        return []
+    previous = child.get("previous_value")
+    before = set(previous) if isinstance(previous, list) else set()
+    return [str(t) for t in tags if t not in before]

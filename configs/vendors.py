@@ -1,0 +1,244 @@
+"""The vendor mapping: how Zendesk and Amazon Connect exports become contract v1 rows.
+
+No helpdesk writes contract v1. With `landing_vendor = "zendesk+connect"` the pipeline reads the
+objects those vendors write (docs/vendors.md) and this file says the choices that depend on how an
+organisation uses the tools: which custom field holds the category, which group means an
+escalation, which Connect contact attribute holds the customer id. One documented example:
+configs/vendors/zendesk+connect.example.toml. Loaded and checked before any run (`load_mapping`):
+an unknown key, a wrong type or an impossible choice stops the run with the key's name.
+
+Every choice is a pure function of a vendor record and this file, never of when the record was
+read, so a re-polled page or a re-delivered contact record maps to the same row (a duplicate, not
+a conflict).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+VENDORS = ("contract", "zendesk+connect")
+
+CONTRACT_CHANNELS = ("email", "chat", "web", "phone", "social", "other")
+CONTRACT_STATUSES = ("new", "open", "pending", "on_hold", "solved", "closed")
+CONCESSION_TYPES = ("credit", "refund", "free_service", "replacement", "discount", "fee_waiver")
+OUTCOMES = ("resolved", "unresolved", "escalated", "callback_promised", "abandoned")
+
+# Zendesk `via.channel` values (the via types table) onto contract channels; `channel_map` in
+# the file adds to or overrides it. A value in neither is `other`.
+DEFAULT_CHANNELS = {
+    "email": "email",
+    "mail": "email",
+    "web": "web",
+    "web_form": "web",
+    "web_widget": "web",
+    "help_center": "web",
+    "mobile_sdk": "web",
+    "mobile": "web",
+    "chat": "chat",
+    "native_messaging": "chat",
+    "messaging": "chat",
+    "voice": "phone",
+    "phone": "phone",
+    "phone_call_inbound": "phone",
+    "phone_call_outbound": "phone",
+    "twitter": "social",
+    "facebook": "social",
+    "instagram_dm": "social",
+    "whatsapp": "social",
+    "sms": "social",
+}
+# Zendesk statuses onto contract statuses; `deleted` has none (the ticket is quarantined).
+DEFAULT_STATUSES = {
+    "new": "new",
+    "open": "open",
+    "pending": "pending",
+    "hold": "on_hold",
+    "solved": "solved",
+    "closed": "closed",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TagRule(_Strict):
+    """A regular expression matched against each tag (the whole tag)."""
+
+    tag_pattern: str
+
+    @field_validator("tag_pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from exc
+        return value
+
+    def matches(self, tag: str) -> bool:
+        return re.fullmatch(self.tag_pattern, tag) is not None
+
+
+class ZendeskCategory(_Strict):
+    """Where a ticket's category comes from: a custom field (drop-down value) or the first tag
+    matching a pattern (the pattern's first group if it has one, else the tag)."""
+
+    custom_field_id: int | None = None
+    tag_pattern: str | None = None
+    # A ticket with neither gets this category; None: the ticket is quarantined (category is
+    # required by the contract), naming the field.
+    default: str | None = None
+
+
+class ZendeskEscalation(_Strict):
+    """A change of group into one of these groups is an escalation of that level (>= 1)."""
+
+    group_levels: dict[str, Annotated[int, Field(ge=1)]] = {}
+    # Or a tag added: (pattern, level).
+    tag_pattern: str | None = None
+    tag_level: Annotated[int, Field(ge=1)] = 1
+
+
+class ZendeskConcession(_Strict):
+    """A concession is a change of `amount_field` to a number >= 0; its type and currency come
+    from their own fields of the same update, else the ticket's, else the defaults."""
+
+    amount_field_id: int
+    type_field_id: int | None = None
+    currency_field_id: int | None = None
+    approved_by_field_id: int | None = None
+    default_type: (
+        Literal["credit", "refund", "free_service", "replacement", "discount", "fee_waiver"] | None
+    ) = None
+    default_currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
+    # Drop-down values (tags) onto contract concession types, when they differ.
+    type_map: dict[str, str] = {}
+
+    @field_validator("type_map")
+    @classmethod
+    def _types(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = sorted(v for v in value.values() if v not in CONCESSION_TYPES)
+        if bad:
+            raise ValueError(
+                f"not concession types: {', '.join(bad)} (choose from {', '.join(CONCESSION_TYPES)})"
+            )
+        return value
+
+
+class ZendeskMapping(_Strict):
+    """Zendesk incremental exports as landed: JSON pages of `tickets`, `ticket_events` (with
+    `include=comment_events`) and `users`, under these prefixes, with the export day in the key."""
+
+    tickets_prefix: str = "zendesk/tickets/"
+    ticket_events_prefix: str = "zendesk/ticket_events/"
+    users_prefix: str = "zendesk/users/"
+    id_prefix: str = ""  # prepended to ticket and event ids (e.g. "zd-") when several sources land
+    category: ZendeskCategory = ZendeskCategory(default="uncategorised")
+    tier_tag_pattern: str | None = None  # on the requester's tags (users export)
+    channel_map: dict[str, str] = {}
+    # Legacy CSAT is good/bad: these scores, or None to leave csat_score empty.
+    csat_good: Annotated[int, Field(ge=1, le=5)] | None = None
+    csat_bad: Annotated[int, Field(ge=1, le=5)] | None = None
+    supervisor_user_ids: list[int] = []
+    supervisor_custom_role_ids: list[int] = []
+    system_user_ids: list[int] = [-1]
+    escalation: ZendeskEscalation = ZendeskEscalation()
+    escalation_request: TagRule | None = None
+    follow_up: TagRule | None = None
+    concession: ZendeskConcession | None = None
+
+    @field_validator("channel_map")
+    @classmethod
+    def _channels(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = sorted(v for v in value.values() if v not in CONTRACT_CHANNELS)
+        if bad:
+            raise ValueError(
+                f"not contract channels: {', '.join(bad)} (choose from {', '.join(CONTRACT_CHANNELS)})"
+            )
+        return value
+
+    def channel(self, via_channel: str | None) -> str:
+        value = (via_channel or "").lower()
+        return self.channel_map.get(value) or DEFAULT_CHANNELS.get(value, "other")
+
+
+class ConnectMapping(_Strict):
+    """Amazon Connect: contact records as Kinesis Data Firehose delivers them, and Contact Lens
+    post-call analysis files, under these prefixes."""
+
+    ctr_prefix: str = "connect/ctr/"
+    contact_lens_prefix: str = "connect/Analysis/Voice/"
+    customer_id_attribute: str = "customer_id"
+    category_attribute: str | None = "category"
+    ticket_id_attribute: str | None = None
+    outcome_attribute: str | None = None
+    outcome_map: dict[str, str] = {}
+    concession_type_attribute: str | None = None
+    concession_amount_attribute: str | None = None
+    currency_attribute: str | None = None
+    approved_by_attribute: str | None = None
+    # Set by the contact flow that transfers to a supervisor (the most reliable source); else a
+    # transfer into one of `escalation_queues`, when both legs are read in the same ingest.
+    escalated_to_attribute: str | None = None
+    satisfaction_attribute: str | None = None  # "true"/"false" from a post-call survey
+    # Contact Lens rule names (MatchedCategories) meaning the customer asked for a supervisor.
+    supervisor_request_categories: list[str] = []
+    # A transfer leg into one of these queues is an escalation of the leg it came from.
+    escalation_queues: list[str] = []
+    # `agent_interaction`: Agent.AgentInteractionDuration (no hold, no after-call work);
+    # `contact_lens`: speech only (TalkTime), null without an analysis file.
+    talk_time_basis: Literal["agent_interaction", "contact_lens"] = "agent_interaction"
+    # Connect username -> the person's id in Zendesk (one person, one id across both systems);
+    # a username not listed is used as it is.
+    agent_ids: dict[str, str] = {}
+    queue_teams: dict[str, str] = {}  # queue name -> team id; else the agent hierarchy level below
+    hierarchy_level: Literal["Level1", "Level2", "Level3", "Level4", "Level5"] = "Level1"
+    api_direction: Literal["inbound", "outbound"] = "outbound"
+
+    @field_validator("outcome_map")
+    @classmethod
+    def _outcomes(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = sorted(v for v in value.values() if v not in OUTCOMES)
+        if bad:
+            raise ValueError(f"not call outcomes: {', '.join(bad)} (choose from {', '.join(OUTCOMES)})")
+        return value
+
+
+class VendorMapping(_Strict):
+    """The whole mapping file: one table per vendor."""
+
+    zendesk: ZendeskMapping = ZendeskMapping()
+    connect: ConnectMapping = ConnectMapping()
+
+    def digest(self) -> str:
+        """A short hash of the mapping, recorded in the run manifest beside the settings'."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+
+
+class MappingError(ValueError):
+    """The mapping file is missing or wrong: the message names the file and the key."""
+
+
+def load_mapping(path: str | Path | None) -> VendorMapping:
+    """Read and check a mapping file (None: every default)."""
+    if path is None:
+        return VendorMapping()
+    file = Path(path)
+    if not file.is_file():
+        raise MappingError(f"vendor mapping file not found: {file}")
+    try:
+        return VendorMapping.model_validate(tomllib.loads(file.read_text(encoding="utf-8")))
+    except tomllib.TOMLDecodeError as exc:
+        raise MappingError(f"{file}: not TOML ({exc})") from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)
+        )
+        raise MappingError(f"{file}: {problems}") from None
