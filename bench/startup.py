@@ -104,7 +104,8 @@ def main() -> int:
     print(
         f"`audit run --no-ingest` of {day} against a running server: work starts after"
         f" {best['to_work']} s (median of {RUNS}: {median} s; flow run after {best['to_flow_run']} s),"
-        f" fixed cost {best['fixed']} s of {best['wall']} s ({load()}) [< {TARGET_SECONDS:.0f} s to work: {verdict}]"
+        f" fixed cost {best['fixed']} s of {best['wall']} s ({load()})"
+        f" [< {TARGET_SECONDS:.0f} s to work: {verdict}]"
     )
     return 0 if verdict == "PASS" else 1
 

@@ -105,14 +105,15 @@ def _run_flow(func: Any, **kwargs: Any) -> Any:
 
 
 def _check_setup(**places: str | None) -> None:
-    """Before any flow run, fail fast on what no retry fixes: settings, policy, the pseudonym
-    key, a landing store that does not answer (one list request), and a store the run writes
-    that refuses a write."""
+    """Before any flow run, fail fast on what no retry fixes: settings, policy, the vendor
+    mapping, the pseudonym key, a landing store that does not answer (one list request), and a
+    store the run writes that refuses a write."""
     from flows.daily import resolve_run
     from storage import open_storage
     from warehouse.secrets import load_pseudonym_key
 
     run = resolve_run(**places)
+    run.settings.vendor_mapping()  # a vendor landing's mapping file: read and checked
     load_pseudonym_key()
     open_storage(run.settings.landing_uri, run.settings.s3).folders("tickets")
     check_writable(run.settings)

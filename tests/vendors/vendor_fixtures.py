@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 from typing import Any
+
+from storage import Storage
 
 MAPPING_TOML = """
 [zendesk]
@@ -385,13 +386,9 @@ LENS_C = {  # no interruptions at all, as in AWS's example
 }
 
 
-def write_landing(root: Path) -> None:
+def write_landing(landing: Storage) -> None:
     """The vendor landing, laid out as the vendors (and the mapping's default prefixes) write it."""
-
-    def put(key: str, data: bytes) -> None:
-        path = root / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+    put = landing.write_bytes
 
     put("zendesk/users/2026/03/02/users-1.json", json.dumps(USERS).encode())
     put("zendesk/tickets/2026/03/02/page-0001.json", json.dumps(TICKETS_PAGE_1).encode())
@@ -403,7 +400,7 @@ def write_landing(root: Path) -> None:
     # With AppendDelimiterToRecord and GZIP: one per line, gzipped (no `.gz` suffix either).
     put(
         "connect/ctr/2026/03/02/10/ctr-stream-1-2026-03-02-10-00-05-0002",
-        gzip.compress(json.dumps(CTR_A_AGAIN).encode() + b"\n"),
+        gzip.compress(json.dumps(CTR_A_AGAIN).encode() + b"\n", mtime=0),
     )
     lens = "connect/Analysis/Voice/2026/03/02"
     put(f"{lens}/{CONTACT_A}_analysis_{LENS_TIME}.json", json.dumps(LENS_A).encode())

@@ -1,0 +1,325 @@
+"""The vendor adapters on hand-written records: each contract value checked by hand against the
+vendors' documented shapes (tests/vendors/vendor_fixtures.py, docs/vendors.md)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from adapters import connect, zendesk
+from adapters.layout import key_day
+from adapters.records import json_stream
+from configs.limits import ReadLimits
+from configs.vendors import MappingError, VendorMapping, load_mapping
+from tests.vendors import vendor_fixtures as fx
+from transforms.schemas.base import MALFORMED, SOURCE_ROW
+
+MAPPING = VendorMapping.model_validate(tomllib.loads(fx.MAPPING_TOML))
+
+
+def _directory() -> zendesk.Directory:
+    directory = zendesk.Directory()
+    directory.add_page(fx.USERS, MAPPING.zendesk)
+    return directory
+
+
+def _rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """Rows with only their non-null values (easier to read and compare)."""
+    return [{k: v for k, v in row.items() if v is not None} for row in frame.iter_rows(named=True)]
+
+
+# --- records ---------------------------------------------------------------------------------
+
+
+def test_concatenated_and_line_delimited_records_and_gzip_read_alike() -> None:
+    records = [{"ContactId": "a"}, {"ContactId": "b", "Attributes": {"x": "}{"}}]
+    concatenated = "".join(json.dumps(r) for r in records).encode()
+    lines = "".join(json.dumps(r) + "\n" for r in records).encode()
+    expected = [(1, records[0]), (2, records[1])]
+    assert list(json_stream(concatenated, ReadLimits())) == expected
+    assert list(json_stream(lines, ReadLimits())) == expected
+    assert list(json_stream(gzip.compress(concatenated), ReadLimits())) == expected
+
+
+def test_a_broken_record_is_one_unreadable_record_and_reading_goes_on() -> None:
+    data = b'{"ContactId":"a"}{"ContactId":"b",,}{"ContactId":"c"}\n{"ContactId":'
+    assert list(json_stream(data, ReadLimits())) == [
+        (1, {"ContactId": "a"}),
+        (2, None),
+        (3, {"ContactId": "c"}),
+        (4, None),
+    ]
+
+
+@given(
+    st.lists(
+        st.dictionaries(st.text(max_size=5), st.one_of(st.integers(), st.text(max_size=8)), max_size=3),
+        max_size=6,
+    ),
+    st.lists(st.sampled_from(["", "\n", " ", "\r\n", "\t"]), min_size=6, max_size=6),
+)
+def test_any_records_with_any_separators_come_back_in_order(
+    records: list[dict[str, Any]], gaps: list[str]
+) -> None:
+    text = "".join(json.dumps(r) + gap for r, gap in zip(records, gaps, strict=False))
+    assert [r for _, r in json_stream(text.encode(), ReadLimits())] == records
+
+
+@pytest.mark.parametrize(
+    ("key", "day"),
+    [
+        ("2026/03/02/09/ctr-stream-1-2026-03-02-09-15-00-0001", date(2026, 3, 2)),
+        ("export_date=2026-03-02/page-1.json", date(2026, 3, 2)),
+        ("year=2026/month=3/day=2/part.gz", date(2026, 3, 2)),
+        ("fhbase/year=2026/month=03/day=02/x", date(2026, 3, 2)),
+        ("page-1.json", None),
+        ("2026/02/30/x", None),  # not a date
+    ],
+)
+def test_the_export_day_is_the_first_date_in_the_key(key: str, day: date | None) -> None:
+    assert key_day(key) == day
+
+
+# --- mapping -----------------------------------------------------------------------------------
+
+
+def test_the_example_mapping_file_loads() -> None:
+    mapping = load_mapping(Path("configs/vendors/zendesk+connect.example.toml"))
+    assert mapping.zendesk.category.custom_field_id == 360001
+    assert mapping.connect.escalation_queues == ["Billing Supervisors"]
+
+
+def test_a_wrong_mapping_names_the_file_and_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "mapping.toml"
+    path.write_text('[zendesk]\nchannel_map = { "api" = "telephone" }\n[connect]\ntalk_time = 1\n')
+    with pytest.raises(MappingError) as raised:
+        load_mapping(path)
+    message = str(raised.value)
+    assert str(path) in message
+    assert "zendesk.channel_map: Value error, not contract channels: telephone" in message
+    assert "connect.talk_time: Extra inputs are not permitted" in message
+    with pytest.raises(MappingError, match="vendor mapping file not found"):
+        load_mapping(tmp_path / "missing.toml")
+
+
+# --- Zendesk tickets ---------------------------------------------------------------------------
+
+
+def test_ticket_snapshots_map_field_by_field() -> None:
+    rows = _rows(zendesk.ticket_rows(fx.TICKETS_PAGE_1, MAPPING.zendesk, _directory()).frame())
+    assert rows[0] == {
+        SOURCE_ROW: 1,
+        "ticket_id": "1001",
+        "customer_id": "9001",
+        "created_at": "2026-03-02T08:14:05Z",
+        "updated_at": "2026-03-02T09:40:11Z",
+        "status": "solved",
+        "channel": "email",
+        "category": "billing_refund",
+        "priority": "high",
+        "assignee_id": "501",
+        "team_id": "77",
+        "customer_tier": "gold",  # tag tier_gold of requester 9001, first group of tier_(.+)
+        "csat_score": "5",  # legacy "good"
+        "subject": "Refund not received",
+    }
+    # Zendesk's follow-up ticket is a new customer contact; its empty category gets the default.
+    assert rows[1]["ticket_id"] == "1002"
+    assert rows[1]["channel"] == "web"
+    assert rows[1]["category"] == "uncategorised"
+    assert "csat_score" not in rows[1]  # unoffered
+    # The deleted ticket is quarantined, naming the vendor field.
+    assert rows[2] == {
+        SOURCE_ROW: 3,
+        MALFORMED: "unmappable: tickets[2].status: a deleted ticket has no contract status",
+    }
+
+
+def test_hold_is_on_hold_and_a_ticket_without_category_or_default_is_unmappable() -> None:
+    mapping = MAPPING.zendesk.model_copy(
+        update={"category": MAPPING.zendesk.category.model_copy(update={"default": None})}
+    )
+    page = {"tickets": [{**fx.TICKET_1004, "status": "hold"}, fx.TICKET_1002]}
+    rows = _rows(zendesk.ticket_rows(page, mapping, _directory()).frame())
+    assert rows[0]["status"] == "on_hold"
+    assert rows[0]["channel"] == "phone"  # via.channel voice
+    assert rows[1][MALFORMED] == (
+        "unmappable: tickets[1].custom_fields[id=360001]: no category (set zendesk.category.default to"
+        " keep such tickets)"
+    )
+
+
+# --- Zendesk ticket events ---------------------------------------------------------------------
+
+
+def test_child_events_become_contract_events() -> None:
+    frame = zendesk.event_rows(fx.EVENTS_PAGE, MAPPING.zendesk, _directory()).frame()
+    rows = _rows(frame)
+    by_id = {r.get("event_id"): r for r in rows}
+    assert [r.get("event_id") for r in rows[:7]] == [
+        "7002",
+        "7003",
+        "7011",
+        "7012",
+        "7013:concession",
+        "7015:follow_up",
+        "7014",
+    ]
+    assert by_id["7003"] == {
+        SOURCE_ROW: 2,
+        "event_id": "7003",
+        "ticket_id": "1001",
+        "occurred_at": "2026-03-02T08:14:05Z",
+        "event_type": "comment",
+        "actor_role": "customer",
+        "actor_id": "9001",
+        "public": "true",
+    }
+    assert by_id["7012"]["new_status"] == "solved"
+    assert by_id["7012"]["actor_role"] == "agent"
+    # The concession takes its type from field 360004 of the same update, the default currency.
+    assert {k: by_id["7013:concession"][k] for k in ("concession_type", "concession_amount", "currency")} == {
+        "concession_type": "refund",
+        "concession_amount": "25.00",
+        "currency": "EUR",
+    }
+    assert by_id["7031:escalation_request"]["actor_role"] == "customer"
+    assert by_id["7056"]["new_status"] == "on_hold"  # Zendesk hold
+    # Group 78 is an escalation of level 1; the supervisor (by user id) acts.
+    assert by_id["7061"] == {
+        SOURCE_ROW: by_id["7061"][SOURCE_ROW],
+        "event_id": "7061",
+        "ticket_id": "1004",
+        "occurred_at": "2026-03-02T12:30:00Z",
+        "event_type": "escalation",
+        "actor_role": "supervisor",
+        "actor_id": "502",
+        "team_id": "78",
+        "escalation_level": "1",
+    }
+    assert by_id["7062"]["team_id"] == "78"  # the group set in the same update
+    # The priority change (7017) is not a contract event: no row at all.
+    assert not any(str(r.get("event_id", "")).startswith("7017") for r in rows)
+    marks = [r[MALFORMED] for r in rows if MALFORMED in r]
+    assert marks == [
+        "unmappable: ticket_events[9].child_events[0].status: a deleted ticket has no contract status",
+        "unmappable: ticket_events[10].child_events[0].author_id: the user is not in the users export"
+        " (zendesk.users_prefix)",
+    ]
+    assert frame.height == 18 and frame[SOURCE_ROW].to_list() == list(range(1, 19))
+
+
+def test_a_system_update_has_the_system_role_and_no_actor() -> None:
+    page = {"ticket_events": [fx._audit(1, 5, "2026-03-02T10:00:00Z", -1, [fx._change(2, status="closed")])]}
+    [row] = _rows(zendesk.event_rows(page, MAPPING.zendesk, _directory()).frame())
+    assert row["actor_role"] == "system" and "actor_id" not in row and row["new_status"] == "closed"
+
+
+# --- Connect -----------------------------------------------------------------------------------
+
+
+def test_contact_lens_counts_the_agents_interruptions_and_the_customers_quarter_sentiment() -> None:
+    summary = connect.lens_summary(fx.LENS_A, fx.LENS_TIME)
+    assert summary.agent_interruptions == 3  # not TotalCount (4): the customer interrupted once
+    assert (summary.sentiment_start, summary.sentiment_end) == (-3.1, 0.0)
+    assert summary.talk_seconds == 412.0
+    assert summary.categories == {"ManagerEscalation", "Refund"}
+    none = connect.lens_summary(fx.LENS_C, "2026-03-02T11:46:30Z")
+    assert none.agent_interruptions == 0 and (none.sentiment_start, none.sentiment_end) == (1.0, 2.5)
+
+
+def _calls(
+    records: list[dict[str, Any]], lens: dict[str, connect.LensSummary] | None = None
+) -> list[dict[str, Any]]:
+    numbered = list(enumerate(records, start=1))
+    return _rows(connect.call_rows(numbered, MAPPING.connect, lens or {}).frame())
+
+
+def test_contact_records_map_field_by_field() -> None:
+    lens = {fx.CONTACT_A: connect.lens_summary(fx.LENS_A, fx.LENS_TIME)}
+    a, b, c, d, m = _calls([fx.CTR_A, fx.CTR_B, fx.CTR_C, fx.CTR_D, fx.CTR_M], lens)
+    assert a == {
+        SOURCE_ROW: 1,
+        "call_id": fx.CONTACT_A,
+        "customer_id": "9001",
+        "updated_at": "2026-03-02T09:14:02Z",  # LastUpdateTimestamp, later than the analysis
+        "direction": "inbound",
+        "initiated_at": "2026-03-02T09:00:00Z",
+        "answered_at": "2026-03-02T09:02:40Z",  # the agent connected: queue wait 160 s, not Queue.Duration 90
+        "ended_at": "2026-03-02T09:12:30Z",
+        "agent_id": "501",
+        "team_id": "77",
+        "queue": "Billing",
+        "category": "billing_refund",
+        "hold_seconds": "120",
+        "hold_count": "2",
+        "talk_seconds": "470",
+        "agent_interruptions": "3",
+        "sentiment_start": "-3.1",
+        "sentiment_end": "0.0",
+        "supervisor_requested": "true",
+        "escalated_to": "Billing Supervisors",  # its next leg went to an escalation queue
+    }
+    # Asked for a queued callback before any agent answered: no answer, callback promised.
+    assert b["outcome"] == "callback_promised" and "answered_at" not in b and "agent_id" not in b
+    # The callback leg: answered when the customer picked up; disposition "fixed" -> resolved.
+    assert (c["direction"], c["answered_at"], c["previous_call_id"], c["outcome"]) == (
+        "callback",
+        "2026-03-02T11:39:10Z",
+        fx.CONTACT_B,
+        "resolved",
+    )
+    assert "supervisor_requested" not in c  # no analysis file: unknown, not false
+    assert (d["direction"], d["agent_id"], d["team_id"], d["previous_call_id"]) == (
+        "transfer",
+        "502",
+        "78",
+        fx.CONTACT_A,
+    )
+    assert m == {
+        SOURCE_ROW: 5,
+        MALFORMED: "unmappable: record 5.InitiationMethod: MONITOR: a supervisor monitoring a call is not a"
+        " call leg",
+    }
+
+
+def test_an_unanswered_inbound_call_is_abandoned_and_a_missing_customer_is_unmappable() -> None:
+    lone = {**fx.CTR_B, "NextContactId": None}
+    no_customer = {**fx.CTR_C, "Attributes": {}}
+    chat = {**fx.CTR_A, "Channel": "CHAT"}
+    first, second, third = _calls([lone, no_customer, chat])
+    assert first["outcome"] == "abandoned"
+    assert second[MALFORMED] == (
+        "unmappable: record 2.Attributes.zendesk_user_id: no customer id (connect.customer_id_attribute)"
+    )
+    assert third[MALFORMED] == "unmappable: record 3.Channel: CHAT is not a voice call"
+
+
+def test_a_later_analysis_makes_the_enriched_row_the_newer_version() -> None:
+    later = connect.lens_summary(fx.LENS_A, "2026-03-02T09:30:00Z")
+    [row] = _calls([fx.CTR_A], {fx.CONTACT_A: later})
+    assert row["updated_at"] == "2026-03-02T09:30:00Z"
+
+
+def test_contact_lens_talk_time_and_skipped_categories() -> None:
+    mapping = MAPPING.connect.model_copy(update={"talk_time_basis": "contact_lens"})
+    skipped = {
+        **fx.LENS_C,
+        "JobDetails": {"SkippedAnalysis": [{"SkippedEntities": [{"CategoryName": "ManagerEscalation"}]}]},
+    }
+    lens = {fx.CONTACT_C: connect.lens_summary(skipped, "2026-03-02T11:46:30Z")}
+    [row] = _rows(connect.call_rows([(1, fx.CTR_C)], mapping, lens).frame())
+    assert row["talk_seconds"] == "300.0"  # speech only, from TalkTime
+    assert "supervisor_requested" not in row  # the rule was skipped: unknown
+    lens = {fx.CONTACT_C: connect.lens_summary(fx.LENS_C, "2026-03-02T11:46:30Z")}
+    [row] = _rows(connect.call_rows([(1, fx.CTR_C)], mapping, lens).frame())
+    assert row["supervisor_requested"] == "false"  # analysed, the rule did not match
