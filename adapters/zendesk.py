@@ -162,8 +162,12 @@ def event_rows(page: dict[str, Any], mapping: ZendeskMapping, directory: Directo
     that is a comment, a status change, an assignment, or what the mapping names (an escalation
     group or tag, an escalation-request tag, a follow-up tag, a concession field)."""
     out = Rows("ticket_events")
-    for index, update in enumerate(page.get("ticket_events") or []):
-        where = f"ticket_events[{index}]"
+    if "audits" in page and "ticket_events" not in page:
+        updates, name = [audit_update(a) for a in page.get("audits") or []], "audits"
+    else:
+        updates, name = page.get("ticket_events") or [], "ticket_events"
+    for index, update in enumerate(updates):
+        where = f"{name}[{index}]"
         if not isinstance(update, dict):
             out.unreadable(where)
             continue
@@ -201,18 +205,28 @@ class _Update:
                 self._change(child, place, group, fields)
 
     def _change(self, child: dict[str, Any], place: str, group: Any, fields: dict[str, Any]) -> None:
+        level = self.mapping.escalation.group_levels.get(str(child.get("group_id")))
+        natives = ("status" in child, child.get("assignee_id") is not None, level is not None)
+        # One child event may change several fields (a ticket's Create does): each row then gets
+        # its event type after the child's id, so event ids stay unique and stable.
+        several = sum(natives) > 1
+
+        def suffix(event_type: str) -> str:
+            return f":{event_type}" if several else ""
+
         if "status" in child:
             status = child["status"]
             if status == "deleted":
                 self.out.unmappable(f"{place}.status", "a deleted ticket has no contract status")
             else:
-                self._row(child, place, "status_change", new_status=DEFAULT_STATUSES.get(str(status), status))
+                new_status = DEFAULT_STATUSES.get(str(status), status)
+                self._row(child, place, "status_change", suffix("status_change"), new_status=new_status)
         if child.get("assignee_id") is not None:
-            self._row(child, place, "assignment", assignee_id=child["assignee_id"], team_id=group)
-        if "group_id" in child:
-            level = self.mapping.escalation.group_levels.get(str(child["group_id"]))
-            if level is not None:
-                self._row(child, place, "escalation", escalation_level=level, team_id=child["group_id"])
+            assignee = child["assignee_id"]
+            self._row(child, place, "assignment", suffix("assignment"), assignee_id=assignee, team_id=group)
+        if level is not None:
+            team = child["group_id"]
+            self._row(child, place, "escalation", suffix("escalation"), escalation_level=level, team_id=team)
         added = _added_tags(child)
         rules = (
             ("escalation", self.mapping.escalation.tag_pattern),
@@ -229,7 +243,7 @@ class _Update:
                     if event_type == "escalation"
                     else {}
                 )
-                self._row(child, place, event_type, suffix=f":{event_type}", **extra)
+                self._row(child, place, event_type, f":{event_type}", **extra)
         self._concession(child, place, fields)
 
     def _concession(self, child: dict[str, Any], place: str, fields: dict[str, Any]) -> None:
@@ -255,7 +269,7 @@ class _Update:
             child,
             place,
             "concession",
-            suffix=":concession",
+            ":concession",
             concession_type=kind,
             concession_amount=amount,
             currency=currency or rule.default_currency,
@@ -284,6 +298,34 @@ class _Update:
                 **values,
             }
         )
+
+
+def audit_update(audit: Any) -> Any:
+    """A Ticket Audits API audit in the incremental event export's shape: each Create/Change
+    event's `field_name` becomes its key (a custom field's id goes under `custom_ticket_fields`),
+    the audit's `author_id` its updater."""
+    if not isinstance(audit, dict):
+        return audit
+    children = []
+    for event in audit.get("events") or ():
+        if not isinstance(event, dict) or event.get("type") not in ("Create", "Change"):
+            children.append(event)
+            continue
+        name, value = str(event.get("field_name")), event.get("value")
+        child = {
+            "id": event.get("id"),
+            "event_type": event["type"],
+            "previous_value": event.get("previous_value"),
+        }
+        child.update({"custom_ticket_fields": {name: value}} if name.isdigit() else {name: value})
+        children.append(child)
+    return {
+        "id": audit.get("id"),
+        "ticket_id": audit.get("ticket_id"),
+        "created_at": audit.get("created_at"),
+        "updater_id": audit.get("author_id"),
+        "child_events": children,
+    }
 
 
 def _added_tags(child: dict[str, Any]) -> list[str]:

@@ -323,3 +323,83 @@ def test_contact_lens_talk_time_and_skipped_categories() -> None:
     lens = {fx.CONTACT_C: connect.lens_summary(fx.LENS_C, "2026-03-02T11:46:30Z")}
     [row] = _rows(connect.call_rows([(1, fx.CTR_C)], mapping, lens).frame())
     assert row["supervisor_requested"] == "false"  # analysed, the rule did not match
+
+
+def test_a_child_changing_several_fields_gives_each_row_its_own_id() -> None:
+    create = fx._change(9100, "Create", status="new", assignee_id=501, group_id=78)
+    page = {"ticket_events": [fx._audit(9099, 1004, "2026-03-02T10:30:00Z", 502, [create])]}
+    rows = _rows(zendesk.event_rows(page, MAPPING.zendesk, _directory()).frame())
+    assert [(r["event_id"], r["event_type"]) for r in rows] == [
+        ("9100:status_change", "status_change"),
+        ("9100:assignment", "assignment"),
+        ("9100:escalation", "escalation"),
+    ]
+
+
+def test_a_ticket_audits_page_maps_like_the_incremental_event_export() -> None:
+    """The Ticket Audits API (`field_name`/`value` events, the audit's `author_id`) gives the
+    same rows as the same update in the incremental event export."""
+    audits = {
+        "audits": [
+            {
+                "id": 7010,
+                "ticket_id": 1001,
+                "created_at": "2026-03-02T09:40:11Z",
+                "author_id": 501,
+                "events": [
+                    {
+                        "id": 7011,
+                        "type": "Change",
+                        "field_name": "assignee_id",
+                        "value": "501",
+                        "previous_value": None,
+                    },
+                    {
+                        "id": 7012,
+                        "type": "Change",
+                        "field_name": "status",
+                        "value": "solved",
+                        "previous_value": "new",
+                    },
+                    {
+                        "id": 7013,
+                        "type": "Change",
+                        "field_name": "360003",
+                        "value": "25.00",
+                        "previous_value": None,
+                    },
+                    {
+                        "id": 7016,
+                        "type": "Change",
+                        "field_name": "360004",
+                        "value": "refund",
+                        "previous_value": None,
+                    },
+                    {
+                        "id": 7015,
+                        "type": "Change",
+                        "field_name": "tags",
+                        "value": ["billing", "followed_up"],
+                        "previous_value": ["billing"],
+                    },
+                    {"id": 7014, "type": "Comment", "body": "text", "public": True, "author_id": 501},
+                ],
+            }
+        ]
+    }
+    incremental = {"ticket_events": [fx.EVENTS_PAGE["ticket_events"][1]]}
+    keep = [
+        "event_id",
+        "ticket_id",
+        "occurred_at",
+        "event_type",
+        "actor_role",
+        "actor_id",
+        "public",
+        "new_status",
+    ]
+    keep += ["assignee_id", "concession_type", "concession_amount", "currency"]
+    from_audits = zendesk.event_rows(audits, MAPPING.zendesk, _directory()).frame().select(keep)
+    from_export = zendesk.event_rows(incremental, MAPPING.zendesk, _directory()).frame().select(keep)
+    assert from_audits.height == 5  # 7011, 7012, 7013 (with 7016 its type), 7015, 7014
+    assert from_audits.sort("event_id").equals(from_export.sort("event_id"))
