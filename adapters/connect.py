@@ -134,6 +134,8 @@ def _not_a_call(record: dict[str, Any]) -> tuple[str, str] | None:
         return ".InitiationMethod", f"{method}: {NOT_CALL_LEGS[method]}"
     if method not in DIRECTIONS and method != "API":
         return ".InitiationMethod", f"{method} is not a known initiation method"
+    if DIRECTIONS.get(method) == "inbound" and not record.get("Queue") and not record.get("Agent"):
+        return ".Queue", "an inbound contact that never reached a queue (IVR only) is not a call leg"
     return None
 
 

@@ -403,3 +403,12 @@ def test_a_ticket_audits_page_maps_like_the_incremental_event_export() -> None:
     from_export = zendesk.event_rows(incremental, MAPPING.zendesk, _directory()).frame().select(keep)
     assert from_audits.height == 5  # 7011, 7012, 7013 (with 7016 its type), 7015, 7014
     assert from_audits.sort("event_id").equals(from_export.sort("event_id"))
+
+
+def test_an_inbound_contact_that_never_reached_a_queue_is_not_a_call_leg() -> None:
+    ivr_only = {**fx.CTR_B, "Queue": None, "NextContactId": None}
+    [row] = _calls([ivr_only])
+    assert row[MALFORMED] == (
+        "unmappable: record 1.Queue: an inbound contact that never reached a queue (IVR only) is not a"
+        " call leg"
+    )
