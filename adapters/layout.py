@@ -86,11 +86,7 @@ class VendorLanding:
     _legs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def prefix(self, entity: str) -> str:
-        return {
-            "tickets": self.mapping.zendesk.tickets_prefix,
-            "ticket_events": self.mapping.zendesk.ticket_events_prefix,
-            "calls": self.mapping.connect.ctr_prefix,
-        }[entity]
+        return self.mapping.prefixes()[entity]
 
     def format(self, entity: str) -> str:
         return {"tickets": ZENDESK_TICKETS, "ticket_events": ZENDESK_EVENTS, "calls": CONNECT_CTR}[entity]

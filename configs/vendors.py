@@ -217,6 +217,14 @@ class VendorMapping(_Strict):
     zendesk: ZendeskMapping = ZendeskMapping()
     connect: ConnectMapping = ConnectMapping()
 
+    def prefixes(self) -> dict[str, str]:
+        """The landing prefix whose objects feed each contract entity."""
+        return {
+            "tickets": self.zendesk.tickets_prefix,
+            "ticket_events": self.zendesk.ticket_events_prefix,
+            "calls": self.connect.ctr_prefix,
+        }
+
     def digest(self) -> str:
         """A short hash of the mapping, recorded in the run manifest beside the settings'."""
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]

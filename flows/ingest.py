@@ -42,10 +42,13 @@ def ingest_exports(
     that lists no export object at all stops the run (a typo in landing_uri, an empty
     bucket) before the store is touched."""
     landing = open_storage(settings.landing_uri, settings.s3)
-    if not any(next(iter(landing.list(f"{entity}/", hashed=False)), None) for entity in ENTITIES):
+    mapping = settings.vendor_mapping()
+    prefixes = list(mapping.prefixes().values()) if mapping else [f"{entity}/" for entity in ENTITIES]
+    if not any(next(iter(landing.list(prefix, hashed=False)), None) for prefix in prefixes):
         raise NoInput(
             f"the landing {settings.landing_uri} lists no export objects (no file under "
-            f"{', '.join(e + '/' for e in ENTITIES)}): check landing_uri"
+            f"{', '.join(prefixes)}): check landing_uri"
+            + (" and the vendor mapping's prefixes" if mapping else "")
         )
     with hold(
         settings.canonical_store_uri(),
