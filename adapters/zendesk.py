@@ -205,76 +205,74 @@ class _Update:
                 self._change(child, place, group, fields)
 
     def _change(self, child: dict[str, Any], place: str, group: Any, fields: dict[str, Any]) -> None:
-        level = self.mapping.escalation.group_levels.get(str(child.get("group_id")))
-        natives = ("status" in child, child.get("assignee_id") is not None, level is not None)
-        # One child event may change several fields (a ticket's Create does): each row then gets
-        # its event type after the child's id, so event ids stay unique and stable.
-        several = sum(natives) > 1
-
-        def suffix(event_type: str) -> str:
-            return f":{event_type}" if several else ""
-
+        """The rows one Create/Change child gives. A child may change several fields (a ticket's
+        Create sets status, assignee and group at once): when it gives more than one row, each
+        row's id is `<child id>:<event_type>`, so event ids stay unique, and the same for every
+        delivery of the child."""
+        rows: list[tuple[str, dict[str, Any]]] = []
         if "status" in child:
             status = child["status"]
             if status == "deleted":
                 self.out.unmappable(f"{place}.status", "a deleted ticket has no contract status")
             else:
-                new_status = DEFAULT_STATUSES.get(str(status), status)
-                self._row(child, place, "status_change", suffix("status_change"), new_status=new_status)
+                rows.append(("status_change", {"new_status": DEFAULT_STATUSES.get(str(status), status)}))
         if child.get("assignee_id") is not None:
-            assignee = child["assignee_id"]
-            self._row(child, place, "assignment", suffix("assignment"), assignee_id=assignee, team_id=group)
+            rows.append(("assignment", {"assignee_id": child["assignee_id"], "team_id": group}))
+        level = self.mapping.escalation.group_levels.get(str(child.get("group_id")))
         if level is not None:
-            team = child["group_id"]
-            self._row(child, place, "escalation", suffix("escalation"), escalation_level=level, team_id=team)
-        added = _added_tags(child)
-        rules = (
-            ("escalation", self.mapping.escalation.tag_pattern),
-            (
-                "escalation_request",
-                self.mapping.escalation_request and self.mapping.escalation_request.tag_pattern,
-            ),
-            ("follow_up", self.mapping.follow_up and self.mapping.follow_up.tag_pattern),
-        )
-        for event_type, pattern in rules:
-            if pattern and _tag_match(added, pattern) is not None:
-                extra = (
-                    {"escalation_level": self.mapping.escalation.tag_level}
-                    if event_type == "escalation"
-                    else {}
-                )
-                self._row(child, place, event_type, f":{event_type}", **extra)
-        self._concession(child, place, fields)
+            rows.append(("escalation", {"escalation_level": level, "team_id": child["group_id"]}))
+        rows += self._tag_rows(_added_tags(child))
+        concession = self._concession(child, place, fields)
+        if concession is not None:
+            rows.append(("concession", concession))
+        for event_type, values in rows:
+            self._row(child, place, event_type, f":{event_type}" if len(rows) > 1 else "", **values)
 
-    def _concession(self, child: dict[str, Any], place: str, fields: dict[str, Any]) -> None:
+    def _tag_rows(self, added: list[str]) -> list[tuple[str, dict[str, Any]]]:
+        """Escalation, escalation-request and follow-up rows from the tags a change added."""
+        rows: list[tuple[str, dict[str, Any]]] = []
+        escalation = self.mapping.escalation
+        if escalation.tag_pattern:
+            matched = _tag_match(added, escalation.tag_pattern)
+            if matched is not None:  # the pattern's group, when it is a number, is the level
+                level = int(matched) if matched.isdigit() and int(matched) >= 1 else escalation.tag_level
+                rows.append(("escalation", {"escalation_level": level}))
+        for event_type, rule in (
+            ("escalation_request", self.mapping.escalation_request),
+            ("follow_up", self.mapping.follow_up),
+        ):
+            if rule is not None and _tag_match(added, rule.tag_pattern) is not None:
+                rows.append((event_type, {}))
+        return rows
+
+    def _concession(self, child: dict[str, Any], place: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+        """The concession a change of the amount field makes (None: no concession)."""
         rule = self.mapping.concession
         changed = child.get("custom_ticket_fields") or {}
         if rule is None or str(rule.amount_field_id) not in changed:
-            return
+            return None
         amount = changed[str(rule.amount_field_id)]
         if amount in (None, ""):
-            return  # the field cleared: no concession
+            return None  # the field cleared: no concession
         try:
             Decimal(str(amount))
         except InvalidOperation:
             self.out.unmappable(
                 f"{place}.custom_ticket_fields.{rule.amount_field_id}", "the amount is not a number"
             )
-            return
-        kind = fields.get(str(rule.type_field_id)) if rule.type_field_id else None
-        kind = rule.type_map.get(str(kind), kind) if kind else rule.default_type
-        currency = fields.get(str(rule.currency_field_id)) if rule.currency_field_id else None
-        approver = fields.get(str(rule.approved_by_field_id)) if rule.approved_by_field_id else None
-        self._row(
-            child,
-            place,
-            "concession",
-            ":concession",
-            concession_type=kind,
-            concession_amount=amount,
-            currency=currency or rule.default_currency,
-            approved_by=approver,
-        )
+            return None
+
+        def field(field_id: int | None) -> Any:
+            return fields.get(str(field_id)) if field_id else None
+
+        kind = field(rule.type_field_id)
+        return {
+            "concession_type": rule.type_map.get(str(kind), kind) if kind else rule.default_type,
+            "concession_amount": amount,
+            "currency": field(rule.currency_field_id) or rule.default_currency,
+            "approved_by": field(rule.approved_by_field_id),
+            "reason_code": field(rule.reason_code_field_id),
+        }
 
     def _row(
         self, child: dict[str, Any], place: str, event_type: str, suffix: str = "", **values: Any

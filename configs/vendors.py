@@ -101,7 +101,8 @@ class ZendeskEscalation(_Strict):
     """A change of group into one of these groups is an escalation of that level (>= 1)."""
 
     group_levels: dict[str, Annotated[int, Field(ge=1)]] = {}
-    # Or a tag added: (pattern, level).
+    # Or a tag added matching this; its first group, when it is a number >= 1, is the level
+    # (`escalated_t(\d)`), else `tag_level`.
     tag_pattern: str | None = None
     tag_level: Annotated[int, Field(ge=1)] = 1
 
@@ -114,6 +115,7 @@ class ZendeskConcession(_Strict):
     type_field_id: int | None = None
     currency_field_id: int | None = None
     approved_by_field_id: int | None = None
+    reason_code_field_id: int | None = None
     default_type: (
         Literal["credit", "refund", "free_service", "replacement", "discount", "fee_waiver"] | None
     ) = None
