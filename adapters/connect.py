@@ -44,7 +44,7 @@ class LensSummary:
 
     analysed_at: str  # the file key's timestamp (ISO, UTC)
     completed: bool
-    agent_interruptions: int
+    agent_interruptions: int | None
     sentiment_start: float | None
     sentiment_end: float | None
     talk_seconds: float | None
@@ -59,9 +59,8 @@ def lens_summary(analysis: dict[str, Any], analysed_at: str) -> LensSummary:
         analysis, "ConversationCharacteristics", "Sentiment", "SentimentByPeriod", "QUARTER", "CUSTOMER"
     )
     scores = [q.get("Score") for q in quarters or () if isinstance(q, dict) and q.get("Score") is not None]
-    by_interrupter = _get(
-        analysis, "ConversationCharacteristics", "Interruptions", "InterruptionsByInterrupter"
-    )
+    interruptions = _get(analysis, "ConversationCharacteristics", "Interruptions")
+    by_interrupter = _get(interruptions, "InterruptionsByInterrupter")
     skipped = {
         entity.get("CategoryName")
         for skip in _get(analysis, "JobDetails", "SkippedAnalysis") or ()
@@ -72,7 +71,8 @@ def lens_summary(analysis: dict[str, Any], analysed_at: str) -> LensSummary:
     return LensSummary(
         analysed_at=analysed_at,
         completed=analysis.get("JobStatus", "COMPLETED") == "COMPLETED",
-        agent_interruptions=len((by_interrupter or {}).get("AGENT") or ()),
+        # No `Interruptions` at all: not measured (null); an empty one: none (0).
+        agent_interruptions=None if interruptions is None else len((by_interrupter or {}).get("AGENT") or ()),
         sentiment_start=scores[0] if scores else None,
         sentiment_end=scores[-1] if scores else None,
         talk_seconds=talk / 1000 if isinstance(talk, int | float) else None,
@@ -238,15 +238,18 @@ def _outcome(
     by_id: dict[str, dict[str, Any]],
     mapping: ConnectMapping,
 ) -> str | None:
-    """`callback_promised` for the inbound leg a queued callback was requested on; `abandoned`
-    for an unanswered inbound or transfer leg; else the mapped disposition attribute."""
+    """The mapped disposition attribute when the contact has one; else, for an unanswered leg,
+    `callback_promised` when its next leg is the callback it asked for, and `abandoned` for an
+    inbound or transfer leg."""
+    value = _attribute(attributes, mapping.outcome_attribute)
+    if value:
+        return mapping.outcome_map.get(value, value)
     following = by_id.get(record.get("NextContactId") or "")
     if answered is None and following is not None and following.get("InitiationMethod") == "CALLBACK":
         return "callback_promised"
     if answered is None and DIRECTIONS.get(record.get("InitiationMethod", "")) in ("inbound", "transfer"):
         return "abandoned"
-    value = _attribute(attributes, mapping.outcome_attribute)
-    return mapping.outcome_map.get(value, value) if value else None
+    return None
 
 
 def _get(value: Any, *path: str) -> Any:

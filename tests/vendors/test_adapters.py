@@ -412,3 +412,18 @@ def test_an_inbound_contact_that_never_reached_a_queue_is_not_a_call_leg() -> No
         "unmappable: record 1.Queue: an inbound contact that never reached a queue (IVR only) is not a"
         " call leg"
     )
+
+
+def test_an_analysis_without_interruptions_leaves_them_unknown() -> None:
+    analysis = {**fx.LENS_C, "ConversationCharacteristics": {"TalkTime": {"TotalTimeMillis": 1000}}}
+    assert connect.lens_summary(analysis, fx.LENS_TIME).agent_interruptions is None
+
+
+def test_the_disposition_attribute_wins_over_the_derived_outcome() -> None:
+    unanswered = {
+        **fx.CTR_B,
+        "NextContactId": None,
+        "Attributes": {"zendesk_user_id": "9001", "disposition": "fixed"},
+    }
+    [row] = _calls([unanswered])
+    assert row["outcome"] == "resolved"
