@@ -2,16 +2,19 @@
 
 Everything lives under `.quickstart/` (git-ignored), so a second run works: the landing
 folder is regenerated (same seed, same files), the warehouse keeps its history and gets a
-new table version with identical contents.
+new table version with identical contents. With `vendor="zendesk+connect"` the same sample is
+written as Zendesk + Amazon Connect exports under `.quickstart/vendor/` (landing, warehouse,
+reports of its own) and the flows read it through the adapters with the generated mapping file.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from warehouse.secrets import PSEUDONYM_KEY_ENV, ensure_local_key
 QUICKSTART_DIR = Path(".quickstart")
 QUICKSTART_DAYS = 42
 S3_BUCKET = "support-audit-quickstart"
+VENDOR_DIR = "vendor"  # the vendor quickstart's folder (and S3 prefix): its own store and tables
 
 
 @dataclass(frozen=True)
@@ -40,8 +44,25 @@ def local_places(root: Path = QUICKSTART_DIR) -> QuickstartPlaces:
     )
 
 
-def s3_places(bucket: str = S3_BUCKET) -> QuickstartPlaces:
-    return QuickstartPlaces(f"s3://{bucket}/landing", f"s3://{bucket}/warehouse", f"s3://{bucket}/reports")
+def s3_places(bucket: str = S3_BUCKET, prefix: str = "") -> QuickstartPlaces:
+    base = f"s3://{bucket}/{prefix}"
+    return QuickstartPlaces(f"{base}landing", f"{base}warehouse", f"{base}reports")
+
+
+def vendor_settings(folder: Path, mapping: bytes) -> Path:
+    """The mapping file the generator wrote, copied next to a settings overlay that turns the
+    vendor landing on (`--config` for the flows and for runs of your own)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mapping_file = folder / "mapping.toml"
+    mapping_file.write_bytes(mapping)
+    overlay = folder / "settings.toml"
+    overlay.write_text(
+        "# The vendor quickstart's settings overlay (docs/vendors.md)\n"
+        'landing_vendor = "zendesk+connect"\n'
+        f"vendor_mapping_path = {json.dumps(str(mapping_file.resolve()))}\n",
+        encoding="utf-8",
+    )
+    return overlay
 
 
 @contextmanager
@@ -69,13 +90,15 @@ def run_quickstart(
     root: Path = QUICKSTART_DIR,
     end_date: date | None = None,
     sample: GeneratorConfig | None = None,
+    vendor: str = "contract",
 ) -> str:
     """Generate, audit the latest mature day, backfill the week before it, report. Returns the summary.
 
-    `sample` replaces the default six-week, 20-agent sample (tests use a smaller one).
+    `sample` replaces the default six-week, 20-agent sample (tests use a smaller one). `vendor`
+    `zendesk+connect` writes it as Zendesk + Amazon Connect exports (no bad rows: they have no
+    vendor form) and runs the flows on them with the generated mapping.
     """
     from configs.settings import load_settings
-    from devtools.sample_data import generate_exports
     from flows.daily import backfill, daily_audit
     from flows.windows import default_audit_date
 
@@ -83,27 +106,50 @@ def run_quickstart(
     key = ensure_local_key(root / ".pseudonym-key")
     os.environ.setdefault(PSEUDONYM_KEY_ENV, key.decode())
     end = end_date or datetime.now(UTC).date() - timedelta(days=1)
+    contract = vendor == "contract"
     with _s3_endpoint(root) if use_s3 else nullcontext() as endpoint:
-        places = s3_places() if use_s3 else local_places(root)
+        prefix = "" if contract else f"{VENDOR_DIR}/"
+        places = s3_places(prefix=prefix) if use_s3 else local_places(root / prefix)
         settings = load_settings(env="local", landing_uri=places.landing)
         if not use_s3:
             shutil.rmtree(places.landing, ignore_errors=True)
         sample = sample or GeneratorConfig(end_date=end, days=QUICKSTART_DAYS)
-        generated = generate_exports(places.landing, sample, settings.s3)
-        print(generated.text())
+        if not contract:
+            sample = replace(sample, bad_row_share=0.0)  # bad rows have no vendor form
+        overlay = generate_landing(
+            places.landing, sample, settings.s3, None if contract else root / VENDOR_DIR
+        )
         policy = settings.policy()
         audit_date = default_audit_date(sample.end_date, policy)
         common: dict[str, Any] = {
             "landing": places.landing,
             "warehouse": places.warehouse,
             "reports": places.reports,
+            "config": str(overlay) if overlay else None,
         }
         daily = daily_audit(audit_date=None, **common)
         week = backfill(start=audit_date - timedelta(days=7), end=audit_date - timedelta(days=1), **common)
         if use_s3:  # the embedded endpoint's data goes when it stops: keep a copy to open
-            local = mirror_reports(places.reports, root / "s3-reports", settings.s3)
+            local = mirror_reports(places.reports, root / prefix / "s3-reports", settings.s3)
             daily = _with_local_links(daily, places.reports, local)
-        return summary_text(places, daily, week, endpoint, key_file=root / ".pseudonym-key")
+        return summary_text(places, daily, week, endpoint, key_file=root / ".pseudonym-key", config=overlay)
+
+
+def generate_landing(
+    landing: str, sample: GeneratorConfig, s3: Any, vendor_folder: Path | None
+) -> Path | None:
+    """Write the sample exports and print their summary: contract v1, or (with `vendor_folder`)
+    Zendesk + Connect exports, whose mapping and settings overlay go to that local folder (the
+    overlay is returned, for the flows' `config`)."""
+    from devtools.sample_data import generate_exports, generate_vendor_exports
+    from devtools.sample_data.vendors import MAPPING_KEY
+    from storage import open_storage
+
+    if vendor_folder is None:
+        print(generate_exports(landing, sample, s3).text())
+        return None
+    print(generate_vendor_exports(landing, sample, s3).text())
+    return vendor_settings(vendor_folder, open_storage(landing, s3).read_bytes(MAPPING_KEY))
 
 
 def mirror_reports(reports_uri: str, local_dir: Path, s3: Any) -> Path:
@@ -144,6 +190,7 @@ def summary_text(
     week: list[dict[str, Any]],
     endpoint: str | None,
     key_file: Path | None = None,
+    config: Path | None = None,
 ) -> str:
     head = daily["headline"]
     validation = "passed" if daily["validation_passed"] else "FAILED"
@@ -174,6 +221,7 @@ def summary_text(
         lines.append(f"Terminal view:  .venv/bin/audit report --date {day} --warehouse {places.warehouse}")
         if key_file is not None:  # the quickstart's pseudonym key, for runs of your own on its folders
             where = f"--landing {places.landing} --warehouse {places.warehouse} --reports {places.reports}"
+            where += f" --config {config}" if config else ""
             lines.append(
                 f"Run it yourself: export {PSEUDONYM_KEY_ENV}=$(cat {key_file}); .venv/bin/audit run {where}"
             )

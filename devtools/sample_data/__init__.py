@@ -19,6 +19,7 @@ _HOMES = {
     "ensure_benchmark_exports": "generate",
     "ensure_exports": "generate",
     "generate_exports": "generate",
+    "generate_vendor_exports": "vendors",
 }
 __all__ = sorted(_HOMES)
 

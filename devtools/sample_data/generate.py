@@ -68,6 +68,7 @@ class GenerationSummary:
     rows: dict[str, int] = field(default_factory=dict)  # good rows written per entity
     bad_rows: dict[str, dict[str, int]] = field(default_factory=dict)
     plants: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # more lines for the summary (the vendor mapping)
 
     def text(self) -> str:
         """A short human summary: where, how much, what was planted."""
@@ -89,7 +90,7 @@ class GenerationSummary:
             lines.append(f"  corrupt file:            {faults['corrupt_file']}")
         if "redelivered_file" in faults:
             lines.append(f"  re-delivered file:       {faults['redelivered_file']['copy']}")
-        return "\n".join(lines)
+        return "\n".join([*lines, *self.notes])
 
 
 def _streams(seed: int) -> dict[str, np.random.Generator]:
@@ -258,7 +259,7 @@ def generate_exports(
             summary.rows[entity] += item.rows
     summary.bad_rows = log.bad_rows
     summary.plants = planted_ids(data) | {"faults": {"bad_rows": log.bad_rows, **log.faults}}
-    summary.plants["generator"] = _describe(config)
+    summary.plants["generator"] = describe_config(config)
     # Written last: its presence marks a complete landing area (see ensure_exports).
     storage.write_bytes(
         PLANTS_KEY, json.dumps(summary.plants, indent=2, sort_keys=True).encode(), "application/json"
@@ -273,7 +274,7 @@ def ensure_exports(cache_dir: str | Path, config: GeneratorConfig) -> Path:
     """
     root = Path(cache_dir)
     marker = root / PLANTS_KEY
-    wanted = json.loads(json.dumps(_describe(config)))  # tuples as JSON lists
+    wanted = json.loads(json.dumps(describe_config(config)))  # tuples as JSON lists
     if marker.exists() and json.loads(marker.read_text()).get("generator") == wanted:
         return root
     generate_exports(str(root), config)
@@ -285,7 +286,7 @@ def ensure_benchmark_exports(cache_dir: str | Path, end_date: date = BENCHMARK_E
     return ensure_exports(cache_dir, benchmark_config(end_date, seed))
 
 
-def _describe(config: GeneratorConfig) -> dict[str, Any]:
+def describe_config(config: GeneratorConfig) -> dict[str, Any]:
     return {
         "seed": config.seed,
         "start_date": config.start_date.isoformat(),
