@@ -7,10 +7,10 @@ export UV_LINK_MODE := copy
 # No usage telemetry from the ephemeral Prefect server the flows start.
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: help uv venv quickstart quickstart-s3 test test-fast lint typecheck bench bench-scale browser clean
+.PHONY: help uv venv quickstart quickstart-s3 quickstart-vendor test test-fast lint typecheck bench bench-scale browser clean
 
 help: ## Show the targets
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 uv: ## Install uv with pip when it is missing
 	@command -v uv >/dev/null 2>&1 || test -x $(HOME)/.local/bin/uv || $(PYTHON) -m pip install --user --quiet uv || $(PYTHON) -m pip install --quiet uv
@@ -23,6 +23,9 @@ quickstart: venv ## Generate sample exports, run the audit flows, publish tables
 
 quickstart-s3: venv ## The quickstart through the embedded local S3 endpoint
 	@.venv/bin/audit quickstart --s3
+
+quickstart-vendor: venv ## The quickstart on the sample written as Zendesk + Amazon Connect exports (docs/vendors.md)
+	@.venv/bin/audit quickstart --vendor zendesk+connect
 
 browser: ## Install Debian's Chromium for the report's browser test (skipped when apt is unavailable)
 	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
