@@ -208,7 +208,23 @@ def scorecard_columns(level: Literal["agent", "team"]) -> tuple[Column, ...]:
         c for kind in ("rate", "measure", "ratio", "count") for m in metrics(kind) for c in _metric_columns(m)
     ]
     volumes = [Column(m.name, pl.Int64(), m.description) for m in VOLUMES]
-    return (*keys, *volumes, *body, RUN_ID)
+    return (*keys, *volumes, *body, WITHHELD_METRICS, RUN_ID)
+
+
+WITHHELD_METRICS = Column(
+    "withheld_metrics",
+    pl.List(pl.String()),
+    "Metrics whose columns are null on this row because the inputs cannot support them, each as "
+    "'<metric>: <why>' (a vendor mapping that names no follow-up tag, no escalation group or queue, "
+    "...: docs/vendors.md). Empty: every metric was computed.",
+)
+
+
+def metric_column_names(name: str) -> list[str]:
+    """The scorecard columns of one metric (its rate parts, statistics or count)."""
+    m = metric(name)
+    columns = [c.name for c in _metric_columns(m)]
+    return [c for c in columns if c != "talk_minutes"] if m.kind == "ratio" else columns
 
 
 def _published(

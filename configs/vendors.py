@@ -219,6 +219,44 @@ class VendorMapping(_Strict):
     zendesk: ZendeskMapping = ZendeskMapping()
     connect: ConnectMapping = ConnectMapping()
 
+    def withheld(self) -> dict[str, str]:
+        """Scorecard metrics this mapping cannot support, and why: they are published as null
+        with the reason (`withheld_metrics`), not as zero. A metric with one of several sources
+        mapped (concessions from Zendesk only) is computed from what is mapped."""
+        z, c = self.zendesk, self.connect
+        gaps: dict[str, str] = {}
+        if z.follow_up is None:
+            why = "zendesk.follow_up is not mapped, so agent follow-ups on tickets cannot be seen"
+            gaps |= dict.fromkeys(("follow_up", "hours_to_follow_up"), why)
+        if not z.escalation.group_levels and not z.escalation.tag_pattern:
+            why = "zendesk.escalation maps no group or tag, so ticket escalations cannot be seen"
+            gaps |= dict.fromkeys(("escalation", "missed_escalation", "late_escalation"), why)
+        elif not c.escalation_queues and not c.escalated_to_attribute:
+            why = (
+                "connect.escalation_queues and connect.escalated_to_attribute are unset, so call"
+                " escalations cannot be seen"
+            )
+            gaps |= dict.fromkeys(("escalation", "missed_escalation", "late_escalation"), why)
+        if z.escalation_request is None:
+            gaps.setdefault(
+                "late_escalation", "zendesk.escalation_request is not mapped, so request times are unknown"
+            )
+            if not c.supervisor_request_categories:
+                gaps.setdefault(
+                    "missed_escalation",
+                    "neither zendesk.escalation_request nor connect.supervisor_request_categories is mapped",
+                )
+        if z.concession is None and c.concession_amount_attribute is None:
+            why = "neither zendesk.concession nor connect.concession_amount_attribute is mapped"
+            gaps |= dict.fromkeys(("concessions", "policy_violations", "concession_flags"), why)
+        if z.csat_good is None and z.csat_bad is None:
+            gaps |= dict.fromkeys(
+                ("csat_good", "csat_score"), "zendesk.csat_good and zendesk.csat_bad are unset"
+            )
+        if c.satisfaction_attribute is None:
+            gaps["satisfaction_confirmed"] = "connect.satisfaction_attribute is unset"
+        return gaps
+
     def prefixes(self) -> dict[str, str]:
         """The landing prefix whose objects feed each contract entity."""
         return {

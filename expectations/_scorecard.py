@@ -105,8 +105,25 @@ def rates_long(frame: pl.LazyFrame, key: Sequence[str], params: SuiteParams) -> 
     ]
     if not parts:  # no metric at all: an empty view (the table's suite names the missing columns)
         parts = [frame.select(*keys, *(pl.lit(None).alias(c) for c in ("metric", *RATE_COLUMNS))).clear()]
-    long = pl.concat(parts, how="vertical_relaxed")
+    long = _without_withheld(pl.concat(parts, how="vertical_relaxed"), frame, keys, "metric")
     return long.with_columns(low_volume_check(params.min_volume), null_rate_check())
+
+
+def _without_withheld(
+    long: pl.LazyFrame, frame: pl.LazyFrame, keys: Sequence[str], item: str
+) -> pl.LazyFrame:
+    """Drop the view rows of metrics a scorecard row withholds (`withheld_metrics`): their
+    columns are null on purpose (not computable from the inputs), not broken."""
+    if frame.collect_schema().get("withheld_metrics") != pl.List(pl.String()) or not keys:
+        return long  # no such column (or a broken one, which the table's suite reports)
+    withheld = (
+        frame.select(*keys, pl.col("withheld_metrics").list.eval(pl.element().str.split(": ").list.first()))
+        .explode("withheld_metrics")
+        .drop_nulls("withheld_metrics")
+        .rename({"withheld_metrics": item})
+    )
+    # A rates-view row is a metric; a counts-view row a count column, named as its metric.
+    return long.join(withheld, on=[*keys, item], how="anti", nulls_equal=True)
 
 
 def rate_rules(columns: Sequence[str], params: SuiteParams) -> list[gxe.Expectation]:
@@ -149,7 +166,7 @@ def counts_long(frame: pl.LazyFrame, key: Sequence[str], params: SuiteParams) ->
     ]
     if not parts:
         parts = [frame.select(*keys, pl.lit(None).alias("count"), pl.lit(None).alias("value")).clear()]
-    return pl.concat(parts, how="vertical_relaxed")
+    return _without_withheld(pl.concat(parts, how="vertical_relaxed"), frame, keys, "count")
 
 
 def count_rules(columns: Sequence[str], params: SuiteParams) -> list[gxe.Expectation]:

@@ -174,8 +174,19 @@ def _refuse_without_input(
 def compute_metrics(run: AuditRun, audit_date: date, inputs: DayInputs) -> dict[str, pl.DataFrame]:
     """Every metric table for the day (pure Polars, see transforms/audit.py)."""
     return collect_audit(
-        run_audit(inputs.tables, audit_window(run, audit_date, inputs.cutoff_day), run.policy)
+        run_audit(
+            inputs.tables,
+            audit_window(run, audit_date, inputs.cutoff_day),
+            run.policy,
+            withheld=withheld_metrics(run.settings),
+        )
     )
+
+
+def withheld_metrics(settings: AuditSettings) -> dict[str, str]:
+    """The metrics the vendor mapping cannot support (none for a contract landing)."""
+    mapping = settings.vendor_mapping()
+    return mapping.withheld() if mapping else {}
 
 
 def audit_window(run: AuditRun, audit_date: date, newest_export: date | None) -> AuditWindow:

@@ -7,6 +7,8 @@ each metric family of the catalogue, then the scorecards that sum their parts. P
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import polars as pl
 
 import catalogue
@@ -19,11 +21,18 @@ from transforms.scorecards import build_scorecards
 __all__ = ["CanonicalTables", "collect_audit", "run_audit"]
 
 
-def run_audit(inputs: CanonicalTables, window: AuditWindow, policy: Policy) -> dict[str, pl.LazyFrame]:
+def run_audit(
+    inputs: CanonicalTables,
+    window: AuditWindow,
+    policy: Policy,
+    withheld: Mapping[str, str] | None = None,
+) -> dict[str, pl.LazyFrame]:
     """Every metric table for `window.audit_date`, keyed by published table name (catalogue order).
 
     Evidence tables still carry `customer_id`; publishing pseudonymises it. Each family gets only
     the rows it can use (`transforms.scope.day_scope`), so a day does not attribute the whole history.
+    `withheld` names the metrics the inputs cannot support (a vendor mapping's gaps) and why: the
+    scorecards publish them as null with the reason.
     """
     scope = day_scope(inputs, window, policy)
     # Each family is computed as soon as it is built: its tables and its scorecard parts share one
@@ -39,6 +48,7 @@ def run_audit(inputs: CanonicalTables, window: AuditWindow, policy: Policy) -> d
         contacts=scope.contacts,
         audit_date=window.audit_date,
         min_volume=policy.min_volume,
+        withheld=withheld,
     )
     tables = {"agent_scorecard": agent_scorecard, "team_scorecard": team_scorecard}
     for result in results:

@@ -10,7 +10,7 @@ fixes the published columns: a day with no parts for a metric still has its colu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Final, Literal
 
@@ -214,7 +214,10 @@ def _daily(
     rates = [expr for m in _rates() for expr in rate_columns(m, min_volume)]
     return (
         frame.with_columns(*rates, *ratio_columns())
-        .with_columns(pl.col(*_volumes(), *_counts()).cast(pl.Int64))
+        .with_columns(
+            pl.col(*_volumes(), *_counts()).cast(pl.Int64),
+            pl.lit(pl.Series([[]], dtype=pl.List(pl.String()))).alias("withheld_metrics"),
+        )
         .select(scorecard_columns(level))
         .sort(keys, nulls_last=True)
     )
@@ -227,6 +230,7 @@ def build_scorecards(
     contacts: pl.LazyFrame,
     audit_date: date | None,
     min_volume: int,
+    withheld: Mapping[str, str] | None = None,
 ) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """(agent_scorecard, team_scorecard): one row per (audit_date, agent) / (audit_date, team).
 
@@ -236,6 +240,8 @@ def build_scorecards(
             its rows closed on the day (each contact exactly once, to its agent and team).
         audit_date: keep only this day; None keeps every day present (backfills, tests).
         min_volume: denominators under it are marked `<m>_low_volume`.
+        withheld: metric name -> why the inputs cannot support it: its columns are null (not
+            zero) and the reason is listed in `withheld_metrics`.
     Rows without an agent reach only the team scorecard; rows without a team only the agent
     scorecard. Collecting raises ValueError for a part name the catalogue does not publish.
     """
@@ -249,9 +255,38 @@ def build_scorecards(
             f.filter(on_day) for f in (rates_, measures_, counts_, universe)
         )
     return (
-        _daily("agent", rates_, measures_, counts_, universe, min_volume),
-        _daily("team", rates_, measures_, counts_, universe, min_volume),
+        _withhold(_daily("agent", rates_, measures_, counts_, universe, min_volume), withheld or {}),
+        _withhold(_daily("team", rates_, measures_, counts_, universe, min_volume), withheld or {}),
     )
+
+
+def _withheld_in_week(weekly: pl.LazyFrame) -> pl.LazyFrame:
+    """A metric withheld on any day of the week is withheld for the week (its sums would count
+    the days it was computed only)."""
+    names = pl.col("withheld_metrics").list.eval(pl.element().str.split(": ").list.first())
+    present = set(weekly.collect_schema().names())
+    return weekly.with_columns(
+        pl.when(names.list.contains(m.name)).then(None).otherwise(pl.col(column)).alias(column)
+        for m in catalogue.METRICS
+        for column in catalogue.metric_column_names(m.name)
+        if column in present
+    )
+
+
+def _withhold(scorecard: pl.LazyFrame, withheld: Mapping[str, str]) -> pl.LazyFrame:
+    """Null every column of the withheld metrics and list them, with why, in `withheld_metrics`.
+
+    A follow-up rate computed without the follow-up events is not a low rate, it is unknown:
+    publishing it as 0 % would flag every agent."""
+    schema = scorecard.collect_schema()
+    nulls = [
+        pl.lit(None, schema[column]).alias(column)
+        for name in sorted(withheld)
+        for column in catalogue.metric_column_names(name)
+    ]
+    notes = sorted(f"{name}: {why}" for name, why in withheld.items())
+    listed = pl.lit(pl.Series([notes], dtype=pl.List(pl.String()))).alias("withheld_metrics")
+    return scorecard.with_columns(*nulls, listed).select(schema.names())
 
 
 # --- weekly scorecards ----------------------------------------------------------------------------
@@ -288,9 +323,12 @@ def weekly_scorecards(
     ]
     if level == "agent":
         aggs.append(pl.col("team_id").sort_by("audit_date").last())
+    aggs.append(
+        pl.col("withheld_metrics").list.explode(keep_nulls=False, empty_as_null=False).unique().sort()
+    )
     weekly = daily.with_columns(_week_columns()).group_by(week_keys).agg(aggs)
     rates = [expr for m in _rates() for expr in rate_columns(m, min_volume)]
-    weekly = weekly.with_columns(*rates, *ratio_columns())
+    weekly = _withheld_in_week(weekly.with_columns(*rates, *ratio_columns()))
     if measures is not None:
         stats = (
             _concat(measures, MEASURES_SCHEMA, "measure")

@@ -87,10 +87,11 @@ def test_scorecard_columns_six_per_rate_one_per_statistic_and_count() -> None:
     rates = catalogue.rate_metrics()
     stats = [f"{m.name}_{s}" for m in catalogue.metrics("measure") for s in m.stats]
     counts = [m.name for m in catalogue.metrics("count")]
-    expected_width = 2 + 3 + 6 * len(rates) + len(stats) + 3 + len(counts) + 1  # keys, volumes, ..., run_id
+    # keys, volumes, rates, statistics, the ratio's three, counts, withheld_metrics, run_id
+    expected_width = 2 + 3 + 6 * len(rates) + len(stats) + 3 + len(counts) + 2
     assert len(names) == len(set(names)) == expected_width
     assert names[:5] == ["audit_date", "team_id", "contacts", "tickets_solved", "calls_answered"]
-    assert names[-1] == "run_id"
+    assert names[-2:] == ["withheld_metrics", "run_id"]
     assert {"follow_up_ci_low", "hold_seconds_p90", "csat_score_mean", "reopen_pending"} <= set(names)
 
 

@@ -200,6 +200,8 @@ def _scorecard(level: str, ids: list[str | None]) -> pl.DataFrame:
             columns[name] = pl.Series(name, [0] * n, dtype=pl.Int64)
         elif name.endswith("_low_volume"):
             columns[name] = pl.Series(name, [True] * n)
+        elif name == "withheld_metrics":
+            columns[name] = pl.Series(name, [[]] * n, dtype=pl.List(pl.String()))
         else:
             columns[name] = pl.Series(name, [None] * n, dtype=pl.Float64)
     return pl.DataFrame([*columns.values(), pl.Series("run_id", [RUN] * n)])

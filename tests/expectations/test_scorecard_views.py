@@ -306,3 +306,14 @@ def test_without_min_volume_low_volume_passes_iff_one_threshold_explains_it(mark
     checked = frame.select(low_volume_check(None)).to_series()
     explained = any(all(low == (d < t) for d, low in marks) for t in range(0, 12))
     assert checked.all() == explained
+
+
+def test_a_withheld_metric_passes_null_and_an_unexplained_null_fails(tmp_path):
+    frame = s.agent_scorecard()
+    follow_up = [c for c in frame.columns if c.startswith("follow_up_")]
+    nulled = frame.with_columns(pl.lit(None, frame.schema[c]).alias(c) for c in follow_up)
+    notes = [["follow_up: zendesk.follow_up is not mapped"]] * nulled.height
+    withheld = nulled.with_columns(pl.Series("withheld_metrics", notes, dtype=pl.List(pl.String())))
+    assert validate("agent_scorecard", withheld, tmp_path / "withheld").critical_passed
+    unexplained = failed(validate("agent_scorecard", nulled, tmp_path / "unexplained"))
+    assert unexplained[("expect_column_values_to_not_be_null", "follow_up_numerator")][:2] == (2, (A1, A2))

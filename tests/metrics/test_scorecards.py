@@ -482,3 +482,44 @@ def test_weekly_interruption_ratio_is_re_summed_not_averaged() -> None:
     assert pick(weekly, "agent_interruptions", "talk_minutes", "interruptions_per_10_talk_minutes") == [
         (6, 15.0, 4.0)
     ]
+
+
+# --- withheld metrics -----------------------------------------------------------------------------
+
+
+def test_a_withheld_metric_is_null_with_its_reason_not_zero() -> None:
+    rates = rate_parts((D, "a1", "T1", "follow_up", 0, 1), (D, "a1", "T1", "reopen", 1, 2))
+    counts = count_parts((D, "a1", "T1", "concessions", 2))
+    contacts = contact_rows((D, "a1", "T1", "ticket"), (D, "a1", "T1", "ticket"))
+    why = {"follow_up": "zendesk.follow_up is not mapped", "concessions": "no concession mapping"}
+    agent, team = build_scorecards([rates], [], [counts], contacts, D, 20, withheld=why)
+    row = agent.collect().row(0, named=True)
+    follow_up = [c for c in row if c.startswith("follow_up_")]
+    assert len(follow_up) == 6 and all(row[c] is None for c in follow_up)
+    assert row["concessions"] is None  # not 2: the count is withheld too
+    assert (row["reopen_numerator"], row["reopen_denominator"], row["reopen_rate"]) == (1, 2, 0.5)
+    assert row["withheld_metrics"] == [
+        "concessions: no concession mapping",
+        "follow_up: zendesk.follow_up is not mapped",
+    ]
+    assert team.collect()["withheld_metrics"].to_list() == [row["withheld_metrics"]]
+    # Nothing withheld: the list is empty, the values are there.
+    plain, _ = build_scorecards([rates], [], [counts], contacts, D, 20)
+    computed = plain.collect().row(0, named=True)
+    assert (computed["follow_up_denominator"], computed["concessions"], computed["withheld_metrics"]) == (
+        1,
+        2,
+        [],
+    )
+
+
+def test_a_metric_withheld_on_any_day_is_withheld_for_its_week() -> None:
+    days = (D, D + timedelta(days=1))
+    rates = rate_parts(*((d, "a1", "T1", "follow_up", 1, 1) for d in days))
+    contacts = contact_rows(*((d, "a1", "T1", "ticket") for d in days))
+    first, _ = build_scorecards([rates], [], [], contacts, days[0], 20, withheld={"follow_up": "why"})
+    second, _ = build_scorecards([rates], [], [], contacts, days[1], 20)
+    weekly = weekly_scorecards(pl.concat([first, second]), 20).collect().row(0, named=True)
+    assert (weekly["follow_up_numerator"], weekly["follow_up_rate"]) == (None, None)
+    assert weekly["withheld_metrics"] == ["follow_up: why"]
+    assert weekly["contacts"] == 2

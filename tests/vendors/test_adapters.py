@@ -427,3 +427,27 @@ def test_the_disposition_attribute_wins_over_the_derived_outcome() -> None:
     }
     [row] = _calls([unanswered])
     assert row["outcome"] == "resolved"
+
+
+def test_a_mapping_withholds_the_metrics_it_cannot_support() -> None:
+    assert MAPPING.withheld() == {"satisfaction_confirmed": "connect.satisfaction_attribute is unset"}
+    bare = VendorMapping()  # every default: nothing mapped beyond the ids and the category
+    gaps = bare.withheld()
+    assert sorted(gaps) == [
+        "concession_flags",
+        "concessions",
+        "csat_good",
+        "csat_score",
+        "escalation",
+        "follow_up",
+        "hours_to_follow_up",
+        "late_escalation",
+        "missed_escalation",
+        "policy_violations",
+        "satisfaction_confirmed",
+    ]
+    assert (
+        gaps["follow_up"] == "zendesk.follow_up is not mapped, so agent follow-ups on tickets cannot be seen"
+    )
+    calls_only = VendorMapping.model_validate({"zendesk": {"escalation": {"group_levels": {"78": 1}}}})
+    assert calls_only.withheld()["escalation"].startswith("connect.escalation_queues and")

@@ -35,6 +35,9 @@ def test_audit_run_publishes_a_day_read_from_vendor_exports(
     assert isinstance(scorecard, pl.DataFrame)
     ana = scorecard.filter(pl.col("agent_id") == "501").row(0, named=True)
     assert (ana["tickets_solved"], ana["calls_answered"], ana["agent_interruptions"]) == (2, 2, 3)
+    # The fixture's mapping names no survey attribute: satisfaction is withheld, not 0 %.
+    assert ana["withheld_metrics"] == ["satisfaction_confirmed: connect.satisfaction_attribute is unset"]
+    assert ana["satisfaction_confirmed_rate"] is None and ana["satisfaction_confirmed_denominator"] is None
     quarantine = pl.from_arrow(DeltaTable(str(tmp_path / "warehouse" / "quarantine")).to_pyarrow_table())
     assert isinstance(quarantine, pl.DataFrame)
     assert quarantine["reason"].value_counts().sort("reason").rows() == [("unmappable_vendor_record", 4)]
