@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import polars as pl
@@ -36,6 +37,7 @@ ZENDESK_TICKETS = "zendesk-tickets"
 ZENDESK_EVENTS = "zendesk-ticket-events"
 CONNECT_CTR = "connect-ctr"
 VENDOR_FORMATS = (ZENDESK_TICKETS, ZENDESK_EVENTS, CONNECT_CTR)
+LENS_READERS = 16  # Contact Lens files read at once (small objects: latency-bound)
 
 _DAY = re.compile(
     r"(?:^|/)(?:(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})(?:/|$)"
@@ -79,7 +81,7 @@ class VendorLanding:
     mapping: VendorMapping
     limits: ReadLimits = field(default_factory=ReadLimits)
     _directory: zendesk.Directory | None = None
-    _lens_keys: dict[str, tuple[str, str]] | None = None  # contact -> (analysis time, key)
+    _lens_days: dict[date, dict[str, tuple[str, str]]] = field(default_factory=dict)
     # Contact records read earlier (ContactId -> method and queue): the store's calls, through
     # `stored_legs`, and the records read so far in this ingest.
     stored_legs: Callable[[list[str]], dict[str, dict[str, Any]]] | None = None
@@ -116,9 +118,10 @@ class VendorLanding:
             ).frame()
         if fmt == CONNECT_CTR:
             records = list(json_stream(data, self.limits))
-            contacts = {r.get("ContactId") for _, r in records if r}
             self._link(records)
-            return connect.call_rows(records, self.mapping.connect, self.lens(contacts), self._legs).frame()
+            return connect.call_rows(
+                records, self.mapping.connect, self.lens([r for _, r in records if r]), self._legs
+            ).frame()
         raise ValueError(f"not a vendor format: {fmt}")
 
     def _link(self, records: list[tuple[int, dict[str, Any] | None]]) -> None:
@@ -143,31 +146,69 @@ class VendorLanding:
             self._directory = directory
         return self._directory
 
-    def lens(self, contacts: set[Any]) -> dict[str, connect.LensSummary]:
-        """The Contact Lens summaries of these contacts (the newest analysis of each; the
-        original file, else its redacted twin: the figures are the same)."""
-        index = self._lens_index()
-        out = {}
-        for contact in contacts:
-            found = index.get(contact) if isinstance(contact, str) else None
-            if found:
-                analysed_at, key = found
-                out[contact] = connect.lens_summary(
-                    json_document(self.storage.read_bytes(key), self.limits), analysed_at
-                )
-        return out
+    def lens(self, records: list[dict[str, Any]]) -> dict[str, connect.LensSummary]:
+        """The Contact Lens summaries of these contact records (the newest analysis of each;
+        the original file, else its redacted twin: the figures are the same). Only the day
+        folders a record's own times point at are listed, and the files are read concurrently
+        (a large centre writes 30,000 of them a day)."""
+        days = sorted({day for r in records for day in _record_days(r)})
+        index: dict[str, tuple[str, str]] = {}
+        for day in days:
+            index.update(self._lens_day(day))
+        wanted = {
+            contact: index[contact]
+            for r in records
+            if isinstance(contact := r.get("ContactId"), str) and contact in index
+        }
+        with ThreadPoolExecutor(max_workers=LENS_READERS) as pool:
+            documents = pool.map(
+                lambda key: self.storage.read_bytes(key), [key for _, key in wanted.values()]
+            )
+            return {
+                contact: connect.lens_summary(json_document(data, self.limits), analysed_at)
+                for (contact, (analysed_at, _)), data in zip(wanted.items(), documents, strict=True)
+            }
 
-    def _lens_index(self) -> dict[str, tuple[str, str]]:
-        if self._lens_keys is None:
+    def recent_lens(self, newest: date, days: int) -> dict[str, str]:
+        """Contact -> analysis time of the Contact Lens files in the `days` day folders up to
+        `newest`: what a contact record ingested before its analysis landed is checked against."""
+        found: dict[str, str] = {}
+        for back in range(days):
+            found |= {c: t for c, (t, _) in self._lens_day(newest - timedelta(days=back)).items()}
+        return found
+
+    def _lens_day(self, day: date) -> dict[str, tuple[str, str]]:
+        """Contact -> (analysis time, key) of one day folder (and its Redacted twin), cached."""
+        if day not in self._lens_days:
             best: dict[str, tuple[str, bool, str]] = {}
             prefix = self.mapping.connect.contact_lens_prefix
-            for info in self.storage.list(prefix, hashed=False):
-                found = _LENS_KEY.search(info.key)
-                if not found:
-                    continue
-                original = "/Redacted/" not in f"/{info.key.removeprefix(prefix)}"
-                rank = (found["time"], original, info.key)
-                if rank > best.get(found["contact"], ("", False, "")):
-                    best[found["contact"]] = rank
-            self._lens_keys = {contact: (time, key) for contact, (time, _, key) in best.items()}
-        return self._lens_keys
+            folder = f"{day:%Y/%m/%d}/"
+            for place in (prefix + folder, f"{prefix}Redacted/{folder}"):
+                for info in self.storage.list(place, hashed=False):
+                    found = _LENS_KEY.search(info.key)
+                    if not found:
+                        continue
+                    rank = (found["time"], place == prefix + folder, info.key)
+                    if rank > best.get(found["contact"], ("", False, "")):
+                        best[found["contact"]] = rank
+            self._lens_days[day] = {contact: (time, key) for contact, (time, _, key) in best.items()}
+        return self._lens_days[day]
+
+
+def _record_days(record: dict[str, Any]) -> set[date]:
+    """The UTC days a contact's analysis file may be filed under: those of its initiation,
+    agent connection and disconnection (a call across midnight spans two)."""
+    agent = record.get("Agent") or {}
+    stamps = (
+        record.get("InitiationTimestamp"),
+        agent.get("ConnectedToAgentTimestamp"),
+        record.get("DisconnectTimestamp"),
+    )
+    days = set()
+    for stamp in stamps:
+        if isinstance(stamp, str) and len(stamp) >= 10:
+            try:
+                days.add(date.fromisoformat(stamp[:10]))
+            except ValueError:
+                continue
+    return days

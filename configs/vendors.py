@@ -203,6 +203,9 @@ class ConnectMapping(_Strict):
     queue_teams: dict[str, str] = {}  # queue name -> team id; else the agent hierarchy level below
     hierarchy_level: Literal["Level1", "Level2", "Level3", "Level4", "Level5"] = "Level1"
     api_direction: Literal["inbound", "outbound"] = "outbound"
+    # Contact Lens day folders (up to the newest export day) checked each ingest for analyses
+    # that landed after their contact record was ingested (that record is then read again).
+    lens_lookback_days: Annotated[int, Field(ge=0, le=31)] = 2
 
     @field_validator("outcome_map")
     @classmethod

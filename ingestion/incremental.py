@@ -60,6 +60,8 @@ from warehouse.store import NOT_CREATED, Store, snapshot_metadata
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_DAYS = 7
+# The calls columns a Contact Lens analysis fills (adapters/connect.py).
+LENS_COLUMNS = ("agent_interruptions", "sentiment_start", "sentiment_end", "supervisor_requested")
 COUNTED = ("kept", "superseded", "duplicate", "conflict")
 
 
@@ -110,6 +112,7 @@ class Plan:
     refreshed: pl.DataFrame  # ledger rows whose fingerprint changed but not their content
     unchanged: int
     strays: list[str]  # folders that are not export days: never read, reported each run
+    listed: list[ExportObject] = field(default_factory=list)  # every object the listing found
 
 
 def list_vendor_landing(vendor: VendorLanding, entity: str) -> tuple[list[ExportObject], list[str]]:
@@ -161,6 +164,7 @@ def plan_entity(
         pl.DataFrame(refreshed, schema=LEDGER_SCHEMA),
         unchanged,
         strays,
+        listed,
     )
 
 
@@ -481,6 +485,8 @@ def ingest_to_store(
     )
     plans = {entity: plan_entity(storage, entity, ledger, vendor) for entity in ENTITIES}
     _refuse_emptied(plans)
+    if vendor is not None:
+        plans["calls"] = _with_late_analyses(plans["calls"], vendor, store, current)
     to_read = [o for p in plans.values() for o in p.to_read]
     deleted = pl.concat([*(p.deleted for p in plans.values()), orphans], how="vertical_relaxed")
     changed_keys = set(current["object_key"].to_list()) & {o.key for o in to_read}
@@ -567,6 +573,42 @@ def ingest_to_store(
         quarantine=_run_quarantine(quarantine, strays),
         strays=strays,
     )
+
+
+def _with_late_analyses(plan: Plan, vendor: VendorLanding, store: Store, current: pl.DataFrame) -> Plan:
+    """Read again the contact-record objects whose stored calls lack a Contact Lens analysis
+    that has landed since: the row's `updated_at` is before the analysis time, or it has none
+    of the values an analysis gives. Contact Lens writes its file minutes after the call,
+    sometimes after the ingest that read the record. Only the last
+    `connect.lens_lookback_days` day folders are looked at, up to the newest export day (an
+    analysis that gives none of those values is read again within them, no longer)."""
+    days = [o.export_date for o in plan.listed]
+    if not days:
+        return plan
+    analyses = vendor.recent_lens(max(days), vendor.mapping.connect.lens_lookback_days)
+    if not analyses:
+        return plan
+    times = pl.DataFrame({"call_id": list(analyses), "analysed_at": list(analyses.values())}).with_columns(
+        pl.col("analysed_at").str.to_datetime(time_zone="UTC", time_unit="us")
+    )
+    stale = (
+        store.scan("calls", kept=True)
+        .select("call_id", "updated_at", *LENS_COLUMNS, SOURCE_ID)
+        .join(times.lazy(), on="call_id")
+        .filter(
+            (pl.col("updated_at") < pl.col("analysed_at"))
+            | pl.all_horizontal(pl.col(c).is_null() for c in LENS_COLUMNS)
+        )
+        .select(SOURCE_ID)
+        .unique()
+        .collect()
+    )
+    keys = set(current.filter(pl.col(SOURCE_ID).is_in(stale[SOURCE_ID].implode()))["object_key"].to_list())
+    queued = {o.key for o in plan.to_read}
+    again = [o for o in plan.listed if o.key in keys and o.key not in queued]
+    if again:
+        log.info("ingest: %d contact-record object(s) read again for Contact Lens analyses", len(again))
+    return replace(plan, to_read=[*plan.to_read, *again], unchanged=plan.unchanged - len(again))
 
 
 def _stored_legs(store: Store) -> Callable[[list[str]], dict[str, dict[str, Any]]]:

@@ -154,3 +154,32 @@ def test_vendor_exports_on_s3_give_the_same_store_and_audit(s3_bucket: S3Bucket,
     report = _ingest(landing, store, "s3")
     _check_counts_and_quarantine(report)
     _check_audit(_audit(store))
+
+
+def test_a_contact_lens_file_that_lands_after_its_record_is_joined_at_the_next_ingest(tmp_path: Path) -> None:
+    landing = LocalStorage(str(tmp_path / "landing"))
+    fx.write_landing(landing)
+    late = f"connect/Analysis/Voice/2026/03/02/{fx.CONTACT_A}_analysis_{fx.LENS_TIME}.json"
+    redacted = (
+        f"connect/Analysis/Voice/Redacted/2026/03/02/{fx.CONTACT_A}_analysis_redacted_{fx.LENS_TIME}.json"
+    )
+    held = {key: landing.read_bytes(key) for key in (late, redacted)}
+    for key in held:
+        (tmp_path / "landing" / key).unlink()
+    store = Store(str(tmp_path / "store"))
+    _ingest(landing, store, "before")
+
+    def call_a() -> dict[str, object]:
+        calls = audit_inputs(store, DAY, DAY).calls.filter(pl.col("call_id") == fx.CONTACT_A).collect()
+        return calls.select("agent_interruptions", "sentiment_start", "supervisor_requested").row(
+            0, named=True
+        )
+
+    assert call_a() == {"agent_interruptions": None, "sentiment_start": None, "supervisor_requested": None}
+    for key, data in held.items():
+        landing.write_bytes(key, data)
+    report = _ingest(landing, store, "after")
+    # A's newest copy is in the second object (its re-delivery): that object is read again.
+    assert list(_counts(report)) == [CTR_2]
+    assert call_a() == {"agent_interruptions": 3, "sentiment_start": -3.1, "supervisor_requested": True}
+    assert _ingest(landing, store, "settled").objects_read.is_empty()
