@@ -574,19 +574,20 @@ LENS_FIGURES = ("agent_interruptions", "sentiment_start", "sentiment_end", "supe
 
 def lens_objects(call: str, facts: CallFacts, redacted_twin: bool) -> list[VendorObject]:
     """The post-call analysis of a call that has any Contact Lens figure in its last exported
-    version (original, and for some a redacted twin), keyed by the analysis time."""
+    version (original, and for some a redacted twin). The folder is the day the agent was
+    connected (Contact Lens files a call under it, even when the analysis ends after midnight);
+    the key's time is the analysis time."""
     final = facts.final[call]
     if all(final[f] is None for f in LENS_FIGURES):
         return []
-    at = facts.analysed_at(call)
+    at, folder = facts.analysed_at(call), f"{final['answered_at'] or final['initiated_at']:%Y/%m/%d}"
     contact, stamp = vendor_id(call), _iso(at)
     analysis = lens_analysis(final, contact)
-    objects = [
-        VendorObject(f"connect/Analysis/Voice/{at:%Y/%m/%d}/{contact}_analysis_{stamp}.json", _json(analysis))
-    ]
+    key = f"connect/Analysis/Voice/{folder}/{contact}_analysis_{stamp}.json"
+    objects = [VendorObject(key, _json(analysis))]
     if redacted_twin:
         twin = {**analysis, "ContentMetadata": {"Output": "Redacted"}}
-        key = f"connect/Analysis/Voice/Redacted/{at:%Y/%m/%d}/{contact}_analysis_redacted_{stamp}.json"
+        key = f"connect/Analysis/Voice/Redacted/{folder}/{contact}_analysis_redacted_{stamp}.json"
         objects.append(VendorObject(key, _json(twin)))
     return objects
 
