@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from adapters.rows import Rows
@@ -152,11 +153,12 @@ def _call(
     direction = DIRECTIONS.get(record["InitiationMethod"], mapping.api_direction)
     username = agent.get("Username")
     answered = None
-    if agent.get("ConnectedToAgentTimestamp"):
+    if agent.get("ConnectedToAgentTimestamp"):  # an agent took part; for an outbound call or a
+        # callback, the customer answered when the system connected to them (else: no answer)
         answered = (
             agent["ConnectedToAgentTimestamp"]
             if direction in ("inbound", "transfer")
-            else record.get("ConnectedToSystemTimestamp") or agent["ConnectedToAgentTimestamp"]
+            else record.get("ConnectedToSystemTimestamp")
         )
     lens = lens if lens and lens.completed else None
     talk = agent.get("AgentInteractionDuration") if mapping.talk_time_basis == "agent_interaction" else None
@@ -165,9 +167,7 @@ def _call(
     return {
         "call_id": record.get("ContactId"),
         "customer_id": customer,
-        "updated_at": max(
-            filter(None, (record.get("LastUpdateTimestamp"), lens.analysed_at if lens else None))
-        ),
+        "updated_at": _latest(record.get("LastUpdateTimestamp"), lens.analysed_at if lens else None),
         "direction": direction,
         "initiated_at": record.get("InitiationTimestamp"),
         "answered_at": answered,
@@ -201,7 +201,21 @@ def _attribute(attributes: dict[str, Any], name: str | None) -> Any:
 
 
 def _hierarchy(agent: dict[str, Any], mapping: ConnectMapping) -> str | None:
-    return _get(agent, "HierarchyGroups", mapping.hierarchy_level, "GroupName")
+    group = _get(agent, "HierarchyGroups", mapping.hierarchy_level, "GroupName")
+    return mapping.hierarchy_teams.get(group, group) if isinstance(group, str) else group
+
+
+def _latest(record_time: Any, analysed_at: str | None) -> Any:
+    """The later of the record's `LastUpdateTimestamp` and the analysis time, compared as
+    instants (the record may write fractions of a second or an offset); the record's own text
+    when it cannot be read (staging then judges it)."""
+    if analysed_at is None:
+        return record_time
+    try:
+        later = datetime.fromisoformat(analysed_at) > datetime.fromisoformat(str(record_time))
+    except (ValueError, TypeError):  # unreadable, or without an offset (staging judges it)
+        return record_time
+    return analysed_at if later else record_time
 
 
 def _supervisor_requested(lens: LensSummary | None, mapping: ConnectMapping) -> bool | None:

@@ -77,9 +77,8 @@ def ticket_rows(page: dict[str, Any], mapping: ZendeskMapping, directory: Direct
         if not isinstance(ticket, dict):
             out.unreadable(where)
             continue
-        status = ticket.get("status")
-        if status == "deleted":
-            out.unmappable(f"{where}.status", "a deleted ticket has no contract status")
+        status = _status(ticket.get("status"), f"{where}.status", out)
+        if status is None:
             continue
         category = _category(ticket, mapping)
         if category is None:
@@ -96,7 +95,7 @@ def ticket_rows(page: dict[str, Any], mapping: ZendeskMapping, directory: Direct
                 "customer_id": requester,
                 "created_at": ticket.get("created_at"),
                 "updated_at": ticket.get("updated_at"),
-                "status": DEFAULT_STATUSES.get(str(status), status),
+                "status": status,
                 "channel": mapping.channel((ticket.get("via") or {}).get("channel")),
                 "category": category,
                 "priority": ticket.get("priority"),
@@ -108,6 +107,18 @@ def ticket_rows(page: dict[str, Any], mapping: ZendeskMapping, directory: Direct
             }
         )
     return out
+
+
+def _status(value: Any, where: str, out: Rows) -> str | None:
+    """The contract status of a Zendesk status (`hold` is `on_hold`); None, with the record
+    quarantined, for `deleted` and for anything Zendesk does not write."""
+    if value == "deleted":
+        out.unmappable(where, "a deleted ticket has no contract status")
+        return None
+    if value not in DEFAULT_STATUSES:
+        out.unmappable(where, f"not a Zendesk status ({', '.join(DEFAULT_STATUSES)})")
+        return None
+    return DEFAULT_STATUSES[value]
 
 
 def _id(value: Any, mapping: ZendeskMapping) -> str | None:
@@ -211,11 +222,9 @@ class _Update:
         delivery of the child."""
         rows: list[tuple[str, dict[str, Any]]] = []
         if "status" in child:
-            status = child["status"]
-            if status == "deleted":
-                self.out.unmappable(f"{place}.status", "a deleted ticket has no contract status")
-            else:
-                rows.append(("status_change", {"new_status": DEFAULT_STATUSES.get(str(status), status)}))
+            status = _status(child["status"], f"{place}.status", self.out)
+            if status is not None:
+                rows.append(("status_change", {"new_status": status}))
         if child.get("assignee_id") is not None:
             rows.append(("assignment", {"assignee_id": child["assignee_id"], "team_id": group}))
         level = self.mapping.escalation.group_levels.get(str(child.get("group_id")))

@@ -201,6 +201,7 @@ class ConnectMapping(_Strict):
     # a username not listed is used as it is.
     agent_ids: dict[str, str] = {}
     queue_teams: dict[str, str] = {}  # queue name -> team id; else the agent hierarchy level below
+    hierarchy_teams: dict[str, str] = {}  # hierarchy group name -> team id (else the name itself)
     hierarchy_level: Literal["Level1", "Level2", "Level3", "Level4", "Level5"] = "Level1"
     api_direction: Literal["inbound", "outbound"] = "outbound"
     # Contact Lens day folders (up to the newest export day) checked each ingest for analyses

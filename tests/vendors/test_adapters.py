@@ -451,3 +451,30 @@ def test_a_mapping_withholds_the_metrics_it_cannot_support() -> None:
     )
     calls_only = VendorMapping.model_validate({"zendesk": {"escalation": {"group_levels": {"78": 1}}}})
     assert calls_only.withheld()["escalation"].startswith("connect.escalation_queues and")
+
+
+def test_an_outbound_call_the_customer_never_answered_is_unanswered() -> None:
+    dialled = {**fx.CTR_C, "InitiationMethod": "OUTBOUND", "ConnectedToSystemTimestamp": None}
+    [row] = _calls([dialled])
+    assert "answered_at" not in row and row["agent_id"] == "501"
+
+
+def test_the_newer_of_record_and_analysis_is_compared_as_instants() -> None:
+    # 09:14:02.5+01:00 is 08:14:02.5Z: earlier than the analysis at 09:13:10Z, as text it sorts later.
+    record = {**fx.CTR_A, "LastUpdateTimestamp": "2026-03-02T09:14:02.500+01:00"}
+    [row] = _calls([record], {fx.CONTACT_A: connect.lens_summary(fx.LENS_A, fx.LENS_TIME)})
+    assert row["updated_at"] == fx.LENS_TIME
+
+
+def test_a_status_zendesk_does_not_write_is_unmappable() -> None:
+    page = {"tickets": [{**fx.TICKET_1004, "status": "on_hold"}]}
+    [row] = _rows(zendesk.ticket_rows(page, MAPPING.zendesk, _directory()).frame())
+    assert row[MALFORMED] == (
+        "unmappable: tickets[0].status: not a Zendesk status (new, open, pending, hold, solved, closed)"
+    )
+
+
+def test_hierarchy_groups_map_to_team_ids() -> None:
+    mapping = MAPPING.connect.model_copy(update={"queue_teams": {}, "hierarchy_teams": {"Billing T1": "77"}})
+    [row] = _rows(connect.call_rows([(1, fx.CTR_C)], mapping, {}).frame())
+    assert row["team_id"] == "77"
