@@ -31,7 +31,7 @@ from adapters import connect, zendesk
 from adapters.records import json_document, json_stream
 from configs.limits import ReadLimits
 from configs.vendors import VendorMapping
-from storage import ObjectInfo, Storage
+from storage import ObjectInfo, Storage, is_s3
 
 ZENDESK_TICKETS = "zendesk-tickets"
 ZENDESK_EVENTS = "zendesk-ticket-events"
@@ -160,14 +160,16 @@ class VendorLanding:
             for r in records
             if isinstance(contact := r.get("ContactId"), str) and contact in index
         }
-        with ThreadPoolExecutor(max_workers=LENS_READERS) as pool:
-            documents = pool.map(
-                lambda key: self.storage.read_bytes(key), [key for _, key in wanted.values()]
-            )
-            return {
-                contact: connect.lens_summary(json_document(data, self.limits), analysed_at)
-                for (contact, (analysed_at, _)), data in zip(wanted.items(), documents, strict=True)
-            }
+        keys = [key for _, key in wanted.values()]
+        if is_s3(self.storage.uri):  # many small GETs: latency-bound, so several at once
+            with ThreadPoolExecutor(max_workers=LENS_READERS) as pool:
+                documents = list(pool.map(self.storage.read_bytes, keys))
+        else:  # a folder: threads only add lock hand-offs
+            documents = [self.storage.read_bytes(key) for key in keys]
+        return {
+            contact: connect.lens_summary(json_document(data, self.limits), analysed_at)
+            for (contact, (analysed_at, _)), data in zip(wanted.items(), documents, strict=True)
+        }
 
     def recent_lens(self, newest: date, days: int) -> dict[str, str]:
         """Contact -> analysis time of the Contact Lens files in the `days` day folders up to

@@ -9,6 +9,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
+
 from configs.limits import ReadLimits
 from ingestion.readers import UnreadableFile, gunzip
 
@@ -33,10 +35,11 @@ def object_text(data: bytes, limits: ReadLimits) -> str:
 
 
 def json_document(data: bytes, limits: ReadLimits) -> dict[str, Any]:
-    """One JSON object (a page or an analysis file); anything else rejects the file."""
+    """One JSON object (a page or an analysis file); anything else rejects the file. Parsed by
+    orjson: a large centre's day is ~600 pages and ~60,000 Contact Lens files."""
     try:
-        document = json.loads(object_text(data, limits))
-    except json.JSONDecodeError as exc:
+        document = orjson.loads(object_text(data, limits))
+    except orjson.JSONDecodeError as exc:
         raise UnreadableFile("malformed_json", f"not a JSON document (line {exc.lineno})") from None
     if not isinstance(document, dict):
         raise UnreadableFile("malformed_json", "the document is not a JSON object")

@@ -21,7 +21,8 @@ class Rows:
 
     def add(self, values: dict[str, Any]) -> None:
         """One contract row; values are rendered as text (None stays null)."""
-        self.rows.append({k: _text(v) for k, v in values.items()})
+        # Nulls are left out (the frame fills them); most values are already text.
+        self.rows.append({k: v if type(v) is str else _text(v) for k, v in values.items() if v is not None})
 
     def unmappable(self, where: str, why: str) -> None:
         """A vendor record the mapping cannot turn into a row: `where` names the record and the
