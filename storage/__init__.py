@@ -64,9 +64,20 @@ class LocalStorage:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).resolve()
         self.uri = str(self.root)
+        self._folders: dict[str, Path] = {}
 
     def _path(self, key: str) -> Path:
-        path = (self.root / safe_key(key)).resolve()
+        """The file of a key, never outside the root (a symlink that leads out is refused).
+
+        The key's folder is resolved once per storage and kept: resolving every path walked
+        the whole path with a system call per part, 10 s for a day's 60,000 Contact Lens files."""
+        folder, _, name = safe_key(key).rpartition("/")
+        parent = self._folders.get(folder)
+        if parent is None:
+            parent = self._folders[folder] = (self.root / folder).resolve()
+        path = parent / name if name else parent
+        if path.is_symlink():
+            path = path.resolve()
         if not path.is_relative_to(self.root):
             raise StorageError(f"key escapes the storage root: {key!r}")
         return path
