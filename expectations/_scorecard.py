@@ -122,8 +122,9 @@ def _without_withheld(
         .drop_nulls("withheld_metrics")
         .rename({"withheld_metrics": item})
     )
-    # A rates-view row is a metric; a counts-view row a count column, named as its metric.
-    return long.join(withheld, on=[*keys, item], how="anti", nulls_equal=True)
+    # A rates-view row is a metric; a counts-view row a count column, named as its metric. The
+    # view keeps its order (failures list their sample rows in it).
+    return long.join(withheld, on=[*keys, item], how="anti", nulls_equal=True, maintain_order="left")
 
 
 def rate_rules(columns: Sequence[str], params: SuiteParams) -> list[gxe.Expectation]:

@@ -22,6 +22,7 @@ SHIPPED = {
     "expectations",
     "storage",
     "ingestion",
+    "adapters",
     "warehouse",
     "report",
     "flows",
