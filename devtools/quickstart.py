@@ -91,10 +91,12 @@ def run_quickstart(
     end_date: date | None = None,
     sample: GeneratorConfig | None = None,
     vendor: str = "contract",
+    backfill_days: int = 7,
 ) -> str:
     """Generate, audit the latest mature day, backfill the week before it, report. Returns the summary.
 
-    `sample` replaces the default six-week, 20-agent sample (tests use a smaller one). `vendor`
+    `sample` replaces the default six-week, 20-agent sample (tests use a smaller one, and may
+    backfill fewer days: `backfill_days`). `vendor`
     `zendesk+connect` writes it as Zendesk + Amazon Connect exports (no bad rows: they have no
     vendor form) and runs the flows on them with the generated mapping.
     """
@@ -128,7 +130,8 @@ def run_quickstart(
             "config": str(overlay) if overlay else None,
         }
         daily = daily_audit(audit_date=None, **common)
-        week = backfill(start=audit_date - timedelta(days=7), end=audit_date - timedelta(days=1), **common)
+        first = audit_date - timedelta(days=backfill_days)
+        week = backfill(start=first, end=audit_date - timedelta(days=1), **common)
         if use_s3:  # the embedded endpoint's data goes when it stops: keep a copy to open
             local = mirror_reports(places.reports, root / prefix / "s3-reports", settings.s3)
             daily = _with_local_links(daily, places.reports, local)
