@@ -84,7 +84,7 @@ class VendorLanding:
     _lens_days: dict[date, dict[str, tuple[str, str]]] = field(default_factory=dict)
     # Contact records read earlier (ContactId -> method and queue): the store's calls, through
     # `stored_legs`, and the records read so far in this ingest.
-    stored_legs: Callable[[list[str]], dict[str, dict[str, Any]]] | None = None
+    stored_legs: Callable[[list[str], date, date], dict[str, dict[str, Any]]] | None = None
     _legs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def prefix(self, entity: str) -> str:
@@ -128,9 +128,15 @@ class VendorLanding:
         """Fetch from the store the next legs these records name that this ingest has not read
         (a transfer or callback written into an earlier object), so a contact links to them
         whichever object it came in."""
-        wanted = {r.get("NextContactId") for _, r in records if r} - set(self._legs) - {None}
+        present = {r.get("ContactId") for _, r in records if r}
+        wanted = {r.get("NextContactId") for _, r in records if r} - set(self._legs) - present - {None}
         if wanted and self.stored_legs is not None:
-            self._legs.update(self.stored_legs(sorted(str(w) for w in wanted)))
+            days = sorted(
+                {day for _, r in records if r and r.get("NextContactId") in wanted for day in _record_days(r)}
+            )
+            if days:  # a next leg starts when its contact ends: look a day either side
+                first, last = days[0] - timedelta(days=1), days[-1] + timedelta(days=1)
+                self._legs.update(self.stored_legs(sorted(str(w) for w in wanted), first, last))
 
     def directory(self) -> zendesk.Directory:
         """Every users page under the users prefix, newest snapshot per user."""

@@ -611,13 +611,14 @@ def _with_late_analyses(plan: Plan, vendor: VendorLanding, store: Store, current
     return replace(plan, to_read=[*plan.to_read, *again], unchanged=plan.unchanged - len(again))
 
 
-def _stored_legs(store: Store) -> Callable[[list[str]], dict[str, dict[str, Any]]]:
-    """For the Connect adapter: the stored calls of these contact ids, as the links it reads."""
+def _stored_legs(store: Store) -> Callable[[list[str], date, date], dict[str, dict[str, Any]]]:
+    """For the Connect adapter: the stored calls of these contact ids, as the links it reads
+    (only the record days first..last are scanned: a year's store is not read per object)."""
     methods = {"transfer": "TRANSFER", "callback": "CALLBACK", "inbound": "INBOUND", "outbound": "OUTBOUND"}
 
-    def legs(call_ids: list[str]) -> dict[str, dict[str, Any]]:
+    def legs(call_ids: list[str], first: date, last: date) -> dict[str, dict[str, Any]]:
         found = (
-            store.scan("calls", kept=True)
+            store.scan("calls", kept=True, first=first, last=last)
             .filter(pl.col("call_id").is_in(call_ids))
             .select("call_id", "direction", "queue")
             .collect()
