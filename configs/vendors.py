@@ -64,6 +64,14 @@ DEFAULT_STATUSES = {
 }
 
 
+def _mapped_onto(value: dict[str, str], allowed: tuple[str, ...], what: str) -> dict[str, str]:
+    """A map's values must be contract values: the wrong ones named, with the choices."""
+    bad = sorted(v for v in value.values() if v not in allowed)
+    if bad:
+        raise ValueError(f"not {what}: {', '.join(bad)} (choose from {', '.join(allowed)})")
+    return value
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -126,12 +134,7 @@ class ZendeskConcession(_Strict):
     @field_validator("type_map")
     @classmethod
     def _types(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = sorted(v for v in value.values() if v not in CONCESSION_TYPES)
-        if bad:
-            raise ValueError(
-                f"not concession types: {', '.join(bad)} (choose from {', '.join(CONCESSION_TYPES)})"
-            )
-        return value
+        return _mapped_onto(value, CONCESSION_TYPES, "concession types")
 
 
 class ZendeskMapping(_Strict):
@@ -159,12 +162,7 @@ class ZendeskMapping(_Strict):
     @field_validator("channel_map")
     @classmethod
     def _channels(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = sorted(v for v in value.values() if v not in CONTRACT_CHANNELS)
-        if bad:
-            raise ValueError(
-                f"not contract channels: {', '.join(bad)} (choose from {', '.join(CONTRACT_CHANNELS)})"
-            )
-        return value
+        return _mapped_onto(value, CONTRACT_CHANNELS, "contract channels")
 
     def channel(self, via_channel: str | None) -> str:
         value = (via_channel or "").lower()
@@ -211,10 +209,7 @@ class ConnectMapping(_Strict):
     @field_validator("outcome_map")
     @classmethod
     def _outcomes(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = sorted(v for v in value.values() if v not in OUTCOMES)
-        if bad:
-            raise ValueError(f"not call outcomes: {', '.join(bad)} (choose from {', '.join(OUTCOMES)})")
-        return value
+        return _mapped_onto(value, OUTCOMES, "call outcomes")
 
 
 class VendorMapping(_Strict):
