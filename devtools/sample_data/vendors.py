@@ -24,9 +24,10 @@ import json
 import re
 import tomllib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import polars as pl
@@ -214,12 +215,13 @@ def customer_user(customer: str, tier: str | None, first_seen: datetime) -> dict
     }
 
 
-def users_page(users: list[dict[str, Any]], after: str | None) -> dict[str, Any]:
-    """A page of the incremental users export (cursor-based); `after` None: the last."""
+def cursor_page(resource: str, items: list[dict[str, Any]], after: str | None) -> dict[str, Any]:
+    """A page of a cursor-based incremental export (users, tickets); `after` None: the last."""
+    url = f"{ZENDESK_API}/incremental/{resource}/cursor.json?cursor={after}" if after else None
     return {
-        "users": users,
+        resource: items,
         "after_cursor": after,
-        "after_url": f"{ZENDESK_API}/incremental/users/cursor.json?cursor={after}" if after else None,
+        "after_url": url,
         "before_cursor": None,
         "before_url": None,
         "end_of_stream": after is None,
@@ -262,18 +264,6 @@ def satisfaction(score: int | None) -> dict[str, Any]:
     if score is None:
         return {"score": "unoffered"}
     return {"score": "good" if score >= CSAT_GOOD_MIN else "bad", "comment": ""}
-
-
-def tickets_page(snapshots: list[dict[str, Any]], after: str | None) -> dict[str, Any]:
-    """A page of the incremental ticket export (cursor-based); `after` None: the last."""
-    return {
-        "tickets": snapshots,
-        "after_cursor": after,
-        "after_url": f"{ZENDESK_API}/incremental/tickets/cursor.json?cursor={after}" if after else None,
-        "before_cursor": None,
-        "before_url": None,
-        "end_of_stream": after is None,
-    }
 
 
 # --- Zendesk ticket events ----------------------------------------------------------------------
@@ -419,7 +409,11 @@ def events_page(updates: list[dict[str, Any]], after: str | None) -> dict[str, A
     }
 
 
-PAGES = {"users": users_page, "tickets": tickets_page, "ticket_events": events_page}
+PAGES: dict[str, Callable[[list[dict[str, Any]], str | None], dict[str, Any]]] = {
+    "users": partial(cursor_page, "users"),
+    "tickets": partial(cursor_page, "tickets"),
+    "ticket_events": events_page,
+}
 
 
 def zendesk_pages(
