@@ -25,7 +25,8 @@ from typing import Literal
 import polars as pl
 
 from transforms import concessions, escalation, follow_up, resolution
-from transforms.parts import Metric, MetricKind
+from transforms.parts import OBSERVATION_KINDS, OBSERVATIONS_SCHEMA, Metric, MetricKind
+from transforms.periods import PERIOD_KINDS
 from transforms.pseudonym import CUSTOMER_ID, CUSTOMER_KEY, FREE_TEXT_COLUMNS
 from transforms.schemas import ENTITIES
 from transforms.schemas import quarantine as quarantine_reasons
@@ -38,6 +39,7 @@ __all__ = [
     "METRICS",
     "METRIC_TABLES",
     "PARTITION",
+    "PERIOD_TABLES",
     "REPORTS_PREFIX",
     "SUMMARY_FILE",
     "TABLES",
@@ -137,8 +139,9 @@ class Table:
     description: str
     key: tuple[str, ...]  # unique per row; also the publish sort order
     columns: tuple[Column, ...]
-    source: Literal["audit", "ingest", "run"]  # computed by run_audit, by ingestion, or per run
-    write: Literal["replace_day", "append", "merge"] = "replace_day"
+    # computed by run_audit, by ingestion, per run, or rolled up from published days
+    source: Literal["audit", "ingest", "run", "period"]
+    write: Literal["replace_day", "append", "merge", "replace_periods"] = "replace_day"
     partition_by: tuple[str, ...] = (PARTITION,)
     docs: str = ""  # where the docs define its rows, relative to docs/
 
@@ -524,6 +527,84 @@ def _scorecard(level: Literal["agent", "team"]) -> Table:
     )
 
 
+METRIC_OBSERVATIONS = Table(
+    name="metric_observations",
+    grain="contact counted in a rate's numerator, or observation of a median / p90 / mean, on the audit day",
+    description="What a day's scorecard rows cannot be summed back into: the contacts behind every "
+    "rate's numerator (the evidence of a peer flag) and every observation behind a median or p90 "
+    "(a week's median is computed from these, never from daily medians).",
+    docs="metrics.md#period-scorecards",
+    key=(PARTITION, "metric", "kind", "agent_id", "team_id", "contact_id", "value"),
+    source="audit",
+    columns=_published(
+        OBSERVATIONS_SCHEMA,
+        {
+            PARTITION: "The audit day the scorecards counted it on.",
+            "agent_id": "The agent it is attributed to (null: the team's only).",
+            "team_id": "The team it is attributed to (null: the agent's only).",
+            "metric": "The rate metric (numerator rows) or the measure (measure rows).",
+            "kind": "numerator: a contact in the rate's numerator; measure: one observation of a measure.",
+            "contact_id": "numerator rows: the ticket_id or call_id counted.",
+            "value": "numerator rows: what it added to the numerator (1); measure rows: the observed value.",
+        },
+        {"kind": OBSERVATION_KINDS},
+    ),
+)
+
+PERIOD_TEXT = {
+    "period": "week (ISO, Monday to Sunday), month (calendar), or rolling_28d (the 28 days ending on "
+    "period_end, one per published audit day).",
+    "period_start": "First audit day of the period.",
+    "period_end": "Last audit day of the period (inclusive).",
+    "published_days": "Audit days of the period that are published (what the sums cover).",
+    "source_digest": "Digest of the publish points (day, attempt) the row was computed from: it "
+    "changes when any day of the period is re-published, which is how a refresh finds stale periods.",
+    "active_days": "Days of the period with a daily scorecard row for this agent or team.",
+}
+
+
+def _period_scorecard(level: Literal["agent", "team"]) -> Table:
+    """A daily scorecard's columns, keyed by period instead of day."""
+    daily = {c.name: c for c in scorecard_columns(level)}
+    ids = ["agent_id", "team_id"] if level == "agent" else ["team_id"]
+    team = "The agent's team on the latest day of the period they were active." if level == "agent" else None
+    keys = [
+        Column(n, pl.String() if n == "period" else pl.Date(), PERIOD_TEXT[n])
+        for n in ("period", "period_start", "period_end")
+    ]
+    id_columns = [replace(daily[n], description=team) if n == "team_id" and team else daily[n] for n in ids]
+    carried = [
+        Column("published_days", pl.Int64(), PERIOD_TEXT["published_days"]),
+        Column("source_digest", pl.String(), PERIOD_TEXT["source_digest"]),
+        Column("active_days", pl.Int64(), PERIOD_TEXT["active_days"]),
+    ]
+    body = [
+        replace(c, description=c.description.replace("on the day", "in the period"))
+        for n, c in daily.items()
+        if n not in {PARTITION, *ids}
+    ]
+    return Table(
+        name=f"{level}_period_scorecard",
+        grain=f"period and {level}",
+        description=f"The {level} scorecard by ISO week, calendar month and rolling 28 days: rates from "
+        "the period's summed numerators and denominators (never averaged), with Wilson intervals and "
+        "low-volume markers; medians and p90s from the period's observations. Refreshed whenever a "
+        "day inside the period is published.",
+        docs="metrics.md#period-scorecards",
+        key=("period", "period_start", f"{level}_id"),
+        source="period",
+        write="replace_periods",
+        partition_by=("period",),
+        columns=(
+            replace(keys[0], values=PERIOD_KINDS),
+            *keys[1:],
+            *id_columns,
+            *carried,
+            *body,
+        ),
+    )
+
+
 def build_tables() -> Mapping[str, Table]:
     """Published tables in publishing order (the scorecards' columns follow `METRICS`)."""
     return {
@@ -535,8 +616,11 @@ def build_tables() -> Mapping[str, Table]:
             ESCALATION_AUDIT,
             CONCESSION_AUDIT,
             CONCESSION_FLAGS,
+            METRIC_OBSERVATIONS,
             QUARANTINE,
             RUN_MANIFEST,
+            _period_scorecard("agent"),
+            _period_scorecard("team"),
         )
     }
 
@@ -545,6 +629,8 @@ TABLES: Mapping[str, Table] = build_tables()
 # Tables whose audit_date partition a run replaces, in commit order, and those run_audit computes.
 AUDIT_TABLES = tuple(name for name, t in TABLES.items() if t.write == "replace_day")
 METRIC_TABLES = tuple(name for name, t in TABLES.items() if t.source == "audit")
+# Rolled up from the published days after each publish (warehouse/periods.py).
+PERIOD_TABLES = tuple(name for name, t in TABLES.items() if t.source == "period")
 
 
 # --- the canonical store ----------------------------------------------------------------------------

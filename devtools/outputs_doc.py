@@ -29,10 +29,12 @@ INTRO = """\
 
 Every table below is a Delta Lake table under the configured warehouse URI (a folder or
 `s3://bucket/prefix`), at `<warehouse>/<table>`, readable by Polars, DuckDB, Spark, Trino or
-Athena. Tables are partitioned by `audit_date`. Publishing a day replaces that day's partition
-of each table in one commit per table, so a re-run never duplicates rows; the table history
-keeps every version for auditors (see [auditing.md](auditing.md)). The run manifest is
-append-only: every run adds its row.
+Athena. The daily tables are partitioned by `audit_date`. Publishing a day replaces that day's
+partition of each table in one commit per table, so a re-run never duplicates rows; the table
+history keeps every version for auditors (see [auditing.md](auditing.md)). The run manifest is
+append-only: every run adds its row. The period scorecards are partitioned by `period` and
+recomputed from the published days after each run (see
+[auditing.md](auditing.md#period-scorecards)).
 
 Personal data: `customer_id` is published only as `customer_key`, a keyed pseudonym
 (HMAC-SHA256 with the deployment's secret key); free text (`subject`, `body`) is never
@@ -77,6 +79,7 @@ def _index(tables: Iterable[Table]) -> list[str]:
             "append": "append (one row per run)",
             "replace_day": "replace the day's partition",
             "merge": "merge by key (ingest)",
+            "replace_periods": "replace the periods a publish changed",
         }[t.write]
         key = ", ".join(f"`{k}`" for k in t.key)
         lines.append(f"| [`{t.name}`](#{t.name}) | {t.grain} | {key} | {written} |")

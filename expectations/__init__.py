@@ -7,14 +7,17 @@ its own GX validation and reported under the table.
 
 from catalogue import TABLES
 from expectations import (
+    agent_period_scorecard,
     agent_scorecard,
     calls,
     concession_audit,
     concession_flags,
     escalation_audit,
     follow_up_audit,
+    metric_observations,
     quarantine,
     run_manifest,
+    team_period_scorecard,
     team_scorecard,
     ticket_events,
     tickets,
@@ -36,8 +39,11 @@ SUITES: dict[str, Suite] = {
         escalation_audit,
         concession_audit,
         concession_flags,
+        metric_observations,
         quarantine,
         run_manifest,
+        agent_period_scorecard,
+        team_period_scorecard,
     )
 }
 

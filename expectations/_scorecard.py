@@ -23,6 +23,7 @@ from expectations._suite import (
     at_least,
     between,
     has_columns,
+    in_set,
     is_true,
     not_above,
     not_null,
@@ -220,6 +221,32 @@ def scorecard_suite(level: Level) -> Suite:
             unique_key(*key),
             has_columns(required_columns(level, columns)),
             *typical_volume(table, params),
+        ]
+
+    return Suite(name=table, key=key, build=build, views=scorecard_views(table, key))
+
+
+def period_scorecard_suite(level: Level) -> Suite:
+    """`<level>_period_scorecard`: one row per (period, start, agent or team) with the daily
+    scorecard's columns and the same rate and count rules on its long views; an agent is
+    active on at least one and at most every published day of its period."""
+    table = f"{level}_period_scorecard"
+    key = ("period", "period_start", f"{level}_id")
+    daily_required = set(required_columns(level, [])) - {"audit_date"}
+
+    def build(columns: Sequence[str], params: SuiteParams) -> list[gxe.Expectation]:
+        extra = {f"{m}_{part}" for m in rate_metrics(columns) for part in RATE_COLUMNS}
+        return [
+            *not_null("period", "period_start", "period_end", "run_id", "published_days", "active_days"),
+            in_set("period", catalogue.TABLES[table].column("period").values),
+            *(not_null("agent_id") if level == "agent" else []),
+            unique_key(*key),
+            has_columns(
+                sorted({*daily_required, *extra, *key, "period_end", "published_days", "active_days"})
+            ),
+            not_above("period_start", "period_end"),
+            at_least("active_days", 1),
+            not_above("active_days", "published_days"),
         ]
 
     return Suite(name=table, key=key, build=build, views=scorecard_views(table, key))

@@ -239,6 +239,22 @@ def validate_and_publish(
 
 @task(retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
 @panics_as_errors
+def refresh_period_scorecards(run: AuditRun) -> dict[str, Any]:
+    """Recompute every week, month and rolling 28 days holding a day published since the last
+    refresh (warehouse/periods.py): once per flow run, after its days, so a backfill refreshes
+    each period once. A run that stopped before this step is healed by the next one."""
+    from warehouse.periods import refresh_periods
+
+    refreshed = refresh_periods(run.settings, run.policy, run.run_id)
+    if refreshed.periods:
+        get_run_logger().info(
+            "period scorecards: %d period(s) refreshed, %s", len(refreshed.periods), dict(refreshed.rows)
+        )
+    return {"periods": len(refreshed.periods), "versions": dict(refreshed.versions)}
+
+
+@task(retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
+@panics_as_errors
 def publish_html_report(run: AuditRun, audit_date: date, data_docs_url: str | None) -> str:
     """Render the day's HTML report from the published tables and put it beside the Data Docs."""
     from report.build import build_report, publish_report
@@ -360,6 +376,7 @@ def daily_audit(
         days = scheduled_days(newest, run.policy, refresh_final_day)
     with concurrency(WAREHOUSE_CONCURRENCY, strict=False):
         results = [audit_day(run, day, report) for day in days]
+        refresh_period_scorecards(run)
     return results[-1]
 
 
@@ -403,10 +420,13 @@ def backfill(
     with concurrency(WAREHOUSE_CONCURRENCY, strict=False):
         if spec is None:
             progress = BackfillProgress(len(days))
-            return [progress.after(day, audit_day(run, day, report)) for day in days]
-        get_run_logger().info("auditing %d day(s) on %s", len(days), spec.describe())
-        fan_out = audit_days_on_cluster.with_options(task_runner=task_runner(spec))
-        return fan_out(run, days, report)
+            results = [progress.after(day, audit_day(run, day, report)) for day in days]
+        else:
+            get_run_logger().info("auditing %d day(s) on %s", len(days), spec.describe())
+            fan_out = audit_days_on_cluster.with_options(task_runner=task_runner(spec))
+            results = fan_out(run, days, report)
+        refresh_period_scorecards(run)  # once, for every period the days fall in
+    return results
 
 
 class BackfillProgress:

@@ -16,7 +16,7 @@ from configs.policy import Policy
 from transforms.contacts import AuditWindow
 from transforms.parts import FamilyResult
 from transforms.scope import CanonicalTables, day_scope
-from transforms.scorecards import build_scorecards
+from transforms.scorecards import build_scorecards, metric_observations
 
 __all__ = ["CanonicalTables", "collect_audit", "run_audit"]
 
@@ -50,7 +50,14 @@ def run_audit(
         min_volume=policy.min_volume,
         withheld=withheld,
     )
-    tables = {"agent_scorecard": agent_scorecard, "team_scorecard": team_scorecard}
+    observations = metric_observations(
+        [r.rate_parts for r in results], [r.measures for r in results], window.audit_date, withheld
+    )
+    tables = {
+        "agent_scorecard": agent_scorecard,
+        "team_scorecard": team_scorecard,
+        "metric_observations": observations,
+    }
     for result in results:
         tables.update(result.tables)
     if set(tables) != set(catalogue.METRIC_TABLES):

@@ -21,7 +21,8 @@ from typing import Literal
 
 import polars as pl
 
-# One row per contact per rate metric (0/1 values are fine): the scorecards sum them.
+# One row per contact per rate metric (0/1 values are fine): the scorecards sum them; the
+# contact_id is the evidence behind a numerator (metric_observations, the peer comparison).
 RATE_PARTS_SCHEMA = pl.Schema(
     {
         "audit_date": pl.Date(),
@@ -30,8 +31,11 @@ RATE_PARTS_SCHEMA = pl.Schema(
         "metric": pl.String(),
         "numerator": pl.Int64(),
         "denominator": pl.Int64(),
+        "contact_id": pl.String(),
     }
 )
+# The columns a contact is named by in the frames rate parts are built from, in preference order.
+CONTACT_ID_COLUMNS = ("contact_id", "call_id", "ticket_id")
 # One row per observation of a median / p90 / mean measure.
 MEASURES_SCHEMA = pl.Schema(
     {
@@ -52,6 +56,22 @@ COUNTS_SCHEMA = pl.Schema(
         "value": pl.Int64(),
     }
 )
+
+# What a day's scorecard rows cannot be summed back into (transforms/scorecards.py,
+# `metric_observations`): the contacts in each rate's numerator and each measure's observations.
+OBSERVATIONS_SCHEMA = pl.Schema(
+    {
+        "audit_date": pl.Date(),
+        "agent_id": pl.String(),
+        "team_id": pl.String(),
+        "metric": pl.String(),
+        "kind": pl.String(),  # numerator | measure
+        "contact_id": pl.String(),
+        "value": pl.Float64(),
+    }
+)
+OBSERVATION_KINDS = ("numerator", "measure")
+
 
 MetricKind = Literal["rate", "measure", "count", "ratio"]
 Stat = Literal["median", "p90", "mean"]
@@ -133,16 +153,26 @@ def as_parts(frame: pl.LazyFrame, schema: pl.Schema) -> pl.LazyFrame:
 
 def rate_part(frame: pl.LazyFrame, metric: str, hit: pl.Expr) -> pl.LazyFrame:
     """One RATE_PARTS row per row of `frame` (the metric's denominator members): numerator 1
-    where `hit` is true (null counts as a miss), denominator 1."""
+    where `hit` is true (null counts as a miss), denominator 1; the contact from the frame's
+    first id column of CONTACT_ID_COLUMNS."""
     return as_parts(
         frame.select(
             *_ATTRIBUTION,
             metric=pl.lit(metric),
+            contact_id=_contact_id(frame),
             numerator=hit.fill_null(False).cast(pl.Int64),
             denominator=pl.lit(1, dtype=pl.Int64),
         ),
         RATE_PARTS_SCHEMA,
     )
+
+
+def _contact_id(frame: pl.LazyFrame) -> pl.Expr:
+    names = frame.collect_schema().names()
+    for column in CONTACT_ID_COLUMNS:
+        if column in names:
+            return pl.col(column).cast(pl.String)
+    raise ValueError(f"rate parts need a contact id column ({', '.join(CONTACT_ID_COLUMNS)}); got {names}")
 
 
 def measure_part(frame: pl.LazyFrame, measure: str, value: pl.Expr) -> pl.LazyFrame:

@@ -1,4 +1,4 @@
-"""Agent and team scorecards, daily and weekly, summed from the metric families' parts.
+"""Agent and team scorecards, daily and over periods, summed from the metric families' parts.
 
 Families hand over three long frames (docs/architecture.md, "Scorecard parts"); this module
 only sums numerators, denominators and counts and takes quantiles of measures, so a team
@@ -17,7 +17,7 @@ from typing import Final, Literal
 import polars as pl
 
 import catalogue
-from transforms.parts import COUNTS_SCHEMA, MEASURES_SCHEMA, RATE_PARTS_SCHEMA, Metric
+from transforms.parts import COUNTS_SCHEMA, MEASURES_SCHEMA, OBSERVATIONS_SCHEMA, RATE_PARTS_SCHEMA, Metric
 from transforms.stats import rate_columns
 
 # Linear interpolation between order statistics (numpy / DuckDB quantile_cont / Excel PERCENTILE.INC).
@@ -260,19 +260,6 @@ def build_scorecards(
     )
 
 
-def _withheld_in_week(weekly: pl.LazyFrame) -> pl.LazyFrame:
-    """A metric withheld on any day of the week is withheld for the week (its sums would count
-    the days it was computed only)."""
-    names = pl.col("withheld_metrics").list.eval(pl.element().str.split(": ").list.first())
-    present = set(weekly.collect_schema().names())
-    return weekly.with_columns(
-        pl.when(names.list.contains(m.name)).then(None).otherwise(pl.col(column)).alias(column)
-        for m in catalogue.METRICS
-        for column in catalogue.metric_column_names(m.name)
-        if column in present
-    )
-
-
 def _withhold(scorecard: pl.LazyFrame, withheld: Mapping[str, str]) -> pl.LazyFrame:
     """Null every column of the withheld metrics and list them, with why, in `withheld_metrics`.
 
@@ -289,58 +276,131 @@ def _withhold(scorecard: pl.LazyFrame, withheld: Mapping[str, str]) -> pl.LazyFr
     return scorecard.with_columns(*nulls, listed).select(schema.names())
 
 
-# --- weekly scorecards ----------------------------------------------------------------------------
+# --- what the period scorecards need from each day -----------------------------------------------
 
 
-def _week_columns() -> list[pl.Expr]:
-    day = pl.col("audit_date")
-    return [
-        day.dt.truncate("1w").alias("week_start"),
-        day.dt.iso_year().cast(pl.Int32).alias("iso_year"),
-        day.dt.week().cast(pl.Int32).alias("iso_week"),
-    ]
-
-
-def weekly_scorecards(
-    daily: pl.LazyFrame,
-    min_volume: int,
-    measures: Sequence[pl.LazyFrame] | None = None,
+def metric_observations(
+    rate_parts: Sequence[pl.LazyFrame],
+    measures: Sequence[pl.LazyFrame],
+    audit_date: date | None,
+    withheld: Mapping[str, str] | None = None,
 ) -> pl.LazyFrame:
-    """ISO-week roll-up of a daily agent or team scorecard (Monday `week_start`, `iso_year`, `iso_week`).
+    """What a day's scorecard rows cannot be summed back into: every contact counted in a rate's
+    numerator (its evidence) and every observation of a published median / p90 / mean.
 
-    Volumes, numerators, denominators, counts, interruptions and talk minutes are summed and the
-    rates, intervals, low_volume and interruption ratio recomputed. Medians, p90s and means cannot
-    be rebuilt from daily ones: they are recomputed from `measures` when given, else omitted.
-    An agent's weekly `team_id` is their team on the latest day of the week.
+    A week's median is not a median of daily medians, and a peer flag names its contacts, so
+    the day keeps both (published as `metric_observations`). Withheld metrics keep nothing.
+    """
+    rates = _concat(rate_parts, RATE_PARTS_SCHEMA, "metric").filter(pl.col("numerator") > 0)
+    values = _concat(measures, MEASURES_SCHEMA, "measure").filter(
+        pl.col("measure").is_in([m.name for m in _measures()])
+    )
+    frame = pl.concat(
+        [
+            rates.select(
+                "audit_date",
+                "agent_id",
+                "team_id",
+                "metric",
+                kind=pl.lit("numerator"),
+                contact_id="contact_id",
+                value=pl.col("numerator").cast(pl.Float64),
+            ),
+            values.select(
+                "audit_date",
+                "agent_id",
+                "team_id",
+                metric="measure",
+                kind=pl.lit("measure"),
+                contact_id=pl.lit(None, pl.String),
+                value="value",
+            ),
+        ]
+    ).filter(~pl.col("metric").is_in(sorted(withheld or {})))
+    if audit_date is not None:
+        frame = frame.filter(pl.col("audit_date") == pl.lit(audit_date, dtype=pl.Date()))
+    return frame.select([pl.col(n).cast(t) for n, t in OBSERVATIONS_SCHEMA.items()]).sort(
+        "audit_date", "metric", "agent_id", "team_id", "contact_id", "value", nulls_last=True
+    )
+
+
+# --- period scorecards ----------------------------------------------------------------------------
+
+PERIOD_KEYS = ("period", "period_start", "period_end")
+
+
+def _withheld_in_period(rolled: pl.LazyFrame) -> pl.LazyFrame:
+    """A metric withheld on any day of a period is withheld for the period (its sums would
+    count the days it was computed only)."""
+    names = pl.col("withheld_metrics").list.eval(pl.element().str.split(": ").list.first())
+    present = set(rolled.collect_schema().names())
+    return rolled.with_columns(
+        pl.when(names.list.contains(m.name)).then(None).otherwise(pl.col(column)).alias(column)
+        for m in catalogue.METRICS
+        for column in catalogue.metric_column_names(m.name)
+        if column in present
+    )
+
+
+def _period_days(periods: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per period and audit day in it."""
+    return periods.with_columns(
+        pl.date_ranges("period_start", "period_end", "1d").alias("audit_date")
+    ).explode("audit_date")
+
+
+def _period_stats(
+    observations: pl.LazyFrame, calendar: pl.LazyFrame, keys: list[str], key: str
+) -> pl.LazyFrame:
+    """Each published measure's statistics over the period, from the days' observations."""
+    measured = (
+        observations.filter((pl.col("kind") == "measure") & pl.col(key).is_not_null())
+        .select("audit_date", key, measure="metric", value="value")
+        .join(calendar.select(*PERIOD_KEYS, "audit_date"), on="audit_date")
+    )
+    return measured.group_by(keys).agg(_stat_aggs())
+
+
+def period_scorecards(
+    daily: pl.LazyFrame,
+    observations: pl.LazyFrame,
+    periods: pl.LazyFrame,
+    min_volume: int,
+) -> pl.LazyFrame:
+    """A daily agent or team scorecard rolled up over periods (weeks, months, rolling windows).
+
+    Args:
+        daily: published daily scorecard rows (any days; those outside every period are ignored).
+        observations: the days' `metric_observations` (measures give the medians and p90s).
+        periods: one row per period: `period`, `period_start`, `period_end` (inclusive), and
+            any further columns to carry onto its rows (published_days, source_digest).
+    Volumes, numerators, denominators, counts, interruptions and talk minutes are summed and
+    every rate, interval, low_volume marker and the interruption ratio recomputed from the
+    sums (never an average of daily rates); medians, p90s and means come from the period's
+    observations. `active_days` counts the days with a row; an agent's `team_id` is their team
+    on the latest of those days. A metric withheld on any day is withheld for the period.
     """
     level: Level = "agent" if "agent_id" in daily.collect_schema().names() else "team"
     key = _KEY[level]
-    week_keys = ["week_start", "iso_year", "iso_week", key]
+    keys = [*PERIOD_KEYS, key]
+    calendar = _period_days(periods)
     aggs = [
         pl.col(_summed()).sum(),
         ((pl.col("talk_minutes") * 60_000).round(0).cast(pl.Int64).sum() / 1000.0).alias("talk_seconds_sum"),
-        pl.len().cast(pl.Int64).alias("days"),
+        pl.len().cast(pl.Int64).alias("active_days"),
+        pl.col("withheld_metrics").list.explode(keep_nulls=False, empty_as_null=False).unique().sort(),
     ]
     if level == "agent":
         aggs.append(pl.col("team_id").sort_by("audit_date").last())
-    aggs.append(
-        pl.col("withheld_metrics").list.explode(keep_nulls=False, empty_as_null=False).unique().sort()
-    )
-    weekly = daily.with_columns(_week_columns()).group_by(week_keys).agg(aggs)
+    rolled = daily.join(calendar.select(*PERIOD_KEYS, "audit_date"), on="audit_date").group_by(keys).agg(aggs)
     rates = [expr for m in _rates() for expr in rate_columns(m, min_volume)]
-    weekly = _withheld_in_week(weekly.with_columns(*rates, *ratio_columns()))
-    if measures is not None:
-        stats = (
-            _concat(measures, MEASURES_SCHEMA, "measure")
-            .filter(pl.col(key).is_not_null())
-            .with_columns(_week_columns())
-            .group_by(week_keys)
-            .agg(_stat_aggs())
-        )
-        weekly = weekly.join(stats, on=week_keys, how="left")
+    rolled = rolled.with_columns(*rates, *ratio_columns())
+    stats = _period_stats(observations, calendar, keys, key)
+    rolled = rolled.join(stats, on=keys, how="left", nulls_equal=True)
+    rolled = rolled.join(periods, on=list(PERIOD_KEYS), how="left")
+    carried = [c for c in periods.collect_schema().names() if c not in PERIOD_KEYS]
     ids = [key, "team_id"] if level == "agent" else [key]
-    present = set(weekly.collect_schema().names())
-    body = [c for c in scorecard_columns(level) if c in present and c not in {"audit_date", *ids}]
-    return weekly.select("week_start", "iso_year", "iso_week", *ids, "days", *body).sort(
-        "week_start", key, nulls_last=True
+    body = [c for c in scorecard_columns(level) if c not in {"audit_date", *ids}]
+    return _withheld_in_period(rolled.select(*PERIOD_KEYS, *ids, *carried, "active_days", *body)).sort(
+        *PERIOD_KEYS, key, nulls_last=True
     )

@@ -66,7 +66,7 @@ def open_table(uri: str, options: dict[str, str] | None) -> DeltaTable | None:
         return None
 
 
-def _conform(frame: pl.DataFrame, uri: str, options: dict[str, str] | None) -> pl.DataFrame:
+def conform(frame: pl.DataFrame, uri: str, options: dict[str, str] | None) -> pl.DataFrame:
     """Cast to the table's types where columns exist; all-null columns get a real type."""
     existing: dict[str, pl.DataType] = {}
     if open_table(uri, options) is not None:
@@ -126,7 +126,7 @@ def publish_table(
     if wrong_day:
         raise ValueError(f"{name}: {wrong_day} row(s) not on audit_date {audit_date}; refusing to publish")
     uri, options = table_uri(warehouse_uri, name), storage_options(warehouse_uri, s3)
-    data = _conform(sort_for_publish(name, frame), uri, options)
+    data = conform(sort_for_publish(name, frame), uri, options)
     metadata = {
         **_commit_metadata(run_id, policy_version, audit_date, data, attempt),
         "app_id": day_app_id(audit_date),

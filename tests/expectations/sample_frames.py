@@ -12,10 +12,12 @@ from typing import Any
 import polars as pl
 
 import catalogue
+from transforms.parts import OBSERVATIONS_SCHEMA
+from transforms.periods import month_of, periods_frame, rolling_ending, week_of
 from transforms.pseudonym import publishable
 from transforms.schemas import CALLS, TICKET_EVENTS, TICKETS
 from transforms.schemas.base import LINEAGE_SCHEMA, EntitySchema
-from transforms.scorecards import scorecard_columns
+from transforms.scorecards import period_scorecards, scorecard_columns
 
 COUNTS = tuple(m.name for m in catalogue.metrics("count"))
 
@@ -215,6 +217,25 @@ def team_scorecard() -> pl.DataFrame:
     return _scorecard("team", ["TEAM1", None])
 
 
+def metric_observations() -> pl.DataFrame:
+    """Two follow-up numerator contacts and one hold-time observation."""
+    rows = [
+        (DAY, "A1", "TEAM1", "follow_up", "numerator", "T1", 1.0),
+        (DAY, "A2", "TEAM1", "follow_up", "numerator", "T2", 1.0),
+        (DAY, "A1", "TEAM1", "hold_seconds", "measure", None, 42.0),
+    ]
+    return pl.DataFrame(rows, schema=OBSERVATIONS_SCHEMA, orient="row")
+
+
+def _period_scorecard(daily: pl.DataFrame) -> pl.DataFrame:
+    """The day's week, month and rolling window, rolled up as the refresh does."""
+    periods = periods_frame([week_of(DAY), month_of(DAY), rolling_ending(DAY)]).with_columns(
+        published_days=pl.lit(1, pl.Int64), source_digest=pl.lit("0123456789abcdef")
+    )
+    rolled = period_scorecards(daily.drop("run_id").lazy(), metric_observations().lazy(), periods, 20)
+    return with_run(rolled.collect())
+
+
 def follow_up_evidence() -> pl.DataFrame:
     """As the follow-up family returns it: raw customer_id, no run_id."""
     return pl.DataFrame(
@@ -321,12 +342,15 @@ def published_outputs() -> dict[str, pl.DataFrame]:
         **out,
         "agent_scorecard": agent_scorecard(),
         "team_scorecard": team_scorecard(),
+        "metric_observations": with_run(metric_observations()),
         "quarantine": quarantine(),
+        "agent_period_scorecard": _period_scorecard(agent_scorecard()),
+        "team_period_scorecard": _period_scorecard(team_scorecard()),
     }
 
 
 def metric_outputs() -> dict[str, pl.DataFrame]:
-    """The six metric tables as the transforms return them (raw customer_id, no run_id)."""
+    """The metric tables as the transforms return them (raw customer_id, no run_id)."""
     return {
         "follow_up_audit": follow_up_evidence(),
         "escalation_audit": escalation_evidence(),
@@ -334,6 +358,7 @@ def metric_outputs() -> dict[str, pl.DataFrame]:
         "concession_flags": concession_flags_evidence(),
         "agent_scorecard": agent_scorecard().drop("run_id"),
         "team_scorecard": team_scorecard().drop("run_id"),
+        "metric_observations": metric_observations(),
     }
 
 

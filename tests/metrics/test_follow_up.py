@@ -466,6 +466,7 @@ def test_evidence_and_rate_parts_frames():
             "metric": ["follow_up"] * 2,
             "numerator": [1, 0],
             "denominator": [1, 1],
+            "contact_id": ["t1", "t2"],  # the evidence behind each part
         },
         schema=RATE_PARTS_SCHEMA,
     )

@@ -1,4 +1,4 @@
-"""Agent and team scorecards, daily and weekly (transforms/scorecards.py)."""
+"""Agent and team scorecards, daily and over periods (transforms/scorecards.py)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,15 @@ from polars.testing import assert_frame_equal
 import catalogue
 from tests.metrics.frames import calls_frame, events_frame, scope_of, solve, tickets_frame
 from transforms.contacts import build_contacts
-from transforms.parts import COUNTS_SCHEMA, MEASURES_SCHEMA, RATE_PARTS_SCHEMA
-from transforms.scorecards import Level, build_scorecards, scorecard_columns, weekly_scorecards
+from transforms.parts import COUNTS_SCHEMA, MEASURES_SCHEMA, OBSERVATIONS_SCHEMA, RATE_PARTS_SCHEMA
+from transforms.periods import Period, month_of, periods_frame, rolling_ending, week_of
+from transforms.scorecards import (
+    Level,
+    build_scorecards,
+    metric_observations,
+    period_scorecards,
+    scorecard_columns,
+)
 
 RATE_METRICS = catalogue.rate_metrics()
 COUNTS = tuple(m.name for m in catalogue.metrics("count"))
@@ -26,8 +33,9 @@ D = date(2026, 3, 2)
 
 
 def rate_parts(*rows: tuple[Any, ...]) -> pl.LazyFrame:
-    """(audit_date, agent_id, team_id, metric, numerator, denominator) rows."""
-    return pl.LazyFrame(list(rows), schema=RATE_PARTS_SCHEMA, orient="row")
+    """(audit_date, agent_id, team_id, metric, numerator, denominator[, contact_id]) rows."""
+    named = [row if len(row) == 7 else (*row, None) for row in rows]
+    return pl.LazyFrame(named, schema=RATE_PARTS_SCHEMA, orient="row")
 
 
 def measure_parts(*rows: tuple[Any, ...]) -> pl.LazyFrame:
@@ -262,10 +270,15 @@ def test_every_contact_closed_on_the_day_is_counted_exactly_once() -> None:
     assert agent_df.select("audit_date", "agent_id").is_unique().all()
 
 
-# --- weekly ------------------------------------------------------------------------------------------
+# --- periods ---------------------------------------------------------------------------------------
 
 
-def test_weekly_sums_dailies_and_recomputes_rates_over_iso_weeks() -> None:
+def rolled(daily: pl.LazyFrame, *periods: Period, observations: pl.LazyFrame | None = None) -> pl.DataFrame:
+    obs = observations if observations is not None else OBSERVATIONS_SCHEMA.to_frame().lazy()
+    return period_scorecards(daily, obs, periods_frame(periods), 20).collect()
+
+
+def test_week_sums_dailies_and_recomputes_rates() -> None:
     sunday, monday = date(2026, 1, 4), date(2026, 1, 5)
     rates = rate_parts(
         (date(2025, 12, 29), "a1", "T1", "reopen", 1, 1),  # Monday of ISO week 2026-W01
@@ -275,10 +288,10 @@ def test_weekly_sums_dailies_and_recomputes_rates_over_iso_weeks() -> None:
         (monday, "a1", "T2", "reopen", 1, 1),  # ISO week 2026-W02
     )
     agent, _ = build_scorecards([rates], [], [], contact_rows(), None, 20)
-    weekly = weekly_scorecards(agent, 20).collect()
-    assert pick(weekly, "week_start", "iso_year", "iso_week", "agent_id", "team_id", "days") == [
-        (date(2025, 12, 29), 2026, 1, "a1", "T2", 2),
-        (date(2026, 1, 5), 2026, 2, "a1", "T2", 1),
+    weekly = rolled(agent, week_of(sunday), week_of(monday))
+    assert pick(weekly, "period", "period_start", "period_end", "agent_id", "team_id", "active_days") == [
+        ("week", date(2025, 12, 29), sunday, "a1", "T2", 2),
+        ("week", monday, date(2026, 1, 11), "a1", "T2", 1),
     ]
     # 1/4 = 0.25 over the week, not the mean of the daily rates 1.0 and 0.0.
     assert pick(weekly, "reopen_numerator", "reopen_denominator", "reopen_rate") == [
@@ -287,28 +300,46 @@ def test_weekly_sums_dailies_and_recomputes_rates_over_iso_weeks() -> None:
     ]
     low, high = weekly["reopen_ci_low"][0], weekly["reopen_ci_high"][0]
     assert (round(low, 6), round(high, 6)) == (0.045587, 0.699358)
+    assert weekly["reopen_low_volume"].to_list() == [True, True]
 
 
-def test_weekly_quantiles_come_from_measures_or_are_omitted() -> None:
+def test_month_and_rolling_window_hold_the_same_days_differently() -> None:
+    rates = rate_parts(
+        (date(2026, 2, 27), "a1", "T1", "reopen", 1, 1),
+        (date(2026, 3, 1), "a1", "T1", "reopen", 0, 1),
+        (date(2026, 3, 2), "a1", "T1", "reopen", 1, 1),
+        (date(2026, 1, 31), "a1", "T1", "reopen", 1, 1),  # 30 days before 03-02: outside the window
+    )
+    agent, _ = build_scorecards([rates], [], [], contact_rows(), None, 20)
+    frame = rolled(agent, month_of(date(2026, 3, 2)), rolling_ending(date(2026, 3, 2)))
+    assert pick(frame, "period", "period_start", "period_end", "reopen_numerator", "reopen_denominator") == [
+        ("month", date(2026, 3, 1), date(2026, 3, 31), 1, 2),
+        ("rolling_28d", date(2026, 2, 3), date(2026, 3, 2), 2, 3),
+    ]
+
+
+def test_period_quantiles_come_from_the_observations() -> None:
     measures = measure_parts(
         (date(2026, 3, 2), "a1", "T1", "hold_seconds", 10.0),
         (date(2026, 3, 3), "a1", "T1", "hold_seconds", 30.0),
         (date(2026, 3, 4), "a1", "T1", "hold_seconds", 200.0),
     )
     agent, _ = build_scorecards([], [measures], [], contact_rows(), None, 20)
-    assert "hold_seconds_median" not in weekly_scorecards(agent, 20).collect_schema().names()
-    weekly = weekly_scorecards(agent, 20, measures=[measures]).collect()
+    observations = metric_observations([], [measures], None)
+    weekly = rolled(agent, week_of(D), observations=observations)
     # Median of the week's observations is 30 (the median of daily medians would also be 30,
     # but p90 = 30 + 0.8 * 170 = 166 exists only from the observations).
     assert pick(weekly, "hold_seconds_median", "hold_seconds_p90") == [(30.0, pytest.approx(166.0))]
+    # Without observations the statistics are null, never a guess from daily values.
+    assert pick(rolled(agent, week_of(D)), "hold_seconds_median") == [(None,)]
 
 
-def test_weekly_team_scorecard() -> None:
+def test_period_team_scorecard() -> None:
     _, team = scorecards(RATES, MEASURES, COUNT_PARTS, CONTACTS, audit_date=None)
-    weekly = weekly_scorecards(team.lazy(), 20).collect()
+    weekly = rolled(team.lazy(), week_of(D - timedelta(days=1)), week_of(D))
     # D - 1 is a Sunday (ISO week starting 2026-02-23); D and D + 1 are in the next week.
     columns = (
-        "week_start",
+        "period_start",
         "team_id",
         "reopen_numerator",
         "reopen_denominator",
@@ -319,6 +350,20 @@ def test_weekly_team_scorecard() -> None:
         (date(2026, 2, 23), "T1", 1, 1, 0, 0),
         (D, "T1", 2, 4, 4, 2),
         (D, "T2", 0, 1, 2, 0),
+    ]
+
+
+def test_observations_keep_numerator_contacts_and_published_measures() -> None:
+    rates = rate_parts((D, "a1", "T1", "reopen", 1, 1, "t1"), (D, "a1", "T1", "reopen", 0, 1, "t2"))
+    measures = measure_parts((D, "a1", "T1", "hold_seconds", 12.0), (D, "a1", "T1", "talk_seconds", 60.0))
+    frame = metric_observations([rates], [measures], D).collect()
+    # t2 is not in the numerator; talk_seconds only feeds a ratio (no statistic is published).
+    assert pick(frame, "metric", "kind", "contact_id", "value") == [
+        ("hold_seconds", "measure", None, 12.0),
+        ("reopen", "numerator", "t1", 1.0),
+    ]
+    assert metric_observations([rates], [measures], D, {"reopen": "x"}).collect()["metric"].to_list() == [
+        "hold_seconds"
     ]
 
 
@@ -393,19 +438,39 @@ def test_team_rollup_equals_the_sum_of_its_agents(
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(part_rows)
-def test_weekly_equals_the_sum_of_dailies(rows: list[tuple[date, str, str, bool]]) -> None:
-    agent, _ = build_scorecards([_parts_frame(rows)], [], [], contact_rows(), None, 20)
-    weekly = weekly_scorecards(agent, 20).collect()
-    summed_cols = [f"{m}_{p}" for m in RATE_METRICS for p in ("numerator", "denominator")]
-    expected = (
-        agent.with_columns(week_start=pl.col("audit_date").dt.truncate("1w"))
-        .group_by("week_start", "agent_id")
-        .agg(pl.col(summed_cols).sum())
-        .sort("week_start", "agent_id")
-        .collect()
-    )
-    assert_frame_equal(weekly.select("week_start", "agent_id", *summed_cols), expected)
+@given(
+    part_rows,
+    count_rows,
+    contact_kinds,
+    st.sampled_from(DAYS),
+    st.sampled_from(["week", "month", "rolling_28d"]),
+)
+def test_a_period_equals_the_sum_of_its_days(
+    rows: list[tuple[date, str, str, bool]],
+    counted: list[tuple[date, str, str]],
+    closed: list[tuple[date, str, str]],
+    day: date,
+    kind: str,
+) -> None:
+    period = {"week": week_of, "month": month_of, "rolling_28d": rolling_ending}[kind](day)
+    counts = count_parts(*((d, a, AGENT_TEAMS[a], name, 1) for d, a, name in counted))
+    contacts = contact_rows(*((d, a, AGENT_TEAMS[a], k) for d, a, k in closed))
+    for daily in build_scorecards([_parts_frame(rows)], [], [counts], contacts, None, 20):
+        key = "agent_id" if "agent_id" in daily.collect_schema().names() else "team_id"
+        summed_cols = [
+            *[f"{m}_{p}" for m in RATE_METRICS for p in ("numerator", "denominator")],
+            *COUNTS,
+            "contacts",
+        ]
+        expected = (
+            daily.filter(pl.col("audit_date").is_between(period.start, period.end))
+            .group_by(key)
+            .agg(pl.col(summed_cols).sum(), pl.len().cast(pl.Int64).alias("active_days"))
+            .sort(key)
+            .collect()
+        )
+        got = rolled(daily, period).select(key, *summed_cols, "active_days")
+        assert_frame_equal(got, expected.select(got.columns))
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -447,16 +512,15 @@ def test_scorecards_from_the_resolution_family_end_to_end() -> None:
 
 
 @pytest.mark.parametrize("level", ["agent", "team"])
-def test_weekly_columns_follow_the_daily_order(level: Level) -> None:
+def test_period_columns_are_the_catalogues(level: Level) -> None:
     agent, team = build_scorecards([], [], [], contact_rows(), None, 20)
-    daily = agent if level == "agent" else team
-    ids = ["agent_id", "team_id"] if level == "agent" else ["team_id"]
-    stats = [f"{m}_{s}" for m, ss in MEASURE_STATS.items() for s in ss]
-    body = [c for c in scorecard_columns(level) if c not in {"audit_date", *ids}]
-    with_stats = weekly_scorecards(daily, 20, measures=[]).collect_schema().names()
-    without = weekly_scorecards(daily, 20).collect_schema().names()
-    assert with_stats == ["week_start", "iso_year", "iso_week", *ids, "days", *body]
-    assert without == [c for c in with_stats if c not in stats]
+    periods = periods_frame([week_of(D)]).with_columns(
+        published_days=pl.lit(1, pl.Int64), source_digest=pl.lit("d")
+    )
+    obs = OBSERVATIONS_SCHEMA.to_frame().lazy()
+    got = period_scorecards(agent if level == "agent" else team, obs, periods, 20).collect_schema()
+    published = catalogue.TABLES[f"{level}_period_scorecard"].schema
+    assert list(got.items()) == [(n, t) for n, t in published.items() if n != "run_id"]
 
 
 def test_talk_time_sum_does_not_depend_on_row_order() -> None:
@@ -469,7 +533,7 @@ def test_talk_time_sum_does_not_depend_on_row_order() -> None:
     assert forward["talk_minutes"].item() == 0.6 / 60
 
 
-def test_weekly_interruption_ratio_is_re_summed_not_averaged() -> None:
+def test_period_interruption_ratio_is_re_summed_not_averaged() -> None:
     measures = measure_parts(
         (date(2026, 3, 2), "a1", "T1", "talk_seconds", 600.0),
         (date(2026, 3, 2), "a1", "T1", "agent_interruptions", 2.0),
@@ -477,7 +541,7 @@ def test_weekly_interruption_ratio_is_re_summed_not_averaged() -> None:
         (date(2026, 3, 3), "a1", "T1", "agent_interruptions", 4.0),
     )
     agent, _ = build_scorecards([], [measures], [], contact_rows(), None, 20)
-    weekly = weekly_scorecards(agent, 20).collect()
+    weekly = rolled(agent, week_of(D))
     # Daily ratios 2.0 and 8.0 (mean 5.0); the week is 6 interruptions over 15 minutes = 4.0.
     assert pick(weekly, "agent_interruptions", "talk_minutes", "interruptions_per_10_talk_minutes") == [
         (6, 15.0, 4.0)
@@ -519,7 +583,7 @@ def test_a_metric_withheld_on_any_day_is_withheld_for_its_week() -> None:
     contacts = contact_rows(*((d, "a1", "T1", "ticket") for d in days))
     first, _ = build_scorecards([rates], [], [], contacts, days[0], 20, withheld={"follow_up": "why"})
     second, _ = build_scorecards([rates], [], [], contacts, days[1], 20)
-    weekly = weekly_scorecards(pl.concat([first, second]), 20).collect().row(0, named=True)
+    weekly = rolled(pl.concat([first, second]), week_of(D)).row(0, named=True)
     assert (weekly["follow_up_numerator"], weekly["follow_up_rate"]) == (None, None)
     assert weekly["withheld_metrics"] == ["follow_up: why"]
     assert weekly["contacts"] == 2

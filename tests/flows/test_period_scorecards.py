@@ -1,0 +1,103 @@
+"""Period scorecards as the flows publish them: sums of the published days, and refreshed by
+a re-audit of a day inside them (warehouse/periods.py)."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+import catalogue
+from flows import daily
+from transforms.periods import periods_containing
+from warehouse.delta import read_table
+from warehouse.publication import read_published
+
+SUMMED = [
+    *(f"{m}_{p}" for m in catalogue.rate_metrics() for p in ("numerator", "denominator")),
+    *(m.name for m in catalogue.metrics("count")),
+    "contacts",
+    "tickets_solved",
+    "calls_answered",
+]
+
+
+def _expected(daily_rows: pl.DataFrame, periods: pl.DataFrame, key: str) -> pl.DataFrame:
+    """Each period's sums straight from the published daily rows of its days."""
+    days = periods.select("period", "period_start", "period_end").unique()
+    joined = days.join(daily_rows, how="cross").filter(
+        pl.col("audit_date").is_between(pl.col("period_start"), pl.col("period_end"))
+    )
+    return (
+        joined.group_by("period", "period_start", key)
+        .agg(pl.col(SUMMED).sum(), pl.len().cast(pl.Int64).alias("active_days"))
+        .sort("period", "period_start", key, nulls_last=True)
+    )
+
+
+@pytest.mark.integration
+@pytest.mark.xdist_group("prefect")
+@pytest.mark.parametrize("level", ["agent", "team"])
+def test_every_period_of_the_quickstart_is_the_sum_of_its_published_days(
+    quickstart_run: tuple[Path, str], level: str
+) -> None:
+    root, _ = quickstart_run
+    warehouse = str(root / "warehouse")
+    dailies = read_published(warehouse, f"{level}_scorecard")
+    periods = read_table(warehouse, f"{level}_period_scorecard")
+    assert dailies is not None and periods.height > 0
+    key = f"{level}_id"
+    got = periods.select("period", "period_start", key, *SUMMED, "active_days").sort(
+        "period", "period_start", key, nulls_last=True
+    )
+    assert_frame_equal(got, _expected(dailies, periods, key).select(got.columns))
+    # Every week, month and rolling window holding a published day is there, and only those.
+    published = sorted(set(dailies["audit_date"]))
+    wanted = {(p.kind, p.start) for p in periods_containing(published, published)}
+    assert set(periods.select("period", "period_start").iter_rows()) == wanted
+    assert (periods["published_days"] >= periods["active_days"]).all()
+
+
+@pytest.mark.integration
+@pytest.mark.xdist_group("prefect")
+def test_a_re_audit_refreshes_exactly_the_periods_holding_its_day(
+    quickstart_run: tuple[Path, str], audit_env: str, tmp_path: Path
+) -> None:
+    """Re-audit one day of a copy of the quickstart: its week, its month and the rolling windows
+    holding it get the new run's rows; every other period keeps the rows it had."""
+    root, _ = quickstart_run
+    for name in ("landing", "warehouse", "reports"):
+        shutil.copytree(root / name, tmp_path / name)
+    places = {name: str(tmp_path / name) for name in ("landing", "warehouse", "reports")}
+    before = read_table(places["warehouse"], "agent_period_scorecard")
+    day = date(2026, 3, 8)  # a Sunday: its week is 03-02 .. 03-08
+    results = daily.backfill(start=day, end=day, ingest=False, **places)
+    after = read_table(places["warehouse"], "agent_period_scorecard")
+
+    new_run = results[0]["run_id"]
+    published = sorted(set(read_table(places["warehouse"], "agent_scorecard")["audit_date"]))
+    holding = {(p.kind, p.start) for p in periods_containing([day], published)}
+    refreshed = {
+        (k, s) for k, s, r in after.select("period", "period_start", "run_id").iter_rows() if r == new_run
+    }
+    assert refreshed == holding
+    assert ("week", date(2026, 3, 2)) in holding and ("month", date(2026, 3, 1)) in holding
+    # Same inputs, same numbers: only run_id and the digest of the refreshed periods changed.
+    keys = ["period", "period_start", "agent_id"]
+    assert_frame_equal(
+        after.drop("run_id", "source_digest").sort(keys), before.drop("run_id", "source_digest").sort(keys)
+    )
+    untouched = after.filter(
+        ~pl.struct("period", "period_start").is_in([{"period": k, "period_start": s} for k, s in holding])
+    )
+    assert set(untouched["run_id"]) <= set(before["run_id"])
+    # A second refresh with nothing newly published writes nothing.
+    from configs.settings import load_settings
+    from warehouse.periods import refresh_periods
+
+    settings = load_settings(env="local", warehouse_uri=places["warehouse"], reports_uri=places["reports"])
+    assert refresh_periods(settings, settings.policy(), "again").periods == ()

@@ -1,0 +1,249 @@
+"""Refreshing the period scorecards (weeks, months, rolling 28 days) from the published days.
+
+A period row is computed only from whole published days: the daily scorecards and
+`metric_observations` are read through the days' publish points (`read_published`), never
+from a half-published attempt. Each row records the digest of the publish points it was
+computed from (`source_digest`), so a refresh finds every stale period by comparing digests:
+the periods of a day just published or re-audited, and those a run that stopped between its
+publish point and its refresh left behind. A refresh therefore needs no list of days, a
+backfill refreshes once at its end, and two refreshes in a row do nothing the second time.
+
+Refreshes take the warehouse's `periods` lease, so two runs never interleave their commits;
+the later one reads every day the earlier published. Each table gets one commit per refresh
+(an overwrite of exactly the stale periods), validated by its suite first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import polars as pl
+from deltalake import CommitProperties, write_deltalake
+
+from catalogue import PERIOD_TABLES, TABLES
+from configs.policy import Policy
+from configs.settings import AuditSettings
+from storage.scratch import scratch_dir
+from transforms.periods import Period, periods_containing, periods_frame
+from transforms.scorecards import period_scorecards
+from warehouse.delta import (
+    TABLE_PROPERTIES,
+    conform,
+    open_table,
+    sort_for_publish,
+    storage_options,
+    table_uri,
+)
+from warehouse.lock import hold
+from warehouse.publication import POINT_COLUMNS, PublishPoint, manifest_rows, publish_points, read_published
+
+log = logging.getLogger(__name__)
+
+PERIODS_SCOPE = "period-scorecards"
+# A refresh reads the days of at most this many calendar days at once (bounded memory on a
+# year's backfill); the results are small and committed together.
+CHUNK_DAYS = 62
+SOURCES = {"agent_period_scorecard": "agent_scorecard", "team_period_scorecard": "team_scorecard"}
+
+
+@dataclass(frozen=True)
+class PeriodRefresh:
+    """What a refresh did: the periods it recomputed and each table's new version."""
+
+    periods: tuple[Period, ...] = ()
+    versions: Mapping[str, int] = field(default_factory=dict)
+    rows: Mapping[str, int] = field(default_factory=dict)
+    data_docs_url: str | None = None
+
+
+def source_digest(period: Period, points: Mapping[dt.date, PublishPoint]) -> str:
+    """Which publish point of each day the period's rows come from, as one short hash."""
+    used = [f"{d.isoformat()}:{points[d].attempt}:{points[d].run_id}" for d in period.days() if d in points]
+    return hashlib.sha256("|".join(used).encode()).hexdigest()[:16]
+
+
+def stale_periods(
+    points: Mapping[dt.date, PublishPoint], stored: Mapping[tuple[str, dt.date], str]
+) -> list[Period]:
+    """Periods holding a published day whose stored digest (any table's) differs from the one
+    the publish points give now, or that no table has yet."""
+    published = sorted(points)
+    return [
+        p
+        for p in periods_containing(published, published)
+        if stored.get((p.kind, p.start)) != source_digest(p, points)
+    ]
+
+
+def stored_digests(settings: AuditSettings) -> dict[tuple[str, dt.date], str]:
+    """(period, start) -> digest, where every period table agrees; a period one table lacks or
+    holds with another digest is left out, so it is stale."""
+    found: list[dict[tuple[str, dt.date], str]] = []
+    for name in PERIOD_TABLES:
+        uri, options = (
+            table_uri(settings.warehouse_uri, name),
+            storage_options(settings.warehouse_uri, settings.s3),
+        )
+        if open_table(uri, options) is None:
+            return {}
+        rows = (
+            pl.scan_delta(uri, storage_options=options)
+            .select("period", "period_start", "source_digest")
+            .unique()
+            .collect()
+        )
+        found.append({(p, s): d for p, s, d in rows.iter_rows()})
+    first, *others = found
+    return {k: d for k, d in first.items() if all(o.get(k) == d for o in others)}
+
+
+def chunks(periods: Sequence[Period], span_days: int = CHUNK_DAYS) -> list[list[Period]]:
+    """Periods grouped so each group's days span at most `span_days` (a longer period alone)."""
+    groups: list[list[Period]] = []
+    for period in sorted(periods, key=lambda p: (p.start, p.end)):
+        group = groups[-1] if groups else None
+        if group and (max(period.end, *(p.end for p in group)) - group[0].start).days < span_days:
+            group.append(period)
+        else:
+            groups.append([period])
+    return groups
+
+
+def compute_periods(
+    settings: AuditSettings,
+    policy: Policy,
+    periods: Sequence[Period],
+    points: Mapping[dt.date, PublishPoint],
+) -> dict[str, pl.DataFrame]:
+    """Both period scorecards for `periods`, from the published days they hold."""
+    out: dict[str, list[pl.DataFrame]] = {name: [] for name in PERIOD_TABLES}
+    for group in chunks(periods):
+        first, last = min(p.start for p in group), max(p.end for p in group)
+        in_range = {d: p for d, p in points.items() if first <= d <= last}
+        frame = periods_frame(group).with_columns(
+            pl.Series("published_days", [sum(d in p for d in in_range) for p in group], pl.Int64),
+            pl.Series("source_digest", [source_digest(p, points) for p in group], pl.String),
+        )
+        observations = _published(settings, "metric_observations", first, last, in_range)
+        for name in PERIOD_TABLES:
+            daily = _published(settings, SOURCES[name], first, last, in_range)
+            rolled = period_scorecards(daily.lazy(), observations.lazy(), frame, policy.min_volume)
+            out[name].append(rolled.collect())
+    return {name: pl.concat(frames) if frames else _empty(name) for name, frames in out.items()}
+
+
+def _published(
+    settings: AuditSettings, name: str, first: dt.date, last: dt.date, points: dict[dt.date, PublishPoint]
+) -> pl.DataFrame:
+    frame = read_published(
+        settings.warehouse_uri, name, settings.s3, audit_date=last, since=first, points=points
+    )
+    return frame if frame is not None else pl.DataFrame(schema=TABLES[name].schema)
+
+
+def _empty(name: str) -> pl.DataFrame:
+    return pl.DataFrame(schema=TABLES[name].schema)
+
+
+def refresh_periods(settings: AuditSettings, policy: Policy, run_id: str) -> PeriodRefresh:
+    """Recompute every stale period of both period scorecards, validate, and commit them.
+
+    Holds the `periods` lease. Raises ValidationFailed (nothing committed) when a critical
+    expectation fails; the days stay published and the next refresh tries again."""
+    with hold(
+        settings.warehouse_uri,
+        PERIODS_SCOPE,
+        run_id,
+        s3=settings.s3,
+        wait_seconds=settings.lock_wait_seconds,
+        lease_seconds=settings.lock_lease_seconds,
+    ) as lease:
+        points = publish_points(manifest_rows(settings.warehouse_uri, settings.s3, columns=POINT_COLUMNS))
+        stale = stale_periods(points, stored_digests(settings))
+        if not stale:
+            return PeriodRefresh()
+        frames = {
+            name: frame.with_columns(pl.lit(run_id, pl.String).alias("run_id"))
+            for name, frame in compute_periods(settings, policy, stale, points).items()
+        }
+        docs_url = _validate(settings, policy, run_id, frames, max(points))
+        versions = {}
+        for name, frame in frames.items():
+            lease.check()
+            versions[name] = _commit(settings, name, frame, stale, run_id)
+        log.info("refreshed %d period(s): %s", len(stale), versions)
+        return PeriodRefresh(tuple(stale), versions, {n: f.height for n, f in frames.items()}, docs_url)
+
+
+def _validate(
+    settings: AuditSettings, policy: Policy, run_id: str, frames: Mapping[str, pl.DataFrame], newest: dt.date
+) -> str:
+    """The period tables' suites, with Data Docs under data_docs/periods/run_id=R/."""
+    from expectations import SuiteParams
+    from expectations.gate import run_validation
+    from warehouse.data_docs import publish_data_docs
+
+    with scratch_dir(settings.work_dir) as tmp:
+        report = run_validation(
+            frames,
+            run_id=run_id,
+            audit_date=newest,
+            docs_dir=tmp / "data_docs",
+            params=SuiteParams(min_volume=policy.min_volume),
+            label="period scorecards",
+        )
+        url = publish_data_docs(
+            tmp / "data_docs",
+            reports_uri=settings.reports_uri,
+            run_id=run_id,
+            s3=settings.s3,
+            prefix=f"data_docs/periods/run_id={run_id}",
+        )
+    report.raise_for_critical()
+    return url
+
+
+def period_predicate(periods: Iterable[Period]) -> str:
+    """The SQL predicate selecting exactly these periods' rows (what a refresh replaces)."""
+    by_kind: dict[str, list[str]] = {}
+    for p in periods:
+        by_kind.setdefault(p.kind, []).append(f"'{p.start.isoformat()}'")
+    return " OR ".join(
+        f"(period = '{kind}' AND period_start IN ({', '.join(sorted(starts))}))"
+        for kind, starts in sorted(by_kind.items())
+    )
+
+
+def _commit(
+    settings: AuditSettings, name: str, frame: pl.DataFrame, periods: Sequence[Period], run_id: str
+) -> int:
+    """One overwrite of the stale periods' rows (an empty frame empties them)."""
+    uri, options = (
+        table_uri(settings.warehouse_uri, name),
+        storage_options(settings.warehouse_uri, settings.s3),
+    )
+    data = conform(sort_for_publish(name, frame.select(TABLES[name].schema.names())), uri, options)
+    exists = open_table(uri, options) is not None
+    write_deltalake(
+        uri,
+        data.to_arrow(),
+        mode="overwrite",
+        predicate=period_predicate(periods) if exists else None,
+        partition_by=list(TABLES[name].partition_by),
+        schema_mode="merge",
+        configuration=TABLE_PROPERTIES,
+        storage_options=options,
+        commit_properties=CommitProperties(
+            custom_metadata={"run_id": run_id, "row_count": data.height, "periods": len(periods)}
+        ),
+    )
+    table = open_table(uri, options)
+    assert table is not None
+    return table.version()
+
+
+__all__ = ["PeriodRefresh", "period_predicate", "refresh_periods", "stale_periods"]
