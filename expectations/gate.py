@@ -1,4 +1,4 @@
-"""The audit step of write-audit-publish: run every suite, build Data Docs, decide.
+"""The audit step of write-audit-publish: run every suite, write Data Docs, decide.
 
 Frames are validated as Great Expectations sees them through `redact_personal`: personal
 and free-text values are replaced by a constant (nullness kept), and suites over frames
@@ -9,10 +9,9 @@ can carry a customer's data. Failing rows are identified by their key columns on
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -26,16 +25,16 @@ from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from catalogue import SUMMARY_FILE
 from expectations import SUITES
+from expectations._results import SAMPLE_KEYS, column, index_rows, observed, plain, sample_keys, severity
 from expectations._suite import CRITICAL, Suite, SuiteParams, View
+from expectations.data_docs_pages import write_run_pages
 from transforms.pseudonym import CUSTOMER_KEY, FREE_TEXT_COLUMNS, PERSONAL_COLUMNS, redact_personal
 
 log = logging.getLogger(__name__)
 
-SAMPLE_KEYS = 10
 # Suites over frames with any of these columns never return unexpected values.
 SENSITIVE_COLUMNS = PERSONAL_COLUMNS | FREE_TEXT_COLUMNS | {CUSTOMER_KEY, "subject_id"}
 RESULTS_DIR = "results"
-DOCS_SITE = "audit"  # the only site built: GX's default ephemeral site would litter /tmp
 # Result fields that may hold row values; only key columns are kept (unexpected_index_list).
 VALUE_FIELDS = (
     "partial_unexpected_list",
@@ -141,24 +140,26 @@ def run_validation(
     params: SuiteParams | None = None,
     label: str = "",
 ) -> ValidationReport:
-    """Validate each frame with its suite (by name), build Data Docs under docs_dir.
+    """Validate each frame with its suite (by name), write Data Docs under docs_dir.
 
     A frame may be lazy (a scan of Parquet files): each validation then reads only the columns
     it checks.
 
     A table with long views (the scorecards) is several GX validations, each its own Data
-    Docs page and results file, reported as one SuiteResult. Writes docs_dir/index.html (GX
-    Data Docs for this run), docs_dir/results/<validation>.json (results with key columns
-    only) and docs_dir/summary.json (what the runs index reads).
+    Docs page and results file, reported as one SuiteResult. Writes docs_dir/index.html (the
+    run's Data Docs, expectations.data_docs_pages), validations/<validation>.html,
+    results/<validation>.json (results with key columns only) and summary.json (what the
+    runs index reads).
     """
     unknown = sorted(set(frames) - set(SUITES))
     if unknown:
         raise ValueError(f"no expectation suite for frame(s) {unknown}; known: {sorted(SUITES)}")
     params = params or SuiteParams()
     docs_dir = Path(docs_dir)
-    context = _context(docs_dir)
+    context = _context()
     gx_run = RunIdentifier(run_name=run_id, run_time=dt.datetime.now(dt.UTC))
     suites, failures = [], []
+    pages: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for name in sorted(frames):
         suite = SUITES[name]
         results, suite_failures, rows = [], [], []
@@ -169,11 +170,12 @@ def run_validation(
             suite_failures += _failures(name, result, validation)
             results.append(result)
             rows.append(height)
+            pages.setdefault(name, []).append((validation.name, result))
         failures.extend(suite_failures)
         suites.append(_suite_result(name, rows[0], results, suite_failures))  # rows[0]: the table itself
-    context.build_data_docs(site_names=[DOCS_SITE])  # once, for every validation of the run
     report = ValidationReport(run_id, audit_date, tuple(suites), tuple(failures), docs_dir, label=label)
-    _write_json(docs_dir / SUMMARY_FILE, report.to_dict())
+    written = write_run_pages(docs_dir, report, pages)
+    _write_json(docs_dir / SUMMARY_FILE, report.to_dict() | {"pages": written})
     log.info("validation %s: critical_passed=%s", run_id, report.critical_passed)
     return report
 
@@ -197,16 +199,12 @@ def _suite_result(
     )
 
 
-def _context(docs_dir: Path) -> Any:
+def _context() -> Any:
+    """An in-memory context that builds no Data Docs site: GX's pages load their styles and
+    scripts from CDNs and show no severity, so the run's pages are our own."""
     context = gx.get_context(mode="ephemeral")
     context.enable_analytics(False)  # an audit run sends nothing anywhere
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    site: Any = {
-        "class_name": "SiteBuilder",
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-    }
-    context.add_data_docs_site(site_name=DOCS_SITE, site_config=site)
     return context
 
 
@@ -301,11 +299,11 @@ def _failures(table: str, result: dict[str, Any], validation: Suite | View) -> l
         failure = FailedExpectation(
             suite=table,
             expectation_type=config["type"],
-            column=_column(kwargs),
-            severity=(config.get("meta") or {}).get("severity", CRITICAL),
+            column=column(kwargs),
+            severity=severity(config),
             unexpected_count=detail.get("unexpected_count"),
-            sample_keys=_sample_keys(detail),
-            observed=_observed(detail, raised),
+            sample_keys=sample_keys(detail),
+            observed=observed(detail, raised),
             validation=validation.name,
         )
         out += _per_item(failure, kwargs, detail, validation) if isinstance(validation, View) else [failure]
@@ -317,7 +315,7 @@ def _per_item(
 ) -> list[FailedExpectation]:
     """A long view's failure, split per item (metric): named by the table's column, counted and
     sampled per item, so it reads as the wide check it replaces."""
-    rows = _index_rows(detail)
+    rows = index_rows(detail)
     if not rows or any(view.item not in row for row in rows):
         return [failure]  # no failing rows to split (e.g. the check raised)
     by_item: dict[str, list[dict[str, Any]]] = {}
@@ -326,92 +324,14 @@ def _per_item(
     return [
         replace(
             failure,
-            column=_column(kwargs, partial(view.wide_column, item)),
+            column=column(kwargs, partial(view.wide_column, item)),
             unexpected_count=len(keys),
-            sample_keys=tuple({k: _plain(v) for k, v in key.items()} for key in keys[:SAMPLE_KEYS]),
+            sample_keys=tuple({k: plain(v) for k, v in key.items()} for key in keys[:SAMPLE_KEYS]),
         )
         for item, keys in sorted(by_item.items())
     ]
 
 
-def _observed(detail: Mapping[str, Any], raised: str | None) -> str | None:
-    """What a table-level check saw (a row count, missing columns) or the error it raised."""
-    missing = ((detail.get("details") or {}).get("mismatched") or {}).get("missing")
-    if missing:
-        return f"missing columns {missing}"
-    observed = detail.get("observed_value")
-    if observed is not None:
-        return str(observed)
-    return f"error: {raised}" if raised else None
-
-
-def _column(kwargs: Mapping[str, Any], rename: Callable[[str], str] = str) -> str | None:
-    if "column" in kwargs:
-        return rename(str(kwargs["column"]))
-    if "column_A" in kwargs:
-        return f"{rename(kwargs['column_B'])}<={rename(kwargs['column_A'])}"
-    if "column_list" in kwargs:
-        return ",".join(rename(c) for c in kwargs["column_list"])
-    return None
-
-
-def _index_rows(detail: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Every failing row's key columns, from either shape GX returns (list of dicts, or one
-    dict of lists); other values in the entries (the checked column's) are dropped."""
-    names = detail.get("unexpected_index_column_names") or []
-    rows: list[dict[str, Any]] = []
-    for entry in detail.get("unexpected_index_list") or []:
-        if isinstance(entry, dict) and all(isinstance(entry.get(n), list) for n in names) and names:
-            columns = [entry[n] for n in names]
-            rows.extend(dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True))
-        elif isinstance(entry, dict):
-            rows.append({n: entry.get(n) for n in names})
-    return rows
-
-
-def _sample_keys(detail: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
-    """Up to SAMPLE_KEYS failing keys, in the order GX reports them."""
-    return tuple({k: _plain(v) for k, v in row.items()} for row in _index_rows(detail)[:SAMPLE_KEYS])
-
-
-def _plain(value: Any) -> Any:
-    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
-
-
 def _write_json(path: Path, payload: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=1, sort_keys=True, default=str), encoding="utf-8")
-
-
-def render_runs_index(summaries: Iterable[Mapping[str, Any]], links: Iterable[str]) -> str:
-    """The bookmarkable index of every validation's Data Docs, newest first: audit days (the
-    output tables) and ingest batches (the input rows each ingest added).
-
-    `summaries` are the summary.json payloads and `links` the relative link of each one's Data
-    Docs index, in the same order.
-    """
-    pairs = sorted(
-        zip(summaries, links, strict=True),
-        key=lambda p: (p[0]["audit_date"], p[0].get("validated_at", "")),
-        reverse=True,
-    )
-    rows = []
-    for s, target in pairs:
-        status = "passed" if s["critical_passed"] else "FAILED"
-        failed = ", ".join(sorted({f["suite"] for f in s["failures"] if f["severity"] == CRITICAL}))
-        link = html.escape(target)
-        what = s.get("label") or s["audit_date"]
-        rows.append(
-            f"<tr class='{status.lower()}'><td>{html.escape(what)}</td>"
-            f"<td><a href='{link}'>{html.escape(s['run_id'])}</a></td><td>{status}</td>"
-            f"<td>{html.escape(s.get('validated_at', ''))}</td><td>{html.escape(failed)}</td></tr>"
-        )
-    body = "\n".join(rows) or "<tr><td colspan='5'>no runs yet</td></tr>"
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>support-audit: validation runs</title>"
-        "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.3em .8em;text-align:left}"
-        ".failed{background:#fde8e8}</style></head><body><h1>Validation runs (Data Docs)</h1>"
-        "<table><thead><tr><th>audit date or ingest</th><th>run</th><th>critical checks</th>"
-        "<th>validated at</th><th>failed suites</th></tr></thead>"
-        f"<tbody>\n{body}\n</tbody></table></body></html>\n"
-    )

@@ -77,7 +77,7 @@ def content_type(name: str) -> str:
 def refresh_runs_index(reports_uri: str, s3: S3Settings | None = None) -> str:
     """Rebuild `<reports>/data_docs/index.html` from every validation's summary.json (audit days
     and ingest batches)."""
-    from expectations.gate import render_runs_index
+    from expectations.data_docs_pages import render_runs_index
 
     storage = open_storage(reports_uri, s3)
     summaries, links = [], []

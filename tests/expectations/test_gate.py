@@ -1,4 +1,4 @@
-"""The gate: the manifest suite, the failure message, failing keys, the runs index."""
+"""The gate: the manifest suite, the failure message, failing keys (runs index: test_data_docs_pages)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from configs.settings import load_settings
-from expectations.gate import ValidationFailed, _sample_keys, render_runs_index, run_validation
+from expectations._results import sample_keys
+from expectations.gate import ValidationFailed, run_validation
 from warehouse.manifest import build_manifest, input_files_frame
 
 
@@ -101,6 +102,7 @@ def test_summary_and_results_are_written(tmp_path):
     assert (tmp_path / "summary.json").exists()
     assert (tmp_path / "results" / "tickets.json").exists()
     assert (tmp_path / "index.html").exists()
+    assert (tmp_path / "validations" / "tickets.html").exists()
 
 
 def test_sample_keys_from_both_result_shapes():
@@ -115,40 +117,14 @@ def test_sample_keys_from_both_result_shapes():
     ]
     rows = {"unexpected_index_column_names": names, "unexpected_index_list": listed}
     expected = ({"contact_type": "call", "contact_id": "C1"}, {"contact_type": "ticket", "contact_id": "T1"})
-    assert _sample_keys(columnar) == expected
-    assert _sample_keys(rows) == expected  # the domain value ("done") is not a key: dropped
+    assert sample_keys(columnar) == expected
+    assert sample_keys(rows) == expected  # the domain value ("done") is not a key: dropped
 
 
 @given(st.lists(st.text(max_size=8), max_size=30))
 def test_sample_keys_are_capped_and_keep_order(ids):
     detail = {"unexpected_index_column_names": ["id"], "unexpected_index_list": [{"id": ids}]}
-    assert _sample_keys(detail) == tuple({"id": i} for i in ids[:10])
-
-
-def test_runs_index_lists_newest_day_first_and_escapes():
-    failures = [{"suite": "tickets", "severity": "critical"}, {"suite": "calls", "severity": "warning"}]
-    summaries = [
-        {
-            "run_id": "a",
-            "audit_date": "2026-11-20",
-            "validated_at": "1",
-            "critical_passed": True,
-            "failures": [],
-        },
-        {
-            "run_id": "<b>",
-            "audit_date": "2026-11-21",
-            "validated_at": "2",
-            "critical_passed": False,
-            "failures": failures,
-        },
-    ]
-    html = render_runs_index(summaries, ["x/a/index.html", "x/b/index.html"])
-    rows = [line for line in html.splitlines() if line.startswith("<tr class=")]
-    assert rows[0].startswith("<tr class='failed'><td>2026-11-21</td>")
-    assert "&lt;b&gt;" in rows[0] and "<b>" not in rows[0]
-    assert rows[0].endswith("<td>tickets</td></tr>")  # warnings do not count as failed suites
-    assert "href='x/a/index.html'" in rows[1] and "passed" in rows[1]
+    assert sample_keys(detail) == tuple({"id": i} for i in ids[:10])
 
 
 def test_gx_is_handed_only_the_columns_its_expectations_read():

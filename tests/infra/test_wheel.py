@@ -59,6 +59,8 @@ def test_wheel_ships_the_pipeline_without_the_development_kit(wheel: Path) -> No
     assert packages == SHIPPED
     assert not [n for n in names if "sample_data" in n or "s3_endpoint" in n or "quickstart" in n]
     assert "configs/policy.toml" in names  # the default policy travels with the code
+    # Page templates too: the HTML report and the Data Docs pages render from them.
+    assert {"report/templates/report.html.j2", "expectations/templates/data_docs/run.html.j2"} <= set(names)
 
 
 def test_installed_wheel_runs_without_dev_dependencies(wheel: Path, tmp_path: Path) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import posixpath
+import re
 import uuid
 from typing import Any
 
@@ -16,6 +18,7 @@ import polars as pl
 import pytest
 import sample_frames as s
 from deltalake import DeltaTable
+from offline_pages import hyperlinks, remote_assets
 from polars.testing import assert_frame_equal
 
 from catalogue import AUDIT_TABLES, MANIFEST_TABLE
@@ -220,14 +223,31 @@ def test_data_docs_are_published_for_every_run_with_content_types(scenario):
         summary = json.loads(objects[f"{prefix}/summary.json"])
         assert summary["critical_passed"] is (run_id != "r4")
     assert scenario["r4_error"].report.critical_passed is False
-    css = [k for k in types if k.endswith(".css")]
-    assert css and all(types[k].startswith("text/css") for k in css)
-    assert all(types[k] == "image/png" for k in types if k.endswith(".png"))
+    pages = [k for k in types if k.startswith("reports/data_docs/") and k.endswith(".html")]
+    assert all(types[k] == "text/html; charset=utf-8" for k in pages)
+    assert not [k for k in types if k.endswith((".css", ".js", ".png", ".otf"))]  # no GX site assets
     index = objects["reports/data_docs/index.html"].decode()
-    rows = [line for line in index.splitlines() if line.startswith("<tr class=")]
+    rows = re.findall(r'<tr [^>]*data-run="([^"]*)" data-outcome="([^"]*)"', index)
+    assert rows[:2] == [("r3", "passed"), ("r4", "failed (critical)")]  # D2 first, then D1 newest first
     assert len(rows) == 4
-    assert "run_id=r4/index.html" in rows[1] and "FAILED" in rows[1]  # D2 first, then D1 newest first
-    assert "r3" in rows[0]
+
+
+def test_published_data_docs_load_nothing_remote_and_links_resolve(scenario):
+    """Every page a real run published: no http(s) asset (nor any http(s) URL), and every link
+    from the runs index and the runs' pages names a published object."""
+    objects = scenario["objects"]
+    pages = {
+        k: v.decode()
+        for k, v in objects.items()
+        if k.startswith("reports/data_docs/") and k.endswith(".html")
+    }
+    assert len(pages) > 4 * 8  # each run: an index and a page per validation
+    for key, html in pages.items():
+        assert remote_assets(html) == [] and "https://" not in html and "http://" not in html, key
+        for link in hyperlinks(html):
+            assert posixpath.normpath(posixpath.join(posixpath.dirname(key), link)) in objects, (key, link)
+    r4 = [v for k, v in pages.items() if k.endswith("run_id=r4/validations/follow_up_audit.html")]
+    assert r4 and 'id="outcome" data-outcome="failed (critical)"' in r4[0]
 
 
 def test_no_personal_value_is_published_anywhere(scenario):

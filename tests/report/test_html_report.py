@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from offline_pages import hyperlinks, remote_assets
 from report_fixtures import (
     PLANTED_RAW_ID,
     PLANTED_TEXT,
@@ -139,13 +140,17 @@ def test_no_raw_customer_ids_or_free_text(html: str) -> None:
 
 
 def test_page_is_self_contained(html: str) -> None:
+    """No asset from the network (tests/offline_pages.py, shared with the Data Docs tests). The
+    one http(s) URL allowed is the Data Docs hyperlink, when the caller gives a web URL: it is
+    followed only when clicked."""
     page = parse_page(html)
     csp = page.find("meta", http_equiv="Content-Security-Policy")
     assert csp and "default-src 'none'" in csp[0].attrs["content"]
     # Follow-up, escalation classes, missed escalation, first-contact resolution, reopen, trend.
     assert len(page.find("svg")) == 6
+    assert remote_assets(html) == []
     urls = [e.attrs[a] for e in page.elements for a in ("src", "href") if a in e.attrs]
-    assert urls == [DOCS]
+    assert urls == [DOCS] and hyperlinks(html) == [DOCS]
     assert not re.search(r"url\(|@import|<link|<iframe|<img", html)
 
 

@@ -5,6 +5,9 @@ Two independent checks of "no network": the page's Content-Security-Policy
 every request the page starts. The report is also checked with its CSP removed, so
 the policy cannot hide a page that tries to fetch; a canary page proves the net-log
 check sees page requests at all. A screenshot goes to .artifacts/report/.
+
+The Data Docs pages of a real validation run are loaded the same way, with the network
+blocked outright (a dead proxy, no name resolution), and must render whole.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import re
 import shutil
 import struct
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,6 +39,7 @@ TABLES = (
     "policy-violations",
     "trend-table",
 )
+NO_NETWORK = ("--proxy-server=http://127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND")
 BROWSER_ORIGINATED = "not an origin"  # net-log initiator of Chromium's own background requests
 
 pytestmark = [
@@ -83,10 +88,10 @@ def page_requests(net_log: Path) -> list[str]:
     )
 
 
-def load(page: Path, tmp_path: Path) -> tuple[str, str, list[str]]:
+def load(page: Path, tmp_path: Path, *extra: str) -> tuple[str, str, list[str]]:
     """The page's DOM after scripts ran, Chromium's log, and the page's network requests."""
     net_log = tmp_path / f"{page.stem}-net.json"
-    done = chromium(page, tmp_path, f"--log-net-log={net_log}", "--dump-dom")
+    done = chromium(page, tmp_path, f"--log-net-log={net_log}", "--dump-dom", *extra)
     return done.stdout, done.stderr, page_requests(net_log)
 
 
@@ -141,3 +146,45 @@ def test_screenshot_is_saved_under_artifacts(report_html: str, tmp_path: Path) -
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", data[16:24])
     assert (width, height) == (1400, 4000)
+
+
+@pytest.fixture(scope="module")
+def data_docs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real run's Data Docs: tickets fail a critical and a warning expectation."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "expectations"))
+    import polars as pl
+    import sample_frames as s
+
+    from expectations._suite import SuiteParams
+    from expectations.gate import run_validation
+
+    tickets = s.tickets().with_columns(
+        status=pl.when(pl.col("ticket_id") == "T2").then(pl.lit("x")).otherwise("status")
+    )
+    docs = tmp_path_factory.mktemp("data_docs")
+    params = SuiteParams(typical_rows={"tickets": 100, "ticket_events": 100})
+    frames = {"tickets": tickets, "ticket_events": s.ticket_events()}
+    run_validation(frames, run_id=s.RUN, audit_date=s.DAY, docs_dir=docs, params=params)
+    return docs
+
+
+@pytest.mark.parametrize("page", ["index.html", "validations/tickets.html"])
+def test_data_docs_render_with_the_network_blocked(data_docs: Path, page: str, tmp_path: Path) -> None:
+    dom, log, requests = load(data_docs / page, tmp_path, *NO_NETWORK)
+    parsed = parse_page(dom)
+    assert requests == []
+    assert "Content Security Policy" not in log and "Uncaught" not in log
+    if page == "index.html":
+        outcomes = {
+            e.attrs["data-suite"]: e.attrs["data-outcome"]
+            for e in parsed.find("tr")
+            if "data-suite" in e.attrs
+        }
+        assert outcomes == {"tickets": "failed (critical)", "ticket_events": "passed with warnings"}
+    else:
+        severities = [e.attrs["data-severity"] for e in parsed.find("tr") if "data-severity" in e.attrs]
+        assert len(severities) == 16 and severities[:2] == ["critical", "warning"]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / f"data_docs_{Path(page).stem}.png"
+    chromium(data_docs / page, tmp_path, *NO_NETWORK, f"--screenshot={shot}", "--window-size=1300,900")
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
