@@ -93,6 +93,26 @@ class ConcessionPolicy(_Strict):
         return frozenset(base | set(self.allowed_extra_by_tier.get(tier or "", ())))
 
 
+class PeerPolicy(_Strict):
+    """Funnel-plot comparison of every rate with the agent's peers (docs/metrics.md, Peers)."""
+
+    window_days: PosInt = 28
+    fdr: Annotated[float, Field(gt=0, lt=1)] = 0.05
+    limits: tuple[Annotated[float, Field(gt=0, lt=1)], Annotated[float, Field(gt=0, lt=1)]] = (0.95, 0.998)
+    winsor_fraction: Annotated[float, Field(ge=0, lt=0.5)] = 0.1
+    min_denominator: PosInt = 20
+    min_agents: Annotated[int, Field(ge=2)] = 5
+    max_evidence_ids: PosInt = 200
+
+    @field_validator("limits")
+    @classmethod
+    def _inner_then_outer(cls, value: tuple[float, float]) -> tuple[float, float]:
+        """The inner funnel first: a reversed pair would swap the columns the report draws."""
+        if value[0] >= value[1]:
+            raise ValueError(f"the inner limit must be below the outer one, got {list(value)}")
+        return value
+
+
 class Policy(_Strict):
     version: Annotated[str, Field(min_length=1)]
     business_time_zone: str = "UTC"
@@ -101,6 +121,7 @@ class Policy(_Strict):
     escalation: EscalationPolicy = EscalationPolicy()
     resolution: ResolutionPolicy = ResolutionPolicy()
     concessions: ConcessionPolicy = ConcessionPolicy()
+    peers: PeerPolicy = PeerPolicy()
 
     @field_validator("business_time_zone")
     @classmethod

@@ -21,6 +21,8 @@ def test_default_policy_loads_with_spec_values():
     assert policy.escalation.negative_sentiment == -2.0
     assert policy.concessions.caps["replacement"] == 300.0
     assert policy.concessions.currencies == {"USD": 1.0, "EUR": 1.08}
+    assert policy.peers.limits == (0.95, 0.998)
+    assert (policy.peers.fdr, policy.peers.winsor_fraction, policy.peers.window_days) == (0.05, 0.1, 28)
 
 
 def test_allowed_types_add_tier_extras_and_unknown_category_allows_none():
@@ -53,6 +55,12 @@ def test_category_list_is_accepted():
         (lambda d: d.update(business_time_zone="Mars/Olympus"), "business_time_zone"),
         (lambda d: d["concessions"]["allowed"].update(billing=["cash"]), "concessions.allowed"),
         (lambda d: d["concessions"].update(bh_q=1.5), "concessions.bh_q"),
+        (lambda d: d["peers"].update(fdr=0), "peers.fdr"),
+        (lambda d: d["peers"].update(limits=[0.998, 0.95]), "peers.limits"),
+        (lambda d: d["peers"].update(limits=[0.95, 1.0]), "peers.limits"),
+        (lambda d: d["peers"].update(winsor_fraction=0.5), "peers.winsor_fraction"),
+        (lambda d: d["peers"].update(min_agents=1), "peers.min_agents"),
+        (lambda d: d["peers"].update(min_denominator=0), "peers.min_denominator"),
         (lambda d: d.pop("version"), "version"),
         (lambda d: d["concessions"]["currencies"].update(usd=1.0), "concessions.currencies"),
         (lambda d: d["concessions"]["currencies"].update(EURO=1.1), "concessions.currencies"),
