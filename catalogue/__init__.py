@@ -24,8 +24,9 @@ from typing import Literal
 
 import polars as pl
 
-from transforms import concessions, escalation, follow_up, resolution
+from transforms import concessions, escalation, follow_up, peers, resolution
 from transforms.parts import OBSERVATION_KINDS, OBSERVATIONS_SCHEMA, Metric, MetricKind
+from transforms.peers import PEER_COMPARISON_DESCRIPTIONS, ROLLING_PEERS_SCHEMA
 from transforms.periods import PERIOD_KINDS
 from transforms.pseudonym import CUSTOMER_ID, CUSTOMER_KEY, FREE_TEXT_COLUMNS
 from transforms.schemas import ENTITIES
@@ -529,10 +530,11 @@ def _scorecard(level: Literal["agent", "team"]) -> Table:
 
 METRIC_OBSERVATIONS = Table(
     name="metric_observations",
-    grain="contact counted in a rate's numerator, or observation of a median / p90 / mean, on the audit day",
-    description="What a day's scorecard rows cannot be summed back into: the contacts behind every "
-    "rate's numerator (the evidence of a peer flag) and every observation behind a median or p90 "
-    "(a week's median is computed from these, never from daily medians).",
+    grain="contact in a rate's denominator, or observation of a median / p90 / mean, on the audit day",
+    description="What a day's scorecard rows cannot be summed back into: every contact behind every "
+    "rate (the evidence of a peer flag) and every observation behind a median or p90 (a week's "
+    "median is computed from these, never from daily medians). Not unique: two equal "
+    "observations of one agent are two rows.",
     docs="metrics.md#period-scorecards",
     key=(PARTITION, "metric", "kind", "agent_id", "team_id", "contact_id", "value"),
     source="audit",
@@ -542,10 +544,13 @@ METRIC_OBSERVATIONS = Table(
             PARTITION: "The audit day the scorecards counted it on.",
             "agent_id": "The agent it is attributed to (null: the team's only).",
             "team_id": "The team it is attributed to (null: the agent's only).",
-            "metric": "The rate metric (numerator rows) or the measure (measure rows).",
-            "kind": "numerator: a contact in the rate's numerator; measure: one observation of a measure.",
-            "contact_id": "numerator rows: the ticket_id or call_id counted.",
-            "value": "numerator rows: what it added to the numerator (1); measure rows: the observed value.",
+            "metric": "The rate metric (numerator and denominator rows) or the measure (measure rows).",
+            "kind": "numerator: a contact counted in the rate's numerator (and denominator); "
+            "denominator: a contact counted in its denominator only; measure: one observation of a measure.",
+            "contact_id": "numerator and denominator rows: the ticket_id or call_id counted.",
+            "value": "numerator rows: 1 and denominator rows: 0 (what it added to the numerator; a day's "
+            "rows of a rate sum to the scorecard's numerator, and count to its denominator); "
+            "measure rows: the observed value.",
         },
         {"kind": OBSERVATION_KINDS},
     ),
@@ -605,6 +610,29 @@ def _period_scorecard(level: Literal["agent", "team"]) -> Table:
     )
 
 
+def _peer_columns() -> list[Column]:
+    """The peer transform's columns, described by it, with the period's own keys."""
+    text = {**PEER_COMPARISON_DESCRIPTIONS, **PERIOD_TEXT, "period": "Always rolling_28d."}
+    values = {"period": ("rolling_28d",), "comparison": peers.COMPARISONS, "flag_type": peers.FLAG_TYPES}
+    return [Column(n, t, text[n], values.get(n, ())) for n, t in ROLLING_PEERS_SCHEMA.items()]
+
+
+PEER_COMPARISON = Table(
+    name="peer_comparison",
+    grain="rolling 28 days, rate metric, comparison (centre or team) and agent tested",
+    description="Every rate of every agent against the centre and their team over the rolling 28 "
+    "days ending on each audit day: the funnel plot's points and limits (Spiegelhalter), the "
+    "over-dispersion-adjusted z, p and Benjamini-Hochberg q, and for the flagged agents "
+    "(below_peers / above_peers) the contacts behind the flag. Refreshed with the period scorecards.",
+    docs="metrics.md#peers",
+    key=("period", "period_start", "metric", "comparison", "agent_id"),
+    source="period",
+    write="replace_periods",
+    partition_by=("period",),
+    columns=(*_peer_columns(), RUN_ID),
+)
+
+
 def build_tables() -> Mapping[str, Table]:
     """Published tables in publishing order (the scorecards' columns follow `METRICS`)."""
     return {
@@ -621,6 +649,7 @@ def build_tables() -> Mapping[str, Table]:
             RUN_MANIFEST,
             _period_scorecard("agent"),
             _period_scorecard("team"),
+            PEER_COMPARISON,
         )
     }
 

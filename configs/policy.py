@@ -96,7 +96,6 @@ class ConcessionPolicy(_Strict):
 class PeerPolicy(_Strict):
     """Funnel-plot comparison of every rate with the agent's peers (docs/metrics.md, Peers)."""
 
-    window_days: PosInt = 28
     fdr: Annotated[float, Field(gt=0, lt=1)] = 0.05
     limits: tuple[Annotated[float, Field(gt=0, lt=1)], Annotated[float, Field(gt=0, lt=1)]] = (0.95, 0.998)
     winsor_fraction: Annotated[float, Field(ge=0, lt=0.5)] = 0.1

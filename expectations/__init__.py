@@ -15,6 +15,7 @@ from expectations import (
     escalation_audit,
     follow_up_audit,
     metric_observations,
+    peer_comparison,
     quarantine,
     run_manifest,
     team_period_scorecard,
@@ -44,6 +45,7 @@ SUITES: dict[str, Suite] = {
         run_manifest,
         agent_period_scorecard,
         team_period_scorecard,
+        peer_comparison,
     )
 }
 

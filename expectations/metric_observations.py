@@ -14,18 +14,22 @@ TABLE = TABLES["metric_observations"]
 
 
 def prepare(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """A numerator row names its contact and adds 1; a measure row names no contact; the
-    metric is a rate (numerator rows) or a published measure (measure rows)."""
+    """A numerator row names its contact and adds 1, a denominator row names its contact and
+    adds 0; a measure row names no contact; the metric is a rate (numerator and denominator
+    rows) or a published measure (measure rows)."""
     numerator = pl.col("kind") == "numerator"
+    denominator = pl.col("kind") == "denominator"
     rates = list(catalogue.rate_metrics())
     measures = [m.name for m in catalogue.metrics("measure") if m.stats]
     return frame.with_columns(
         pl.when(numerator)
         .then(pl.col("contact_id").is_not_null() & (pl.col("value") == 1.0))
+        .when(denominator)
+        .then(pl.col("contact_id").is_not_null() & (pl.col("value") == 0.0))
         .otherwise(pl.col("contact_id").is_null())
         .fill_null(False)
         .alias("check_contact_matches_kind"),
-        pl.when(numerator)
+        pl.when(numerator | denominator)
         .then(pl.col("metric").is_in(rates))
         .otherwise(pl.col("metric").is_in(measures))
         .fill_null(False)

@@ -65,12 +65,12 @@ OBSERVATIONS_SCHEMA = pl.Schema(
         "agent_id": pl.String(),
         "team_id": pl.String(),
         "metric": pl.String(),
-        "kind": pl.String(),  # numerator | measure
+        "kind": pl.String(),  # numerator | denominator | measure
         "contact_id": pl.String(),
         "value": pl.Float64(),
     }
 )
-OBSERVATION_KINDS = ("numerator", "measure")
+OBSERVATION_KINDS = ("numerator", "denominator", "measure")
 
 
 MetricKind = Literal["rate", "measure", "count", "ratio"]

@@ -45,7 +45,10 @@ RATES_SCHEMA = pl.Schema(
         "denominator": pl.Int64(),
     }
 )
-EVIDENCE_SCHEMA = pl.Schema({"agent_id": pl.String(), "metric": pl.String(), "contact_id": pl.String()})
+# A contact of the agent's denominator in the window; `counted`: also in the numerator.
+EVIDENCE_SCHEMA = pl.Schema(
+    {"agent_id": pl.String(), "metric": pl.String(), "contact_id": pl.String(), "counted": pl.Boolean()}
+)
 
 PEER_FLAG_DESCRIPTIONS = {
     "window_start": "First day of the rolling window the numerator and denominator are summed over.",
@@ -94,12 +97,12 @@ PEER_FLAG_DESCRIPTIONS = {
     "outer_limit_low": "Lower outer funnel limit at this denominator, clipped to [0, 1].",
     "outer_limit_high": "Upper outer funnel limit at this denominator, clipped to [0, 1].",
     "evidence_ids": (
-        "The contacts counted in the agent's numerator in the window, sorted, at most "
-        "peers.max_evidence_ids of them; null when not flagged."
+        "The contacts that put the agent on the flagged side, sorted, at most peers.max_evidence_ids of "
+        "them: above_peers, those counted in the numerator (e.g. the reopened tickets); below_peers, "
+        "those in the denominator only (e.g. the contacts not followed up). Null when not flagged."
     ),
     "evidence_count": (
-        "How many distinct contacts the agent's numerator evidence holds (the list may be capped); null "
-        "when not flagged."
+        "How many distinct contacts that evidence holds (the list may be capped); null when not flagged."
     ),
 }
 
@@ -349,18 +352,26 @@ def _q_values(rows: pl.DataFrame, p_values: pl.Series) -> pl.Series:
 
 
 def _with_evidence(tested: pl.LazyFrame, evidence: pl.LazyFrame, policy: PeerPolicy) -> pl.LazyFrame:
-    """`evidence_ids` (sorted, distinct, capped) and `evidence_count` (all of them) on flagged rows.
+    """`evidence_ids` (sorted, distinct, capped) and `evidence_count` (all of them) on flagged rows:
+    the contacts on the side the agent deviates to. An agent above peers on reopen is shown the
+    reopened tickets; one below peers on follow-up the contacts nobody followed up, which the
+    numerator (the met follow-ups) would not show.
 
-    Only the flagged agents' contacts are gathered: a month of numerators is large, the flags few.
+    Only the flagged agents' contacts are gathered: a month of contacts is large, the flags few.
     """
-    flagged = tested.filter(pl.col("is_flagged")).select(_AGENT_METRIC).unique()
+    keys = [*_AGENT_METRIC, "counted"]
+    flagged = (
+        tested.filter(pl.col("is_flagged"))
+        .select(*_AGENT_METRIC, (pl.col("flag_type") == ABOVE).alias("counted"))
+        .unique()
+    )
     ids = (
         evidence.select(EVIDENCE_SCHEMA.names())
         .cast(EVIDENCE_SCHEMA)
         .drop_nulls()
-        .join(flagged, on=_AGENT_METRIC, how="semi")
+        .join(flagged, on=keys, how="semi")
         .unique()
-        .group_by(_AGENT_METRIC)
+        .group_by(keys)
         .agg(
             pl.col("contact_id").sort().head(policy.max_evidence_ids).alias("evidence_ids"),
             pl.len().cast(pl.Int64).alias("evidence_count"),
@@ -368,7 +379,82 @@ def _with_evidence(tested: pl.LazyFrame, evidence: pl.LazyFrame, policy: PeerPol
     )
     none: pl.Expr = pl.lit([], dtype=pl.List(pl.String()))
     on_flag = pl.when(pl.col("is_flagged"))
-    return tested.join(ids, on=_AGENT_METRIC, how="left", maintain_order="left").with_columns(
-        on_flag.then(pl.col("evidence_ids").fill_null(none)).alias("evidence_ids"),
-        on_flag.then(pl.col("evidence_count").fill_null(0)).alias("evidence_count"),
+    sides = tested.with_columns((pl.col("flag_type") == ABOVE).fill_null(False).alias("counted"))
+    return (
+        sides.join(ids, on=keys, how="left", maintain_order="left")
+        .drop("counted")
+        .with_columns(
+            on_flag.then(pl.col("evidence_ids").fill_null(none)).alias("evidence_ids"),
+            on_flag.then(pl.col("evidence_count").fill_null(0)).alias("evidence_count"),
+        )
     )
+
+
+# --- over the rolling periods ---------------------------------------------------------------------
+
+
+def rates_of_period(agent_period: pl.LazyFrame) -> pl.LazyFrame:
+    """An agent period scorecard's rows as `RATES_SCHEMA` (one per agent and rate metric); a
+    metric withheld for the period (null sums) is not compared."""
+    import catalogue
+
+    columns = agent_period.collect_schema().names()
+    parts = [
+        agent_period.select(
+            "agent_id",
+            "team_id",
+            pl.lit(m).alias("metric"),
+            pl.col(f"{m}_numerator").alias("numerator"),
+            pl.col(f"{m}_denominator").alias("denominator"),
+        )
+        for m in catalogue.rate_metrics()
+        if f"{m}_numerator" in columns
+    ]
+    if not parts:
+        return pl.LazyFrame(schema=RATES_SCHEMA)
+    return pl.concat(parts).drop_nulls(["numerator", "denominator"]).cast(RATES_SCHEMA)
+
+
+def evidence_of_period(observations: pl.LazyFrame, start: date, end: date) -> pl.LazyFrame:
+    """The rate contacts of `metric_observations` in start..end as `EVIDENCE_SCHEMA`."""
+    return observations.filter(
+        pl.col("kind").is_in(["numerator", "denominator"])
+        & pl.col("audit_date").is_between(start, end)
+        & pl.col("agent_id").is_not_null()
+    ).select(*EVIDENCE_SCHEMA.names()[:3], counted=pl.col("kind") == "numerator")
+
+
+def rolling_peer_comparison(
+    agent_periods: pl.DataFrame, observations: pl.LazyFrame, policy: PeerPolicy
+) -> pl.DataFrame:
+    """`peer_comparison` for every `rolling_28d` period of an agent period scorecard, each with
+    its `period`, `period_start` and `period_end` in place of the window columns."""
+    rolling = agent_periods.filter(pl.col("period") == "rolling_28d")
+    windows = rolling.select("period_start", "period_end").unique().sort("period_end").iter_rows()
+    frames = [
+        peer_comparison(
+            rates_of_period(rolling.lazy().filter(pl.col("period_end") == end)),
+            evidence_of_period(observations, start, end),
+            policy,
+            start,
+            end,
+        )
+        .rename({"window_start": "period_start", "window_end": "period_end"})
+        .with_columns(pl.lit("rolling_28d").alias("period"))
+        .collect()
+        for start, end in windows
+    ]
+    if not frames:
+        return pl.DataFrame(schema=ROLLING_PEERS_SCHEMA)
+    return pl.concat(frames).select(ROLLING_PEERS_SCHEMA.names())
+
+
+# The published `peer_comparison` table: each rolling 28 days named as the period scorecards name it.
+ROLLING_PEERS_SCHEMA = pl.Schema(
+    {
+        "period": pl.String(),
+        "period_start": pl.Date(),
+        "period_end": pl.Date(),
+        **{n: t for n, t in PEER_COMPARISON_SCHEMA.items() if n not in ("window_start", "window_end")},
+    }
+)

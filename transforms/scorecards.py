@@ -285,13 +285,16 @@ def metric_observations(
     audit_date: date | None,
     withheld: Mapping[str, str] | None = None,
 ) -> pl.LazyFrame:
-    """What a day's scorecard rows cannot be summed back into: every contact counted in a rate's
-    numerator (its evidence) and every observation of a published median / p90 / mean.
+    """What a day's scorecard rows cannot be summed back into: every contact of a rate's
+    denominator, marked `numerator` when it is counted in the numerator too and `denominator`
+    when not (value: what it adds to the numerator), and every observation of a published
+    median / p90 / mean.
 
-    A week's median is not a median of daily medians, and a peer flag names its contacts, so
-    the day keeps both (published as `metric_observations`). Withheld metrics keep nothing.
+    A week's median is not a median of daily medians, and a peer flag names the contacts on
+    the side it deviates to (the reopened tickets; the contacts nobody followed up), so the day
+    keeps both (published as `metric_observations`). Withheld metrics keep nothing.
     """
-    rates = _concat(rate_parts, RATE_PARTS_SCHEMA, "metric").filter(pl.col("numerator") > 0)
+    rates = _concat(rate_parts, RATE_PARTS_SCHEMA, "metric")
     values = _concat(measures, MEASURES_SCHEMA, "measure").filter(
         pl.col("measure").is_in([m.name for m in _measures()])
     )
@@ -302,7 +305,9 @@ def metric_observations(
                 "agent_id",
                 "team_id",
                 "metric",
-                kind=pl.lit("numerator"),
+                kind=pl.when(pl.col("numerator") > 0)
+                .then(pl.lit("numerator"))
+                .otherwise(pl.lit("denominator")),
                 contact_id="contact_id",
                 value=pl.col("numerator").cast(pl.Float64),
             ),

@@ -8,6 +8,9 @@ the periods of a day just published or re-audited, and those a run that stopped 
 publish point and its refresh left behind. A refresh therefore needs no list of days, a
 backfill refreshes once at its end, and two refreshes in a row do nothing the second time.
 
+The same refresh compares every agent with their peers over each rolling 28 days it recomputes
+(`peer_comparison`, transforms/peers.py).
+
 Refreshes take the warehouse's `periods` lease, so two runs never interleave their commits;
 the later one reads every day the earlier published. Each table gets one commit per refresh
 (an overwrite of exactly the stale periods), validated by its suite first.
@@ -28,6 +31,7 @@ from catalogue import PERIOD_TABLES, TABLES
 from configs.policy import Policy
 from configs.settings import AuditSettings
 from storage.scratch import scratch_dir
+from transforms.peers import rolling_peer_comparison
 from transforms.periods import Period, periods_containing, periods_frame
 from transforms.scorecards import period_scorecards
 from warehouse.delta import (
@@ -47,7 +51,11 @@ PERIODS_SCOPE = "period-scorecards"
 # A refresh reads the days of at most this many calendar days at once (bounded memory on a
 # year's backfill); the results are small and committed together.
 CHUNK_DAYS = 62
-SOURCES = {"agent_period_scorecard": "agent_scorecard", "team_period_scorecard": "team_scorecard"}
+SCORECARD_SOURCES = {"agent_period_scorecard": "agent_scorecard", "team_period_scorecard": "team_scorecard"}
+# Commit order: the peers first, then the scorecards whose digests say what is up to date.
+COMMIT_ORDER = ("peer_comparison", "team_period_scorecard", "agent_period_scorecard")
+if set(COMMIT_ORDER) != set(PERIOD_TABLES):
+    raise RuntimeError(f"the refresh commits {COMMIT_ORDER}, the catalogue has {PERIOD_TABLES}")
 
 
 @dataclass(frozen=True)
@@ -80,10 +88,11 @@ def stale_periods(
 
 
 def stored_digests(settings: AuditSettings) -> dict[tuple[str, dt.date], str]:
-    """(period, start) -> digest, where every period table agrees; a period one table lacks or
-    holds with another digest is left out, so it is stale."""
+    """(period, start) -> digest, where both period scorecards agree; a period one of them lacks
+    or holds with another digest is left out, so it is stale. (`peer_comparison` is committed
+    first in a refresh, so a refresh that stopped part way leaves the scorecards stale too.)"""
     found: list[dict[tuple[str, dt.date], str]] = []
-    for name in PERIOD_TABLES:
+    for name in SCORECARD_SOURCES:
         uri, options = (
             table_uri(settings.warehouse_uri, name),
             storage_options(settings.warehouse_uri, settings.s3),
@@ -119,7 +128,8 @@ def compute_periods(
     periods: Sequence[Period],
     points: Mapping[dt.date, PublishPoint],
 ) -> dict[str, pl.DataFrame]:
-    """Both period scorecards for `periods`, from the published days they hold."""
+    """Both period scorecards for `periods`, from the published days they hold, and the peer
+    comparison of each rolling 28 days among them."""
     out: dict[str, list[pl.DataFrame]] = {name: [] for name in PERIOD_TABLES}
     for group in chunks(periods):
         first, last = min(p.start for p in group), max(p.end for p in group)
@@ -128,11 +138,14 @@ def compute_periods(
             pl.Series("published_days", [sum(d in p for d in in_range) for p in group], pl.Int64),
             pl.Series("source_digest", [source_digest(p, points) for p in group], pl.String),
         )
-        observations = _published(settings, "metric_observations", first, last, in_range)
-        for name in PERIOD_TABLES:
-            daily = _published(settings, SOURCES[name], first, last, in_range)
-            rolled = period_scorecards(daily.lazy(), observations.lazy(), frame, policy.min_volume)
+        observations = _published(settings, "metric_observations", first, last, in_range).lazy()
+        for name, source in SCORECARD_SOURCES.items():
+            daily = _published(settings, source, first, last, in_range)
+            rolled = period_scorecards(daily.lazy(), observations, frame, policy.min_volume)
             out[name].append(rolled.collect())
+        out["peer_comparison"].append(
+            rolling_peer_comparison(out["agent_period_scorecard"][-1], observations, policy.peers)
+        )
     return {name: pl.concat(frames) if frames else _empty(name) for name, frames in out.items()}
 
 
@@ -172,9 +185,9 @@ def refresh_periods(settings: AuditSettings, policy: Policy, run_id: str) -> Per
         }
         docs_url = _validate(settings, policy, run_id, frames, max(points))
         versions = {}
-        for name, frame in frames.items():
+        for name in COMMIT_ORDER:
             lease.check()
-            versions[name] = _commit(settings, name, frame, stale, run_id)
+            versions[name] = _commit(settings, name, frames[name], stale, run_id)
         log.info("refreshed %d period(s): %s", len(stale), versions)
         return PeriodRefresh(tuple(stale), versions, {n: f.height for n, f in frames.items()}, docs_url)
 

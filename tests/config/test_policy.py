@@ -22,7 +22,7 @@ def test_default_policy_loads_with_spec_values():
     assert policy.concessions.caps["replacement"] == 300.0
     assert policy.concessions.currencies == {"USD": 1.0, "EUR": 1.08}
     assert policy.peers.limits == (0.95, 0.998)
-    assert (policy.peers.fdr, policy.peers.winsor_fraction, policy.peers.window_days) == (0.05, 0.1, 28)
+    assert (policy.peers.fdr, policy.peers.winsor_fraction, policy.peers.min_agents) == (0.05, 0.1, 5)
 
 
 def test_allowed_types_add_tier_extras_and_unknown_category_allows_none():

@@ -218,9 +218,10 @@ def team_scorecard() -> pl.DataFrame:
 
 
 def metric_observations() -> pl.DataFrame:
-    """Two follow-up numerator contacts and one hold-time observation."""
+    """Two follow-up numerator contacts, one missed, and one hold-time observation."""
     rows = [
         (DAY, "A1", "TEAM1", "follow_up", "numerator", "T1", 1.0),
+        (DAY, "A1", "TEAM1", "follow_up", "denominator", "T3", 0.0),
         (DAY, "A2", "TEAM1", "follow_up", "numerator", "T2", 1.0),
         (DAY, "A1", "TEAM1", "hold_seconds", "measure", None, 42.0),
     ]
@@ -234,6 +235,37 @@ def _period_scorecard(daily: pl.DataFrame) -> pl.DataFrame:
     )
     rolled = period_scorecards(daily.drop("run_id").lazy(), metric_observations().lazy(), periods, 20)
     return with_run(rolled.collect())
+
+
+def peer_comparison() -> pl.DataFrame:
+    """Ten agents' follow-up over the rolling 28 days ending on DAY: A10 follows up 4 of 40 where
+    the others follow up 36 to 40, so A10 alone is flagged below peers, with its missed contacts."""
+    from configs.policy import PeerPolicy
+    from transforms.peers import ROLLING_PEERS_SCHEMA
+    from transforms.peers import peer_comparison as compare
+
+    numerators = [36, 37, 38, 39, 40, 36, 37, 38, 39, 4]
+    rates = pl.LazyFrame(
+        {
+            "agent_id": [f"A{i + 1}" for i in range(10)],
+            "team_id": ["TEAM1"] * 10,
+            "metric": ["follow_up"] * 10,
+            "numerator": numerators,
+            "denominator": [40] * 10,
+        }
+    )
+    evidence = pl.LazyFrame(
+        {
+            "agent_id": ["A10"] * 2,
+            "metric": ["follow_up"] * 2,
+            "contact_id": ["T8", "T9"],
+            "counted": [False] * 2,
+        }
+    )
+    start = DAY - dt.timedelta(days=27)
+    frame = compare(rates, evidence, PeerPolicy(), start, DAY).collect()
+    frame = frame.rename({"window_start": "period_start", "window_end": "period_end"})
+    return with_run(frame.with_columns(period=pl.lit("rolling_28d")).select(ROLLING_PEERS_SCHEMA.names()))
 
 
 def follow_up_evidence() -> pl.DataFrame:
@@ -346,6 +378,7 @@ def published_outputs() -> dict[str, pl.DataFrame]:
         "quarantine": quarantine(),
         "agent_period_scorecard": _period_scorecard(agent_scorecard()),
         "team_period_scorecard": _period_scorecard(team_scorecard()),
+        "peer_comparison": peer_comparison(),
     }
 
 

@@ -219,11 +219,14 @@ def test_untested_agents_and_small_groups_have_no_row_and_do_not_move_the_pool()
 
 
 def test_evidence_is_listed_on_flagged_rows_sorted_distinct_and_capped() -> None:
+    # a08 is below peers: its evidence is the contacts not counted in its numerator (c*), not
+    # the one that was (c0).
     evidence = pl.LazyFrame(
         {
-            "agent_id": ["a08"] * 6 + ["a25", "a08"],
-            "metric": ["follow_up"] * 7 + ["reopen"],
-            "contact_id": ["c5", "c1", "c4", "c2", "c3", "c1", "c9", "r1"],
+            "agent_id": ["a08"] * 7 + ["a25", "a08"],
+            "metric": ["follow_up"] * 8 + ["reopen"],
+            "contact_id": ["c5", "c1", "c4", "c2", "c3", "c1", "c0", "c9", "r1"],
+            "counted": [False] * 6 + [True, False, False],
         }
     )
     out = compare(rates(OUTLIER_CENTRE), evidence, max_evidence_ids=3)

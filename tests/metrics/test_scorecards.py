@@ -357,10 +357,11 @@ def test_observations_keep_numerator_contacts_and_published_measures() -> None:
     rates = rate_parts((D, "a1", "T1", "reopen", 1, 1, "t1"), (D, "a1", "T1", "reopen", 0, 1, "t2"))
     measures = measure_parts((D, "a1", "T1", "hold_seconds", 12.0), (D, "a1", "T1", "talk_seconds", 60.0))
     frame = metric_observations([rates], [measures], D).collect()
-    # t2 is not in the numerator; talk_seconds only feeds a ratio (no statistic is published).
+    # t2 is in the denominator only; talk_seconds only feeds a ratio (no statistic is published).
     assert pick(frame, "metric", "kind", "contact_id", "value") == [
         ("hold_seconds", "measure", None, 12.0),
         ("reopen", "numerator", "t1", 1.0),
+        ("reopen", "denominator", "t2", 0.0),
     ]
     assert metric_observations([rates], [measures], D, {"reopen": "x"}).collect()["metric"].to_list() == [
         "hold_seconds"
