@@ -7,7 +7,7 @@ export UV_LINK_MODE := copy
 # No usage telemetry from the ephemeral Prefect server the flows start.
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: help uv venv quickstart quickstart-s3 quickstart-vendor test test-fast lint typecheck bench bench-vendors bench-scale browser clean
+.PHONY: help uv venv quickstart quickstart-s3 quickstart-vendor test test-fast lint typecheck bench bench-vendors bench-peers bench-scale browser clean
 
 help: ## Show the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ bench: venv ## Benchmark one audit day of a large centre (see bench/RESULTS.md)
 
 bench-vendors: venv ## One export day of Zendesk + Connect exports converted to contract rows, folder and S3 (about 15 min)
 	@.venv/bin/python -m bench.vendors
+
+bench-peers: venv ## Peer flags on three generated centres: planted agents found, ordinary agents' flag rate (about 4 min)
+	@.venv/bin/python -m bench.peers
 
 bench-scale: venv ## An audit day of 1k, 5k and 10k agents, and the fixed cost of a run (about 2.5 h; docs/scaling.md)
 	@.venv/bin/python -m bench.scale
