@@ -612,8 +612,18 @@ def _period_scorecard(level: Literal["agent", "team"]) -> Table:
 
 def _peer_columns() -> list[Column]:
     """The peer transform's columns, described by it, with the period's own keys."""
-    text = {**PEER_COMPARISON_DESCRIPTIONS, **PERIOD_TEXT, "period": "Always rolling_28d."}
-    values = {"period": ("rolling_28d",), "comparison": peers.COMPARISONS, "flag_type": peers.FLAG_TYPES}
+    text = {
+        **PEER_COMPARISON_DESCRIPTIONS,
+        **peers.LIFECYCLE_DESCRIPTIONS,
+        **PERIOD_TEXT,
+        "period": "Always rolling_28d.",
+    }
+    values = {
+        "period": ("rolling_28d",),
+        "comparison": peers.COMPARISONS,
+        "flag_type": peers.FLAG_TYPES,
+        "status": peers.STATUSES,
+    }
     return [Column(n, t, text[n], values.get(n, ())) for n, t in ROLLING_PEERS_SCHEMA.items()]
 
 

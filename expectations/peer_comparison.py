@@ -30,6 +30,15 @@ def prepare(frame: pl.LazyFrame) -> pl.LazyFrame:
         .otherwise(pl.col("flag_type").is_null())
         .fill_null(False)
         .alias("check_flag_side_and_evidence"),
+        pl.when(flagged)
+        .then(
+            pl.col("status").is_in(["new", "ongoing"])
+            & (pl.col("first_flagged_on") <= pl.col("period_end"))
+            & (pl.col("consecutive_days") >= 1)
+        )
+        .otherwise(pl.col("status").is_null() | (pl.col("status") == "cleared"))
+        .fill_null(False)
+        .alias("check_lifecycle_follows_flag"),
         (
             (pl.col("outer_limit_low") <= pl.col("inner_limit_low") + EPS)
             & (pl.col("inner_limit_high") <= pl.col("outer_limit_high") + EPS)
@@ -58,6 +67,8 @@ def build(columns: Sequence[str], params: SuiteParams) -> list[gxe.Expectation]:
         is_true("check_flag_follows_q_value"),
         is_true("check_flag_side_and_evidence"),
         is_true("check_inner_within_outer"),
+        is_true("check_lifecycle_follows_flag"),
+        in_set("status", TABLE.column("status").values),
     ]
 
 

@@ -25,6 +25,21 @@ import polars as pl
 from configs.policy import PeerPolicy
 from transforms.concessions import _benjamini_hochberg
 
+SUBJECT = ("metric", "comparison", "agent_id")
+LIFECYCLE_SCHEMA = pl.Schema(
+    {"status": pl.String(), "first_flagged_on": pl.Date(), "consecutive_days": pl.Int64()}
+)
+STATUSES = ("new", "ongoing", "cleared")
+LIFECYCLE_DESCRIPTIONS = {
+    "status": "new: flagged on this window and not on the previous published one (or on the other "
+    "side); ongoing: flagged on the same side on the previous one too; cleared: flagged on the "
+    "previous window, not on this one (the day after it stops). Null otherwise.",
+    "first_flagged_on": "First window end (audit day) of the unbroken run of flags this row belongs "
+    "to; for a cleared row, the run that just ended.",
+    "consecutive_days": "How many consecutive published windows, this one included, the flag has "
+    "held on the same side; for a cleared row, how long the run that ended lasted.",
+}
+
 EPS = 1e-9  # float noise guard for the q <= fdr comparison, as in the concession flags
 
 CENTRE, TEAM = "centre", "team"
@@ -446,7 +461,9 @@ def rolling_peer_comparison(
     ]
     if not frames:
         return pl.DataFrame(schema=ROLLING_PEERS_SCHEMA)
-    return pl.concat(frames).select(ROLLING_PEERS_SCHEMA.names())
+    compared = pl.concat(frames)
+    ends = compared["period_end"].unique().to_list()
+    return flag_lifecycle(compared, ends).select(ROLLING_PEERS_SCHEMA.names())
 
 
 # The published `peer_comparison` table: each rolling 28 days named as the period scorecards name it.
@@ -456,5 +473,58 @@ ROLLING_PEERS_SCHEMA = pl.Schema(
         "period_start": pl.Date(),
         "period_end": pl.Date(),
         **{n: t for n, t in PEER_COMPARISON_SCHEMA.items() if n not in ("window_start", "window_end")},
+        **LIFECYCLE_SCHEMA,
     }
 )
+
+
+# --- flag lifecycle -------------------------------------------------------------------------------
+
+
+def flag_lifecycle(rows: pl.DataFrame, window_ends: Sequence[date]) -> pl.DataFrame:
+    """`status`, `first_flagged_on` and `consecutive_days` for every row of `rows` (peer rows of
+    any windows: SUBJECT, period_end, is_flagged, flag_type), from the flags of the windows before.
+
+    A run is a subject flagged on the same side on consecutive published windows (`window_ends`,
+    every published window end: a day with no window does not break a run, a window where the
+    subject was not flagged, or not tested, does). `rows` must hold, for each row to be labelled,
+    the subject's flagged rows of every earlier window of its run (flagged rows suffice for that).
+    """
+    order = pl.DataFrame({"period_end": sorted(set(window_ends))}, schema={"period_end": pl.Date()})
+    order = order.with_row_index("window").with_columns(pl.col("window").cast(pl.Int64))
+    keyed = rows.join(order, on="period_end", how="left").sort(*SUBJECT, "window", nulls_last=True)
+    flagged = pl.col("is_flagged").fill_null(False)
+    previous = [pl.col(c).shift(1).over(SUBJECT) for c in ("window", "is_flagged", "flag_type")]
+    follows = (previous[0] == pl.col("window") - 1).fill_null(False) & previous[1].fill_null(False)
+    keyed = keyed.with_columns(
+        (flagged & follows & (previous[2] == pl.col("flag_type"))).fill_null(False).alias("_continues"),
+        (~flagged & follows).alias("_cleared"),
+    )
+    # A new run starts at every flagged row that does not continue one; a cleared row belongs to
+    # the run just before it.
+    keyed = keyed.with_columns(
+        (flagged & ~pl.col("_continues")).cast(pl.Int64).cum_sum().over(SUBJECT).alias("_run")
+    )
+    in_run = flagged | pl.col("_cleared")
+    runs = (
+        keyed.filter(flagged)
+        .group_by(*SUBJECT, "_run")
+        .agg(pl.col("period_end").min().alias("_first"), pl.len().cast(pl.Int64).alias("_length"))
+    )
+    keyed = keyed.join(runs, on=[*SUBJECT, "_run"], how="left", nulls_equal=True)
+    position = pl.col("period_end").cum_count().over(*SUBJECT, "_run").cast(pl.Int64)
+    return keyed.with_columns(
+        pl.when(pl.col("_cleared"))
+        .then(pl.lit("cleared"))
+        .when(flagged & pl.col("_continues"))
+        .then(pl.lit("ongoing"))
+        .when(flagged)
+        .then(pl.lit("new"))
+        .alias("status"),
+        pl.when(in_run).then(pl.col("_first")).alias("first_flagged_on"),
+        pl.when(pl.col("_cleared"))
+        .then(pl.col("_length"))
+        .when(flagged)
+        .then(position)
+        .alias("consecutive_days"),
+    ).drop("window", "_continues", "_cleared", "_run", "_first", "_length")

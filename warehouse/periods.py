@@ -31,8 +31,14 @@ from catalogue import PERIOD_TABLES, TABLES
 from configs.policy import Policy
 from configs.settings import AuditSettings
 from storage.scratch import scratch_dir
-from transforms.peers import rolling_peer_comparison
-from transforms.periods import Period, periods_containing, periods_frame
+from transforms.peers import (
+    LIFECYCLE_SCHEMA,
+    ROLLING_PEERS_SCHEMA,
+    SUBJECT,
+    flag_lifecycle,
+    rolling_peer_comparison,
+)
+from transforms.periods import Period, periods_containing, periods_frame, rolling_ending
 from transforms.scorecards import period_scorecards
 from warehouse.delta import (
     TABLE_PROPERTIES,
@@ -179,17 +185,103 @@ def refresh_periods(settings: AuditSettings, policy: Policy, run_id: str) -> Per
         stale = stale_periods(points, stored_digests(settings))
         if not stale:
             return PeriodRefresh()
+        frames = compute_periods(settings, policy, stale, points)
+        frames["peer_comparison"], relabelled = with_lifecycle(
+            settings, frames["peer_comparison"], stale, points
+        )
         frames = {
-            name: frame.with_columns(pl.lit(run_id, pl.String).alias("run_id"))
-            for name, frame in compute_periods(settings, policy, stale, points).items()
+            name: f.with_columns(pl.lit(run_id, pl.String).alias("run_id")) for name, f in frames.items()
         }
         docs_url = _validate(settings, policy, run_id, frames, max(points))
         versions = {}
         for name in COMMIT_ORDER:
             lease.check()
-            versions[name] = _commit(settings, name, frames[name], stale, run_id)
+            periods = [*stale, *relabelled] if name == "peer_comparison" else stale
+            versions[name] = _commit(settings, name, frames[name], periods, run_id)
         log.info("refreshed %d period(s): %s", len(stale), versions)
         return PeriodRefresh(tuple(stale), versions, {n: f.height for n, f in frames.items()}, docs_url)
+
+
+def with_lifecycle(
+    settings: AuditSettings,
+    rows: pl.DataFrame,
+    stale: Sequence[Period],
+    points: Mapping[dt.date, PublishPoint],
+) -> tuple[pl.DataFrame, list[Period]]:
+    """The refreshed windows' peer rows with their flag lifecycle, plus the stored rows of later
+    windows whose lifecycle the refresh changed (returned with those windows, to rewrite too).
+
+    A run of flags spans windows, so re-auditing a day can turn a later window's `new` into
+    `ongoing`, or make the window right after a refreshed one `cleared`. The later windows'
+    flagged and cleared rows, and every row of the window right after each refreshed one, are
+    labelled again with the refreshed flags; the windows where a label changed are rewritten.
+    """
+    ends = sorted(points)
+    refreshed = {p.end for p in stale if p.kind == "rolling_28d"}
+    following = {e for e in (_next(ends, r) for r in refreshed) if e is not None and e not in refreshed}
+    stored = _stored_peer_rows(settings, refreshed, following)
+    timeline = pl.concat([rows.select(_TIMELINE), stored.select(_TIMELINE)])
+    labels = flag_lifecycle(timeline, ends).select(*SUBJECT, "period_end", *LIFECYCLE_SCHEMA.names())
+    keys = [*SUBJECT, "period_end"]
+    fresh = rows.drop(LIFECYCLE_SCHEMA.names(), strict=False).join(labels, on=keys, how="left")
+    before = stored.select(*keys, *LIFECYCLE_SCHEMA.names())
+    changed = before.join(labels, on=keys, how="left", suffix="_new").filter(
+        pl.any_horizontal(~pl.col(c).eq_missing(pl.col(f"{c}_new")) for c in LIFECYCLE_SCHEMA.names())
+    )
+    rewrite = (set(changed["period_end"]) | following) - refreshed
+    if not rewrite:
+        return fresh.select(ROLLING_PEERS_SCHEMA.names()), []
+    later = (
+        _stored_windows(settings, rewrite)
+        .drop(LIFECYCLE_SCHEMA.names(), "run_id")
+        .join(labels, on=keys, how="left")
+    )
+    relabelled = pl.concat(
+        [fresh.select(ROLLING_PEERS_SCHEMA.names()), later.select(ROLLING_PEERS_SCHEMA.names())]
+    )
+    return relabelled, [rolling_ending(e) for e in sorted(rewrite)]
+
+
+_TIMELINE = [*SUBJECT, "period_end", "is_flagged", "flag_type"]
+
+
+def _next(ends: Sequence[dt.date], end: dt.date) -> dt.date | None:
+    return next((e for e in ends if e > end), None)
+
+
+def _peer_scan(settings: AuditSettings) -> pl.LazyFrame | None:
+    uri, options = (
+        table_uri(settings.warehouse_uri, "peer_comparison"),
+        storage_options(settings.warehouse_uri, settings.s3),
+    )
+    if open_table(uri, options) is None:
+        return None
+    return pl.scan_delta(uri, storage_options=options)
+
+
+def _stored_peer_rows(
+    settings: AuditSettings, refreshed: set[dt.date], following: set[dt.date]
+) -> pl.DataFrame:
+    """Stored rows outside the refreshed windows that a lifecycle can depend on or change: the
+    flagged and cleared ones, and every row of the windows right after the refreshed ones."""
+    empty = pl.DataFrame(schema={n: ROLLING_PEERS_SCHEMA[n] for n in _TIMELINE} | dict(LIFECYCLE_SCHEMA))
+    scan = _peer_scan(settings)
+    if scan is None:
+        return empty
+    wanted = (
+        pl.col("is_flagged") | (pl.col("status") == "cleared") | pl.col("period_end").is_in(sorted(following))
+    )
+    return (
+        scan.filter(~pl.col("period_end").is_in(sorted(refreshed)) & wanted.fill_null(False))
+        .select(empty.columns)
+        .collect()
+    )
+
+
+def _stored_windows(settings: AuditSettings, ends: set[dt.date]) -> pl.DataFrame:
+    scan = _peer_scan(settings)
+    assert scan is not None  # only called for windows read from the table
+    return scan.filter(pl.col("period_end").is_in(sorted(ends))).collect()
 
 
 def _validate(

@@ -241,7 +241,7 @@ def peer_comparison() -> pl.DataFrame:
     """Ten agents' follow-up over the rolling 28 days ending on DAY: A10 follows up 4 of 40 where
     the others follow up 36 to 40, so A10 alone is flagged below peers, with its missed contacts."""
     from configs.policy import PeerPolicy
-    from transforms.peers import ROLLING_PEERS_SCHEMA
+    from transforms.peers import ROLLING_PEERS_SCHEMA, flag_lifecycle
     from transforms.peers import peer_comparison as compare
 
     numerators = [36, 37, 38, 39, 40, 36, 37, 38, 39, 4]
@@ -265,7 +265,8 @@ def peer_comparison() -> pl.DataFrame:
     start = DAY - dt.timedelta(days=27)
     frame = compare(rates, evidence, PeerPolicy(), start, DAY).collect()
     frame = frame.rename({"window_start": "period_start", "window_end": "period_end"})
-    return with_run(frame.with_columns(period=pl.lit("rolling_28d")).select(ROLLING_PEERS_SCHEMA.names()))
+    frame = flag_lifecycle(frame.with_columns(period=pl.lit("rolling_28d")), [DAY])
+    return with_run(frame.select(ROLLING_PEERS_SCHEMA.names()))
 
 
 def follow_up_evidence() -> pl.DataFrame:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -23,12 +23,14 @@ from transforms.peers import (
     BELOW,
     CENTRE,
     EVIDENCE_SCHEMA,
+    LIFECYCLE_SCHEMA,
     PEER_COMPARISON_DESCRIPTIONS,
     PEER_COMPARISON_SCHEMA,
     PEER_FLAG_DESCRIPTIONS,
     PEER_FLAGS_SCHEMA,
     RATES_SCHEMA,
     TEAM,
+    flag_lifecycle,
     normal_quantile,
     peer_comparison,
     peer_flags,
@@ -418,3 +420,62 @@ def test_planted_agents_in_a_small_centre_are_flagged_and_nobody_else() -> None:
     print(f"ordinary agents flagged: {ordinary_flags}/{ordinary}; planted not tested: {untested}/60")
     assert untested <= 3
     assert ordinary_flags / ordinary <= POLICY.fdr
+
+
+# --- flag lifecycle -------------------------------------------------------------------------------
+
+
+def test_lifecycle_runs_over_published_windows_and_clear_the_day_after() -> None:
+    day = [date(2026, 3, 1) + timedelta(days=i) for i in range(7)]
+    published = [day[0], day[1], day[2], day[4], day[5], day[6]]  # day[3] has no window
+    rows = pl.DataFrame(
+        {
+            "metric": ["follow_up"] * 6 + ["reopen"] * 2,
+            "comparison": [CENTRE] * 8,
+            "agent_id": ["a1"] * 6 + ["a2"] * 2,
+            "period_end": [day[0], day[1], day[2], day[4], day[5], day[6], day[0], day[2]],
+            "is_flagged": [True, True, False, True, True, True, True, True],
+            "flag_type": [BELOW, BELOW, None, BELOW, ABOVE, ABOVE, ABOVE, ABOVE],
+        }
+    )
+    out = flag_lifecycle(rows, published).select("agent_id", "period_end", *LIFECYCLE_SCHEMA.names())
+    assert out.rows() == [
+        ("a1", day[0], "new", day[0], 1),
+        ("a1", day[1], "ongoing", day[0], 2),
+        ("a1", day[2], "cleared", day[0], 2),  # the day after it stops: the run that ended
+        ("a1", day[4], "new", day[4], 1),  # the window before (day[2]) was not flagged
+        ("a1", day[5], "new", day[5], 1),  # the other side is a new flag
+        ("a1", day[6], "ongoing", day[5], 2),
+        ("a2", day[0], "new", day[0], 1),
+        ("a2", day[2], "new", day[2], 1),  # not tested on day[1]: the run is broken
+    ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from([None, BELOW, ABOVE]), min_size=1, max_size=15))
+def test_lifecycle_counts_the_unbroken_run_on_one_side(sides: list[str | None]) -> None:
+    ends = [date(2026, 1, 1) + timedelta(days=i) for i in range(len(sides))]
+    rows = pl.DataFrame(
+        {
+            "metric": ["m"] * len(sides),
+            "comparison": [CENTRE] * len(sides),
+            "agent_id": ["a"] * len(sides),
+            "period_end": ends,
+            "is_flagged": [s is not None for s in sides],
+            "flag_type": sides,
+        },
+        schema_overrides={"flag_type": pl.String()},
+    )
+    out = flag_lifecycle(rows, ends).sort("period_end")
+    run = 0
+    for i, side in enumerate(sides):
+        row = out.row(i, named=True)
+        previous = sides[i - 1] if i else None
+        if side is None:
+            assert row["status"] == ("cleared" if previous is not None else None)
+            run = 0
+            continue
+        run = run + 1 if previous == side else 1
+        assert row["consecutive_days"] == run
+        assert row["status"] == ("ongoing" if run > 1 else "new")
+        assert row["first_flagged_on"] == ends[i - run + 1]

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
+import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from configs.settings import load_settings
+from transforms.peers import LIFECYCLE_SCHEMA, ROLLING_PEERS_SCHEMA, flag_lifecycle
 from transforms.periods import Period, month_of, periods_containing, rolling_ending, week_of
-from warehouse.periods import chunks, period_predicate, source_digest, stale_periods
+from warehouse.periods import _commit, chunks, period_predicate, source_digest, stale_periods, with_lifecycle
 from warehouse.publication import PublishPoint
 
 D = date(2026, 3, 4)  # a Wednesday
@@ -75,3 +79,40 @@ def test_chunks_keep_every_period_once_and_bound_the_days_read(offsets: list[int
     for group in groups:
         width = (max(p.end for p in group) - min(p.start for p in group)).days + 1
         assert width <= span or len(group) == 1
+
+
+def _peer_rows(flags: dict[date, bool], run_id: str) -> pl.DataFrame:
+    """One tested agent's follow-up rows, flagged below peers on the given windows."""
+    base = {n: [None] * len(flags) for n in ROLLING_PEERS_SCHEMA.names()}
+    base |= {
+        "period": ["rolling_28d"] * len(flags),
+        "period_start": [rolling_ending(d).start for d in flags],
+        "period_end": list(flags),
+        "metric": ["follow_up"] * len(flags),
+        "comparison": ["centre"] * len(flags),
+        "agent_id": ["a1"] * len(flags),
+        "is_flagged": list(flags.values()),
+        "flag_type": ["below_peers" if f else None for f in flags.values()],
+    }
+    rows = pl.DataFrame(base, schema=ROLLING_PEERS_SCHEMA)
+    return flag_lifecycle(rows.drop(LIFECYCLE_SCHEMA.names()), sorted(flags)).with_columns(
+        run_id=pl.lit(run_id)
+    )
+
+
+def test_a_refreshed_window_relabels_the_runs_after_it(tmp_path: Path) -> None:
+    """a1 flagged on four windows in a row; re-auditing the second one clears it there, so the
+    third becomes a new run and the fourth its second day: both are rewritten too."""
+    days = [D + timedelta(days=i) for i in range(4)]
+    settings = load_settings(env="local", warehouse_uri=str(tmp_path / "warehouse"))
+    stored = _peer_rows(dict.fromkeys(days, True), "first")
+    _commit(settings, "peer_comparison", stored, [rolling_ending(d) for d in days], "first")
+    refreshed = _peer_rows({days[1]: False}, "second").drop("status", "first_flagged_on", "consecutive_days")
+    rows, extra = with_lifecycle(settings, refreshed.drop("run_id"), [rolling_ending(days[1])], points(*days))
+    assert extra == [rolling_ending(days[2]), rolling_ending(days[3])]
+    labels = rows.sort("period_end").select("period_end", "status", "first_flagged_on", "consecutive_days")
+    assert labels.rows() == [
+        (days[1], "cleared", days[0], 1),
+        (days[2], "new", days[2], 1),
+        (days[3], "ongoing", days[2], 2),
+    ]
