@@ -142,7 +142,9 @@ class Table:
     columns: tuple[Column, ...]
     # computed by run_audit, by ingestion, per run, or rolled up from published days
     source: Literal["audit", "ingest", "run", "period"]
-    write: Literal["replace_day", "append", "merge", "replace_periods"] = "replace_day"
+    write: Literal["replace_day", "append", "merge", "replace_periods", "replace_changed_days"] = (
+        "replace_day"
+    )
     partition_by: tuple[str, ...] = (PARTITION,)
     docs: str = ""  # where the docs define its rows, relative to docs/
 
@@ -643,6 +645,46 @@ PEER_COMPARISON = Table(
 )
 
 
+CONCESSION_FLAG_LIFECYCLE = Table(
+    name="concession_flag_lifecycle",
+    grain="concession flag on an audit day, or the day after a flag stopped",
+    description="Whether each concession flag is new, ongoing or cleared, since when and for how many "
+    "published days in a row; join it to concession_flags on its key. Kept apart from "
+    "concession_flags because a re-audit of one day changes the lifecycle of the days after it, "
+    "and a published day is only ever rewritten by its own audit: this table is recomputed from "
+    "the published days' flags after every run.",
+    docs="metrics.md#flag-lifecycle",
+    key=(PARTITION, "flag_type", "subject_type", "subject_id"),
+    source="period",
+    write="replace_changed_days",
+    columns=(
+        Column(PARTITION, pl.Date(), "The audit day (of the flag, or of its clearing)."),
+        CONCESSION_FLAGS.column("flag_type"),
+        CONCESSION_FLAGS.column("subject_type"),
+        CONCESSION_FLAGS.column("subject_id"),
+        Column(
+            "status",
+            pl.String(),
+            "new: flagged today and not on the previous published day (or another flag type); ongoing: "
+            "the same flag on the previous published day too; cleared: flagged on the previous "
+            "published day, not today (the day after it stops).",
+            peers.STATUSES,
+        ),
+        Column(
+            "first_flagged_on",
+            pl.Date(),
+            "First day of the unbroken run of this flag (of the run that ended, when cleared).",
+        ),
+        Column(
+            "consecutive_days",
+            pl.Int64(),
+            "Published days in a row the flag has held, today included (the run's length, when cleared).",
+        ),
+        RUN_ID,
+    ),
+)
+
+
 def build_tables() -> Mapping[str, Table]:
     """Published tables in publishing order (the scorecards' columns follow `METRICS`)."""
     return {
@@ -660,6 +702,7 @@ def build_tables() -> Mapping[str, Table]:
             _period_scorecard("agent"),
             _period_scorecard("team"),
             PEER_COMPARISON,
+            CONCESSION_FLAG_LIFECYCLE,
         )
     }
 

@@ -80,6 +80,7 @@ def _index(tables: Iterable[Table]) -> list[str]:
             "replace_day": "replace the day's partition",
             "merge": "merge by key (ingest)",
             "replace_periods": "replace the periods a publish changed",
+            "replace_changed_days": "replace the days whose lifecycle changed",
         }[t.write]
         key = ", ".join(f"`{k}`" for k in t.key)
         lines.append(f"| [`{t.name}`](#{t.name}) | {t.grain} | {key} | {written} |")

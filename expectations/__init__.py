@@ -11,6 +11,7 @@ from expectations import (
     agent_scorecard,
     calls,
     concession_audit,
+    concession_flag_lifecycle,
     concession_flags,
     escalation_audit,
     follow_up_audit,
@@ -46,6 +47,7 @@ SUITES: dict[str, Suite] = {
         agent_period_scorecard,
         team_period_scorecard,
         peer_comparison,
+        concession_flag_lifecycle,
     )
 }
 

@@ -16,6 +16,7 @@ group whole, and the table is small.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from datetime import date
@@ -481,20 +482,23 @@ ROLLING_PEERS_SCHEMA = pl.Schema(
 # --- flag lifecycle -------------------------------------------------------------------------------
 
 
-def flag_lifecycle(rows: pl.DataFrame, window_ends: Sequence[date]) -> pl.DataFrame:
+def flag_lifecycle(
+    rows: pl.DataFrame, window_ends: Sequence[date], subject: Sequence[str] = SUBJECT, day: str = "period_end"
+) -> pl.DataFrame:
     """`status`, `first_flagged_on` and `consecutive_days` for every row of `rows` (peer rows of
-    any windows: SUBJECT, period_end, is_flagged, flag_type), from the flags of the windows before.
+    any windows: `subject`, `day`, is_flagged, flag_type), from the flags of the windows before.
+    The concession flags use it too (subject_type, subject_id by audit_date).
 
     A run is a subject flagged on the same side on consecutive published windows (`window_ends`,
     every published window end: a day with no window does not break a run, a window where the
     subject was not flagged, or not tested, does). `rows` must hold, for each row to be labelled,
     the subject's flagged rows of every earlier window of its run (flagged rows suffice for that).
     """
-    order = pl.DataFrame({"period_end": sorted(set(window_ends))}, schema={"period_end": pl.Date()})
+    order = pl.DataFrame({day: sorted(set(window_ends))}, schema={day: pl.Date()})
     order = order.with_row_index("window").with_columns(pl.col("window").cast(pl.Int64))
-    keyed = rows.join(order, on="period_end", how="left").sort(*SUBJECT, "window", nulls_last=True)
+    keyed = rows.join(order, on=day, how="left").sort(*subject, "window", nulls_last=True)
     flagged = pl.col("is_flagged").fill_null(False)
-    previous = [pl.col(c).shift(1).over(SUBJECT) for c in ("window", "is_flagged", "flag_type")]
+    previous = [pl.col(c).shift(1).over(subject) for c in ("window", "is_flagged", "flag_type")]
     follows = (previous[0] == pl.col("window") - 1).fill_null(False) & previous[1].fill_null(False)
     keyed = keyed.with_columns(
         (flagged & follows & (previous[2] == pl.col("flag_type"))).fill_null(False).alias("_continues"),
@@ -503,16 +507,16 @@ def flag_lifecycle(rows: pl.DataFrame, window_ends: Sequence[date]) -> pl.DataFr
     # A new run starts at every flagged row that does not continue one; a cleared row belongs to
     # the run just before it.
     keyed = keyed.with_columns(
-        (flagged & ~pl.col("_continues")).cast(pl.Int64).cum_sum().over(SUBJECT).alias("_run")
+        (flagged & ~pl.col("_continues")).cast(pl.Int64).cum_sum().over(subject).alias("_run")
     )
     in_run = flagged | pl.col("_cleared")
     runs = (
         keyed.filter(flagged)
-        .group_by(*SUBJECT, "_run")
-        .agg(pl.col("period_end").min().alias("_first"), pl.len().cast(pl.Int64).alias("_length"))
+        .group_by(*subject, "_run")
+        .agg(pl.col(day).min().alias("_first"), pl.len().cast(pl.Int64).alias("_length"))
     )
-    keyed = keyed.join(runs, on=[*SUBJECT, "_run"], how="left", nulls_equal=True)
-    position = pl.col("period_end").cum_count().over(*SUBJECT, "_run").cast(pl.Int64)
+    keyed = keyed.join(runs, on=[*subject, "_run"], how="left", nulls_equal=True)
+    position = pl.col(day).cum_count().over(*subject, "_run").cast(pl.Int64)
     return keyed.with_columns(
         pl.when(pl.col("_cleared"))
         .then(pl.lit("cleared"))
@@ -528,3 +532,23 @@ def flag_lifecycle(rows: pl.DataFrame, window_ends: Sequence[date]) -> pl.DataFr
         .then(position)
         .alias("consecutive_days"),
     ).drop("window", "_continues", "_cleared", "_run", "_first", "_length")
+
+
+def cleared_rows(
+    flags: pl.DataFrame, window_ends: Sequence[date], subject: Sequence[str], day: str
+) -> pl.DataFrame:
+    """For a table holding flags only (every row flagged), a row `is_flagged` false on the next
+    published window after each flag that did not go on, so `flag_lifecycle` can mark it cleared."""
+    ends = sorted(set(window_ends))
+    following = dict(itertools.pairwise(ends))
+    held = flags.select(*subject, day).unique()
+    nexts = flags.select(
+        *subject, "flag_type", pl.col(day).replace_strict(following, default=None, return_dtype=pl.Date())
+    )
+    # The cleared row keeps the flag_type that stopped (what was cleared).
+    return (
+        nexts.drop_nulls(day)
+        .unique()
+        .join(held, on=[*subject, day], how="anti", nulls_equal=True)
+        .with_columns(pl.lit(False).alias("is_flagged"))
+    )

@@ -35,6 +35,7 @@ from transforms.peers import (
     LIFECYCLE_SCHEMA,
     ROLLING_PEERS_SCHEMA,
     SUBJECT,
+    cleared_rows,
     flag_lifecycle,
     rolling_peer_comparison,
 )
@@ -60,7 +61,9 @@ CHUNK_DAYS = 62
 SCORECARD_SOURCES = {"agent_period_scorecard": "agent_scorecard", "team_period_scorecard": "team_scorecard"}
 # Commit order: the peers first, then the scorecards whose digests say what is up to date.
 COMMIT_ORDER = ("peer_comparison", "team_period_scorecard", "agent_period_scorecard")
-if set(COMMIT_ORDER) != set(PERIOD_TABLES):
+LIFECYCLE_TABLE = "concession_flag_lifecycle"  # recomputed whole from the published flags
+CONCESSION_SUBJECT = ("subject_type", "subject_id")
+if {*COMMIT_ORDER, LIFECYCLE_TABLE} != set(PERIOD_TABLES):
     raise RuntimeError(f"the refresh commits {COMMIT_ORDER}, the catalogue has {PERIOD_TABLES}")
 
 
@@ -182,24 +185,75 @@ def refresh_periods(settings: AuditSettings, policy: Policy, run_id: str) -> Per
         lease_seconds=settings.lock_lease_seconds,
     ) as lease:
         points = publish_points(manifest_rows(settings.warehouse_uri, settings.s3, columns=POINT_COLUMNS))
+        lifecycle_days, lifecycle = changed_concession_lifecycle(settings, points)
         stale = stale_periods(points, stored_digests(settings))
-        if not stale:
+        frames: dict[str, pl.DataFrame] = {}
+        relabelled: list[Period] = []
+        if stale:
+            frames = compute_periods(settings, policy, stale, points)
+            frames["peer_comparison"], relabelled = with_lifecycle(
+                settings, frames["peer_comparison"], stale, points
+            )
+        if lifecycle_days:
+            frames[LIFECYCLE_TABLE] = lifecycle
+        if not frames:
             return PeriodRefresh()
-        frames = compute_periods(settings, policy, stale, points)
-        frames["peer_comparison"], relabelled = with_lifecycle(
-            settings, frames["peer_comparison"], stale, points
-        )
         frames = {
             name: f.with_columns(pl.lit(run_id, pl.String).alias("run_id")) for name, f in frames.items()
         }
         docs_url = _validate(settings, policy, run_id, frames, max(points))
         versions = {}
-        for name in COMMIT_ORDER:
+        for name in COMMIT_ORDER if stale else ():
             lease.check()
             periods = [*stale, *relabelled] if name == "peer_comparison" else stale
             versions[name] = _commit(settings, name, frames[name], periods, run_id)
-        log.info("refreshed %d period(s): %s", len(stale), versions)
+        if lifecycle_days:
+            lease.check()
+            days = ", ".join(f"'{d.isoformat()}'" for d in lifecycle_days)
+            versions[LIFECYCLE_TABLE] = _write(
+                settings,
+                LIFECYCLE_TABLE,
+                frames[LIFECYCLE_TABLE],
+                f"audit_date IN ({days})",
+                run_id,
+                len(lifecycle_days),
+            )
+        log.info("refreshed %d period(s), %d lifecycle day(s): %s", len(stale), len(lifecycle_days), versions)
         return PeriodRefresh(tuple(stale), versions, {n: f.height for n, f in frames.items()}, docs_url)
+
+
+def concession_lifecycle(flags: pl.DataFrame, days: Sequence[dt.date]) -> pl.DataFrame:
+    """Every published concession flag, and the day after each one stopped, with its lifecycle."""
+    subject, key = list(CONCESSION_SUBJECT), ["audit_date", "flag_type", *CONCESSION_SUBJECT]
+    held = flags.select(*key).unique().with_columns(pl.lit(True).alias("is_flagged"))
+    rows = pl.concat([held, cleared_rows(held, days, subject, "audit_date").select(held.columns)])
+    labelled = flag_lifecycle(rows, days, subject, day="audit_date")
+    return labelled.select(TABLES[LIFECYCLE_TABLE].schema.names()[:-1]).sort(key, nulls_last=True)
+
+
+def changed_concession_lifecycle(
+    settings: AuditSettings, points: Mapping[dt.date, PublishPoint]
+) -> tuple[list[dt.date], pl.DataFrame]:
+    """The days whose concession flag lifecycle differs from the stored one, and their rows.
+
+    The whole history is recomputed from the published flags every refresh (flags are few), so
+    a re-audit anywhere, or a refresh that stopped part way, is caught by the next refresh."""
+    flags = read_published(settings.warehouse_uri, "concession_flags", settings.s3, points=dict(points))
+    empty = pl.DataFrame(schema=TABLES[LIFECYCLE_TABLE].schema).drop("run_id")
+    if flags is None or not points:
+        return [], empty
+    fresh = concession_lifecycle(flags, sorted(points))
+    scan = _scan(settings, LIFECYCLE_TABLE)
+    stored = scan.drop("run_id").collect() if scan is not None else empty
+    on = fresh.columns
+    changed = pl.concat(
+        [
+            fresh.join(stored, on=on, how="anti", nulls_equal=True),
+            stored.join(fresh, on=on, how="anti", nulls_equal=True),
+        ]
+    )
+    days = sorted(set(changed["audit_date"]))
+    return days, fresh.filter(pl.col("audit_date").is_in(days))
 
 
 def with_lifecycle(
@@ -249,9 +303,9 @@ def _next(ends: Sequence[dt.date], end: dt.date) -> dt.date | None:
     return next((e for e in ends if e > end), None)
 
 
-def _peer_scan(settings: AuditSettings) -> pl.LazyFrame | None:
+def _scan(settings: AuditSettings, name: str) -> pl.LazyFrame | None:
     uri, options = (
-        table_uri(settings.warehouse_uri, "peer_comparison"),
+        table_uri(settings.warehouse_uri, name),
         storage_options(settings.warehouse_uri, settings.s3),
     )
     if open_table(uri, options) is None:
@@ -265,7 +319,7 @@ def _stored_peer_rows(
     """Stored rows outside the refreshed windows that a lifecycle can depend on or change: the
     flagged and cleared ones, and every row of the windows right after the refreshed ones."""
     empty = pl.DataFrame(schema={n: ROLLING_PEERS_SCHEMA[n] for n in _TIMELINE} | dict(LIFECYCLE_SCHEMA))
-    scan = _peer_scan(settings)
+    scan = _scan(settings, "peer_comparison")
     if scan is None:
         return empty
     wanted = (
@@ -279,7 +333,7 @@ def _stored_peer_rows(
 
 
 def _stored_windows(settings: AuditSettings, ends: set[dt.date]) -> pl.DataFrame:
-    scan = _peer_scan(settings)
+    scan = _scan(settings, "peer_comparison")
     assert scan is not None  # only called for windows read from the table
     return scan.filter(pl.col("period_end").is_in(sorted(ends))).collect()
 
@@ -327,6 +381,14 @@ def _commit(
     settings: AuditSettings, name: str, frame: pl.DataFrame, periods: Sequence[Period], run_id: str
 ) -> int:
     """One overwrite of the stale periods' rows (an empty frame empties them)."""
+    return _write(settings, name, frame, period_predicate(periods), run_id, len(periods))
+
+
+def _write(
+    settings: AuditSettings, name: str, frame: pl.DataFrame, predicate: str, run_id: str, parts: int
+) -> int:
+    """Replace the rows `predicate` selects with `frame` in one commit (the whole table when it
+    does not exist yet); returns the new version."""
     uri, options = (
         table_uri(settings.warehouse_uri, name),
         storage_options(settings.warehouse_uri, settings.s3),
@@ -337,13 +399,13 @@ def _commit(
         uri,
         data.to_arrow(),
         mode="overwrite",
-        predicate=period_predicate(periods) if exists else None,
+        predicate=predicate if exists else None,
         partition_by=list(TABLES[name].partition_by),
         schema_mode="merge",
         configuration=TABLE_PROPERTIES,
         storage_options=options,
         commit_properties=CommitProperties(
-            custom_metadata={"run_id": run_id, "row_count": data.height, "periods": len(periods)}
+            custom_metadata={"run_id": run_id, "row_count": data.height, "parts": parts}
         ),
     )
     table = open_table(uri, options)

@@ -269,6 +269,13 @@ def peer_comparison() -> pl.DataFrame:
     return with_run(frame.select(ROLLING_PEERS_SCHEMA.names()))
 
 
+def concession_flag_lifecycle(flags: pl.DataFrame) -> pl.DataFrame:
+    """The published flags of DAY, each new (the day before was published without them)."""
+    from warehouse.periods import concession_lifecycle
+
+    return with_run(concession_lifecycle(flags, [DAY - dt.timedelta(days=1), DAY]))
+
+
 def follow_up_evidence() -> pl.DataFrame:
     """As the follow-up family returns it: raw customer_id, no run_id."""
     return pl.DataFrame(
@@ -380,6 +387,7 @@ def published_outputs() -> dict[str, pl.DataFrame]:
         "agent_period_scorecard": _period_scorecard(agent_scorecard()),
         "team_period_scorecard": _period_scorecard(team_scorecard()),
         "peer_comparison": peer_comparison(),
+        "concession_flag_lifecycle": concession_flag_lifecycle(out["concession_flags"]),
     }
 
 

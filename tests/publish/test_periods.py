@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 from configs.settings import load_settings
 from transforms.peers import LIFECYCLE_SCHEMA, ROLLING_PEERS_SCHEMA, flag_lifecycle
 from transforms.periods import Period, month_of, periods_containing, rolling_ending, week_of
-from warehouse.periods import _commit, chunks, period_predicate, source_digest, stale_periods, with_lifecycle
+from warehouse.periods import (
+    _commit,
+    chunks,
+    concession_lifecycle,
+    period_predicate,
+    source_digest,
+    stale_periods,
+    with_lifecycle,
+)
 from warehouse.publication import PublishPoint
 
 D = date(2026, 3, 4)  # a Wednesday
@@ -116,3 +124,35 @@ def test_a_refreshed_window_relabels_the_runs_after_it(tmp_path: Path) -> None:
         (days[2], "new", days[2], 1),
         (days[3], "ongoing", days[2], 2),
     ]
+
+
+def test_concession_flags_are_new_ongoing_then_cleared_the_day_after() -> None:
+    days = [D + timedelta(days=i) for i in range(4)]
+    flags = pl.DataFrame(
+        {
+            "audit_date": [days[0], days[1], days[1], days[3]],
+            "flag_type": [
+                "high_concession_rate",
+                "high_concession_rate",
+                "repeat_beneficiary",
+                "amount_outlier",
+            ],
+            "subject_type": ["agent", "agent", "customer", "concession"],
+            "subject_id": ["a1", "a1", "k9", "e7"],
+        }
+    )
+    got = concession_lifecycle(flags, days).select(
+        "audit_date", "subject_id", "status", "first_flagged_on", "consecutive_days"
+    )
+    assert sorted(got.rows()) == sorted(
+        [
+            (days[0], "a1", "new", days[0], 1),
+            (days[1], "a1", "ongoing", days[0], 2),
+            (days[2], "a1", "cleared", days[0], 2),
+            (days[1], "k9", "new", days[1], 1),
+            (days[2], "k9", "cleared", days[1], 1),
+            (days[3], "e7", "new", days[3], 1),  # the last published day: nothing after it yet
+        ]
+    )
+    cleared = concession_lifecycle(flags, days).filter(pl.col("status") == "cleared")
+    assert cleared["flag_type"].to_list() == ["high_concession_rate", "repeat_beneficiary"]  # what stopped
