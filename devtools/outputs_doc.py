@@ -41,6 +41,13 @@ Personal data: `customer_id` is published only as `customer_key`, a keyed pseudo
 published. Agent and team ids are published as they are. Rows quarantined at ingestion stay,
 unpublished, in the restricted quarantine prefix of the landing store.
 
+The descriptions below travel with the tables: each Delta table is created with its grain and
+description as the table description, and every column with its description as the column's
+`comment` (what Spark, Databricks, Trino and most BI tools show). They come from the one
+catalogue this page is generated from; after an upgrade that rewords them, run
+`python -c "from warehouse.delta import sync_descriptions; print(sync_descriptions('<warehouse>'))"`
+between runs to update the stored ones.
+
 Same inputs, same configuration and same code give identical table contents. Each table is
 validated by the Great Expectations suite of the same name (`expectations/<table>.py`) before
 anything is published.

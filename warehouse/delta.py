@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
@@ -78,6 +79,57 @@ def conform(frame: pl.DataFrame, uri: str, options: dict[str, str] | None) -> pl
         elif _without_null(dtype) != dtype:
             casts.append(pl.col(name).cast(_without_null(dtype)))
     return frame.with_columns(casts) if casts else frame
+
+
+def described(name: str, frame: pl.DataFrame, uri: str, options: dict[str, str] | None) -> pa.Table:
+    """The frame as Arrow, each column the table does not have yet carrying its catalogue
+    description as the Delta column comment (`comment`, as Spark, Databricks and Trino read it).
+
+    Columns the table already has carry none: delta-rs keeps the stored comment, and refuses a
+    write whose comment differs from it (`sync_descriptions` updates stored ones)."""
+    data = frame.to_arrow()
+    if name not in TABLES:
+        return data
+    table = open_table(uri, options)
+    existing = set() if table is None else {f.name for f in table.schema().fields}
+    text = {c.name: c.description for c in TABLES[name].columns}
+    fields = [
+        f.with_metadata({"comment": text[f.name]}) if f.name in text and f.name not in existing else f
+        for f in data.schema
+    ]
+    return data.cast(pa.schema(fields))
+
+
+def table_description(name: str) -> str | None:
+    """The Delta description a new table is created with: the catalogue's grain and description."""
+    table = TABLES.get(name)
+    return f"One row per {table.grain}. {table.description}" if table else None
+
+
+def sync_descriptions(warehouse_uri: str, s3: S3Settings | None = None) -> dict[str, int]:
+    """Make every published table's Delta description and column comments the catalogue's (after
+    a release that reworded them); returns the changes made per table. Each change is a metadata
+    commit, so run it between runs, not during one."""
+    changes: dict[str, int] = {}
+    for name, spec in TABLES.items():
+        table = open_table(table_uri(warehouse_uri, name), storage_options(warehouse_uri, s3))
+        if table is None:
+            continue
+        made = 0
+        wanted = table_description(name)
+        if table.metadata().description != wanted and wanted is not None:
+            table.alter.set_table_description(wanted)
+            made += 1
+        text = {c.name: c.description for c in spec.columns}
+        for field in table.schema().fields:
+            comment = text.get(field.name)
+            if comment is not None and dict(field.metadata or {}).get("comment") != comment:
+                table.alter.set_column_metadata(
+                    field.name, {**dict(field.metadata or {}), "comment": comment}
+                )
+                made += 1
+        changes[name] = made
+    return changes
 
 
 def _without_null(dtype: Any) -> pl.DataType:
@@ -135,7 +187,9 @@ def publish_table(
     try:
         write_deltalake(
             uri,
-            data.to_arrow(),
+            described(name, data, uri, options),
+            name=name,
+            description=table_description(name),
             mode="overwrite",
             predicate=f"{PARTITION} = '{audit_date.isoformat()}'",
             partition_by=[PARTITION],
@@ -194,7 +248,9 @@ def append_manifest(row: pl.DataFrame, *, warehouse_uri: str, s3: S3Settings | N
     try:
         write_deltalake(
             uri,
-            row.to_arrow(),
+            described(MANIFEST_TABLE, row, uri, options),
+            name=MANIFEST_TABLE,
+            description=table_description(MANIFEST_TABLE),
             mode="append",
             partition_by=[PARTITION],
             schema_mode="merge",

@@ -44,9 +44,11 @@ from transforms.scorecards import period_scorecards
 from warehouse.delta import (
     TABLE_PROPERTIES,
     conform,
+    described,
     open_table,
     sort_for_publish,
     storage_options,
+    table_description,
     table_uri,
 )
 from warehouse.lock import hold
@@ -397,7 +399,9 @@ def _write(
     exists = open_table(uri, options) is not None
     write_deltalake(
         uri,
-        data.to_arrow(),
+        described(name, data, uri, options),
+        name=name,
+        description=table_description(name),
         mode="overwrite",
         predicate=predicate if exists else None,
         partition_by=list(TABLES[name].partition_by),

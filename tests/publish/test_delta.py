@@ -9,7 +9,7 @@ import pytest
 from deltalake import DeltaTable
 from polars.testing import assert_frame_equal
 
-from catalogue import AUDIT_TABLES
+from catalogue import AUDIT_TABLES, TABLES
 from configs.settings import S3Settings
 from warehouse.delta import (
     TABLE_PROPERTIES,
@@ -17,6 +17,7 @@ from warehouse.delta import (
     publish_table,
     read_table,
     storage_options,
+    sync_descriptions,
     table_history,
     table_uri,
     typical_volumes,
@@ -126,7 +127,7 @@ def test_a_day_needs_every_table(tmp_path):
             policy_version="p1",
         )
     assert list(tmp_path.iterdir()) == []
-    assert len(AUDIT_TABLES) == 7
+    assert len(AUDIT_TABLES) == 8
 
 
 @pytest.mark.parametrize(
@@ -192,3 +193,31 @@ def test_untyped_empty_columns_get_a_delta_type(tmp_path):
         D2,
     )
     assert read_table(str(tmp_path), "agent_scorecard", audit_date=D2)["note_ids"].to_list() == [["x"]]
+
+
+def _comments(wh) -> dict[str, str | None]:
+    table = DeltaTable(table_uri(str(wh), "agent_scorecard"))
+    return {f.name: dict(f.metadata or {}).get("comment") for f in table.schema().fields}
+
+
+def test_tables_carry_the_catalogues_descriptions_for_bi_tools(tmp_path):
+    publish(tmp_path, scorecard(D1, ["A1"]), D1)
+    spec = TABLES["agent_scorecard"]
+    table = DeltaTable(table_uri(str(tmp_path), "agent_scorecard"))
+    assert table.metadata().name == "agent_scorecard"
+    assert table.metadata().description == f"One row per {spec.grain}. {spec.description}"
+    assert _comments(tmp_path)["contacts"] == spec.column("contacts").description
+    # A column added later gets its comment too; stored comments are kept as they are.
+    publish(tmp_path, scorecard(D2, ["A1"]).with_columns(reopen_rate=pl.lit(0.5)), D2)
+    assert _comments(tmp_path)["reopen_rate"] == spec.column("reopen_rate").description
+    assert _comments(tmp_path)["contacts"] == spec.column("contacts").description
+
+
+def test_sync_descriptions_rewrites_what_drifted(tmp_path):
+    publish(tmp_path, scorecard(D1, ["A1"]), D1)
+    table = DeltaTable(table_uri(str(tmp_path), "agent_scorecard"))
+    table.alter.set_column_metadata("contacts", {"comment": "an old wording"})
+    table.alter.set_table_description("old")
+    assert sync_descriptions(str(tmp_path)) == {"agent_scorecard": 2}
+    assert _comments(tmp_path)["contacts"] == TABLES["agent_scorecard"].column("contacts").description
+    assert sync_descriptions(str(tmp_path)) == {"agent_scorecard": 0}
