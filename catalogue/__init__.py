@@ -402,7 +402,7 @@ CONCESSION_FLAGS = Table(
 
 QUARANTINE = Table(
     name="quarantine",
-    grain="rejected input row or file, per audit-day run",
+    grain="rejected input row or file, once, in the partition of the day its object was exported",
     description="Every input row or whole file the run rejected, where it came from and why; no raw values.",
     docs="contract.md#what-is-quarantined-and-why",
     key=(PARTITION, "entity", "object_key", "row_number", "reason"),
@@ -410,7 +410,8 @@ QUARANTINE = Table(
     columns=_published(
         quarantine_reasons.QUARANTINE_SCHEMA,
         {
-            PARTITION: "The audit day of the run that read it.",
+            PARTITION: "The export day of the object it came from (each rejected row is in one partition; "
+            "changed 2026-12-07: it was in every audit day whose export range read the object).",
             "entity": "tickets, ticket_events or calls.",
             "object_key": "The export object's key in the landing store.",
             "row_number": "1-based data row in the object; null for a whole file.",

@@ -126,7 +126,7 @@ class DayInputs:
 
     tables: CanonicalTables  # lazy scans pruned to the day's windows
     files: pl.DataFrame  # ledger entries of the objects exported in the day's range
-    quarantine: pl.DataFrame  # their quarantined rows
+    quarantine: pl.DataFrame  # quarantined rows of the objects exported on the audit day itself
     store_versions: dict[str, int]
     cutoff_day: date | None  # newest export day the day's windows can see
 
@@ -141,6 +141,7 @@ def read_day_inputs(run: AuditRun, audit_date: date) -> DayInputs:
     days = export_range(audit_date, run.policy)
     margin = timedelta(days=1)  # record days are UTC days; the business day may straddle two
     files, quarantine = day_inputs(store, days.start, days.end, versions)
+    quarantine = own_exports_only(quarantine, files, audit_date)
     ledger = store.ledger(versions.get(LEDGER_TABLE)).filter(pl.col("status") == "ingested")
     _refuse_without_input(audit_date, days.start, days.end, files, set(ledger["entity"].unique()))
     tables = audit_inputs(store, days.start - margin, days.end + margin, versions)
@@ -148,6 +149,15 @@ def read_day_inputs(run: AuditRun, audit_date: date) -> DayInputs:
     cutoff_day = min(newest, days.end) if isinstance(newest, date) else None
     read = {name: v for name, v in versions.items() if v != NOT_CREATED}  # (absent: read as empty)
     return DayInputs(tables, files, quarantine, read, cutoff_day)
+
+
+def own_exports_only(quarantine: pl.DataFrame, files: pl.DataFrame, audit_date: date) -> pl.DataFrame:
+    """The rejected rows of the objects exported on `audit_date`: each rejected row is published
+    once, in its export day's partition, not in every day whose export range reads its object
+    (which made sums across days count one rejection up to 49 times). Every object the day read,
+    with its quarantined-row count, is still in the day's manifest."""
+    own = files.filter(pl.col("export_date") == audit_date).select("object_key")
+    return quarantine.join(own, on="object_key", how="semi")
 
 
 def _refuse_without_input(
