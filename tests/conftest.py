@@ -63,8 +63,10 @@ def s3_bucket(s3_endpoint: str, s3_credentials: None) -> S3Bucket:
 def prefect_harness() -> Iterator[None]:
     """A throwaway Prefect API (temporary SQLite) for flow tests, started once per session.
 
-    Not autouse: only tests that run flows request it (and share one xdist group), so unit
-    tests never pay for the server start.
+    Not autouse: only tests that run flows request it, so unit tests never pay for the server
+    start. Flow tests are grouped by the session fixture they build (xdist groups `prefect`,
+    `prefect-quickstart` for `quickstart_run`, `prefect-published` for `published_run`), so each
+    fixture is built once and the groups run on both workers at once.
     """
     from prefect.testing.utilities import prefect_test_harness
 

@@ -73,7 +73,7 @@ def published(warehouse: str, settings: Any, days: list[date]) -> dict[str, pl.D
 
 
 @pytest.mark.integration
-@pytest.mark.xdist_group("prefect")
+@pytest.mark.xdist_group("prefect-quickstart")
 def test_a_backfill_on_a_local_cluster_publishes_the_same_tables_as_a_serial_one(
     quickstart_run: tuple[Path, str], audit_env: str, tmp_path: Path
 ) -> None:
@@ -108,7 +108,7 @@ def test_a_backfill_on_a_local_cluster_publishes_the_same_tables_as_a_serial_one
 
 
 @pytest.mark.integration
-@pytest.mark.xdist_group("prefect")
+@pytest.mark.xdist_group("prefect-quickstart")
 def test_a_local_cluster_runs_tasks_in_worker_processes_with_their_share_of_polars_threads(
     prefect_harness: None,
 ) -> None:

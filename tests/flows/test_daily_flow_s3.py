@@ -30,7 +30,7 @@ from transforms.audit import CanonicalTables, collect_audit, run_audit
 from transforms.contacts import AuditWindow, build_contacts
 from warehouse.delta import read_table, table_history
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("prefect")]
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("prefect-published")]
 
 DAYS = (FINAL_DAY, DEFAULT_DAY)
 METRIC_TABLES = [t for t in AUDIT_TABLES if t != "quarantine"]

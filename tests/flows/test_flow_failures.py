@@ -28,7 +28,7 @@ import flows.daily as daily
 from catalogue import AUDIT_TABLES, MANIFEST_TABLE
 from warehouse.delta import read_table, table_history
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("prefect")]
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("prefect-published")]
 
 RETRY_STATES = {"AwaitingRetry", "Retrying"}
 

@@ -40,7 +40,7 @@ def _expected(daily_rows: pl.DataFrame, periods: pl.DataFrame, key: str) -> pl.D
 
 
 @pytest.mark.integration
-@pytest.mark.xdist_group("prefect")
+@pytest.mark.xdist_group("prefect-quickstart")
 @pytest.mark.parametrize("level", ["agent", "team"])
 def test_every_period_of_the_quickstart_is_the_sum_of_its_published_days(
     quickstart_run: tuple[Path, str], level: str
@@ -63,7 +63,7 @@ def test_every_period_of_the_quickstart_is_the_sum_of_its_published_days(
 
 
 @pytest.mark.integration
-@pytest.mark.xdist_group("prefect")
+@pytest.mark.xdist_group("prefect-quickstart")
 def test_a_re_audit_refreshes_exactly_the_periods_holding_its_day(
     quickstart_run: tuple[Path, str], audit_env: str, tmp_path: Path
 ) -> None:

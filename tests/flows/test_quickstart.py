@@ -40,7 +40,7 @@ def test_s3_links_are_rewritten_to_the_local_copy(tmp_path):
 
 
 @pytest.mark.integration
-@pytest.mark.xdist_group("prefect")
+@pytest.mark.xdist_group("prefect-quickstart")
 def test_quickstart_runs_the_flows_and_says_where_everything_is(quickstart_run: tuple[Path, str]):
     root, text = quickstart_run
     # The newest mature day (newest export − 3 days) and the week before it.
