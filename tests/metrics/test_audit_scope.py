@@ -22,7 +22,7 @@ from tests.metrics.frames import assign, calls_frame, events_frame, solve, ticke
 from transforms.audit import CanonicalTables, collect_audit, run_audit
 from transforms.contacts import AuditWindow, build_contacts
 from transforms.scope import whole_history_scope
-from transforms.scorecards import build_scorecards
+from transforms.scorecards import build_scorecards, metric_observations
 
 D = date(2026, 3, 10)
 POLICY = Policy.model_validate({"version": "scope-test", "concessions": {"window_days": 3}})
@@ -43,7 +43,10 @@ def _reference_audit(inputs: CanonicalTables, window: AuditWindow, policy: Polic
         window.audit_date,
         policy.min_volume,
     )
-    tables = {"agent_scorecard": agent, "team_scorecard": team}
+    observations = metric_observations(
+        [r.rate_parts for r in results], [r.measures for r in results], window.audit_date
+    )
+    tables = {"agent_scorecard": agent, "team_scorecard": team, "metric_observations": observations}
     for result in results:
         tables.update(result.tables)
     return collect_audit({name: tables[name] for name in catalogue.METRIC_TABLES})

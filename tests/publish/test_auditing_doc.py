@@ -38,6 +38,7 @@ def outputs(*, broken: bool = False) -> dict[str, pl.DataFrame]:
         "concession_flags": s.concession_flags_evidence(),
         "agent_scorecard": s.agent_scorecard().drop("run_id"),
         "team_scorecard": s.team_scorecard().drop("run_id"),
+        "metric_observations": s.metric_observations(),
         "quarantine": s.quarantine().drop("run_id"),
     }
 

@@ -133,6 +133,7 @@ def test_a_good_day_publishes_every_table(scenario):
         "escalation_audit": 2,
         "concession_audit": 2,
         "concession_flags": 2,
+        "metric_observations": 4,
         "quarantine": 2,
     }
     follow_up = scenario["after_r1"]["follow_up_audit"]
@@ -203,7 +204,11 @@ def test_every_run_writes_its_manifest_row(scenario):
         "[{'contact_type': 'call', 'contact_id': 'C1'}]"
     ]
     suites = {v["suite"]: v["critical_passed"] for v in r4["validation"]}
-    assert suites["follow_up_audit"] is False and suites["tickets"] is True and len(suites) == 11
+    assert (
+        suites["follow_up_audit"] is False
+        and suites["tickets"] is True
+        and len(suites) == 3 + len(AUDIT_TABLES) + 1
+    )  # inputs, tables, manifest
 
 
 def test_history_names_the_run_of_every_version(scenario):
