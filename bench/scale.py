@@ -15,7 +15,7 @@ and 30 calls per agent per weekday, 42 export days ending 2026-10-31):
 2. **Cold ingest** of every export day, one export day per batch (`ingest_batch_days = 1`, the
    setting a large centre uses so a batch's memory is one day's, not a week's).
 3. **Transforms of one audit day** on the store (`run_audit`, every table collected), for two
-   days: 2026-10-04, with 14 days of history in its 41-day look-back, and 2026-10-28 (the flow's
+   days: 2026-10-04, with 14 days of history in its 54-day look-back, and 2026-10-28 (the flow's
    default day), with 38. Each in its own process: wall, CPU, peak RSS.
 4. **The audit day end to end**: `audit run --date 2026-10-28 --no-ingest` against a Prefect
    server on 127.0.0.1 (transforms, output suites, publishing, reports), the process tree

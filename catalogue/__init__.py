@@ -394,6 +394,8 @@ CONCESSION_FLAGS = Table(
             CUSTOMER_KEY: "Customer flags and amount outliers: the customer's pseudonym.",
             "contacts_in_window": "Rate flags: contacts the agent closed in the window.",
             "distinct_agents": "repeat_beneficiary: distinct granting agents.",
+            "granted_on": "amount_outlier: the day the concession was granted. Earlier than the audit day "
+            "for a late test: its group first reached outlier_min_group on the audit day.",
             "policy_version": "The policy version used.",
         },
         {"flag_type": concessions.FLAG_TYPES, "subject_type": concessions.SUBJECT_TYPES},

@@ -44,6 +44,9 @@ def build(columns: Sequence[str], params: SuiteParams) -> list[gxe.Expectation]:
         between("q_value", 0, 1),
         not_above("p_value", "q_value"),
         not_above("window_start", "window_end"),
+        # amount_outlier: granted in the window, on D or (a late test) before it
+        not_above("window_start", "granted_on"),
+        not_above("granted_on", "audit_date"),
         is_true("check_has_evidence"),
         is_true("check_customer_pseudonymised"),
     ]

@@ -30,13 +30,22 @@ class ExportRange:
 
 
 def lookback_days(policy: Policy) -> int:
-    """Longest window that reaches back from D, plus history slack."""
+    """Longest window that reaches back from D, plus history slack; at least the amount-outlier
+    history.
+
+    An amount outlier may be tested late, on the first day its group qualifies: deciding that for
+    a concession granted on the window's first day, D-(window_days-1), takes the concessions of
+    the window ending that day, so they reach back 2 (window_days - 1) days
+    (`transforms.concessions.outlier_history_start`). They need no slack: only the concessions
+    themselves are counted.
+    """
     longest = max(
         policy.concessions.window_days - 1,
         policy.escalation.repeat_window_days,
         policy.resolution.repeat_window_days,
     )
-    return longest + HISTORY_SLACK_DAYS
+    outlier_history = 2 * (policy.concessions.window_days - 1)
+    return max(longest + HISTORY_SLACK_DAYS, outlier_history)
 
 
 def lookahead_days(policy: Policy) -> int:

@@ -79,7 +79,10 @@ def _flags_for(flags: pl.DataFrame, day: AuditDay, agents: list[str]) -> pl.Data
                     ids.update(mine.get_column(column).drop_nulls().cast(pl.String).to_list())
     is_agent = (pl.col("subject_type") == "agent") & pl.col("subject_id").is_in(agents)
     has_evidence = pl.col("evidence_ids").list.eval(pl.element().is_in(list(ids))).list.any()
-    return flags.filter(is_agent | has_evidence.fill_null(False))
+    concerns = is_agent | has_evidence.fill_null(False)
+    if "agent_id" in flags.columns:  # a late amount outlier's concession is not in D's concession_audit
+        concerns = concerns | ((pl.col("subject_type") == "concession") & pl.col("agent_id").is_in(agents))
+    return flags.filter(concerns.fill_null(False))
 
 
 def report_command(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -31,6 +31,7 @@ EPS = 1e-9
 MAD_SCALE = 1.4826  # MAD -> standard deviation under normality
 MEAN_AD_SCALE = 1.253314  # mean absolute deviation -> standard deviation (MAD = 0 fallback)
 RATE_CELL_KEYS = ("agent_id", "category")  # one peer-test cell; agent_id null: unattributed
+OUTLIER_GROUP = ("category", "concession_type")  # an amount is judged within its group
 
 # Stable order of the `violations` list (the order docs/metrics.md names them).
 VIOLATIONS = ("type_not_allowed", "over_cap", "missing_approval", "self_approved", "unknown_currency")
@@ -114,6 +115,7 @@ FLAGS_SCHEMA = pl.Schema(
         "customer_id": pl.String(),  # raw; publish pseudonymises (also subject_id of customer flags)
         "contacts_in_window": pl.Int64(),
         "distinct_agents": pl.Int64(),
+        "granted_on": pl.Date(),  # amount_outlier: the concession's grant day (before D: a late test)
         "policy_version": pl.String(),
     }
 )
@@ -548,25 +550,82 @@ def robust_z(value: str, group: list[str]) -> pl.Expr:
     return pl.when(scale > 0).then((pl.col(value) - median) / scale).otherwise(0.0)
 
 
+def outlier_history_start(window: AuditWindow, policy: ConcessionPolicy) -> date:
+    """First grant day the amount-outlier test reads: D - 2 (window_days - 1).
+
+    A concession granted on the window's first day, D-(window_days-1), may have been testable on
+    any day of its stay; the window ending on that first day starts window_days - 1 days earlier.
+    """
+    return window_start(window, policy) - timedelta(days=policy.window_days - 1)
+
+
+def _priced(checked: pl.LazyFrame, window: AuditWindow, policy: ConcessionPolicy) -> pl.LazyFrame:
+    """Concessions with a known policy amount granted D - 2 (window_days - 1) .. D: the only ones
+    that count in a group (an unknown currency has no amount to compare)."""
+    return checked.filter(
+        pl.col("audit_date").is_between(outlier_history_start(window, policy), window.audit_date)
+        & pl.col("amount_policy_currency").is_not_null()
+    )
+
+
+def _qualifying_days(priced: pl.LazyFrame, window: AuditWindow, policy: ConcessionPolicy) -> pl.LazyFrame:
+    """(group, day) for each day of D's window on which the group qualifies: at least
+    outlier_min_group priced concessions granted in the window ending that day."""
+    days = pl.LazyFrame({"day": pl.date_range(window_start(window, policy), window.audit_date, eager=True)})
+    per_grant_day = priced.group_by(*OUTLIER_GROUP, "audit_date").agg(pl.len().alias("granted"))
+    first = pl.col("day") - pl.duration(days=policy.window_days - 1)
+    return (
+        per_grant_day.join(days, how="cross")
+        .filter(pl.col("audit_date").is_between(first, pl.col("day")))
+        .group_by(*OUTLIER_GROUP, "day")
+        .agg(pl.col("granted").sum().alias("group_size"))
+        .filter(pl.col("group_size") >= policy.outlier_min_group)
+        .select(*OUTLIER_GROUP, "day")
+    )
+
+
+def first_test_days(checked: pl.LazyFrame, window: AuditWindow, policy: ConcessionPolicy) -> pl.LazyFrame:
+    """Per (category, concession_type, grant day) in D's window: `first_tested_on`, the first day
+    from the grant day on whose window group qualifies (null: none yet, up to D).
+
+    A concession is tested on that day only. The answer depends on the grant day and the group
+    alone, so every concession is tested at most once, whichever day runs first, and a re-run of D
+    finds the same day.
+    """
+    priced = _priced(checked, window, policy)
+    grant_days = priced.filter(in_window(window, policy)).select(*OUTLIER_GROUP, "audit_date").unique()
+    return (
+        grant_days.join(_qualifying_days(priced, window, policy), on=OUTLIER_GROUP, nulls_equal=True)
+        .filter(pl.col("day") >= pl.col("audit_date"))
+        .group_by(*OUTLIER_GROUP, "audit_date")
+        .agg(pl.col("day").min().alias("first_tested_on"))
+    )
+
+
 def amount_outlier_flags(
     checked: pl.LazyFrame, window: AuditWindow, policy: ConcessionPolicy
 ) -> pl.LazyFrame:
-    """Concessions granted on D whose amount is >= outlier_robust_z above their (category, type) group.
+    """Concessions tested on D whose amount is >= outlier_robust_z above their (category, type) group.
 
     The group is every concession with a known policy amount granted in the window (D included), and
-    needs at least outlier_min_group members. Upper tail only: a small amount is no favour.
+    needs at least outlier_min_group members. A concession is tested on the first day of its stay in
+    the window on which its group is that large (`first_test_days`): its grant day, or later when the
+    group was too small then. Upper tail only: a small amount is no favour. `granted_on` says
+    which day it was granted, earlier than D for a late test.
     """
-    group = ["category", "concession_type"]
-    scored = checked.filter(
-        in_window(window, policy) & pl.col("amount_policy_currency").is_not_null()
-    ).with_columns(
-        pl.len().over(group).alias("group_size"),
-        pl.col("amount_policy_currency").median().over(group).alias("group_median"),
-        robust_z("amount_policy_currency", group).alias("robust_z"),
+    group = list(OUTLIER_GROUP)
+    scored = (
+        checked.filter(in_window(window, policy) & pl.col("amount_policy_currency").is_not_null())
+        .with_columns(
+            pl.col("amount_policy_currency").median().over(group).alias("group_median"),
+            robust_z("amount_policy_currency", group).alias("robust_z"),
+        )
+        .join(
+            first_test_days(checked, window, policy), on=[*group, "audit_date"], how="left", nulls_equal=True
+        )
     )
     flagged = scored.filter(
-        (pl.col("audit_date") == window.audit_date)
-        & (pl.col("group_size") >= policy.outlier_min_group)
+        (pl.col("first_tested_on") == window.audit_date)
         & (pl.col("robust_z") >= policy.outlier_robust_z - EPS)
     )
     return flagged.select(
@@ -581,6 +640,7 @@ def amount_outlier_flags(
         "agent_id",
         "team_id",
         "customer_id",
+        pl.col("audit_date").alias("granted_on"),
     )
 
 
@@ -685,7 +745,8 @@ def concession_tables(
     policy_version: str,
 ) -> FamilyResult:
     """`audit_concessions` on explicit frames: `contacts` closed in the trailing window at least,
-    tickets, events and calls covering it."""
+    tickets, events and calls covering D-2(window_days-1) .. D (`outlier_history_start`: whether
+    a concession's group qualified on an earlier day of its stay)."""
     # Collected once: the rate tests collect their inputs, and audit, flags and counts all read it.
     concessions = build_concessions(tickets, events, calls, contacts, window.time_zone).collect().lazy()
     checked = check_policy(concessions, policy)

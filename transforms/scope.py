@@ -1,7 +1,8 @@
 """What one audit day reads: the canonical tables and the day's scope, built once for every family.
 
 Every family but concessions reads contacts closed on D only, concessions those closed in its
-trailing window; every family reaches other contacts, tickets and calls of a contact through its
+trailing window (and, from the canonical tables, the concessions granted in the amount-outlier
+history, twice as long); every family reaches other contacts, tickets and calls of a contact through its
 customer (follow-up, came back, repeats). Narrowing to those keys first gives the same rows as
 running every family over the whole history (tests/metrics/test_audit_scope.py).
 """

@@ -347,6 +347,7 @@ def concession_flags_evidence() -> pl.DataFrame:
             "evidence_ids": [["E4", "E5"], ["E4", "C1", "E7"]],
             "window_start": [DAY - dt.timedelta(days=27)] * 2,
             "window_end": [DAY] * 2,
+            "granted_on": pl.Series([None, None], dtype=pl.Date),  # amount_outlier rows only
         }
     )
 

@@ -158,6 +158,18 @@ PLANTED = [
         "expect_column_pair_values_a_to_be_greater_than_b",
         "p_value<=q_value",
     ),
+    (  # an amount outlier granted after the day it was tested on
+        "concession_flags",
+        set_row("granted_on", 0, s.DAY + dt.timedelta(days=1)),
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "granted_on<=audit_date",
+    ),
+    (  # ... or before the window it was tested in
+        "concession_flags",
+        set_row("granted_on", 0, s.DAY - dt.timedelta(days=28)),
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "window_start<=granted_on",
+    ),
     (
         "concession_flags",
         set_row("evidence_ids", 0, []),

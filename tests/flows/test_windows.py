@@ -1,10 +1,19 @@
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from configs.policy import load_policy
 from flows.errors import RustPanic, panics_as_errors
-from flows.windows import data_cutoff, default_audit_date, export_range, lookahead_days, lookback_days
+from flows.windows import (
+    HISTORY_SLACK_DAYS,
+    data_cutoff,
+    default_audit_date,
+    export_range,
+    lookahead_days,
+    lookback_days,
+)
+from transforms.concessions import outlier_history_start, window_start
+from transforms.contacts import AuditWindow
 
 
 @pytest.fixture
@@ -13,13 +22,28 @@ def policy():
 
 
 def test_default_policy_windows(policy):
-    # concessions 28-day window (D-27..D) + 14 days of history slack
-    assert lookback_days(policy) == 41
+    # concessions 28-day window (D-27..D) + 14 days of history slack = 41, but the amount-outlier
+    # history (the window ending D-27 starts D-54) reaches further: 54
+    assert lookback_days(policy) == 54
     # follow-up 72 h = 3 days, but repeat contact / came back need 7 days after D
     assert lookahead_days(policy) == 7
     r = export_range(date(2026, 11, 10), policy)
-    assert (r.start, r.end) == (date(2026, 9, 30), date(2026, 11, 17))
-    assert len(r.days()) == 49
+    assert (r.start, r.end) == (date(2026, 9, 17), date(2026, 11, 17))
+    assert len(r.days()) == 62
+
+
+@pytest.mark.parametrize("window_days", [1, 5, 15, 16, 28, 60])
+def test_look_back_covers_the_amount_outlier_history(policy, window_days):
+    """The run reads every concession the late amount-outlier test counts, and every contact of the
+    trailing window with its history slack."""
+    changed = policy.model_copy(
+        update={"concessions": policy.concessions.model_copy(update={"window_days": window_days})}
+    )
+    day = date(2026, 11, 10)
+    window = AuditWindow(day, "UTC", datetime(2026, 11, 11, tzinfo=UTC))
+    start = export_range(day, changed).start
+    assert start <= outlier_history_start(window, changed.concessions)
+    assert start <= window_start(window, changed.concessions) - timedelta(days=HISTORY_SLACK_DAYS)
 
 
 def test_default_audit_date_is_newest_day_whose_follow_up_window_closed(policy):

@@ -477,11 +477,13 @@ def test_outlier_needs_min_group(size: int, flagged: bool) -> None:
     assert (flags.height == 1) is flagged
 
 
-def test_outlier_only_flags_concessions_granted_on_d() -> None:
-    flags = amount_outlier_flags(
-        amounts_frame([*BASE, 100.0], flagged_day=D - timedelta(days=2)), WINDOW, POLICY
-    )
-    assert flags.collect().height == 0
+def test_outlier_tested_on_an_earlier_day_is_not_tested_again_on_d() -> None:
+    # 100 granted on D-2, the nine others on D-1: the group first qualifies on D-1 (10), so the
+    # 100 had its one test then (late tests: tests/metrics/test_concession_late_outliers.py)
+    granted = amounts_frame([*BASE, 100.0], flagged_day=D - timedelta(days=2))
+    assert amount_outlier_flags(granted, WINDOW, POLICY).collect().height == 0
+    day_before = AuditWindow(D - timedelta(days=1), "UTC", ts("2026-03-28T00:00:00Z"))
+    assert amount_outlier_flags(granted, day_before, POLICY).collect()["subject_id"].to_list() == ["ex"]
 
 
 def test_mad_zero_falls_back_to_mean_absolute_deviation() -> None:

@@ -6,8 +6,10 @@ import csv
 import io
 import json
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
+import polars as pl
 import pytest
 import typer
 from report_fixtures import (
@@ -23,6 +25,8 @@ from report_fixtures import (
 from typer.testing import CliRunner
 
 from report.cli import report
+from report.tables import AuditDay
+from report.terminal import _flags_for
 
 app = typer.Typer()
 app.command("report")(report)
@@ -145,3 +149,20 @@ def test_html_option_writes_the_report_with_an_absolute_docs_link(tmp_path: Path
     page = parse_page(target.read_text(encoding="utf-8"))
     assert page.find("a", id="data-docs")[0].attrs["href"] == docs.as_uri()
     assert str(target) in err
+
+
+def test_an_agent_sees_the_late_amount_outlier_of_a_concession_granted_before_the_day() -> None:
+    """A late amount_outlier (granted_on < D) names a concession that is not in D's
+    concession_audit; the flag's agent_id (the granting agent) ties it to the agent."""
+    late = {
+        "flag_type": "amount_outlier",
+        "subject_type": "concession",
+        "subject_id": "E-400",
+        "evidence_ids": ["E-400"],
+        "agent_id": "a1",
+        "granted_on": D - timedelta(days=4),
+    }
+    flags = pl.DataFrame([late])
+    day = AuditDay(D, None, None, None, None, None, flags, None, None)
+    assert _flags_for(flags, day, ["a1"])["subject_id"].to_list() == ["E-400"]
+    assert _flags_for(flags, day, ["a2"]).is_empty()
