@@ -88,6 +88,14 @@ def test_every_block_runs(quickstart_dir, monkeypatch):
         namespaces.append(namespace)
     merged = {k: v for ns in namespaces for k, v in ns.items()}
     assert merged["runs"]["status"].sort().to_list() == ["failed", "succeeded"]
+    # The flat manifest views: every suite of both runs, the failed run's follow_up_audit failing.
+    flat = merged["flat_validation"]
+    assert (
+        set(flat["run_id"]) == {"r1", "r2"} and flat.filter(pl.col("run_id") == "r1")["critical_passed"].all()
+    )
+    assert flat.filter((pl.col("run_id") == "r2") & (pl.col("suite") == "follow_up_audit"))[
+        "critical_passed"
+    ].to_list() == [False]
     assert merged["unbalanced"].height == 0
     assert merged["per_file"].fetchall()[0][:3] == ("r1", "tickets", "tickets/export_date=2026-11-20/a.csv")
     assert merged["history"]["run_id"].to_list() == ["r1"]  # the failed run wrote no version
