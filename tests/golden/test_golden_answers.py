@@ -14,6 +14,9 @@ from golden_pipeline import ANSWERS, GoldenRun, answers, audit_days, dump_answer
 
 from configs.policy import load_policy
 
+# The golden run is a session fixture: one worker builds it once and runs every test that reads it.
+pytestmark = pytest.mark.xdist_group("golden")
+
 DAYS = [d.isoformat() for d in audit_days(load_policy())]
 HINT = "audit results changed: if intended, run tests/golden/regenerate.py and explain it in the commit"
 

@@ -16,6 +16,9 @@ from golden_pipeline import GoldenRun, audit_days
 
 from configs.policy import load_policy
 
+# The golden run is a session fixture: one worker builds it once and runs every test that reads it.
+pytestmark = pytest.mark.xdist_group("golden")
+
 DAYS = audit_days(load_policy())
 # abandonment's parts have no agent (abandoned calls): they reach the team scorecard only.
 TEAM_ONLY_METRICS = {"abandonment"}

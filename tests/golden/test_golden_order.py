@@ -23,6 +23,9 @@ from ingestion.ingest import ingest_all
 from storage import open_storage
 from transforms.audit import CanonicalTables
 
+# The golden run is a session fixture: one worker builds it once and runs every test that reads it.
+pytestmark = pytest.mark.xdist_group("golden")
+
 # A day with every kind of finding (beneficiary flag, violations, missed escalations) and the
 # default day (pending escalations).
 SHUFFLED_DAYS = (date(2026, 11, 4), date(2026, 11, 19))

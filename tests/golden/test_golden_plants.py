@@ -18,6 +18,9 @@ from golden_pipeline import MATURE_DAYS, NEWEST_EXPORT, SAMPLE, GoldenRun, audit
 from configs.policy import load_policy
 from flows.windows import lookahead_days
 
+# The golden run is a session fixture: one worker builds it once and runs every test that reads it.
+pytestmark = pytest.mark.xdist_group("golden")
+
 DAYS = audit_days(load_policy())
 ASKED = "customer_request"
 

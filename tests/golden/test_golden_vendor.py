@@ -39,6 +39,9 @@ from transforms.audit import collect_audit, run_audit
 from transforms.contacts import AuditWindow
 from warehouse.store import Store, audit_inputs
 
+# The golden run is a session fixture: one worker builds it once and runs every test that reads it.
+pytestmark = pytest.mark.xdist_group("golden-vendor")
+
 # A small centre (the flow tests' size), bad rows off: they have no vendor equivalent.
 CENTRE = GeneratorConfig(
     end_date=date(2026, 3, 16),

@@ -24,7 +24,8 @@ from transforms.audit import CanonicalTables, collect_audit, run_audit
 from transforms.contacts import AuditWindow
 from warehouse.store import Store, audit_inputs
 
-pytestmark = pytest.mark.integration
+# One worker runs the module, so its module fixture is built once (not once per xdist worker).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("store-audits")]
 
 EXPORTS = replace(FLOW_EXPORTS, seed=23)  # the flow tests' small centre, another draw
 DAYS = (date(2026, 3, 5), date(2026, 3, 9), date(2026, 3, 13))  # a backfill day, final, default

@@ -26,7 +26,8 @@ from warehouse.delta import day_attempt, read_table, table_uri
 from warehouse.lock import LockHeld
 from warehouse.publication import manifest_rows, publish_points, read_published, repair_day
 
-pytestmark = pytest.mark.integration
+# One worker runs the module, so its module fixture is built once (not once per xdist worker).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("publication")]
 
 CHILD = Path(__file__).with_name("publish_child.py")
 COMMIT_POINTS = ("intent", *(str(n) for n in range(1, len(AUDIT_TABLES) + 1)))

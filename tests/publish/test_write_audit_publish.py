@@ -30,7 +30,8 @@ from warehouse.delta import read_table, storage_options, table_history, table_ur
 from warehouse.manifest import input_files_frame
 from warehouse.publish import write_audit_publish_frames
 
-pytestmark = pytest.mark.integration
+# One worker runs the module, so its module fixture is built once (not once per xdist worker).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("write-audit-publish")]
 
 D1, D2 = s.DAY, s.DAY + dt.timedelta(days=1)
 ALL_TABLES = (*AUDIT_TABLES, MANIFEST_TABLE)
