@@ -185,17 +185,12 @@ def publish_table(
         **(extra_metadata or {}),
     }
     try:
-        write_deltalake(
+        overwrite(
+            name,
+            data,
             uri,
-            described(name, data, uri, options),
-            name=name,
-            description=table_description(name),
-            mode="overwrite",
+            options,
             predicate=f"{PARTITION} = '{audit_date.isoformat()}'",
-            partition_by=[PARTITION],
-            schema_mode="merge",
-            configuration=TABLE_PROPERTIES,
-            storage_options=options,
             commit_properties=CommitProperties(
                 custom_metadata=metadata,
                 app_transactions=None if attempt is None else [Transaction(day_app_id(audit_date), attempt)],
@@ -206,6 +201,32 @@ def publish_table(
             raise
         return _committed_or_raise(uri, options, day_app_id(audit_date), attempt)
     return DeltaTable(uri, storage_options=options).version()
+
+
+def overwrite(
+    name: str,
+    data: pl.DataFrame,
+    uri: str,
+    options: dict[str, str] | None,
+    *,
+    predicate: str | None,
+    commit_properties: CommitProperties,
+) -> None:
+    """Replace the rows `predicate` selects with `data` in one commit (a new table is created
+    with the catalogue's description and partitioning; new columns get their comments)."""
+    write_deltalake(
+        uri,
+        described(name, data, uri, options),
+        name=name,
+        description=table_description(name),
+        mode="overwrite",
+        predicate=predicate,
+        partition_by=list(TABLES[name].partition_by) if name in TABLES else [PARTITION],
+        schema_mode="merge",
+        configuration=TABLE_PROPERTIES,
+        storage_options=options,
+        commit_properties=commit_properties,
+    )
 
 
 def _committed_or_raise(uri: str, options: dict[str, str] | None, app_id: str, attempt: int) -> int:

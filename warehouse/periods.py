@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
-from deltalake import CommitProperties, write_deltalake
+from deltalake import CommitProperties
 
 from catalogue import PERIOD_TABLES, TABLES
 from configs.policy import Policy
@@ -42,13 +42,11 @@ from transforms.peers import (
 from transforms.periods import Period, periods_containing, periods_frame, rolling_ending
 from transforms.scorecards import period_scorecards
 from warehouse.delta import (
-    TABLE_PROPERTIES,
     conform,
-    described,
     open_table,
+    overwrite,
     sort_for_publish,
     storage_options,
-    table_description,
     table_uri,
 )
 from warehouse.lock import hold
@@ -396,18 +394,12 @@ def _write(
         storage_options(settings.warehouse_uri, settings.s3),
     )
     data = conform(sort_for_publish(name, frame.select(TABLES[name].schema.names())), uri, options)
-    exists = open_table(uri, options) is not None
-    write_deltalake(
+    overwrite(
+        name,
+        data,
         uri,
-        described(name, data, uri, options),
-        name=name,
-        description=table_description(name),
-        mode="overwrite",
-        predicate=predicate if exists else None,
-        partition_by=list(TABLES[name].partition_by),
-        schema_mode="merge",
-        configuration=TABLE_PROPERTIES,
-        storage_options=options,
+        options,
+        predicate=predicate if open_table(uri, options) is not None else None,
         commit_properties=CommitProperties(
             custom_metadata={"run_id": run_id, "row_count": data.height, "parts": parts}
         ),
