@@ -11,6 +11,7 @@ from typing import Any
 import polars as pl
 import vl_convert as vlc
 
+from report.funnel import Funnel
 from report.views import ESCALATION_CLASSES
 
 LOW_VOLUME_LEGEND = "low volume (not a verdict)"
@@ -133,7 +134,9 @@ def escalation_classes_spec(classes_by_agent: pl.DataFrame, by: str = "agent_id"
     }
 
 
-def trend_spec(trend_long: pl.DataFrame, audit_date: date, days: int) -> dict[str, Any] | None:
+def trend_spec(
+    trend_long: pl.DataFrame, audit_date: date, days: int, title: str | None = None
+) -> dict[str, Any] | None:
     """Daily headline rates over the trend window; low-volume days drawn as hollow points."""
     if trend_long.is_empty():
         return None
@@ -154,7 +157,7 @@ def trend_spec(trend_long: pl.DataFrame, audit_date: date, days: int) -> dict[st
     y = {"field": "rate", "type": "quantitative", "scale": {"domain": [0, 1]}, "axis": {"format": "%"}}
     color = {"field": "metric", "type": "nominal", "title": None}
     return {
-        "title": f"Headline rates, last {days} days (all teams, summed numerators / denominators)",
+        "title": title or f"Headline rates, last {days} days (all teams, summed numerators / denominators)",
         "width": 720,
         "height": 260,
         "data": {"values": _values(data)},
@@ -177,3 +180,81 @@ def trend_spec(trend_long: pl.DataFrame, audit_date: date, days: int) -> dict[st
             },
         ],
     }
+
+
+FUNNEL_LIMITS = {
+    "inner_low": "95% limits",
+    "inner_high": "95% limits",
+    "outer_low": "99.8% limits",
+    "outer_high": "99.8% limits",
+}
+
+
+def funnel_spec(funnel: Funnel, title: str) -> dict[str, Any] | None:
+    """A funnel plot: agents as dots (x = denominator, y = rate), the pooled rate as a line, the
+    inner (dashed) and outer (solid) limit curves; flagged agents in red and labelled."""
+    if funnel.points.is_empty():
+        return None
+    x = {"field": "denominator", "type": "quantitative", "title": "denominator (contacts, 28 days)"}
+    y = {"field": "rate", "type": "quantitative", "axis": {"format": "%"}, "title": title}
+    points = funnel.points.with_columns(
+        pl.when(pl.col("is_flagged"))
+        .then(pl.lit("flagged"))
+        .when(pl.col("outside_outer"))
+        .then(pl.lit("outside 99.8% limits"))
+        .otherwise(pl.lit("within peers"))
+        .alias("status")
+    )
+    layers: list[dict[str, Any]] = []
+    if not funnel.curves.is_empty():
+        curves = funnel.curves.with_columns(pl.col("limit").replace_strict(FUNNEL_LIMITS).alias("band"))
+        layers.append(
+            {
+                "data": {"values": _values(curves)},
+                "mark": {"type": "line", "color": "#888", "strokeWidth": 1},
+                "encoding": {
+                    "x": x,
+                    "y": y,
+                    "detail": {"field": "limit"},
+                    "strokeDash": {
+                        "field": "band",
+                        "type": "nominal",
+                        "title": None,
+                        "scale": {"domain": ["95% limits", "99.8% limits"], "range": [[4, 3], [1, 0]]},
+                    },
+                },
+            }
+        )
+    if funnel.peer_rate is not None:
+        layers.append(
+            {
+                "data": {"values": [{"rate": funnel.peer_rate}]},
+                "mark": {"type": "rule", "color": "#4c78a8", "strokeWidth": 1.5},
+                "encoding": {"y": y},
+            }
+        )
+    layers += [
+        {
+            "data": {"values": _values(points)},
+            "mark": {"type": "circle", "size": 50, "opacity": 0.9},
+            "encoding": {
+                "x": x,
+                "y": y,
+                "color": {
+                    "field": "status",
+                    "type": "nominal",
+                    "title": None,
+                    "scale": {
+                        "domain": ["within peers", "outside 99.8% limits", "flagged"],
+                        "range": ["#4c78a8", "#f58518", "#e45756"],
+                    },
+                },
+            },
+        },
+        {
+            "data": {"values": _values(points.filter(pl.col("status") != "within peers"))},
+            "mark": {"type": "text", "align": "left", "dx": 6, "dy": -6, "fontSize": 10, "color": "#222"},
+            "encoding": {"x": x, "y": y, "text": {"field": "agent_id"}},
+        },
+    ]
+    return {"title": f"{title}: agents against the centre", "width": 520, "height": 300, "layer": layers}
