@@ -26,6 +26,9 @@ PEER_TABLE = "peer_comparison"
 
 # Never shown, whatever table they turn up in: a stray customer_id or body cannot be rendered.
 NEVER_SHOWN = PERSONAL_COLUMNS | FREE_TEXT_COLUMNS
+# The flag lifecycle on concession_flags and peer_comparison: about flags, never about a customer,
+# so shown even before the catalogue lists them (they arrive with the lifecycle change).
+FLAG_LIFECYCLE = frozenset({"status", "first_flagged_on", "consecutive_days"})
 
 
 def read_table(
@@ -59,7 +62,9 @@ def _may_show(table: str, column: str) -> bool:
     personal or free-text one (older manifests spelled some columns differently)."""
     spec = TABLES.get(table)
     names = {c.name for c in spec.columns} if spec else set()
-    return column in names if "customer_key" in names else True
+    if "customer_key" not in names:
+        return True
+    return column in names or (table == "concession_flags" and column in FLAG_LIFECYCLE)
 
 
 @dataclass(frozen=True)
