@@ -172,10 +172,13 @@ def render_agent(day: AuditDay, agent_id: str, frame: dict[str, Any], min_volume
         "trend_days": TREND_DAYS,
         "trend": _rows_with_cells(trend, metrics, "audit_date"),
         "trend_chart": _trend_chart(trend, headline, day, agent_id),
-        "periods": [
-            (row | {"period_label": PERIOD_LABELS.get(row["period"], row["period"])}, cells)
-            for row, cells in _rows_with_cells(periods, metrics, "period")
-        ],
+        "periods": sorted(
+            (
+                (row | {"period_label": PERIOD_LABELS.get(row["period"], row["period"])}, cells)
+                for row, cells in _rows_with_cells(periods, metrics, "period")
+            ),
+            key=lambda pair: list(PERIOD_LABELS).index(pair[0]["period"]),
+        ),
     }
     return _environment().get_template("agent.html.j2").render(**context)
 

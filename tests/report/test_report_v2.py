@@ -234,6 +234,8 @@ def test_agent_page_has_trend_periods_and_flags(pages: dict[str, str]) -> None:
     assert days == ["2026-11-19", "2026-11-20"]  # D-30 is outside the 28 days
     d1 = page.rate_cell("agent-trend-table", {"data-day": "2026-11-19"}, "follow_up")
     assert (d1.attrs["data-numerator"], d1.attrs["data-denominator"]) == ("1", "1")
+    periods = [e.attrs["data-period"] for e in page.find("tr") if "data-period" in e.attrs]
+    assert periods == ["week", "month", "rolling_28d"]
     week = page.rate_cell("agent-period-table", {"data-period": "week"}, "follow_up")
     assert (week.attrs["data-numerator"], week.attrs["data-denominator"]) == ("1", "4")
     assert attention_rows(pages["agents/a1.html"]) == []
