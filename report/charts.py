@@ -10,6 +10,7 @@ from typing import Any
 
 import polars as pl
 import vl_convert as vlc
+from markupsafe import escape
 
 from report.funnel import Funnel
 from report.views import ESCALATION_CLASSES
@@ -258,3 +259,57 @@ def funnel_spec(funnel: Funnel, title: str) -> dict[str, Any] | None:
         },
     ]
     return {"title": f"{title}: agents against the centre", "width": 520, "height": 300, "layer": layers}
+
+
+TREND_COLOURS = ("#4c78a8", "#f58518", "#e45756", "#54a24b", "#b279a2", "#9d755d")
+_W, _H, _LEFT, _TOP, _PLOT_W, _PLOT_H = 760, 230, 44, 30, 680, 160
+
+
+def small_trend_svg(trend_long: pl.DataFrame, audit_date: date, days: int, title: str) -> str | None:
+    """An agent's daily rates as a plain inline SVG (lines, points hollow when low volume).
+
+    Drawn by hand, not with vl-convert: a centre has hundreds of agents and vl-convert takes
+    about a second per chart, which a page per agent per audit day cannot afford."""
+    data = trend_long.filter(pl.col("rate").is_not_null()) if not trend_long.is_empty() else trend_long
+    if data.is_empty():
+        return None
+    first = audit_date - timedelta(days=days - 1)
+
+    def x(day: date) -> float:
+        return _LEFT + _PLOT_W * (day - first).days / max(1, days - 1)
+
+    def y(rate: float) -> float:
+        return _TOP + _PLOT_H * (1 - rate)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" role="img">']
+    parts.append(f'<text x="{_LEFT}" y="14" font-size="12" font-weight="bold">{escape(title)}</text>')
+    for rate in (0.0, 0.5, 1.0):
+        parts.append(
+            f'<line x1="{_LEFT}" x2="{_LEFT + _PLOT_W}" y1="{y(rate):.1f}" y2="{y(rate):.1f}" stroke="#ddd"/>'
+        )
+        parts.append(
+            f'<text x="{_LEFT - 4}" y="{y(rate) + 4:.1f}" font-size="10" text-anchor="end">{rate:.0%}</text>'
+        )
+    for day, anchor in ((first, "start"), (audit_date, "end")):
+        label = f'<text x="{x(day):.1f}" y="{_TOP + _PLOT_H + 14}" font-size="10" text-anchor="{anchor}">'
+        parts.append(f"{label}{day.isoformat()}</text>")
+    metrics = data.get_column("metric").unique(maintain_order=True).to_list()
+    for i, metric in enumerate(metrics):
+        parts += _trend_series(data.filter(pl.col("metric") == metric).sort("audit_date"), x, y, i, metric)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _trend_series(rows: pl.DataFrame, x: Any, y: Any, index: int, metric: str) -> list[str]:
+    """One metric's line, its points (hollow: low volume) and its legend entry."""
+    colour = TREND_COLOURS[index % len(TREND_COLOURS)]
+    points = [(x(r["audit_date"]), y(r["rate"]), bool(r["low_volume"])) for r in rows.to_dicts()]
+    path = " ".join(f"{px:.1f},{py:.1f}" for px, py, _ in points)
+    out = [f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="1.5"/>']
+    for px, py, low in points:
+        fill = "white" if low else colour
+        out.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{fill}" stroke="{colour}"/>')
+    lx = _LEFT + 170 * index
+    out.append(f'<rect x="{lx}" y="{_H - 14}" width="10" height="10" fill="{colour}"/>')
+    out.append(f'<text x="{lx + 14}" y="{_H - 5}" font-size="10">{escape(metric)}</text>')
+    return out

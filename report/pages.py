@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -22,7 +23,6 @@ from report.render import (
     PAGES,
     Site,
     _environment,
-    _svg,
     attention_context,
     base_context,
     rate_cell,
@@ -85,10 +85,10 @@ def render_pages(
         pages[href] = render_period(
             day, day.periods.get(kind), kind, base_context(day, run, docs, min_volume, site)
         )
+    rows = AgentRows.of(day, min_volume)
+    frame = base_context(day, run, docs, min_volume, Site("agent", agent_pages, root="../"))
     for agent_id, name in agent_pages.items():
-        site = Site("agent", agent_pages, root="../")
-        frame = base_context(day, run, docs, min_volume, site)
-        pages[f"{AGENTS_DIR}/{name}"] = render_agent(day, agent_id, frame, min_volume)
+        pages[f"{AGENTS_DIR}/{name}"] = render_agent(day, agent_id, frame, rows)
     return pages
 
 
@@ -136,36 +136,50 @@ def _first(frame: pl.DataFrame | None, column: str) -> Any:
     return frame.get_column(column).max()
 
 
-def agent_attention(day: AuditDay, agent_id: str) -> dict[str, Any]:
-    """The attention section narrowed to one agent: their flags and their rates outside the limits."""
-    context = attention_context(day)
-    context["attention"] = [r for r in context["attention"] if r["agent_id"] == agent_id]
-    context["outside_limits"] = [r for r in context["outside_limits"] if r["agent_id"] == agent_id]
-    context["cleared_flags"] = 0
-    return context
+@dataclass(frozen=True)
+class AgentRows:
+    """What the agent pages show, shaped once for every agent (a centre has hundreds of them):
+    the attention section, and the daily and period rows grouped by agent."""
 
+    attention: dict[str, Any]
+    trend: dict[str, pl.DataFrame]
+    periods: dict[str, pl.DataFrame]
 
-def render_agent(day: AuditDay, agent_id: str, frame: dict[str, Any], min_volume: int) -> str:
-    """An agent's page: their flags, their period rows and their daily trend over 28 days."""
-    trend = _agent_rows(day.agent_trend, agent_id, min_volume)
-    periods = (
-        pl.concat(
-            [
-                r.agents.filter(pl.col("agent_id") == agent_id)
-                for r in day.periods.values()
-                if r.agents is not None
-            ],
-            how="diagonal_relaxed",
+    @classmethod
+    def of(cls, day: AuditDay, min_volume: int) -> AgentRows:
+        period_frames = [r.agents for r in day.periods.values() if r.agents is not None and r.agents.height]
+        periods = pl.concat(period_frames, how="diagonal_relaxed") if period_frames else None
+        return cls(
+            attention_context(day), _by_agent(day.agent_trend, min_volume), _by_agent(periods, min_volume)
         )
-        if any(r.agents is not None for r in day.periods.values())
-        else None
-    )
-    periods = views.complete_rates(periods, min_volume) if periods is not None and periods.height else None
+
+
+def _by_agent(frame: pl.DataFrame | None, min_volume: int) -> dict[str, pl.DataFrame]:
+    if frame is None or frame.is_empty() or "agent_id" not in frame.columns:
+        return {}
+    groups = views.complete_rates(frame, min_volume).partition_by("agent_id", as_dict=True)
+    return {str(key[0]): rows for key, rows in groups.items()}
+
+
+def agent_attention(rows: AgentRows, agent_id: str) -> dict[str, Any]:
+    """The attention section narrowed to one agent: their flags and their rates outside the limits."""
+    context = rows.attention
+    return {
+        "attention": [r for r in context["attention"] if r["agent_id"] == agent_id],
+        "outside_limits": [r for r in context["outside_limits"] if r["agent_id"] == agent_id],
+        "cleared_flags": 0,
+    }
+
+
+def render_agent(day: AuditDay, agent_id: str, frame: dict[str, Any], rows: AgentRows) -> str:
+    """An agent's page: their flags, their period rows and their daily trend over 28 days."""
+    trend, periods = rows.trend.get(agent_id), rows.periods.get(agent_id)
     metrics = views.rate_metrics(trend if trend is not None else periods)
     headline = tuple(m for m in catalogue.headline_metrics() if m in metrics)
+    order = list(PERIOD_LABELS)
     context = {
         **frame,
-        **agent_attention(day, agent_id),
+        **agent_attention(rows, agent_id),
         "agent_id": agent_id,
         "team_id": _team(day, agent_id),
         "metrics": metrics,
@@ -177,17 +191,10 @@ def render_agent(day: AuditDay, agent_id: str, frame: dict[str, Any], min_volume
                 (row | {"period_label": PERIOD_LABELS.get(row["period"], row["period"])}, cells)
                 for row, cells in _rows_with_cells(periods, metrics, "period")
             ),
-            key=lambda pair: list(PERIOD_LABELS).index(pair[0]["period"]),
+            key=lambda pair: order.index(pair[0]["period"]) if pair[0]["period"] in order else len(order),
         ),
     }
     return _environment().get_template("agent.html.j2").render(**context)
-
-
-def _agent_rows(frame: pl.DataFrame | None, agent_id: str, min_volume: int) -> pl.DataFrame | None:
-    if frame is None or "agent_id" not in frame.columns:
-        return None
-    rows = frame.filter(pl.col("agent_id") == agent_id)
-    return views.complete_rates(rows, min_volume) if rows.height else None
 
 
 def _team(day: AuditDay, agent_id: str) -> str | None:
@@ -202,7 +209,9 @@ def _team(day: AuditDay, agent_id: str) -> str | None:
 def _trend_chart(
     trend: pl.DataFrame | None, metrics: tuple[str, ...], day: AuditDay, agent_id: str
 ) -> Markup | None:
+    """The agent's headline rates by day (a hand-drawn SVG: one per agent must be cheap)."""
     if trend is None or not metrics:
         return None
-    title = f"{agent_id}: headline rates by day, last {TREND_DAYS} days"
-    return _svg(charts.trend_spec(views.trend_long(trend, metrics), day.audit_date, TREND_DAYS, title))
+    title = f"{agent_id}: headline rates by day, last {TREND_DAYS} days (hollow: low volume)"
+    svg = charts.small_trend_svg(views.trend_long(trend, metrics), day.audit_date, TREND_DAYS, title)
+    return Markup(svg) if svg else None  # built from numbers and escaped labels only
