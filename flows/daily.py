@@ -386,10 +386,21 @@ def audit_and_report(
         finally:
             if progress is not None:
                 progress.after(day, failed=failure is not None)
-    results = report_days(run, audited)
-    if failure is not None:
-        raise failure
-    return results
+    if failure is None:
+        return report_days(run, audited)
+    report_before_failure(run, audited)
+    raise failure
+
+
+def report_before_failure(run: AuditRun, audited: list[AuditedDay]) -> None:
+    """Refresh and report the days published before a failure; a failure here is logged, never
+    raised, so the run fails with the day's own error."""
+    if not audited:
+        return
+    try:
+        report_days(run, audited)
+    except Exception as exc:
+        get_run_logger().error("the days published before the failure were not all reported: %s", exc)
 
 
 def newest_published_day(run: AuditRun) -> date | None:
@@ -565,13 +576,14 @@ def audit_days_on_cluster(
             failures.append((day, exc))
         progress.after(day, failed=day not in results)
     refresh_runs_index(run.settings.reports_uri, run.settings.s3)
-    reported = report_days(run, [results[day] for day in days if day in results])
+    published = [results[day] for day in days if day in results]
     if failures:
+        report_before_failure(run, published)
         logger = get_run_logger()
         for day, failure in failures:
             logger.error("%s failed: %s", day, failure)
         raise min(failures, key=lambda failure: failure[0])[1]  # the earliest day's
-    return reported
+    return report_days(run, published)
 
 
 @flow(name="support-audit-ingest", on_failure=[_failure_artifact], log_prints=True)
