@@ -196,7 +196,12 @@ def funnel_spec(funnel: Funnel, title: str) -> dict[str, Any] | None:
     inner (dashed) and outer (solid) limit curves; flagged agents in red and labelled."""
     if funnel.points.is_empty():
         return None
-    x = {"field": "denominator", "type": "quantitative", "title": "denominator (contacts, 28 days)"}
+    x = {
+        "field": "denominator",
+        "type": "quantitative",
+        "scale": {"zero": False},
+        "title": "denominator (contacts, 28 days)",
+    }
     y = {"field": "rate", "type": "quantitative", "axis": {"format": "%"}, "title": title}
     points = funnel.points.with_columns(
         pl.when(pl.col("is_flagged"))
@@ -258,7 +263,13 @@ def funnel_spec(funnel: Funnel, title: str) -> dict[str, Any] | None:
             "encoding": {"x": x, "y": y, "text": {"field": "agent_id"}},
         },
     ]
-    return {"title": f"{title}: agents against the centre", "width": 520, "height": 300, "layer": layers}
+    return {
+        "title": f"{title}: agents against the centre",
+        "width": 520,
+        "height": 300,
+        "padding": {"left": 5, "top": 5, "right": 30, "bottom": 5},  # room for a label at the edge
+        "layer": layers,
+    }
 
 
 TREND_COLOURS = ("#4c78a8", "#f58518", "#e45756", "#54a24b", "#b279a2", "#9d755d")
