@@ -232,6 +232,7 @@ def render_report(
         **base_context(day, run, docs, min_volume, site),
         **attention_context(day),
         "funnels": funnel_charts(day),
+        "peer_published": day.peer_comparison is not None,
         "data_quality": views.data_quality(day.run_manifest, run.run_id),
         "has_audit_tables": day.has_audit_tables,
         "labels": {m: views.metric_label(m) for m in metrics},

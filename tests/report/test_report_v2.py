@@ -4,6 +4,7 @@ small published tables of report_fixtures (v2_warehouse), with values worked by 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -219,6 +220,17 @@ def test_period_pages_without_period_tables_say_so(shared_warehouse: Path) -> No
     assert "No agent period scorecard published for this period." in pages["week.html"]
     assert "No peer comparison published" in pages["index.html"]
     assert sections(pages["week.html"])[0] == "attention"
+
+
+def test_a_peer_table_with_nobody_tested_says_so(v2_warehouse: Path) -> None:
+    from report.render import render_report
+    from report.tables import load_audit_day
+
+    day = load_audit_day(str(v2_warehouse), D, pages=True)
+    assert day.peer_comparison is not None
+    nobody = replace(day, peer_comparison=day.peer_comparison.clear())
+    html = render_report(nobody, min_volume=20, data_docs_url=None)
+    assert "No agent had enough contacts over the 28 days ending 2026-11-20" in html
 
 
 # --- agent pages --------------------------------------------------------------------------------
