@@ -29,7 +29,7 @@ from report.render import (
     render_report,
     report_link,
 )
-from report.tables import TREND_DAYS, AuditDay, PeriodRows
+from report.tables import TREND_DAYS, AuditDay, PeriodRows, periods_of
 
 AGENTS_DIR = "agents"
 PERIOD_LABELS = {"week": "Week", "month": "Month", "rolling_28d": "Rolling 28 days"}
@@ -104,17 +104,11 @@ def _rows_with_cells(
 
 def render_period(day: AuditDay, rows: PeriodRows | None, kind: str, frame: dict[str, Any]) -> str:
     """A period page: the attention list, then the team and agent period scorecards as published."""
-    from transforms.periods import month_of, rolling_ending, week_of
-
-    period = (
-        rows.period
-        if rows
-        else {"week": week_of, "month": month_of}.get(kind, rolling_ending)(day.audit_date)
-    )
+    period = rows.period if rows else {p.kind: p for p in periods_of(day.audit_date)}[kind]
     agents = rows.agents if rows else None
     teams = rows.teams if rows else None
     metrics = views.rate_metrics(agents if agents is not None else teams)
-    published = _first(agents if agents is not None else teams, "published_days")
+    published = _largest(agents if agents is not None else teams, "published_days")
     present = set(agents.columns) if agents is not None else set()
     context = {
         **frame,
@@ -130,7 +124,8 @@ def render_period(day: AuditDay, rows: PeriodRows | None, kind: str, frame: dict
     return _environment().get_template("period.html.j2").render(**context)
 
 
-def _first(frame: pl.DataFrame | None, column: str) -> Any:
+def _largest(frame: pl.DataFrame | None, column: str) -> Any:
+    """A period's published days (the same on every row of the period)."""
     if frame is None or frame.is_empty() or column not in frame.columns:
         return None
     return frame.get_column(column).max()
