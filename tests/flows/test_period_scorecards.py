@@ -106,7 +106,7 @@ def test_a_re_audit_refreshes_exactly_the_periods_holding_its_day(
 @pytest.mark.integration
 @pytest.mark.xdist_group("prefect")
 def test_a_backfill_rebuilds_the_newest_report_after_its_range(
-    quickstart_run: tuple[Path, str], tmp_path: Path
+    quickstart_run: tuple[Path, str], audit_env: str, tmp_path: Path
 ) -> None:
     """Re-audit one early day: its report and the newest published day's report are rebuilt (the
     newest one's trend and periods include the re-audited day); the days between are left alone."""
