@@ -87,11 +87,16 @@ def _funnel(metric: str, rows: pl.DataFrame) -> Funnel:
         "flag_type",
         outside.fill_null(False).alias("outside_outer"),
     ).sort("denominator", "agent_id")
-    n = points.get_column("denominator")
+    n = points.get_column("denominator").to_list()
     drawable = p0 is not None and 0 < p0 < 1 and inner is not None and outer is not None
-    shape = (
-        curves(p0, phi, inner, outer, grid(float(n.min()), float(n.max())))
-        if drawable
-        else curves(0, 1, 0, 0, [])
-    )  # type: ignore[arg-type]
-    return Funnel(metric, p0, phi, inner, outer, points, shape)
+    # p0 of 0 or 1 has no spread: the limits are the line itself, no curve to draw
+    denominators = grid(float(min(n)), float(max(n))) if drawable else []
+    return Funnel(
+        metric,
+        p0,
+        phi,
+        inner,
+        outer,
+        points,
+        curves(p0 or 0.0, phi, inner or 0.0, outer or 0.0, denominators),
+    )

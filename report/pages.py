@@ -104,7 +104,7 @@ def _rows_with_cells(
 
 def render_period(day: AuditDay, rows: PeriodRows | None, kind: str, frame: dict[str, Any]) -> str:
     """A period page: the attention list, then the team and agent period scorecards as published."""
-    period = rows.period if rows else {p.kind: p for p in periods_of(day.audit_date)}[kind]
+    period = rows.period if rows else {str(p.kind): p for p in periods_of(day.audit_date)}[kind]
     agents = rows.agents if rows else None
     teams = rows.teams if rows else None
     metrics = views.rate_metrics(agents if agents is not None else teams)

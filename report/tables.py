@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 import polars as pl
 
@@ -125,7 +126,7 @@ def load_audit_day(
     )
 
 
-def _page_tables(warehouse_uri: str, audit_date: date, s3: S3Settings | None) -> dict[str, object]:
+def _page_tables(warehouse_uri: str, audit_date: date, s3: S3Settings | None) -> dict[str, Any]:
     start = audit_date - timedelta(days=TREND_DAYS - 1)
     return {
         "agent_trend": visible(
