@@ -266,10 +266,12 @@ def refresh_period_scorecards(run: AuditRun) -> dict[str, Any]:
 @task(retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
 @panics_as_errors
 def publish_html_report(run: AuditRun, audit_date: date, data_docs_url: str | None) -> str:
-    """Render the day's HTML report from the published tables and put it beside the Data Docs."""
-    from report.build import build_report, publish_report
+    """Render the day's report folder (day, period and agent pages) from the published tables and
+    put it beside the Data Docs; returns the location of its index.html. Runs after the period
+    refresh, so the period pages and the peer flags include the day."""
+    from report.build import build_report_pages, publish_report
 
-    html = build_report(
+    pages = build_report_pages(
         run.settings.warehouse_uri,
         audit_date,
         s3=run.settings.s3,
@@ -277,7 +279,7 @@ def publish_html_report(run: AuditRun, audit_date: date, data_docs_url: str | No
         min_volume=run.policy.min_volume,
         reports_uri=run.settings.reports_uri,
     )
-    return publish_report(html, run.settings.reports_uri, audit_date, run.settings.s3)
+    return publish_report(pages, run.settings.reports_uri, audit_date, run.settings.s3)
 
 
 # --- flows ------------------------------------------------------------------------------------
@@ -308,9 +310,21 @@ def _failure_artifact(flow: Any, flow_run: Any, state: Any) -> None:
     )
 
 
-def audit_day(run: AuditRun, audit_date: date, ingest: IngestReport | None = None) -> dict[str, Any]:
-    """The steps of one audit day from the canonical store, in order (shared by the daily and
-    backfill flows)."""
+@dataclass(frozen=True)
+class AuditedDay:
+    """A day audited and published, waiting for its report (built after the period refresh):
+    its run summary and the little its artifacts list, never the day's full tables."""
+
+    audit_date: date
+    result: dict[str, Any]  # summary.run_summary, report_url still None
+    review: dict[str, pl.DataFrame]  # summary.review_frames: what the markdown artifact lists
+    scorecard: list[dict[str, Any]]  # summary.scorecard_table
+    data_docs_url: str | None
+
+
+def audit_day(run: AuditRun, audit_date: date, ingest: IngestReport | None = None) -> AuditedDay:
+    """The steps of one audit day from the canonical store up to its publication, in order
+    (shared by the daily and backfill flows); `report_days` then reports it."""
     logger = get_run_logger()
     logger.info("auditing %s (run %s, policy %s)", audit_date, run.run_id, run.policy.version)
     inputs = read_day_inputs(run, audit_date)
@@ -325,22 +339,95 @@ def audit_day(run: AuditRun, audit_date: date, ingest: IngestReport | None = Non
         )
     metrics = compute_metrics(run, audit_date, inputs)
     published = validate_and_publish(run, audit_date, inputs, metrics)
-    report_url = publish_html_report(run, audit_date, published.data_docs_url)
     result = summary.run_summary(
-        run.run_id, audit_date, run.policy.version, inputs.files, metrics, published, report_url, ingest
+        run.run_id, audit_date, run.policy.version, inputs.files, metrics, published, None, ingest
     )
+    return AuditedDay(
+        audit_date,
+        result,
+        summary.review_frames(metrics),
+        summary.scorecard_table(metrics["agent_scorecard"]),
+        published.data_docs_url,
+    )
+
+
+def report_day(run: AuditRun, day: AuditedDay) -> dict[str, Any]:
+    """Build and publish the day's report, then its markdown and table artifacts (which link it)."""
+    report_url = publish_html_report(run, day.audit_date, day.data_docs_url)
+    result = {**day.result, "report_url": report_url}
     create_markdown_artifact(
-        key=f"support-audit-{audit_date.isoformat()}",
-        markdown=summary.run_markdown(result, metrics),
-        description=f"support-audit {audit_date}",
+        key=f"support-audit-{day.audit_date.isoformat()}",
+        markdown=summary.run_markdown(result, day.review),
+        description=f"support-audit {day.audit_date}",
     )
     create_table_artifact(
-        key=f"agent-scorecard-{audit_date.isoformat()}",
-        table=summary.scorecard_table(metrics["agent_scorecard"]),
-        description=f"Agent scorecard {audit_date}",
+        key=f"agent-scorecard-{day.audit_date.isoformat()}",
+        table=day.scorecard,
+        description=f"Agent scorecard {day.audit_date}",
     )
-    logger.info("published %s: report %s", audit_date, report_url)
+    get_run_logger().info("published %s: report %s", day.audit_date, report_url)
     return result
+
+
+def report_days(run: AuditRun, days: list[AuditedDay]) -> list[dict[str, Any]]:
+    """Refresh the period scorecards (once, for every period the days fall in), then report each
+    day: its period pages and peer flags must see the day."""
+    refresh_period_scorecards(run)
+    return [report_day(run, day) for day in days]
+
+
+def audit_and_report(
+    run: AuditRun,
+    days: list[date],
+    ingest: IngestReport | None,
+    progress: BackfillProgress | None = None,
+) -> list[dict[str, Any]]:
+    """Audit the days one after the other, then refresh the periods and report them. A failed day
+    stops the audits; the days published before it are still refreshed and reported, then the
+    failure is raised."""
+    audited: list[AuditedDay] = []
+    failure: Exception | None = None
+    for day in days:
+        try:
+            audited.append(audit_day(run, day, ingest))
+        except Exception as exc:
+            failure = exc
+            break
+        finally:
+            if progress is not None:
+                progress.after(day, failed=failure is not None)
+    if failure is None:
+        return report_days(run, audited)
+    report_before_failure(run, audited)
+    raise failure
+
+
+def report_before_failure(run: AuditRun, audited: list[AuditedDay]) -> None:
+    """Refresh and report the days published before a failure; a failure here is logged, never
+    raised, so the run fails with the day's own error."""
+    if not audited:
+        return
+    try:
+        report_days(run, audited)
+    except Exception as exc:
+        get_run_logger().error("the days published before the failure were not all reported: %s", exc)
+
+
+def newest_published_day(run: AuditRun) -> date | None:
+    """The newest audit day a run has published (its publish point), if any."""
+    from warehouse.publication import POINT_COLUMNS, manifest_rows, publish_points
+
+    points = publish_points(manifest_rows(run.settings.warehouse_uri, run.settings.s3, columns=POINT_COLUMNS))
+    return max(points) if points else None
+
+
+def refresh_newest_report(run: AuditRun, end: date) -> str | None:
+    """After a backfill, rebuild the newest published day's report when it lies after the
+    backfilled range: its 28-day trend, periods and peer flags include the days just re-audited."""
+    newest = newest_published_day(run)
+    if newest is None or newest <= end:
+        return None
+    return publish_html_report(run, newest, None)
 
 
 def newest_ingested(run: AuditRun) -> date:
@@ -385,8 +472,7 @@ def daily_audit(
         check_freshness(run.settings, newest, datetime.now(UTC), get_run_logger())
         days = scheduled_days(newest, run.policy, refresh_final_day)
     with concurrency(WAREHOUSE_CONCURRENCY, strict=False):
-        results = [audit_day(run, day, report) for day in days]
-        refresh_period_scorecards(run)
+        results = audit_and_report(run, days, report)
     return results[-1]
 
 
@@ -429,13 +515,12 @@ def backfill(
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     with concurrency(WAREHOUSE_CONCURRENCY, strict=False):
         if spec is None:
-            progress = BackfillProgress(len(days))
-            results = [progress.after(day, audit_day(run, day, report)) for day in days]
+            results = audit_and_report(run, days, report, BackfillProgress(len(days)))
         else:
             get_run_logger().info("auditing %d day(s) on %s", len(days), spec.describe())
             fan_out = audit_days_on_cluster.with_options(task_runner=task_runner(spec))
             results = fan_out(run, days, report)
-        refresh_period_scorecards(run)  # once, for every period the days fall in
+        refresh_newest_report(run, end)
     return results
 
 
@@ -473,8 +558,9 @@ class BackfillProgress:
 
 
 @task(name="audit-day", cache_policy=NO_CACHE)
-def audit_day_task(run: AuditRun, audit_date: date, ingest: IngestReport | None) -> dict[str, Any]:
-    """One audit day as one task, so a Dask worker runs it whole (its steps are tasks too)."""
+def audit_day_task(run: AuditRun, audit_date: date, ingest: IngestReport | None) -> AuditedDay:
+    """One audit day as one task, so a Dask worker runs it whole (its steps are tasks too); its
+    report is built by the flow once every day is in and the periods are refreshed."""
     return audit_day(run, audit_date, ingest)
 
 
@@ -483,9 +569,10 @@ def audit_days_on_cluster(
     run: AuditRun, days: list[date], ingest: IngestReport | None
 ) -> list[dict[str, Any]]:
     """Submit every day at once to the flow's task runner (a `DaskTaskRunner`); wait for all of
-    them, so one failed day never leaves the others unfinished, then raise the earliest day's failure
-    (after logging every one). The Data Docs runs index is rebuilt once at the end: days
-    finishing together each rebuilt it from what they saw."""
+    them, so one failed day never leaves the others unfinished; refresh the periods and report the
+    days that published, then raise the earliest day's failure (after logging every one). The Data
+    Docs runs index is rebuilt once at the end: days finishing together each rebuilt it from what
+    they saw."""
     from warehouse.data_docs import refresh_runs_index
 
     progress = BackfillProgress(len(days))
@@ -499,12 +586,14 @@ def audit_days_on_cluster(
             failures.append((day, exc))
         progress.after(day, failed=day not in results)
     refresh_runs_index(run.settings.reports_uri, run.settings.s3)
+    published = [results[day] for day in days if day in results]
     if failures:
+        report_before_failure(run, published)
         logger = get_run_logger()
         for day, failure in failures:
             logger.error("%s failed: %s", day, failure)
         raise min(failures, key=lambda failure: failure[0])[1]  # the earliest day's
-    return [results[day] for day in days]
+    return report_days(run, published)
 
 
 @flow(name="support-audit-ingest", on_failure=[_failure_artifact], log_prints=True)

@@ -169,6 +169,26 @@ def run_markdown(result: dict[str, Any], metrics: dict[str, pl.DataFrame]) -> st
     return "\n".join(lines)
 
 
+def review_frames(metrics: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """The rows `run_markdown` lists, kept small: the day's flags and only the missed follow-ups
+    and escalations, so a day can wait for its report (after the period refresh) without holding
+    its audit tables."""
+    follow_up, escalation = metrics["follow_up_audit"], metrics["escalation_audit"]
+    return {
+        "concession_flags": metrics["concession_flags"],
+        "follow_up_audit": follow_up.filter(pl.col("status") == "missed").select(
+            "agent_id", "contact_id", "status"
+        )
+        if not follow_up.is_empty()
+        else follow_up,
+        "escalation_audit": escalation.filter(pl.col("escalation_class") == "missed").select(
+            "agent_id", "contact_id", "escalation_class"
+        )
+        if not escalation.is_empty()
+        else escalation,
+    }
+
+
 def scorecard_table(agent_scorecard: pl.DataFrame) -> list[dict[str, Any]]:
     """The agent scorecard as a Prefect table artifact: volumes and the headline rates."""
     wanted = ["agent_id", "team_id", "contacts", "tickets_solved", "calls_answered"]

@@ -6,7 +6,7 @@
 
 from typing import Any
 
-__all__ = ["build_report", "publish_report", "report_key"]
+__all__ = ["build_report", "build_report_pages", "publish_report", "report_key"]
 
 
 def __getattr__(name: str) -> Any:

@@ -6,6 +6,7 @@ from datetime import date
 
 from catalogue import REPORTS_PREFIX
 from configs.settings import S3Settings
+from report.pages import render_pages
 from report.render import render_report
 from report.tables import load_audit_day
 from storage import open_storage
@@ -13,9 +14,10 @@ from storage import open_storage
 DEFAULT_MIN_VOLUME = 20
 
 
-def report_key(audit_date: date) -> str:
-    """Where a day's report lives under the reports URI (one folder per day, like the tables)."""
-    return f"{REPORTS_PREFIX}/audit_date={audit_date.isoformat()}/index.html"
+def report_key(audit_date: date, page: str = "index.html") -> str:
+    """Where a page of a day's report lives under the reports URI (one folder per day, like the
+    tables; `index.html` is the day page)."""
+    return f"{REPORTS_PREFIX}/audit_date={audit_date.isoformat()}/{page}"
 
 
 def build_report(
@@ -35,7 +37,7 @@ def build_report(
     `reports_uri` lets the Data Docs link be relative to the published report (inferred
     from the link when not given); `relative_links=False` for a copy saved elsewhere.
     """
-    day = load_audit_day(warehouse_uri, audit_date, s3)
+    day = load_audit_day(warehouse_uri, audit_date, s3, pages=True)
     return render_report(
         day,
         min_volume=min_volume,
@@ -45,9 +47,30 @@ def build_report(
     )
 
 
-def publish_report(html: str, reports_uri: str, audit_date: date, s3: S3Settings | None = None) -> str:
-    """Write the report under the reports URI; returns its full location (path or s3:// URI)."""
+def build_report_pages(
+    warehouse_uri: str,
+    audit_date: date,
+    *,
+    s3: S3Settings | None = None,
+    data_docs_url: str | None = None,
+    min_volume: int = DEFAULT_MIN_VOLUME,
+    reports_uri: str | None = None,
+) -> dict[str, str]:
+    """Every page of the day's report folder (index.html, the period pages, agents/...), by path."""
+    day = load_audit_day(warehouse_uri, audit_date, s3, pages=True)
+    return render_pages(day, min_volume=min_volume, data_docs_url=data_docs_url, reports_uri=reports_uri)
+
+
+def publish_report(
+    html: str | dict[str, str], reports_uri: str, audit_date: date, s3: S3Settings | None = None
+) -> str:
+    """Write the report (one page, or every page of the folder by path) under the reports URI;
+    returns the full location (path or s3:// URI) of its index.html. The index is written last,
+    so a reader following its links finds the other pages already there."""
+    pages = {"index.html": html} if isinstance(html, str) else html
     storage = open_storage(reports_uri, s3)
-    key = report_key(audit_date)
-    storage.write_bytes(key, html.encode("utf-8"), content_type="text/html; charset=utf-8")
-    return f"{storage.uri.rstrip('/')}/{key}"
+    for page in sorted(pages, key=lambda p: p == "index.html"):
+        storage.write_bytes(
+            report_key(audit_date, page), pages[page].encode("utf-8"), content_type="text/html; charset=utf-8"
+        )
+    return f"{storage.uri.rstrip('/')}/{report_key(audit_date)}"

@@ -10,7 +10,9 @@ from typing import Any
 
 import polars as pl
 import vl_convert as vlc
+from markupsafe import escape
 
+from report.funnel import Funnel
 from report.views import ESCALATION_CLASSES
 
 LOW_VOLUME_LEGEND = "low volume (not a verdict)"
@@ -133,7 +135,9 @@ def escalation_classes_spec(classes_by_agent: pl.DataFrame, by: str = "agent_id"
     }
 
 
-def trend_spec(trend_long: pl.DataFrame, audit_date: date, days: int) -> dict[str, Any] | None:
+def trend_spec(
+    trend_long: pl.DataFrame, audit_date: date, days: int, title: str | None = None
+) -> dict[str, Any] | None:
     """Daily headline rates over the trend window; low-volume days drawn as hollow points."""
     if trend_long.is_empty():
         return None
@@ -154,7 +158,7 @@ def trend_spec(trend_long: pl.DataFrame, audit_date: date, days: int) -> dict[st
     y = {"field": "rate", "type": "quantitative", "scale": {"domain": [0, 1]}, "axis": {"format": "%"}}
     color = {"field": "metric", "type": "nominal", "title": None}
     return {
-        "title": f"Headline rates, last {days} days (all teams, summed numerators / denominators)",
+        "title": title or f"Headline rates, last {days} days (all teams, summed numerators / denominators)",
         "width": 720,
         "height": 260,
         "data": {"values": _values(data)},
@@ -177,3 +181,146 @@ def trend_spec(trend_long: pl.DataFrame, audit_date: date, days: int) -> dict[st
             },
         ],
     }
+
+
+FUNNEL_LIMITS = {
+    "inner_low": "95% limits",
+    "inner_high": "95% limits",
+    "outer_low": "99.8% limits",
+    "outer_high": "99.8% limits",
+}
+
+
+def funnel_spec(funnel: Funnel, title: str) -> dict[str, Any] | None:
+    """A funnel plot: agents as dots (x = denominator, y = rate), the pooled rate as a line, the
+    inner (dashed) and outer (solid) limit curves; flagged agents in red and labelled."""
+    if funnel.points.is_empty():
+        return None
+    x = {
+        "field": "denominator",
+        "type": "quantitative",
+        "scale": {"zero": False},
+        "title": "denominator (contacts, 28 days)",
+    }
+    y = {"field": "rate", "type": "quantitative", "axis": {"format": "%"}, "title": title}
+    points = funnel.points.with_columns(
+        pl.when(pl.col("is_flagged"))
+        .then(pl.lit("flagged"))
+        .when(pl.col("outside_outer"))
+        .then(pl.lit("outside 99.8% limits"))
+        .otherwise(pl.lit("within peers"))
+        .alias("status")
+    )
+    layers: list[dict[str, Any]] = []
+    if not funnel.curves.is_empty():
+        curves = funnel.curves.with_columns(pl.col("limit").replace_strict(FUNNEL_LIMITS).alias("band"))
+        layers.append(
+            {
+                "data": {"values": _values(curves)},
+                "mark": {"type": "line", "color": "#888", "strokeWidth": 1},
+                "encoding": {
+                    "x": x,
+                    "y": y,
+                    "detail": {"field": "limit"},
+                    "strokeDash": {
+                        "field": "band",
+                        "type": "nominal",
+                        "title": None,
+                        "scale": {"domain": ["95% limits", "99.8% limits"], "range": [[4, 3], [1, 0]]},
+                    },
+                },
+            }
+        )
+    if funnel.peer_rate is not None:
+        layers.append(
+            {
+                "data": {"values": [{"rate": funnel.peer_rate}]},
+                "mark": {"type": "rule", "color": "#4c78a8", "strokeWidth": 1.5},
+                "encoding": {"y": y},
+            }
+        )
+    layers += [
+        {
+            "data": {"values": _values(points)},
+            "mark": {"type": "circle", "size": 50, "opacity": 0.9},
+            "encoding": {
+                "x": x,
+                "y": y,
+                "color": {
+                    "field": "status",
+                    "type": "nominal",
+                    "title": None,
+                    "scale": {
+                        "domain": ["within peers", "outside 99.8% limits", "flagged"],
+                        "range": ["#4c78a8", "#f58518", "#e45756"],
+                    },
+                },
+            },
+        },
+        {
+            "data": {"values": _values(points.filter(pl.col("status") != "within peers"))},
+            "mark": {"type": "text", "align": "left", "dx": 6, "dy": -6, "fontSize": 10, "color": "#222"},
+            "encoding": {"x": x, "y": y, "text": {"field": "agent_id"}},
+        },
+    ]
+    return {
+        "title": f"{title}: agents against the centre",
+        "width": 520,
+        "height": 300,
+        "padding": {"left": 5, "top": 5, "right": 30, "bottom": 5},  # room for a label at the edge
+        "layer": layers,
+    }
+
+
+TREND_COLOURS = ("#4c78a8", "#f58518", "#e45756", "#54a24b", "#b279a2", "#9d755d")
+_W, _H, _LEFT, _TOP, _PLOT_W, _PLOT_H = 760, 230, 44, 30, 680, 160
+
+
+def small_trend_svg(trend_long: pl.DataFrame, audit_date: date, days: int, title: str) -> str | None:
+    """An agent's daily rates as a plain inline SVG (lines, points hollow when low volume).
+
+    Drawn by hand, not with vl-convert: a centre has hundreds of agents and vl-convert takes
+    about a second per chart, which a page per agent per audit day cannot afford."""
+    data = trend_long.filter(pl.col("rate").is_not_null()) if not trend_long.is_empty() else trend_long
+    if data.is_empty():
+        return None
+    first = audit_date - timedelta(days=days - 1)
+
+    def x(day: date) -> float:
+        return _LEFT + _PLOT_W * (day - first).days / max(1, days - 1)
+
+    def y(rate: float) -> float:
+        return _TOP + _PLOT_H * (1 - rate)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" role="img">']
+    parts.append(f'<text x="{_LEFT}" y="14" font-size="12" font-weight="bold">{escape(title)}</text>')
+    for rate in (0.0, 0.5, 1.0):
+        parts.append(
+            f'<line x1="{_LEFT}" x2="{_LEFT + _PLOT_W}" y1="{y(rate):.1f}" y2="{y(rate):.1f}" stroke="#ddd"/>'
+        )
+        parts.append(
+            f'<text x="{_LEFT - 4}" y="{y(rate) + 4:.1f}" font-size="10" text-anchor="end">{rate:.0%}</text>'
+        )
+    for day, anchor in ((first, "start"), (audit_date, "end")):
+        label = f'<text x="{x(day):.1f}" y="{_TOP + _PLOT_H + 14}" font-size="10" text-anchor="{anchor}">'
+        parts.append(f"{label}{day.isoformat()}</text>")
+    metrics = data.get_column("metric").unique(maintain_order=True).to_list()
+    for i, metric in enumerate(metrics):
+        parts += _trend_series(data.filter(pl.col("metric") == metric).sort("audit_date"), x, y, i, metric)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _trend_series(rows: pl.DataFrame, x: Any, y: Any, index: int, metric: str) -> list[str]:
+    """One metric's line, its points (hollow: low volume) and its legend entry."""
+    colour = TREND_COLOURS[index % len(TREND_COLOURS)]
+    points = [(x(r["audit_date"]), y(r["rate"]), bool(r["low_volume"])) for r in rows.to_dicts()]
+    path = " ".join(f"{px:.1f},{py:.1f}" for px, py, _ in points)
+    out = [f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="1.5"/>']
+    for px, py, low in points:
+        fill = "white" if low else colour
+        out.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{fill}" stroke="{colour}"/>')
+    lx = _LEFT + 170 * index
+    out.append(f'<rect x="{lx}" y="{_H - 14}" width="10" height="10" fill="{colour}"/>')
+    out.append(f'<text x="{lx + 14}" y="{_H - 5}" font-size="10">{escape(metric)}</text>')
+    return out

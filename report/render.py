@@ -18,13 +18,14 @@ from markupsafe import Markup
 
 import catalogue
 from catalogue import DATA_DOCS_PREFIX
-from report import charts, views
+from report import attention, charts, funnel, views
 from report.tables import TREND_DAYS, AuditDay
 from storage import is_s3
 
 TEMPLATES = Path(__file__).with_name("templates")
 EVIDENCE_PREVIEW = 5  # evidence ids shown before a flag's full list is folded away
 CHART_AGENTS = 60  # more agents than this: the rate and class charts show teams
+CUSTOMER_KEY_CHARS = 8  # a customer key shown shortened; the full key is in its title attribute
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'unsafe-inline'"
 
 
@@ -84,6 +85,82 @@ def number(value: Any) -> str:
     return str(value)
 
 
+def short_key(key: Any) -> str:
+    """A customer key as the page shows it: its first 8 characters (the full key is in the title)."""
+    return str(key)[:CUSTOMER_KEY_CHARS]
+
+
+# Pages of the report folder: (kind, file, label), the day first (index.html).
+PAGES = (
+    ("day", "index.html", "Day"),
+    ("week", "week.html", "Week"),
+    ("month", "month.html", "Month"),
+    ("rolling_28d", "rolling.html", "Rolling 28 days"),
+)
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where a page sits in the report folder: the page shown, the agents' page files, and the
+    relative path back to the folder (`../` from agents/). No site: a single file, no links."""
+
+    current: str
+    agent_pages: dict[str, str]
+    root: str = ""
+
+    def nav(self) -> list[dict[str, Any]]:
+        return [
+            {"href": href, "label": label, "current": kind == self.current} for kind, href, label in PAGES
+        ]
+
+
+def page_link(link: str | None, root: str) -> str | None:
+    """A link relative to the report folder, seen from a page `root` deeper (agents/)."""
+    if not link or not root or "://" in link or link.startswith("/"):
+        return link
+    return root + link
+
+
+def base_context(
+    day: AuditDay, run: views.RunInfo, data_docs_url: str | None, min_volume: int, site: Site | None
+) -> dict[str, Any]:
+    """What every page's frame shows: title, nav, footer, and the agents that have a page."""
+    return {
+        "audit_date": day.audit_date,
+        "csp": CSP,
+        "min_volume": min_volume,
+        "run": run,
+        "data_docs_url": page_link(data_docs_url, site.root if site else ""),
+        "nav": site.nav() if site else [],
+        "root": site.root if site else "",
+        "agent_pages": site.agent_pages if site else {},
+        "evidence_preview": EVIDENCE_PREVIEW,
+        "labels": views.rate_labels(),
+    }
+
+
+def attention_context(day: AuditDay) -> dict[str, Any]:
+    """The "What needs attention" section: flags new then ongoing, and agents outside the outer limits."""
+    flags = attention.attention_list(day.peer_comparison, day.concession_flags, day.agent_scorecard)
+    return {
+        "attention": attention.display_rows(flags),
+        "outside_limits": attention.outside_outer_limits(day.peer_comparison).to_dicts(),
+        "cleared_flags": attention.cleared_count(day.peer_comparison, day.concession_flags),
+    }
+
+
+def funnel_charts(day: AuditDay) -> list[dict[str, Any]]:
+    """One funnel plot per rate metric with tested agents (centre comparison)."""
+    out = []
+    for f in funnel.funnels(day.peer_comparison):
+        svg = _svg(charts.funnel_spec(f, f"{views.metric_label(f.metric)} rate"))
+        if svg is not None:
+            out.append(
+                {"metric": f.metric, "peer_rate": f.peer_rate, "overdispersion": f.overdispersion, "svg": svg}
+            )
+    return out
+
+
 @cache
 def _environment() -> Environment:
     """One environment per process: it keeps the compiled template (0.2 s to compile), which a
@@ -96,6 +173,7 @@ def _environment() -> Environment:
     )
     env.filters["pct"] = pct
     env.filters["number"] = number
+    env.filters["short_key"] = short_key
     return env
 
 
@@ -116,8 +194,9 @@ def render_report(
     data_docs_url: str | None,
     reports_uri: str | None = None,
     relative_links: bool = True,
+    site: Site | None = None,
 ) -> str:
-    """The report's HTML for one audit day.
+    """The report's HTML for one audit day (the day page, index.html, of the report folder).
 
     The Data Docs link is `data_docs_url`, else the manifest's `data_docs_uri`, made
     relative when it lives under the same reports URI (see `report_link`); a report saved
@@ -148,14 +227,13 @@ def render_report(
         return _svg(charts.rate_by_agent_spec(charted, metric, title, by=by))
 
     headline_metrics = [m for m in catalogue.headline_metrics() if m in metrics] or metrics[:4]
+    docs = report_link(data_docs_url or run.data_docs_uri, reports_uri, relative=relative_links)
     context = {
-        "audit_date": day.audit_date,
-        "csp": CSP,
-        "min_volume": min_volume,
-        "run": run,
-        "data_docs_url": report_link(
-            data_docs_url or run.data_docs_uri, reports_uri, relative=relative_links
-        ),
+        **base_context(day, run, docs, min_volume, site),
+        **attention_context(day),
+        "funnels": funnel_charts(day),
+        "peer_published": day.peer_comparison is not None,
+        "data_quality": views.data_quality(day.run_manifest, run.run_id),
         "has_audit_tables": day.has_audit_tables,
         "labels": {m: views.metric_label(m) for m in metrics},
         "metrics": metrics,
@@ -206,7 +284,6 @@ def render_report(
             for row in (trend.sort("audit_date").to_dicts() if not trend.is_empty() else [])
         ],
         "trend_days": TREND_DAYS,
-        "evidence_preview": EVIDENCE_PREVIEW,
     }
     return _environment().get_template("report.html.j2").render(**context)
 

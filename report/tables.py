@@ -9,21 +9,27 @@ itself is read whole: every attempt of the day stays on record.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 import polars as pl
 
 from catalogue import MANIFEST_TABLE, TABLES
 from configs.settings import S3Settings
+from transforms.periods import Period, month_of, rolling_ending, week_of
 from transforms.pseudonym import FREE_TEXT_COLUMNS, PERSONAL_COLUMNS
 from warehouse.delta import read_table_if_exists
 from warehouse.publication import POINT_COLUMNS, PublishPoint, manifest_rows, publish_points, read_published
 
 TREND_DAYS = 28
+PEER_TABLE = "peer_comparison"
 
 # Never shown, whatever table they turn up in: a stray customer_id or body cannot be rendered.
 NEVER_SHOWN = PERSONAL_COLUMNS | FREE_TEXT_COLUMNS
+# The flag lifecycle on concession_flags and peer_comparison: about flags, never about a customer,
+# so shown even before the catalogue lists them (they arrive with the lifecycle change).
+FLAG_LIFECYCLE = frozenset({"status", "first_flagged_on", "consecutive_days"})
 
 
 def read_table(
@@ -57,7 +63,18 @@ def _may_show(table: str, column: str) -> bool:
     personal or free-text one (older manifests spelled some columns differently)."""
     spec = TABLES.get(table)
     names = {c.name for c in spec.columns} if spec else set()
-    return column in names if "customer_key" in names else True
+    if "customer_key" not in names:
+        return True
+    return column in names or (table == "concession_flags" and column in FLAG_LIFECYCLE)
+
+
+@dataclass(frozen=True)
+class PeriodRows:
+    """The period scorecards' rows of the week, month or rolling 28 days holding the audit day."""
+
+    period: Period
+    agents: pl.DataFrame | None
+    teams: pl.DataFrame | None
 
 
 @dataclass(frozen=True)
@@ -73,15 +90,23 @@ class AuditDay:
     concession_flags: pl.DataFrame | None
     run_manifest: pl.DataFrame | None
     trend_scorecard: pl.DataFrame | None  # team (else agent) scorecard rows, D-27 .. D
+    # Read for the HTML pages only (`load_audit_day(..., pages=True)`); the terminal skips them.
+    agent_trend: pl.DataFrame | None = None  # agent scorecard rows, D-27 .. D
+    periods: dict[str, PeriodRows] = field(default_factory=dict)  # by kind: week, month, rolling_28d
+    peer_comparison: pl.DataFrame | None = None  # the rolling 28 days ending on the day
 
     @property
     def has_audit_tables(self) -> bool:
         return self.agent_scorecard is not None and self.agent_scorecard.height > 0
 
 
-def load_audit_day(warehouse_uri: str, audit_date: date, s3: S3Settings | None = None) -> AuditDay:
+def load_audit_day(
+    warehouse_uri: str, audit_date: date, s3: S3Settings | None = None, *, pages: bool = False
+) -> AuditDay:
     """Read the day's partition of every table the report and terminal views use, all against
-    the same publish point (a run publishing meanwhile cannot give two tables two runs)."""
+    the same publish point (a run publishing meanwhile cannot give two tables two runs).
+    `pages` also reads what only the HTML pages show: the agents' 28-day trend, the period
+    scorecards and the peer comparison (the terminal views need none of them)."""
     points = publish_points(manifest_rows(warehouse_uri, s3, audit_date, audit_date, POINT_COLUMNS))
 
     def day(name: str) -> pl.DataFrame | None:
@@ -97,7 +122,54 @@ def load_audit_day(warehouse_uri: str, audit_date: date, s3: S3Settings | None =
         concession_flags=day("concession_flags"),
         run_manifest=day("run_manifest"),
         trend_scorecard=_trend_rows(warehouse_uri, audit_date, s3),
+        **(_page_tables(warehouse_uri, audit_date, s3) if pages else {}),
     )
+
+
+def _page_tables(warehouse_uri: str, audit_date: date, s3: S3Settings | None) -> dict[str, Any]:
+    start = audit_date - timedelta(days=TREND_DAYS - 1)
+    return {
+        "agent_trend": visible(
+            read_table(warehouse_uri, "agent_scorecard", s3, audit_date, since=start), "agent_scorecard"
+        ),
+        "periods": period_rows(warehouse_uri, audit_date, s3),
+        "peer_comparison": peer_rows(warehouse_uri, audit_date, s3),
+    }
+
+
+def periods_of(audit_date: date) -> list[Period]:
+    """The periods a day's report shows: its ISO week, its month and the 28 days ending on it."""
+    return [week_of(audit_date), month_of(audit_date), rolling_ending(audit_date)]
+
+
+def period_rows(warehouse_uri: str, audit_date: date, s3: S3Settings | None) -> dict[str, PeriodRows]:
+    """Each period's agent and team rows as the last refresh published them (None: not refreshed
+    yet, e.g. a table older than the period scorecards)."""
+    tables = {
+        name: read_table_if_exists(warehouse_uri, name, s3)
+        for name in ("agent_period_scorecard", "team_period_scorecard")
+    }
+
+    def rows(name: str, period: Period) -> pl.DataFrame | None:
+        frame = tables[name]
+        if frame is None:
+            return None
+        wanted = (pl.col("period") == period.kind) & (pl.col("period_start") == period.start)
+        return visible(frame.filter(wanted), name)
+
+    return {
+        p.kind: PeriodRows(p, rows("agent_period_scorecard", p), rows("team_period_scorecard", p))
+        for p in periods_of(audit_date)
+    }
+
+
+def peer_rows(warehouse_uri: str, audit_date: date, s3: S3Settings | None) -> pl.DataFrame | None:
+    """The peer comparison over the rolling 28 days ending on the audit day."""
+    frame = read_table_if_exists(warehouse_uri, PEER_TABLE, s3)
+    if frame is None:
+        return None
+    wanted = (pl.col("period") == "rolling_28d") & (pl.col("period_end") == audit_date)
+    return visible(frame.filter(wanted), PEER_TABLE)
 
 
 def _trend_rows(warehouse_uri: str, audit_date: date, s3: S3Settings | None) -> pl.DataFrame | None:

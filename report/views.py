@@ -259,3 +259,38 @@ def _text(frame: pl.DataFrame | None, column: str) -> str | None:
 
 def is_finite(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@dataclass(frozen=True)
+class DataQuality:
+    """What the validation of the day's run warned about, for a one-line summary on the page
+    (the detail is in the Data Docs)."""
+
+    warning_suites: tuple[tuple[str, int], ...]  # (suite, failed expectations) passed with warnings
+    quarantined_rows: int | None
+
+    @property
+    def any(self) -> bool:
+        return bool(self.warning_suites or self.quarantined_rows)
+
+
+def data_quality(run_manifest: pl.DataFrame | None, run_id: str | None) -> DataQuality:
+    """Suites that passed their critical checks but failed warnings, and the quarantined rows, of
+    the run that published the day (the manifest's `validation` and `rows_quarantined`)."""
+    if run_manifest is None or run_manifest.is_empty():
+        return DataQuality((), None)
+    rows = run_manifest
+    if run_id is not None and "run_id" in rows.columns:
+        rows = (
+            rows.filter(pl.col("run_id") == run_id)
+            if rows.filter(pl.col("run_id") == run_id).height
+            else rows
+        )
+    row = rows.tail(1).to_dicts()[0]
+    suites = tuple(
+        (str(v["suite"]), int(v.get("unsuccessful") or 0))
+        for v in row.get("validation") or []
+        if v.get("success") is False and v.get("critical_passed") is not False
+    )
+    quarantined = row.get("rows_quarantined")
+    return DataQuality(suites, int(quarantined) if isinstance(quarantined, int) else None)

@@ -203,6 +203,11 @@ def test_html_report_and_data_docs_are_under_the_reports_uri(
 ) -> None:
     reports = published_run.places.reports_storage()
     assert reports.exists(report_key(day))
+    # The report is built after the period refresh: its period pages and peer section see the day.
+    for page in ("week.html", "month.html", "rolling.html"):
+        html = reports.read_bytes(report_key(day, page)).decode()
+        assert 'id="period-agent-table"' in html, page
+    assert "No peer comparison published" not in reports.read_bytes(report_key(day)).decode()
     docs = f"data_docs/audit_date={day.isoformat()}/run_id={published_run.flow_run_id}"
     assert reports.exists(f"{docs}/index.html")
     summary = json.loads(reports.read_bytes(f"{docs}/summary.json"))

@@ -101,3 +101,28 @@ def test_a_re_audit_refreshes_exactly_the_periods_holding_its_day(
 
     settings = load_settings(env="local", warehouse_uri=places["warehouse"], reports_uri=places["reports"])
     assert refresh_periods(settings, settings.policy(), "again").periods == ()
+
+
+@pytest.mark.integration
+@pytest.mark.xdist_group("prefect")
+def test_a_backfill_rebuilds_the_newest_report_after_its_range(
+    quickstart_run: tuple[Path, str], audit_env: str, tmp_path: Path
+) -> None:
+    """Re-audit one early day: its report and the newest published day's report are rebuilt (the
+    newest one's trend and periods include the re-audited day); the days between are left alone."""
+    root, _ = quickstart_run
+    for name in ("landing", "warehouse", "reports"):
+        shutil.copytree(root / name, tmp_path / name)
+    places = {name: str(tmp_path / name) for name in ("landing", "warehouse", "reports")}
+    report = tmp_path / "reports" / "audit_report"
+    published = sorted(set(read_table(places["warehouse"], "agent_scorecard")["audit_date"]))
+    day, between, newest = date(2026, 3, 8), published[-2], published[-1]
+    assert day < between < newest
+    pages = {d: report / f"audit_date={d.isoformat()}" / "index.html" for d in (day, between, newest)}
+    for page in pages.values():
+        page.write_text("stale", encoding="utf-8")
+    daily.backfill(start=day, end=day, ingest=False, **places)
+    assert pages[day].read_text(encoding="utf-8") != "stale"
+    assert pages[newest].read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert (pages[newest].parent / "week.html").exists()
+    assert pages[between].read_text(encoding="utf-8") == "stale"

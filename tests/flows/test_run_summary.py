@@ -18,6 +18,7 @@ from flows.summary import (
     failure_markdown,
     headline,
     reconciliation,
+    review_frames,
     run_markdown,
     run_summary,
     scorecard_table,
@@ -180,6 +181,14 @@ def test_markdown_shows_pooled_headline_rates_and_links() -> None:
     assert "- HTML report: s3://reports/audit_report/audit_date=2026-03-13/index.html" in text
     assert "- Data Docs: s3://reports/data_docs/audit_date=2026-03-13/run_id=r1/index.html" in text
     assert "validation **passed**" in text
+
+
+def test_markdown_from_the_review_frames_equals_the_full_tables() -> None:
+    """A day waits for its report with only its review frames: the artifact must not change."""
+    metrics = _metrics()
+    review = review_frames(metrics)
+    assert run_markdown(_summary(), review) == run_markdown(_summary(), metrics)
+    assert review["follow_up_audit"]["status"].unique().to_list() == ["missed"]
 
 
 def test_markdown_says_when_validation_failed() -> None:

@@ -236,9 +236,11 @@ def concession_rows() -> list[dict[str, Any]]:
     return out
 
 
-def flag_rows() -> list[dict[str, Any]]:
+def flag_rows(lifecycle: bool = False) -> list[dict[str, Any]]:
+    """a2's concession rate and customer ck_ccc1's repeat concessions; with `lifecycle`, a2's flag
+    is new and the customer's ongoing since D-3."""
     common = {"audit_date": D, "run_id": RUN_ID, "window_start": D - timedelta(days=27), "window_end": D}
-    return [
+    flags = [
         common
         | {
             "flag_type": "high_concession_rate",
@@ -266,6 +268,13 @@ def flag_rows() -> list[dict[str, Any]]:
             "evidence_ids": ["E-501", "E-502", "C-503"],
         },
     ]
+    if not lifecycle:
+        return flags
+    states = [("new", D, 1), ("ongoing", D - timedelta(days=3), 4)]
+    return [
+        flag | {"status": s, "first_flagged_on": since, "consecutive_days": days}
+        for flag, (s, since, days) in zip(flags, states, strict=True)
+    ]
 
 
 def manifest_rows() -> list[dict[str, Any]]:
@@ -280,20 +289,208 @@ def manifest_rows() -> list[dict[str, Any]]:
     ]
 
 
-def build_warehouse(root: Path | str, storage_options: dict[str, str] | None = None) -> Path | str:
-    """A warehouse with every table the report reads, for day D (and D-1, D-30 team scorecards)."""
+def build_warehouse(
+    root: Path | str, storage_options: dict[str, str] | None = None, *, v2: bool = False
+) -> Path | str:
+    """A warehouse with every table the report reads, for day D (and D-1, D-30 team scorecards).
+
+    `v2` adds what report v2 reads: the period scorecards, the peer comparison, the flag
+    lifecycle on the concession flags, and a1's scorecard on D-1 and D-30 (for their page's trend).
+    """
     tables = {
-        "agent_scorecard": agent_rows(),
+        "agent_scorecard": agent_rows() + (earlier_agent_rows() if v2 else []),
         "team_scorecard": team_rows_for_day() + earlier_team_rows(),
         "follow_up_audit": follow_up_rows(),
         "escalation_audit": escalation_rows(),
         "concession_audit": concession_rows(),
-        "concession_flags": flag_rows(),
+        "concession_flags": flag_rows(lifecycle=v2),
         "run_manifest": manifest_rows(),
     }
     for name, rows in tables.items():
         write_table(root, name, frame(rows), storage_options)
+    if v2:
+        period_tables = {
+            "agent_period_scorecard": agent_period_rows(),
+            "team_period_scorecard": team_period_rows(),
+            "peer_comparison": peer_rows(),
+        }
+        for name, rows in period_tables.items():
+            write_period_table(root, name, frame(rows), storage_options)
     return root
+
+
+def write_period_table(
+    warehouse: Path | str, name: str, df: pl.DataFrame, storage_options: dict[str, str] | None = None
+) -> None:
+    """A period table, partitioned by period like the published ones."""
+    target = f"{str(warehouse).rstrip('/')}/{name}"
+    df.write_delta(target, storage_options=storage_options, delta_write_options={"partition_by": ["period"]})
+
+
+def earlier_agent_rows() -> list[dict[str, Any]]:
+    """a1 on D-1 (1 of 1 followed up) and D-30 (outside their 28-day trend)."""
+    volumes = dict.fromkeys(
+        ("contacts", "tickets_solved", "calls_answered", "policy_violations", "concession_flags"), 0
+    )
+    return [
+        scorecard_row(D - timedelta(days=1), "t1", "a1", follow_up=(1, 1)) | volumes,
+        scorecard_row(D - timedelta(days=30), "t1", "a1", follow_up=(7, 7)) | volumes,
+    ]
+
+
+WEEK_START = date(2026, 11, 16)  # D is a Friday: its ISO week is 16..22 November
+MONTH_START = date(2026, 11, 1)
+ROLLING_START = D - timedelta(days=27)
+PERIODS = {
+    "week": (WEEK_START, date(2026, 11, 22), 5),
+    "month": (MONTH_START, date(2026, 11, 30), 20),
+    "rolling_28d": (ROLLING_START, D, 28),
+}
+# a1's follow-up per period: the week is 1 of 4 (25%), whatever the mean of their daily rates.
+A1_FOLLOW_UP = {"week": (1, 4), "month": (30, 40), "rolling_28d": (33, 44)}
+
+
+def _period_keys(kind: str, start: date | None = None, end: date | None = None) -> dict[str, Any]:
+    first, last, days = PERIODS[kind]
+    return {"period": kind, "period_start": start or first, "period_end": end or last, "published_days": days}
+
+
+def agent_period_rows() -> list[dict[str, Any]]:
+    """a1, a2 and a3 in the week, month and rolling 28 days holding D; a1 also in the week
+    before (9 of 9), which the report must not show."""
+    rows = []
+    for kind in PERIODS:
+        for agent, team, follow_up in (
+            ("a1", "t1", A1_FOLLOW_UP[kind]),
+            ("a2", "t1", (2, 10)),
+            ("a3", "t2", (0, 12)),
+        ):
+            row = scorecard_row(D, team, agent, follow_up=follow_up, reopen=(1, 8))
+            del row["audit_date"]
+            rows.append(_period_keys(kind) | row | {"active_days": 2, "contacts": follow_up[1] * 2})
+    before = scorecard_row(D, "t1", "a1", follow_up=(9, 9))
+    del before["audit_date"]
+    rows.append(
+        _period_keys("week", WEEK_START - timedelta(days=7), WEEK_START - timedelta(days=1))
+        | before
+        | {"active_days": 1, "contacts": 9}
+    )
+    return rows
+
+
+def team_period_rows() -> list[dict[str, Any]]:
+    """t1 and t2 per period: t1's week is a1 + a2 (3 of 14 followed up)."""
+    rows = []
+    for kind in PERIODS:
+        a1 = A1_FOLLOW_UP[kind]
+        for team, follow_up in (("t1", (a1[0] + 2, a1[1] + 10)), ("t2", (0, 12))):
+            row = scorecard_row(D, team, follow_up=follow_up)
+            del row["audit_date"]
+            rows.append(_period_keys(kind) | row | {"active_days": 5, "contacts": follow_up[1] * 2})
+    return rows
+
+
+Z_INNER, Z_OUTER = 1.959963984540054, 3.090232306167813  # two-sided 95% and 99.8% normal quantiles
+
+
+def peer_row(
+    agent: str, team: str, k: int, n: int, *, comparison: str = "centre", p0: float = 0.2, **extra: Any
+) -> dict[str, Any]:
+    """One peer_comparison row for follow_up over the 28 days ending on D (phi = 1)."""
+    half = math.sqrt(p0 * (1 - p0) / n)
+    row = {
+        **_period_keys("rolling_28d"),
+        "metric": "follow_up",
+        "comparison": comparison,
+        "team_id": team,
+        "agent_id": agent,
+        "flag_type": None,
+        "numerator": k,
+        "denominator": n,
+        "rate": k / n,
+        "peer_rate": p0,
+        "peer_agents": 4,
+        "overdispersion_estimate": 0.8,
+        "overdispersion": 1.0,
+        "z_unadjusted": (k / n - p0) / half,
+        "z": (k / n - p0) / half,
+        "p_value": 0.5,
+        "q_value": 0.5,
+        "fdr": 0.05,
+        "inner_coverage": 0.95,
+        "inner_limit_low": max(0.0, p0 - Z_INNER * half),
+        "inner_limit_high": min(1.0, p0 + Z_INNER * half),
+        "outer_coverage": 0.998,
+        "outer_limit_low": max(0.0, p0 - Z_OUTER * half),
+        "outer_limit_high": min(1.0, p0 + Z_OUTER * half),
+        "evidence_ids": None,
+        "evidence_count": None,
+        "is_flagged": False,
+        "status": None,
+        "first_flagged_on": None,
+        "consecutive_days": None,
+        "run_id": RUN_ID,
+    }
+    return row | extra
+
+
+A2_EVIDENCE = [f"T-7{i:02d}" for i in range(7)]
+
+
+def peer_rows() -> list[dict[str, Any]]:
+    """Follow-up against the centre (p0 = 0.2): a1 on the line (20/100); a2 below (2/50), flagged
+    for 3 days; a3 above (30/60), newly flagged and outside the 99.8% limits; a4 at 0.265 over
+    400 contacts, outside the 99.8% limits (0.2 + 3.09 * 0.02 = 0.2618) but not flagged. a3 is
+    also newly flagged within team t2 (p0 = 0.25); a5's team flag cleared today."""
+    return [
+        peer_row("a1", "t1", 20, 100),
+        peer_row(
+            "a2",
+            "t1",
+            2,
+            50,
+            flag_type="below_peers",
+            is_flagged=True,
+            q_value=0.03,
+            status="ongoing",
+            first_flagged_on=D - timedelta(days=2),
+            consecutive_days=3,
+            evidence_ids=A2_EVIDENCE,
+            evidence_count=48,
+        ),
+        peer_row(
+            "a3",
+            "t2",
+            30,
+            60,
+            flag_type="above_peers",
+            is_flagged=True,
+            q_value=0.001,
+            status="new",
+            first_flagged_on=D,
+            consecutive_days=1,
+            evidence_ids=["T-301", "C-201"],
+            evidence_count=2,
+        ),
+        peer_row("a4", "t2", 106, 400),
+        peer_row(
+            "a3",
+            "t2",
+            30,
+            60,
+            comparison="team",
+            p0=0.25,
+            flag_type="above_peers",
+            is_flagged=True,
+            q_value=0.004,
+            status="new",
+            first_flagged_on=D,
+            consecutive_days=1,
+            evidence_ids=["T-301"],
+            evidence_count=1,
+        ),
+        peer_row("a5", "t2", 5, 20, comparison="team", p0=0.25, status="cleared"),
+    ]
 
 
 @dataclass

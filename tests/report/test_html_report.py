@@ -261,10 +261,11 @@ def test_long_evidence_lists_are_folded_but_complete(tmp_path: Path) -> None:
     flag = flag_rows()[0] | {"evidence_ids": ids}
     write_table(root, "concession_flags", frame([flag]))
     page = parse_page(build_report(str(root), D))
-    (cell,) = page.find("td", data_col="evidence_ids")
-    (summary,) = [e for e in page.find("summary") if e.inside("td", data_col="evidence_ids")]
-    assert summary.text == "12 ids: T-0000, T-0001, T-0002, T-0003, T-0004, …"
-    assert cell.text.endswith(", ".join(ids))
+    for table in ("concession-flags", "attention-table"):  # the flag, and the flag to review first
+        (cell,) = [e for e in page.find("td", data_col="evidence_ids") if e.inside("table", id=table)]
+        (summary,) = [e for e in page.find("summary") if e.inside("table", id=table)]
+        assert summary.text == "12 ids: T-0000, T-0001, T-0002, T-0003, T-0004, …"
+        assert cell.text.strip().endswith(", ".join(ids))
 
 
 def test_a_large_centre_is_charted_by_team_and_listed_by_agent(warehouse: Path) -> None:

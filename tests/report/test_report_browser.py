@@ -6,6 +6,10 @@ every request the page starts. The report is also checked with its CSP removed, 
 the policy cannot hide a page that tries to fetch; a canary page proves the net-log
 check sees page requests at all. A screenshot goes to .artifacts/report/.
 
+Every page of the report folder (day, week, month, rolling 28 days, an agent) is also opened
+with the network blocked: the attention list comes first, nothing is fetched, and each page
+is shot at 1400 and 800 px wide into .artifacts/report/.
+
 The Data Docs pages of a real validation run are loaded the same way, with the network
 blocked outright (a dead proxy, no name resolution), and must render whole.
 """
@@ -21,6 +25,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from offline_pages import remote_assets
 from report_fixtures import D, parse_page
 
 from report import build_report
@@ -188,3 +193,65 @@ def test_data_docs_render_with_the_network_blocked(data_docs: Path, page: str, t
     shot = ARTIFACTS / f"data_docs_{Path(page).stem}.png"
     chromium(data_docs / page, tmp_path, *NO_NETWORK, f"--screenshot={shot}", "--window-size=1300,900")
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --- report v2: every page of the folder ------------------------------------------------------
+
+FOLDER_PAGES = ("index.html", "week.html", "month.html", "rolling.html", "agents/a2.html")
+WIDTHS = (1400, 800)
+
+
+@pytest.fixture(scope="module")
+def report_folder(v2_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The day's report folder as published: index, period pages and agent pages."""
+    from report.build import build_report_pages
+
+    folder = tmp_path_factory.mktemp("audit_report")
+    for name, html in build_report_pages(str(v2_warehouse), D, data_docs_url=DOCS).items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(html, encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("name", FOLDER_PAGES)
+def test_every_page_opens_offline_attention_first(report_folder: Path, name: str, tmp_path: Path) -> None:
+    page = report_folder / name
+    assert remote_assets(page.read_text(encoding="utf-8")) == []
+    dom, log, requests = load(page, tmp_path, *NO_NETWORK)
+    parsed = parse_page(dom)
+    sections = [e.attrs.get("id") for e in parsed.find("section")]
+    assert sections[0] == "attention"
+    assert parsed.find("table", id="attention-table")
+    assert [e.text for e in parsed.find("a") if e.inside("nav", id="pages")] == [
+        "Day",
+        "Week",
+        "Month",
+        "Rolling 28 days",
+    ]
+    assert requests == []
+    assert "Content Security Policy" not in log and "Uncaught" not in log
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for width in WIDTHS:
+        shot = (
+            ARTIFACTS
+            / f"audit_report_{D.isoformat()}_{name.replace('/', '_').removesuffix('.html')}_{width}.png"
+        )
+        shot.unlink(missing_ok=True)
+        chromium(
+            page,
+            tmp_path,
+            *NO_NETWORK,
+            f"--screenshot={shot}",
+            f"--window-size={width},2400",
+            "--hide-scrollbars",
+        )
+        data = shot.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        assert struct.unpack(">II", data[16:24]) == (width, 2400)
+
+
+def test_the_day_page_draws_a_funnel_per_rate(report_folder: Path, tmp_path: Path) -> None:
+    dom, _, requests = load(report_folder / "index.html", tmp_path, *NO_NETWORK)
+    funnels = [e for e in parse_page(dom).find("div") if "funnel" in e.attrs.get("class", "").split()]
+    assert [f.attrs["data-metric"] for f in funnels] == ["follow_up"]
+    assert requests == []
