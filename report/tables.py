@@ -27,8 +27,8 @@ PEER_TABLE = "peer_comparison"
 
 # Never shown, whatever table they turn up in: a stray customer_id or body cannot be rendered.
 NEVER_SHOWN = PERSONAL_COLUMNS | FREE_TEXT_COLUMNS
-# The flag lifecycle on concession_flags and peer_comparison: about flags, never about a customer,
-# so shown even before the catalogue lists them (they arrive with the lifecycle change).
+# The flag lifecycle: on peer_comparison rows, and joined onto the day's concession flags from
+# concession_flag_lifecycle (with_flag_lifecycle).
 FLAG_LIFECYCLE = frozenset({"status", "first_flagged_on", "consecutive_days"})
 
 
@@ -65,7 +65,7 @@ def _may_show(table: str, column: str) -> bool:
     names = {c.name for c in spec.columns} if spec else set()
     if "customer_key" not in names:
         return True
-    return column in names or (table == "concession_flags" and column in FLAG_LIFECYCLE)
+    return column in names
 
 
 @dataclass(frozen=True)
@@ -119,10 +119,31 @@ def load_audit_day(
         follow_up_audit=day("follow_up_audit"),
         escalation_audit=day("escalation_audit"),
         concession_audit=day("concession_audit"),
-        concession_flags=day("concession_flags"),
+        concession_flags=with_flag_lifecycle(day("concession_flags"), warehouse_uri, audit_date, s3),
         run_manifest=day("run_manifest"),
         trend_scorecard=_trend_rows(warehouse_uri, audit_date, s3),
         **(_page_tables(warehouse_uri, audit_date, s3) if pages else {}),
+    )
+
+
+LIFECYCLE_TABLE = "concession_flag_lifecycle"
+FLAG_KEY = ["audit_date", "flag_type", "subject_type", "subject_id"]
+
+
+def with_flag_lifecycle(
+    flags: pl.DataFrame | None, warehouse_uri: str, audit_date: date, s3: S3Settings | None
+) -> pl.DataFrame | None:
+    """The day's concession flags with their lifecycle (status, first_flagged_on,
+    consecutive_days) from `concession_flag_lifecycle`, which the refresh after each run keeps;
+    null where it has not been computed yet."""
+    if flags is None:
+        return None
+    lifecycle = read_table_if_exists(warehouse_uri, LIFECYCLE_TABLE, s3, audit_date)
+    if lifecycle is None or lifecycle.is_empty():
+        return flags
+    columns = [*FLAG_KEY, *sorted(FLAG_LIFECYCLE)]
+    return flags.drop(FLAG_LIFECYCLE, strict=False).join(
+        lifecycle.select(columns), on=FLAG_KEY, how="left", nulls_equal=True
     )
 
 

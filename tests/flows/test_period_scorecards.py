@@ -104,7 +104,7 @@ def test_a_re_audit_refreshes_exactly_the_periods_holding_its_day(
 
 
 @pytest.mark.integration
-@pytest.mark.xdist_group("prefect")
+@pytest.mark.xdist_group("prefect-quickstart")
 def test_a_backfill_rebuilds_the_newest_report_after_its_range(
     quickstart_run: tuple[Path, str], audit_env: str, tmp_path: Path
 ) -> None:

@@ -236,9 +236,8 @@ def concession_rows() -> list[dict[str, Any]]:
     return out
 
 
-def flag_rows(lifecycle: bool = False) -> list[dict[str, Any]]:
-    """a2's concession rate and customer ck_ccc1's repeat concessions; with `lifecycle`, a2's flag
-    is new and the customer's ongoing since D-3."""
+def flag_rows() -> list[dict[str, Any]]:
+    """a2's concession rate and customer ck_ccc1's repeat concessions."""
     common = {"audit_date": D, "run_id": RUN_ID, "window_start": D - timedelta(days=27), "window_end": D}
     flags = [
         common
@@ -268,12 +267,16 @@ def flag_rows(lifecycle: bool = False) -> list[dict[str, Any]]:
             "evidence_ids": ["E-501", "E-502", "C-503"],
         },
     ]
-    if not lifecycle:
-        return flags
+    return flags
+
+
+def lifecycle_rows() -> list[dict[str, Any]]:
+    """`concession_flag_lifecycle` of D: a2's flag is new, the customer's ongoing since D-3."""
     states = [("new", D, 1), ("ongoing", D - timedelta(days=3), 4)]
     return [
-        flag | {"status": s, "first_flagged_on": since, "consecutive_days": days}
-        for flag, (s, since, days) in zip(flags, states, strict=True)
+        {key: flag[key] for key in ("audit_date", "flag_type", "subject_type", "subject_id", "run_id")}
+        | {"status": s, "first_flagged_on": since, "consecutive_days": days}
+        for flag, (s, since, days) in zip(flag_rows(), states, strict=True)
     ]
 
 
@@ -294,8 +297,8 @@ def build_warehouse(
 ) -> Path | str:
     """A warehouse with every table the report reads, for day D (and D-1, D-30 team scorecards).
 
-    `v2` adds what report v2 reads: the period scorecards, the peer comparison, the flag
-    lifecycle on the concession flags, and a1's scorecard on D-1 and D-30 (for their page's trend).
+    `v2` adds what report v2 reads: the period scorecards, the peer comparison, the concession
+    flags' lifecycle, and a1's scorecard on D-1 and D-30 (for their page's trend).
     """
     tables = {
         "agent_scorecard": agent_rows() + (earlier_agent_rows() if v2 else []),
@@ -303,8 +306,9 @@ def build_warehouse(
         "follow_up_audit": follow_up_rows(),
         "escalation_audit": escalation_rows(),
         "concession_audit": concession_rows(),
-        "concession_flags": flag_rows(lifecycle=v2),
+        "concession_flags": flag_rows(),
         "run_manifest": manifest_rows(),
+        **({"concession_flag_lifecycle": lifecycle_rows()} if v2 else {}),
     }
     for name, rows in tables.items():
         write_table(root, name, frame(rows), storage_options)

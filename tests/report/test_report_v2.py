@@ -118,7 +118,7 @@ def test_attention_without_the_lifecycle_columns_keeps_every_flag() -> None:
 
 
 def test_cleared_flags_leave_the_list() -> None:
-    flags = frame(flag_rows(lifecycle=True)).with_columns(status=pl.lit("cleared"))
+    flags = frame(flag_rows()).with_columns(status=pl.lit("cleared"))
     listed = attention.attention_list(None, flags, None)
     assert listed.is_empty() and attention.cleared_count(None, flags) == 2
 
