@@ -23,16 +23,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
-import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
 from catalogue import AUDIT_TABLES, MANIFEST_TABLE, PARTITION, TABLES
 from configs.settings import S3Settings
 from storage import is_s3
+
+if TYPE_CHECKING:
+    import pyarrow as pa  # imported where used: pyarrow pulls numpy in, and the CLI starts without it
 
 RETENTION = "interval 3650 days"
 TABLE_PROPERTIES = {"delta.logRetentionDuration": RETENTION, "delta.deletedFileRetentionDuration": RETENTION}
@@ -87,6 +89,8 @@ def described(name: str, frame: pl.DataFrame, uri: str, options: dict[str, str] 
 
     Columns the table already has carry none: delta-rs keeps the stored comment, and refuses a
     write whose comment differs from it (`sync_descriptions` updates stored ones)."""
+    import pyarrow as pa
+
     data = frame.to_arrow()
     if name not in TABLES:
         return data
