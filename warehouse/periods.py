@@ -11,7 +11,7 @@ backfill refreshes once at its end, and two refreshes in a row do nothing the se
 The same refresh compares every agent with their peers over each rolling 28 days it recomputes
 (`peer_comparison`, transforms/peers.py).
 
-Refreshes take the warehouse's `periods` lease, so two runs never interleave their commits;
+Refreshes take the warehouse's `period-scorecards` lease, so two runs never interleave their commits;
 the later one reads every day the earlier published. Each table gets one commit per refresh
 (an overwrite of exactly the stale periods), validated by its suite first.
 """
@@ -139,7 +139,7 @@ def compute_periods(
 ) -> dict[str, pl.DataFrame]:
     """Both period scorecards for `periods`, from the published days they hold, and the peer
     comparison of each rolling 28 days among them."""
-    out: dict[str, list[pl.DataFrame]] = {name: [] for name in PERIOD_TABLES}
+    out: dict[str, list[pl.DataFrame]] = {name: [] for name in COMMIT_ORDER}
     for group in chunks(periods):
         first, last = min(p.start for p in group), max(p.end for p in group)
         in_range = {d: p for d, p in points.items() if first <= d <= last}
@@ -174,7 +174,8 @@ def _empty(name: str) -> pl.DataFrame:
 def refresh_periods(settings: AuditSettings, policy: Policy, run_id: str) -> PeriodRefresh:
     """Recompute every stale period of both period scorecards, validate, and commit them.
 
-    Holds the `periods` lease. Raises ValidationFailed (nothing committed) when a critical
+    Also brings `concession_flag_lifecycle` up to date. Holds the `period-scorecards` lease
+    (PERIODS_SCOPE). Raises ValidationFailed (nothing committed) when a critical
     expectation fails; the days stay published and the next refresh tries again."""
     with hold(
         settings.warehouse_uri,
