@@ -21,6 +21,16 @@ class OutputFormat(StrEnum):
     csv = "csv"
 
 
+class Period(StrEnum):
+    day = "day"
+    week = "week"
+    month = "month"
+    rolling = "rolling"
+
+
+PERIOD_KINDS = {"day": "day", "week": "week", "month": "month", "rolling": "rolling_28d"}
+
+
 class Section(StrEnum):
     all = "all"
     scorecard = "scorecard"
@@ -29,8 +39,9 @@ class Section(StrEnum):
 
 def report(
     date: Annotated[
-        datetime, typer.Option("--date", "-d", formats=["%Y-%m-%d"], help="Audit day, YYYY-MM-DD.")
-    ],
+        datetime | None,
+        typer.Option("--date", "-d", formats=["%Y-%m-%d"], help="Audit day, YYYY-MM-DD (default: --to)."),
+    ] = None,
     agent: Annotated[
         str | None, typer.Option(help="Only this agent (and the flags that concern them).")
     ] = None,
@@ -46,15 +57,34 @@ def report(
     config: Annotated[Path | None, typer.Option(help="Extra settings TOML, applied over the env's.")] = None,
     env: Annotated[str | None, typer.Option(help="Settings environment (local, prod).")] = None,
     html: Annotated[Path | None, typer.Option(help="Also write the day's HTML report to this file.")] = None,
+    period: Annotated[
+        Period,
+        typer.Option(
+            help="The scorecard of the day, or of the ISO week, month or rolling 28 days holding it."
+        ),
+    ] = Period.day,
+    first: Annotated[
+        datetime | None,
+        typer.Option("--from", formats=["%Y-%m-%d"], help="With --to: the scorecard summed over these days."),
+    ] = None,
+    last: Annotated[
+        datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day of --from.")
+    ] = None,
 ) -> None:
     """Print an audit day's agent scorecard and concession flags from the published tables."""
     # Imported here, not at the top: every `audit` command registers this one at start-up.
     from report.build import build_report
     from report.terminal import ReportError, report_command
 
+    if (first is None) != (last is None):
+        raise typer.BadParameter("--from and --to go together")
+    day = date or last
+    if day is None:
+        raise typer.BadParameter("give --date (or --from and --to)")
     settings = load_settings(env=env, config_file=config, warehouse_uri=warehouse)
     min_volume = settings.policy().min_volume
-    audit_date = date.date()
+    audit_date = day.date()
+    span = (first.date(), last.date()) if first is not None and last is not None else None
     try:
         report_command(
             audit_date,
@@ -65,6 +95,8 @@ def report(
             section=section.value if section else None,
             s3=settings.s3,
             min_volume=min_volume,
+            period=PERIOD_KINDS[period.value],
+            span=span,
         )
     except ReportError as exc:
         typer.echo(f"error: {exc}", err=True)

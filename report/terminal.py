@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Literal, TextIO
 
@@ -22,7 +22,10 @@ import catalogue
 from configs.settings import S3Settings
 from report import views
 from report.render import number, pct, rate_cell
-from report.tables import AuditDay, load_audit_day
+from report.tables import AuditDay, load_audit_day, period_rows
+from transforms.parts import OBSERVATIONS_SCHEMA
+from transforms.scorecards import period_scorecards
+from warehouse.publication import read_published
 
 OutputFormat = Literal["table", "json", "csv"]
 Section = Literal["all", "scorecard", "flags"]
@@ -96,14 +99,22 @@ def report_command(
     s3: S3Settings | None = None,
     min_volume: int = 20,
     out: TextIO | None = None,
+    period: str = "day",
+    span: tuple[date, date] | None = None,
 ) -> None:
     """Print the scorecard and flags for one audit day; raises ReportError when there is nothing to show.
+
+    `period` (week, month, rolling_28d) prints the published period scorecard holding the day
+    instead of the day's; `span` (first, last) the scorecard summed over those days, computed
+    here from the published days as the period refresh computes a period. The flags are the day's.
 
     `section` defaults to both for table and json, and to the scorecard for csv (a CSV
     holds one table; pass `section="flags"` for the flags).
     """
     out = out or sys.stdout
     day = load_audit_day(warehouse_uri, audit_date, s3)
+    if period != "day" or span is not None:
+        day = replace(day, agent_scorecard=period_scorecard(day, period, span, warehouse_uri, s3, min_volume))
     view = select_view(day, agent=agent, team=team, min_volume=min_volume)
     if fmt == "json":
         out.write(to_json(view, section or "all") + "\n")
@@ -113,6 +124,51 @@ def report_command(
         out.write(to_csv(view.scorecard if section != "flags" else view.flags))
     else:
         print_tables(view, section or "all", Console(file=out, width=_width(out)), min_volume)
+
+
+def period_scorecard(
+    day: AuditDay,
+    period: str,
+    span: tuple[date, date] | None,
+    warehouse_uri: str,
+    s3: S3Settings | None,
+    min_volume: int,
+) -> pl.DataFrame:
+    """The agent rows of a published period (week, month, rolling_28d) holding the day, or of
+    `span` rolled up from the published days (rates from sums, quantiles from observations)."""
+    if span is not None:
+        return span_scorecard(warehouse_uri, span, s3, min_volume)
+    rows = period_rows(warehouse_uri, day.audit_date, s3)[period].agents
+    if rows is None or rows.is_empty():
+        raise ReportError(
+            f"no {period} scorecard published for {day.audit_date.isoformat()} (the period refresh runs "
+            "at the end of each flow run)"
+        )
+    return rows
+
+
+def span_scorecard(
+    warehouse_uri: str, span: tuple[date, date], s3: S3Settings | None, min_volume: int
+) -> pl.DataFrame:
+    first, last = span
+    if last < first:
+        raise ReportError(f"--from {first} is after --to {last}")
+    daily = read_published(warehouse_uri, "agent_scorecard", s3, audit_date=last, since=first)
+    if daily is None or daily.is_empty():
+        raise ReportError(f"no scorecard published between {first} and {last}")
+    # A day published before a metric existed lacks its columns: they count as nothing.
+    schema = catalogue.TABLES["agent_scorecard"].schema
+    daily = daily.with_columns(pl.lit(None, t).alias(n) for n, t in schema.items() if n not in daily.columns)
+    observations = read_published(warehouse_uri, "metric_observations", s3, audit_date=last, since=first)
+    if observations is None:
+        observations = OBSERVATIONS_SCHEMA.to_frame()
+    published = daily["audit_date"].n_unique()
+    periods = pl.LazyFrame(
+        {"period": ["span"], "period_start": [first], "period_end": [last], "published_days": [published]},
+        schema_overrides={"published_days": pl.Int64},
+    )
+    rolled = period_scorecards(daily.drop("run_id").lazy(), observations.lazy(), periods, min_volume)
+    return rolled.collect()
 
 
 def _width(out: TextIO) -> int | None:

@@ -166,3 +166,52 @@ def test_an_agent_sees_the_late_amount_outlier_of_a_concession_granted_before_th
     day = AuditDay(D, None, None, None, None, None, flags, None, None)
     assert _flags_for(flags, day, ["a1"])["subject_id"].to_list() == ["E-400"]
     assert _flags_for(flags, day, ["a2"]).is_empty()
+
+
+# --- periods and spans ------------------------------------------------------------------------------
+
+
+def _a1(out: str) -> dict:
+    return next(row for row in json.loads(out)["scorecard"] if row["agent_id"] == "a1")
+
+
+def test_period_prints_the_published_period_holding_the_day(v2_warehouse: Path) -> None:
+    # The week's published row says 1 of 4 (the fixture's, not a sum of its days: read, not recomputed).
+    code, out, _ = run(v2_warehouse, "--period", "week", "--format", "json")
+    assert code == 0
+    row = _a1(out)
+    assert (row["period"], row["period_start"]) == ("week", "2026-11-16")
+    assert (row["follow_up_numerator"], row["follow_up_denominator"], row["follow_up_rate"]) == (1, 4, 0.25)
+    code, out, _ = run(v2_warehouse, "--period", "rolling", "--format", "json")
+    assert (_a1(out)["follow_up_numerator"], _a1(out)["follow_up_denominator"]) == (33, 44)
+
+
+def test_from_to_sums_the_published_days(v2_warehouse: Path) -> None:
+    # a1 followed up 1 of 1 on D-1 and 15 of 20 on D: 16 of 21 over the two days, never (100% + 75%) / 2.
+    first = (D - timedelta(days=1)).isoformat()
+    result = runner.invoke(
+        app,
+        [
+            "report",
+            "--from",
+            first,
+            "--to",
+            D.isoformat(),
+            "--warehouse",
+            str(v2_warehouse),
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    row = _a1(result.stdout)
+    assert (row["period_start"], row["period_end"], row["active_days"]) == (first, D.isoformat(), 2)
+    assert (row["follow_up_numerator"], row["follow_up_denominator"]) == (16, 21)
+    assert row["follow_up_rate"] == pytest.approx(16 / 21)
+
+
+def test_a_period_not_yet_published_and_half_a_span_are_refused(shared_warehouse: Path) -> None:
+    code, _, err = run(shared_warehouse, "--period", "month")
+    assert code == 1 and "no month scorecard published" in err
+    result = runner.invoke(app, ["report", "--from", D.isoformat(), "--warehouse", str(shared_warehouse)])
+    assert result.exit_code == 2 and "--from and --to go together" in result.stderr
