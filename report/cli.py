@@ -70,6 +70,10 @@ def report(
     last: Annotated[
         datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day of --from.")
     ] = None,
+    wide: Annotated[
+        bool,
+        typer.Option(help="Table view: every metric and full evidence lists (default: fits 120 columns)."),
+    ] = False,
 ) -> None:
     """Print an audit day's agent scorecard and concession flags from the published tables."""
     # Imported here, not at the top: every `audit` command registers this one at start-up.
@@ -95,6 +99,7 @@ def report(
             section=section.value if section else None,
             s3=settings.s3,
             min_volume=min_volume,
+            wide=wide,
             period=PERIOD_KINDS[period.value],
             span=span,
         )

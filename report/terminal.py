@@ -99,6 +99,7 @@ def report_command(
     s3: S3Settings | None = None,
     min_volume: int = 20,
     out: TextIO | None = None,
+    wide: bool = False,
     period: str = "day",
     span: tuple[date, date] | None = None,
 ) -> None:
@@ -123,7 +124,8 @@ def report_command(
             raise ReportError("--format csv writes one table: choose --section scorecard or --section flags")
         out.write(to_csv(view.scorecard if section != "flags" else view.flags))
     else:
-        print_tables(view, section or "all", Console(file=out, width=_width(out)), min_volume)
+        console = Console(file=out, width=WIDE if wide else NARROW)
+        print_tables(view, section or "all", console, min_volume, wide=wide)
 
 
 def period_scorecard(
@@ -171,9 +173,10 @@ def span_scorecard(
     return rolled.collect()
 
 
-def _width(out: TextIO) -> int | None:
-    # A pipe or a test runner has no terminal width; tables are only as wide as their content.
-    return None if out.isatty() else 400
+# The table view fits a 120-column terminal: the headline rates only, long cells wrapped, long
+# evidence lists cut with a count; `--wide` prints every metric on one line per row.
+NARROW, WIDE = 120, 400
+EVIDENCE_SHOWN = 5
 
 
 def _plain(frame: pl.DataFrame) -> list[dict[str, Any]]:
@@ -227,30 +230,36 @@ def _short_label(metric: str) -> str:
         return views.metric_label(metric)
 
 
-def print_tables(view: TerminalView, section: Section, console: Console, min_volume: int) -> None:
+def print_tables(
+    view: TerminalView, section: Section, console: Console, min_volume: int, wide: bool = False
+) -> None:
     run = view.run
     console.print(
         f"[bold]Support audit {view.audit_date.isoformat()}[/bold]  run {run.run_id or '–'}  "
         f"policy {run.policy_version or '–'}  validation {run.validation or 'not recorded'}"
     )
     if section in ("all", "scorecard"):
-        console.print(scorecard_table(view.scorecard, min_volume))
+        console.print(scorecard_table(view.scorecard, min_volume, wide))
     if section in ("all", "flags"):
-        console.print(flags_table(view.flags))
+        console.print(flags_table(view.flags, wide))
 
 
-def scorecard_table(scorecard: pl.DataFrame, min_volume: int) -> Table:
-    """Rate metrics with any denominator in the selection, each as rate, fraction and interval."""
+def scorecard_table(scorecard: pl.DataFrame, min_volume: int, wide: bool = True) -> Table:
+    """Rate metrics with any denominator in the selection, each as rate, fraction and interval;
+    unless `wide`, the headline rates only (the caption says how many more there are)."""
     metrics = [m for m in views.rate_metrics(scorecard) if scorecard.get_column(f"{m}_denominator").sum() > 0]
     volumes = [c for c in views.VOLUME_COLUMNS if c in scorecard.columns]
     counts = [c for c in views.COUNT_COLUMNS if c in scorecard.columns]
-    table = Table(
-        title="Agent scorecard",
-        caption=(
-            f"95% Wilson intervals in brackets; 'low volume': fewer than {min_volume} contacts, not a verdict"
-        ),
-        show_lines=True,
+    left_out = []
+    if not wide:
+        left_out = [m for m in metrics if m not in catalogue.headline_metrics()] + counts
+        metrics, counts = [m for m in metrics if m in catalogue.headline_metrics()], []
+    caption = (
+        f"95% Wilson intervals in brackets; 'low volume': fewer than {min_volume} contacts, not a verdict"
     )
+    if left_out:
+        caption += f"; {len(left_out)} more columns with --wide (or --format json / csv)"
+    table = Table(title="Agent scorecard", caption=caption, show_lines=True)
     for column in ["agent", "team", *volumes]:
         table.add_column(column.replace("_", " "), justify="left" if column in ("agent", "team") else "right")
     for metric in metrics:
@@ -268,11 +277,20 @@ def scorecard_table(scorecard: pl.DataFrame, min_volume: int) -> Table:
     return table
 
 
-def flags_table(flags: pl.DataFrame) -> Table:
+def flags_table(flags: pl.DataFrame, wide: bool = True) -> Table:
     table = Table(title=f"Concession flags ({flags.height})", show_lines=True)
     columns = [c for c in views.FLAG_COLUMNS if c in flags.columns and not c.startswith("window")]
     for column in columns:
         table.add_column(column.replace("_", " "), overflow="fold")
     for row in flags.to_dicts():
-        table.add_row(*(number(row.get(c)) for c in columns))
+        table.add_row(
+            *(_evidence(row.get(c), wide) if c == "evidence_ids" else number(row.get(c)) for c in columns)
+        )
     return table
+
+
+def _evidence(ids: list[str] | None, wide: bool) -> str:
+    """Evidence ids, the first few and a count of the rest unless `wide` (json and csv list all)."""
+    if not ids or wide or len(ids) <= EVIDENCE_SHOWN:
+        return number(ids)
+    return f"{number(ids[:EVIDENCE_SHOWN])} … (+{len(ids) - EVIDENCE_SHOWN} more)"

@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 
 from report.cli import report
 from report.tables import AuditDay
-from report.terminal import _flags_for
+from report.terminal import _evidence, _flags_for
 
 app = typer.Typer()
 app.command("report")(report)
@@ -46,7 +46,7 @@ def run(warehouse: Path, *args: str) -> tuple[int, str, str]:
 
 
 def test_table_view_shows_rates_intervals_low_volume_and_flags(shared_warehouse: Path) -> None:
-    code, out, _ = run(shared_warehouse)
+    code, out, _ = run(shared_warehouse, "--wide")
     assert code == 0
     assert "run-20261120-a" in out and "validation passed" in out
     assert "75.0% 15/20" in out and "[53–89%]" in out
@@ -215,3 +215,20 @@ def test_a_period_not_yet_published_and_half_a_span_are_refused(shared_warehouse
     assert code == 1 and "no month scorecard published" in err
     result = runner.invoke(app, ["report", "--from", D.isoformat(), "--warehouse", str(shared_warehouse)])
     assert result.exit_code == 2 and "--from and --to go together" in result.stderr
+
+
+def test_the_table_view_fits_120_columns_and_wide_shows_every_metric(shared_warehouse: Path) -> None:
+    code, out, _ = run(shared_warehouse)
+    assert code == 0 and max(len(line) for line in out.splitlines()) <= 120
+    assert "more columns with --wide" in out
+    assert "Reopen" in out or "reopen" in out.lower()  # a headline rate stays
+    code, wide, _ = run(shared_warehouse, "--wide")
+    assert code == 0 and max(len(line) for line in wide.splitlines()) > 120
+    assert "more columns with --wide" not in wide
+
+
+def test_long_evidence_lists_are_cut_with_a_count_unless_wide() -> None:
+    ids = [f"E-{i}" for i in range(1, 9)]
+    assert _evidence(ids, wide=False) == "E-1, E-2, E-3, E-4, E-5 … (+3 more)"
+    assert _evidence(ids, wide=True) == ", ".join(ids)
+    assert _evidence(ids[:5], wide=False) == "E-1, E-2, E-3, E-4, E-5"
