@@ -46,6 +46,9 @@ class AuditSettings(BaseSettings):
     landing_uri: str = "data/landing"
     warehouse_uri: str = "data/warehouse"
     reports_uri: str = "data/reports"
+    # Where a browser reaches reports_uri (e.g. https://audit.example.com/reports for a bucket
+    # served as a website): runs then add link artifacts to each day's report and Data Docs.
+    reports_web_url: str | None = None
     quarantine_prefix: str = "_quarantine"
     # The canonical store (Delta tables of de-duplicated tickets, events and calls, the ingest
     # ledger). It holds raw customer ids: restrict it like the landing store. None: the

@@ -18,6 +18,7 @@ from typing import Any
 import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
+    create_link_artifact,
     create_markdown_artifact,
     create_progress_artifact,
     create_table_artifact,
@@ -365,6 +366,16 @@ def report_day(run: AuditRun, day: AuditedDay) -> dict[str, Any]:
         table=day.scorecard,
         description=f"Agent scorecard {day.audit_date}",
     )
+    links = summary.web_links(
+        run.settings.reports_uri, run.settings.reports_web_url, report_url, day.data_docs_url
+    )
+    for name, link in links.items():
+        create_link_artifact(
+            link=link,
+            link_text=f"{name} {day.audit_date.isoformat()}",
+            key=f"support-audit-{name.replace(' ', '-').lower()}-{day.audit_date.isoformat()}",
+            description=f"support-audit {name} for {day.audit_date}",
+        )
     get_run_logger().info("published %s: report %s", day.audit_date, report_url)
     return result
 

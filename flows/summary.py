@@ -280,3 +280,23 @@ def progress_line(day: date, done: int, total: int, elapsed: float, failed: bool
     state = "failed" if failed else "done"
     rest = f", about {_duration(left)} left" if done < total else ""
     return f"{day} {state}: {done}/{total} days, {_duration(elapsed)} elapsed{rest}"
+
+
+def web_links(
+    reports_uri: str, web_url: str | None, report_url: str | None, data_docs_url: str | None
+) -> dict[str, str]:
+    """The report's and the Data Docs' addresses under `web_url`, for link artifacts: only for
+    what lies under `reports_uri` (a folder path or an s3:// URI is no link a browser follows)."""
+    if not web_url:
+        return {}
+    base, web = _location(reports_uri) + "/", web_url.rstrip("/") + "/"
+    named = {"HTML report": report_url, "Data Docs": data_docs_url}
+    located = {name: _location(url) for name, url in named.items() if url}
+    return {name: web + url.removeprefix(base) for name, url in located.items() if url.startswith(base)}
+
+
+def _location(uri: str) -> str:
+    """A URI as comparable text: s3:// as it is, a folder as its absolute path."""
+    from pathlib import Path
+
+    return uri.rstrip("/") if "://" in uri else str(Path(uri).resolve())

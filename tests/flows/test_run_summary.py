@@ -316,3 +316,22 @@ def test_ids_from_the_exports_cannot_break_a_table_or_become_links() -> None:
 def test_a_failure_message_with_backticks_stays_inside_its_code_fence() -> None:
     text = failure_markdown("brave-owl", {}, "bad value ```\n# not a heading")
     assert "````\nbad value ```\n# not a heading\n````" in text
+
+
+def test_report_links_for_artifacts_follow_the_web_address_of_the_reports(tmp_path) -> None:
+    from flows.summary import web_links
+
+    reports = "s3://bucket/audit/reports"
+    report = f"{reports}/audit_report/audit_date=2026-11-20/index.html"
+    docs = f"{reports}/data_docs/audit_date=2026-11-20/run_id=r1/index.html"
+    assert web_links(reports, "https://audit.example.com/r/", report, docs) == {
+        "HTML report": "https://audit.example.com/r/audit_report/audit_date=2026-11-20/index.html",
+        "Data Docs": "https://audit.example.com/r/data_docs/audit_date=2026-11-20/run_id=r1/index.html",
+    }
+    assert web_links(reports, None, report, docs) == {}  # no web address: no link artifacts
+    assert web_links(reports, "https://x", "s3://other/report.html", None) == {}  # not under reports_uri
+    folder = tmp_path / "reports"
+    local = str(folder / "audit_report" / "index.html")
+    assert web_links(str(folder), "http://host:8000", local, None) == {
+        "HTML report": "http://host:8000/audit_report/index.html"
+    }
