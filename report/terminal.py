@@ -238,6 +238,8 @@ def print_tables(
         f"[bold]Support audit {view.audit_date.isoformat()}[/bold]  run {run.run_id or '–'}  "
         f"policy {run.policy_version or '–'}  validation {run.validation or 'not recorded'}"
     )
+    if "period_start" in view.scorecard.columns and not view.scorecard.is_empty():
+        console.print(f"Scorecard of {_period_text(view.scorecard.row(0, named=True))}; flags of the day")
     if section in ("all", "scorecard"):
         console.print(scorecard_table(view.scorecard, min_volume, wide))
     if section in ("all", "flags"):
@@ -287,6 +289,14 @@ def flags_table(flags: pl.DataFrame, wide: bool = True) -> Table:
             *(_evidence(row.get(c), wide) if c == "evidence_ids" else number(row.get(c)) for c in columns)
         )
     return table
+
+
+def _period_text(row: dict[str, Any]) -> str:
+    """`week 2026-11-30 to 2026-12-06 (4 published days)`: what a period scorecard covers."""
+    kind = {"rolling_28d": "rolling 28 days", "span": "the days"}.get(row["period"], row["period"])
+    days = row.get("published_days")
+    covered = f" ({days} published day{'s' if days != 1 else ''})" if days is not None else ""
+    return f"{kind} {row['period_start']} to {row['period_end']}{covered}"
 
 
 def _evidence(ids: list[str] | None, wide: bool) -> str:

@@ -184,6 +184,8 @@ def test_period_prints_the_published_period_holding_the_day(v2_warehouse: Path) 
     assert (row["follow_up_numerator"], row["follow_up_denominator"], row["follow_up_rate"]) == (1, 4, 0.25)
     code, out, _ = run(v2_warehouse, "--period", "rolling", "--format", "json")
     assert (_a1(out)["follow_up_numerator"], _a1(out)["follow_up_denominator"]) == (33, 44)
+    code, out, _ = run(v2_warehouse, "--period", "week")
+    assert code == 0 and "Scorecard of week 2026-11-16 to 2026-11-22 (5 published days)" in out
 
 
 def test_from_to_sums_the_published_days(v2_warehouse: Path) -> None:
