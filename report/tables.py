@@ -19,7 +19,7 @@ from catalogue import MANIFEST_TABLE, TABLES
 from configs.settings import S3Settings
 from transforms.periods import Period, month_of, rolling_ending, week_of
 from transforms.pseudonym import FREE_TEXT_COLUMNS, PERSONAL_COLUMNS
-from warehouse.delta import read_table_if_exists
+from warehouse.delta import read_table_if_exists, scan_table_if_exists
 from warehouse.publication import POINT_COLUMNS, PublishPoint, manifest_rows, publish_points, read_published
 
 TREND_DAYS = 28
@@ -167,16 +167,16 @@ def period_rows(warehouse_uri: str, audit_date: date, s3: S3Settings | None) -> 
     """Each period's agent and team rows as the last refresh published them (None: not refreshed
     yet, e.g. a table older than the period scorecards)."""
     tables = {
-        name: read_table_if_exists(warehouse_uri, name, s3)
+        name: scan_table_if_exists(warehouse_uri, name, s3)
         for name in ("agent_period_scorecard", "team_period_scorecard")
     }
 
     def rows(name: str, period: Period) -> pl.DataFrame | None:
-        frame = tables[name]
-        if frame is None:
+        scan = tables[name]
+        if scan is None:
             return None
         wanted = (pl.col("period") == period.kind) & (pl.col("period_start") == period.start)
-        return visible(frame.filter(wanted), name)
+        return visible(scan.filter(wanted).collect(), name)
 
     return {
         p.kind: PeriodRows(p, rows("agent_period_scorecard", p), rows("team_period_scorecard", p))
@@ -186,11 +186,11 @@ def period_rows(warehouse_uri: str, audit_date: date, s3: S3Settings | None) -> 
 
 def peer_rows(warehouse_uri: str, audit_date: date, s3: S3Settings | None) -> pl.DataFrame | None:
     """The peer comparison over the rolling 28 days ending on the audit day."""
-    frame = read_table_if_exists(warehouse_uri, PEER_TABLE, s3)
-    if frame is None:
+    scan = scan_table_if_exists(warehouse_uri, PEER_TABLE, s3)
+    if scan is None:
         return None
     wanted = (pl.col("period") == "rolling_28d") & (pl.col("period_end") == audit_date)
-    return visible(frame.filter(wanted), PEER_TABLE)
+    return visible(scan.filter(wanted).collect(), PEER_TABLE)
 
 
 def _trend_rows(warehouse_uri: str, audit_date: date, s3: S3Settings | None) -> pl.DataFrame | None:

@@ -316,6 +316,15 @@ def read_table(
     return sort_for_publish(name, lazy.collect())
 
 
+def scan_table_if_exists(warehouse_uri: str, name: str, s3: S3Settings | None = None) -> pl.LazyFrame | None:
+    """A lazy scan of a table's current version (filters push down to its files), or None when
+    the table has not been written yet: for tables read by something other than the audit day."""
+    uri, options = table_uri(warehouse_uri, name), storage_options(warehouse_uri, s3)
+    if open_table(uri, options) is None:
+        return None
+    return pl.scan_delta(uri, storage_options=options)
+
+
 def read_table_if_exists(
     warehouse_uri: str,
     name: str,

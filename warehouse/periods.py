@@ -45,6 +45,7 @@ from warehouse.delta import (
     conform,
     open_table,
     overwrite,
+    scan_table_if_exists,
     sort_for_publish,
     storage_options,
     table_uri,
@@ -102,18 +103,10 @@ def stored_digests(settings: AuditSettings) -> dict[tuple[str, dt.date], str]:
     first in a refresh, so a refresh that stopped part way leaves the scorecards stale too.)"""
     found: list[dict[tuple[str, dt.date], str]] = []
     for name in SCORECARD_SOURCES:
-        uri, options = (
-            table_uri(settings.warehouse_uri, name),
-            storage_options(settings.warehouse_uri, settings.s3),
-        )
-        if open_table(uri, options) is None:
+        scan = _scan(settings, name)
+        if scan is None:
             return {}
-        rows = (
-            pl.scan_delta(uri, storage_options=options)
-            .select("period", "period_start", "source_digest")
-            .unique()
-            .collect()
-        )
+        rows = scan.select("period", "period_start", "source_digest").unique().collect()
         found.append({(p, s): d for p, s, d in rows.iter_rows()})
     first, *others = found
     return {k: d for k, d in first.items() if all(o.get(k) == d for o in others)}
@@ -305,13 +298,7 @@ def _next(ends: Sequence[dt.date], end: dt.date) -> dt.date | None:
 
 
 def _scan(settings: AuditSettings, name: str) -> pl.LazyFrame | None:
-    uri, options = (
-        table_uri(settings.warehouse_uri, name),
-        storage_options(settings.warehouse_uri, settings.s3),
-    )
-    if open_table(uri, options) is None:
-        return None
-    return pl.scan_delta(uri, storage_options=options)
+    return scan_table_if_exists(settings.warehouse_uri, name, settings.s3)
 
 
 def _stored_peer_rows(
