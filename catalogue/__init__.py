@@ -24,7 +24,7 @@ from typing import Literal
 
 import polars as pl
 
-from transforms import concessions, escalation, follow_up, peers, resolution
+from transforms import concessions, dimensions, escalation, follow_up, peers, resolution
 from transforms.parts import OBSERVATION_KINDS, OBSERVATIONS_SCHEMA, Metric, MetricKind
 from transforms.peers import PEER_COMPARISON_DESCRIPTIONS, ROLLING_PEERS_SCHEMA
 from transforms.periods import PERIOD_KINDS
@@ -35,6 +35,7 @@ from transforms.schemas import quarantine as quarantine_reasons
 __all__ = [
     "AUDIT_TABLES",
     "DATA_DOCS_PREFIX",
+    "DIMENSION_TABLES",
     "FAMILIES",
     "MANIFEST_TABLE",
     "METRICS",
@@ -140,11 +141,12 @@ class Table:
     description: str
     key: tuple[str, ...]  # unique per row; also the publish sort order
     columns: tuple[Column, ...]
-    # computed by run_audit, by ingestion, per run, or rolled up from published days
-    source: Literal["audit", "ingest", "run", "period"]
-    write: Literal["replace_day", "append", "merge", "replace_periods", "replace_changed_days"] = (
-        "replace_day"
-    )
+    # computed by run_audit, by ingestion, per run, rolled up from published days, or from the
+    # canonical store
+    source: Literal["audit", "ingest", "run", "period", "store"]
+    write: Literal[
+        "replace_day", "append", "merge", "replace_periods", "replace_changed_days", "replace_table"
+    ] = "replace_day"
     partition_by: tuple[str, ...] = (PARTITION,)
     docs: str = ""  # where the docs define its rows, relative to docs/
 
@@ -688,6 +690,66 @@ CONCESSION_FLAG_LIFECYCLE = Table(
 )
 
 
+_SEEN = "UTC day of the {} record naming them (a ticket event, assignment, approval, ticket or call)."
+AGENTS = Table(
+    name="agents",
+    grain="agent or supervisor named in the exports",
+    description="Every support person the ingested exports name (acting on a ticket event, assigned "
+    "a ticket, approving a concession, handling a call), with their team and role now and the first "
+    "and last day they were seen. Join the scorecards, evidence and peer comparison on agent_id. "
+    "Recomputed from the canonical store whenever an ingest changed it.",
+    docs="decisions/catalogue-and-layout.md#the-agents-and-teams-tables",
+    key=("agent_id",),
+    source="store",
+    write="replace_table",
+    partition_by=(),
+    columns=(
+        Column("agent_id", pl.String(), "Agent or supervisor id, as the exports name them."),
+        Column(
+            "team_id",
+            pl.String(),
+            "Their team now: the team of their latest assignment with a team, else of their latest "
+            "ticket or call with one (the rule the metrics attribute teams by); null when no record "
+            "gives one.",
+        ),
+        Column(
+            "role",
+            pl.String(),
+            "supervisor or agent: the actor_role of the latest ticket event they acted in; supervisor "
+            "for someone who only ever approved concessions; agent for someone seen only on calls or "
+            "as a ticket's assignee.",
+            dimensions.ROLES,
+        ),
+        Column("first_seen_on", pl.Date(), _SEEN.format("first")),
+        Column("last_seen_on", pl.Date(), _SEEN.format("last")),
+        RUN_ID,
+    ),
+)
+
+TEAMS = Table(
+    name="teams",
+    grain="team named in the exports",
+    description="Every team an assignment, a ticket or a call names, the first and last day one did, "
+    "and how many agents and supervisors are in it now (by agents.team_id). Join the team scorecards "
+    "on team_id. Recomputed from the canonical store whenever an ingest changed it.",
+    docs="decisions/catalogue-and-layout.md#the-agents-and-teams-tables",
+    key=("team_id",),
+    source="store",
+    write="replace_table",
+    partition_by=(),
+    columns=(
+        Column("team_id", pl.String(), "Team id, as the exports name it."),
+        Column(
+            "first_seen_on", pl.Date(), "UTC day of the first assignment, ticket or call naming the team."
+        ),
+        Column("last_seen_on", pl.Date(), "UTC day of the last assignment, ticket or call naming the team."),
+        Column("agents", pl.Int64(), "People whose current team it is, in the role agent (agents table)."),
+        Column("supervisors", pl.Int64(), "People whose current team it is, in the role supervisor."),
+        RUN_ID,
+    ),
+)
+
+
 def build_tables() -> Mapping[str, Table]:
     """Published tables in publishing order (the scorecards' columns follow `METRICS`)."""
     return {
@@ -706,6 +768,8 @@ def build_tables() -> Mapping[str, Table]:
             _period_scorecard("team"),
             PEER_COMPARISON,
             CONCESSION_FLAG_LIFECYCLE,
+            AGENTS,
+            TEAMS,
         )
     }
 
@@ -716,6 +780,8 @@ AUDIT_TABLES = tuple(name for name, t in TABLES.items() if t.write == "replace_d
 METRIC_TABLES = tuple(name for name, t in TABLES.items() if t.source == "audit")
 # Rolled up from the published days after each publish (warehouse/periods.py).
 PERIOD_TABLES = tuple(name for name, t in TABLES.items() if t.source == "period")
+# Recomputed from the canonical store when an ingest changed it (warehouse/dimensions.py).
+DIMENSION_TABLES = tuple(name for name, t in TABLES.items() if t.source == "store")
 
 
 # --- the canonical store ----------------------------------------------------------------------------

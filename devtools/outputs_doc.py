@@ -88,6 +88,7 @@ def _index(tables: Iterable[Table]) -> list[str]:
             "merge": "merge by key (ingest)",
             "replace_periods": "replace the periods a publish changed",
             "replace_changed_days": "replace the days whose lifecycle changed",
+            "replace_table": "replace the whole table when the store changed",
         }[t.write]
         key = ", ".join(f"`{k}`" for k in t.key)
         lines.append(f"| [`{t.name}`](#{t.name}) | {t.grain} | {key} | {written} |")

@@ -9,6 +9,7 @@ from catalogue import TABLES
 from expectations import (
     agent_period_scorecard,
     agent_scorecard,
+    agents,
     calls,
     concession_audit,
     concession_flag_lifecycle,
@@ -21,6 +22,7 @@ from expectations import (
     run_manifest,
     team_period_scorecard,
     team_scorecard,
+    teams,
     ticket_events,
     tickets,
 )
@@ -48,6 +50,8 @@ SUITES: dict[str, Suite] = {
         team_period_scorecard,
         peer_comparison,
         concession_flag_lifecycle,
+        agents,
+        teams,
     )
 }
 

@@ -9,7 +9,8 @@ publish point and its refresh left behind. A refresh therefore needs no list of 
 backfill refreshes once at its end, and two refreshes in a row do nothing the second time.
 
 The same refresh compares every agent with their peers over each rolling 28 days it recomputes
-(`peer_comparison`, transforms/peers.py).
+(`peer_comparison`, transforms/peers.py), and recomputes the `agents` and `teams` tables when an
+ingest changed the canonical store (warehouse/dimensions.py).
 
 Refreshes take the warehouse's `period-scorecards` lease, so two runs never interleave their commits;
 the later one reads every day the earlier published. Each table gets one commit per refresh
@@ -50,6 +51,7 @@ from warehouse.delta import (
     storage_options,
     table_uri,
 )
+from warehouse.dimensions import stale_dimensions, write_dimension
 from warehouse.lock import hold
 from warehouse.publication import POINT_COLUMNS, PublishPoint, manifest_rows, publish_points, read_published
 
@@ -167,7 +169,8 @@ def _empty(name: str) -> pl.DataFrame:
 def refresh_periods(settings: AuditSettings, policy: Policy, run_id: str) -> PeriodRefresh:
     """Recompute every stale period of both period scorecards, validate, and commit them.
 
-    Also brings `concession_flag_lifecycle` up to date. Holds the `period-scorecards` lease
+    Also brings `concession_flag_lifecycle` up to date, and the `agents` and `teams` tables
+    when an ingest changed the canonical store (warehouse/dimensions.py). Holds the `period-scorecards` lease
     (PERIODS_SCOPE). Raises ValidationFailed (nothing committed) when a critical
     expectation fails; the days stay published and the next refresh tries again."""
     with hold(
@@ -190,6 +193,8 @@ def refresh_periods(settings: AuditSettings, policy: Policy, run_id: str) -> Per
             )
         if lifecycle_days:
             frames[LIFECYCLE_TABLE] = lifecycle
+        snapshot, people = stale_dimensions(settings)
+        frames.update(people)
         if not frames:
             return PeriodRefresh()
         frames = {
@@ -212,6 +217,9 @@ def refresh_periods(settings: AuditSettings, policy: Policy, run_id: str) -> Per
                 run_id,
                 len(lifecycle_days),
             )
+        for name in people:
+            lease.check()
+            versions[name] = write_dimension(settings, name, frames[name], snapshot, run_id)
         log.info("refreshed %d period(s), %d lifecycle day(s): %s", len(stale), len(lifecycle_days), versions)
         return PeriodRefresh(tuple(stale), versions, {n: f.height for n, f in frames.items()}, docs_url)
 

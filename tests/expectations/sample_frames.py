@@ -370,6 +370,16 @@ def with_run(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.lit(RUN).alias("run_id"))
 
 
+def dimension_tables() -> dict[str, pl.DataFrame]:
+    """`agents` and `teams` of the sample inputs, built by the transform."""
+    from transforms.dimensions import appearances, dimensions, team_mentions
+    from transforms.scope import CanonicalTables
+
+    tables = CanonicalTables(*(frame.lazy() for frame in (tickets(), ticket_events(), calls())))
+    seen, mentions = pl.collect_all([appearances(tables), team_mentions(tables)])
+    return {name: with_run(f.collect()) for name, f in dimensions(seen.lazy(), mentions.lazy()).items()}
+
+
 def published_outputs() -> dict[str, pl.DataFrame]:
     """Output frames as publish validates them: pseudonymised, with run_id."""
     evidence = {
@@ -389,6 +399,7 @@ def published_outputs() -> dict[str, pl.DataFrame]:
         "team_period_scorecard": _period_scorecard(team_scorecard()),
         "peer_comparison": peer_comparison(),
         "concession_flag_lifecycle": concession_flag_lifecycle(out["concession_flags"]),
+        **dimension_tables(),
     }
 
 

@@ -184,6 +184,16 @@ PLANTED = [
     ),
     ("quarantine", set_row("entity", 0, "orders"), "expect_column_values_to_be_in_set", "entity"),
     ("quarantine", set_row("row_number", 0, 0), "expect_column_values_to_be_between", "row_number"),
+    ("agents", set_row("role", 0, "manager"), "expect_column_values_to_be_in_set", "role"),
+    ("agents", duplicate_first_row, "expect_column_values_to_be_unique", "agent_id"),
+    (
+        "agents",
+        set_row("first_seen_on", 0, s.DAY + dt.timedelta(days=30)),
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "first_seen_on<=last_seen_on",
+    ),
+    ("teams", set_row("agents", 0, -1), "expect_column_values_to_be_between", "agents"),
+    ("teams", set_row("team_id", 0, None), "expect_column_values_to_not_be_null", "team_id"),
 ]
 
 

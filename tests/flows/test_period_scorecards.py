@@ -64,6 +64,45 @@ def test_every_period_of_the_quickstart_is_the_sum_of_its_published_days(
 
 @pytest.mark.integration
 @pytest.mark.xdist_group("prefect-quickstart")
+def test_the_agents_and_teams_tables_name_everyone_the_published_tables_name(
+    quickstart_run: tuple[Path, str], audit_env: str
+) -> None:
+    """A BI join from any scorecard or peer row to `agents` / `teams` never misses, and the
+    dimension tables say which store snapshot they describe: the one audits read now."""
+    from configs.settings import load_settings
+    from warehouse.dimensions import stored_snapshot
+    from warehouse.store import Store
+
+    root, _ = quickstart_run
+    warehouse = str(root / "warehouse")
+    agents, teams = read_table(warehouse, "agents"), read_table(warehouse, "teams")
+    assert agents["agent_id"].is_unique().all() and teams["team_id"].is_unique().all()
+    named_agents = set(read_table(warehouse, "agent_scorecard")["agent_id"].drop_nulls())
+    named_agents |= set(read_table(warehouse, "peer_comparison")["agent_id"])
+    assert named_agents and named_agents <= set(agents["agent_id"])
+    named_teams = set(read_table(warehouse, "team_scorecard")["team_id"].drop_nulls())
+    assert named_teams and named_teams | set(agents["team_id"].drop_nulls()) <= set(teams["team_id"])
+    # Members by role add up to the agents whose current team is known.
+    assert teams["agents"].sum() + teams["supervisors"].sum() == agents["team_id"].is_not_null().sum()
+    settings = load_settings(env="local", warehouse_uri=warehouse, reports_uri=str(root / "reports"))
+    assert stored_snapshot(settings) == Store(settings.canonical_store_uri()).snapshot()
+    # The sample's supervisors act as supervisors; an agent approving their own concession (a
+    # planted violation) stays an agent.
+    events = (
+        pl.scan_delta(f"{settings.canonical_store_uri()}/ticket_events")
+        .filter(pl.col("dedup_outcome") == "kept")
+        .select("actor_id", "actor_role", "approved_by")
+        .collect()
+    )
+    acting = events.filter(pl.col("actor_role").is_in(["agent", "supervisor"]))
+    as_supervisor = set(acting.filter(pl.col("actor_role") == "supervisor")["actor_id"])
+    only_approving = set(events["approved_by"].drop_nulls()) - set(acting["actor_id"])
+    supervisors = set(agents.filter(pl.col("role") == "supervisor")["agent_id"])
+    assert as_supervisor and supervisors == as_supervisor | only_approving
+
+
+@pytest.mark.integration
+@pytest.mark.xdist_group("prefect-quickstart")
 def test_a_re_audit_refreshes_exactly_the_periods_holding_its_day(
     quickstart_run: tuple[Path, str], audit_env: str, tmp_path: Path
 ) -> None:
@@ -100,7 +139,8 @@ def test_a_re_audit_refreshes_exactly_the_periods_holding_its_day(
     from warehouse.periods import refresh_periods
 
     settings = load_settings(env="local", warehouse_uri=places["warehouse"], reports_uri=places["reports"])
-    assert refresh_periods(settings, settings.policy(), "again").periods == ()
+    again = refresh_periods(settings, settings.policy(), "again")
+    assert again.periods == () and again.versions == {}  # nor the agents and teams: no ingest since
 
 
 @pytest.mark.integration

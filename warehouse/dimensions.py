@@ -1,0 +1,89 @@
+"""Keeping the `agents` and `teams` dimension tables in step with the canonical store.
+
+They describe everyone the ingested exports name (transforms/dimensions.py), so they change
+only when an ingest changes the store. Each write records the store snapshot it was computed
+from (`store_versions` in the commit's metadata, the same snapshot an audit reads); the period
+refresh (warehouse/periods.py) recomputes them, under its lease and with its validation, when
+the store's snapshot differs, and leaves them alone otherwise. Both are small (a row per
+person or team) and are replaced whole, one commit each.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+import polars as pl
+from deltalake import CommitProperties
+
+from catalogue import DIMENSION_TABLES, TABLES
+from configs.settings import AuditSettings
+from transforms.dimensions import appearances, dimensions, team_mentions
+from transforms.scope import CanonicalTables
+from warehouse.delta import conform, open_table, overwrite, sort_for_publish, storage_options, table_uri
+from warehouse.store import SNAPSHOT_KEY, Store
+from warehouse.store import snapshot_metadata as store_metadata
+
+
+def _store(settings: AuditSettings) -> Store:
+    return Store(settings.canonical_store_uri(), settings.s3)
+
+
+def stored_snapshot(settings: AuditSettings) -> dict[str, int] | None:
+    """The store snapshot every dimension table was last computed from (None when one was never
+    written, or they disagree: a refresh stopped between the two commits)."""
+    found = []
+    for name in DIMENSION_TABLES:
+        table = open_table(
+            table_uri(settings.warehouse_uri, name), storage_options(settings.warehouse_uri, settings.s3)
+        )
+        recorded = None if table is None else table.history(1)[0].get(SNAPSHOT_KEY)
+        found.append(None if recorded is None else json.loads(recorded))
+    first = found[0]
+    return first if first is not None and all(f == first for f in found) else None
+
+
+def stale_dimensions(settings: AuditSettings) -> tuple[dict[str, int], dict[str, pl.DataFrame]]:
+    """The store's snapshot and, when the dimension tables were computed from another one, both
+    tables recomputed from it (without `run_id`); no frames when they are up to date."""
+    store = _store(settings)
+    snapshot = store.snapshot()
+    if stored_snapshot(settings) == snapshot:
+        return snapshot, {}
+    tables = CanonicalTables(
+        *(
+            store.canonical(entity, version=snapshot.get(entity))
+            for entity in ("tickets", "ticket_events", "calls")
+        )
+    )
+    seen, mentions = pl.collect_all([appearances(tables), team_mentions(tables)])  # a few rows each
+    frames = dimensions(seen.lazy(), mentions.lazy())
+    collected = pl.collect_all([frames[name] for name in DIMENSION_TABLES])
+    return snapshot, dict(zip(DIMENSION_TABLES, collected, strict=True))
+
+
+def write_dimension(
+    settings: AuditSettings, name: str, frame: pl.DataFrame, snapshot: Mapping[str, int], run_id: str
+) -> int:
+    """Replace the whole table with `frame` in one commit recording `snapshot`; the new version."""
+    uri, options = (
+        table_uri(settings.warehouse_uri, name),
+        storage_options(settings.warehouse_uri, settings.s3),
+    )
+    data = conform(sort_for_publish(name, frame.select(TABLES[name].schema.names())), uri, options)
+    overwrite(
+        name,
+        data,
+        uri,
+        options,
+        predicate=None,
+        commit_properties=CommitProperties(
+            custom_metadata={"run_id": run_id, "row_count": data.height, **store_metadata(snapshot)}
+        ),
+    )
+    table = open_table(uri, options)
+    assert table is not None
+    return table.version()
+
+
+__all__ = ["stale_dimensions", "stored_snapshot", "write_dimension"]
