@@ -175,6 +175,9 @@ class ConnectMapping(_Strict):
 
     ctr_prefix: str = "connect/ctr/"
     contact_lens_prefix: str = "connect/Analysis/Voice/"
+    # Whether Contact Lens post-call analytics writes its files under contact_lens_prefix. False:
+    # the metrics built on it (CONTACT_LENS_METRICS) are withheld rather than published as 0.
+    contact_lens: bool = True
     customer_id_attribute: str = "customer_id"
     category_attribute: str | None = "category"
     ticket_id_attribute: str | None = None
@@ -212,6 +215,19 @@ class ConnectMapping(_Strict):
         return _mapped_onto(value, OUTCOMES, "call outcomes")
 
 
+# Scorecard metrics computed only from Contact Lens' analysis (sentiment, agent interruptions, and
+# the talk time counted beside them): withheld when the instance has no Contact Lens, or when no
+# analysis was joined to any answered call of the day (flows/daily.withheld_metrics).
+CONTACT_LENS_METRICS = (
+    "de_escalation",
+    "lost_control",
+    "argumentative",
+    "talk_seconds",
+    "agent_interruptions",
+    "interruptions_per_10_talk_minutes",
+)
+
+
 class VendorMapping(_Strict):
     """The whole mapping file: one table per vendor."""
 
@@ -240,7 +256,7 @@ class VendorMapping(_Strict):
             gaps.setdefault(
                 "late_escalation", "zendesk.escalation_request is not mapped, so request times are unknown"
             )
-            if not c.supervisor_request_categories:
+            if not c.supervisor_request_categories or not c.contact_lens:
                 gaps.setdefault(
                     "missed_escalation",
                     "neither zendesk.escalation_request nor connect.supervisor_request_categories is mapped",
@@ -254,6 +270,11 @@ class VendorMapping(_Strict):
             )
         if c.satisfaction_attribute is None:
             gaps["satisfaction_confirmed"] = "connect.satisfaction_attribute is unset"
+        if not c.contact_lens:
+            gaps |= dict.fromkeys(
+                CONTACT_LENS_METRICS,
+                "connect.contact_lens is false, so call sentiment and interruptions are unknown",
+            )
         return gaps
 
     def prefixes(self) -> dict[str, str]:

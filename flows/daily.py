@@ -33,6 +33,7 @@ from prefect.tasks import exponential_backoff
 from catalogue import LEDGER_TABLE
 from configs.policy import Policy, load_policy
 from configs.settings import AuditSettings, load_settings
+from configs.vendors import CONTACT_LENS_METRICS
 from flows import summary
 from flows.cluster import parse_cluster, task_runner
 from flows.errors import AuditError, NoInput, panics_as_errors
@@ -41,6 +42,7 @@ from flows.windows import data_cutoff, default_audit_date, export_range, lookahe
 from ingestion.incremental import IngestReport
 from transforms.audit import CanonicalTables, collect_audit, run_audit
 from transforms.contacts import AuditWindow
+from transforms.escalation import analysed_calls
 from warehouse.manifest import input_files_frame
 from warehouse.publish import PublishResult, suite_params, write_audit_publish_frames
 from warehouse.store import NOT_CREATED, audit_inputs, day_inputs
@@ -184,20 +186,37 @@ def _refuse_without_input(
 @panics_as_errors
 def compute_metrics(run: AuditRun, audit_date: date, inputs: DayInputs) -> dict[str, pl.DataFrame]:
     """Every metric table for the day (pure Polars, see transforms/audit.py)."""
+    window = audit_window(run, audit_date, inputs.cutoff_day)
     return collect_audit(
         run_audit(
             inputs.tables,
-            audit_window(run, audit_date, inputs.cutoff_day),
+            window,
             run.policy,
-            withheld=withheld_metrics(run.settings),
+            withheld=withheld_metrics(run.settings, inputs.tables.calls, window),
         )
     )
 
 
-def withheld_metrics(settings: AuditSettings) -> dict[str, str]:
-    """The metrics the vendor mapping cannot support (none for a contract landing)."""
+def withheld_metrics(
+    settings: AuditSettings, calls: pl.LazyFrame | None = None, window: AuditWindow | None = None
+) -> dict[str, str]:
+    """The metrics a vendor landing cannot support on this day (none for a contract landing):
+    the mapping's gaps, and the Contact Lens metrics when no answered call of the day has an
+    analysis (Contact Lens not writing where connect.contact_lens_prefix says, or not enabled)."""
     mapping = settings.vendor_mapping()
-    return mapping.withheld() if mapping else {}
+    if mapping is None:
+        return {}
+    gaps = mapping.withheld()
+    if calls is not None and window is not None and mapping.connect.contact_lens:
+        answered, analysed = analysed_calls(calls, window).collect().row(0)
+        if answered and not analysed:
+            why = (
+                f"no Contact Lens analysis for any of the day's {answered} answered calls (is Contact "
+                f"Lens writing under {mapping.connect.contact_lens_prefix!r}? if it is not enabled, set "
+                "connect.contact_lens = false)"
+            )
+            gaps |= {name: why for name in CONTACT_LENS_METRICS if name not in gaps}
+    return gaps
 
 
 def audit_window(run: AuditRun, audit_date: date, newest_export: date | None) -> AuditWindow:

@@ -437,3 +437,16 @@ def escalation_counts(classified: pl.LazyFrame) -> pl.LazyFrame:
 def _in_order(parts: pl.LazyFrame) -> pl.LazyFrame:
     """Parts sorted on every column: the same rows in the same order, whatever the input order."""
     return parts.sort(parts.collect_schema().names(), nulls_last=True)
+
+
+def analysed_calls(calls: pl.LazyFrame, window: AuditWindow) -> pl.LazyFrame:
+    """How many answered calls ended on the audit day (`answered`), and how many of them carry a
+    post-call analysis: a sentiment or an agent interruption count (`analysed`). A vendor landing
+    whose analyses never arrived has the first without the second; its sentiment metrics would
+    read 0 where nothing is known (flows/daily.withheld_metrics withholds them)."""
+    day = pl.col("ended_at").is_between(window.day_start_at, window.day_end_at, closed="left")
+    answered = calls.filter(day & pl.col("answered_at").is_not_null())
+    known = pl.any_horizontal(
+        pl.col(c).is_not_null() for c in ("sentiment_start", "sentiment_end", "agent_interruptions")
+    )
+    return answered.select(pl.len().alias("answered"), known.sum().cast(pl.UInt32).alias("analysed"))
