@@ -127,7 +127,7 @@ SELECT w.contact_type, w.contact_id, w.agent_id, w.team_id, w.customer_id,
             WHEN w.follow_up_id IS NOT NULL THEN 'met' ELSE 'missed' END AS status,
        w.follow_up_id,
        date_diff('microsecond', w.closed_at, w.follow_up_at) / 3600000000.0 AS hours_to_follow_up,
-       c.contact_id IS NOT NULL AS customer_came_back_first,
+       c.contact_id IS NOT NULL AS is_customer_came_back_first,
        w.closed_at, w.window_end_at
 FROM with_first w LEFT JOIN came_back c USING (contact_type, contact_id)
 """

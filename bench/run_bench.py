@@ -426,7 +426,7 @@ FOLLOW_UP_COLUMNS = [
     "status",
     "follow_up_id",
     "hours_to_follow_up",
-    "customer_came_back_first",
+    "is_customer_came_back_first",
     "closed_at",
     "window_end_at",
 ]

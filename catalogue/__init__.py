@@ -31,6 +31,7 @@ from transforms.periods import PERIOD_KINDS
 from transforms.pseudonym import CUSTOMER_ID, CUSTOMER_KEY, FREE_TEXT_COLUMNS
 from transforms.schemas import ENTITIES
 from transforms.schemas import quarantine as quarantine_reasons
+from transforms.stats import rate_column
 
 __all__ = [
     "AUDIT_TABLES",
@@ -167,6 +168,7 @@ class Table:
 
 
 RUN_ID = Column("run_id", pl.String(), "The run that published the row (the Prefect flow run id).")
+# A rate metric's parts (transforms.stats.RATE_PARTS), each published as `rate_column(m, part)`.
 RATE_SUFFIXES: Mapping[str, tuple[pl.DataType, str]] = {
     "numerator": (pl.Int64(), "numerator"),
     "denominator": (pl.Int64(), "denominator"),
@@ -182,7 +184,7 @@ def _metric_columns(m: Metric) -> list[Column]:
     """A metric's scorecard columns, described from its declaration."""
     if m.kind == "rate":
         return [
-            Column(f"{m.name}_{suffix}", dtype, f"{m.label}: {what}. {m.description}")
+            Column(rate_column(m.name, suffix), dtype, f"{m.label}: {what}. {m.description}")
             for suffix, (dtype, what) in RATE_SUFFIXES.items()
         ]
     if m.kind == "measure":
@@ -283,7 +285,7 @@ FOLLOW_UP_AUDIT = Table(
             "follow_up_id": "The earliest follow-up in the window: a ticket event_id or a call_id.",
             "follow_up_at": "When that follow-up happened, UTC.",
             "hours_to_follow_up": "Elapsed hours from closed_at to follow_up_at.",
-            "customer_came_back_first": "The customer came back (new ticket, inbound call, comment) before the first follow-up.",
+            "is_customer_came_back_first": "The customer came back (new ticket, inbound call, comment) before the first follow-up.",
         },
         {
             "contact_type": CONTACT_TYPES,
@@ -314,10 +316,10 @@ ESCALATION_AUDIT = Table(
             "signals": "Signals that it needed a supervisor, alphabetical: customer_request, repeat_contact, started_negative, urgent.",
             "escalation_class": "timely, late, missed, handled, unprompted; pending while the came-back window is open.",
             "is_escalated": "Escalated at or before the first solve (tickets), or escalated on the call.",
-            "started_negative": "Calls: sentiment_start at or below escalation.negative_sentiment.",
-            "de_escalated": "Calls: started negative and ended at sentiment 0 or above.",
-            "lost_control": "Calls: sentiment fell by lost_control_drop and ended at or below lost_control_end.",
-            "argumentative": "Calls: agent interruptions at or above argumentative_interruptions and sentiment fell.",
+            "is_started_negative": "Calls: sentiment_start at or below escalation.negative_sentiment.",
+            "is_de_escalated": "Calls: started negative and ended at sentiment 0 or above.",
+            "is_lost_control": "Calls: sentiment fell by lost_control_drop and ended at or below lost_control_end.",
+            "is_argumentative": "Calls: agent interruptions at or above argumentative_interruptions and sentiment fell.",
             "requested_at": "The customer's first request for a supervisor, UTC.",
             "escalated_at": "The escalation, UTC.",
             "hours_request_to_escalation": "Elapsed hours from requested_at to escalated_at.",

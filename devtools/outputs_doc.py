@@ -114,6 +114,71 @@ def _table(t: Table) -> list[str]:
     return [*lines, ""]
 
 
+# Published columns renamed so that every boolean is `is_*` (the earlier names were also the
+# specification's): earlier name -> (name, tables). Metrics added since have only the new name.
+_SCORECARDS = ("agent_scorecard", "team_scorecard", "agent_period_scorecard", "team_period_scorecard")
+_RENAMED_RATES = (
+    "follow_up",
+    "escalation",
+    "missed_escalation",
+    "late_escalation",
+    "de_escalation",
+    "first_contact_resolution",
+    "repeat_contact",
+    "reopen",
+    "satisfaction_confirmed",
+    "csat_good",
+    "abandonment",
+)
+RENAMED_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
+    **{f"{m}_low_volume": (f"is_{m}_low_volume", _SCORECARDS) for m in _RENAMED_RATES},
+    "customer_came_back_first": ("is_customer_came_back_first", ("follow_up_audit",)),
+    **{
+        flag: (f"is_{flag}", ("escalation_audit",))
+        for flag in ("started_negative", "de_escalated", "lost_control", "argumentative")
+    },
+}
+
+RENAMED_INTRO = """\
+## Renamed columns
+
+Since this release every boolean column of a published table is named `is_*`. The columns below
+had other names before (as in the original specification); they hold the same values. The
+input contract's booleans (`public`, `supervisor_requested`, `satisfaction_confirmed`) are not
+renamed: they are the export format you produce ([contract.md](contract.md)).
+
+| earlier name | name since this release | tables |
+|---|---|---|
+"""
+
+RENAMED_UPGRADE = """
+A warehouse written by an earlier version keeps the earlier columns. Publishing replaces a
+day's partition with Delta schema evolution by merge (`schema_mode="merge"`): the new column is
+added and none is dropped. So the days published before the upgrade keep the earlier column
+and have null in the new one, and the days published after it the reverse, until those older
+days are re-audited: `audit backfill --start D1 --end D2 --no-ingest` re-publishes them with the
+new columns (and recomputes their period scorecards). Once every older day is re-audited, the
+earlier column is null on every row (it stays in the schema). Re-audit the older days, or read
+both in SQL until you do: `coalesce(is_follow_up_low_volume, follow_up_low_volume)`. The days
+still to re-audit are the ones whose rows have an earlier column filled in. The HTML report and
+`audit report` read only the new names, so they mark no published per-agent or per-team rate
+as low volume on a day that was not re-audited.
+"""
+
+
+def _renamed() -> list[str]:
+    """The renamed-columns section; raises when a new name is not (or an earlier one still is)
+    a column of its table, so the section cannot drift from the catalogue."""
+    rows = []
+    for old, (new, tables) in RENAMED_COLUMNS.items():
+        for name in tables:
+            names = {c.name for c in catalogue.TABLES[name].columns}
+            if new not in names or old in names:
+                raise ValueError(f"{name}: renamed column {old} -> {new} does not match the catalogue")
+        rows.append(f"| `{old}` | `{new}` | {', '.join(f'[`{t}`](#{t})' for t in tables)} |")
+    return [RENAMED_INTRO + "\n".join(rows), RENAMED_UPGRADE]
+
+
 def _metric_row(m: Metric) -> str:
     headline = " (headline)" if m.headline else ""
     definition = f"{_cell(m.description)} [More](metrics.md#{m.anchor})."
@@ -126,7 +191,7 @@ def _metrics() -> list[str]:
         "",
         "Every scorecard metric, by family (each family declares its own in `transforms/<family>.py`). "
         "A rate publishes six columns `<m>_numerator`, `_denominator`, `_rate`, `_ci_low`, "
-        "`_ci_high`, `_low_volume`; a measure one column per statistic (`<m>_median`, `_p90`, "
+        "`_ci_high` and `is_<m>_low_volume`; a measure one column per statistic (`<m>_median`, `_p90`, "
         "`_mean`); a count one column. Measures with no statistic are inputs of a ratio.",
         "",
         "| metric | kind | family | label | what it counts or measures |",
@@ -149,7 +214,7 @@ how to trace a published number to its export objects, is in
 
 
 def render() -> str:
-    body = [INTRO, *_index(catalogue.TABLES.values()), *_metrics()]
+    body = [INTRO, *_index(catalogue.TABLES.values()), *_renamed(), *_metrics()]
     for t in catalogue.TABLES.values():
         body += _table(t)
     body += [STORE_INTRO, *_index(catalogue.STORE_TABLES.values())]

@@ -30,6 +30,7 @@ from expectations._suite import (
     typical_volume,
     unique_key,
 )
+from transforms import stats
 from transforms.scorecards import scorecard_columns
 
 RATE_COLUMNS = tuple(catalogue.RATE_SUFFIXES)
@@ -59,7 +60,7 @@ def rate_metrics(columns: Sequence[str]) -> list[str]:
 def required_columns(level: Level, columns: Sequence[str]) -> list[str]:
     """The published columns of the level's scorecard (the transforms' catalogue and run_id),
     plus all six columns of any other metric the frame has."""
-    extra = {f"{m}_{part}" for m in rate_metrics(columns) for part in RATE_COLUMNS}
+    extra = {stats.rate_column(m, part) for m in rate_metrics(columns) for part in RATE_COLUMNS}
     return sorted({*scorecard_columns(level), "run_id", *extra})
 
 
@@ -67,7 +68,7 @@ def required_columns(level: Level, columns: Sequence[str]) -> list[str]:
 
 
 def _rate_part(metric: str, part: str, columns: Sequence[str]) -> pl.Expr:
-    name = f"{metric}_{part}"
+    name = stats.rate_column(metric, part)
     return (pl.col(name) if name in columns else pl.lit(None)).alias(part)
 
 
@@ -148,10 +149,10 @@ def rate_rules(columns: Sequence[str], params: SuiteParams) -> list[gxe.Expectat
 
 def rate_column(metric: str, column: str) -> str:
     """The scorecard column a rates-view column stands for: rate -> follow_up_rate,
-    check_x -> check_follow_up_x."""
+    low_volume -> is_follow_up_low_volume, check_x -> check_follow_up_x."""
     if column.startswith("check_"):
         return f"check_{metric}_{column.removeprefix('check_')}"
-    return f"{metric}_{column}"
+    return stats.rate_column(metric, column) if column in RATE_COLUMNS else f"{metric}_{column}"
 
 
 # --- counts -----------------------------------------------------------------------------------
@@ -235,7 +236,7 @@ def period_scorecard_suite(level: Level) -> Suite:
     daily_required = set(required_columns(level, [])) - {"audit_date"}
 
     def build(columns: Sequence[str], params: SuiteParams) -> list[gxe.Expectation]:
-        extra = {f"{m}_{part}" for m in rate_metrics(columns) for part in RATE_COLUMNS}
+        extra = {stats.rate_column(m, part) for m in rate_metrics(columns) for part in RATE_COLUMNS}
         return [
             *not_null("period", "period_start", "period_end", "run_id", "published_days", "active_days"),
             in_set("period", catalogue.TABLES[table].column("period").values),

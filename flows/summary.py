@@ -15,6 +15,7 @@ import polars as pl
 import catalogue
 from ingestion.incremental import IngestReport
 from transforms.schemas import ENTITIES
+from transforms.stats import rate_column
 
 TOP_ROWS = 10
 COUNTS = ["rows_read", "rows_accepted", "rows_quarantined", "rows_duplicate"]
@@ -193,7 +194,7 @@ def scorecard_table(agent_scorecard: pl.DataFrame) -> list[dict[str, Any]]:
     """The agent scorecard as a Prefect table artifact: volumes and the headline rates."""
     wanted = ["agent_id", "team_id", "contacts", "tickets_solved", "calls_answered"]
     for metric in catalogue.headline_metrics():
-        wanted += [f"{metric}_numerator", f"{metric}_denominator", f"{metric}_rate", f"{metric}_low_volume"]
+        wanted += [rate_column(metric, part) for part in ("numerator", "denominator", "rate", "low_volume")]
     wanted += ["policy_violations", "concession_flags"]
     present = [c for c in wanted if c in agent_scorecard.columns]
     return agent_scorecard.select(present).with_columns(pl.col(pl.Float64).round(4)).to_dicts()

@@ -33,7 +33,7 @@ def build_report(
     """The self-contained HTML report for one audit day.
 
     `min_volume` (the policy's) marks roll-ups computed here (all teams, the trend);
-    per-agent and per-team markers are the published `<m>_low_volume` columns.
+    per-agent and per-team markers are the published `is_<m>_low_volume` columns.
     `reports_uri` lets the Data Docs link be relative to the published report (inferred
     from the link when not given); `relative_links=False` for a copy saved elsewhere.
     """

@@ -14,6 +14,7 @@ from markupsafe import escape
 
 from report.funnel import Funnel
 from report.views import ESCALATION_CLASSES
+from transforms.stats import rate_column
 
 LOW_VOLUME_LEGEND = "low volume (not a verdict)"
 FONT = "Helvetica, Arial, sans-serif"
@@ -50,7 +51,7 @@ def rate_by_agent_spec(
         pl.col(f"{metric}_ci_low").alias("ci_low"),
         pl.col(f"{metric}_ci_high").alias("ci_high"),
         pl.format("{}/{}", f"{metric}_numerator", f"{metric}_denominator").alias("fraction"),
-        pl.when(pl.col(f"{metric}_low_volume"))
+        pl.when(pl.col(rate_column(metric, "low_volume")))
         .then(pl.lit(LOW_VOLUME_LEGEND))
         .otherwise(pl.lit("enough volume"))
         .alias("volume"),

@@ -21,6 +21,7 @@ from catalogue import DATA_DOCS_PREFIX
 from report import attention, charts, funnel, views
 from report.tables import TREND_DAYS, AuditDay
 from storage import is_s3
+from transforms.stats import rate_column
 
 TEMPLATES = Path(__file__).with_name("templates")
 EVIDENCE_PREVIEW = 5  # evidence ids shown before a flag's full list is folded away
@@ -62,7 +63,7 @@ def rate_cell(row: dict[str, Any], metric: str) -> RateCell:
         rate=num("rate"),
         ci_low=num("ci_low"),
         ci_high=num("ci_high"),
-        low_volume=bool(row.get(f"{metric}_low_volume")),
+        low_volume=bool(row.get(rate_column(metric, "low_volume"))),
     )
 
 
@@ -259,7 +260,14 @@ def render_report(
         },
         "missed_follow_ups": _rows(
             views.missed_follow_ups(day.follow_up_audit),
-            ["contact_id", "contact_type", "agent_id", "team_id", "customer_key", "customer_came_back_first"],
+            [
+                "contact_id",
+                "contact_type",
+                "agent_id",
+                "team_id",
+                "customer_key",
+                "is_customer_came_back_first",
+            ],
         ),
         "follow_up_evidence": day.follow_up_audit is not None,
         "escalation_classes": _rows(classes, ["agent_id", "team_id", *views.ESCALATION_CLASSES]),

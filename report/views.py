@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import polars as pl
 
 import catalogue
-from transforms.stats import rate_columns
+from transforms.stats import RATE_PARTS, rate_column, rate_columns
 
 ALL_TEAMS = "All teams"
 
@@ -94,7 +94,6 @@ def rollup(frame: pl.DataFrame, by: list[str], min_volume: int) -> pl.DataFrame:
     return out.with_columns([e for m in metrics for e in rate_columns(m, min_volume)])
 
 
-_RATE_SUFFIXES = ("_numerator", "_denominator", "_rate", "_ci_low", "_ci_high", "_low_volume")
 _NOT_MEASURES = {"audit_date", "run_id", "agent_id", "team_id", *VOLUME_COLUMNS, *COUNT_COLUMNS}
 
 
@@ -102,7 +101,7 @@ def other_measures(scorecard: pl.DataFrame | None) -> list[str]:
     """Numeric scorecard columns that are not rates, volumes or the shown counts (medians, p90s, conduct)."""
     if scorecard is None:
         return []
-    rates = {f"{m}{s}" for m in rate_metrics(scorecard) for s in _RATE_SUFFIXES}
+    rates = {rate_column(m, part) for m in rate_metrics(scorecard) for part in RATE_PARTS}
     return [
         c
         for c, dtype in scorecard.schema.items()
@@ -140,7 +139,7 @@ def trend_long(trend: pl.DataFrame, metrics: tuple[str, ...] | None = None) -> p
             pl.col(f"{m}_rate").alias("rate"),
             pl.col(f"{m}_numerator").alias("numerator"),
             pl.col(f"{m}_denominator").alias("denominator"),
-            pl.col(f"{m}_low_volume").alias("low_volume"),
+            pl.col(rate_column(m, "low_volume")).alias("low_volume"),
         )
         for m in metrics
         if f"{m}_rate" in trend.columns

@@ -105,10 +105,10 @@ EVIDENCE_SCHEMA = pl.Schema(
         "signals": pl.List(pl.String()),
         "escalation_class": pl.String(),
         "is_escalated": pl.Boolean(),
-        "started_negative": pl.Boolean(),
-        "de_escalated": pl.Boolean(),
-        "lost_control": pl.Boolean(),
-        "argumentative": pl.Boolean(),
+        "is_started_negative": pl.Boolean(),
+        "is_de_escalated": pl.Boolean(),
+        "is_lost_control": pl.Boolean(),
+        "is_argumentative": pl.Boolean(),
         "requested_at": pl.Datetime("us", "UTC"),
         "escalated_at": pl.Datetime("us", "UTC"),
         "hours_request_to_escalation": pl.Float64(),
@@ -117,7 +117,7 @@ EVIDENCE_SCHEMA = pl.Schema(
     }
 )
 
-_CALL_FLAGS = ("started_negative", "de_escalated", "lost_control", "argumentative")
+_CALL_FLAGS = ("is_started_negative", "is_de_escalated", "is_lost_control", "is_argumentative")
 
 
 # --- call conduct -------------------------------------------------------------------------------
@@ -158,10 +158,10 @@ def call_facts(calls: pl.LazyFrame, policy: EscalationPolicy) -> pl.LazyFrame:
         (pl.col("escalated_to").is_not_null() | (pl.col("outcome") == "escalated").fill_null(False)).alias(
             "is_escalated_call"
         ),
-        started_negative(policy.negative_sentiment).alias("started_negative"),
-        de_escalated(policy.negative_sentiment).alias("de_escalated"),
-        lost_control(policy.lost_control_drop, policy.lost_control_end).alias("lost_control"),
-        argumentative(policy.argumentative_interruptions).alias("argumentative"),
+        started_negative(policy.negative_sentiment).alias("is_started_negative"),
+        de_escalated(policy.negative_sentiment).alias("is_de_escalated"),
+        lost_control(policy.lost_control_drop, policy.lost_control_end).alias("is_lost_control"),
+        argumentative(policy.argumentative_interruptions).alias("is_argumentative"),
     )
 
 
@@ -358,7 +358,6 @@ def classify_escalations(
             .then(pl.col("requested_at").is_not_null())
             .otherwise(pl.col("is_requested_call").fill_null(False)),
             is_repeat_contact=(pl.col("repeat_ordinal") >= policy.repeat_contacts).fill_null(False),
-            is_started_negative=pl.col("started_negative"),
             is_urgent=(is_ticket & (pl.col("priority") == "urgent")).fill_null(False),
             is_escalated=pl.when(is_ticket)
             .then(pl.col("escalated_at").is_not_null())
@@ -420,7 +419,7 @@ def escalation_rate_parts(classified: pl.LazyFrame) -> pl.LazyFrame:
             (cls.is_in([TIMELY, LATE]) & pl.col("is_customer_request")).fill_null(False),
             cls == LATE,
         ),
-        ("de_escalation", pl.col("started_negative"), pl.col("de_escalated")),
+        ("de_escalation", pl.col("is_started_negative"), pl.col("is_de_escalated")),
     ]
     frames = [rate_part(classified.filter(member), metric, hit) for metric, member, hit in parts]
     return _in_order(pl.concat(frames))
@@ -430,7 +429,9 @@ def escalation_counts(classified: pl.LazyFrame) -> pl.LazyFrame:
     """0/1 lost_control and argumentative per call closed on the day, whatever its class."""
     calls = classified.filter(pl.col("contact_type") == "call")
     return _in_order(
-        pl.concat([count_part(calls, flag, pl.col(flag)) for flag in ("lost_control", "argumentative")])
+        pl.concat(
+            [count_part(calls, count, pl.col(f"is_{count}")) for count in ("lost_control", "argumentative")]
+        )
     )
 
 

@@ -58,7 +58,7 @@ EVIDENCE_SCHEMA = pl.Schema(
         "follow_up_id": pl.String(),
         "follow_up_at": TIMESTAMP,
         "hours_to_follow_up": pl.Float64(),
-        "customer_came_back_first": pl.Boolean(),
+        "is_customer_came_back_first": pl.Boolean(),
     }
 )
 
@@ -197,7 +197,7 @@ def _came_back_first(eligible: pl.LazyFrame, returns: pl.LazyFrame, cutoff: date
         )
         .select(*_KEYS)
         .unique()
-        .with_columns(pl.lit(True).alias("customer_came_back_first"))
+        .with_columns(pl.lit(True).alias("is_customer_came_back_first"))
     )
 
 
@@ -263,7 +263,7 @@ def follow_up_evidence(
             ((pl.col("follow_up_at") - pl.col("closed_at")).dt.total_microseconds() / 3_600_000_000).alias(
                 "hours_to_follow_up"
             ),
-            pl.col("customer_came_back_first").fill_null(False),
+            pl.col("is_customer_came_back_first").fill_null(False),
         )
         .select(EVIDENCE_SCHEMA.names())
         .cast(EVIDENCE_SCHEMA)

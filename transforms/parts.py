@@ -81,8 +81,8 @@ Stat = Literal["median", "p90", "mean"]
 class Metric:
     """One scorecard metric, as its family declares it.
 
-    - `rate`: six columns `<name>_numerator/_denominator/_rate/_ci_low/_ci_high/_low_volume`
-      from the family's RATE_PARTS rows named `name`.
+    - `rate`: six columns `<name>_numerator/_denominator/_rate/_ci_low/_ci_high` and
+      `is_<name>_low_volume` from the family's RATE_PARTS rows named `name`.
     - `measure`: `<name>_<stat>` for each of `stats`, from MEASURES rows named `name`; a measure
       with no stats is only an input of a ratio (summed, not published on its own).
     - `count`: one summed column `name` from COUNTS rows named `name`.

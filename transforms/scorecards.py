@@ -239,7 +239,7 @@ def build_scorecards(
         contacts: the contact universe; `contacts`, `tickets_solved`, `calls_answered` count
             its rows closed on the day (each contact exactly once, to its agent and team).
         audit_date: keep only this day; None keeps every day present (backfills, tests).
-        min_volume: denominators under it are marked `<m>_low_volume`.
+        min_volume: denominators under it are marked `is_<m>_low_volume`.
         withheld: metric name -> why the inputs cannot support it: its columns are null (not
             zero) and the reason is listed in `withheld_metrics`.
     Rows without an agent reach only the team scorecard; rows without a team only the agent

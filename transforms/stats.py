@@ -14,6 +14,19 @@ Z_95 = 1.959963984540054  # two-sided 95% standard normal quantile
 
 IntoExpr = pl.Expr | str
 
+# The columns of one rate metric m, in publish order: `<m>_<part>`, except the boolean marker,
+# which is `is_<m>_low_volume` (published booleans are named is_*; docs/outputs.md lists the
+# earlier names).
+RATE_PARTS = ("numerator", "denominator", "rate", "ci_low", "ci_high", "low_volume")
+_FLAG_PARTS = frozenset({"low_volume"})
+
+
+def rate_column(metric: str, part: str) -> str:
+    """The scorecard column of one part of rate `metric`: follow_up_rate, is_follow_up_low_volume."""
+    if part not in RATE_PARTS:
+        raise ValueError(f"not a rate part: {part!r}")
+    return f"is_{metric}_{part}" if part in _FLAG_PARTS else f"{metric}_{part}"
+
 
 def _expr(value: IntoExpr) -> pl.Expr:
     return pl.col(value) if isinstance(value, str) else value
@@ -43,16 +56,16 @@ def wilson_interval(num: IntoExpr, den: IntoExpr, z: float = Z_95) -> tuple[pl.E
 
 
 def rate_columns(metric: str, min_volume: int, z: float = Z_95) -> list[pl.Expr]:
-    """`<m>_rate`, `<m>_ci_low`, `<m>_ci_high`, `<m>_low_volume` from `<m>_numerator`/`<m>_denominator`.
+    """`<m>_rate`, `<m>_ci_low`, `<m>_ci_high`, `is_<m>_low_volume` from `<m>_numerator`/`<m>_denominator`.
 
-    low_volume is true when the denominator is under `min_volume` (so a 0 denominator is
+    The low-volume marker is true when the denominator is under `min_volume` (so a 0 denominator is
     low volume too); the rate and interval are null when the denominator is 0.
     """
-    num, den = f"{metric}_numerator", f"{metric}_denominator"
+    num, den = rate_column(metric, "numerator"), rate_column(metric, "denominator")
     low, high = wilson_interval(num, den, z)
     return [
-        safe_rate(num, den).alias(f"{metric}_rate"),
-        low.alias(f"{metric}_ci_low"),
-        high.alias(f"{metric}_ci_high"),
-        (pl.col(den).fill_null(0) < min_volume).alias(f"{metric}_low_volume"),
+        safe_rate(num, den).alias(rate_column(metric, "rate")),
+        low.alias(rate_column(metric, "ci_low")),
+        high.alias(rate_column(metric, "ci_high")),
+        (pl.col(den).fill_null(0) < min_volume).alias(rate_column(metric, "low_volume")),
     ]

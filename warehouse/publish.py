@@ -46,7 +46,7 @@ def suite_params(
 ) -> SuiteParams:
     """Warning baselines: recent published volumes; categories the policy names or the
     run's tickets use (the ticket vocabulary is open, so calls and concessions are checked
-    against it); the policy's currencies; the policy's min_volume (scorecards' low_volume)."""
+    against it); the policy's currencies; the policy's min_volume (scorecards' is_<m>_low_volume)."""
     from expectations import SuiteParams
 
     categories = set(policy.concessions.allowed)

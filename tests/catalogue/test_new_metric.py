@@ -94,7 +94,7 @@ def test_the_new_rate_reaches_the_scorecards(with_callback_kept: None) -> None:
     assert (row["callback_kept_numerator"], row["callback_kept_denominator"]) == (1, 2)
     assert row["callback_kept_rate"] == 0.5
     assert row["callback_kept_ci_low"] < 0.5 < row["callback_kept_ci_high"]
-    assert row["callback_kept_low_volume"] is True
+    assert row["is_callback_kept_low_volume"] is True
     (team,) = _audit()["team_scorecard"].to_dicts()
     assert (team["callback_kept_numerator"], team["callback_kept_denominator"]) == (1, 2)
 
@@ -163,6 +163,6 @@ def test_the_suite_checks_the_new_rate(with_callback_kept: None, tmp_path: Path)
 
 def test_the_new_rate_is_documented(with_callback_kept: None) -> None:
     text = outputs_doc.render()
-    for column in ("callback_kept_numerator", "callback_kept_rate", "callback_kept_low_volume"):
+    for column in ("callback_kept_numerator", "callback_kept_rate", "is_callback_kept_low_volume"):
         assert f"| `{column}` |" in text
     assert "| `callback_kept` | rate | follow_up | Callback kept |" in text

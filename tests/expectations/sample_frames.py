@@ -289,7 +289,7 @@ def follow_up_evidence() -> pl.DataFrame:
             "status": ["met", "missed", "pending"],
             "follow_up_id": ["E9", None, None],
             "hours_to_follow_up": [20.5, None, None],
-            "customer_came_back_first": [False, True, False],
+            "is_customer_came_back_first": [False, True, False],
         }
     )
 
@@ -304,10 +304,10 @@ def escalation_evidence() -> pl.DataFrame:
             "team_id": ["TEAM1", "TEAM1"],
             "signals": [["urgent"], []],
             "escalation_class": ["missed", "unprompted"],
-            "started_negative": [False, True],
-            "de_escalated": [False, True],
-            "lost_control": [False, False],
-            "argumentative": [False, False],
+            "is_started_negative": [False, True],
+            "is_de_escalated": [False, True],
+            "is_lost_control": [False, False],
+            "is_argumentative": [False, False],
         }
     )
 

@@ -124,7 +124,7 @@ def test_low_volume_must_match_min_volume(denominator, low_volume, is_ok, tmp_pa
         follow_up_numerator=pl.lit(1, pl.Int64), follow_up_denominator=pl.lit(denominator, pl.Int64)
     )
     frame = frame.with_columns(rate_columns("follow_up", 2)[:3]).with_columns(
-        follow_up_low_volume=pl.Series([denominator < 2, low_volume])
+        is_follow_up_low_volume=pl.Series([denominator < 2, low_volume])
     )
     report = validate("agent_scorecard", frame, tmp_path, min_volume=2)
     check = (IN_SET, "check_follow_up_low_volume_matches_min_volume")
@@ -133,7 +133,7 @@ def test_low_volume_must_match_min_volume(denominator, low_volume, is_ok, tmp_pa
 
 def test_low_volume_without_min_volume_must_follow_one_threshold(tmp_path):
     # A1 (denominator 2) is not low volume, A2 (denominator 2) is: no threshold explains both.
-    frame = set_cell(s.agent_scorecard(), "follow_up_low_volume", 0, False)
+    frame = set_cell(s.agent_scorecard(), "is_follow_up_low_volume", 0, False)
     report = validate("agent_scorecard", frame, tmp_path)
     check = (IN_SET, "check_follow_up_low_volume_matches_min_volume")
     assert failed(report) == {check: (2, (A1, A2), "agent_scorecard_rates")}
@@ -206,7 +206,7 @@ def test_a_new_metric_is_checked_without_touching_the_suite(tmp_path):
     structure = found[("expect_table_columns_to_match_set", None)]
     assert structure[2] == "team_scorecard"
     missing = [f.observed for f in report.critical_failures if f.column is None]
-    assert missing == ["missing columns ['zz_new_ci_high', 'zz_new_ci_low', 'zz_new_low_volume']"]
+    assert missing == ["missing columns ['is_zz_new_low_volume', 'zz_new_ci_high', 'zz_new_ci_low']"]
 
 
 # --- the views in Polars ----------------------------------------------------------------------
@@ -215,7 +215,7 @@ def test_a_new_metric_is_checked_without_touching_the_suite(tmp_path):
 def wide(rows: list[tuple]) -> pl.LazyFrame:
     """(agent_id, numerator, denominator, low_volume) of metric `m`, with Wilson columns."""
     frame = pl.DataFrame(
-        rows, schema=["agent_id", "m_numerator", "m_denominator", "m_low_volume"], orient="row"
+        rows, schema=["agent_id", "m_numerator", "m_denominator", "is_m_low_volume"], orient="row"
     ).with_columns(audit_date=pl.lit(s.DAY))
     return frame.with_columns(rate_columns("m", 1)[:3]).lazy()
 
@@ -230,7 +230,7 @@ def test_rates_long_has_one_row_per_agent_and_metric():
             "b_rate": [0.5, None],
             "b_ci_low": [0.1, None],
             "b_ci_high": [0.9, None],
-            "b_low_volume": [True, True],
+            "is_b_low_volume": [True, True],
             "a_numerator": [3, 1],
             "a_denominator": [3, 1],
             "a_rate": [1.0, 1.0],
@@ -280,7 +280,7 @@ def test_an_empty_scorecard_gives_empty_views():
 def test_metrics_are_discovered_by_numerator_or_denominator():
     columns = ["a_numerator", "b_denominator", "c_rate", "follow_up_rate", "contacts"]
     assert rate_metrics(columns) == ["a", "b"]
-    assert {"b_numerator", "b_low_volume", "run_id", "follow_up_rate"} <= set(
+    assert {"b_numerator", "is_b_low_volume", "run_id", "follow_up_rate"} <= set(
         required_columns("agent", columns)
     )
 
@@ -310,7 +310,7 @@ def test_without_min_volume_low_volume_passes_iff_one_threshold_explains_it(mark
 
 def test_a_withheld_metric_passes_null_and_an_unexplained_null_fails(tmp_path):
     frame = s.agent_scorecard()
-    follow_up = [c for c in frame.columns if c.startswith("follow_up_")]
+    follow_up = [c for c in frame.columns if c.startswith(("follow_up_", "is_follow_up_"))]
     nulled = frame.with_columns(pl.lit(None, frame.schema[c]).alias(c) for c in follow_up)
     notes = [["follow_up: zendesk.follow_up is not mapped"]] * nulled.height
     withheld = nulled.with_columns(pl.Series("withheld_metrics", notes, dtype=pl.List(pl.String())))

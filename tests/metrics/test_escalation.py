@@ -241,14 +241,14 @@ def test_started_negative_and_de_escalated(
     if expected_class is not None:
         row = audit.row("C1")
         assert row["signals"] == ["started_negative"]
-        assert (row["started_negative"], row["de_escalated"]) == (started_negative, de_escalated)
+        assert (row["is_started_negative"], row["is_de_escalated"]) == (started_negative, de_escalated)
     de = audit.totals().filter(pl.col("metric") == "de_escalation").rows()
     assert de == ([("a1", "de_escalation", int(de_escalated), 1)] if started_negative else [])
 
 
 def test_negative_threshold_comes_from_policy() -> None:
     audit = run(calls=[call("C1", sentiment_start=-1.5)], policy=EscalationPolicy(negative_sentiment=-1.5))
-    assert audit.row("C1")["started_negative"] is True
+    assert audit.row("C1")["is_started_negative"] is True
 
 
 @pytest.mark.parametrize(
@@ -314,7 +314,8 @@ def test_conduct_flags_on_a_classified_call() -> None:
         ]
     )
     row = audit.row("C1")
-    assert (row["started_negative"], row["de_escalated"], row["lost_control"], row["argumentative"]) == (
+    flags = ("is_started_negative", "is_de_escalated", "is_lost_control", "is_argumentative")
+    assert tuple(row[flag] for flag in flags) == (
         False,
         False,
         True,
@@ -609,8 +610,8 @@ def test_day_evidence() -> None:
             "signals": [["started_negative"], [], ["urgent"], ["customer_request"], ["urgent"]],
             "escalation_class": ["handled", "unprompted", "timely", "late", "missed"],
             "is_escalated": [False, True, True, True, False],
-            "started_negative": [True, False, False, False, False],
-            "de_escalated": [True, False, False, False, False],
+            "is_started_negative": [True, False, False, False, False],
+            "is_de_escalated": [True, False, False, False, False],
             "hours_request_to_escalation": [None, None, None, 5.0, None],
             "came_back_at": [None, None, None, None, ts("2026-03-11T11:00:00Z")],
         },

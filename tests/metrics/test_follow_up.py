@@ -167,7 +167,11 @@ def test_what_happens_after_the_cutoff_is_not_known():
         follow_up_event("t1", at(SOLVED, hours=50)),
     ]
     row = one(evidence([T1], later, cutoff=cutoff))
-    assert (row["status"], row["follow_up_id"], row["customer_came_back_first"]) == ("pending", None, False)
+    assert (row["status"], row["follow_up_id"], row["is_customer_came_back_first"]) == (
+        "pending",
+        None,
+        False,
+    )
     known = one(evidence([T1], later[:1], cutoff=cutoff))
     assert row == known
 
@@ -391,7 +395,7 @@ def test_customer_came_back_first(returned, follow_up_hours, expected):
             events.append(customer_comment("t_old", when))
     if follow_up_hours is not None:
         events.append(follow_up_event("t1", at(SOLVED, hours=follow_up_hours)))
-    assert one(evidence(tickets, events, calls))["customer_came_back_first"] is expected
+    assert one(evidence(tickets, events, calls))["is_customer_came_back_first"] is expected
 
 
 def test_a_calls_own_linked_ticket_is_not_the_customer_coming_back():
@@ -401,9 +405,9 @@ def test_a_calls_own_linked_ticket_is_not_the_customer_coming_back():
     logged = {"ticket_id": "t9", "status": "open", "created_at": at(ended, minutes=2)}
     k1 = call("k1", SOLVED, direction="inbound", outcome="resolved", ticket_id="t9")
     row = one(evidence([logged], [], [k1]), "k1")
-    assert (row["eligibility"], row["customer_came_back_first"]) == ("category", False)
+    assert (row["eligibility"], row["is_customer_came_back_first"]) == ("category", False)
     other = {"ticket_id": "t10", "status": "open", "created_at": at(ended, hours=3)}
-    assert one(evidence([logged, other], [], [k1]), "k1")["customer_came_back_first"] is True
+    assert one(evidence([logged, other], [], [k1]), "k1")["is_customer_came_back_first"] is True
 
 
 def test_another_customers_return_does_not_count():
@@ -411,7 +415,7 @@ def test_another_customers_return_does_not_count():
         T1,
         {"ticket_id": "t_new", "customer_id": "c2", "status": "open", "created_at": at(SOLVED, hours=1)},
     ]
-    assert one(evidence(tickets, [solve("t1", SOLVED)]))["customer_came_back_first"] is False
+    assert one(evidence(tickets, [solve("t1", SOLVED)]))["is_customer_came_back_first"] is False
 
 
 # --- full frames -------------------------------------------------------------------------
@@ -453,7 +457,7 @@ def test_evidence_and_rate_parts_frames():
             "follow_up_id": ["e4", None, None],
             "follow_up_at": [t("2026-03-03T16:00:00Z"), None, None],
             "hours_to_follow_up": [30.0, None, None],
-            "customer_came_back_first": [False, True, False],
+            "is_customer_came_back_first": [False, True, False],
         },
         schema=EVIDENCE_SCHEMA,
     )

@@ -122,7 +122,7 @@ def test_agent_scorecard_sums_parts_per_agent() -> None:
         ("a2", "T1", 1, 0, 1),
         ("a3", "T2", 1, 1, 0),
     ]
-    assert pick(agent, "reopen_numerator", "reopen_denominator", "reopen_rate", "reopen_low_volume") == [
+    assert pick(agent, "reopen_numerator", "reopen_denominator", "reopen_rate", "is_reopen_low_volume") == [
         (1, 3, pytest.approx(1 / 3), True),
         (1, 1, 1.0, True),
         (0, 1, 0.0, True),
@@ -177,7 +177,7 @@ def test_day_without_parts_still_has_every_column_zero_filled() -> None:
             None,
             None,
         )
-        assert row[f"{metric}_low_volume"] is True
+        assert row[f"is_{metric}_low_volume"] is True
     assert all(row[name] == 0 for name in COUNTS)
     assert all(row[f"{m}_{s}"] is None for m, stats in MEASURE_STATS.items() for s in stats)
 
@@ -219,9 +219,9 @@ def test_agent_team_is_the_team_on_most_of_the_days_rows() -> None:
 def test_min_volume_marks_low_volume() -> None:
     rows = [(D, "a1", "T1", "reopen", 0, 1)] * 3
     agent, _ = scorecards(rate_parts(*rows), min_volume=3)
-    assert agent["reopen_low_volume"].to_list() == [False]
+    assert agent["is_reopen_low_volume"].to_list() == [False]
     agent, _ = scorecards(rate_parts(*rows), min_volume=4)
-    assert agent["reopen_low_volume"].to_list() == [True]
+    assert agent["is_reopen_low_volume"].to_list() == [True]
 
 
 def test_audit_date_none_keeps_every_day_sorted() -> None:
@@ -300,7 +300,7 @@ def test_week_sums_dailies_and_recomputes_rates() -> None:
     ]
     low, high = weekly["reopen_ci_low"][0], weekly["reopen_ci_high"][0]
     assert (round(low, 6), round(high, 6)) == (0.045587, 0.699358)
-    assert weekly["reopen_low_volume"].to_list() == [True, True]
+    assert weekly["is_reopen_low_volume"].to_list() == [True, True]
 
 
 def test_month_and_rolling_window_hold_the_same_days_differently() -> None:
@@ -400,7 +400,7 @@ def test_rates_are_bounded_and_bracketed(rows: list[tuple[date, str, str, bool]]
             assert rated[f"{m}_rate"].is_between(0.0, 1.0).all()
             assert (rated[f"{m}_ci_low"] <= rated[f"{m}_rate"] + 1e-12).all()
             assert (rated[f"{m}_rate"] <= rated[f"{m}_ci_high"] + 1e-12).all()
-            assert (frame[f"{m}_low_volume"] == (den < min_volume)).all()
+            assert (frame[f"is_{m}_low_volume"] == (den < min_volume)).all()
 
 
 count_rows = st.lists(
@@ -559,7 +559,7 @@ def test_a_withheld_metric_is_null_with_its_reason_not_zero() -> None:
     why = {"follow_up": "zendesk.follow_up is not mapped", "concessions": "no concession mapping"}
     agent, team = build_scorecards([rates], [], [counts], contacts, D, 20, withheld=why)
     row = agent.collect().row(0, named=True)
-    follow_up = [c for c in row if c.startswith("follow_up_")]
+    follow_up = [c for c in row if c.startswith(("follow_up_", "is_follow_up_"))]
     assert len(follow_up) == 6 and all(row[c] is None for c in follow_up)
     assert row["concessions"] is None  # not 2: the count is withheld too
     assert (row["reopen_numerator"], row["reopen_denominator"], row["reopen_rate"]) == (1, 2, 0.5)

@@ -54,7 +54,7 @@ def test_rate_columns_names_values_and_low_volume() -> None:
             "reopen_rate": [0.8, None, 0.15],
             "reopen_ci_low": [0.490162, None, 0.052369],
             "reopen_ci_high": [0.943318, None, 0.360419],
-            "reopen_low_volume": [True, True, False],
+            "is_reopen_low_volume": [True, True, False],
         }
     )
     assert_frame_equal(got, expected, abs_tol=1e-6)

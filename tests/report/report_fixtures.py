@@ -54,7 +54,7 @@ def scorecard_row(
             f"{metric}_rate": k / n if n else None,
             f"{metric}_ci_low": low,
             f"{metric}_ci_high": high,
-            f"{metric}_low_volume": n < min_volume,
+            f"is_{metric}_low_volume": n < min_volume,
         }
     return row
 
@@ -187,7 +187,7 @@ def follow_up_rows() -> list[dict[str, Any]]:
         "status",
         "follow_up_id",
         "hours_to_follow_up",
-        "customer_came_back_first",
+        "is_customer_came_back_first",
     )
     return [base | dict(zip(keys, r, strict=True)) for r in rows]
 
@@ -210,10 +210,10 @@ def escalation_rows() -> list[dict[str, Any]]:
             "team_id": team,
             "signals": s,
             "escalation_class": cls,
-            "started_negative": c.startswith("C"),
-            "de_escalated": False,
-            "lost_control": False,
-            "argumentative": False,
+            "is_started_negative": c.startswith("C"),
+            "is_de_escalated": False,
+            "is_lost_control": False,
+            "is_argumentative": False,
         }
         for c, t, a, team, s, cls in rows
     ]

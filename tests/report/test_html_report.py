@@ -49,7 +49,7 @@ def test_agent_rates_equal_the_published_scorecard(shared_warehouse: Path, html:
             cell = page.rate_cell("scorecard-table", {"data-agent": row["agent_id"]}, metric)
             assert cell.attrs["data-numerator"] == str(row[f"{metric}_numerator"])
             assert cell.attrs["data-denominator"] == str(row[f"{metric}_denominator"])
-            assert cell.attrs["data-low-volume"] == str(row[f"{metric}_low_volume"]).lower()
+            assert cell.attrs["data-low-volume"] == str(row[f"is_{metric}_low_volume"]).lower()
             if row[f"{metric}_rate"] is None:
                 assert "–" in cell.text
             else:

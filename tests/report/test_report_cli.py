@@ -80,7 +80,7 @@ def test_json_numbers_are_the_published_ones(shared_warehouse: Path) -> None:
     assert "flags" not in document
     (row,) = document["scorecard"]
     assert (row["follow_up_numerator"], row["follow_up_denominator"], row["follow_up_rate"]) == (0, 8, 0.0)
-    assert row["follow_up_low_volume"] is True
+    assert row["is_follow_up_low_volume"] is True
     assert (row["missed_escalation_numerator"], row["missed_escalation_denominator"]) == (2, 3)
     assert row["first_reply_minutes_median"] == 12.5
 
@@ -92,7 +92,7 @@ def test_csv_for_a_team_is_one_scorecard_table(shared_warehouse: Path) -> None:
     assert [r["agent_id"] for r in rows] == ["a1", "a2"]
     assert [r["follow_up_numerator"] for r in rows] == ["15", "2"]
     assert [r["follow_up_rate"] for r in rows] == ["0.75", "0.4"]
-    assert [r["follow_up_low_volume"] for r in rows] == ["false", "true"]
+    assert [r["is_follow_up_low_volume"] for r in rows] == ["false", "true"]
 
 
 def test_csv_flags_join_evidence_ids(shared_warehouse: Path) -> None:

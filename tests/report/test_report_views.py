@@ -37,7 +37,7 @@ def test_trend_sums_numerators_and_denominators_instead_of_averaging_rates() -> 
             "follow_up_rate": [10 / 12],
             "follow_up_ci_low": [low],
             "follow_up_ci_high": [high],
-            "follow_up_low_volume": [True],
+            "is_follow_up_low_volume": [True],
         }
     )
     assert_frame_equal(trend, expected, check_exact=False, rel_tol=1e-12)
@@ -46,7 +46,7 @@ def test_trend_sums_numerators_and_denominators_instead_of_averaging_rates() -> 
 @pytest.mark.parametrize(("denominator", "low_volume"), [(0, True), (19, True), (20, False), (21, False)])
 def test_low_volume_marks_denominators_under_min_volume(denominator: int, low_volume: bool) -> None:
     frame = pl.DataFrame({"reopen_numerator": [0], "reopen_denominator": [denominator]})
-    assert views.complete_rates(frame, min_volume=20)["reopen_low_volume"].to_list() == [low_volume]
+    assert views.complete_rates(frame, min_volume=20)["is_reopen_low_volume"].to_list() == [low_volume]
 
 
 def test_complete_rates_keeps_published_values() -> None:
@@ -55,12 +55,12 @@ def test_complete_rates_keeps_published_values() -> None:
         {
             "reopen_numerator": [1],
             "reopen_denominator": [4],
-            "reopen_low_volume": [False],
+            "is_reopen_low_volume": [False],
             "reopen_rate": [0.3],
         }
     )
     out = views.complete_rates(frame, min_volume=20)
-    assert out["reopen_low_volume"].to_list() == [False]
+    assert out["is_reopen_low_volume"].to_list() == [False]
     assert out["reopen_rate"].to_list() == [0.3]
     assert out["reopen_ci_low"].to_list() == [pytest.approx(wilson(1, 4)[0])]
 
@@ -96,7 +96,7 @@ def test_headline_adds_an_all_teams_row_summed_from_teams() -> None:
     assert out["follow_up_numerator"].to_list() == [30, 0, 30]
     assert out["follow_up_denominator"].to_list() == [36, 4, 40]
     assert out["follow_up_rate"].to_list() == [pytest.approx(30 / 36), 0.0, 0.75]
-    assert out["follow_up_low_volume"].to_list() == [False, True, False]
+    assert out["is_follow_up_low_volume"].to_list() == [False, True, False]
 
 
 def test_headline_rolls_up_agents_when_no_team_scorecard() -> None:
@@ -109,7 +109,7 @@ def test_headline_rolls_up_agents_when_no_team_scorecard() -> None:
         ("t2", 0, 1),
         (views.ALL_TEAMS, 3, 7),
     ]
-    assert out["reopen_low_volume"].to_list() == [False, True, False]
+    assert out["is_reopen_low_volume"].to_list() == [False, True, False]
 
 
 def test_escalation_classes_by_agent_counts_every_class() -> None:
@@ -235,4 +235,4 @@ def test_rollup_is_additive_and_rates_stay_in_their_interval(parts: list[tuple[i
     else:
         assert row["follow_up_ci_low"] <= row["follow_up_rate"] <= row["follow_up_ci_high"]
         assert row["follow_up_rate"] == pytest.approx(k / n)
-    assert row["follow_up_low_volume"] == (n < 20)
+    assert row["is_follow_up_low_volume"] == (n < 20)
