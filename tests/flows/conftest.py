@@ -8,6 +8,7 @@ Environment variables are set only while a flow runs (and per test), never for t
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flow_fixtures import EXPORTS, AuditPlaces, FlowOutcome, audit_environment, landing_bucket
@@ -45,19 +46,36 @@ def published_run(
     """The scheduled deployment's run: no date, so it ingests every export into the canonical
     store once, then audits the newest mature day and the final day from the store.
 
+    Its first ingest attempt drops the connection (a transient I/O failure, injected here):
+    Prefect retries the ingest task and the run goes on. One run serves both the scheduled-run
+    tests and the transient-failure tests (test_flow_failures.py), instead of a second full
+    ingest and audit on S3; `ingest_attempts` records each call of the ingest.
+
     Its scratch files (Data Docs being built) go to a work folder of its own (`AUDIT_WORK_DIR`).
     """
-    from flows.daily import daily_audit
+    import flows.daily as daily
 
     work_dir = tmp_path_factory.mktemp("flow-work")
+    attempts: list[str] = []
+    real_ingest = daily.ingest_exports
+
+    def drops_once(*args: Any, **kwargs: Any) -> Any:
+        attempts.append("called")
+        if len(attempts) == 1:
+            raise ConnectionError("connection reset by peer (injected by the test)")
+        return real_ingest(*args, **kwargs)
+
     with pytest.MonkeyPatch.context() as mp:
         audit_environment(mp, s3_endpoint)
         mp.setenv("AUDIT_WORK_DIR", str(work_dir))
         places = landing_bucket(s3_endpoint, endpoint_settings(s3_endpoint), flow_exports)
-        state = daily_audit(**places.flow_kwargs(), return_state=True)
+        mp.setattr(daily, "ingest_exports", drops_once)
+        # Keep the task's retries but wait 0 s between them (the backoff is not under test).
+        mp.setattr(daily, "ingest_new_exports", daily.ingest_new_exports.with_options(retry_delay_seconds=0))
+        state = daily.daily_audit(**places.flow_kwargs(), return_state=True)
     flow_run_id = state.state_details.flow_run_id
     assert flow_run_id is not None
-    return FlowOutcome(places, state, flow_run_id, work_dir)
+    return FlowOutcome(places, state, flow_run_id, work_dir, tuple(attempts))
 
 
 @pytest.fixture(scope="session")

@@ -72,6 +72,7 @@ class FlowOutcome:
     state: Any  # prefect.State
     flow_run_id: UUID
     work_dir: Path | None = None  # the run's AUDIT_WORK_DIR, when the test set one
+    ingest_attempts: tuple[str, ...] = ()  # calls of the ingest, when the test counted them
 
 
 def audit_environment(mp: pytest.MonkeyPatch, endpoint_url: str) -> None:

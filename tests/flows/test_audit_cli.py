@@ -6,12 +6,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flow_fixtures import FINAL_DAY, PSEUDONYM_KEY, AuditPlaces
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 import flows.daily as daily
 from devtools.s3_endpoint import DUMMY_CREDENTIALS, free_port
@@ -255,14 +256,48 @@ def test_a_run_with_nothing_ingested_is_exit_5(
 # --- a run that succeeds: exit 0 ---------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class IngestedOnS3:
+    """A bucket whose exports the `ingest` commands brought into the store, and what each printed."""
+
+    places: AuditPlaces
+    first: Result  # `ingest` on the new landing
+    again: Result  # `ingest` with nothing new
+    wrong: Result  # `ingest` of an empty prefix (a typo)
+    rebuilt: Result  # `rebuild-store`
+    landing_typo: str
+
+
+@pytest.fixture(scope="module")
+def ingested_on_s3(prefect_harness: None, s3_endpoint: str, flow_exports: Path) -> IngestedOnS3:
+    """The ingest commands on a fresh bucket, once for this module: the ingest test checks what
+    they printed, and the run test audits a day from the store they left (its own ingest then
+    reads nothing new), instead of a second full ingest of the exports on S3."""
+    from flow_fixtures import audit_environment, landing_bucket
+
+    from devtools.s3_endpoint import endpoint_settings
+
+    with pytest.MonkeyPatch.context() as mp:
+        audit_environment(mp, s3_endpoint)
+        fresh = landing_bucket(s3_endpoint, endpoint_settings(s3_endpoint), flow_exports)
+        places = ["--landing", fresh.landing, "--warehouse", fresh.warehouse, "--reports", fresh.reports]
+        first = runner.invoke(app, ["ingest", *places])
+        again = runner.invoke(app, ["ingest", *places])
+        typo = f"{fresh.landing}-typo"  # an empty prefix
+        wrong = runner.invoke(app, ["ingest", "--landing", typo, *places[2:]])
+        rebuilt = runner.invoke(app, ["rebuild-store", *places])
+    return IngestedOnS3(fresh, first, again, wrong, rebuilt, typo)
+
+
 @pytest.mark.integration
 @pytest.mark.xdist_group("prefect")
 def test_a_run_on_s3_is_exit_0_and_no_input_never_replaces_the_published_day(
-    prefect_harness: None, fresh_places: AuditPlaces, tmp_path: Path
+    ingested_on_s3: IngestedOnS3, audit_env: str, tmp_path: Path
 ) -> None:
     from warehouse.delta import table_history
     from warehouse.publication import read_published
 
+    fresh_places = ingested_on_s3.places
     elsewhere = ["--warehouse", fresh_places.warehouse, "--reports", fresh_places.reports]
     args = ["run", "--date", FINAL_DAY.isoformat(), "--landing", fresh_places.landing, *elsewhere]
     result = runner.invoke(app, args)
@@ -295,22 +330,19 @@ def test_a_run_on_s3_is_exit_0_and_no_input_never_replaces_the_published_day(
 @pytest.mark.integration
 @pytest.mark.xdist_group("prefect")
 def test_ingest_reads_each_object_once_refuses_an_empty_landing_and_rebuild_store_reads_all_again(
-    prefect_harness: None, fresh_places: AuditPlaces
+    ingested_on_s3: IngestedOnS3,
 ) -> None:
-    places = ["--landing", fresh_places.landing, "--warehouse", fresh_places.warehouse]
-    places += ["--reports", fresh_places.reports]
-    first = runner.invoke(app, ["ingest", *places])
+    first, again = ingested_on_s3.first, ingested_on_s3.again
     assert first.exit_code == 0, first.output
     read = int(first.stdout.split("ingested ")[1].split(" ")[0])
     assert read > 0 and "0 deleted, 0 unchanged" in first.stdout
-    again = runner.invoke(app, ["ingest", *places])
     assert again.exit_code == 0, again.output
     assert f"ingested 0 object(s) (new or changed), 0 deleted, {read} unchanged" in again.stdout
-    wrong = ["--landing", f"{fresh_places.landing}-typo", *places[2:]]  # an empty prefix
-    refused = runner.invoke(app, ["ingest", *wrong])
+    refused = ingested_on_s3.wrong
     assert refused.exit_code == 5, refused.output  # no input
+    assert f"{ingested_on_s3.landing_typo} lists no export objects" in refused.output
     assert "-typo lists no export objects" in refused.output
-    rebuilt = runner.invoke(app, ["rebuild-store", *places])
+    rebuilt = ingested_on_s3.rebuilt
     assert rebuilt.exit_code == 0, rebuilt.output
     assert f"ingested {read} object(s) (new or changed), 0 deleted, 0 unchanged" in rebuilt.stdout
 

@@ -45,68 +45,43 @@ def _no_retry_delay(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
 
 
 # --- a transient I/O failure ------------------------------------------------------------
+# The published run (conftest.py) is the run whose first listing of the landing store drops
+# the connection: these tests read its retried ingest, the tests of test_daily_flow_s3.py the rest.
+
+DAYS = (FINAL_DAY, DEFAULT_DAY)  # the days the scheduled run audits
 
 
-@pytest.fixture(scope="module")
-def flaky_ingest_run(
-    prefect_harness: None, s3_endpoint: str, flow_exports: Any
-) -> tuple[FlowOutcome, list[str]]:
-    """A run whose first listing of the landing store drops the connection."""
-    from flow_fixtures import audit_environment, landing_bucket
-
-    from devtools.s3_endpoint import endpoint_settings
-
-    attempts: list[str] = []
-    real_ingest = daily.ingest_exports
-
-    def drops_once(*args: Any, **kwargs: Any) -> Any:
-        attempts.append("called")
-        if len(attempts) == 1:
-            raise ConnectionError("connection reset by peer (injected by the test)")
-        return real_ingest(*args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as mp:
-        audit_environment(mp, s3_endpoint)
-        places = landing_bucket(s3_endpoint, endpoint_settings(s3_endpoint), flow_exports)
-        mp.setattr(daily, "ingest_exports", drops_once)
-        _no_retry_delay(mp, "ingest_new_exports")
-        state = daily.daily_audit(audit_date=DEFAULT_DAY, **places.flow_kwargs(), return_state=True)
-    return FlowOutcome(places, state, _flow_run_id(state)), attempts
+def test_transient_failure_run_completes(published_run: FlowOutcome) -> None:
+    assert published_run.state.is_completed(), published_run.state.message
+    assert published_run.ingest_attempts == ("called", "called")
+    assert published_run.state.result()["validation_passed"] is True
 
 
-def test_transient_failure_run_completes(flaky_ingest_run: tuple[FlowOutcome, list[str]]) -> None:
-    outcome, attempts = flaky_ingest_run
-    assert outcome.state.is_completed(), outcome.state.message
-    assert attempts == ["called", "called"]
-    assert outcome.state.result()["validation_passed"] is True
-
-
-def test_the_failed_io_task_was_retried_by_prefect(flaky_ingest_run: tuple[FlowOutcome, list[str]]) -> None:
-    outcome, _ = flaky_ingest_run
-    runs = settled_task_runs(outcome.flow_run_id)
+def test_the_failed_io_task_was_retried_by_prefect(published_run: FlowOutcome) -> None:
+    runs = settled_task_runs(published_run.flow_run_id)
     [ingest] = runs_named(runs, "ingest_new_exports")
     assert ingest.run_count == 2
     names = state_names(ingest.id)
     assert RETRY_STATES & set(names), names
     assert names[-1] == "Completed"
     for name in ("read_day_inputs", "compute_metrics", "validate_and_publish", "publish_html_report"):
-        [run] = runs_named(runs, name)
-        assert (run.run_count, run.state_name) == (1, "Completed"), name
+        day_runs = runs_named(runs, name)
+        assert len(day_runs) == len(DAYS), name  # one per audited day, none retried
+        for run in day_runs:
+            assert (run.run_count, run.state_name) == (1, "Completed"), name
 
 
-def test_transient_failure_publishes_the_day_once(
-    flaky_ingest_run: tuple[FlowOutcome, list[str]], s3_credentials: None
-) -> None:
-    outcome, _ = flaky_ingest_run
-    places = outcome.places
+def test_transient_failure_publishes_each_day_once(published_run: FlowOutcome, s3_credentials: None) -> None:
+    places = published_run.places
     history = table_history(places.warehouse, "agent_scorecard", places.settings)
-    assert history["audit_date"].to_list() == [DEFAULT_DAY.isoformat()]
-    manifest = read_table(places.warehouse, MANIFEST_TABLE, places.settings).sort(
-        "finished_at", nulls_last=False
-    )
-    run = str(outcome.flow_run_id)
-    assert manifest.select("run_id", "status").rows() == [(run, "publishing"), (run, "succeeded")]
-    assert manifest["attempt"].n_unique() == 1  # one attempt: its intent and its publish point
+    assert sorted(history["audit_date"].to_list()) == [d.isoformat() for d in DAYS]  # each day once
+    run = str(published_run.flow_run_id)
+    for day in DAYS:
+        manifest = read_table(places.warehouse, MANIFEST_TABLE, places.settings, audit_date=day).sort(
+            "finished_at", nulls_last=False
+        )
+        assert manifest.select("run_id", "status").rows() == [(run, "publishing"), (run, "succeeded")], day
+        assert manifest["attempt"].n_unique() == 1, day  # one attempt: its intent and its publish point
 
 
 # --- a critical validation failure ------------------------------------------------------

@@ -4,8 +4,10 @@ a re-audit of a day inside them (warehouse/periods.py)."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -101,24 +103,58 @@ def test_the_agents_and_teams_tables_name_everyone_the_published_tables_name(
     assert as_supervisor and supervisors == as_supervisor | only_approving
 
 
-@pytest.mark.integration
-@pytest.mark.xdist_group("prefect-quickstart")
-def test_a_re_audit_refreshes_exactly_the_periods_holding_its_day(
-    quickstart_run: tuple[Path, str], audit_env: str, tmp_path: Path
-) -> None:
-    """Re-audit one day of a copy of the quickstart: its week, its month and the rolling windows
-    holding it get the new run's rows; every other period keeps the rows it had."""
+RE_AUDITED = date(2026, 3, 8)  # a Sunday: its week is 03-02 .. 03-08
+
+
+@dataclass(frozen=True)
+class ReAudit:
+    """A copy of the quickstart with one early day re-audited by a backfill (no ingest)."""
+
+    places: dict[str, str]
+    before: pl.DataFrame  # agent_period_scorecard before the re-audit
+    results: list[dict[str, Any]]  # the backfill's
+    published: list[date]  # the audit days published before the re-audit
+    pages: dict[date, Path]  # the re-audited, a later and the newest day's report, set "stale" before
+
+
+@pytest.fixture(scope="module")
+def re_audit(
+    quickstart_run: tuple[Path, str], s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+) -> ReAudit:
+    """One re-audit of RE_AUDITED, which both tests below read: the periods it refreshes and the
+    reports it rebuilds. The report pages of the day, of a day between it and the newest day,
+    and of the newest day are overwritten with "stale" first, so the test sees which it rebuilt."""
+    from flow_fixtures import audit_environment
+
     root, _ = quickstart_run
+    tmp_path = tmp_path_factory.mktemp("re-audit")
     for name in ("landing", "warehouse", "reports"):
         shutil.copytree(root / name, tmp_path / name)
     places = {name: str(tmp_path / name) for name in ("landing", "warehouse", "reports")}
     before = read_table(places["warehouse"], "agent_period_scorecard")
-    day = date(2026, 3, 8)  # a Sunday: its week is 03-02 .. 03-08
-    results = daily.backfill(start=day, end=day, ingest=False, **places)
+    published = sorted(set(read_table(places["warehouse"], "agent_scorecard")["audit_date"]))
+    report = tmp_path / "reports" / "audit_report"
+    days = (RE_AUDITED, published[-2], published[-1])
+    pages = {d: report / f"audit_date={d.isoformat()}" / "index.html" for d in days}
+    for page in pages.values():
+        page.write_text("stale", encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        audit_environment(mp, s3_endpoint)
+        results = daily.backfill(start=RE_AUDITED, end=RE_AUDITED, ingest=False, **places)
+    return ReAudit(places, before, results, published, pages)
+
+
+@pytest.mark.integration
+@pytest.mark.xdist_group("prefect-quickstart")
+def test_a_re_audit_refreshes_exactly_the_periods_holding_its_day(re_audit: ReAudit, audit_env: str) -> None:
+    """Re-audit one day of a copy of the quickstart: its week, its month and the rolling windows
+    holding it get the new run's rows; every other period keeps the rows it had."""
+    places, before, day = re_audit.places, re_audit.before, RE_AUDITED
     after = read_table(places["warehouse"], "agent_period_scorecard")
 
-    new_run = results[0]["run_id"]
+    new_run = re_audit.results[0]["run_id"]
     published = sorted(set(read_table(places["warehouse"], "agent_scorecard")["audit_date"]))
+    assert published == re_audit.published
     holding = {(p.kind, p.start) for p in periods_containing([day], published)}
     refreshed = {
         (k, s) for k, s, r in after.select("period", "period_start", "run_id").iter_rows() if r == new_run
@@ -145,23 +181,12 @@ def test_a_re_audit_refreshes_exactly_the_periods_holding_its_day(
 
 @pytest.mark.integration
 @pytest.mark.xdist_group("prefect-quickstart")
-def test_a_backfill_rebuilds_the_newest_report_after_its_range(
-    quickstart_run: tuple[Path, str], audit_env: str, tmp_path: Path
-) -> None:
+def test_a_backfill_rebuilds_the_newest_report_after_its_range(re_audit: ReAudit) -> None:
     """Re-audit one early day: its report and the newest published day's report are rebuilt (the
     newest one's trend and periods include the re-audited day); the days between are left alone."""
-    root, _ = quickstart_run
-    for name in ("landing", "warehouse", "reports"):
-        shutil.copytree(root / name, tmp_path / name)
-    places = {name: str(tmp_path / name) for name in ("landing", "warehouse", "reports")}
-    report = tmp_path / "reports" / "audit_report"
-    published = sorted(set(read_table(places["warehouse"], "agent_scorecard")["audit_date"]))
-    day, between, newest = date(2026, 3, 8), published[-2], published[-1]
+    pages = re_audit.pages
+    day, between, newest = RE_AUDITED, re_audit.published[-2], re_audit.published[-1]
     assert day < between < newest
-    pages = {d: report / f"audit_date={d.isoformat()}" / "index.html" for d in (day, between, newest)}
-    for page in pages.values():
-        page.write_text("stale", encoding="utf-8")
-    daily.backfill(start=day, end=day, ingest=False, **places)
     assert pages[day].read_text(encoding="utf-8") != "stale"
     assert pages[newest].read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert (pages[newest].parent / "week.html").exists()

@@ -123,7 +123,7 @@ def histories(draw: st.DrawFn) -> CanonicalTables:
     return CanonicalTables(tickets_frame(*tickets), events_frame(*events), calls_frame())
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(inputs=histories(), split=st.sets(st.sampled_from(CUSTOMERS)))
 def test_customer_shards_combined_give_the_whole_days_rate_tests(
     inputs: CanonicalTables, split: set[str]

@@ -767,7 +767,7 @@ def _world(
     return tickets, events, calls
 
 
-PROPERTY_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY_SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 worlds = st.tuples(st.lists(ticket_spec, max_size=6), st.lists(call_spec, max_size=5))
 cutoffs = st.sampled_from(["2026-03-11T00:00:00Z", "2026-03-15T00:00:00Z", FAR_CUTOFF])
 

@@ -532,7 +532,7 @@ def _scenarios(draw):
     return tickets, events, calls, policy, cutoff
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(scenario=_scenarios(), rng=st.randoms(use_true_random=False))
 def test_rates_bounded_one_row_per_eligible_contact_and_order_independent(scenario, rng):
     tickets, events, calls, policy, cutoff = scenario

@@ -2,6 +2,10 @@
 
     python publish_child.py <warehouse> <reports> <run_id> <kill|stall> <commit>
 
+The tests start it as a process forked from a multiprocessing fork server that has imported
+this module and the validation code once (`run_logged`, the same `main`), rather than as a new
+interpreter that imports Polars, Delta and Great Expectations again for every child.
+
 It publishes the sample day through the production entry point (`write_audit_publish_frames`)
 and, right after the given commit (`intent`, or the n-th table commit, 1-based), either
 SIGKILLs itself or stalls until the file `<warehouse>.go` appears (then goes on). Before a
@@ -68,6 +72,15 @@ def main(warehouse: str, reports: str, run_id: str, mode: str, commit: str) -> N
 
     delta.publish_table, publish.append_manifest = table_then_stop, manifest_then_stop
     publish_sample_day(load_settings(warehouse_uri=warehouse, reports_uri=reports), run_id)
+
+
+def run_logged(log: str, cwd: str, *args: str) -> None:
+    """`main` in a forked process: from the repository root, its output to `log`."""
+    os.chdir(cwd)
+    with open(log, "ab", buffering=0) as out:
+        os.dup2(out.fileno(), 1)
+        os.dup2(out.fileno(), 2)
+    main(*args)
 
 
 if __name__ == "__main__":

@@ -9,12 +9,14 @@ after publishes its own whole day. A stalled writer keeps a second run of its da
 
 from __future__ import annotations
 
+import multiprocessing
 import shutil
 import subprocess
-import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import publish_child
 import pytest
 import sample_frames as s
 from deltalake import DeltaTable
@@ -41,12 +43,55 @@ def publish(warehouse: Path, run_id: str, **overrides) -> None:
     publish_sample_day(settings, run_id)
 
 
-def child(warehouse: Path, run_id: str, mode: str, commit: str) -> subprocess.Popen:
+# Each child is a process of its own (SIGKILLed or stalled at its commit point), forked from a
+# fork server that imports publish_child (Polars, Delta, Great Expectations) once: a new
+# interpreter per child spent most of its time importing them again.
+FORK_SERVER = multiprocessing.get_context("forkserver")
+FORK_SERVER.set_forkserver_preload(["publish_child", "expectations.gate"])
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fork_server() -> Iterator[None]:
+    """Stop the fork server after the module: reaped, so its children's CPU time counts as this
+    process's (as the interpreters it replaces did), and its memory is freed."""
+    yield
+    from multiprocessing import forkserver
+
+    forkserver._forkserver._stop()  # type: ignore[attr-defined]
+
+
+class Child:
+    """publish_child.main in a forked process, with the few Popen calls the tests use."""
+
+    def __init__(self, warehouse: Path, args: list[str]) -> None:
+        self.log = Path(f"{warehouse}.child.log")
+        self.process = FORK_SERVER.Process(
+            target=publish_child.run_logged, args=(str(self.log), str(Path(__file__).parents[2]), *args)
+        )
+        self.process.start()
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.exitcode
+
+    def poll(self) -> int | None:
+        return self.process.exitcode
+
+    def communicate(self, timeout: float) -> tuple[bytes, None]:
+        self.process.join(timeout)
+        if self.process.exitcode is None:
+            raise subprocess.TimeoutExpired(str(CHILD), timeout)
+        return (self.log.read_bytes() if self.log.exists() else b""), None
+
+    def kill(self) -> None:
+        if self.process.exitcode is None:
+            self.process.kill()
+        self.process.join(CHILD_TIMEOUT)
+
+
+def child(warehouse: Path, run_id: str, mode: str, commit: str) -> Child:
     reports = warehouse.parent / "reports"
-    args = [sys.executable, str(CHILD), str(warehouse), str(reports), run_id, mode, commit]
-    return subprocess.Popen(
-        args, cwd=Path(__file__).parents[2], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
+    return Child(warehouse, [str(warehouse), str(reports), run_id, mode, commit])
 
 
 def run_ids(warehouse: Path, name: str, live: bool) -> set[str]:
