@@ -699,7 +699,7 @@ AGENTS = Table(
     description="Every support person the ingested exports name (acting on a ticket event, assigned "
     "a ticket, approving a concession, handling a call), with their team and role now and the first "
     "and last day they were seen. Join the scorecards, evidence and peer comparison on agent_id. "
-    "Recomputed from the canonical store whenever an ingest changed it.",
+    "Recomputed from the canonical store by the refresh at the end of the audit run after an ingest changed it.",
     docs="decisions/catalogue-and-layout.md#the-agents-and-teams-tables",
     key=("agent_id",),
     source="store",

@@ -256,10 +256,16 @@ class VendorMapping(_Strict):
             gaps.setdefault(
                 "late_escalation", "zendesk.escalation_request is not mapped, so request times are unknown"
             )
-            if not c.supervisor_request_categories or not c.contact_lens:
+            if not c.supervisor_request_categories:
                 gaps.setdefault(
                     "missed_escalation",
                     "neither zendesk.escalation_request nor connect.supervisor_request_categories is mapped",
+                )
+            elif not c.contact_lens:
+                gaps.setdefault(
+                    "missed_escalation",
+                    "zendesk.escalation_request is not mapped and connect.contact_lens is false, so requests"
+                    " for a supervisor cannot be seen",
                 )
         if z.concession is None and c.concession_amount_attribute is None:
             why = "neither zendesk.concession nor connect.concession_amount_attribute is mapped"

@@ -192,27 +192,33 @@ def compute_metrics(run: AuditRun, audit_date: date, inputs: DayInputs) -> dict[
             inputs.tables,
             window,
             run.policy,
-            withheld=withheld_metrics(run.settings, inputs.tables.calls, window),
+            withheld=withheld_metrics(run.settings, inputs.tables.calls, window, run.policy.min_volume),
         )
     )
 
 
 def withheld_metrics(
-    settings: AuditSettings, calls: pl.LazyFrame | None = None, window: AuditWindow | None = None
+    settings: AuditSettings,
+    calls: pl.LazyFrame | None = None,
+    window: AuditWindow | None = None,
+    min_calls: int = 1,
 ) -> dict[str, str]:
     """The metrics a vendor landing cannot support on this day (none for a contract landing):
-    the mapping's gaps, and the Contact Lens metrics when no answered call of the day has an
-    analysis (Contact Lens not writing where connect.contact_lens_prefix says, or not enabled)."""
+    the mapping's gaps, and the Contact Lens metrics when at least `min_calls` calls were answered
+    on the day and none has an analysis (Contact Lens not writing where connect.contact_lens_prefix
+    says, or not enabled). Below `min_calls` (the policy's min_volume) a day without analyses is
+    not evidence enough to withhold the metrics for every period holding it. The reason is the
+    same text every day, so a period lists it once."""
     mapping = settings.vendor_mapping()
     if mapping is None:
         return {}
     gaps = mapping.withheld()
     if calls is not None and window is not None and mapping.connect.contact_lens:
         answered, analysed = analysed_calls(calls, window).collect().row(0)
-        if answered and not analysed:
+        if answered >= min_calls and not analysed:
             why = (
-                f"no Contact Lens analysis for any of the day's {answered} answered calls (is Contact "
-                f"Lens writing under {mapping.connect.contact_lens_prefix!r}? if it is not enabled, set "
+                "no Contact Lens analysis for any answered call of the day (is Contact Lens writing "
+                f"under {mapping.connect.contact_lens_prefix!r}? if it is not enabled, set "
                 "connect.contact_lens = false)"
             )
             gaps |= {name: why for name in CONTACT_LENS_METRICS if name not in gaps}

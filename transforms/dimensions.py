@@ -7,7 +7,7 @@ so every id a published table names is in them.
 An agent *appears* wherever the exports name them as a person doing support work:
 - a ticket event they acted in as `agent` or `supervisor` (`actor_id`, the role is the event's);
 - an assignment event that gave them a ticket (`assignee_id`, with the assignment's team);
-- a concession they approved (`approved_by`: a supervisor);
+- a concession they approved, on a ticket or a call (`approved_by`: a supervisor);
 - a ticket assigned to them (`assignee_id` and the ticket's team, at its `updated_at`);
 - a call they handled (`agent_id` and the call's team).
 
@@ -91,6 +91,7 @@ def appearances(tables: CanonicalTables) -> pl.LazyFrame:
     acted = events.filter(pl.col("actor_role").is_in(ROLES))
     assigned = events.filter(pl.col("event_type") == "assignment")
     approved = events.filter(pl.col("event_type") == "concession")
+    call_approved = tables.calls.filter(pl.col("concession_type").is_not_null())
     none = pl.lit(None, pl.String)
     return pl.concat(
         [
@@ -99,6 +100,7 @@ def appearances(tables: CanonicalTables) -> pl.LazyFrame:
             _seen(approved, "approved_by", "occurred_at", team=None, role=pl.lit("supervisor"), rank=0),
             _seen(tables.tickets, "assignee_id", "updated_at", team="team_id", role=none, rank=0),
             _seen(tables.calls, "agent_id", "initiated_at", team="team_id", role=none, rank=0),
+            _seen(call_approved, "approved_by", "ended_at", team=None, role=pl.lit("supervisor"), rank=0),
         ],
         how="vertical",
     )

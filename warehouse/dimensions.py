@@ -1,10 +1,11 @@
 """Keeping the `agents` and `teams` dimension tables in step with the canonical store.
 
 They describe everyone the ingested exports name (transforms/dimensions.py), so they change
-only when an ingest changes the store. Each write records the store snapshot it was computed
-from (`store_versions` in the commit's metadata, the same snapshot an audit reads); the period
-refresh (warehouse/periods.py) recomputes them, under its lease and with its validation, when
-the store's snapshot differs, and leaves them alone otherwise. Both are small (a row per
+only when an ingest changes the store's tickets, events or calls. Each write records the store
+snapshot it was computed from (`store_versions` in the commit's metadata, the same snapshot an
+audit reads); the period refresh at the end of every audit flow run (warehouse/periods.py)
+recomputes them, under its lease and with its validation, when those three tables' versions
+differ, and leaves them alone otherwise. Both are small (a row per
 person or team) and are replaced whole, one commit each.
 """
 
@@ -16,7 +17,7 @@ from collections.abc import Mapping
 import polars as pl
 from deltalake import CommitProperties
 
-from catalogue import DIMENSION_TABLES, TABLES
+from catalogue import DIMENSION_TABLES, ENTITIES, TABLES
 from configs.settings import AuditSettings
 from transforms.dimensions import appearances, dimensions, team_mentions
 from transforms.scope import CanonicalTables
@@ -43,19 +44,21 @@ def stored_snapshot(settings: AuditSettings) -> dict[str, int] | None:
     return first if first is not None and all(f == first for f in found) else None
 
 
+def _entities(snapshot: Mapping[str, int]) -> dict[str, int | None]:
+    """The versions the tables are computed from: an ingest that only rewrote the ledger (an
+    object seen again, a fingerprint) changes nothing they show."""
+    return {entity: snapshot.get(entity) for entity in ENTITIES}
+
+
 def stale_dimensions(settings: AuditSettings) -> tuple[dict[str, int], dict[str, pl.DataFrame]]:
     """The store's snapshot and, when the dimension tables were computed from another one, both
     tables recomputed from it (without `run_id`); no frames when they are up to date."""
     store = _store(settings)
     snapshot = store.snapshot()
-    if stored_snapshot(settings) == snapshot:
+    stored = stored_snapshot(settings)
+    if stored is not None and _entities(stored) == _entities(snapshot):
         return snapshot, {}
-    tables = CanonicalTables(
-        *(
-            store.canonical(entity, version=snapshot.get(entity))
-            for entity in ("tickets", "ticket_events", "calls")
-        )
-    )
+    tables = CanonicalTables(*(store.canonical(entity, version=snapshot.get(entity)) for entity in ENTITIES))
     seen, mentions = pl.collect_all([appearances(tables), team_mentions(tables)])  # a few rows each
     frames = dimensions(seen.lazy(), mentions.lazy())
     collected = pl.collect_all([frames[name] for name in DIMENSION_TABLES])

@@ -200,7 +200,8 @@ def refresh_periods(settings: AuditSettings, policy: Policy, run_id: str) -> Per
         frames = {
             name: f.with_columns(pl.lit(run_id, pl.String).alias("run_id")) for name, f in frames.items()
         }
-        docs_url = _validate(settings, policy, run_id, frames, max(points))
+        newest = max(points) if points else dt.datetime.now(dt.UTC).date()  # names the Data Docs
+        docs_url = _validate(settings, policy, run_id, frames, newest)
         versions = {}
         for name in COMMIT_ORDER if stale else ():
             lease.check()

@@ -81,6 +81,7 @@ def test_the_agents_and_teams_tables_name_everyone_the_published_tables_name(
     assert agents["agent_id"].is_unique().all() and teams["team_id"].is_unique().all()
     named_agents = set(read_table(warehouse, "agent_scorecard")["agent_id"].drop_nulls())
     named_agents |= set(read_table(warehouse, "peer_comparison")["agent_id"])
+    named_agents |= set(read_table(warehouse, "concession_audit")["approved_by"].drop_nulls())
     assert named_agents and named_agents <= set(agents["agent_id"])
     named_teams = set(read_table(warehouse, "team_scorecard")["team_id"].drop_nulls())
     assert named_teams and named_teams | set(agents["team_id"].drop_nulls()) <= set(teams["team_id"])
@@ -98,7 +99,14 @@ def test_the_agents_and_teams_tables_name_everyone_the_published_tables_name(
     )
     acting = events.filter(pl.col("actor_role").is_in(["agent", "supervisor"]))
     as_supervisor = set(acting.filter(pl.col("actor_role") == "supervisor")["actor_id"])
-    only_approving = set(events["approved_by"].drop_nulls()) - set(acting["actor_id"])
+    call_approvers = (
+        pl.scan_delta(f"{settings.canonical_store_uri()}/calls")
+        .filter((pl.col("dedup_outcome") == "kept") & pl.col("concession_type").is_not_null())
+        .select("approved_by")
+        .collect()["approved_by"]
+    )
+    approvers = set(events["approved_by"].drop_nulls()) | set(call_approvers.drop_nulls())
+    only_approving = approvers - set(acting["actor_id"])
     supervisors = set(agents.filter(pl.col("role") == "supervisor")["agent_id"])
     assert as_supervisor and supervisors == as_supervisor | only_approving
 

@@ -35,7 +35,8 @@ def _centre() -> CanonicalTables:
     assignment is the roster, so a1 stays in T1); approves their own concession on 03-05 (an
     approval does not make them a supervisor). a2: only calls, last for T2. s1: replies as a
     supervisor on 03-01, approves a concession on 03-04, assigned to T2. s2 only approves, on
-    03-06: a supervisor with no team. A customer comment and a system event name nobody."""
+    03-06: a supervisor with no team; s3 only approves a concession granted on a call, on 03-07.
+    A customer comment and a system event name nobody."""
     events = events_frame(
         assign("t1", "2026-03-02T10:00:00Z", "a1", "T1"),
         {"ticket_id": "t1", "occurred_at": "2026-03-03T09:00:00Z", "event_type": "comment", "actor_id": "a1"},
@@ -85,6 +86,8 @@ def _centre() -> CanonicalTables:
          "agent_id": "a2", "team_id": "T2"},
         {"call_id": "k4", "initiated_at": "2026-03-07T10:00:00Z", "ended_at": "2026-03-07T10:00:30Z",
          "agent_id": None, "team_id": "T4"},
+        {"call_id": "k5", "initiated_at": "2026-03-07T11:00:00Z", "ended_at": "2026-03-07T11:10:00Z",
+         "agent_id": "a2", "team_id": "T2", "concession_type": "credit", "approved_by": "s3"},
     )  # fmt: skip
     tickets = tickets_frame(
         {"ticket_id": "t1", "assignee_id": "a1", "team_id": "T1", "updated_at": "2026-03-03T09:00:00Z"}
@@ -100,6 +103,7 @@ def test_agents_take_the_roster_team_the_latest_role_and_the_days_they_were_name
             ("a2", "T2", "agent", date(2026, 2, 27), date(2026, 3, 7)),
             ("s1", "T2", "supervisor", date(2026, 3, 1), date(2026, 3, 4)),
             ("s2", None, "supervisor", date(2026, 3, 6), date(2026, 3, 6)),
+            ("s3", None, "supervisor", date(2026, 3, 7), date(2026, 3, 7)),
         ],
         schema=AGENTS_SCHEMA,
         orient="row",

@@ -54,6 +54,16 @@ def test_a_mapping_without_contact_lens_withholds_its_metrics() -> None:
         gaps["lost_control"]
         == "connect.contact_lens is false, so call sentiment and interruptions are unknown"
     )
+    # Without Zendesk's request tag, Contact Lens rules were the only sight of a request.
+    zendesk = {k: v for k, v in MAPPING["zendesk"].items() if k != "escalation_request"}
+    blind = VendorMapping.model_validate(
+        {"zendesk": zendesk, "connect": {**MAPPING["connect"], "contact_lens": False}}
+    )
+    assert blind.withheld()["missed_escalation"] == (
+        "zendesk.escalation_request is not mapped and connect.contact_lens is false, so requests for a "
+        "supervisor cannot be seen"
+    )
+    assert "missed_escalation" not in VendorMapping.model_validate({**MAPPING, "zendesk": zendesk}).withheld()
     with_lens = VendorMapping.model_validate(MAPPING).withheld()
     assert not set(CONTACT_LENS_METRICS) & set(with_lens)
 
@@ -73,18 +83,22 @@ def test_a_day_whose_answered_calls_have_no_analysis_withholds_the_contact_lens_
     vendor_settings: Any,
 ) -> None:
     bare = calls_frame(_call("k1", "2026-03-02T10:00:00Z"), _call("k2", "2026-03-02T11:00:00Z"))
-    gaps = withheld_metrics(vendor_settings, bare, WINDOW)
+    gaps = withheld_metrics(vendor_settings, bare, WINDOW, min_calls=2)
     assert {n: gaps[n] for n in CONTACT_LENS_METRICS} == dict.fromkeys(
         CONTACT_LENS_METRICS,
-        "no Contact Lens analysis for any of the day's 2 answered calls (is Contact Lens writing under "
+        "no Contact Lens analysis for any answered call of the day (is Contact Lens writing under "
         "'connect/Analysis/Voice/'? if it is not enabled, set connect.contact_lens = false)",
     )
+    # Fewer answered calls than min_calls (the policy's min_volume) are not evidence enough.
+    assert not set(CONTACT_LENS_METRICS) & set(withheld_metrics(vendor_settings, bare, WINDOW, min_calls=3))
     assert gaps["satisfaction_confirmed"] == "connect.satisfaction_attribute is unset"  # the mapping's own
     # One analysed call is enough: the metrics are computed from what is known.
     analysed = calls_frame(
         _call("k1", "2026-03-02T10:00:00Z"), _call("k2", "2026-03-02T11:00:00Z", sentiment_end=0.0)
     )
-    assert not set(CONTACT_LENS_METRICS) & set(withheld_metrics(vendor_settings, analysed, WINDOW))
+    assert not set(CONTACT_LENS_METRICS) & set(
+        withheld_metrics(vendor_settings, analysed, WINDOW, min_calls=2)
+    )
     # A day with no answered call withholds nothing on this account (nothing would read 0).
     assert not set(CONTACT_LENS_METRICS) & set(withheld_metrics(vendor_settings, calls_frame(), WINDOW))
 
