@@ -733,7 +733,8 @@ TEAMS = Table(
     grain="team named in the exports",
     description="Every team an assignment, a ticket or a call names, the first and last day one did, "
     "and how many agents and supervisors are in it now (by agents.team_id). Join the team scorecards "
-    "on team_id. Recomputed from the canonical store whenever an ingest changed it.",
+    "on team_id. Recomputed from the canonical store by the refresh at the end of the audit run after "
+    "an ingest changed it.",
     docs="decisions/catalogue-and-layout.md#the-agents-and-teams-tables",
     key=("team_id",),
     source="store",
