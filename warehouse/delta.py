@@ -233,6 +233,33 @@ def overwrite(
     )
 
 
+def replace_rows(
+    warehouse_uri: str,
+    s3: S3Settings | None,
+    name: str,
+    frame: pl.DataFrame,
+    *,
+    predicate: str | None,
+    metadata: Mapping[str, Any],
+) -> int:
+    """Replace the rows `predicate` selects (the whole table when None, or when the table does not
+    exist yet) with `frame`, in the catalogue's column order, in one commit carrying `metadata`,
+    the run id and the row count; returns the new version. The tables a refresh recomputes."""
+    uri, options = table_uri(warehouse_uri, name), storage_options(warehouse_uri, s3)
+    data = conform(sort_for_publish(name, frame.select(TABLES[name].schema.names())), uri, options)
+    overwrite(
+        name,
+        data,
+        uri,
+        options,
+        predicate=predicate if predicate and open_table(uri, options) is not None else None,
+        commit_properties=CommitProperties(custom_metadata={"row_count": data.height, **metadata}),
+    )
+    table = open_table(uri, options)
+    assert table is not None
+    return table.version()
+
+
 def _committed_or_raise(uri: str, options: dict[str, str] | None, app_id: str, attempt: int) -> int:
     """After a failed commit: the version of our own commit if the table holds it (the
     response was lost, the retry met the commit itself), else re-raise the failure."""

@@ -15,13 +15,12 @@ import json
 from collections.abc import Mapping
 
 import polars as pl
-from deltalake import CommitProperties
 
-from catalogue import DIMENSION_TABLES, ENTITIES, TABLES
+from catalogue import DIMENSION_TABLES, ENTITIES
 from configs.settings import AuditSettings
 from transforms.dimensions import appearances, dimensions, team_mentions
 from transforms.scope import CanonicalTables
-from warehouse.delta import conform, open_table, overwrite, sort_for_publish, storage_options, table_uri
+from warehouse.delta import open_table, replace_rows, storage_options, table_uri
 from warehouse.store import SNAPSHOT_KEY, Store
 from warehouse.store import snapshot_metadata as store_metadata
 
@@ -58,7 +57,9 @@ def stale_dimensions(settings: AuditSettings) -> tuple[dict[str, int], dict[str,
     stored = stored_snapshot(settings)
     if stored is not None and _entities(stored) == _entities(snapshot):
         return snapshot, {}
-    tables = CanonicalTables(*(store.canonical(entity, version=snapshot.get(entity)) for entity in ENTITIES))
+    tables = CanonicalTables(
+        **{entity: store.canonical(entity, version=snapshot.get(entity)) for entity in ENTITIES}
+    )
     seen, mentions = pl.collect_all([appearances(tables), team_mentions(tables)])  # a few rows each
     frames = dimensions(seen.lazy(), mentions.lazy())
     collected = pl.collect_all([frames[name] for name in DIMENSION_TABLES])
@@ -69,24 +70,8 @@ def write_dimension(
     settings: AuditSettings, name: str, frame: pl.DataFrame, snapshot: Mapping[str, int], run_id: str
 ) -> int:
     """Replace the whole table with `frame` in one commit recording `snapshot`; the new version."""
-    uri, options = (
-        table_uri(settings.warehouse_uri, name),
-        storage_options(settings.warehouse_uri, settings.s3),
-    )
-    data = conform(sort_for_publish(name, frame.select(TABLES[name].schema.names())), uri, options)
-    overwrite(
-        name,
-        data,
-        uri,
-        options,
-        predicate=None,
-        commit_properties=CommitProperties(
-            custom_metadata={"run_id": run_id, "row_count": data.height, **store_metadata(snapshot)}
-        ),
-    )
-    table = open_table(uri, options)
-    assert table is not None
-    return table.version()
+    metadata = {"run_id": run_id, **store_metadata(snapshot)}
+    return replace_rows(settings.warehouse_uri, settings.s3, name, frame, predicate=None, metadata=metadata)
 
 
 __all__ = ["stale_dimensions", "stored_snapshot", "write_dimension"]

@@ -26,7 +26,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
-from deltalake import CommitProperties
 
 from catalogue import PERIOD_TABLES, TABLES
 from configs.policy import Policy
@@ -43,13 +42,8 @@ from transforms.peers import (
 from transforms.periods import Period, periods_containing, periods_frame, rolling_ending
 from transforms.scorecards import period_scorecards
 from warehouse.delta import (
-    conform,
-    open_table,
-    overwrite,
+    replace_rows,
     scan_table_if_exists,
-    sort_for_publish,
-    storage_options,
-    table_uri,
 )
 from warehouse.dimensions import stale_dimensions, write_dimension
 from warehouse.lock import hold
@@ -386,24 +380,10 @@ def _write(
 ) -> int:
     """Replace the rows `predicate` selects with `frame` in one commit (the whole table when it
     does not exist yet); returns the new version."""
-    uri, options = (
-        table_uri(settings.warehouse_uri, name),
-        storage_options(settings.warehouse_uri, settings.s3),
+    metadata = {"run_id": run_id, "parts": parts}
+    return replace_rows(
+        settings.warehouse_uri, settings.s3, name, frame, predicate=predicate, metadata=metadata
     )
-    data = conform(sort_for_publish(name, frame.select(TABLES[name].schema.names())), uri, options)
-    overwrite(
-        name,
-        data,
-        uri,
-        options,
-        predicate=predicate if open_table(uri, options) is not None else None,
-        commit_properties=CommitProperties(
-            custom_metadata={"run_id": run_id, "row_count": data.height, "parts": parts}
-        ),
-    )
-    table = open_table(uri, options)
-    assert table is not None
-    return table.version()
 
 
 __all__ = ["PeriodRefresh", "period_predicate", "refresh_periods", "stale_periods"]
