@@ -22,11 +22,7 @@ from storage.scratch import scratch_dir
 from transforms.schemas import ENTITIES
 from warehouse.lock import hold
 from warehouse.publication import POINT_COLUMNS, manifest_rows, publish_points
-from warehouse.store import Store
-
-
-def store_of(settings: AuditSettings) -> Store:
-    return Store(settings.canonical_store_uri(), settings.s3)
+from warehouse.store import store_of
 
 
 def published_days(settings: AuditSettings) -> list[date]:

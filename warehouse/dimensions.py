@@ -21,12 +21,8 @@ from configs.settings import AuditSettings
 from transforms.dimensions import appearances, dimensions, team_mentions
 from transforms.scope import CanonicalTables
 from warehouse.delta import open_table, replace_rows, storage_options, table_uri
-from warehouse.store import SNAPSHOT_KEY, Store
+from warehouse.store import SNAPSHOT_KEY, store_of
 from warehouse.store import snapshot_metadata as store_metadata
-
-
-def _store(settings: AuditSettings) -> Store:
-    return Store(settings.canonical_store_uri(), settings.s3)
 
 
 def stored_snapshot(settings: AuditSettings) -> dict[str, int] | None:
@@ -52,7 +48,7 @@ def _entities(snapshot: Mapping[str, int]) -> dict[str, int | None]:
 def stale_dimensions(settings: AuditSettings) -> tuple[dict[str, int], dict[str, pl.DataFrame]]:
     """The store's snapshot and, when the dimension tables were computed from another one, both
     tables recomputed from it (without `run_id`); no frames when they are up to date."""
-    store = _store(settings)
+    store = store_of(settings)
     snapshot = store.snapshot()
     stored = stored_snapshot(settings)
     if stored is not None and _entities(stored) == _entities(snapshot):

@@ -37,7 +37,7 @@ from catalogue import (
     SOURCE_ID,
     STORE_TABLES,
 )
-from configs.settings import S3Settings
+from configs.settings import AuditSettings, S3Settings
 from transforms.schemas import ENTITIES
 from transforms.schemas import quarantine as q
 from transforms.scope import CanonicalTables
@@ -378,6 +378,11 @@ def _commit(run_id: str, metadata: dict[str, str] | None = None) -> CommitProper
     return CommitProperties(
         custom_metadata={"run_id": run_id, "writer": "support-audit ingest", **(metadata or {})}
     )
+
+
+def store_of(settings: AuditSettings) -> Store:
+    """The canonical store the settings point at (`store_uri`, else beside the warehouse)."""
+    return Store(settings.canonical_store_uri(), settings.s3)
 
 
 # --- what an audit day reads ----------------------------------------------------------------------
