@@ -35,9 +35,9 @@ class Rows:
 
     def frame(self) -> pl.DataFrame:
         columns = ENTITIES[self.entity].columns
-        schema = {SOURCE_ROW: pl.Int64(), **dict.fromkeys(columns, pl.String()), MALFORMED: pl.String()}
-        numbered = [{SOURCE_ROW: n, **row} for n, row in enumerate(self.rows, start=1)]
-        return pl.DataFrame(numbered, schema=schema)
+        schema = {**dict.fromkeys(columns, pl.String()), MALFORMED: pl.String()}
+        frame = pl.DataFrame(self.rows, schema=schema)
+        return frame.select(pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias(SOURCE_ROW), pl.all())
 
 
 def _text(value: Any) -> str | None:

@@ -14,6 +14,7 @@ Field by field in docs/vendors.md. The rules that matter most:
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -151,13 +152,20 @@ def _custom_field(fields: Any, field_id: int) -> Any:
 
 def _tag_match(tags: Any, pattern: str | None) -> str | None:
     """The first tag matching `pattern` (its first group when it has one)."""
-    if not pattern:
+    if not pattern or not tags:
         return None
-    for tag in tags or ():
-        found = re.fullmatch(pattern, str(tag))
+    compiled = _compiled(pattern)
+    for tag in tags:
+        found = compiled.fullmatch(tag if type(tag) is str else str(tag))
         if found:
-            return found.group(1) if found.groups() else found.group(0)
+            return found.group(1) if compiled.groups else found.group(0)
     return None
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """A mapping's tag pattern, compiled once (it is matched against every tag a change adds)."""
+    return re.compile(pattern)
 
 
 def _csat(rating: Any, mapping: ZendeskMapping) -> int | None:
@@ -197,45 +205,54 @@ class _Update:
     out: Rows
 
     def emit(self) -> None:
-        children = [c for c in self.update.get("child_events") or () if isinstance(c, dict)]
+        raw = self.update.get("child_events") or ()
+        children = [c for c in raw if isinstance(c, dict)]
         group = first(c.get("group_id") for c in children if "group_id" in c)
         fields: dict[str, Any] = {}
         for child in children:
             fields.update(child.get("custom_ticket_fields") or {})
-        for position, child in enumerate(self.update.get("child_events") or ()):
-            place = f"{self.where}.child_events[{position}]"
+        for position, child in enumerate(raw):
             if not isinstance(child, dict):
-                self.out.unreadable(place)
+                self.out.unreadable(self._place(position))
                 continue
             kind = child.get("event_type") or child.get("type")
             if kind == "Comment":
                 self._row(
-                    child, place, "comment", actor_id=child.get("author_id"), public=child.get("public")
+                    child, position, "comment", actor_id=child.get("author_id"), public=child.get("public")
                 )
             elif kind in ("Create", "Change"):
-                self._change(child, place, group, fields)
+                self._change(child, position, group, fields)
 
-    def _change(self, child: dict[str, Any], place: str, group: Any, fields: dict[str, Any]) -> None:
+    def _place(self, position: int) -> str:
+        """Where a child event is, for a quarantine reason (built only when one is written)."""
+        return f"{self.where}.child_events[{position}]"
+
+    def _change(self, child: dict[str, Any], position: int, group: Any, fields: dict[str, Any]) -> None:
         """The rows one Create/Change child gives. A child may change several fields (a ticket's
         Create sets status, assignee and group at once): when it gives more than one row, each
         row's id is `<child id>:<event_type>`, so event ids stay unique, and the same for every
         delivery of the child."""
         rows: list[tuple[str, dict[str, Any]]] = []
         if "status" in child:
-            status = _status(child["status"], f"{place}.status", self.out)
+            value = child["status"]
+            status = DEFAULT_STATUSES.get(value) if type(value) is str else None
+            if status is None:  # quarantined, with the reason
+                status = _status(value, self._place(position) + ".status", self.out)
             if status is not None:
                 rows.append(("status_change", {"new_status": status}))
         if child.get("assignee_id") is not None:
             rows.append(("assignment", {"assignee_id": child["assignee_id"], "team_id": group}))
-        level = self.mapping.escalation.group_levels.get(str(child.get("group_id")))
-        if level is not None:
-            rows.append(("escalation", {"escalation_level": level, "team_id": child["group_id"]}))
+        if "group_id" in child:
+            level = self.mapping.escalation.group_levels.get(str(child["group_id"]))
+            if level is not None:
+                rows.append(("escalation", {"escalation_level": level, "team_id": child["group_id"]}))
         rows += self._tag_rows(_added_tags(child))
-        concession = self._concession(child, place, fields)
-        if concession is not None:
-            rows.append(("concession", concession))
+        if "custom_ticket_fields" in child:
+            concession = self._concession(child, position, fields)
+            if concession is not None:
+                rows.append(("concession", concession))
         for event_type, values in rows:
-            self._row(child, place, event_type, f":{event_type}" if len(rows) > 1 else "", **values)
+            self._row(child, position, event_type, f":{event_type}" if len(rows) > 1 else "", **values)
 
     def _tag_rows(self, added: list[str]) -> list[tuple[str, dict[str, Any]]]:
         """Escalation, escalation-request and follow-up rows from the tags a change added."""
@@ -254,7 +271,9 @@ class _Update:
                 rows.append((event_type, {}))
         return rows
 
-    def _concession(self, child: dict[str, Any], place: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+    def _concession(
+        self, child: dict[str, Any], position: int, fields: dict[str, Any]
+    ) -> dict[str, Any] | None:
         """The concession a change of the amount field makes (None: no concession)."""
         rule = self.mapping.concession
         changed = child.get("custom_ticket_fields") or {}
@@ -267,7 +286,8 @@ class _Update:
             Decimal(str(amount))
         except InvalidOperation:
             self.out.unmappable(
-                f"{place}.custom_ticket_fields.{rule.amount_field_id}", "the amount is not a number"
+                f"{self._place(position)}.custom_ticket_fields.{rule.amount_field_id}",
+                "the amount is not a number",
             )
             return None
 
@@ -284,14 +304,15 @@ class _Update:
         }
 
     def _row(
-        self, child: dict[str, Any], place: str, event_type: str, suffix: str = "", **values: Any
+        self, child: dict[str, Any], position: int, event_type: str, suffix: str = "", **values: Any
     ) -> None:
         actor = values.pop("actor_id", None) or self.update.get("updater_id")
         role = self.directory.role(actor, self.mapping)
         if role is None:
             field_name = "author_id" if event_type == "comment" else "updater_id"
             self.out.unmappable(
-                f"{place}.{field_name}", "the user is not in the users export (zendesk.users_prefix)"
+                f"{self._place(position)}.{field_name}",
+                "the user is not in the users export (zendesk.users_prefix)",
             )
             return
         self.out.add(

@@ -13,7 +13,7 @@ import mimetypes
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Protocol
 
 from configs.settings import S3Settings
@@ -45,10 +45,11 @@ class Storage(Protocol):
 
 
 def safe_key(key: str) -> str:
-    """Normalise a key and refuse absolute paths and '..' segments."""
+    """Normalise a key (empty and `.` segments dropped) and refuse absolute paths and '..'
+    segments. String operations only: a large day's ingest checks ~70,000 keys."""
     key = key.replace("\\", "/")
-    parts = PurePosixPath(key).parts
-    if key.startswith("/") or any(p in ("..", "") for p in parts) or not parts:
+    parts = [p for p in key.split("/") if p and p != "."]
+    if key.startswith("/") or not parts or ".." in parts:
         raise StorageError(f"unsafe object key: {key!r}")
     return "/".join(parts)
 
@@ -64,46 +65,57 @@ class LocalStorage:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).resolve()
         self.uri = str(self.root)
-        self._folders: dict[str, Path] = {}
+        self._folders: dict[str, str] = {}
 
-    def _path(self, key: str) -> Path:
+    def _file(self, key: str) -> str:
         """The file of a key, never outside the root (a symlink that leads out is refused).
 
-        The key's folder is resolved once per storage and kept: resolving every path walked
-        the whole path with a system call per part, 10 s for a day's 60,000 Contact Lens files."""
+        Plain strings and `os.path`, and the key's folder resolved once per storage and kept:
+        resolving every path walked the whole path with a system call per part, and `pathlib`
+        cost ~40 us a key, seconds for a day's 60,000 Contact Lens files."""
         folder, _, name = safe_key(key).rpartition("/")
         parent = self._folders.get(folder)
         if parent is None:
-            parent = self._folders[folder] = (self.root / folder).resolve()
-        path = parent / name if name else parent
-        if path.is_symlink():
-            path = path.resolve()
-        if not path.is_relative_to(self.root):
+            parent = self._folders[folder] = os.path.realpath(os.path.join(self.uri, folder))
+        path = os.path.join(parent, name) if name else parent
+        if os.path.islink(path):
+            path = os.path.realpath(path)
+        if not self._inside(path):
             raise StorageError(f"key escapes the storage root: {key!r}")
         return path
+
+    def _inside(self, path: str) -> bool:
+        return path == self.uri or path.startswith(self.uri.rstrip("/") + "/")
+
+    def _path(self, key: str) -> Path:
+        return Path(self._file(key))
 
     def list(self, prefix: str = "", *, hashed: bool = True) -> Iterator[ObjectInfo]:
         """Files under `prefix`, in key order. `hashed=False` skips reading every file for its
         MD5 (`etag` is then ""): the fingerprint (size, modification time) says whether it
         changed, and `etag(key)` hashes one file when that is needed."""
-        base = self.root / prefix if prefix else self.root
-        if not base.exists():
+        base = os.path.normpath(os.path.join(self.uri, prefix)) if prefix else self.uri
+        if not self._inside(base):
+            raise StorageError(f"prefix escapes the storage root: {prefix!r}")
+        if not os.path.exists(base):
             return
+        start = len(self.uri.rstrip("/")) + 1
         for dirpath, _, files in sorted(os.walk(base)):
             for name in sorted(files):
-                path = Path(dirpath) / name
-                stat = path.stat()
-                key = path.relative_to(self.root).as_posix()
+                path = os.path.join(dirpath, name)
+                stat = os.stat(path)
+                key = path[start:].replace(os.sep, "/")
                 etag = self.etag(key) if hashed else ""
                 fingerprint = f"size={stat.st_size};mtime_ns={stat.st_mtime_ns}"
                 yield ObjectInfo(key=key, etag=etag, size=stat.st_size, fingerprint=fingerprint)
 
     def etag(self, key: str) -> str:
         """The MD5 of the file's content (what S3 reports for a single-part upload)."""
-        return hashlib.md5(self._path(key).read_bytes(), usedforsecurity=False).hexdigest()
+        return hashlib.md5(self.read_bytes(key), usedforsecurity=False).hexdigest()
 
     def read_bytes(self, key: str) -> bytes:
-        return self._path(key).read_bytes()
+        with open(self._file(key), "rb") as file:
+            return file.read()
 
     def write_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
         path = self._path(key)

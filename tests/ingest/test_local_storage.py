@@ -3,11 +3,13 @@ resolves each key's folder once and the file itself when it is a link)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from storage import LocalStorage, StorageError
+from storage import LocalStorage, StorageError, safe_key
 
 
 def test_a_symlink_out_of_the_root_is_refused_and_files_inside_are_read(tmp_path: Path) -> None:
@@ -26,3 +28,27 @@ def test_a_symlink_out_of_the_root_is_refused_and_files_inside_are_read(tmp_path
     assert storage.read_bytes("calls/export_date=2026-03-02/a.csv") == b"call_id\n"
     assert storage.read_bytes("inside-link/export_date=2026-03-02/a.csv") == b"call_id\n"  # stays inside
     assert [o.key for o in storage.list("calls/")] == ["calls/export_date=2026-03-02/a.csv"]
+
+
+@given(st.lists(st.sampled_from(["a", "b.csv", ".", "..", "", "x y", "\\", "/"]), min_size=1, max_size=6))
+def test_safe_key_normalises_like_a_posix_path_and_refuses_what_could_escape(parts: list[str]) -> None:
+    """The string-only `safe_key` (it runs once per listed object) gives the key a POSIX path
+    would: empty and `.` segments dropped, backslashes as separators; `..` and absolute keys
+    refused."""
+    key = "/".join(parts)
+    normal = key.replace("\\", "/")
+    segments = PurePosixPath(normal).parts
+    if normal.startswith("/") or not segments or ".." in segments:
+        with pytest.raises(StorageError, match="unsafe object key"):
+            safe_key(key)
+    else:
+        assert safe_key(key) == "/".join(segments)
+
+
+def test_a_prefix_that_leads_out_of_the_root_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "landing").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "f.csv").write_text("x")
+    storage = LocalStorage(tmp_path / "landing")
+    with pytest.raises(StorageError, match="prefix escapes"):
+        list(storage.list("../elsewhere/"))
