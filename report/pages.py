@@ -134,18 +134,25 @@ def _largest(frame: pl.DataFrame | None, column: str) -> Any:
 @dataclass(frozen=True)
 class AgentRows:
     """What the agent pages show, shaped once for every agent (a centre has hundreds of them):
-    the attention section, and the daily and period rows grouped by agent."""
+    the attention section, the daily and period rows grouped by agent, each agent's team and
+    the series of their trend chart."""
 
     attention: dict[str, Any]
     trend: dict[str, pl.DataFrame]
     periods: dict[str, pl.DataFrame]
+    teams: dict[str, str]
+    trend_series: dict[str, charts.TrendSeries]
 
     @classmethod
     def of(cls, day: AuditDay, min_volume: int) -> AgentRows:
         period_frames = [r.agents for r in day.periods.values() if r.agents is not None and r.agents.height]
         periods = pl.concat(period_frames, how="diagonal_relaxed") if period_frames else None
         return cls(
-            attention_context(day), _by_agent(day.agent_trend, min_volume), _by_agent(periods, min_volume)
+            attention_context(day),
+            _by_agent(day.agent_trend, min_volume),
+            _by_agent(periods, min_volume),
+            _teams(day),
+            _trend_series(day.agent_trend, min_volume),
         )
 
 
@@ -154,6 +161,33 @@ def _by_agent(frame: pl.DataFrame | None, min_volume: int) -> dict[str, pl.DataF
         return {}
     groups = views.complete_rates(frame, min_volume).partition_by("agent_id", as_dict=True)
     return {str(key[0]): rows for key, rows in groups.items()}
+
+
+def _teams(day: AuditDay) -> dict[str, str]:
+    """Each agent's team as their page names it: the last team on the day's scorecard, else in
+    their trend, else in the peer comparison."""
+    teams: dict[str, str] = {}
+    for frame in (day.peer_comparison, day.agent_trend, day.agent_scorecard):  # the first wins
+        if frame is not None and {"agent_id", "team_id"} <= set(frame.columns):
+            last = (
+                frame.filter(pl.col("agent_id").is_not_null() & pl.col("team_id").is_not_null())
+                .group_by("agent_id", maintain_order=True)
+                .agg(pl.col("team_id").last())
+            )
+            teams |= {str(a): str(t) for a, t in last.iter_rows()}
+    return teams
+
+
+def _trend_series(trend: pl.DataFrame | None, min_volume: int) -> dict[str, charts.TrendSeries]:
+    """Every agent's headline rates by day, for their trend chart."""
+    if trend is None or trend.is_empty() or "agent_id" not in trend.columns:
+        return {}
+    complete = views.complete_rates(trend, min_volume)
+    headline = tuple(m for m in catalogue.headline_metrics() if m in views.rate_metrics(complete))
+    if not headline:
+        return {}
+    series = charts.trend_series(views.trend_long(complete, headline, keep=("agent_id",)), "agent_id")
+    return {str(agent): points for agent, points in series.items()}
 
 
 def agent_attention(rows: AgentRows, agent_id: str) -> dict[str, Any]:
@@ -170,17 +204,16 @@ def render_agent(day: AuditDay, agent_id: str, frame: dict[str, Any], rows: Agen
     """An agent's page: their flags, their period rows and their daily trend over 28 days."""
     trend, periods = rows.trend.get(agent_id), rows.periods.get(agent_id)
     metrics = views.rate_metrics(trend if trend is not None else periods)
-    headline = tuple(m for m in catalogue.headline_metrics() if m in metrics)
     order = list(PERIOD_LABELS)
     context = {
         **frame,
         **agent_attention(rows, agent_id),
         "agent_id": agent_id,
-        "team_id": _team(day, agent_id),
+        "team_id": rows.teams.get(agent_id),
         "metrics": metrics,
         "trend_days": TREND_DAYS,
         "trend": _rows_with_cells(trend, metrics, "audit_date"),
-        "trend_chart": _trend_chart(trend, headline, day, agent_id),
+        "trend_chart": _trend_chart(rows.trend_series.get(agent_id), day, agent_id),
         "periods": sorted(
             (
                 (row | {"period_label": PERIOD_LABELS.get(row["period"], row["period"])}, cells)
@@ -192,21 +225,10 @@ def render_agent(day: AuditDay, agent_id: str, frame: dict[str, Any], rows: Agen
     return _environment().get_template("agent.html.j2").render(**context)
 
 
-def _team(day: AuditDay, agent_id: str) -> str | None:
-    for frame in (day.agent_scorecard, day.agent_trend, day.peer_comparison):
-        if frame is not None and {"agent_id", "team_id"} <= set(frame.columns):
-            teams = frame.filter(pl.col("agent_id") == agent_id).get_column("team_id").drop_nulls()
-            if len(teams):
-                return str(teams[-1])
-    return None
-
-
-def _trend_chart(
-    trend: pl.DataFrame | None, metrics: tuple[str, ...], day: AuditDay, agent_id: str
-) -> Markup | None:
+def _trend_chart(series: charts.TrendSeries | None, day: AuditDay, agent_id: str) -> Markup | None:
     """The agent's headline rates by day (a hand-drawn SVG: one per agent must be cheap)."""
-    if trend is None or not metrics:
+    if not series:
         return None
     title = f"{agent_id}: headline rates by day, last {TREND_DAYS} days (hollow: low volume)"
-    svg = charts.small_trend_svg(views.trend_long(trend, metrics), day.audit_date, TREND_DAYS, title)
+    svg = charts.small_trend_svg(series, day.audit_date, TREND_DAYS, title)
     return Markup(svg) if svg else None  # built from numbers and escaped labels only

@@ -129,11 +129,15 @@ def daily_trend(trend_rows: pl.DataFrame | None, min_volume: int) -> pl.DataFram
     return rollup(trend_rows, ["audit_date"], min_volume)
 
 
-def trend_long(trend: pl.DataFrame, metrics: tuple[str, ...] | None = None) -> pl.DataFrame:
-    """The daily trend as one row per (day, metric), for the chart (the headline rates by default)."""
+def trend_long(
+    trend: pl.DataFrame, metrics: tuple[str, ...] | None = None, keep: tuple[str, ...] = ()
+) -> pl.DataFrame:
+    """The daily trend as one row per (day, metric), for the chart (the headline rates by
+    default); `keep` columns (an agent id) are carried along."""
     metrics = catalogue.headline_metrics() if metrics is None else metrics
     rows = [
         trend.select(
+            *keep,
             pl.col("audit_date"),
             pl.lit(metric_label(m)).alias("metric"),
             pl.col(f"{m}_rate").alias("rate"),
