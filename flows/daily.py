@@ -26,7 +26,7 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import concurrency
-from prefect.futures import as_completed
+from prefect.futures import as_completed, wait
 from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 
@@ -295,17 +295,35 @@ def publish_html_report(run: AuditRun, audit_date: date, data_docs_url: str | No
     """Render the day's report folder (day, period and agent pages) from the published tables and
     put it beside the Data Docs; returns the location of its index.html. Runs after the period
     refresh, so the period pages and the peer flags include the day."""
-    from report.build import build_report_pages, publish_report
+    from report.workers import ReportJob, publish_folder
 
-    pages = build_report_pages(
-        run.settings.warehouse_uri,
-        audit_date,
+    job = ReportJob(
+        warehouse_uri=run.settings.warehouse_uri,
+        reports_uri=run.settings.reports_uri,
+        audit_date=audit_date,
         s3=run.settings.s3,
         data_docs_url=data_docs_url,
         min_volume=run.policy.min_volume,
-        reports_uri=run.settings.reports_uri,
     )
-    return publish_report(pages, run.settings.reports_uri, audit_date, run.settings.s3)
+    return publish_folder(job)
+
+
+def publish_html_reports(run: AuditRun, days: list[AuditedDay]) -> list[str | BaseException]:
+    """Each day's report folder (`publish_html_report`, a task per day), the days side by side
+    in worker processes when there are several (report/workers.py; on a Dask cluster, its
+    workers); waits for every day, and gives each day's location or what it failed with."""
+    from report.workers import rendering_pool
+
+    with rendering_pool(len(days)):
+        futures = [publish_html_report.submit(run, day.audit_date, day.data_docs_url) for day in days]
+        wait(futures)
+    out: list[str | BaseException] = []
+    for future in futures:
+        try:
+            out.append(future.result())
+        except Exception as exc:
+            out.append(exc)
+    return out
 
 
 # --- flows ------------------------------------------------------------------------------------
@@ -377,9 +395,8 @@ def audit_day(run: AuditRun, audit_date: date, ingest: IngestReport | None = Non
     )
 
 
-def report_day(run: AuditRun, day: AuditedDay) -> dict[str, Any]:
-    """Build and publish the day's report, then its markdown and table artifacts (which link it)."""
-    report_url = publish_html_report(run, day.audit_date, day.data_docs_url)
+def report_day(run: AuditRun, day: AuditedDay, report_url: str) -> dict[str, Any]:
+    """The day's markdown and table artifacts, which link its published report."""
     result = {**day.result, "report_url": report_url}
     create_markdown_artifact(
         key=f"support-audit-{day.audit_date.isoformat()}",
@@ -406,10 +423,16 @@ def report_day(run: AuditRun, day: AuditedDay) -> dict[str, Any]:
 
 
 def report_days(run: AuditRun, days: list[AuditedDay]) -> list[dict[str, Any]]:
-    """Refresh the period scorecards (once, for every period the days fall in), then report each
-    day: its period pages and peer flags must see the day."""
+    """Refresh the period scorecards (once, for every period the days fall in), then publish
+    every day's report and its artifacts: its period pages and peer flags must see the day. A
+    day whose report failed raises, in day order, after the earlier days' artifacts."""
     refresh_period_scorecards(run)
-    return [report_day(run, day) for day in days]
+    results = []
+    for day, report_url in zip(days, publish_html_reports(run, days), strict=True):
+        if isinstance(report_url, BaseException):
+            raise report_url
+        results.append(report_day(run, day, report_url))
+    return results
 
 
 def audit_and_report(

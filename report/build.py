@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 from catalogue import REPORTS_PREFIX
@@ -12,6 +13,7 @@ from report.tables import load_audit_day
 from storage import open_storage
 
 DEFAULT_MIN_VOLUME = 20
+WRITERS = 16  # report pages written at once
 
 
 def report_key(audit_date: date, page: str = "index.html") -> str:
@@ -69,8 +71,15 @@ def publish_report(
     so a reader following its links finds the other pages already there."""
     pages = {"index.html": html} if isinstance(html, str) else html
     storage = open_storage(reports_uri, s3)
-    for page in sorted(pages, key=lambda p: p == "index.html"):
+
+    def write(page: str) -> None:
         storage.write_bytes(
             report_key(audit_date, page), pages[page].encode("utf-8"), content_type="text/html; charset=utf-8"
         )
+
+    # A centre's folder is ~1,000 agent pages: one PUT each, so several at once (latency-bound).
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        list(pool.map(write, sorted(p for p in pages if p != "index.html")))
+    if "index.html" in pages:
+        write("index.html")
     return f"{storage.uri.rstrip('/')}/{report_key(audit_date)}"

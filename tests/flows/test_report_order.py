@@ -27,25 +27,44 @@ def steps(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
     monkeypatch.setattr(daily, "audit_day", audit_day)
     monkeypatch.setattr(daily, "refresh_period_scorecards", lambda run: done.append("refresh"))
-    monkeypatch.setattr(daily, "report_day", lambda run, day: done.append(("report", day.audit_date)) or {})
+    monkeypatch.setattr(
+        daily, "publish_html_reports", lambda run, days: [f"url-{day.audit_date}" for day in days]
+    )
+    monkeypatch.setattr(
+        daily, "report_day", lambda run, day, url: done.append(("report", day.audit_date, url)) or {}
+    )
     return done
 
 
 def test_every_day_is_reported_after_the_period_refresh(steps: list[Any]) -> None:
     daily.audit_and_report(SimpleNamespace(), DAYS, None)
-    assert steps == [*(("audit", d) for d in DAYS), "refresh", *(("report", d) for d in DAYS)]
+    assert steps == [*(("audit", d) for d in DAYS), "refresh", *(("report", d, f"url-{d}") for d in DAYS)]
 
 
 def test_days_published_before_a_failure_are_still_reported(steps: list[Any]) -> None:
     with pytest.raises(RuntimeError, match="2026-03-11 failed"):
         daily.audit_and_report(SimpleNamespace(failing=DAYS[1]), DAYS, None)
-    assert steps == [("audit", DAYS[0]), "refresh", ("report", DAYS[0])]
+    assert steps == [("audit", DAYS[0]), "refresh", ("report", DAYS[0], f"url-{DAYS[0]}")]
 
 
 def test_a_first_day_failing_refreshes_and_reports_nothing(steps: list[Any]) -> None:
     with pytest.raises(RuntimeError, match="2026-03-10 failed"):
         daily.audit_and_report(SimpleNamespace(failing=DAYS[0]), DAYS, None)
     assert steps == []
+
+
+def test_a_failed_report_raises_after_the_earlier_days_are_reported(
+    steps: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reports are rendered side by side; the first day (in day order) whose report failed is
+    raised, after the days before it got their artifacts, and the days after it get none."""
+    failure = OSError("reports bucket refused the write")
+    monkeypatch.setattr(
+        daily, "publish_html_reports", lambda run, days: ["url-1", failure, OSError("later day")]
+    )
+    with pytest.raises(OSError, match="refused the write"):
+        daily.audit_and_report(SimpleNamespace(), DAYS, None)
+    assert steps == [*(("audit", d) for d in DAYS), "refresh", ("report", DAYS[0], "url-1")]
 
 
 def test_only_a_newer_published_day_gets_its_report_rebuilt(monkeypatch: pytest.MonkeyPatch) -> None:
