@@ -56,9 +56,8 @@ class LensSummary:
 def lens_summary(analysis: dict[str, Any], analysed_at: str) -> LensSummary:
     """The contract's view of one analysis file (the transcript is never read)."""
     talk = _get(analysis, "ConversationCharacteristics", "TalkTime", "TotalTimeMillis")
-    quarters = _get(
-        analysis, "ConversationCharacteristics", "Sentiment", "SentimentByPeriod", "QUARTER", "CUSTOMER"
-    )
+    by_quarter = _get(analysis, "ConversationCharacteristics", "Sentiment", "SentimentByPeriod", "QUARTER")
+    quarters = _of_participant(by_quarter, analysis, "CUSTOMER")
     scores = [q.get("Score") for q in quarters or () if isinstance(q, dict) and q.get("Score") is not None]
     interruptions = _get(analysis, "ConversationCharacteristics", "Interruptions")
     by_interrupter = _get(interruptions, "InterruptionsByInterrupter")
@@ -73,13 +72,29 @@ def lens_summary(analysis: dict[str, Any], analysed_at: str) -> LensSummary:
         analysed_at=analysed_at,
         completed=analysis.get("JobStatus", "COMPLETED") == "COMPLETED",
         # No `Interruptions` at all: not measured (null); an empty one: none (0).
-        agent_interruptions=None if interruptions is None else len((by_interrupter or {}).get("AGENT") or ()),
+        agent_interruptions=None
+        if interruptions is None
+        else len(_of_participant(by_interrupter, analysis, "AGENT") or ()),
         sentiment_start=scores[0] if scores else None,
         sentiment_end=scores[-1] if scores else None,
         talk_seconds=talk / 1000 if isinstance(talk, int | float) else None,
         categories=frozenset(str(c) for c in _get(analysis, "Categories", "MatchedCategories") or ()),
         skipped_categories=frozenset(str(c) for c in skipped if c),
     )
+
+
+def _of_participant(by_participant: Any, analysis: dict[str, Any], role: str) -> Any:
+    """A participant's entry of a per-participant map. Files key it by `ParticipantId`, which
+    the current format sets to the role (`AGENT`, `CUSTOMER`) and older files to an id that
+    `Participants[].ParticipantRole` names."""
+    if not isinstance(by_participant, dict):
+        return None
+    for participant in analysis.get("Participants") or ():
+        if isinstance(participant, dict) and participant.get("ParticipantRole") == role:
+            found = by_participant.get(participant.get("ParticipantId"))
+            if found is not None:
+                return found
+    return by_participant.get(role)
 
 
 def call_rows(
@@ -128,7 +143,7 @@ def _leg(record: dict[str, Any]) -> dict[str, Any]:
 
 def _not_a_call(record: dict[str, Any]) -> tuple[str, str] | None:
     channel = record.get("Channel")
-    if channel != "VOICE":
+    if str(channel).upper() != "VOICE":  # `VOICE`; the older data model wrote `Voice`
         return ".Channel", f"{channel} is not a voice call"
     method = record.get("InitiationMethod")
     if method in NOT_CALL_LEGS:

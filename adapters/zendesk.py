@@ -24,6 +24,9 @@ from adapters.rows import Rows, first
 from configs.vendors import DEFAULT_STATUSES, ZendeskMapping
 
 CUSTOMER, AGENT, SUPERVISOR, SYSTEM = "customer", "agent", "supervisor", "system"
+# A comment, typed or a Talk call logged on the ticket (a voice comment, with its author and
+# `public` flag like any comment): both are contract `comment` events.
+COMMENT_EVENTS = ("Comment", "VoiceComment")
 
 
 @dataclass(frozen=True)
@@ -216,7 +219,7 @@ class _Update:
                 self.out.unreadable(self._place(position))
                 continue
             kind = child.get("event_type") or child.get("type")
-            if kind == "Comment":
+            if kind in COMMENT_EVENTS:
                 self._row(
                     child, position, "comment", actor_id=child.get("author_id"), public=child.get("public")
                 )
@@ -357,9 +360,11 @@ def audit_update(audit: Any) -> Any:
 
 
 def _added_tags(child: dict[str, Any]) -> list[str]:
-    """Tags a change added: `added_tags`, or `tags` less `previous_value`."""
-    if child.get("added_tags"):
-        return [str(t) for t in child["added_tags"]]
+    """Tags a change added: `added_tags` when the child has it (an empty list is a change that
+    only removed tags), else `tags` less `previous_value`."""
+    if "added_tags" in child:
+        added = child["added_tags"]
+        return [str(t) for t in added] if isinstance(added, list) else []
     tags = child.get("tags")
     if not isinstance(tags, list):
         return []

@@ -37,14 +37,15 @@ class ProcessFigures:
 
 
 def role_of(process: psutil.Process) -> str:
-    """A readable name: the `audit` command, a Dask worker (a spawned process: a `LocalCluster`'s
-    nannies run inside the `audit` process), or the executable."""
+    """A readable name: the `audit` command, a spawned worker (a `LocalCluster`'s Dask worker,
+    whose nanny runs inside the `audit` process, or a report-rendering worker: both are started
+    by multiprocessing's spawn), or the executable."""
     try:
         line = " ".join(process.cmdline())
     except psutil.Error:
         return "gone"
     if "multiprocessing.spawn" in line or "multiprocessing.forkserver" in line:
-        return "dask worker"
+        return "worker (Dask or report)"
     if "/audit " in line or line.endswith("/audit"):
         return "audit (flow)"
     return line.split(" ", 1)[0].rsplit("/", 1)[-1][:40]

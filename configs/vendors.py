@@ -18,7 +18,7 @@ import hashlib
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -29,29 +29,82 @@ CONTRACT_STATUSES = ("new", "open", "pending", "on_hold", "solved", "closed")
 CONCESSION_TYPES = ("credit", "refund", "free_service", "replacement", "discount", "fee_waiver")
 OUTCOMES = ("resolved", "unresolved", "escalated", "callback_promised", "abandoned")
 
-# Zendesk `via.channel` values (the via types table) onto contract channels; `channel_map` in
-# the file adds to or overrides it. A value in neither is `other`.
+# Zendesk `via.channel` values onto contract channels, from the via types table
+# (developer.zendesk.com, "Via types reference"): the family each via type belongs to. A value in
+# `channel_map` wins; a value in neither is `other` (`api`, `rule`, `merge`, ...).
 DEFAULT_CHANNELS = {
-    "email": "email",
-    "mail": "email",
-    "web": "web",
-    "web_form": "web",
-    "web_widget": "web",
-    "help_center": "web",
-    "mobile_sdk": "web",
-    "mobile": "web",
-    "chat": "chat",
-    "native_messaging": "chat",
-    "messaging": "chat",
-    "voice": "phone",
-    "phone": "phone",
-    "phone_call_inbound": "phone",
-    "phone_call_outbound": "phone",
-    "twitter": "social",
-    "facebook": "social",
-    "instagram_dm": "social",
-    "whatsapp": "social",
-    "sms": "social",
+    **dict.fromkeys(("email", "mail", "closed_ticket"), "email"),
+    **dict.fromkeys(
+        (
+            "web",
+            "web_form",
+            "web_widget",
+            "help_center",
+            "helpcenter",
+            "dropbox",
+            "batch",
+            "mobile",
+            "mobile_sdk",
+        ),
+        "web",
+    ),
+    **dict.fromkeys(("chat", "native_messaging", "messaging"), "chat"),
+    **dict.fromkeys(
+        (
+            "voice",
+            "phone",
+            "voicemail",
+            "phone_call_inbound",
+            "phone_call_outbound",
+            "api_voicemail",
+            "api_phone_call_inbound",
+            "api_phone_call_outbound",
+        ),
+        "phone",
+    ),
+    **dict.fromkeys(
+        (
+            "twitter",
+            "twitter_dm",
+            "twitter_favorite",
+            "facebook",
+            "facebook_post",
+            "facebook_message",
+            "instagram_dm",
+            "whatsapp",
+            "line",
+            "wechat",
+            "sms",
+            "text_message",
+        ),
+        "social",
+    ),
+}
+# Zendesk writes `via.channel` as a via type or as its via id (an integer): the ids of the via
+# types table that `DEFAULT_CHANNELS` knows (the Talk Partner Edition's 44-46 included).
+VIA_IDS = {
+    0: "web_form",
+    4: "mail",
+    5: "web_service",
+    8: "rule",
+    17: "dropbox",
+    19: "merge",
+    20: "batch",
+    23: "twitter_favorite",
+    26: "twitter_dm",
+    27: "closed_ticket",
+    29: "chat",
+    30: "twitter",
+    31: "ticket_sharing",
+    33: "voicemail",
+    34: "phone_call_inbound",
+    35: "phone_call_outbound",
+    37: "text_message",
+    38: "facebook_post",
+    41: "facebook_message",
+    44: "api_voicemail",
+    45: "api_phone_call_inbound",
+    46: "api_phone_call_outbound",
 }
 # Zendesk statuses onto contract statuses; `deleted` has none (the ticket is quarantined).
 DEFAULT_STATUSES = {
@@ -116,8 +169,10 @@ class ZendeskEscalation(_Strict):
 
 
 class ZendeskConcession(_Strict):
-    """A concession is a change of `amount_field` to a number >= 0; its type and currency come
-    from their own fields of the same update, else the ticket's, else the defaults."""
+    """A concession is a change of `amount_field` to a number (a text that is not one is
+    quarantined); its type, currency, approver and reason come from their own fields as set in
+    the same update, else the defaults (docs/vendors.md: an event page holds changes, not the
+    ticket's other fields)."""
 
     amount_field_id: int
     type_field_id: int | None = None
@@ -164,8 +219,17 @@ class ZendeskMapping(_Strict):
     def _channels(cls, value: dict[str, str]) -> dict[str, str]:
         return _mapped_onto(value, CONTRACT_CHANNELS, "contract channels")
 
-    def channel(self, via_channel: str | None) -> str:
-        value = (via_channel or "").lower()
+    def channel(self, via_channel: Any) -> str:
+        """The contract channel of a `via.channel`: a via type, or a via id (an integer, or its
+        digits as text). `channel_map` may name either (`"48" = "web"`)."""
+        value = (
+            "" if via_channel is None or isinstance(via_channel, bool) else str(via_channel).strip().lower()
+        )
+        mapped = self.channel_map.get(value)
+        if mapped:
+            return mapped
+        if value.isdigit():
+            value = VIA_IDS.get(int(value), value)
         return self.channel_map.get(value) or DEFAULT_CHANNELS.get(value, "other")
 
 

@@ -478,3 +478,103 @@ def test_hierarchy_groups_map_to_team_ids() -> None:
     mapping = MAPPING.connect.model_copy(update={"queue_teams": {}, "hierarchy_teams": {"Billing T1": "77"}})
     [row] = _rows(connect.call_rows([(1, fx.CTR_C)], mapping, {}).frame())
     assert row["team_id"] == "77"
+
+
+# --- shapes the vendors document that the sample writer does not produce -----------------------
+
+
+@pytest.mark.parametrize(
+    ("via", "channel"),
+    [
+        (4, "email"),  # a via id (Zendesk writes `channel` as a type or its integer id)
+        ("4", "email"),
+        (34, "phone"),
+        (44, "phone"),  # Talk Partner Edition voicemail
+        ("helpcenter", "web"),  # the via type's spelling (not help_center)
+        ("voicemail", "phone"),
+        ("closed_ticket", "email"),  # a follow-up of a closed ticket comes in by email
+        ("facebook_message", "social"),
+        ("text_message", "social"),
+        (5, "other"),  # web_service: the API
+        (999, "other"),
+        (None, "other"),
+    ],
+)
+def test_a_via_channel_is_read_as_a_via_type_or_a_via_id(via: Any, channel: str) -> None:
+    page = {"tickets": [{**fx.TICKET_1001, "via": {"channel": via, "source": {}}}]}
+    [row] = _rows(zendesk.ticket_rows(page, MAPPING.zendesk, _directory()).frame())
+    assert row["channel"] == channel
+
+
+def test_the_channel_map_may_name_a_via_id() -> None:
+    mapping = MAPPING.zendesk.model_copy(update={"channel_map": {"48": "web", "api": "web"}})
+    assert [mapping.channel(v) for v in (48, "48", "api", 5)] == ["web", "web", "web", "other"]
+
+
+def test_a_voice_comment_is_a_comment_of_its_author() -> None:
+    voice = {**fx._comment(8801, 501, False, "2026-03-02T10:05:00Z"), "type": "VoiceComment"}
+    voice["event_type"] = "VoiceComment"
+    page = {"ticket_events": [fx._audit(8800, 1001, "2026-03-02T10:05:00Z", 501, [voice])]}
+    [row] = _rows(zendesk.event_rows(page, MAPPING.zendesk, _directory()).frame())
+    assert {k: row[k] for k in ("event_id", "event_type", "actor_role", "actor_id", "public")} == {
+        "event_id": "8801",
+        "event_type": "comment",
+        "actor_role": "agent",
+        "actor_id": "501",
+        "public": "false",
+    }
+
+
+def test_removing_a_tag_does_not_add_the_tags_that_stay() -> None:
+    """The incremental event export may write `tags` (all of them now) with `added_tags` and
+    `removed_tags`: a change that only removed a tag adds nothing, even though `followed_up`
+    is still among the ticket's tags."""
+    removed = fx._change(8811, tags=["followed_up", "vip"], added_tags=[], removed_tags=["outage"])
+    added = fx._change(8812, tags=["followed_up", "asked_for_manager"], added_tags=["asked_for_manager"])
+    page = {
+        "ticket_events": [
+            fx._audit(8810, 1001, "2026-03-02T10:10:00Z", 501, [removed]),
+            fx._audit(8813, 1001, "2026-03-02T10:11:00Z", 501, [added]),
+        ]
+    }
+    rows = _rows(zendesk.event_rows(page, MAPPING.zendesk, _directory()).frame())
+    assert [(r["event_id"], r["event_type"]) for r in rows] == [("8812", "escalation_request")]
+
+
+def test_an_older_analysis_keyed_by_participant_ids_reads_the_same() -> None:
+    """AWS's 1.0.0 example keys per-participant figures by ParticipantId (an id), naming each
+    participant's role in `Participants`; the 1.1.0 files use the role itself as the id."""
+    agent, customer = "55555555-aaaa", "33333333-cccc"
+    characteristics = fx.LENS_A["ConversationCharacteristics"]
+    quarters = characteristics["Sentiment"]["SentimentByPeriod"]["QUARTER"]
+    interrupters = characteristics["Interruptions"]["InterruptionsByInterrupter"]
+    older = {
+        **fx.LENS_A,
+        "Version": "1.0.0",
+        "Participants": [
+            {"ParticipantId": customer, "ParticipantRole": "CUSTOMER"},
+            {"ParticipantId": agent, "ParticipantRole": "AGENT"},
+        ],
+        "ConversationCharacteristics": {
+            **characteristics,
+            "Sentiment": {
+                "SentimentByPeriod": {"QUARTER": {agent: quarters["AGENT"], customer: quarters["CUSTOMER"]}}
+            },
+            "Interruptions": {
+                **characteristics["Interruptions"],
+                "InterruptionsByInterrupter": {
+                    agent: interrupters["AGENT"],
+                    customer: interrupters["CUSTOMER"],
+                },
+            },
+        },
+    }
+    assert connect.lens_summary(older, fx.LENS_TIME) == connect.lens_summary(fx.LENS_A, fx.LENS_TIME)
+    assert connect.lens_summary(older, fx.LENS_TIME).agent_interruptions == 3
+
+
+def test_the_older_channel_spelling_voice_is_a_voice_call() -> None:
+    [row] = _calls([{**fx.CTR_A, "Channel": "Voice"}])
+    assert row["call_id"] == fx.CONTACT_A and MALFORMED not in row
+    [chat] = _calls([{**fx.CTR_A, "Channel": "CHAT"}])
+    assert chat[MALFORMED] == "unmappable: record 1.Channel: CHAT is not a voice call"
