@@ -366,9 +366,17 @@ class AuditedDay:
     data_docs_url: str | None
 
 
-def audit_day(run: AuditRun, audit_date: date, ingest: IngestReport | None = None) -> AuditedDay:
-    """The steps of one audit day from the canonical store up to its publication, in order
-    (shared by the daily and backfill flows); `report_days` then reports it."""
+@dataclass(frozen=True)
+class ComputedDay:
+    """A day's inputs and metric tables, computed and not yet validated or published."""
+
+    audit_date: date
+    inputs: DayInputs
+    metrics: dict[str, pl.DataFrame]
+
+
+def compute_day(run: AuditRun, audit_date: date) -> ComputedDay:
+    """Read the day's windows of the store and compute its metric tables."""
     logger = get_run_logger()
     logger.info("auditing %s (run %s, policy %s)", audit_date, run.run_id, run.policy.version)
     inputs = read_day_inputs(run, audit_date)
@@ -381,18 +389,31 @@ def audit_day(run: AuditRun, audit_date: date, ingest: IngestReport | None = Non
             last_export,
             inputs.cutoff_day,
         )
-    metrics = compute_metrics(run, audit_date, inputs)
-    published = validate_and_publish(run, audit_date, inputs, metrics)
+    return ComputedDay(audit_date, inputs, compute_metrics(run, audit_date, inputs))
+
+
+def published_day(
+    run: AuditRun, day: ComputedDay, published: PublishResult, ingest: IngestReport | None
+) -> AuditedDay:
+    """What a published day keeps for its report: its summary and the little its artifacts list."""
     result = summary.run_summary(
-        run.run_id, audit_date, run.policy.version, inputs.files, metrics, published, None, ingest
+        run.run_id, day.audit_date, run.policy.version, day.inputs.files, day.metrics, published, None, ingest
     )
     return AuditedDay(
-        audit_date,
+        day.audit_date,
         result,
-        summary.review_frames(metrics),
-        summary.scorecard_table(metrics["agent_scorecard"]),
+        summary.review_frames(day.metrics),
+        summary.scorecard_table(day.metrics["agent_scorecard"]),
         published.data_docs_url,
     )
+
+
+def audit_day(run: AuditRun, audit_date: date, ingest: IngestReport | None = None) -> AuditedDay:
+    """The steps of one audit day from the canonical store up to its publication, in order (a
+    cluster's day task); `report_days` then reports it."""
+    day = compute_day(run, audit_date)
+    published = validate_and_publish(run, audit_date, day.inputs, day.metrics)
+    return published_day(run, day, published, ingest)
 
 
 def report_day(run: AuditRun, day: AuditedDay, report_url: str) -> dict[str, Any]:
@@ -441,24 +462,74 @@ def audit_and_report(
     ingest: IngestReport | None,
     progress: BackfillProgress | None = None,
 ) -> list[dict[str, Any]]:
-    """Audit the days one after the other, then refresh the periods and report them. A failed day
-    stops the audits; the days published before it are still refreshed and reported, then the
-    failure is raised."""
-    audited: list[AuditedDay] = []
-    failure: Exception | None = None
+    """Audit the days in order, then refresh the periods and report them. A day is validated and
+    published while the next day is computed (`PipelinedAudits`: the output suites are mostly
+    single-threaded Python, the transforms mostly Polars threads), one publication at a time,
+    in day order. A failed day stops the audits: a day computed after it is never published;
+    the days published before it are still refreshed and reported, then the earliest failure is
+    raised."""
+    audits = PipelinedAudits(run, ingest, progress)
     for day in days:
-        try:
-            audited.append(audit_day(run, day, ingest))
-        except Exception as exc:
-            failure = exc
+        if not audits.add(day):
             break
-        finally:
-            if progress is not None:
-                progress.after(day, failed=failure is not None)
+    audited, failure = audits.finish()
     if failure is None:
         return report_days(run, audited)
     report_before_failure(run, audited)
     raise failure
+
+
+class PipelinedAudits:
+    """Days computed in this thread while the day before is validated and published in a task
+    (`validate_and_publish.submit`). Only one publication runs at a time and each waits for the
+    one before it, so days publish in order and a day after a failure is never published."""
+
+    def __init__(self, run: AuditRun, ingest: IngestReport | None, progress: BackfillProgress | None) -> None:
+        self.run, self.ingest, self.progress = run, ingest, progress
+        self.audited: list[AuditedDay] = []
+        self.failure: Exception | None = None
+        self._publishing: tuple[ComputedDay, Any] | None = None  # the day and its future
+
+    def add(self, audit_date: date) -> bool:
+        """Compute the day, wait for the day before to be published, then start publishing this
+        one; False once a day has failed (add no more)."""
+        computed: ComputedDay | None = None
+        try:
+            computed = compute_day(self.run, audit_date)
+        except Exception as exc:
+            self._settle()
+            self._failed(audit_date, exc)
+            return False
+        self._settle()
+        if self.failure is not None:
+            return False
+        future = validate_and_publish.submit(self.run, audit_date, computed.inputs, computed.metrics)
+        self._publishing = (computed, future)
+        return True
+
+    def finish(self) -> tuple[list[AuditedDay], Exception | None]:
+        """Wait for the last publication; the published days and the earliest failure."""
+        self._settle()
+        return self.audited, self.failure
+
+    def _settle(self) -> None:
+        if self._publishing is None:
+            return
+        day, future = self._publishing
+        self._publishing = None
+        try:
+            self.audited.append(published_day(self.run, day, future.result(), self.ingest))
+        except Exception as exc:
+            self._failed(day.audit_date, exc)
+            return
+        if self.progress is not None:
+            self.progress.after(day.audit_date)
+
+    def _failed(self, audit_date: date, exc: Exception) -> None:
+        if self.progress is not None:
+            self.progress.after(audit_date, failed=True)
+        if self.failure is None:  # the earliest day's failure is the one raised
+            self.failure = exc
 
 
 def report_before_failure(run: AuditRun, audited: list[AuditedDay]) -> None:

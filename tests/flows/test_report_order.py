@@ -14,18 +14,39 @@ from flows import daily
 DAYS = [date(2026, 3, 10) + timedelta(days=i) for i in range(3)]
 
 
+class _Publication:
+    """A stand-in for `validate_and_publish.submit`: the future records when it is waited on,
+    and fails for the day in `run.publish_failing`."""
+
+    def __init__(self, done: list[Any]) -> None:
+        self.done = done
+
+    def submit(self, run: Any, day: date, inputs: Any, metrics: Any) -> Any:
+        def result() -> Any:
+            if day == getattr(run, "publish_failing", None):
+                raise OSError(f"{day} publication failed")
+            self.done.append(("published", day))
+            return SimpleNamespace(data_docs_url=None)
+
+        return SimpleNamespace(result=result)
+
+
 @pytest.fixture
 def steps(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Each step appends what it did; auditing the day in `steps.failing` raises."""
+    """Each step appends what it did; computing the day in `run.failing` raises."""
     done: list[Any] = []
 
-    def audit_day(run: Any, day: date, ingest: Any) -> Any:
+    def compute_day(run: Any, day: date) -> Any:
         if day == getattr(run, "failing", None):
             raise RuntimeError(f"{day} failed")
         done.append(("audit", day))
-        return SimpleNamespace(audit_date=day)
+        return SimpleNamespace(audit_date=day, inputs=None, metrics={})
 
-    monkeypatch.setattr(daily, "audit_day", audit_day)
+    monkeypatch.setattr(daily, "compute_day", compute_day)
+    monkeypatch.setattr(daily, "validate_and_publish", _Publication(done))
+    monkeypatch.setattr(
+        daily, "published_day", lambda run, day, published, ingest: SimpleNamespace(audit_date=day.audit_date)
+    )
     monkeypatch.setattr(daily, "refresh_period_scorecards", lambda run: done.append("refresh"))
     monkeypatch.setattr(
         daily, "publish_html_reports", lambda run, days: [f"url-{day.audit_date}" for day in days]
@@ -36,15 +57,57 @@ def steps(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     return done
 
 
+def _audits(steps: list[Any]) -> list[Any]:
+    return [s for s in steps if s[0] in ("audit", "published")]
+
+
 def test_every_day_is_reported_after_the_period_refresh(steps: list[Any]) -> None:
     daily.audit_and_report(SimpleNamespace(), DAYS, None)
-    assert steps == [*(("audit", d) for d in DAYS), "refresh", *(("report", d, f"url-{d}") for d in DAYS)]
+    reports = [("report", d, f"url-{d}") for d in DAYS]
+    assert steps[-4:] == ["refresh", *reports]
+
+
+def test_a_day_is_published_while_the_next_is_computed_in_day_order(steps: list[Any]) -> None:
+    daily.audit_and_report(SimpleNamespace(), DAYS, None)
+    d1, d2, d3 = DAYS
+    assert _audits(steps) == [
+        ("audit", d1),
+        ("audit", d2),  # computed before d1's publication is waited for
+        ("published", d1),
+        ("audit", d3),
+        ("published", d2),
+        ("published", d3),
+    ]
+
+
+def test_a_failed_publication_stops_the_audits_and_the_next_day_is_never_published(
+    steps: list[Any],
+) -> None:
+    """d2's publication fails while d3 is computed: d3 is not published, d1 is still refreshed and
+    reported, and d2's failure is raised."""
+    d1, d2, d3 = DAYS
+    with pytest.raises(OSError, match=f"{d2} publication failed"):
+        daily.audit_and_report(SimpleNamespace(publish_failing=d2), DAYS, None)
+    assert _audits(steps) == [("audit", d1), ("audit", d2), ("published", d1), ("audit", d3)]
+    assert steps[-2:] == ["refresh", ("report", d1, f"url-{d1}")]
+
+
+def test_the_earlier_days_failure_is_raised_when_the_next_day_fails_too(steps: list[Any]) -> None:
+    d1, d2, _ = DAYS
+    with pytest.raises(OSError, match=f"{d1} publication failed"):
+        daily.audit_and_report(SimpleNamespace(publish_failing=d1, failing=d2), DAYS, None)
+    assert "refresh" not in steps  # nothing was published
 
 
 def test_days_published_before_a_failure_are_still_reported(steps: list[Any]) -> None:
     with pytest.raises(RuntimeError, match="2026-03-11 failed"):
         daily.audit_and_report(SimpleNamespace(failing=DAYS[1]), DAYS, None)
-    assert steps == [("audit", DAYS[0]), "refresh", ("report", DAYS[0], f"url-{DAYS[0]}")]
+    assert steps == [
+        ("audit", DAYS[0]),
+        ("published", DAYS[0]),
+        "refresh",
+        ("report", DAYS[0], f"url-{DAYS[0]}"),
+    ]
 
 
 def test_a_first_day_failing_refreshes_and_reports_nothing(steps: list[Any]) -> None:
@@ -64,7 +127,7 @@ def test_a_failed_report_raises_after_the_earlier_days_are_reported(
     )
     with pytest.raises(OSError, match="refused the write"):
         daily.audit_and_report(SimpleNamespace(), DAYS, None)
-    assert steps == [*(("audit", d) for d in DAYS), "refresh", ("report", DAYS[0], "url-1")]
+    assert steps[-2:] == ["refresh", ("report", DAYS[0], "url-1")]
 
 
 def test_only_a_newer_published_day_gets_its_report_rebuilt(monkeypatch: pytest.MonkeyPatch) -> None:
