@@ -102,6 +102,13 @@ def _rows_with_cells(
     ]
 
 
+def _sorted_rows(frame: pl.DataFrame | None, by: str) -> list[dict[str, Any]]:
+    """A frame's rows as dicts, sorted; the template writes their rate cells (`row_tds`)."""
+    if frame is None or frame.is_empty():
+        return []
+    return frame.sort(by, nulls_last=True).to_dicts()
+
+
 def render_period(day: AuditDay, rows: PeriodRows | None, kind: str, frame: dict[str, Any]) -> str:
     """A period page: the attention list, then the team and agent period scorecards as published."""
     period = rows.period if rows else {str(p.kind): p for p in periods_of(day.audit_date)}[kind]
@@ -212,14 +219,14 @@ def render_agent(day: AuditDay, agent_id: str, frame: dict[str, Any], rows: Agen
         "team_id": rows.teams.get(agent_id),
         "metrics": metrics,
         "trend_days": TREND_DAYS,
-        "trend": _rows_with_cells(trend, metrics, "audit_date"),
+        "trend": _sorted_rows(trend, "audit_date"),
         "trend_chart": _trend_chart(rows.trend_series.get(agent_id), day, agent_id),
         "periods": sorted(
             (
-                (row | {"period_label": PERIOD_LABELS.get(row["period"], row["period"])}, cells)
-                for row, cells in _rows_with_cells(periods, metrics, "period")
+                row | {"period_label": PERIOD_LABELS.get(row["period"], row["period"])}
+                for row in _sorted_rows(periods, "period")
             ),
-            key=lambda pair: order.index(pair[0]["period"]) if pair[0]["period"] in order else len(order),
+            key=lambda row: order.index(row["period"]) if row["period"] in order else len(order),
         ),
     }
     return _environment().get_template("agent.html.j2").render(**context)

@@ -5,6 +5,7 @@ agent's team. Values worked by hand."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import polars as pl
 from hypothesis import given, settings
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from report import charts, views
 from report.pages import _teams
-from report.render import RateCell, rate_cell, rate_tds
+from report.render import RateCell, rate_cell, rate_tds, row_tds
 from report.tables import AuditDay
 
 D1, D2, D3 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)
@@ -151,3 +152,36 @@ def test_trend_long_keeps_the_agent_column_it_is_asked_to() -> None:
     long = views.trend_long(trend, ("follow_up",), keep=("agent_id",))
     assert long.columns[:2] == ["agent_id", "audit_date"]
     assert long.row(0)[:2] == ("a1", D1)
+
+
+_VALUES = st.one_of(
+    st.none(),
+    st.integers(-3, 500),
+    st.floats(allow_nan=True, allow_infinity=True, width=64),
+    st.booleans(),
+    st.just("7"),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {
+            "follow_up_numerator": _VALUES,
+            "follow_up_denominator": _VALUES,
+            "follow_up_rate": _VALUES,
+            "follow_up_ci_low": _VALUES,
+            "follow_up_ci_high": _VALUES,
+            "is_follow_up_low_volume": st.one_of(st.none(), st.booleans()),
+        }
+    ),
+    st.integers(1, 50),
+)
+def test_a_rows_cells_written_straight_from_the_row_equal_its_rate_cells(
+    row: dict[str, Any], min_volume: int
+) -> None:
+    """`row_tds` (the agent pages) writes what `rate_cell` + `RateCell.td` (the day page) write,
+    whatever the row holds: NaN, infinities, booleans and text are not numbers."""
+    metrics = ["follow_up", "reopen"]  # reopen: no columns at all
+    cells = {m: rate_cell(row, m) for m in metrics}
+    assert row_tds(row, metrics, min_volume) == rate_tds(cells, metrics, min_volume)
