@@ -25,7 +25,6 @@ from report.render import (
     _environment,
     attention_context,
     base_context,
-    rate_cell,
     render_report,
     report_link,
 )
@@ -92,16 +91,6 @@ def render_pages(
     return pages
 
 
-def _rows_with_cells(
-    frame: pl.DataFrame | None, metrics: list[str], by: str
-) -> list[tuple[dict[str, Any], Any]]:
-    if frame is None or frame.is_empty():
-        return []
-    return [
-        (row, {m: rate_cell(row, m) for m in metrics}) for row in frame.sort(by, nulls_last=True).to_dicts()
-    ]
-
-
 def _sorted_rows(frame: pl.DataFrame | None, by: str) -> list[dict[str, Any]]:
     """A frame's rows as dicts, sorted; the template writes their rate cells (`row_tds`)."""
     if frame is None or frame.is_empty():
@@ -125,8 +114,8 @@ def render_period(day: AuditDay, rows: PeriodRows | None, kind: str, frame: dict
         "published_days": published,
         "metrics": metrics,
         "columns": [c for c in PERIOD_COLUMNS if c in present],
-        "agents": _rows_with_cells(agents, metrics, "agent_id"),
-        "teams": _rows_with_cells(teams, metrics, "team_id"),
+        "agents": _sorted_rows(agents, "agent_id"),
+        "teams": _sorted_rows(teams, "team_id"),
     }
     return _environment().get_template("period.html.j2").render(**context)
 

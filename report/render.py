@@ -52,21 +52,6 @@ class RateCell:
     def sort_value(self) -> str:
         return "" if self.rate is None else repr(self.rate)
 
-    def td(self, min_volume: int) -> Markup:
-        """The cell as a table cell (`cell_html`)."""
-        return Markup(
-            cell_html(
-                self.metric,
-                self.numerator,
-                self.denominator,
-                self.rate,
-                self.ci_low,
-                self.ci_high,
-                self.low_volume,
-                min_volume,
-            )
-        )
-
 
 def cell_html(
     metric: str,
@@ -124,15 +109,20 @@ def _cell_columns(metric: str) -> tuple[str, str, str, str, str, str]:
 
 
 def rate_cell(row: dict[str, Any], metric: str) -> RateCell:
+    return RateCell(metric, *_cell_values(row, metric))
+
+
+def _cell_values(row: dict[str, Any], metric: str) -> tuple[Any, Any, Any, Any, Any, bool]:
+    """A rate's numerator, denominator, rate, interval (finite numbers, else None) and its
+    low-volume marker, read from a scorecard row."""
     numerator, denominator, rate, ci_low, ci_high, low_volume = _cell_columns(metric)
-    return RateCell(
-        metric=metric,
-        numerator=_finite(row.get(numerator)),
-        denominator=_finite(row.get(denominator)),
-        rate=_finite(row.get(rate)),
-        ci_low=_finite(row.get(ci_low)),
-        ci_high=_finite(row.get(ci_high)),
-        low_volume=bool(row.get(low_volume)),
+    return (
+        _finite(row.get(numerator)),
+        _finite(row.get(denominator)),
+        _finite(row.get(rate)),
+        _finite(row.get(ci_low)),
+        _finite(row.get(ci_high)),
+        bool(row.get(low_volume)),
     )
 
 
@@ -147,30 +137,9 @@ def _finite(value: Any) -> Any:
     return value if views.is_finite(value) else None
 
 
-def rate_tds(cells: dict[str, RateCell], metrics: Iterable[str], min_volume: int) -> Markup:
-    """A row's rate cells (`RateCell.td`) for these metrics, in one call from a template."""
-    return Markup("".join(cells[metric].td(min_volume) for metric in metrics))
-
-
 def row_tds(row: dict[str, Any], metrics: Iterable[str], min_volume: int) -> Markup:
-    """The same cells straight from a scorecard row (what `rate_cell` would read), without a
-    `RateCell` per cell: the agent pages' trend and period tables are ~340,000 cells a day."""
-    out = []
-    for metric in metrics:
-        numerator, denominator, rate, ci_low, ci_high, low_volume = _cell_columns(metric)
-        out.append(
-            cell_html(
-                metric,
-                _finite(row.get(numerator)),
-                _finite(row.get(denominator)),
-                _finite(row.get(rate)),
-                _finite(row.get(ci_low)),
-                _finite(row.get(ci_high)),
-                bool(row.get(low_volume)),
-                min_volume,
-            )
-        )
-    return Markup("".join(out))
+    """A scorecard row's rate cells for these metrics, in one call from a template."""
+    return Markup("".join(cell_html(metric, *_cell_values(row, metric), min_volume) for metric in metrics))
 
 
 def pct(value: float | None) -> str:
@@ -281,7 +250,6 @@ def _environment() -> Environment:
     env.filters["pct"] = pct
     env.filters["number"] = number
     env.filters["short_key"] = short_key
-    env.globals["rate_tds"] = rate_tds
     env.globals["row_tds"] = row_tds
     return env
 
@@ -351,8 +319,8 @@ def render_report(
             c for c in views.VOLUME_COLUMNS if scorecard is not None and c in scorecard.columns
         ],
         "count_columns": [c for c in views.COUNT_COLUMNS if scorecard is not None and c in scorecard.columns],
-        "headline": [(row, {m: rate_cell(row, m) for m in metrics}) for row in headline.to_dicts()],
-        "agents": [(row, {m: rate_cell(row, m) for m in metrics}) for row in agents],
+        "headline": headline.to_dicts(),
+        "agents": agents,
         "measures": views.other_measures(scorecard),
         "charts": {
             "follow_up": chart("follow_up"),
@@ -395,10 +363,7 @@ def render_report(
             list(views.VIOLATION_COLUMNS),
         ),
         "concession_evidence": day.concession_audit is not None,
-        "trend": [
-            (row, {m: rate_cell(row, m) for m in headline_metrics})
-            for row in (trend.sort("audit_date").to_dicts() if not trend.is_empty() else [])
-        ],
+        "trend": trend.sort("audit_date").to_dicts() if not trend.is_empty() else [],
         "trend_days": TREND_DAYS,
     }
     return _environment().get_template("report.html.j2").render(**context)

@@ -4,6 +4,7 @@ agent's team. Values worked by hand."""
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Any
 
@@ -13,25 +14,22 @@ from hypothesis import strategies as st
 
 from report import charts, views
 from report.pages import _teams
-from report.render import RateCell, rate_cell, rate_tds, row_tds
+from report.render import cell_html, rate_cell, row_tds
 from report.tables import AuditDay
 
 D1, D2, D3 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)
 
 
 def test_a_rate_cell_carries_its_rate_fraction_interval_and_sort_values() -> None:
-    cell = rate_cell(
-        {
-            "follow_up_numerator": 3,
-            "follow_up_denominator": 4,
-            "follow_up_rate": 0.75,
-            "follow_up_ci_low": 0.3,
-            "follow_up_ci_high": 0.95,
-            "is_follow_up_low_volume": True,
-        },
-        "follow_up",
-    )
-    assert cell.td(20) == (
+    row = {
+        "follow_up_numerator": 3,
+        "follow_up_denominator": 4,
+        "follow_up_rate": 0.75,
+        "follow_up_ci_low": 0.3,
+        "follow_up_ci_high": 0.95,
+        "is_follow_up_low_volume": True,
+    }
+    assert row_tds(row, ["follow_up"], 20) == (
         '<td class="rate low-volume" data-metric="follow_up" data-sort="0.75" data-value="0.75"'
         ' data-numerator="3" data-denominator="4" data-low-volume="true"'
         ' title="Only 4 contacts (fewer than 20): too few to judge, not a verdict">\n'
@@ -42,18 +40,15 @@ def test_a_rate_cell_carries_its_rate_fraction_interval_and_sort_values() -> Non
 
 def test_a_cell_without_a_rate_is_a_dash_and_not_marked_low_volume() -> None:
     row = {"reopen_numerator": 0, "reopen_denominator": 0, "reopen_rate": float("nan")}
-    cell = rate_cell(row | {"is_reopen_low_volume": True}, "reopen")
-    assert cell.rate is None  # NaN is not a rate
-    assert cell.td(20) == (
+    assert rate_cell(row, "reopen").rate is None  # NaN is not a rate
+    assert row_tds(row | {"is_reopen_low_volume": True}, ["reopen"], 20) == (
         '<td class="rate" data-metric="reopen" data-sort="" data-value="" data-numerator="0"'
         ' data-denominator="0" data-low-volume="true">\n<span class="na">–</span></td>\n'
     )
 
 
 def test_a_metric_name_is_escaped_and_a_row_of_cells_is_one_string_in_metric_order() -> None:
-    a = RateCell("a<b", 1, 50, 0.02, 0.0, 0.1, False)
-    b = RateCell("fcr", None, None, None, None, None, False)
-    html = rate_tds({"a<b": a, "fcr": b}, ["fcr", "a<b"], 20)
+    html = row_tds({"a<b_rate": 0.02, "a<b_numerator": 1, "a<b_denominator": 50}, ["fcr", "a<b"], 20)
     assert html.index('data-metric="fcr"') < html.index('data-metric="a&lt;b"')
     assert html.count("<td ") == 2 and "a<b" not in html
 
@@ -177,11 +172,21 @@ _VALUES = st.one_of(
     ),
     st.integers(1, 50),
 )
-def test_a_rows_cells_written_straight_from_the_row_equal_its_rate_cells(
-    row: dict[str, Any], min_volume: int
-) -> None:
-    """`row_tds` (the agent pages) writes what `rate_cell` + `RateCell.td` (the day page) write,
-    whatever the row holds: NaN, infinities, booleans and text are not numbers."""
-    metrics = ["follow_up", "reopen"]  # reopen: no columns at all
-    cells = {m: rate_cell(row, m) for m in metrics}
-    assert row_tds(row, metrics, min_volume) == rate_tds(cells, metrics, min_volume)
+def test_a_cell_shows_what_rate_cell_reads_from_the_row(row: dict[str, Any], min_volume: int) -> None:
+    """The HTML cell (`row_tds`, every page) and the terminal's `rate_cell` read a row alike,
+    whatever it holds: NaN, infinities, booleans and text are not numbers."""
+    cell = rate_cell(row, "follow_up")
+    for value in (cell.numerator, cell.denominator, cell.rate, cell.ci_low, cell.ci_high):
+        assert value is None or (type(value) in (int, float) and math.isfinite(value))
+    expected = cell_html(
+        "follow_up",
+        cell.numerator,
+        cell.denominator,
+        cell.rate,
+        cell.ci_low,
+        cell.ci_high,
+        cell.low_volume,
+        min_volume,
+    )
+    assert row_tds(row, ["follow_up"], min_volume) == expected
+    assert f'data-sort="{cell.sort_value}"' in expected
