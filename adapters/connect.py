@@ -89,9 +89,10 @@ def _of_participant(by_participant: Any, analysis: dict[str, Any], role: str) ->
     `Participants[].ParticipantRole` names."""
     if not isinstance(by_participant, dict):
         return None
-    for participant in analysis.get("Participants") or ():
+    participants = analysis.get("Participants")
+    for participant in participants if isinstance(participants, list) else ():
         if isinstance(participant, dict) and participant.get("ParticipantRole") == role:
-            found = by_participant.get(participant.get("ParticipantId"))
+            found = by_participant.get(str(participant.get("ParticipantId")))
             if found is not None:
                 return found
     return by_participant.get(role)

@@ -578,3 +578,9 @@ def test_the_older_channel_spelling_voice_is_a_voice_call() -> None:
     assert row["call_id"] == fx.CONTACT_A and MALFORMED not in row
     [chat] = _calls([{**fx.CTR_A, "Channel": "CHAT"}])
     assert chat[MALFORMED] == "unmappable: record 1.Channel: CHAT is not a voice call"
+
+
+def test_a_malformed_participants_list_falls_back_to_the_role_keys() -> None:
+    for participants in ([{"ParticipantId": ["x"], "ParticipantRole": "AGENT"}], "AGENT", [7], None):
+        odd = {**fx.LENS_A, "Participants": participants}
+        assert connect.lens_summary(odd, fx.LENS_TIME).agent_interruptions == 3
