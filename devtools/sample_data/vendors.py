@@ -79,6 +79,9 @@ VIA_CHANNEL = {
     "social": "twitter",
     "other": "api",
 }
+# The same channels as via ids (Zendesk writes `via.channel` as a type or its id): every other
+# ticket gets the id, so both shapes go through the adapter.
+VIA_ID = {"email": 4, "chat": 29, "web": 0, "phone": 34, "social": 30, "other": 5}
 INITIATION = {"inbound": "INBOUND", "outbound": "OUTBOUND", "callback": "CALLBACK", "transfer": "TRANSFER"}
 ANSWERED_BY_AGENT = ("inbound", "transfer")  # answered_at is the agent's connect time, else the customer's
 CSAT_GOOD_MIN = 4  # legacy CSAT is good/bad: 4 and 5 are good, as the csat_good metric counts them
@@ -92,7 +95,8 @@ _LEAD = {"agent-": "1", "cust-": "2", "sup-": "3", "team-": "4", "T-": "1", "E-"
 _CONTRACT_ID = re.compile(r"(agent-|cust-|sup-|team-|T-|E-|C-)(\d+)")
 # Event-id digits behind a different first digit: the other children of a contract event's
 # audit (Zendesk ids are unique per resource, so these never meet the event ids).
-_GROUP_CHILD, _TYPE_CHILD, _CURRENCY_CHILD, _APPROVER_CHILD, _REASON_CHILD, _AUDIT = "234567"
+_GROUP_CHILD, _TYPE_CHILD, _CURRENCY_CHILD, _APPROVER_CHILD, _REASON_CHILD, _AUDIT, _REMOVAL_CHILD = "2345678"
+REMOVED_TAG = "pending_review"  # a tag a trigger clears in the same update (no contract event)
 
 
 def vendor_id(value: str) -> str:
@@ -250,7 +254,10 @@ def ticket_snapshot(row: dict[str, Any], tags: list[str]) -> dict[str, Any]:
         "custom_fields": [{"id": CATEGORY_FIELD, "value": row["category"]}],
         "satisfaction_rating": satisfaction(row["csat_score"]),
         "followup_ids": [],
-        "via": {"channel": VIA_CHANNEL[row["channel"]], "source": {"from": {}, "to": {}, "rel": None}},
+        "via": {
+            "channel": (VIA_ID if ticket % 2 else VIA_CHANNEL)[row["channel"]],
+            "source": {"from": {}, "to": {}, "rel": None},
+        },
         "created_at": _iso(row["created_at"]),
         "updated_at": _iso(row["updated_at"]),
         "generated_timestamp": int(row["updated_at"].timestamp()),
@@ -337,7 +344,15 @@ def _children(row: dict[str, Any], state: TicketState) -> list[dict[str, Any]]:
         "escalation": ESCALATION_TAG.format(row["escalation_level"]),
     }[kind]
     before, after = state.tag(ticket, tag)
-    return [{**child, "event_type": "Change", "tags": after, "previous_value": before}]
+    if child["id"] % 2 == 0:
+        return [{**child, "event_type": "Change", "tags": after, "previous_value": before}]
+    # The other shape exports write: the tags now with those added and removed (no previous
+    # value), beside a change of the same update that only removed a tag (no contract event).
+    removal = {"id": zendesk_id(event, _REMOVAL_CHILD), "event_type": "Change", "tags": after}
+    return [
+        {**child, "event_type": "Change", "tags": after, "added_tags": [tag], "removed_tags": []},
+        {**removal, "added_tags": [], "removed_tags": [REMOVED_TAG]},
+    ]
 
 
 def comment_child(row: dict[str, Any]) -> dict[str, Any]:
