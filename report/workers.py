@@ -10,10 +10,12 @@ may not start children) the folder is rendered in the calling process, as before
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -21,6 +23,7 @@ from datetime import date
 from configs.settings import S3Settings
 
 _pool: ProcessPoolExecutor | None = None
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,10 +40,17 @@ class ReportJob:
 
 def publish_folder(job: ReportJob) -> str:
     """Render the day's report folder and write it under the reports URI; returns the location
-    of its index.html. Runs in the rendering pool when one is open."""
-    if _pool is None:
+    of its index.html. Runs in the rendering pool when one is open; if the pool has lost a
+    process (killed, out of memory), the folder is rendered here instead: a report is worth a
+    slower run, and its pages are rewritten whole either way."""
+    pool = _pool
+    if pool is None:
         return _render_and_publish(job)
-    return _pool.submit(_render_and_publish, job).result()
+    try:
+        return pool.submit(_render_and_publish, job).result()
+    except BrokenProcessPool:
+        log.warning("report worker lost: rendering %s's report in this process", job.audit_date)
+        return _render_and_publish(job)
 
 
 def _render_and_publish(job: ReportJob) -> str:

@@ -4,6 +4,8 @@ process renders, written whole, index last; one day or a daemon process renders 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -74,3 +76,18 @@ def test_the_index_is_written_after_every_other_page(tmp_path: Path, monkeypatch
     publish_report(pages, str(tmp_path), D)
     assert len(written) == 42 and written[-1] == "index.html"
     assert (tmp_path / f"audit_report/audit_date={D}/agents/a7.html").read_text() == "7"
+
+
+def test_a_lost_worker_leaves_the_report_to_the_calling_process(v2_warehouse: Path, tmp_path: Path) -> None:
+    """A worker killed mid-run (SIGKILL, as the kernel's OOM killer does) breaks the pool; the
+    day's folder is then rendered in place, whole."""
+    expected_url = publish_folder(_job(v2_warehouse, tmp_path / "in-place"))
+    with rendering_pool(2):
+        pool = workers._pool
+        assert pool is not None
+        pool.submit(os.getpid).result()  # start the workers
+        for process in list(pool._processes.values()):  # type: ignore[attr-defined]
+            os.kill(process.pid, signal.SIGKILL)
+        url = publish_folder(_job(v2_warehouse, tmp_path / "after-loss"))
+    assert url == expected_url.replace("in-place", "after-loss")
+    assert _folder(tmp_path / "after-loss") == _folder(tmp_path / "in-place")
