@@ -142,35 +142,6 @@ def row_tds(row: dict[str, Any], metrics: Iterable[str], min_volume: int) -> Mar
     return Markup("".join(cell_html(metric, *_cell_values(row, metric), min_volume) for metric in metrics))
 
 
-# The cells of daily agent scorecard rows already written, in a report worker process
-# (`keep_published_rows`): a worker renders several days of a backfill, whose 28-day trend tables
-# share 27 days of rows, and the row a run published for an agent and a day never changes (a
-# re-audit publishes it under another run_id). None elsewhere: nothing is kept.
-_published_rows: dict[tuple[Any, ...], Markup] | None = None
-PUBLISHED_ROWS_KEPT = 60_000  # ~200 MB of cells at most (56 days of 1,000 agents); emptied when full
-
-
-def keep_published_rows() -> None:
-    """Keep the cells of published rows in this process (a report worker's initializer)."""
-    global _published_rows
-    _published_rows = {}
-
-
-def published_row_tds(row: dict[str, Any], metrics: list[str], min_volume: int) -> Markup:
-    """`row_tds` of an agent's daily scorecard row (the agent pages' trend), written once per
-    publication (agent, day, run) in a report worker."""
-    kept, run_id = _published_rows, row.get("run_id")
-    if kept is None or run_id is None:
-        return row_tds(row, metrics, min_volume)
-    key = (row.get("agent_id"), row.get("audit_date"), run_id, tuple(metrics), min_volume)
-    cells = kept.get(key)
-    if cells is None:
-        if len(kept) >= PUBLISHED_ROWS_KEPT:
-            kept.clear()
-        cells = kept[key] = row_tds(row, metrics, min_volume)
-    return cells
-
-
 def pct(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.1f}%"
 
@@ -280,7 +251,6 @@ def _environment() -> Environment:
     env.filters["number"] = number
     env.filters["short_key"] = short_key
     env.globals["row_tds"] = row_tds
-    env.globals["published_row_tds"] = published_row_tds
     return env
 
 

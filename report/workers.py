@@ -67,14 +67,6 @@ def _render_and_publish(job: ReportJob) -> str:
     return publish_report(pages, job.reports_uri, job.audit_date, job.s3)
 
 
-def _worker_starts() -> None:
-    """A report worker keeps the cells of the published rows it wrote: the next day's 28-day
-    trend repeats 27 days of them (`report.render.published_row_tds`)."""
-    from report.render import keep_published_rows
-
-    keep_published_rows()
-
-
 def pool_size(days: int) -> int:
     """Processes for `days` report folders: one per core, never more than the days; 0 (render
     in this process) for a single day or where this process may not start children."""
@@ -94,7 +86,7 @@ def rendering_pool(days: int) -> Iterator[int]:
         yield 0
         return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_starts) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         _pool = pool
         try:
             yield workers

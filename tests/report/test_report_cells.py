@@ -9,7 +9,6 @@ from datetime import date
 from typing import Any
 
 import polars as pl
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -191,37 +190,3 @@ def test_a_cell_shows_what_rate_cell_reads_from_the_row(row: dict[str, Any], min
     )
     assert row_tds(row, ["follow_up"], min_volume) == expected
     assert f'data-sort="{cell.sort_value}"' in expected
-
-
-def test_a_report_worker_writes_a_published_rows_cells_once_per_publication(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """In a report worker (`keep_published_rows`), an agent's row of a day is written once per run
-    that published it: the next day's trend reuses it; a re-audit (another run_id) is written
-    anew; a row without a run_id is never kept. Outside a worker nothing is kept."""
-    import report.render as render
-
-    monkeypatch.setattr(render, "_published_rows", None)
-    row = {
-        "agent_id": "a1",
-        "audit_date": D1,
-        "run_id": "run-1",
-        "follow_up_numerator": 1,
-        "follow_up_denominator": 2,
-        "follow_up_rate": 0.5,
-    }
-    assert render.published_row_tds(row, ["follow_up"], 20) == row_tds(row, ["follow_up"], 20)
-    assert render._published_rows is None
-    render.keep_published_rows()
-    first = render.published_row_tds(row, ["follow_up"], 20)
-    assert first == row_tds(row, ["follow_up"], 20) and len(render._published_rows) == 1
-    assert render.published_row_tds(dict(row), ["follow_up"], 20) is first  # kept
-    reaudit = row | {"run_id": "run-2", "follow_up_numerator": 2, "follow_up_rate": 1.0}
-    assert 'data-numerator="2"' in render.published_row_tds(reaudit, ["follow_up"], 20)
-    assert 'data-numerator="1"' in render.published_row_tds(row, ["follow_up"], 5)  # its own min_volume
-    no_run = {k: v for k, v in reaudit.items() if k != "run_id"}
-    render.published_row_tds(no_run, ["follow_up"], 20)
-    assert len(render._published_rows) == 3
-    monkeypatch.setattr(render, "PUBLISHED_ROWS_KEPT", 3)
-    render.published_row_tds(row | {"agent_id": "a2"}, ["follow_up"], 20)
-    assert len(render._published_rows) == 1  # full: emptied, then the new row kept
