@@ -81,8 +81,9 @@ def ticket_rows(page: dict[str, Any], mapping: ZendeskMapping, directory: Direct
         if not isinstance(ticket, dict):
             out.unreadable(where)
             continue
-        status = _status(ticket.get("status"), f"{where}.status", out)
-        if status is None:
+        status, problem = _status(ticket.get("status"))
+        if problem is not None:
+            out.unmappable(f"{where}.status", problem)
             continue
         category = _category(ticket, mapping)
         if category is None:
@@ -113,16 +114,16 @@ def ticket_rows(page: dict[str, Any], mapping: ZendeskMapping, directory: Direct
     return out
 
 
-def _status(value: Any, where: str, out: Rows) -> str | None:
-    """The contract status of a Zendesk status (`hold` is `on_hold`); None, with the record
-    quarantined, for `deleted` and for anything Zendesk does not write."""
+def _status(value: Any) -> tuple[str | None, str | None]:
+    """The contract status of a Zendesk status (`hold` is `on_hold`), or why there is none:
+    `deleted`, and anything Zendesk does not write. The caller quarantines the record with the
+    reason (and builds its place only then: a day has ~500,000 child events)."""
     if value == "deleted":
-        out.unmappable(where, "a deleted ticket has no contract status")
-        return None
-    if value not in DEFAULT_STATUSES:
-        out.unmappable(where, f"not a Zendesk status ({', '.join(DEFAULT_STATUSES)})")
-        return None
-    return DEFAULT_STATUSES[value]
+        return None, "a deleted ticket has no contract status"
+    status = DEFAULT_STATUSES.get(value) if isinstance(value, str) else None
+    if status is None:
+        return None, f"not a Zendesk status ({', '.join(DEFAULT_STATUSES)})"
+    return status, None
 
 
 def _id(value: Any, mapping: ZendeskMapping) -> str | None:
@@ -237,11 +238,10 @@ class _Update:
         delivery of the child."""
         rows: list[tuple[str, dict[str, Any]]] = []
         if "status" in child:
-            value = child["status"]
-            status = DEFAULT_STATUSES.get(value) if type(value) is str else None
-            if status is None:  # quarantined, with the reason
-                status = _status(value, self._place(position) + ".status", self.out)
-            if status is not None:
+            status, problem = _status(child["status"])
+            if problem is not None:
+                self.out.unmappable(f"{self._place(position)}.status", problem)
+            else:
                 rows.append(("status_change", {"new_status": status}))
         if child.get("assignee_id") is not None:
             rows.append(("assignment", {"assignee_id": child["assignee_id"], "team_id": group}))

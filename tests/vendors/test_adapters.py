@@ -584,3 +584,16 @@ def test_a_malformed_participants_list_falls_back_to_the_role_keys() -> None:
     for participants in ([{"ParticipantId": ["x"], "ParticipantRole": "AGENT"}], "AGENT", [7], None):
         odd = {**fx.LENS_A, "Participants": participants}
         assert connect.lens_summary(odd, fx.LENS_TIME).agent_interruptions == 3
+
+
+def test_a_status_that_is_not_text_is_unmappable_not_an_error() -> None:
+    page = {"tickets": [{**fx.TICKET_1001, "status": ["solved"]}]}
+    [row] = _rows(zendesk.ticket_rows(page, MAPPING.zendesk, _directory()).frame())
+    assert row[MALFORMED].startswith("unmappable: tickets[0].status: not a Zendesk status (new, open")
+    events = {
+        "ticket_events": [fx._audit(1, 5, "2026-03-02T10:00:00Z", 501, [fx._change(2, status={"x": 1})])]
+    }
+    [event] = _rows(zendesk.event_rows(events, MAPPING.zendesk, _directory()).frame())
+    assert event[MALFORMED].startswith(
+        "unmappable: ticket_events[0].child_events[0].status: not a Zendesk status"
+    )
