@@ -27,6 +27,7 @@ from report.render import (
     base_context,
     render_report,
     report_link,
+    sorted_rows,
 )
 from report.tables import TREND_DAYS, AuditDay, PeriodRows, periods_of
 
@@ -91,13 +92,6 @@ def render_pages(
     return pages
 
 
-def _sorted_rows(frame: pl.DataFrame | None, by: str) -> list[dict[str, Any]]:
-    """A frame's rows as dicts, sorted; the template writes their rate cells (`row_tds`)."""
-    if frame is None or frame.is_empty():
-        return []
-    return frame.sort(by, nulls_last=True).to_dicts()
-
-
 def render_period(day: AuditDay, rows: PeriodRows | None, kind: str, frame: dict[str, Any]) -> str:
     """A period page: the attention list, then the team and agent period scorecards as published."""
     period = rows.period if rows else {str(p.kind): p for p in periods_of(day.audit_date)}[kind]
@@ -114,8 +108,8 @@ def render_period(day: AuditDay, rows: PeriodRows | None, kind: str, frame: dict
         "published_days": published,
         "metrics": metrics,
         "columns": [c for c in PERIOD_COLUMNS if c in present],
-        "agents": _sorted_rows(agents, "agent_id"),
-        "teams": _sorted_rows(teams, "team_id"),
+        "agents": sorted_rows(agents, "agent_id"),
+        "teams": sorted_rows(teams, "team_id"),
     }
     return _environment().get_template("period.html.j2").render(**context)
 
@@ -208,12 +202,12 @@ def render_agent(day: AuditDay, agent_id: str, frame: dict[str, Any], rows: Agen
         "team_id": rows.teams.get(agent_id),
         "metrics": metrics,
         "trend_days": TREND_DAYS,
-        "trend": _sorted_rows(trend, "audit_date"),
+        "trend": sorted_rows(trend, "audit_date"),
         "trend_chart": _trend_chart(rows.trend_series.get(agent_id), day, agent_id),
         "periods": sorted(
             (
                 row | {"period_label": PERIOD_LABELS.get(row["period"], row["period"])}
-                for row in _sorted_rows(periods, "period")
+                for row in sorted_rows(periods, "period")
             ),
             key=lambda row: order.index(row["period"]) if row["period"] in order else len(order),
         ),

@@ -259,6 +259,13 @@ def _svg(spec: dict[str, Any] | None) -> Markup | None:
     return Markup(charts.render_svg(spec)) if spec else None
 
 
+def sorted_rows(frame: pl.DataFrame | None, by: str) -> list[dict[str, Any]]:
+    """A scorecard's rows as dicts, sorted; the templates write their rate cells (`row_tds`)."""
+    if frame is None or frame.is_empty():
+        return []
+    return frame.sort(by, nulls_last=True).to_dicts()
+
+
 def _rows(frame: pl.DataFrame, columns: tuple[str, ...] | list[str]) -> list[dict[str, Any]]:
     present = [c for c in columns if c in frame.columns]
     return frame.select(present).to_dicts() if present else []
@@ -363,7 +370,7 @@ def render_report(
             list(views.VIOLATION_COLUMNS),
         ),
         "concession_evidence": day.concession_audit is not None,
-        "trend": trend.sort("audit_date").to_dicts() if not trend.is_empty() else [],
+        "trend": sorted_rows(trend, "audit_date"),
         "trend_days": TREND_DAYS,
     }
     return _environment().get_template("report.html.j2").render(**context)
