@@ -172,7 +172,12 @@ def measure_transforms() -> dict[str, Any]:
     store = store_of(_settings(COLD / "warehouse"))
     out: dict[str, Any] = {"audit_date": str(day)}
     with _timed(out):
-        inputs = audit_inputs(store, span.start - timedelta(days=1), span.end + timedelta(days=1))
+        inputs = audit_inputs(
+            store,
+            span.start - timedelta(days=1),
+            span.end + timedelta(days=1),
+            delivered=(span.start, span.end),
+        )
         window = AuditWindow(day, "UTC", data_cutoff(newest_export_date(), day, "UTC"))
         tables = collect_audit(run_audit(inputs, window, policy))
     (OUT / "transforms").mkdir(parents=True, exist_ok=True)

@@ -158,7 +158,12 @@ def measure_transforms(agents: int, day: date) -> dict[str, Any]:
     store = store_of(_settings(agents))
     out: dict[str, Any] = {"audit_date": str(day)}
     with _timed(out):
-        inputs = audit_inputs(store, span.start - timedelta(days=1), span.end + timedelta(days=1))
+        inputs = audit_inputs(
+            store,
+            span.start - timedelta(days=1),
+            span.end + timedelta(days=1),
+            delivered=(span.start, span.end),
+        )
         # the cut-off `read_day_inputs` gives: the newest export day the windows can see
         window = AuditWindow(day, "UTC", data_cutoff(min(END, span.end), day, "UTC"))
         tables = collect_audit(run_audit(inputs, window, policy))

@@ -147,7 +147,9 @@ def read_day_inputs(run: AuditRun, audit_date: date) -> DayInputs:
     quarantine = own_exports_only(quarantine, files, audit_date)
     ledger = store.ledger(versions.get(LEDGER_TABLE)).filter(pl.col("status") == "ingested")
     _refuse_without_input(audit_date, days.start, days.end, files, set(ledger["entity"].unique()))
-    tables = audit_inputs(store, days.start - margin, days.end + margin, versions)
+    tables = audit_inputs(
+        store, days.start - margin, days.end + margin, versions, delivered=(days.start, days.end)
+    )
     newest = ledger["export_date"].max()
     cutoff_day = min(newest, days.end) if isinstance(newest, date) else None
     read = {name: v for name, v in versions.items() if v != NOT_CREATED}  # (absent: read as empty)

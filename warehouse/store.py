@@ -38,8 +38,10 @@ from catalogue import (
     STORE_TABLES,
 )
 from configs.settings import AuditSettings, S3Settings
+from transforms import dedup
 from transforms.schemas import ENTITIES
 from transforms.schemas import quarantine as q
+from transforms.schemas.base import EXPORT_DATE, SOURCE_KEY, SOURCE_ROW
 from transforms.scope import CanonicalTables
 from warehouse.delta import TABLE_PROPERTIES, open_table, storage_options, table_uri
 
@@ -393,27 +395,92 @@ def _between(first: dt.date, last: dt.date) -> pl.Expr:
 
 
 def audit_inputs(
-    store: Store, first: dt.date, last: dt.date, versions: Mapping[str, int] | None = None
+    store: Store,
+    first: dt.date,
+    last: dt.date,
+    versions: Mapping[str, int] | None = None,
+    *,
+    delivered: tuple[dt.date, dt.date] | None = None,
 ) -> CanonicalTables:
     """The canonical tables an audit day reads, as lazy scans pruned to its windows.
 
-    Events and calls whose own day is in first..last; tickets created by `last` that changed
-    on or after `first` (the store holds each ticket's latest version, so a ticket that changed
-    in the window is there, however old). The same rows the day's export range would deliver,
-    where every change of a ticket is exported. Each family then reads only the columns and
-    rows it needs from the scans. `versions` (a `Store.snapshot`) pins each table; None: current.
+    Events and calls whose own day is in first..last; tickets created by `last`. With
+    `delivered` (the day's export range, first..last export day), each key's row is the one the
+    objects exported in that range give by the contract's de-duplication, as if the day had
+    read those exports alone (docs/metrics.md: a day reads the exports D - look-back ..
+    D + look-ahead): a ticket changed again after the range is read in its version of the
+    range, and a key no object of the range delivered is not read. Without it, every key's
+    current row (tickets: those changed on or after `first`). Each family then reads only the
+    columns and rows it needs. `versions` (a `Store.snapshot`) pins each table; None: current.
     """
-    since = dt.datetime.combine(first, dt.time(0), tzinfo=dt.UTC)
     at = dict(versions or {})
-    return CanonicalTables(
-        tickets=store.canonical("tickets", last=last, version=at.get("tickets")).filter(
-            pl.col("updated_at") >= since
-        ),
-        ticket_events=store.canonical(
-            "ticket_events", first=first, last=last, version=at.get("ticket_events")
-        ),
-        calls=store.canonical("calls", first=first, last=last, version=at.get("calls")),
+    if delivered is None:
+        since = dt.datetime.combine(first, dt.time(0), tzinfo=dt.UTC)
+        return CanonicalTables(
+            tickets=store.canonical("tickets", last=last, version=at.get("tickets")).filter(
+                pl.col("updated_at") >= since
+            ),
+            ticket_events=store.canonical(
+                "ticket_events", first=first, last=last, version=at.get("ticket_events")
+            ),
+            calls=store.canonical("calls", first=first, last=last, version=at.get("calls")),
+        )
+    object_keys = store.ledger(at.get(LEDGER_TABLE)).select(SOURCE_ID, "object_key")
+    windows = {"tickets": (None, last), "ticket_events": (first, last), "calls": (first, last)}
+    read = {
+        entity: _as_delivered(store, entity, *windows[entity], delivered, at.get(entity), object_keys)
+        for entity in ENTITIES
+    }
+    return CanonicalTables(**read)
+
+
+def _as_delivered(
+    store: Store,
+    entity: str,
+    first: dt.date | None,
+    last: dt.date,
+    delivered: tuple[dt.date, dt.date],
+    version: int | None,
+    object_keys: pl.DataFrame,
+) -> pl.LazyFrame:
+    """One row per key of `entity`, as the objects exported in `delivered` alone give it.
+
+    A key's kept row is the best of all its stored rows, so where it was exported in the range
+    it is the range's best too: those are read straight from the kept partitions. The other
+    keys the range delivered (a ticket or call changed again after the range, an event first
+    delivered before it) take their best row of the range among the stored copies, ranked as
+    de-duplication ranks them (`transforms.dedup.rank_columns`); that set is small for a recent
+    day and is computed once here, not in every family's plan.
+    """
+    schema = ENTITIES[entity]
+    in_range = pl.col(EXPORT_DATE).is_between(*delivered)
+    kept = store.scan(entity, version, first=first, last=last, kept=True).filter(in_range)
+    copies = store.scan(entity, version, first=first, last=last, kept=False).filter(in_range)
+    ranks = dedup.rank_columns(schema)
+    identity = [SOURCE_ID, SOURCE_ROW]
+    # The keys and ranks first (a few columns of every copy in the range), whole rows only for
+    # the copies that win: most copies are older versions of keys kept in the range.
+    winners = (
+        copies.select(schema.key, *(c for c in ranks if c != SOURCE_KEY), SOURCE_ID)
+        .join(kept.select(schema.key), on=schema.key, how="anti")
+        .join(object_keys.lazy().rename({"object_key": SOURCE_KEY}), on=SOURCE_ID, how="left")
+        .sort(
+            [schema.key, *ranks],
+            descending=[False] + [dedup.rank_descending(schema)] * len(ranks),
+            nulls_last=True,
+        )
+        .unique(schema.key, keep="first", maintain_order=True)
+        .select(identity)
+        .collect()
     )
+    if winners.is_empty():
+        return kept
+    best = (
+        copies.join(winners.lazy(), on=identity, how="semi")
+        .with_columns(pl.lit(KEPT).alias(OUTCOME))
+        .collect()
+    )
+    return pl.concat([kept, best.lazy()], how="vertical")
 
 
 def day_inputs(

@@ -499,3 +499,80 @@ def test_after_a_rebuild_empties_the_ledger_an_audit_reads_an_empty_store(tmp_pa
     )
     files, _ = day_inputs(store, date(2026, 3, 2), date(2026, 3, 2), snapshot)
     assert files.height == 0
+
+
+# --- what an audit day reads: each key as its export range delivered it -----------------------
+
+T9 = {"ticket_id": "T9", "created_at": "2026-03-02T09:00:00Z"}
+T9_OPEN = ticket(**T9, updated_at="2026-03-02T10:00:00Z", status="open", priority="low")
+T9_SOLVED = ticket(
+    **T9,
+    updated_at="2026-03-05T10:00:00Z",
+    status="solved",
+    solved_at="2026-03-05T10:00:00Z",
+    priority="normal",
+)
+T9_SAME_TIME_LATER_NAME = {**T9_SOLVED, "priority": "high"}  # day 5, file "b"
+T9_SAME_TIME_LATER_DAY = {**T9_SOLVED, "priority": "urgent"}  # day 6
+T9_RATED = {**T9_SOLVED, "updated_at": "2026-03-20T10:00:00Z", "csat_score": "2"}
+E9 = event(event_id="E9", ticket_id="T9", occurred_at="2026-03-02T09:30:00Z")
+
+
+@pytest.fixture(scope="module")
+def versioned_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """T9 in five versions over four export days, one of them re-delivered late; E9 delivered
+    on day 2 and again on day 22."""
+    store = Store(str(tmp_path_factory.mktemp("versions") / "store"))
+    landing = MemoryStorage(
+        {
+            key("tickets", 2, "a"): csv_bytes([T9_OPEN]),
+            key("ticket_events", 2, "a"): csv_bytes([E9]),
+            key("tickets", 5, "a"): csv_bytes([T9_SOLVED]),
+            key("tickets", 5, "b"): csv_bytes([T9_SAME_TIME_LATER_NAME]),
+            key("tickets", 6, "a"): csv_bytes([T9_SAME_TIME_LATER_DAY]),
+            key("tickets", 20, "a"): csv_bytes([T9_RATED]),
+            key("tickets", 22, "a"): csv_bytes([T9_OPEN]),  # the old version, delivered again
+            key("ticket_events", 22, "a"): csv_bytes([E9]),
+        }
+    )
+    ingest(landing, store, "r1")
+    return store
+
+
+@pytest.mark.parametrize(
+    ("delivered", "expected"),
+    [
+        ((2, 4), ("open", "low", None, date(2026, 3, 2))),
+        ((2, 5), ("solved", "high", None, date(2026, 3, 5))),  # same updated_at: the later name
+        ((2, 10), ("solved", "urgent", None, date(2026, 3, 6))),  # then the later export day
+        ((15, 21), ("solved", "normal", 2, date(2026, 3, 20))),
+        ((21, 25), ("open", "low", None, date(2026, 3, 22))),  # only the re-delivery is in range
+        ((7, 19), None),  # no object of the range delivered T9
+        (None, ("solved", "normal", 2, date(2026, 3, 20))),  # the store's current row
+    ],
+    ids=str,
+)
+def test_an_audit_day_reads_each_ticket_as_its_export_range_delivered_it(
+    versioned_store: Store, delivered: tuple[int, int] | None, expected: tuple[object, ...] | None
+) -> None:
+    """The spec's day reads the exports D - look-back .. D + look-ahead and de-duplicates them:
+    a ticket changed again after that range (a CSAT score given later) is read as the range had
+    it, by the contract's ranking among the range's copies."""
+    from warehouse.store import audit_inputs
+
+    span = None if delivered is None else tuple(date(2026, 3, d) for d in delivered)
+    tickets = audit_inputs(versioned_store, date(2026, 3, 1), date(2026, 3, 25), delivered=span).tickets
+    rows = tickets.select("status", "priority", "csat_score", "export_date").collect().rows()
+    assert rows == ([] if expected is None else [expected])
+
+
+@pytest.mark.parametrize(("delivered", "export_day"), [((1, 3), 2), ((21, 25), 22), ((7, 19), None)], ids=str)
+def test_an_event_first_delivered_before_the_range_is_read_from_its_delivery_in_it(
+    versioned_store: Store, delivered: tuple[int, int], export_day: int | None
+) -> None:
+    from warehouse.store import audit_inputs
+
+    span = (date(2026, 3, delivered[0]), date(2026, 3, delivered[1]))
+    events = audit_inputs(versioned_store, date(2026, 3, 1), date(2026, 3, 25), delivered=span).ticket_events
+    rows = events.select("event_id", "export_date").collect().rows()
+    assert rows == ([] if export_day is None else [("E9", date(2026, 3, export_day))])

@@ -22,6 +22,7 @@ from storage import LocalStorage
 from tests.flows.flow_fixtures import EXPORTS as FLOW_EXPORTS
 from transforms.audit import CanonicalTables, collect_audit, run_audit
 from transforms.contacts import AuditWindow
+from transforms.schemas import ENTITIES
 from warehouse.store import Store, audit_inputs
 
 # One worker runs the module, so its module fixture is built once (not once per xdist worker).
@@ -29,6 +30,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("store-audits")]
 
 EXPORTS = replace(FLOW_EXPORTS, seed=23)  # the flow tests' small centre, another draw
 DAYS = (date(2026, 3, 5), date(2026, 3, 9), date(2026, 3, 13))  # a backfill day, final, default
+TICKET_COLUMNS, CALL_COLUMNS = ENTITIES["tickets"].columns, ENTITIES["calls"].columns
 
 
 def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
@@ -36,11 +38,18 @@ def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.sort(keys, nulls_last=True)
 
 
-def _from_store(store: Store, day: date, policy: Policy) -> dict[str, pl.DataFrame]:
+def _from_store(
+    store: Store, day: date, policy: Policy, *, as_delivered: bool = True
+) -> dict[str, pl.DataFrame]:
+    """The day's tables from the store, as `read_day_inputs` reads it (`as_delivered=False`:
+    every key in its current row, which a test shows is not the spec's day)."""
     days = export_range(day, policy)
     newest = store.ledger().filter(pl.col("status") == "ingested")["export_date"].max()
     assert isinstance(newest, date)
-    tables = audit_inputs(store, days.start - timedelta(days=1), days.end + timedelta(days=1))
+    delivered = (days.start, days.end) if as_delivered else None
+    tables = audit_inputs(
+        store, days.start - timedelta(days=1), days.end + timedelta(days=1), delivered=delivered
+    )
     window = AuditWindow(day, "UTC", data_cutoff(min(newest, days.end), day, "UTC"))
     return collect_audit(run_audit(tables, window, policy))
 
@@ -110,3 +119,43 @@ def test_the_daily_built_ledger_counts_every_row_as_the_scratch_one(
         pl.col("rows_read") == pl.col("rows_accepted") + pl.col("rows_quarantined") + pl.col("rows_duplicate")
     )
     assert identity.to_series().all()
+
+
+def test_a_ticket_and_a_call_changed_after_the_range_are_read_as_the_range_had_them(
+    stores: tuple[Path, Store, Store], tmp_path: Path
+) -> None:
+    """A CSAT score given, and a call revised, after a day's export range: re-auditing the day
+    from a store that holds the later versions gives the tables of the range's exports alone,
+    as the spec's day reads them (and not those of the current versions)."""
+    full, _, _ = stores
+    policy, day = load_policy(), DAYS[0]
+    days = export_range(day, policy)
+    before = _from_landing(full, day, policy)
+    contacts = before["follow_up_audit"].filter(pl.col("contact_type") == "ticket")
+    ticket_id = contacts["contact_id"][0]
+    call_id = before["follow_up_audit"].filter(pl.col("contact_type") == "call")["contact_id"][0]
+    landing = tmp_path / "landing"
+    shutil.copytree(full, landing)
+    late = days.end + timedelta(days=2)
+    stamp = f"{late}T12:00:00+00:00"
+    scratch = Store(str(tmp_path / "scratch"))
+    ingest_to_store(LocalStorage(full), scratch, run_id="before", quarantine_prefix="_q")
+    ticket = scratch.canonical("tickets").filter(pl.col("ticket_id") == ticket_id).collect()
+    call = scratch.canonical("calls").filter(pl.col("call_id") == call_id).collect()
+    assert ticket.height == call.height == 1
+    rated = ticket.select(TICKET_COLUMNS).with_columns(
+        pl.lit(stamp).alias("updated_at"), pl.lit("1").alias("csat_score"), pl.lit("urgent").alias("priority")
+    )
+    revised = call.select(CALL_COLUMNS).with_columns(
+        pl.lit(stamp).alias("updated_at"), pl.lit("callback_promised").alias("outcome")
+    )
+    for entity, frame in (("tickets", rated), ("calls", revised)):
+        folder = landing / entity / f"export_date={late}"
+        folder.mkdir(parents=True, exist_ok=True)
+        frame.select(pl.all().cast(pl.String)).write_csv(folder / "late-change.csv")
+    ingest_to_store(LocalStorage(landing), scratch, run_id="late", quarantine_prefix="_q")
+    as_delivered = _from_store(scratch, day, policy)
+    for name, frame in _from_landing(landing, day, policy).items():
+        assert_frame_equal(_sorted(as_delivered[name]), _sorted(frame)), name
+    current = _from_store(scratch, day, policy, as_delivered=False)
+    assert not current["follow_up_audit"].equals(as_delivered["follow_up_audit"])
