@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from adapters.rows import Rows
 from configs.vendors import ConnectMapping
@@ -30,6 +30,9 @@ DIRECTIONS = {
     "TRANSFER": "transfer",
     "QUEUE_TRANSFER": "transfer",
 }
+# The legs another contact links to: a transfer (its escalation queue) and a callback (the
+# inbound call's `callback_promised`). Only these are kept for linking across objects.
+LINKED_METHODS = ("TRANSFER", "QUEUE_TRANSFER", "CALLBACK")
 NOT_CALL_LEGS = {
     "MONITOR": "a supervisor monitoring a call is not a call leg",
     "DISCONNECT": "a flow run after the customer hung up is not a call leg",
@@ -106,12 +109,12 @@ def call_rows(
 ) -> Rows:
     """One `calls` row per voice contact record of a Firehose object (records in stream order).
 
-    `legs` are the contact records read earlier in the same ingest (by ContactId): a contact's
-    next leg (a transfer, a callback) is looked up there and in this object. The object's own
-    records are added to it."""
+    `legs` are the linked legs (transfers, callbacks) of the whole ingest and of the store, by
+    ContactId (`VendorLanding.preload_legs`): a contact's next leg is looked up there and in
+    this object, whichever Firehose object it came in. The object's own legs are added to it."""
     records = list(records)
     by_id = legs if legs is not None else {}
-    by_id.update({r["ContactId"]: _leg(r) for _, r in records if r and isinstance(r.get("ContactId"), str)})
+    by_id.update({r["ContactId"]: leg(r) for _, r in records if is_linked_leg(r)})
     out = Rows("calls")
     for number, record in records:
         where = f"record {number}"
@@ -134,11 +137,21 @@ def call_rows(
     return out
 
 
-def _leg(record: dict[str, Any]) -> dict[str, Any]:
-    """What linking needs of a contact record (kept for the whole ingest: small)."""
+def is_linked_leg(record: dict[str, Any] | None) -> TypeGuard[dict[str, Any]]:
+    """A transfer or callback leg with a contact id: what another contact may link to."""
+    return bool(
+        record
+        and record.get("InitiationMethod") in LINKED_METHODS
+        and isinstance(record.get("ContactId"), str)
+    )
+
+
+def leg(record: dict[str, Any]) -> dict[str, Any]:
+    """What linking needs of a leg (kept for the whole ingest: small)."""
     return {
         "InitiationMethod": record.get("InitiationMethod"),
         "Queue": {"Name": (record.get("Queue") or {}).get("Name")},
+        "PreviousContactId": record.get("PreviousContactId"),
     }
 
 
@@ -249,8 +262,8 @@ def _escalated_to(
     record: dict[str, Any], by_id: dict[str, dict[str, Any]], mapping: ConnectMapping
 ) -> str | None:
     """The mapped attribute if set; else the escalation queue the contact was transferred to,
-    when its next leg was read in the same ingest (Connect writes a contact's legs as they end,
-    usually into one Firehose object)."""
+    when its next leg is known: in the same ingest (any object: Connect writes each leg's record
+    as it ends, often into a later Firehose object than the contact's) or in the store."""
     attribute = _attribute(record.get("Attributes") or {}, mapping.escalated_to_attribute)
     if attribute:
         return str(attribute)

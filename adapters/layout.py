@@ -19,11 +19,11 @@ needs. An object with no date in its key is reported as a stray and never read.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -31,7 +31,11 @@ from adapters import connect, zendesk
 from adapters.records import json_document, json_stream
 from configs.limits import ReadLimits
 from configs.vendors import VendorMapping
+from ingestion.readers import UnreadableFile
 from storage import ObjectInfo, Storage, is_s3
+
+if TYPE_CHECKING:  # ingestion reads through this module
+    from ingestion.ingest import ExportObject
 
 ZENDESK_TICKETS = "zendesk-tickets"
 ZENDESK_EVENTS = "zendesk-ticket-events"
@@ -137,6 +141,24 @@ class VendorLanding:
             if days:  # a next leg starts when its contact ends: look a day either side
                 first, last = days[0] - timedelta(days=1), days[-1] + timedelta(days=1)
                 self._legs.update(self.stored_legs(sorted(str(w) for w in wanted), first, last))
+
+    def preload_legs(self, objects: Iterable[ExportObject]) -> dict[str, dict[str, Any]]:
+        """Read the transfer and callback legs of these contact-record objects before any is
+        converted, so a contact links to its next leg whichever object of the ingest Firehose
+        wrote it into (a leg's record is written when the leg ends, usually into a later object
+        than the contact's). Returns them by ContactId. An object that cannot be read is left
+        to its own read, which quarantines it."""
+        found: dict[str, dict[str, Any]] = {}
+        for obj in objects:
+            if not obj.is_safe_key or obj.size > self.limits.max_decompressed_bytes:
+                continue
+            try:
+                records = list(json_stream(self.storage.read_bytes(obj.key), self.limits))
+            except UnreadableFile:
+                continue
+            found.update({r["ContactId"]: connect.leg(r) for _, r in records if connect.is_linked_leg(r)})
+        self._legs.update(found)
+        return found
 
     def directory(self) -> zendesk.Directory:
         """Every users page under the users prefix, newest snapshot per user."""

@@ -22,7 +22,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import polars as pl
@@ -61,6 +61,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_DAYS = 7
 # The calls columns a Contact Lens analysis fills (adapters/connect.py).
+# How far before the export days an ingest reads a new transfer or callback leg's stored
+# contact is looked for: a transfer follows its contact at once; a queued callback waits at most
+# days (Connect's callback timeout is at most 7 days).
+LINK_LOOKBACK_DAYS = 7
 LENS_COLUMNS = ("agent_interruptions", "sentiment_start", "sentiment_end", "supervisor_requested")
 COUNTED = ("kept", "superseded", "duplicate", "conflict")
 
@@ -487,6 +491,7 @@ def ingest_to_store(
     _refuse_emptied(plans)
     if vendor is not None:
         plans["calls"] = _with_late_analyses(plans["calls"], vendor, store, current)
+        plans["calls"] = _with_next_legs(plans["calls"], vendor, store, current)
     to_read = [o for p in plans.values() for o in p.to_read]
     deleted = pl.concat([*(p.deleted for p in plans.values()), orphans], how="vertical_relaxed")
     changed_keys = set(current["object_key"].to_list()) & {o.key for o in to_read}
@@ -608,6 +613,52 @@ def _with_late_analyses(plan: Plan, vendor: VendorLanding, store: Store, current
     again = [o for o in plan.listed if o.key in keys and o.key not in queued]
     if again:
         log.info("ingest: %d contact-record object(s) read again for Contact Lens analyses", len(again))
+    return replace(plan, to_read=[*plan.to_read, *again], unchanged=plan.unchanged - len(again))
+
+
+def _with_next_legs(plan: Plan, vendor: VendorLanding, store: Store, current: pl.DataFrame) -> Plan:
+    """Read the ingest's transfer and callback legs before any contact record is converted
+    (`VendorLanding.preload_legs`), and read again the objects of stored contacts that a new leg
+    links to and whose row lacks the link: an escalation transfer (`escalated_to`) or the
+    callback an unanswered call asked for (`callback_promised`). Connect writes each leg's record
+    when the leg ends, so a contact's next leg often lands in a later object, or a later export
+    day, than the contact. Stored contacts are looked for in the record days from
+    `LINK_LOOKBACK_DAYS` before the first export day read up to the last."""
+    legs = vendor.preload_legs(plan.to_read)
+    escalation_queues = set(vendor.mapping.connect.escalation_queues)
+    escalated, called_back = [], []
+    for leg in legs.values():
+        previous, method = leg.get("PreviousContactId"), leg["InitiationMethod"]
+        if not isinstance(previous, str):
+            continue
+        if method == "CALLBACK":
+            called_back.append(previous)
+        elif leg["Queue"]["Name"] in escalation_queues:
+            escalated.append(previous)
+    if not (escalated or called_back) or current.is_empty():
+        return plan
+    days = [o.export_date for o in plan.to_read]
+    unlinked = (
+        store.scan("calls", kept=True, first=min(days) - timedelta(days=LINK_LOOKBACK_DAYS), last=max(days))
+        .filter(
+            (pl.col("call_id").is_in(escalated) & pl.col("escalated_to").is_null())
+            | (
+                pl.col("call_id").is_in(called_back)
+                & pl.col("answered_at").is_null()
+                & pl.col("outcome").ne_missing(pl.lit("callback_promised"))
+            )
+        )
+        .select(SOURCE_ID)
+        .unique()
+        .collect()
+    )
+    keys = set(current.filter(pl.col(SOURCE_ID).is_in(unlinked[SOURCE_ID].implode()))["object_key"].to_list())
+    queued = {o.key for o in plan.to_read}
+    again = [o for o in plan.listed if o.key in keys and o.key not in queued]
+    if not again:
+        return plan
+    log.info("ingest: %d contact-record object(s) read again for legs that landed later", len(again))
+    vendor.preload_legs(again)
     return replace(plan, to_read=[*plan.to_read, *again], unchanged=plan.unchanged - len(again))
 
 

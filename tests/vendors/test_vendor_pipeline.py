@@ -183,3 +183,56 @@ def test_a_contact_lens_file_that_lands_after_its_record_is_joined_at_the_next_i
     assert list(_counts(report)) == [CTR_2]
     assert call_a() == {"agent_interruptions": 3, "sentiment_start": -3.1, "supervisor_requested": True}
     assert _ingest(landing, store, "settled").objects_read.is_empty()
+
+
+# Connect writes a leg's record when the leg ends: the transfer D and the callback C end after
+# the contacts A and B that they follow, so Firehose often puts them in a later object.
+CTR_LATER = "connect/ctr/2026/03/02/11/ctr-stream-1-2026-03-02-11-50-00-0003"
+CTR_NEXT_DAY = "connect/ctr/2026/03/03/00/ctr-stream-1-2026-03-03-00-05-00-0004"
+
+
+def _split_legs(landing: Storage, legs_key: str | None) -> None:
+    """The fixture landing with the legs C and D out of the first object: in `legs_key`, or not
+    landed yet (None)."""
+    fx.write_landing(landing)
+    first = "".join(fx.json.dumps(r) for r in (fx.CTR_A, fx.CTR_B, fx.CTR_M))
+    landing.write_bytes(CTR_1, first.encode())
+    if legs_key is not None:
+        landing.write_bytes(legs_key, "".join(fx.json.dumps(r) for r in (fx.CTR_C, fx.CTR_D)).encode())
+
+
+def _links(store: Store) -> dict[str, tuple[object, object]]:
+    calls = audit_inputs(store, DAY, DAY).calls.filter(pl.col("call_id").is_in([fx.CONTACT_A, fx.CONTACT_B]))
+    return {r[0]: (r[1], r[2]) for r in calls.select("call_id", "escalated_to", "outcome").collect().rows()}
+
+
+LINKED = {fx.CONTACT_A: ("Billing Supervisors", "resolved"), fx.CONTACT_B: (None, "callback_promised")}
+
+
+def test_a_contact_links_to_its_next_leg_in_a_later_object_of_the_same_ingest(tmp_path: Path) -> None:
+    landing = LocalStorage(str(tmp_path / "landing"))
+    _split_legs(landing, CTR_LATER)
+    store = Store(str(tmp_path / "store"))
+    _ingest(landing, store, "one")
+    assert _links(store) == LINKED
+    _check_audit(_audit(store))  # A's transfer still makes its escalation timely
+
+
+def test_a_next_leg_landing_at_a_later_ingest_re_reads_its_contact(tmp_path: Path) -> None:
+    """A's transfer and B's callback land a day later: the next ingest reads again the objects
+    of A's and B's kept rows (A's newest copy is its re-delivery, CTR_2) and the store ends as if
+    everything had landed at once."""
+    landing = LocalStorage(str(tmp_path / "landing"))
+    _split_legs(landing, None)
+    store = Store(str(tmp_path / "store"))
+    _ingest(landing, store, "before")
+    assert _links(store) == {fx.CONTACT_A: (None, "resolved"), fx.CONTACT_B: (None, "abandoned")}
+    landing.write_bytes(CTR_NEXT_DAY, "".join(fx.json.dumps(r) for r in (fx.CTR_C, fx.CTR_D)).encode())
+    report = _ingest(landing, store, "after")
+    assert sorted(_counts(report)) == [CTR_1, CTR_2, CTR_NEXT_DAY]
+    assert _links(store) == LINKED
+    assert _ingest(landing, store, "settled").objects_read.is_empty()
+    scratch = Store(str(tmp_path / "scratch"))
+    _ingest(landing, scratch, "scratch")
+    ours, theirs = (s.scan("calls").collect() for s in (store, scratch))
+    assert ours.sort(ours.columns, nulls_last=True).equals(theirs.sort(theirs.columns, nulls_last=True))
