@@ -759,17 +759,19 @@ def _affected(
     objects_read: pl.DataFrame,
     spans: pl.DataFrame,
 ) -> list[date]:
-    """Published audit days that a late, changed or deleted object can change (its record days,
-    old and new)."""
+    """Published audit days that a late, changed or deleted object can change: those reading its
+    record days (old and new), and those whose export range holds its export day (a day's
+    quarantine and inputs are its range's objects: an object whose every row was rejected has
+    no record day, yet changes them)."""
     if affected_days is None:
         return []
     wanted = set(keys)
-    rows = pl.concat(
-        [objects_read.filter(pl.col("object_key").is_in(wanted)), spans], how="vertical"
-    ).drop_nulls(["first_record_date", "last_record_date"])
+    rows = pl.concat([objects_read.filter(pl.col("object_key").is_in(wanted)), spans], how="vertical")
     days: set[date] = set()
     for row in rows.iter_rows(named=True):
-        days.update(affected_days(row["first_record_date"], row["last_record_date"]))
+        days.update(affected_days(row["export_date"], row["export_date"]))
+        if row["first_record_date"] is not None and row["last_record_date"] is not None:
+            days.update(affected_days(row["first_record_date"], row["last_record_date"]))
     return sorted(days)
 
 

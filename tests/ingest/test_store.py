@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -153,6 +153,34 @@ def test_a_changed_object_and_a_late_object_are_recorded_and_their_days_reported
     scratch = Store(str(tmp_path / "scratch"))
     ingest(landing, scratch, "s")
     assert_same_store(store, scratch)
+
+
+def test_a_late_object_whose_rows_are_all_rejected_and_a_deleted_one_report_their_export_days(
+    tmp_path: Path,
+) -> None:
+    """No row of either object was accepted, so neither has a record day; the days whose export
+    range holds their export day publish their quarantine and inputs, so those are reported."""
+    landing = MemoryStorage(
+        {
+            key("tickets", 5, "t"): csv_bytes([T1_V1]),
+            key("tickets", 6, "bad"): csv_bytes([ticket(ticket_id="T5", status="bogus")]),
+        }
+    )
+    store = Store(str(tmp_path / "store"))
+    ingest(landing, store, "r1")
+    del landing.objects[key("tickets", 6, "bad")]
+    landing.objects[key("tickets", 4, "late")] = csv_bytes([ticket(ticket_id="T6", status="bogus")])
+    seen: list[tuple[date, date]] = []
+
+    def affected(first: date, last: date) -> list[date]:
+        seen.append((first, last))
+        return [first + timedelta(days=10)]
+
+    report = ingest_to_store(landing, store, run_id="r2", affected_days=affected)
+    assert report.late_objects == [key("tickets", 4, "late")]
+    assert report.objects_read["rows_accepted"].to_list() == [0]
+    assert sorted(seen) == [(date(2026, 3, 4), date(2026, 3, 4)), (date(2026, 3, 6), date(2026, 3, 6))]
+    assert report.affected_days == [date(2026, 3, 14), date(2026, 3, 16)]
 
 
 def test_a_deleted_object_takes_its_rows_and_lets_a_copy_become_canonical(tmp_path: Path) -> None:
