@@ -53,8 +53,12 @@ CACHE = Path(".bench-cache") / SIZE
 LANDING = CACHE / "landing"
 OUT = CACHE / "out"
 COLD = CACHE / "cold"  # the cold ingest's warehouse (its store under _canonical)
-WARM = CACHE / "warm"  # the warm run: landing (hard links), warehouse, reports
+WARM = CACHE / "warm"  # the warm run: warehouse, reports
 PREPARED = CACHE / "prepared-store"  # every export day but the newest, ingested once
+# The prepared store's landing (hard links), kept: the warm run adds the newest day to it. A new
+# link to a file changes its status-change time, which a folder's fingerprint holds, so the warm
+# run must read the very files the prepared ledger saw, not fresh links to them.
+PREPARED_LANDING = CACHE / "landing-without-newest"
 ENTITIES = ("tickets", "ticket_events", "calls")
 BACKFILL_DAYS = 28
 TRANSFORM_TARGET_SECONDS, TRANSFORM_TARGET_GB = 15.0, 4.0
@@ -193,14 +197,13 @@ def measure_prepare() -> dict[str, Any]:
     from flows.ingest import ingest_exports
 
     newest = export_days()[-1]
-    marker = PREPARED / f".{newest}"
+    marker = PREPARED / f".{newest}.v2"  # v2: folder fingerprints hold the status-change time
     out: dict[str, Any] = {"reused": marker.exists()}
     if marker.exists():
         return out
     shutil.rmtree(PREPARED, ignore_errors=True)
-    landing = CACHE / "landing-without-newest"
-    _hardlink_landing(landing, skip={newest})
-    settings = _settings(CACHE / "prepare-warehouse", landing=landing)
+    _hardlink_landing(PREPARED_LANDING, skip={newest})
+    settings = _settings(CACHE / "prepare-warehouse", landing=PREPARED_LANDING)
     with _timed(out):
         ingest_exports(settings, load_policy(), "bench-prepare")
     shutil.move(settings.canonical_store_uri(), PREPARED)
@@ -311,15 +314,21 @@ def _task_seconds(api_url: str, flow_name: str) -> dict[str, list[float]]:
 def _warm_places() -> list[str]:
     """The warm run's landing, warehouse and reports as `audit` options."""
     return [
-        f"--{option}={(WARM / folder).resolve()}"
-        for option, folder in (("landing", "landing"), ("warehouse", "warehouse"), ("reports", "reports"))
+        f"--landing={PREPARED_LANDING.resolve()}",
+        *(f"--{folder}={(WARM / folder).resolve()}" for folder in ("warehouse", "reports")),
     ]
 
 
 def measure_warm_daily() -> dict[str, Any]:
     """The scheduled run after one new export day, end to end against a running Prefect server."""
     shutil.rmtree(WARM, ignore_errors=True)
-    _hardlink_landing(WARM / "landing")
+    newest = export_days()[-1]
+    for entity in ENTITIES:  # the new export day lands (again: a previous run's links go first)
+        shutil.rmtree(PREPARED_LANDING / entity / newest, ignore_errors=True)
+        if (LANDING / entity / newest).exists():
+            shutil.copytree(
+                LANDING / entity / newest, PREPARED_LANDING / entity / newest, copy_function=os.link
+            )
     shutil.copytree(PREPARED, WARM / "warehouse" / "_canonical", copy_function=os.link)
     places = _warm_places()
     with prefect_server() as api:

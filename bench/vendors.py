@@ -94,7 +94,10 @@ def convert(landing_uri: str, endpoint: str | None) -> dict[str, Any]:
     marked = 0
     for entity, schema in ENTITIES.items():
         listed, _ = list_vendor_landing(vendor, entity)
-        for obj in (o for o in listed if o.export_date == DAY):
+        day_objects = [o for o in listed if o.export_date == DAY]
+        if entity == "calls":  # as the ingest does: every transfer and callback leg first
+            vendor.preload_legs(day_objects)
+        for obj in day_objects:
             loaded = load_export(storage, obj, schema, vendor.limits, vendor)
             if loaded.error is not None:
                 raise SystemExit(f"{obj.key}: {loaded.error}")

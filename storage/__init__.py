@@ -28,8 +28,10 @@ class ObjectInfo:
     key: str  # relative to the storage root, '/'-separated
     etag: str  # content identity: S3's ETag, a folder file's MD5 ("" when listed unhashed)
     size: int
-    # A cheap change signature, known from the listing alone: the ETag on S3, size and
-    # modification time in a folder. Equal fingerprints: the object has not changed.
+    # A cheap change signature, known from the listing alone: the ETag on S3; in a folder the
+    # size, modification time and status-change time (which no copy tool can set back, unlike
+    # the modification time that `cp -p`, `rsync -t` and `tar` restore). Equal fingerprints:
+    # the object has not changed.
     fingerprint: str = ""
 
 
@@ -92,8 +94,10 @@ class LocalStorage:
 
     def list(self, prefix: str = "", *, hashed: bool = True) -> Iterator[ObjectInfo]:
         """Files under `prefix`, in key order. `hashed=False` skips reading every file for its
-        MD5 (`etag` is then ""): the fingerprint (size, modification time) says whether it
-        changed, and `etag(key)` hashes one file when that is needed."""
+        MD5 (`etag` is then ""): the fingerprint (size, modification and status-change times)
+        says whether it may have changed, and `etag(key)` hashes one file when that is needed
+        (a fingerprint that moved on an unchanged file, after a `chmod` or a restore, costs one
+        hash and refreshes the ledger's fingerprint)."""
         base = os.path.normpath(os.path.join(self.uri, prefix)) if prefix else self.uri
         if not self._inside(base):
             raise StorageError(f"prefix escapes the storage root: {prefix!r}")
@@ -106,7 +110,7 @@ class LocalStorage:
                 stat = os.stat(path)
                 key = path[start:].replace(os.sep, "/")
                 etag = self.etag(key) if hashed else ""
-                fingerprint = f"size={stat.st_size};mtime_ns={stat.st_mtime_ns}"
+                fingerprint = f"size={stat.st_size};mtime_ns={stat.st_mtime_ns};ctime_ns={stat.st_ctime_ns}"
                 yield ObjectInfo(key=key, etag=etag, size=stat.st_size, fingerprint=fingerprint)
 
     def etag(self, key: str) -> str:

@@ -604,3 +604,30 @@ def test_an_event_first_delivered_before_the_range_is_read_from_its_delivery_in_
     events = audit_inputs(versioned_store, date(2026, 3, 1), date(2026, 3, 25), delivered=span).ticket_events
     rows = events.select("event_id", "export_date").collect().rows()
     assert rows == ([] if export_day is None else [("E9", date(2026, 3, export_day))])
+
+
+def test_a_folder_file_rewritten_with_its_old_size_and_modification_time_is_read_again(
+    tmp_path: Path,
+) -> None:
+    """`cp -p`, `rsync -t` or a tar archive restore a file's modification time: a re-delivery of
+    the same length under the same key is still seen (its status-change time moved) and read."""
+    import os
+
+    from storage import LocalStorage
+
+    root = tmp_path / "landing"
+    landing = LocalStorage(str(root))
+    name = key("tickets", 2, "a")
+    landing.write_bytes(name, csv_bytes([ticket(assignee_id="agent-5")]))
+    store = Store(str(tmp_path / "store"))
+    ingest_to_store(landing, store, run_id="r1")
+    before = os.stat(root / name)
+    landing.write_bytes(name, csv_bytes([ticket(assignee_id="agent-6")]))
+    os.utime(root / name, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = os.stat(root / name)
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    report = ingest_to_store(landing, store, run_id="r2")
+    assert report.objects_read["object_key"].to_list() == [name]
+    assert store.canonical("tickets").collect()["assignee_id"].to_list() == ["agent-6"]
+    settled = ingest_to_store(landing, store, run_id="r3")
+    assert settled.objects_read.is_empty() and settled.unchanged == 1
