@@ -33,6 +33,7 @@ from configs.limits import ReadLimits
 from configs.vendors import VendorMapping
 from ingestion.readers import UnreadableFile
 from storage import ObjectInfo, Storage, is_s3
+from transforms.schemas.base import MALFORMED
 
 if TYPE_CHECKING:  # ingestion reads through this module
     from ingestion.ingest import ExportObject
@@ -159,6 +160,17 @@ class VendorLanding:
             found.update({r["ContactId"]: connect.leg(r) for _, r in records if connect.is_linked_leg(r)})
         self._legs.update(found)
         return found
+
+    def unknown_users(self, obj: ExportObject) -> int | None:
+        """How many of a Zendesk event object's records the users export cannot place now (None:
+        the object cannot be read): converted in memory, nothing written."""
+        try:
+            rows = self.rows(self.format(obj.entity), self.storage.read_bytes(obj.key))
+        except UnreadableFile:
+            return None
+        if MALFORMED not in rows.columns:
+            return 0
+        return int(rows[MALFORMED].str.contains(zendesk.UNKNOWN_USER, literal=True).sum())
 
     def directory(self) -> zendesk.Directory:
         """Every users page under the users prefix, newest snapshot per user."""

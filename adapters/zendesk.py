@@ -27,6 +27,9 @@ CUSTOMER, AGENT, SUPERVISOR, SYSTEM = "customer", "agent", "supervisor", "system
 # A comment, typed or a Talk call logged on the ticket (a voice comment, with its author and
 # `public` flag like any comment): both are contract `comment` events.
 COMMENT_EVENTS = ("Comment", "VoiceComment")
+# Why an event by someone the users export does not list is quarantined (a later users page
+# may list them: the ingest then reads the event object again).
+UNKNOWN_USER = "the user is not in the users export (zendesk.users_prefix)"
 
 
 @dataclass(frozen=True)
@@ -225,17 +228,21 @@ class _Update:
                     child, position, "comment", actor_id=child.get("author_id"), public=child.get("public")
                 )
             elif kind in ("Create", "Change"):
-                self._change(child, position, group, fields)
+                inherited = kind == "Create" and is_follow_up_ticket(self.update.get("via"))
+                self._change(child, position, group, fields, tags=not inherited)
 
     def _place(self, position: int) -> str:
         """Where a child event is, for a quarantine reason (built only when one is written)."""
         return f"{self.where}.child_events[{position}]"
 
-    def _change(self, child: dict[str, Any], position: int, group: Any, fields: dict[str, Any]) -> None:
+    def _change(
+        self, child: dict[str, Any], position: int, group: Any, fields: dict[str, Any], *, tags: bool = True
+    ) -> None:
         """The rows one Create/Change child gives. A child may change several fields (a ticket's
         Create sets status, assignee and group at once): when it gives more than one row, each
         row's id is `<child id>:<event_type>`, so event ids stay unique, and the same for every
-        delivery of the child."""
+        delivery of the child. `tags=False`: the child's tags were not added by anyone on this
+        ticket (a follow-up ticket's Create carries its parent's)."""
         rows: list[tuple[str, dict[str, Any]]] = []
         if "status" in child:
             status, problem = _status(child["status"])
@@ -249,7 +256,8 @@ class _Update:
             level = self.mapping.escalation.group_levels.get(str(child["group_id"]))
             if level is not None:
                 rows.append(("escalation", {"escalation_level": level, "team_id": child["group_id"]}))
-        rows += self._tag_rows(_added_tags(child))
+        if tags:
+            rows += self._tag_rows(_added_tags(child))
         if "custom_ticket_fields" in child:
             concession = self._concession(child, position, fields)
             if concession is not None:
@@ -313,10 +321,7 @@ class _Update:
         role = self.directory.role(actor, self.mapping)
         if role is None:
             field_name = "author_id" if event_type == "comment" else "updater_id"
-            self.out.unmappable(
-                f"{self._place(position)}.{field_name}",
-                "the user is not in the users export (zendesk.users_prefix)",
-            )
+            self.out.unmappable(f"{self._place(position)}.{field_name}", UNKNOWN_USER)
             return
         self.out.add(
             {
@@ -329,6 +334,19 @@ class _Update:
                 **values,
             }
         )
+
+
+def is_follow_up_ticket(via: Any) -> bool:
+    """Whether an update's `via` says it created a follow-up ticket (a new ticket after a closed
+    one), which Zendesk creates with its parent's tags: `source.rel = follow_up` or the via type
+    `closed_ticket` (id 27), or the export's text form of that type ("Closed ticket")."""
+    if isinstance(via, str):
+        return via.strip().lower().replace("_", " ") == "closed ticket"
+    if not isinstance(via, dict):
+        return False
+    source = via.get("source")
+    rel = source.get("rel") if isinstance(source, dict) else None
+    return rel == "follow_up" or via.get("channel") in ("closed_ticket", 27)
 
 
 def audit_update(audit: Any) -> Any:
@@ -355,6 +373,7 @@ def audit_update(audit: Any) -> Any:
         "ticket_id": audit.get("ticket_id"),
         "created_at": audit.get("created_at"),
         "updater_id": audit.get("author_id"),
+        "via": audit.get("via"),
         "child_events": children,
     }
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import polars as pl
 
+from adapters import zendesk
 from adapters.layout import VendorLanding
 from catalogue import (
     LEDGER_SCHEMA,
@@ -65,6 +66,9 @@ DEFAULT_BATCH_DAYS = 7
 # contact is looked for: a transfer follows its contact at once; a queued callback waits at most
 # days (Connect's callback timeout is at most 7 days).
 LINK_LOOKBACK_DAYS = 7
+# Zendesk event objects of this many export days up to the newest are looked at again when
+# some of their events were rejected for a user the users export did not list yet.
+USERS_LOOKBACK_DAYS = 7
 LENS_COLUMNS = ("agent_interruptions", "sentiment_start", "sentiment_end", "supervisor_requested")
 COUNTED = ("kept", "superseded", "duplicate", "conflict")
 
@@ -492,6 +496,7 @@ def ingest_to_store(
     if vendor is not None:
         plans["calls"] = _with_late_analyses(plans["calls"], vendor, store, current)
         plans["calls"] = _with_next_legs(plans["calls"], vendor, store, current)
+        plans["ticket_events"] = _with_late_users(plans["ticket_events"], vendor, store, current)
     to_read = [o for p in plans.values() for o in p.to_read]
     deleted = pl.concat([*(p.deleted for p in plans.values()), orphans], how="vertical_relaxed")
     changed_keys = set(current["object_key"].to_list()) & {o.key for o in to_read}
@@ -659,6 +664,46 @@ def _with_next_legs(plan: Plan, vendor: VendorLanding, store: Store, current: pl
         return plan
     log.info("ingest: %d contact-record object(s) read again for legs that landed later", len(again))
     vendor.preload_legs(again)
+    return replace(plan, to_read=[*plan.to_read, *again], unchanged=plan.unchanged - len(again))
+
+
+def _with_late_users(plan: Plan, vendor: VendorLanding, store: Store, current: pl.DataFrame) -> Plan:
+    """Read again the Zendesk event objects whose events were rejected because the users export
+    did not list their author, once it lists some of them: a users export polled once a day
+    often lands after a new agent's or customer's first events. Objects of the last
+    `USERS_LOOKBACK_DAYS` export days with such rejections are converted again in memory (the
+    users directory is this run's), and only those that now reject fewer are read again."""
+    if not plan.listed:
+        return plan
+    first = max(o.export_date for o in plan.listed) - timedelta(days=USERS_LOOKBACK_DAYS - 1)
+    queued = {o.key for o in plan.to_read}
+    candidates = current.filter(
+        (pl.col("entity") == plan.entity)
+        & (pl.col("export_date") >= first)
+        & ~pl.col("object_key").is_in(queued)
+    )
+    if candidates.is_empty():
+        return plan
+    rejected = (
+        store.scan(REJECTED_TABLE)
+        .filter(
+            pl.col(SOURCE_ID).is_in(candidates[SOURCE_ID].implode())
+            & pl.col("detail").str.contains(zendesk.UNKNOWN_USER, literal=True)
+        )
+        .group_by(SOURCE_ID)
+        .len()
+        .collect()
+    )
+    key_of = dict(zip(candidates[SOURCE_ID].to_list(), candidates["object_key"].to_list(), strict=True))
+    listed = {o.key: o for o in plan.listed}
+    again = []
+    for source, count in rejected.iter_rows():
+        obj = listed.get(key_of[source])
+        if obj is not None and (now := vendor.unknown_users(obj)) is not None and now < count:
+            again.append(obj)
+    if not again:
+        return plan
+    log.info("ingest: %d event object(s) read again: the users export now lists their authors", len(again))
     return replace(plan, to_read=[*plan.to_read, *again], unchanged=plan.unchanged - len(again))
 
 

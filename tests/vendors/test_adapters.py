@@ -597,3 +597,29 @@ def test_a_status_that_is_not_text_is_unmappable_not_an_error() -> None:
     assert event[MALFORMED].startswith(
         "unmappable: ticket_events[0].child_events[0].status: not a Zendesk status"
     )
+
+
+@pytest.mark.parametrize(
+    "via",
+    [
+        {"channel": "web", "source": {"from": {"ticket_id": 1001}, "to": {}, "rel": "follow_up"}},
+        {"channel": 27, "source": {}},
+        "Closed ticket",
+    ],
+    ids=["source.rel", "via id", "text"],
+)
+def test_a_follow_up_tickets_inherited_tags_are_not_events(via: object) -> None:
+    """Zendesk creates a follow-up ticket (after a closed one) with its parent's tags: the
+    parent's `asked_for_manager` is not a request on the new ticket, and nobody added the
+    follow-up tag to it. The same Create on an ordinary ticket gives both rows."""
+    create = fx._change(8821, "Create", status="new", tags=["asked_for_manager", "followed_up"])
+    follow_up = {**fx._audit(8820, 1005, "2026-03-04T09:00:00Z", 9001, [create]), "via": via}
+    ordinary = fx._audit(8830, 1006, "2026-03-04T09:00:00Z", 9001, [{**create, "id": 8831}])
+    page = {"ticket_events": [follow_up, ordinary]}
+    rows = _rows(zendesk.event_rows(page, MAPPING.zendesk, _directory()).frame())
+    assert [(r["ticket_id"], r["event_type"]) for r in rows] == [
+        ("1005", "status_change"),
+        ("1006", "status_change"),
+        ("1006", "escalation_request"),
+        ("1006", "follow_up"),
+    ]

@@ -236,3 +236,25 @@ def test_a_next_leg_landing_at_a_later_ingest_re_reads_its_contact(tmp_path: Pat
     _ingest(landing, scratch, "scratch")
     ours, theirs = (s.scan("calls").collect() for s in (store, scratch))
     assert ours.sort(ours.columns, nulls_last=True).equals(theirs.sort(theirs.columns, nulls_last=True))
+
+
+def test_events_of_a_user_the_users_export_lists_later_are_read_again(tmp_path: Path) -> None:
+    """User 4242's private note on 1001 is rejected until a later users page lists them (a
+    users export polled once a day lands after a new agent's first events); then the events
+    page is read again and the store ends as one built from scratch."""
+    landing = LocalStorage(str(tmp_path / "landing"))
+    fx.write_landing(landing)
+    store = Store(str(tmp_path / "store"))
+    _ingest(landing, store, "before")
+    later = {"users": [{"id": 4242, "role": "agent", "tags": [], "updated_at": "2026-03-02T12:00:00Z"}]}
+    landing.write_bytes("zendesk/users/2026/03/03/users-1.json", fx.json.dumps(later).encode())
+    report = _ingest(landing, store, "after")
+    events = "zendesk/ticket_events/2026/03/02/page-0001.json"
+    assert _counts(report) == {events: (18, 17, 1, 0, 0)}  # the deleted ticket's change stays out
+    note = store.canonical("ticket_events").filter(pl.col("event_id") == "7091").collect()
+    assert note.select("actor_role", "actor_id", "public").rows() == [("agent", "4242", False)]
+    assert _ingest(landing, store, "settled").objects_read.is_empty()
+    scratch = Store(str(tmp_path / "scratch"))
+    _ingest(landing, scratch, "scratch")
+    ours, theirs = (s.scan("ticket_events").collect() for s in (store, scratch))
+    assert ours.sort(ours.columns, nulls_last=True).equals(theirs.sort(theirs.columns, nulls_last=True))
