@@ -54,6 +54,34 @@ def json_stream(data: bytes, limits: ReadLimits) -> Iterator[tuple[int, dict[str
     are still read.
     """
     text = object_text(data, limits)
+    whole = _whole_records(text)
+    if whole is not None:
+        yield from enumerate(whole, start=1)
+        return
+    yield from _careful_records(text)
+
+
+def _whole_records(text: str) -> list[dict[str, Any] | None] | None:
+    """The records by orjson, one per line once `}{` is split: Firehose writes them with no
+    delimiter or one per line, and orjson reads them ~5x faster than `json.raw_decode`. None
+    when any piece does not parse (a record cut short, records on one line with spaces between
+    them, a `}{` inside a string, a number orjson does not take): `_careful_records` then reads
+    the object. Splitting inside a string leaves both pieces unparseable, so a record is never
+    read wrongly."""
+    records: list[dict[str, Any] | None] = []
+    for line in text.replace("}{", "}\n{").splitlines():
+        if not line.strip():
+            continue
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return None
+        records.append(record if isinstance(record, dict) else None)
+    return records
+
+
+def _careful_records(text: str) -> Iterator[tuple[int, dict[str, Any] | None]]:
+    """`json_stream`'s reader for any stream, record by record with `json.raw_decode`."""
     position, number, end = 0, 0, len(text)
     while True:
         while position < end and text[position] in _SPACE:

@@ -50,6 +50,31 @@ def test_concatenated_and_line_delimited_records_and_gzip_read_alike() -> None:
     assert list(json_stream(gzip.compress(concatenated), ReadLimits())) == expected
 
 
+@given(
+    st.lists(
+        st.recursive(
+            st.one_of(
+                st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=6)
+            ),
+            lambda inner: st.one_of(
+                st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)
+            ),
+            max_leaves=8,
+        ),
+        max_size=6,
+    ),
+    st.sampled_from(["", "\n", "\r\n", " ", "\n\n"]),
+)
+def test_the_fast_reader_reads_what_the_careful_reader_reads(values: list[Any], gap: str) -> None:
+    """orjson per record when the object splits into whole records; anything it cannot read
+    (big integers, spaces between records on a line, `}{` in a string) falls back to the
+    careful reader: the records and their numbers are the same either way."""
+    from adapters.records import _careful_records
+
+    text = gap.join(json.dumps(v) for v in values)
+    assert list(json_stream(text.encode(), ReadLimits())) == list(_careful_records(text))
+
+
 def test_a_broken_record_is_one_unreadable_record_and_reading_goes_on() -> None:
     data = b'{"ContactId":"a"}{"ContactId":"b",,}{"ContactId":"c"}\n{"ContactId":'
     assert list(json_stream(data, ReadLimits())) == [
