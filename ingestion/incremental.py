@@ -613,12 +613,7 @@ def _with_late_analyses(plan: Plan, vendor: VendorLanding, store: Store, current
         .unique()
         .collect()
     )
-    keys = set(current.filter(pl.col(SOURCE_ID).is_in(stale[SOURCE_ID].implode()))["object_key"].to_list())
-    queued = {o.key for o in plan.to_read}
-    again = [o for o in plan.listed if o.key in keys and o.key not in queued]
-    if again:
-        log.info("ingest: %d contact-record object(s) read again for Contact Lens analyses", len(again))
-    return replace(plan, to_read=[*plan.to_read, *again], unchanged=plan.unchanged - len(again))
+    return _read_again(plan, current, stale[SOURCE_ID], "Contact Lens analyses landed since")[0]
 
 
 def _with_next_legs(plan: Plan, vendor: VendorLanding, store: Store, current: pl.DataFrame) -> Plan:
@@ -657,14 +652,9 @@ def _with_next_legs(plan: Plan, vendor: VendorLanding, store: Store, current: pl
         .unique()
         .collect()
     )
-    keys = set(current.filter(pl.col(SOURCE_ID).is_in(unlinked[SOURCE_ID].implode()))["object_key"].to_list())
-    queued = {o.key for o in plan.to_read}
-    again = [o for o in plan.listed if o.key in keys and o.key not in queued]
-    if not again:
-        return plan
-    log.info("ingest: %d contact-record object(s) read again for legs that landed later", len(again))
+    plan, again = _read_again(plan, current, unlinked[SOURCE_ID], "their contacts' next legs landed since")
     vendor.preload_legs(again)
-    return replace(plan, to_read=[*plan.to_read, *again], unchanged=plan.unchanged - len(again))
+    return plan
 
 
 def _with_late_users(plan: Plan, vendor: VendorLanding, store: Store, current: pl.DataFrame) -> Plan:
@@ -680,7 +670,7 @@ def _with_late_users(plan: Plan, vendor: VendorLanding, store: Store, current: p
     candidates = current.filter(
         (pl.col("entity") == plan.entity)
         & (pl.col("export_date") >= first)
-        & ~pl.col("object_key").is_in(queued)
+        & ~pl.col("object_key").is_in(list(queued))
     )
     if candidates.is_empty():
         return plan
@@ -696,15 +686,29 @@ def _with_late_users(plan: Plan, vendor: VendorLanding, store: Store, current: p
     )
     key_of = dict(zip(candidates[SOURCE_ID].to_list(), candidates["object_key"].to_list(), strict=True))
     listed = {o.key: o for o in plan.listed}
-    again = []
-    for source, count in rejected.iter_rows():
-        obj = listed.get(key_of[source])
-        if obj is not None and (now := vendor.unknown_users(obj)) is not None and now < count:
-            again.append(obj)
-    if not again:
-        return plan
-    log.info("ingest: %d event object(s) read again: the users export now lists their authors", len(again))
-    return replace(plan, to_read=[*plan.to_read, *again], unchanged=plan.unchanged - len(again))
+    better = [
+        source
+        for source, count in rejected.iter_rows()
+        if (obj := listed.get(key_of[source])) is not None
+        and (now := vendor.unknown_users(obj)) is not None
+        and now < count
+    ]
+    return _read_again(
+        plan, current, pl.Series(better, dtype=pl.Int64), "the users export lists their authors now"
+    )[0]
+
+
+def _read_again(
+    plan: Plan, current: pl.DataFrame, source_ids: pl.Series, why: str
+) -> tuple[Plan, list[ExportObject]]:
+    """The plan reading also the listed objects of these stored source ids (each once), and
+    those objects: a later object or page changes how an object already read maps."""
+    keys = set(current.filter(pl.col(SOURCE_ID).is_in(source_ids.implode()))["object_key"].to_list())
+    queued = {o.key for o in plan.to_read}
+    again = [o for o in plan.listed if o.key in keys and o.key not in queued]
+    if again:
+        log.info("ingest: %d %s object(s) read again: %s", len(again), plan.entity, why)
+    return replace(plan, to_read=[*plan.to_read, *again], unchanged=plan.unchanged - len(again)), again
 
 
 def _stored_legs(store: Store) -> Callable[[list[str], date, date], dict[str, dict[str, Any]]]:
