@@ -38,7 +38,7 @@ from flows import summary
 from flows.cluster import parse_cluster, task_runner
 from flows.errors import AuditError, NoInput, panics_as_errors
 from flows.ingest import ingest_exports, store_of
-from flows.windows import data_cutoff, default_audit_date, export_range, lookahead_days
+from flows.windows import data_cutoff, default_audit_date, export_range, final_days
 from ingestion.incremental import IngestReport
 from transforms.audit import CanonicalTables, collect_audit, run_audit
 from transforms.contacts import AuditWindow
@@ -141,7 +141,7 @@ def read_day_inputs(run: AuditRun, audit_date: date) -> DayInputs:
     days), the ledger entries it relies on, and the store versions read."""
     store = store_of(run.settings)
     versions = store.snapshot()  # as the last finished ingest batch left it: never half an ingest
-    days = export_range(audit_date, run.policy)
+    days = export_range(audit_date, run.policy, run.time_zone)
     margin = timedelta(days=1)  # record days are UTC days; the business day may straddle two
     files, quarantine = day_inputs(store, days.start, days.end, versions)
     quarantine = own_exports_only(quarantine, files, audit_date)
@@ -382,7 +382,7 @@ def compute_day(run: AuditRun, audit_date: date) -> ComputedDay:
     logger = get_run_logger()
     logger.info("auditing %s (run %s, policy %s)", audit_date, run.run_id, run.policy.version)
     inputs = read_day_inputs(run, audit_date)
-    last_export = export_range(audit_date, run.policy).end
+    last_export = export_range(audit_date, run.policy, run.time_zone).end
     if inputs.cutoff_day is None or inputs.cutoff_day < last_export:
         logger.warning(
             "%s: its windows are still open (they need exports up to %s; the newest is %s): outcomes "
@@ -570,13 +570,16 @@ def newest_ingested(run: AuditRun) -> date:
     return newest
 
 
-def scheduled_days(newest: date, policy: Policy, refresh_final_day: bool) -> list[date]:
+def scheduled_days(
+    newest: date, policy: Policy, refresh_final_day: bool, time_zone: str = "UTC"
+) -> list[date]:
     """The days a run without a date audits: the day whose day-after windows (follow-up) have
-    just closed, and, with `refresh_final_day`, the earlier day whose longest window (repeat
-    contact, came back) has just closed, so its pending contacts become final."""
+    just closed, and, with `refresh_final_day`, the earlier days whose longest window (repeat
+    contact, came back) has just closed, so their pending contacts become final (two days
+    when a spring-forward day lengthens the earlier one's range, `flows.windows.final_days`)."""
     day = default_audit_date(newest, policy)
-    final_day = newest - timedelta(days=lookahead_days(policy))
-    return [final_day, day] if refresh_final_day and final_day < day else [day]
+    finals = [d for d in final_days(newest, policy, time_zone) if d < day] if refresh_final_day else []
+    return [*finals, day]
 
 
 @flow(name="support-audit-daily", on_failure=[_failure_artifact], log_prints=True)
@@ -602,7 +605,7 @@ def daily_audit(
     else:
         newest = newest_ingested(run)
         check_freshness(run.settings, newest, datetime.now(UTC), get_run_logger())
-        days = scheduled_days(newest, run.policy, refresh_final_day)
+        days = scheduled_days(newest, run.policy, refresh_final_day, run.time_zone)
     with concurrency(WAREHOUSE_CONCURRENCY, strict=False):
         results = audit_and_report(run, days, report)
     return results[-1]

@@ -58,11 +58,38 @@ def lookahead_days(policy: Policy) -> int:
     )
 
 
-def export_range(audit_date: date, policy: Policy) -> ExportRange:
+def export_range(audit_date: date, policy: Policy, time_zone: str = "UTC") -> ExportRange:
     return ExportRange(
-        audit_date - timedelta(days=lookback_days(policy)),
-        audit_date + timedelta(days=lookahead_days(policy)),
+        audit_date - timedelta(days=lookback_days(policy)), lookahead_end(audit_date, policy, time_zone)
     )
+
+
+def lookahead_end(audit_date: date, policy: Policy, time_zone: str = "UTC") -> date:
+    """The last export day D's windows need: the local day holding the end of the longest
+    window from D's last instant. Windows are elapsed hours, so it is D + `lookahead_days`,
+    one day more when a spring-forward (23-hour) day lies in between: a 168-hour window from
+    23:30 on D then ends after D+7's midnight, and a range of whole days would leave it pending
+    on every re-run."""
+    hours = max(
+        policy.follow_up.window_hours,
+        policy.follow_up.callback_promised_window_hours,
+        24 * policy.escalation.came_back_window_days,
+        24 * policy.resolution.repeat_window_days,
+    )
+    zone = ZoneInfo(time_zone)
+    day_end = datetime.combine(audit_date + timedelta(days=1), time(0), tzinfo=zone).astimezone(
+        ZoneInfo("UTC")
+    )
+    window_end = (day_end + timedelta(hours=hours)).astimezone(zone)
+    last = (window_end - timedelta(microseconds=1)).date()
+    return max(audit_date + timedelta(days=lookahead_days(policy)), last)
+
+
+def final_days(newest: date, policy: Policy, time_zone: str = "UTC") -> list[date]:
+    """The days whose longest windows close with export day `newest`: D = newest - lookahead,
+    and the day before it when a spring-forward day makes its range one day longer."""
+    candidates = [newest - timedelta(days=lookahead_days(policy) + back) for back in (1, 0)]
+    return [d for d in candidates if lookahead_end(d, policy, time_zone) == newest]
 
 
 def data_cutoff(newest_export: date | None, audit_date: date, time_zone: str) -> datetime:

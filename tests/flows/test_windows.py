@@ -1,4 +1,5 @@
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -9,6 +10,7 @@ from flows.windows import (
     data_cutoff,
     default_audit_date,
     export_range,
+    final_days,
     lookahead_days,
     lookback_days,
 )
@@ -81,3 +83,48 @@ def test_served_deployment_matches_the_daily_schedule():
     assert deployment.concurrency_limit == 1
     [schedule] = deployment.schedules
     assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 7 * * *", "Europe/Berlin")
+
+
+# 2026-03-08 is New York's spring-forward day (23 hours); 2026-11-01 its fall-back day (25).
+NEW_YORK = "America/New_York"
+
+
+@pytest.mark.parametrize(
+    ("day", "zone", "end"),
+    [
+        (date(2026, 3, 7), NEW_YORK, date(2026, 3, 15)),  # 23:30 EST + 168 h = 00:30 EDT on 03-15
+        (date(2026, 3, 1), NEW_YORK, date(2026, 3, 9)),  # the 23-hour day lies in every 7 days after
+        (date(2026, 3, 8), NEW_YORK, date(2026, 3, 15)),  # D itself is the short day: 168 h fit
+        (date(2026, 2, 28), NEW_YORK, date(2026, 3, 7)),  # the short day is past its range
+        (date(2026, 10, 31), NEW_YORK, date(2026, 11, 7)),  # a 25-hour day: 168 h end at 23:00
+        (date(2026, 3, 7), "UTC", date(2026, 3, 14)),
+    ],
+    ids=str,
+)
+def test_the_look_ahead_reaches_the_day_the_longest_window_ends(policy, day, zone, end):
+    """Windows are elapsed hours: a contact closed in D's last hour before a spring-forward day
+    has its 168-hour window end after D+7's local midnight, so the range (and the cut-off) must
+    reach D+8, or the contact stays pending on every re-run."""
+    assert export_range(day, policy, zone).end == end
+    last_instant = datetime.combine(day + timedelta(days=1), datetime.min.time(), ZoneInfo(zone)) - timedelta(
+        microseconds=1
+    )
+    window_end = last_instant.astimezone(UTC) + timedelta(hours=168)
+    assert window_end <= data_cutoff(end, day, zone)
+
+
+def test_a_spring_forward_week_makes_two_days_final_on_one_export_day(policy):
+    """The run that ingests 03-15 makes final both 03-08 (its 7 days end on 03-15) and 03-07
+    (its range runs one day longer); the run of 03-14 refreshes 03-06 only, not 03-07 yet."""
+    from flows.daily import scheduled_days
+
+    assert final_days(date(2026, 3, 15), policy, NEW_YORK) == [date(2026, 3, 7), date(2026, 3, 8)]
+    assert final_days(date(2026, 3, 14), policy, NEW_YORK) == [date(2026, 3, 6)]
+    assert final_days(date(2026, 3, 15), policy, "UTC") == [date(2026, 3, 8)]
+    newest = date(2026, 3, 15)
+    assert scheduled_days(newest, policy, True, NEW_YORK) == [
+        date(2026, 3, 7),
+        date(2026, 3, 8),
+        date(2026, 3, 12),
+    ]
+    assert scheduled_days(newest, policy, False, NEW_YORK) == [date(2026, 3, 12)]
