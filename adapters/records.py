@@ -6,6 +6,7 @@ contract readers' (`ReadLimits`)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +18,7 @@ from ingestion.readers import UnreadableFile, gunzip
 _GZIP_MAGIC = b"\x1f\x8b"
 _decoder = json.JSONDecoder()
 _SPACE = " \t\r\n"
+_LONG_NUMBER = re.compile(r"[0-9]{19}")
 
 
 def object_text(data: bytes, limits: ReadLimits) -> str:
@@ -65,12 +67,15 @@ def _whole_records(text: str) -> list[dict[str, Any] | None] | None:
     """The records by orjson, one per line once `}{` is split: Firehose writes them with no
     delimiter or one per line, and orjson reads them ~5x faster than `json.raw_decode`. None
     when any piece does not parse (a record cut short, records on one line with spaces between
-    them, a `}{` inside a string, a number orjson does not take): `_careful_records` then reads
-    the object. Splitting inside a string leaves both pieces unparseable, so a record is never
+    them, a `}{` inside a string, a character other than space, tab, CR or LF between records,
+    a run of 19 digits or more, which orjson would read as a float): `_careful_records` then
+    reads the object. Splitting inside a string leaves both pieces unparseable, so a record is never
     read wrongly."""
+    if _LONG_NUMBER.search(text):  # orjson reads integers past 64 bits as floats
+        return None
     records: list[dict[str, Any] | None] = []
-    for line in text.replace("}{", "}\n{").splitlines():
-        if not line.strip():
+    for line in text.replace("}{", "}\n{").split("\n"):
+        if not line.strip(_SPACE):
             continue
         try:
             record = orjson.loads(line)

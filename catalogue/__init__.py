@@ -830,7 +830,7 @@ _LEDGER_TEXT = {
     "object_key": "The object's key in the landing store.",
     "export_date": "The export day of its folder.",
     "etag": "Content identity: S3's ETag, a folder file's MD5.",
-    "fingerprint": "Cheap change signature from the listing (S3 ETag; folder: size and modification time).",
+    "fingerprint": "Cheap change signature from the listing (S3 ETag; folder: size, modification and status-change times).",
     "size_bytes": "Object size.",
     "status": "ingested (its rows are in the store) or deleted (gone from the landing; its rows removed).",
     "rows_read": "Data rows read from the object.",

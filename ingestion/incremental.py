@@ -64,8 +64,8 @@ DEFAULT_BATCH_DAYS = 7
 # The calls columns a Contact Lens analysis fills (adapters/connect.py).
 # How far before the export days an ingest reads a new transfer or callback leg's stored
 # contact is looked for: a transfer follows its contact at once; a queued callback waits at most
-# days (Connect's callback timeout is at most 7 days).
-LINK_LOOKBACK_DAYS = 7
+# 7 days (Connect's callback timeout), and its record lands when it ends: one day of margin.
+LINK_LOOKBACK_DAYS = 8
 # Zendesk event objects of this many export days up to the newest are looked at again when
 # some of their events were rejected for a user the users export did not list yet.
 USERS_LOOKBACK_DAYS = 7

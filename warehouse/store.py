@@ -455,7 +455,10 @@ def _as_delivered(
     schema = ENTITIES[entity]
     in_range = pl.col(EXPORT_DATE).is_between(*delivered)
     kept = store.scan(entity, version, first=first, last=last, kept=True).filter(in_range)
-    copies = store.scan(entity, version, first=first, last=last, kept=False).filter(in_range)
+    # Conflicting copies are quarantined (the day's quarantine lists them): never a day's row.
+    copies = store.scan(entity, version, first=first, last=last, kept=False).filter(
+        in_range & (pl.col(OUTCOME) != dedup.CONFLICT)
+    )
     ranks = dedup.rank_columns(schema)
     identity = [SOURCE_ID, SOURCE_ROW]
     # The keys and ranks first (a few columns of every copy in the range), whole rows only for

@@ -631,3 +631,29 @@ def test_a_folder_file_rewritten_with_its_old_size_and_modification_time_is_read
     assert store.canonical("tickets").collect()["assignee_id"].to_list() == ["agent-6"]
     settled = ingest_to_store(landing, store, run_id="r3")
     assert settled.objects_read.is_empty() and settled.unchanged == 1
+
+
+def test_a_conflicting_re_delivery_is_never_a_days_row(tmp_path: Path) -> None:
+    """E8 first delivered on day 2, then with other content on day 22: the second copy is a
+    conflicting duplicate, quarantined (and listed in the day's quarantine), so a day whose range
+    holds only day 22 reads no E8 rather than the quarantined copy."""
+    from warehouse.store import audit_inputs
+
+    store = Store(str(tmp_path / "store"))
+    landing = MemoryStorage(
+        {
+            key("ticket_events", 2, "a"): csv_bytes([event(event_id="E8", public="true")]),
+            key("ticket_events", 22, "a"): csv_bytes([event(event_id="E8", public="false")]),
+        }
+    )
+    ingest(landing, store, "r1")
+    outcomes = (
+        store.scan("ticket_events").select("export_date", "dedup_outcome").sort("export_date").collect()
+    )
+    assert outcomes.rows() == [(date(2026, 3, 2), "kept"), (date(2026, 3, 22), "conflict")]
+    late = (date(2026, 3, 21), date(2026, 3, 25))
+    events = audit_inputs(store, date(2026, 3, 1), date(2026, 3, 25), delivered=late).ticket_events.collect()
+    assert events.is_empty()
+    early = (date(2026, 3, 1), date(2026, 3, 25))
+    events = audit_inputs(store, date(2026, 3, 1), date(2026, 3, 25), delivered=early).ticket_events.collect()
+    assert events.select("event_id", "public").rows() == [("E8", True)]

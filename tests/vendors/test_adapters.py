@@ -75,6 +75,23 @@ def test_the_fast_reader_reads_what_the_careful_reader_reads(values: list[Any], 
     assert list(json_stream(text.encode(), ReadLimits())) == list(_careful_records(text))
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a":1}\n\x0c\n{"b":2}',  # a form feed is not a separator the careful reader skips
+        '{"a":1}\x1e{"b":2}',  # RFC 7464 record separators
+        '{"a":1}\u2028{"b":2}',
+        '{"a":123456789012345678901234567890}',  # orjson would read a float
+        '{"a":1} {"b":2}',
+    ],
+    ids=["form feed", "record separator", "line separator", "big integer", "space between"],
+)
+def test_the_fast_reader_leaves_what_it_reads_otherwise_to_the_careful_reader(text: str) -> None:
+    from adapters.records import _careful_records
+
+    assert list(json_stream(text.encode(), ReadLimits())) == list(_careful_records(text))
+
+
 def test_a_broken_record_is_one_unreadable_record_and_reading_goes_on() -> None:
     data = b'{"ContactId":"a"}{"ContactId":"b",,}{"ContactId":"c"}\n{"ContactId":'
     assert list(json_stream(data, ReadLimits())) == [
