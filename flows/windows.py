@@ -65,24 +65,17 @@ def export_range(audit_date: date, policy: Policy, time_zone: str = "UTC") -> Ex
 
 
 def lookahead_end(audit_date: date, policy: Policy, time_zone: str = "UTC") -> date:
-    """The last export day D's windows need: the local day holding the end of the longest
-    window from D's last instant. Windows are elapsed hours, so it is D + `lookahead_days`,
-    one day more when a spring-forward (23-hour) day lies in between: a 168-hour window from
-    23:30 on D then ends after D+7's midnight, and a range of whole days would leave it pending
-    on every re-run."""
-    hours = max(
-        policy.follow_up.window_hours,
-        policy.follow_up.callback_promised_window_hours,
-        24 * policy.escalation.came_back_window_days,
-        24 * policy.resolution.repeat_window_days,
-    )
+    """The last export day D's windows need: the local day on which the look-ahead, taken as
+    elapsed hours (`lookahead_days` x 24, as windows are measured) from D's last instant, ends.
+    That is D + `lookahead_days`, one day more when a spring-forward (23-hour) day lies in
+    between: a 168-hour window from 23:30 on D then ends after D+7's midnight, and a range of
+    whole days would leave it pending on every re-run."""
     zone = ZoneInfo(time_zone)
     day_end = datetime.combine(audit_date + timedelta(days=1), time(0), tzinfo=zone).astimezone(
         ZoneInfo("UTC")
     )
-    window_end = (day_end + timedelta(hours=hours)).astimezone(zone)
-    last = (window_end - timedelta(microseconds=1)).date()
-    return max(audit_date + timedelta(days=lookahead_days(policy)), last)
+    window_end = (day_end + timedelta(days=lookahead_days(policy))).astimezone(zone)
+    return (window_end - timedelta(microseconds=1)).date()
 
 
 def final_days(newest: date, policy: Policy, time_zone: str = "UTC") -> list[date]:
