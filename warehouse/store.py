@@ -390,10 +390,6 @@ def store_of(settings: AuditSettings) -> Store:
 # --- what an audit day reads ----------------------------------------------------------------------
 
 
-def _between(first: dt.date, last: dt.date) -> pl.Expr:
-    return pl.col(RECORD_DATE).is_between(first, last)
-
-
 def audit_inputs(
     store: Store,
     first: dt.date,
