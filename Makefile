@@ -15,8 +15,14 @@ help: ## Show the targets
 uv: ## Install uv with pip when it is missing
 	@command -v uv >/dev/null 2>&1 || test -x $(HOME)/.local/bin/uv || $(PYTHON) -m pip install --user --quiet uv || $(PYTHON) -m pip install --quiet uv
 
+# The project's own packages are installed editable, so `--compile-bytecode` leaves them out;
+# compiling them here spares every process (flows, report workers, Dask workers) compiling them
+# again where PYTHONDONTWRITEBYTECODE is set (CI images often set it).
+PACKAGES := catalogue configs transforms expectations storage ingestion adapters warehouse report flows devtools bench
+
 venv: uv ## Create .venv from uv.lock (bytecode compiled)
 	@$$(command -v uv || echo $(HOME)/.local/bin/uv) sync --frozen --compile-bytecode --quiet
+	@.venv/bin/python -m compileall -q -j 0 $(PACKAGES) >/dev/null
 
 quickstart: venv ## Generate sample exports, run the audit flows, publish tables, Data Docs and the report
 	@.venv/bin/audit quickstart
