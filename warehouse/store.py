@@ -421,20 +421,63 @@ def audit_inputs(
             ),
             calls=store.canonical("calls", first=first, last=last, version=at.get("calls")),
         )
-    object_keys = store.ledger(at.get(LEDGER_TABLE)).select(SOURCE_ID, "object_key")
+    ledger = store.ledger(at.get(LEDGER_TABLE))
+    object_keys = ledger.select(SOURCE_ID, "object_key")
+    in_range = ledger.filter(pl.col("export_date").is_between(*delivered))
     windows = {"tickets": (None, last), "ticket_events": (first, last), "calls": (first, last)}
     read = {
-        entity: _as_delivered(store, entity, *windows[entity], delivered, at.get(entity), object_keys)
+        entity: _as_delivered(
+            store,
+            entity,
+            _Window(*windows[entity], in_range.filter(pl.col("entity") == entity)),
+            delivered,
+            at.get(entity),
+            object_keys,
+        )
         for entity in ENTITIES
     }
     return CanonicalTables(**read)
 
 
+@dataclass(frozen=True)
+class _Window:
+    """The record days an audit day reads of one entity (`first` None: from the beginning), and the
+    ledger entries of the objects its export range delivered: their rows are read wherever their
+    own day falls (a history re-export, an old event delivered late), so the day reads every row
+    its exports hold, not only those near their export day."""
+
+    first: dt.date | None
+    last: dt.date
+    delivered: pl.DataFrame  # ledger rows: source_id, first_record_date, last_record_date
+
+    def scan(self, store: Store, entity: str, version: int | None, kept: bool) -> pl.LazyFrame:
+        """The window's partitions, plus those outside it that hold rows of the range's objects
+        (only those objects' rows: the ledger says which objects reach that far)."""
+        scans = [store.scan(entity, version, first=self.first, last=self.last, kept=kept)]
+        day = dt.timedelta(days=1)
+        early = self.delivered.filter(pl.col("first_record_date") < self.first) if self.first else None
+        if self.first is not None and early is not None and early.height:
+            lo: dt.date = early["first_record_date"].min()  # type: ignore[assignment]
+            scans.append(
+                _rows_of(store.scan(entity, version, first=lo, last=self.first - day, kept=kept), early)
+            )
+        late = self.delivered.filter(pl.col("last_record_date") > self.last)
+        if late.height:
+            hi: dt.date = late["last_record_date"].max()  # type: ignore[assignment]
+            scans.append(
+                _rows_of(store.scan(entity, version, first=self.last + day, last=hi, kept=kept), late)
+            )
+        return pl.concat(scans, how="vertical") if len(scans) > 1 else scans[0]
+
+
+def _rows_of(scan: pl.LazyFrame, objects: pl.DataFrame) -> pl.LazyFrame:
+    return scan.filter(pl.col(SOURCE_ID).is_in(objects[SOURCE_ID].implode()))
+
+
 def _as_delivered(
     store: Store,
     entity: str,
-    first: dt.date | None,
-    last: dt.date,
+    window: _Window,
     delivered: tuple[dt.date, dt.date],
     version: int | None,
     object_keys: pl.DataFrame,
@@ -450,9 +493,9 @@ def _as_delivered(
     """
     schema = ENTITIES[entity]
     in_range = pl.col(EXPORT_DATE).is_between(*delivered)
-    kept = store.scan(entity, version, first=first, last=last, kept=True).filter(in_range)
+    kept = window.scan(store, entity, version, kept=True).filter(in_range)
     # Conflicting copies are quarantined (the day's quarantine lists them): never a day's row.
-    copies = store.scan(entity, version, first=first, last=last, kept=False).filter(
+    copies = window.scan(store, entity, version, kept=False).filter(
         in_range & (pl.col(OUTCOME) != dedup.CONFLICT)
     )
     ranks = dedup.rank_columns(schema)

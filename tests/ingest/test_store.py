@@ -657,3 +657,76 @@ def test_a_conflicting_re_delivery_is_never_a_days_row(tmp_path: Path) -> None:
     early = (date(2026, 3, 1), date(2026, 3, 25))
     events = audit_inputs(store, date(2026, 3, 1), date(2026, 3, 25), delivered=early).ticket_events.collect()
     assert events.select("event_id", "public").rows() == [("E8", True)]
+
+
+def test_a_day_reads_every_row_its_export_range_delivered_whatever_the_rows_own_day(
+    tmp_path: Path,
+) -> None:
+    """An assignment made in January and delivered in March's export (a history re-export, a late
+    backfill), and a call record revised long after the call, are part of a March day's input
+    (docs/metrics.md: a day reads the exports D - look-back .. D + look-ahead), although their
+    own days are far outside the day's windows. Rows of those old days that other objects
+    delivered are not read; nor is a row exported in range whose day is after the window."""
+    from warehouse.store import audit_inputs
+
+    store = Store(str(tmp_path / "store"))
+    old_assignment = event(
+        event_id="E_OLD",
+        occurred_at="2026-01-05T10:05:00Z",
+        event_type="assignment",
+        actor_role="system",
+        assignee_id="a1",
+    )
+    landing = MemoryStorage(
+        {
+            "ticket_events/export_date=2026-01-05/a.csv": csv_bytes(
+                [event(event_id="E_BG", occurred_at="2026-01-05T09:00:00Z")]
+            ),
+            "calls/export_date=2026-01-10/a.csv": csv_bytes(
+                [
+                    call(
+                        call_id="K_BG",
+                        initiated_at="2026-01-10T10:00:00Z",
+                        answered_at=None,
+                        ended_at="2026-01-10T10:02:00Z",
+                        updated_at="2026-01-10T10:02:00Z",
+                    )
+                ]
+            ),
+            key("ticket_events", 3, "a"): csv_bytes(
+                [event(event_id="E_FAR", occurred_at="2026-03-03T09:00:00Z")]
+            ),
+            key("ticket_events", 20, "a"): csv_bytes(
+                [
+                    old_assignment,
+                    event(event_id="E_NEW", occurred_at="2026-03-20T09:00:00Z"),
+                    event(event_id="E_NEXT", occurred_at="2026-03-21T09:00:00Z"),
+                ]
+            ),
+            key("calls", 20, "a"): csv_bytes(
+                [
+                    call(
+                        call_id="K_OLD",
+                        initiated_at="2026-01-10T11:00:00Z",
+                        answered_at="2026-01-10T11:01:00Z",
+                        ended_at="2026-01-10T11:09:00Z",
+                        updated_at="2026-03-20T08:00:00Z",
+                    )
+                ]
+            ),
+        }
+    )
+    ingest(landing, store, "r1")
+    march = (date(2026, 3, 15), date(2026, 3, 25))
+    tables = audit_inputs(store, date(2026, 3, 14), date(2026, 3, 26), delivered=march)
+    events = tables.ticket_events.select("event_id").collect()["event_id"].sort().to_list()
+    assert events == ["E_NEW", "E_NEXT", "E_OLD"]
+    assert tables.calls.select("call_id").collect()["call_id"].to_list() == ["K_OLD"]
+    # The window's last day bounds nothing either: a row after it, delivered in range, is read.
+    to_the_20th = audit_inputs(store, date(2026, 3, 14), date(2026, 3, 20), delivered=march)
+    events = to_the_20th.ticket_events.select("event_id").collect()["event_id"].sort().to_list()
+    assert events == ["E_NEW", "E_NEXT", "E_OLD"]
+    january = (date(2026, 1, 1), date(2026, 1, 12))
+    tables = audit_inputs(store, date(2025, 12, 31), date(2026, 1, 13), delivered=january)
+    assert tables.ticket_events.select("event_id").collect()["event_id"].to_list() == ["E_BG"]
+    assert tables.calls.select("call_id").collect()["call_id"].to_list() == ["K_BG"]
