@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeGuard
 
-from adapters.rows import Rows
+from adapters.rows import Rows, Shape, shape_problem
 from configs.vendors import ConnectMapping
 
 DIRECTIONS = {
@@ -33,6 +33,23 @@ DIRECTIONS = {
 # The legs another contact links to: a transfer (its escalation queue) and a callback (the
 # inbound call's `callback_promised`). Only these are kept for linking across objects.
 LINKED_METHODS = ("TRANSFER", "QUEUE_TRANSFER", "CALLBACK")
+# The fields of a contact record the mapping reads, as the contact record data model types them.
+RECORD_SHAPE: Shape = {
+    "ContactId": str,
+    "InitialContactId": str,
+    "PreviousContactId": str,
+    "NextContactId": str,
+    "Channel": str,
+    "InitiationMethod": str,
+    "InitiationTimestamp": str,
+    "DisconnectTimestamp": str,
+    "LastUpdateTimestamp": str,
+    "DisconnectReason": str,
+    "Attributes": dict,
+    "Agent": dict,
+    "Queue": dict,
+    "CustomerEndpoint": dict,
+}
 NOT_CALL_LEGS = {
     "MONITOR": "a supervisor monitoring a call is not a call leg",
     "DISCONNECT": "a flow run after the customer hung up is not a call leg",
@@ -121,7 +138,7 @@ def call_rows(
         if record is None:
             out.unreadable(where)
             continue
-        problem = _not_a_call(record)
+        problem = shape_problem(record, RECORD_SHAPE) or _not_a_call(record)
         if problem:
             out.unmappable(where + problem[0], problem[1])
             continue
@@ -133,14 +150,22 @@ def call_rows(
                 "no customer id (connect.customer_id_attribute)",
             )
             continue
-        out.add(_call(record, customer, attributes, mapping, lens.get(record.get("ContactId", "")), by_id))
+        with out.record(where):
+            out.add(
+                _call(record, customer, attributes, mapping, lens.get(record.get("ContactId", "")), by_id)
+            )
     return out
+
+
+def well_shaped(record: dict[str, Any] | None) -> TypeGuard[dict[str, Any]]:
+    """A record whose fields have the documented types (the others are quarantined unread)."""
+    return record is not None and shape_problem(record, RECORD_SHAPE) is None
 
 
 def is_linked_leg(record: dict[str, Any] | None) -> TypeGuard[dict[str, Any]]:
     """A transfer or callback leg with a contact id: what another contact may link to."""
     return bool(
-        record
+        well_shaped(record)
         and record.get("InitiationMethod") in LINKED_METHODS
         and isinstance(record.get("ContactId"), str)
     )

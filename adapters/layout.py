@@ -18,8 +18,9 @@ needs. An object with no date in its key is reported as a stray and never read.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -49,6 +50,8 @@ _DAY = re.compile(
     r"|export_date=(?P<iso>\d{4}-\d{2}-\d{2})(?:/|$)"
     r"|year=(?P<py>\d{4})/month=(?P<pm>\d{1,2})/day=(?P<pd>\d{1,2})(?:/|$))"
 )
+log = logging.getLogger(__name__)
+
 _LENS_KEY = re.compile(
     r"(?P<contact>[0-9A-Za-z-]+)_analysis_(?:redacted_)?(?P<time>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z)\.json$"
 )
@@ -123,13 +126,14 @@ class VendorLanding:
             ).frame()
         if fmt == CONNECT_CTR:
             records = list(json_stream(data, self.limits))
-            self._link(records)
+            usable = [(n, r) for n, r in records if connect.well_shaped(r)]
+            self._link(usable)
             return connect.call_rows(
-                records, self.mapping.connect, self.lens([r for _, r in records if r]), self._legs
+                records, self.mapping.connect, self.lens([r for _, r in usable]), self._legs
             ).frame()
         raise ValueError(f"not a vendor format: {fmt}")
 
-    def _link(self, records: list[tuple[int, dict[str, Any] | None]]) -> None:
+    def _link(self, records: Sequence[tuple[int, dict[str, Any] | None]]) -> None:
         """Fetch from the store the next legs these records name that this ingest has not read
         (a transfer or callback written into an earlier object), so a contact links to them
         whichever object it came in."""
@@ -206,10 +210,23 @@ class VendorLanding:
                 documents = list(pool.map(self.storage.read_bytes, keys))
         else:  # a folder: threads only add lock hand-offs
             documents = [self.storage.read_bytes(key) for key in keys]
-        return {
-            contact: connect.lens_summary(json_document(data, self.limits), analysed_at)
-            for (contact, (analysed_at, _)), data in zip(wanted.items(), documents, strict=True)
-        }
+        summaries = {}
+        for (contact, (analysed_at, key)), data in zip(wanted.items(), documents, strict=True):
+            summary = self._summary(key, data, analysed_at)
+            if summary is not None:
+                summaries[contact] = summary
+        return summaries
+
+    def _summary(self, key: str, data: bytes, analysed_at: str) -> connect.LensSummary | None:
+        """One analysis file's summary; None when the file cannot be read (cut short, not JSON,
+        fields of other types). Its call is then read without Contact Lens values, not lost with
+        the contact records beside it, and read again when a readable analysis lands
+        (`ingestion.incremental._with_late_analyses`)."""
+        try:
+            return connect.lens_summary(json_document(data, self.limits), analysed_at)
+        except (UnreadableFile, AttributeError, TypeError, ValueError) as exc:
+            log.warning("Contact Lens file %s cannot be read (%s): its call has no analysis", key, exc)
+            return None
 
     def recent_lens(self, newest: date, days: int) -> dict[str, str]:
         """Contact -> analysis time of the Contact Lens files in the `days` day folders up to
@@ -222,7 +239,7 @@ class VendorLanding:
     def _lens_day(self, day: date) -> dict[str, tuple[str, str]]:
         """Contact -> (analysis time, key) of one day folder (and its Redacted twin), cached."""
         if day not in self._lens_days:
-            best: dict[str, tuple[str, bool, str]] = {}
+            best: dict[str, tuple[str, bool, str, str]] = {}
             prefix = self.mapping.connect.contact_lens_prefix
             folder = f"{day:%Y/%m/%d}/"
             for place in (prefix + folder, f"{prefix}Redacted/{folder}"):
@@ -230,11 +247,18 @@ class VendorLanding:
                     found = _LENS_KEY.search(info.key)
                     if not found:
                         continue
-                    rank = (found["time"], place == prefix + folder, info.key)
-                    if rank > best.get(found["contact"], ("", False, "")):
+                    rank = (_instant(found["time"]), place == prefix + folder, info.key, found["time"])
+                    if rank > best.get(found["contact"], ("", False, "", "")):
                         best[found["contact"]] = rank
-            self._lens_days[day] = {contact: (time, key) for contact, (time, _, key) in best.items()}
+            self._lens_days[day] = {contact: (time, key) for contact, (_, _, key, time) in best.items()}
         return self._lens_days[day]
+
+
+def _instant(stamp: str) -> str:
+    """A key's UTC time in a form that sorts as time does: `14:01:00Z` before `14:01:00.500Z`
+    (as text, `Z` sorts after `.`)."""
+    whole, _, fraction = stamp.removesuffix("Z").partition(".")
+    return f"{whole}.{fraction.ljust(9, '0')[:9]}"
 
 
 def _record_days(record: dict[str, Any]) -> set[date]:

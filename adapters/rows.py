@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +12,13 @@ import polars as pl
 
 from transforms.schemas import ENTITIES
 from transforms.schemas.base import MALFORMED, SOURCE_ROW, UNMAPPABLE_MARK
+
+log = logging.getLogger(__name__)
+
+# A record's field holds one JSON type in the vendor's documentation; a re-export or a Firehose
+# transform can write another (a string where Connect writes a map).
+Shape = Mapping[str, type | tuple[type, ...]]
+_JSON_TYPE = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number"}
 
 
 @dataclass
@@ -33,6 +42,19 @@ class Rows:
         """A stretch of the object that is not a JSON record (`malformed_row`)."""
         self.rows.append({MALFORMED: f"{where} is not a readable JSON record"})
 
+    @contextmanager
+    def record(self, where: str) -> Iterator[None]:
+        """Map one vendor record: if any field deep inside it has a JSON type the mapping cannot
+        use, the record's rows so far are taken back and it is one unmappable row, so one odd
+        record never stops an ingest (`shape_problem` names the top-level fields first)."""
+        start = len(self.rows)
+        try:
+            yield
+        except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
+            del self.rows[start:]
+            log.warning("%s %s: %s while mapping it; quarantined", self.entity, where, type(exc).__name__)
+            self.unmappable(where, "a field inside the record is not of the JSON type the vendor documents")
+
     def frame(self) -> pl.DataFrame:
         columns = ENTITIES[self.entity].columns
         schema = {**dict.fromkeys(columns, pl.String()), MALFORMED: pl.String()}
@@ -51,3 +73,18 @@ def _text(value: Any) -> str | None:
 def first(values: Iterable[Any]) -> Any:
     """The first value that is not None (else None)."""
     return next((v for v in values if v is not None), None)
+
+
+def shape_problem(record: dict[str, Any], shape: Shape) -> tuple[str, str] | None:
+    """The first field of `record` whose JSON type is not the documented one, as (".Field", why)."""
+    for name, types in shape.items():
+        value = record.get(name)
+        if value is not None and not isinstance(value, types):
+            wanted = types if isinstance(types, tuple) else (types,)
+            expected = " or ".join(dict.fromkeys(_JSON_TYPE.get(t, t.__name__) for t in wanted))
+            return f".{name}", f"is {_json_type(value)}, not {expected} as the vendor writes it"
+    return None
+
+
+def _json_type(value: Any) -> str:
+    return next((name for kind, name in _JSON_TYPE.items() if isinstance(value, kind)), "a number")

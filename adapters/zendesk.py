@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from adapters.rows import Rows, first
+from adapters.rows import Rows, Shape, first, shape_problem
 from configs.vendors import DEFAULT_STATUSES, ZendeskMapping
 
 CUSTOMER, AGENT, SUPERVISOR, SYSTEM = "customer", "agent", "supervisor", "system"
@@ -30,6 +30,43 @@ COMMENT_EVENTS = ("Comment", "VoiceComment")
 # Why an event by someone the users export does not list is quarantined (a later users page
 # may list them: the ingest then reads the event object again).
 UNKNOWN_USER = "the user is not in the users export (zendesk.users_prefix)"
+
+# The fields the mapping reads, as Zendesk's API documents their JSON types (ids: numbers; an
+# ELT tool may have written them as text).
+_ID = (int, str)
+TICKET_SHAPE: Shape = {
+    "id": _ID,
+    "status": str,
+    "requester_id": _ID,
+    "assignee_id": _ID,
+    "group_id": _ID,
+    "created_at": str,
+    "updated_at": str,
+    "priority": str,
+    "subject": str,
+    "via": dict,
+    "tags": list,
+    "custom_fields": list,
+    "satisfaction_rating": (dict, str),
+}
+UPDATE_SHAPE: Shape = {
+    "id": _ID,
+    "ticket_id": _ID,
+    "updater_id": _ID,
+    "created_at": str,
+    "via": (dict, str),
+    "child_events": list,
+}
+CHILD_SHAPE: Shape = {
+    "id": _ID,
+    "author_id": _ID,
+    "assignee_id": _ID,
+    "group_id": _ID,
+    "created_at": str,
+    "tags": list,
+    "added_tags": list,
+    "custom_ticket_fields": dict,
+}
 
 
 @dataclass(frozen=True)
@@ -53,7 +90,10 @@ class Directory:
             if stamp < self._seen.get(user["id"], ""):
                 continue
             self._seen[user["id"]] = stamp
-            self.users[user["id"]] = User(_role(user, mapping), tuple(str(t) for t in user.get("tags") or ()))
+            tags = user.get("tags")
+            self.users[user["id"]] = User(
+                _role(user, mapping), tuple(map(str, tags)) if isinstance(tags, list) else ()
+            )
 
     def role(self, user_id: Any, mapping: ZendeskMapping) -> str | None:
         if user_id in mapping.system_user_ids:
@@ -79,42 +119,64 @@ def _role(user: dict[str, Any], mapping: ZendeskMapping) -> str:
 def ticket_rows(page: dict[str, Any], mapping: ZendeskMapping, directory: Directory) -> Rows:
     """One `tickets` row per ticket snapshot of an incremental ticket export page."""
     out = Rows("tickets")
-    for index, ticket in enumerate(page.get("tickets") or []):
+    for index, ticket in enumerate(_records(page, "tickets", out)):
         where = f"tickets[{index}]"
         if not isinstance(ticket, dict):
             out.unreadable(where)
             continue
         status, problem = _status(ticket.get("status"))
-        if problem is not None:
-            out.unmappable(f"{where}.status", problem)
+        problem_at = shape_problem(ticket, TICKET_SHAPE) or (problem and (".status", problem))
+        if problem_at:
+            out.unmappable(where + problem_at[0], problem_at[1])
             continue
-        category = _category(ticket, mapping)
-        if category is None:
-            out.unmappable(
-                f"{where}.{_category_source(mapping)}",
-                "no category (set zendesk.category.default to keep such tickets)",
-            )
-            continue
-        requester = ticket.get("requester_id")
-        requester_tags = directory.users[requester].tags if requester in directory.users else ()
-        out.add(
-            {
-                "ticket_id": _id(ticket.get("id"), mapping),
-                "customer_id": requester,
-                "created_at": ticket.get("created_at"),
-                "updated_at": ticket.get("updated_at"),
-                "status": status,
-                "channel": mapping.channel((ticket.get("via") or {}).get("channel")),
-                "category": category,
-                "priority": ticket.get("priority"),
-                "assignee_id": ticket.get("assignee_id"),
-                "team_id": ticket.get("group_id"),
-                "customer_tier": _tag_match(requester_tags, mapping.tier_tag_pattern),
-                "csat_score": _csat(ticket.get("satisfaction_rating"), mapping),
-                "subject": ticket.get("subject"),
-            }
-        )
+        with out.record(where):
+            _ticket_row(ticket, where, status, mapping, directory, out)
     return out
+
+
+def _records(page: dict[str, Any], name: str, out: Rows) -> list[Any]:
+    """The page's array of records; a page whose array is something else is one unmappable row."""
+    records = page.get(name)
+    if records is None or isinstance(records, list):
+        return records or []
+    out.unmappable(name, "is not an array of records")
+    return []
+
+
+def _ticket_row(
+    ticket: dict[str, Any],
+    where: str,
+    status: str | None,
+    mapping: ZendeskMapping,
+    directory: Directory,
+    out: Rows,
+) -> None:
+    category = _category(ticket, mapping)
+    if category is None:
+        out.unmappable(
+            f"{where}.{_category_source(mapping)}",
+            "no category (set zendesk.category.default to keep such tickets)",
+        )
+        return
+    requester = ticket.get("requester_id")
+    requester_tags = directory.users[requester].tags if requester in directory.users else ()
+    out.add(
+        {
+            "ticket_id": _id(ticket.get("id"), mapping),
+            "customer_id": requester,
+            "created_at": ticket.get("created_at"),
+            "updated_at": ticket.get("updated_at"),
+            "status": status,
+            "channel": mapping.channel((ticket.get("via") or {}).get("channel")),
+            "category": category,
+            "priority": ticket.get("priority"),
+            "assignee_id": ticket.get("assignee_id"),
+            "team_id": ticket.get("group_id"),
+            "customer_tier": _tag_match(requester_tags, mapping.tier_tag_pattern),
+            "csat_score": _csat(ticket.get("satisfaction_rating"), mapping),
+            "subject": ticket.get("subject"),
+        }
+    )
 
 
 def _status(value: Any) -> tuple[str | None, str | None]:
@@ -189,16 +251,33 @@ def event_rows(page: dict[str, Any], mapping: ZendeskMapping, directory: Directo
     group or tag, an escalation-request tag, a follow-up tag, a concession field)."""
     out = Rows("ticket_events")
     if "audits" in page and "ticket_events" not in page:
-        updates, name = [audit_update(a) for a in page.get("audits") or []], "audits"
+        updates, name = [audit_update(a) for a in _records(page, "audits", out)], "audits"
     else:
-        updates, name = page.get("ticket_events") or [], "ticket_events"
+        updates, name = _records(page, "ticket_events", out), "ticket_events"
     for index, update in enumerate(updates):
         where = f"{name}[{index}]"
         if not isinstance(update, dict):
             out.unreadable(where)
             continue
-        _Update(update, where, mapping, directory, out).emit()
+        problem = _update_problem(update)
+        if problem:
+            out.unmappable(where + problem[0], problem[1])
+            continue
+        with out.record(where):
+            _Update(update, where, mapping, directory, out).emit()
     return out
+
+
+def _update_problem(update: dict[str, Any]) -> tuple[str, str] | None:
+    """The first field of the update or of one of its child events with a JSON type the
+    mapping cannot use (the whole update is then one unmappable row)."""
+    problem = shape_problem(update, UPDATE_SHAPE)
+    children = update.get("child_events") if problem is None else None
+    for position, child in enumerate(children or ()):
+        found = shape_problem(child, CHILD_SHAPE) if isinstance(child, dict) else None
+        if found:
+            return f".child_events[{position}]{found[0]}", found[1]
+    return problem
 
 
 @dataclass
@@ -355,8 +434,11 @@ def audit_update(audit: Any) -> Any:
     the audit's `author_id` its updater."""
     if not isinstance(audit, dict):
         return audit
+    events = audit.get("events")
+    if events is not None and not isinstance(events, list):
+        return {**audit, "child_events": events}  # the update's shape check names the field
     children = []
-    for event in audit.get("events") or ():
+    for event in events or ():
         if not isinstance(event, dict) or event.get("type") not in ("Create", "Change"):
             children.append(event)
             continue

@@ -20,7 +20,15 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 VENDORS = ("contract", "zendesk+connect")
 
@@ -129,19 +137,22 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _compiles(value: str) -> str:
+    """A pattern that does not compile is refused at load, naming its key, not on the first tag."""
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression: {exc}") from exc
+    return value
+
+
+TagPattern = Annotated[str, AfterValidator(_compiles)]
+
+
 class TagRule(_Strict):
     """A regular expression matched against each tag (the whole tag)."""
 
-    tag_pattern: str
-
-    @field_validator("tag_pattern")
-    @classmethod
-    def _compiles(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"not a regular expression: {exc}") from exc
-        return value
+    tag_pattern: TagPattern
 
     def matches(self, tag: str) -> bool:
         return re.fullmatch(self.tag_pattern, tag) is not None
@@ -152,7 +163,7 @@ class ZendeskCategory(_Strict):
     matching a pattern (the pattern's first group if it has one, else the tag)."""
 
     custom_field_id: int | None = None
-    tag_pattern: str | None = None
+    tag_pattern: TagPattern | None = None
     # A ticket with neither gets this category; None: the ticket is quarantined (category is
     # required by the contract), naming the field.
     default: str | None = None
@@ -164,7 +175,7 @@ class ZendeskEscalation(_Strict):
     group_levels: dict[str, Annotated[int, Field(ge=1)]] = {}
     # Or a tag added matching this; its first group, when it is a number >= 1, is the level
     # (`escalated_t(\d)`), else `tag_level`.
-    tag_pattern: str | None = None
+    tag_pattern: TagPattern | None = None
     tag_level: Annotated[int, Field(ge=1)] = 1
 
 
@@ -201,7 +212,7 @@ class ZendeskMapping(_Strict):
     users_prefix: str = "zendesk/users/"
     id_prefix: str = ""  # prepended to ticket and event ids (e.g. "zd-") when several sources land
     category: ZendeskCategory = ZendeskCategory(default="uncategorised")
-    tier_tag_pattern: str | None = None  # on the requester's tags (users export)
+    tier_tag_pattern: TagPattern | None = None  # on the requester's tags (users export)
     channel_map: dict[str, str] = {}
     # Legacy CSAT is good/bad: these scores, or None to leave csat_score empty.
     csat_good: Annotated[int, Field(ge=1, le=5)] | None = None
@@ -218,6 +229,13 @@ class ZendeskMapping(_Strict):
     @classmethod
     def _channels(cls, value: dict[str, str]) -> dict[str, str]:
         return _mapped_onto(value, CONTRACT_CHANNELS, "contract channels")
+
+    @model_validator(mode="after")
+    def _csat_both_or_neither(self) -> ZendeskMapping:
+        """One score alone would count every rating as that score (100 % good, say)."""
+        if (self.csat_good is None) != (self.csat_bad is None):
+            raise ValueError("csat_good and csat_bad go together: set both, or neither to leave CSAT empty")
+        return self
 
     def channel(self, via_channel: Any) -> str:
         """The contract channel of a `via.channel`: a via type, or a via id (an integer, or its

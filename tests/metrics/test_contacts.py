@@ -287,7 +287,7 @@ def test_call_category_of_its_own_wins_over_the_linked_ticket():
     [
         ("2026-03-01T08:00:00Z", None),  # before every ticket: unknown (never a later ticket)
         ("2026-03-01T10:00:00Z", "gold"),  # exactly at t_gold's creation
-        ("2026-03-03T10:00:00Z", "premium"),  # latest ticket before the call
+        ("2026-03-03T10:00:00Z", "premium"),  # latest ticket with a tier (t_none, later, has none)
     ],
 )
 def test_unlinked_call_takes_the_customers_latest_earlier_ticket_tier(ended_at, tier):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import tomllib
 from datetime import date
 from pathlib import Path
@@ -16,10 +17,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters import connect, zendesk
-from adapters.layout import key_day
+from adapters.layout import CONNECT_CTR, VendorLanding, key_day
 from adapters.records import json_stream
+from adapters.rows import Rows
 from configs.limits import ReadLimits
 from configs.vendors import MappingError, VendorMapping, load_mapping
+from storage import LocalStorage
 from tests.vendors import vendor_fixtures as fx
 from transforms.schemas.base import MALFORMED, SOURCE_ROW
 
@@ -151,6 +154,35 @@ def test_a_wrong_mapping_names_the_file_and_the_key(tmp_path: Path) -> None:
     assert "connect.talk_time: Extra inputs are not permitted" in message
     with pytest.raises(MappingError, match="vendor mapping file not found"):
         load_mapping(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ('[zendesk.category]\ntag_pattern = "reason_(.+"\n', "zendesk.category.tag_pattern"),
+        ('[zendesk.escalation]\ntag_pattern = "esc[("\n', "zendesk.escalation.tag_pattern"),
+        ('[zendesk]\ntier_tag_pattern = "tier_(("\n', "zendesk.tier_tag_pattern"),
+        ('[zendesk.follow_up]\ntag_pattern = "fu_)"\n', "zendesk.follow_up.tag_pattern"),
+    ],
+)
+def test_every_tag_pattern_that_does_not_compile_is_refused_at_load(
+    tmp_path: Path, toml: str, key: str
+) -> None:
+    path = tmp_path / "mapping.toml"
+    path.write_text(toml)
+    with pytest.raises(MappingError, match=rf"{re.escape(key)}: Value error, not a regular expression"):
+        load_mapping(path)
+
+
+@pytest.mark.parametrize("toml", ["[zendesk]\ncsat_good = 5\n", "[zendesk]\ncsat_bad = 1\n"])
+def test_one_csat_score_without_the_other_is_refused(tmp_path: Path, toml: str) -> None:
+    """csat_good alone would read every rated ticket as good: 100 % and a mean of 5."""
+    path = tmp_path / "mapping.toml"
+    path.write_text(toml)
+    with pytest.raises(MappingError, match="csat_good and csat_bad go together"):
+        load_mapping(path)
+    path.write_text("[zendesk]\ncsat_good = 5\ncsat_bad = 1\n")
+    assert load_mapping(path).zendesk.csat_bad == 1
 
 
 # --- Zendesk tickets ---------------------------------------------------------------------------
@@ -631,7 +663,9 @@ def test_a_malformed_participants_list_falls_back_to_the_role_keys() -> None:
 def test_a_status_that_is_not_text_is_unmappable_not_an_error() -> None:
     page = {"tickets": [{**fx.TICKET_1001, "status": ["solved"]}]}
     [row] = _rows(zendesk.ticket_rows(page, MAPPING.zendesk, _directory()).frame())
-    assert row[MALFORMED].startswith("unmappable: tickets[0].status: not a Zendesk status (new, open")
+    assert (
+        row[MALFORMED] == "unmappable: tickets[0].status: is an array, not a string as the vendor writes it"
+    )
     events = {
         "ticket_events": [fx._audit(1, 5, "2026-03-02T10:00:00Z", 501, [fx._change(2, status={"x": 1})])]
     }
@@ -665,3 +699,131 @@ def test_a_follow_up_tickets_inherited_tags_are_not_events(via: object) -> None:
         ("1006", "escalation_request"),
         ("1006", "follow_up"),
     ]
+
+
+# --- records whose fields have other JSON types than the vendor documents ---------------------
+
+
+def _landing(tmp_path: Path) -> VendorLanding:
+    return VendorLanding(LocalStorage(str(tmp_path / "landing")), MAPPING)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "detail"),
+    [
+        ("Attributes", "zendesk_user_id=9001", ".Attributes: is a string, not an object"),
+        ("Agent", ["ana"], ".Agent: is an array, not an object"),
+        ("Queue", 7, ".Queue: is a number, not an object"),
+        ("NextContactId", [fx.CONTACT_D], ".NextContactId: is an array, not a string"),
+        ("ContactId", {"id": "x"}, ".ContactId: is an object, not a string"),
+        ("InitiationMethod", ["INBOUND"], ".InitiationMethod: is an array, not a string"),
+    ],
+)
+def test_a_contact_record_with_a_field_of_another_type_is_quarantined_alone(
+    tmp_path: Path, field: str, value: object, detail: str
+) -> None:
+    """Connect writes these fields as maps and strings; a Firehose transform or a re-export may
+    not. The record is one unmappable row naming the field; the records beside it map."""
+    odd = {**fx.CTR_A, field: value}
+    data = "".join(json.dumps(r) for r in (odd, fx.CTR_B, fx.CTR_D)).encode()
+    rows = _rows(_landing(tmp_path).rows(CONNECT_CTR, data))
+    assert rows[0] == {SOURCE_ROW: 1, MALFORMED: f"unmappable: record 1{detail} as the vendor writes it"}
+    assert [r["call_id"] for r in rows[1:]] == [fx.CONTACT_B, fx.CONTACT_D]
+
+
+@pytest.mark.parametrize(
+    ("ticket", "detail"),
+    [
+        ({"via": "web"}, "tickets[0].via: is a string, not an object"),
+        ({"tags": 3}, "tickets[0].tags: is a number, not an array"),
+        ({"requester_id": [9001]}, "tickets[0].requester_id: is an array, not a number or a string"),
+        ({"custom_fields": {"id": 1}}, "tickets[0].custom_fields: is an object, not an array"),
+    ],
+)
+def test_a_ticket_with_a_field_of_another_type_is_quarantined_alone(
+    ticket: dict[str, Any], detail: str
+) -> None:
+    page = {"tickets": [{**fx.TICKET_1001, **ticket}, fx.TICKET_1001]}
+    rows = _rows(zendesk.ticket_rows(page, MAPPING.zendesk, _directory()).frame())
+    assert rows[0] == {SOURCE_ROW: 1, MALFORMED: f"unmappable: {detail} as the vendor writes it"}
+    assert rows[1]["ticket_id"] == "1001"
+
+
+@pytest.mark.parametrize(
+    ("update", "detail"),
+    [
+        ({"child_events": 4}, "ticket_events[0].child_events: is a number, not an array"),
+        ({"via": 5}, "ticket_events[0].via: is a number, not an object or a string"),
+        (
+            {"child_events": [fx._change(2, status="open"), {"id": 3, "custom_ticket_fields": [1]}]},
+            "ticket_events[0].child_events[1].custom_ticket_fields: is an array, not an object",
+        ),
+    ],
+)
+def test_a_ticket_update_with_a_field_of_another_type_is_one_unmappable_row(
+    update: dict[str, Any], detail: str
+) -> None:
+    good = fx._audit(1, 5, "2026-03-02T10:00:00Z", 501, [fx._change(2, status="open")])
+    page = {"ticket_events": [{**good, **update}, {**good, "id": 9}]}
+    rows = _rows(zendesk.event_rows(page, MAPPING.zendesk, _directory()).frame())
+    assert rows[0] == {SOURCE_ROW: 1, MALFORMED: f"unmappable: {detail} as the vendor writes it"}
+    assert [(r["event_type"], r["new_status"]) for r in rows[1:]] == [("status_change", "open")]
+
+
+def test_a_page_whose_records_are_not_an_array_is_one_unmappable_row() -> None:
+    rows = _rows(zendesk.ticket_rows({"tickets": {"id": 1}}, MAPPING.zendesk, _directory()).frame())
+    assert rows == [{SOURCE_ROW: 1, MALFORMED: "unmappable: tickets: is not an array of records"}]
+
+
+def test_a_record_that_fails_deeper_down_takes_back_its_rows_and_is_one_unmappable_row() -> None:
+    out = Rows("ticket_events")
+    out.add({"event_id": "e0"})
+    with out.record("ticket_events[1]"):
+        out.add({"event_id": "e1"})
+        {"x": 1}["missing"]  # a field of another type deep in the record, as mapping meets it
+    with out.record("ticket_events[2]"):
+        out.add({"event_id": "e2"})
+    assert _rows(out.frame()) == [
+        {SOURCE_ROW: 1, "event_id": "e0"},
+        {
+            SOURCE_ROW: 2,
+            MALFORMED: "unmappable: ticket_events[1]: a field inside the record is not of the JSON"
+            " type the vendor documents",
+        },
+        {SOURCE_ROW: 3, "event_id": "e2"},
+    ]
+
+
+def test_users_whose_tags_are_not_an_array_still_have_their_role() -> None:
+    directory = zendesk.Directory()
+    directory.add_page({"users": [{**fx.USERS["users"][0], "tags": 12}]}, MAPPING.zendesk)
+    user = directory.users[fx.USERS["users"][0]["id"]]
+    assert user.tags == () and user.role == zendesk._role(fx.USERS["users"][0], MAPPING.zendesk)
+
+
+def test_an_unreadable_analysis_leaves_its_call_without_contact_lens_values_and_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    """A cut-short analysis file is not a reason to lose the contact records beside it: its
+    call has no analysis values (and is read again when a readable one lands)."""
+    landing = _landing(tmp_path)
+    folder = "connect/Analysis/Voice/2026/03/02"
+    landing.storage.write_bytes(
+        f"{folder}/{fx.CONTACT_A}_analysis_{fx.LENS_TIME}.json", b'{"Version": "1.1", "Con'
+    )
+    landing.storage.write_bytes(
+        f"{folder}/{fx.CONTACT_C}_analysis_2026-03-02T11:46:30Z.json", json.dumps(fx.LENS_C).encode()
+    )
+    data = "".join(json.dumps(r) for r in (fx.CTR_A, fx.CTR_C)).encode()
+    rows = {r["call_id"]: r for r in landing.rows(CONNECT_CTR, data).iter_rows(named=True)}
+    assert rows[fx.CONTACT_A]["agent_interruptions"] is None
+    assert rows[fx.CONTACT_A]["updated_at"] == fx.CTR_A["LastUpdateTimestamp"]
+    assert rows[fx.CONTACT_C]["agent_interruptions"] == "0"  # LENS_C: none at all recorded
+
+
+def test_of_two_analyses_the_later_instant_is_read_whatever_the_fraction_of_a_second(tmp_path: Path) -> None:
+    landing = _landing(tmp_path)
+    folder = "connect/Analysis/Voice/2026/03/02"
+    for stamp in ("2026-03-02T14:01:00.500Z", "2026-03-02T14:01:00Z", "2026-03-02T14:00:59.999Z"):
+        landing.storage.write_bytes(f"{folder}/{fx.CONTACT_A}_analysis_{stamp}.json", b"{}")
+    assert landing.recent_lens(date(2026, 3, 2), 1) == {fx.CONTACT_A: "2026-03-02T14:01:00.500Z"}
