@@ -86,11 +86,14 @@ def complete_rates(frame: pl.DataFrame, min_volume: int) -> pl.DataFrame:
 
 
 def rollup(frame: pl.DataFrame, by: list[str], min_volume: int) -> pl.DataFrame:
-    """Sum numerators, denominators and counts per group, then recompute rates and intervals."""
+    """Sum numerators, denominators and counts per group, then recompute rates and intervals.
+    A column null in every row of a group (a metric withheld: the mapping cannot support it)
+    stays null, not a sum of 0 over 0."""
     metrics = rate_metrics(frame)
     summed = [f"{m}_{part}" for m in metrics for part in ("numerator", "denominator")]
     summed += [c for c in (*VOLUME_COLUMNS, *COUNT_COLUMNS) if c in frame.columns]
-    out = frame.group_by(by).agg(pl.col(summed).sum()).sort(by)
+    sums = [pl.when(pl.col(c).count() > 0).then(pl.col(c).sum()).alias(c) for c in summed]
+    out = frame.group_by(by).agg(sums).sort(by)
     return out.with_columns([e for m in metrics for e in rate_columns(m, min_volume)])
 
 

@@ -318,6 +318,7 @@ def concession_evidence() -> pl.DataFrame:
             "audit_date": [DAY] * 2,
             "concession_id": ["E4", "C1"],
             "contact_id": ["T2", "C1"],
+            "contact_type": ["ticket", "call"],
             "agent_id": ["A2", "A1"],
             "customer_id": [CUSTOMERS[1], CUSTOMERS[0]],
             "category": ["billing", "billing"],

@@ -151,6 +151,12 @@ PLANTED = [
         "check_violations_known",
     ),
     ("concession_audit", duplicate_first_row, "expect_column_values_to_be_unique", "concession_id"),
+    (  # a concession event always has an amount (the contract requires it; a call's is optional)
+        "concession_audit",
+        set_row("amount", 0, None),
+        "expect_column_values_to_be_in_set",
+        "check_ticket_concession_has_amount_and_currency",
+    ),
     ("concession_flags", set_row("p_value", 0, 1.5), "expect_column_values_to_be_between", "p_value"),
     (
         "concession_flags",
@@ -205,6 +211,14 @@ def test_planted_violation_is_critical(name, mutate, expectation_type, column, t
     assert (expectation_type, column) in failed
     # Only the planted row's neighbours in the same rule family may also fail.
     assert len(failed) <= 2
+
+
+def test_a_call_concession_without_amount_or_currency_publishes(tmp_path):
+    """The contract makes a call's concession_amount and currency optional: such a row is
+    published (its cap unchecked, its currency a violation), not a reason to hold the day."""
+    frame = set_row("currency", 1, None)(set_row("amount", 1, None)(clean("concession_audit")))
+    frame = set_row("amount_policy_currency", 1, None)(frame)
+    assert validate("concession_audit", frame, tmp_path).critical_passed
 
 
 def test_failing_rows_are_reported_by_key(tmp_path):

@@ -206,6 +206,29 @@ def test_run_info_prefers_the_run_that_published_the_scorecard(
     assert views.run_info(manifest, scorecard) == expected
 
 
+def test_a_withheld_metric_rolls_up_to_nothing_not_to_zero_over_zero() -> None:
+    """follow_up withheld (null in every team's row, the mapping cannot see follow-ups) stays
+    null in the all-teams row; a metric with values in some rows sums those."""
+    frame = pl.DataFrame(
+        {
+            "team_id": ["t1", "t2"],
+            "follow_up_numerator": [None, None],
+            "follow_up_denominator": [None, None],
+            "escalation_numerator": [3, None],
+            "escalation_denominator": [4, 2],
+        },
+        schema_overrides={"follow_up_numerator": pl.Int64, "follow_up_denominator": pl.Int64},
+    )
+    total = views.rollup(frame.with_columns(pl.lit("All").alias("team_id")), ["team_id"], min_volume=1)
+    row = total.row(0, named=True)
+    assert (row["follow_up_numerator"], row["follow_up_denominator"], row["follow_up_rate"]) == (
+        None,
+        None,
+        None,
+    )
+    assert (row["escalation_numerator"], row["escalation_denominator"]) == (3, 6)
+
+
 counts = st.lists(
     st.tuples(st.integers(0, 60), st.integers(0, 60)).map(lambda t: (min(t), max(t))), min_size=1, max_size=8
 )
