@@ -417,7 +417,8 @@ QUARANTINE = Table(
         quarantine_reasons.QUARANTINE_SCHEMA,
         {
             PARTITION: "The export day of the object it came from (each rejected row is in one partition; "
-            "changed 2026-12-07: it was in every audit day whose export range read the object).",
+            "changed 2026-12-07: it was in every audit day whose export range read the object). A folder "
+            "that is not an export day has none: it is listed on every day a run that ingested publishes.",
             "entity": "tickets, ticket_events or calls.",
             "object_key": "The export object's key in the landing store.",
             "row_number": "1-based data row in the object; null for a whole file.",

@@ -302,6 +302,11 @@ def _echo_ingest(result: dict[str, Any]) -> None:
 
 
 def _echo_reaudit(result: dict[str, Any] | None) -> None:
+    """What an ingest leaves for the user to act on: folders it cannot read, days to re-audit."""
+    for key in (result or {}).get("not_read") or []:
+        typer.secho(
+            f"not read: {key} has no export day (export_date=YYYY-MM-DD)", err=True, fg=typer.colors.YELLOW
+        )
     days = (result or {}).get("days_to_reaudit") or []
     if days:
         typer.secho(

@@ -10,7 +10,7 @@ cache on their inputs (NO_CACHE). Rust panics inside tasks become ordinary excep
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
 from typing import Any
@@ -112,6 +112,8 @@ def ingest_new_exports(run: AuditRun, rebuild_store: bool = False) -> IngestRepo
         report.unchanged,
         report.newest_export_date,
     )
+    for stray in report.strays:
+        logger.warning("%s has no export day (not export_date=YYYY-MM-DD): nothing in it is read", stray)
     if report.affected_days:
         logger.warning(
             "late, changed or deleted exports can change published day(s) %s: re-audit them "
@@ -134,7 +136,12 @@ class DayInputs:
     cutoff_day: date | None  # newest export day the day's windows can see
 
 
-@task(retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
+@task(
+    retries=IO_RETRIES,
+    retry_delay_seconds=IO_RETRY_DELAYS,
+    retry_condition_fn=lambda task, task_run, state: _worth_retrying(task, task_run, state),
+    cache_policy=NO_CACHE,
+)
 @panics_as_errors
 def read_day_inputs(run: AuditRun, audit_date: date) -> DayInputs:
     """The day's windows of the canonical store (look-back and look-ahead by the records' own
@@ -234,14 +241,18 @@ def audit_window(run: AuditRun, audit_date: date, newest_export: date | None) ->
 
 
 def _worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry I/O errors, never a failed gate or a missing pseudonym key: the same data fails
-    the same checks, and a key does not appear between retries."""
+    """Retry I/O errors, never a failed gate, a missing pseudonym key or a lock another run
+    holds: the same data fails the same checks, a key does not appear between retries, and a
+    run that finds a day or the store busy stops at once (exit code 6) or waits only as long as
+    `lock_wait_seconds` says. Retried, it would publish after the other run, from numbers
+    computed before that run published."""
     from expectations.gate import ValidationFailed
     from transforms.pseudonym import PseudonymKeyError
+    from warehouse.lock import LockHeld
 
     try:
         state.result()
-    except (ValidationFailed, PseudonymKeyError):
+    except (ValidationFailed, PseudonymKeyError, LockHeld):
         return False
     except Exception:
         return True
@@ -275,7 +286,12 @@ def validate_and_publish(
     )
 
 
-@task(retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
+@task(
+    retries=IO_RETRIES,
+    retry_delay_seconds=IO_RETRY_DELAYS,
+    retry_condition_fn=lambda task, task_run, state: _worth_retrying(task, task_run, state),
+    cache_policy=NO_CACHE,
+)
 @panics_as_errors
 def refresh_period_scorecards(run: AuditRun) -> dict[str, Any]:
     """Recompute every week, month and rolling 28 days holding a day published since the last
@@ -291,7 +307,12 @@ def refresh_period_scorecards(run: AuditRun) -> dict[str, Any]:
     return {"periods": len(refreshed.periods), "versions": dict(refreshed.versions)}
 
 
-@task(retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
+@task(
+    retries=IO_RETRIES,
+    retry_delay_seconds=IO_RETRY_DELAYS,
+    retry_condition_fn=lambda task, task_run, state: _worth_retrying(task, task_run, state),
+    cache_policy=NO_CACHE,
+)
 @panics_as_errors
 def publish_html_report(run: AuditRun, audit_date: date, data_docs_url: str | None) -> str:
     """Render the day's report folder (day, period and agent pages) from the published tables and
@@ -377,11 +398,11 @@ class ComputedDay:
     metrics: dict[str, pl.DataFrame]
 
 
-def compute_day(run: AuditRun, audit_date: date) -> ComputedDay:
+def compute_day(run: AuditRun, audit_date: date, ingest: IngestReport | None = None) -> ComputedDay:
     """Read the day's windows of the store and compute its metric tables."""
     logger = get_run_logger()
     logger.info("auditing %s (run %s, policy %s)", audit_date, run.run_id, run.policy.version)
-    inputs = read_day_inputs(run, audit_date)
+    inputs = with_strays(read_day_inputs(run, audit_date), ingest)
     last_export = export_range(audit_date, run.policy, run.time_zone).end
     if inputs.cutoff_day is None or inputs.cutoff_day < last_export:
         logger.warning(
@@ -392,6 +413,18 @@ def compute_day(run: AuditRun, audit_date: date) -> ComputedDay:
             inputs.cutoff_day,
         )
     return ComputedDay(audit_date, inputs, compute_metrics(run, audit_date, inputs))
+
+
+def with_strays(inputs: DayInputs, ingest: IngestReport | None) -> DayInputs:
+    """A folder under an entity that is not an export day (`export_date=2026-3-5/`) has no day
+    of its own and nothing in it is read: each day a run that ingested publishes lists it in its
+    quarantine (`unsupported_format`), so it is reported until it is renamed or removed."""
+    if ingest is None or not ingest.strays:
+        return inputs
+    strays = ingest.quarantine.filter(pl.col("object_key").is_in(ingest.strays))
+    columns = inputs.quarantine.columns
+    quarantine = pl.concat([inputs.quarantine, strays.select(columns)], how="vertical_relaxed")
+    return replace(inputs, quarantine=quarantine)
 
 
 def published_day(
@@ -413,7 +446,7 @@ def published_day(
 def audit_day(run: AuditRun, audit_date: date, ingest: IngestReport | None = None) -> AuditedDay:
     """The steps of one audit day from the canonical store up to its publication, in order (a
     cluster's day task); `report_days` then reports it."""
-    day = compute_day(run, audit_date)
+    day = compute_day(run, audit_date, ingest)
     published = validate_and_publish(run, audit_date, day.inputs, day.metrics)
     return published_day(run, day, published, ingest)
 
@@ -497,7 +530,7 @@ class PipelinedAudits:
         one; False once a day has failed (add no more)."""
         computed: ComputedDay | None = None
         try:
-            computed = compute_day(self.run, audit_date)
+            computed = compute_day(self.run, audit_date, self.ingest)
         except Exception as exc:
             self._settle()
             self._failed(audit_date, exc)

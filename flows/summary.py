@@ -236,6 +236,7 @@ def ingest_summary(report: IngestReport) -> dict[str, Any]:
         "late_objects": report.late_objects,
         "days_to_reaudit": [d.isoformat() for d in report.affected_days],
         "newest_export_date": report.newest_export_date.isoformat() if report.newest_export_date else None,
+        "not_read": list(report.strays),
         "store_versions": dict(report.store_versions),
     }
 
@@ -252,6 +253,12 @@ def ingest_markdown(result: dict[str, Any]) -> str:
         "## Rows of the objects read",
         _markdown_table(pl.DataFrame(result["rows"])),
     ]
+    if result.get("not_read"):
+        lines += [
+            "## Not read: no export day",
+            "Folders that are not `export_date=YYYY-MM-DD` (or vendor keys with no day): "
+            + ", ".join(f"`{key}`" for key in result["not_read"]),
+        ]
     if result["days_to_reaudit"]:
         days = result["days_to_reaudit"]
         lines += [

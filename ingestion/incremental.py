@@ -567,7 +567,8 @@ def ingest_to_store(
         ledger = ledger.update(refreshed.select(SOURCE_ID, "fingerprint"), on=SOURCE_ID)
         store.write_ledger(ledger, run_id)
     objects_read = pl.concat(read_rows, how="vertical") if read_rows else LEDGER_SCHEMA.to_frame()
-    strays = [s for p in plans.values() for s in p.strays]
+    stray_entities = [(entity, s) for entity, p in plans.items() for s in p.strays]
+    strays = [s for _, s in stray_entities]
     days_hit = _affected(affected_days, [*late, *changed_keys], objects_read, spans)
     final = ledger.filter(pl.col("status") == "ingested")
     return IngestReport(
@@ -580,7 +581,7 @@ def ingest_to_store(
         newest_export_date=final["export_date"].max(),  # type: ignore[arg-type]
         store_versions=store.versions(),
         ledger_version=store.version("ingest_ledger"),
-        quarantine=_run_quarantine(quarantine, strays),
+        quarantine=_run_quarantine(quarantine, stray_entities),
         strays=strays,
     )
 
@@ -824,14 +825,21 @@ def _affected(
     return sorted(days)
 
 
-def _run_quarantine(parts: list[pl.DataFrame], strays: list[str]) -> pl.DataFrame:
+def _run_quarantine(parts: list[pl.DataFrame], strays: list[tuple[str, str]]) -> pl.DataFrame:
+    """This run's rejections, and a row per stray (entity, key): a folder that is not an export
+    day, or a vendor object with no day in its key (the entity its prefix feeds)."""
     stray_rows = pl.DataFrame(
         {
-            "entity": [s.split("/")[0] for s in strays],
-            "object_key": strays,
+            "entity": [entity for entity, _ in strays],
+            "object_key": [key for _, key in strays],
             "row_number": [None] * len(strays),
             "reason": [q.UNSUPPORTED_FORMAT] * len(strays),
-            "detail": ["folder is not export_date=YYYY-MM-DD: its objects are not read"] * len(strays),
+            "detail": [
+                "folder is not export_date=YYYY-MM-DD: its objects are not read"
+                if key.endswith("/")
+                else "no export day in the key: not read"
+                for _, key in strays
+            ],
         },
         schema=q.QUARANTINE_SCHEMA,
     )

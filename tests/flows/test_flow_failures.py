@@ -203,3 +203,35 @@ def test_backfill_with_end_before_start_fails_with_a_failure_artifact(prefect_ha
     text = str(artifacts_of(_flow_run_id(state))["support-audit-failure"].data)
     assert f"backfill end {FINAL_DAY} is before start {DEFAULT_DAY}" in text
     assert f"start={DEFAULT_DAY}" in text
+
+
+@pytest.mark.parametrize("task_name", ["refresh_period_scorecards", "ingest_new_exports"])
+def test_a_lock_another_run_holds_is_not_retried(
+    prefect_harness: None, monkeypatch: pytest.MonkeyPatch, task_name: str
+) -> None:
+    """A day or store another run holds stops this run at once (exit code 6, auditing.md). Its
+    task retries would otherwise publish after the other run, from numbers computed before."""
+    from prefect import flow
+
+    import flows.ingest
+    import warehouse.periods
+    from warehouse.lock import LockHeld
+
+    calls: list[str] = []
+
+    def busy(*args: Any, **kwargs: Any) -> Any:
+        calls.append("called")
+        raise LockHeld("day 2026-03-02 is held by run other-run")
+
+    monkeypatch.setattr(warehouse.periods, "refresh_periods", busy)
+    monkeypatch.setattr(daily, "ingest_exports", busy)
+    monkeypatch.setattr(flows.ingest, "ingest_exports", busy)
+    _no_retry_delay(monkeypatch, task_name)
+
+    @flow
+    def one_task() -> Any:
+        return getattr(daily, task_name)(daily.AuditRun(None, None, "r1"))  # type: ignore[arg-type]
+
+    with pytest.raises(LockHeld, match="held by run other-run"):
+        one_task()
+    assert calls == ["called"]

@@ -36,7 +36,7 @@ def steps(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Each step appends what it did; computing the day in `run.failing` raises."""
     done: list[Any] = []
 
-    def compute_day(run: Any, day: date) -> Any:
+    def compute_day(run: Any, day: date, ingest: Any = None) -> Any:
         if day == getattr(run, "failing", None):
             raise RuntimeError(f"{day} failed")
         done.append(("audit", day))

@@ -379,6 +379,38 @@ def test_a_run_reports_what_it_rejected_whole_files_rows_and_stray_folders(tmp_p
         (key("tickets", 2, "good"), 2, "value_not_in_enum"),
     ]
     assert report.strays == ["tickets/2026-03-02/"]
+    # Nothing in the folder is read and it has no day of its own: each day the run publishes
+    # lists it in its quarantine (before, only the ingest's own result held it: lost).
+    from flows.daily import DayInputs, with_strays
+    from transforms.schemas import quarantine as q
+
+    day = DayInputs(None, pl.DataFrame(), q.QUARANTINE_SCHEMA.to_frame(), {}, None)  # type: ignore[arg-type]
+    published = with_strays(day, report).quarantine
+    assert published.rows() == [
+        (
+            "tickets",
+            "tickets/2026-03-02/",
+            None,
+            "unsupported_format",
+            "folder is not export_date=YYYY-MM-DD: its objects are not read",
+        ),
+    ]
+    assert with_strays(day, None) is day
+
+
+def test_a_vendor_key_with_no_day_is_reported_under_the_entity_its_prefix_feeds() -> None:
+    from ingestion.incremental import _run_quarantine
+
+    rows = _run_quarantine([], [("tickets", "zendesk/tickets/page-0001.json")]).rows()
+    assert rows == [
+        (
+            "tickets",
+            "zendesk/tickets/page-0001.json",
+            None,
+            "unsupported_format",
+            "no export day in the key: not read",
+        )
+    ]
 
 
 # --- a run killed between its writes ------------------------------------------------------------
