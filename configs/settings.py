@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -174,4 +174,15 @@ def load_settings(
     explicit = {k: v for k, v in overrides.items() if v is not None}
     merged = _deep_merge(layers, explicit)
     merged["env"] = env
-    return AuditSettings(**merged)
+    try:
+        return AuditSettings(**merged)
+    except ValidationError as exc:
+        where = f"{config_file}, " if config_file else ""
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise SettingsError(
+            f"invalid settings ({where}configs/{env}.toml, AUDIT_* variables or options): {problems}"
+        ) from None
+
+
+class SettingsError(ValueError):
+    """The settings are wrong: the message names every bad key and where settings come from."""

@@ -182,7 +182,8 @@ def run(
     _run_flow(_check_setup, **places)
     result = _run_flow(daily_audit, audit_date=audit_date, ingest=ingest, **places)
     _echo_reaudit(result.get("ingest"))
-    typer.echo(f"audited {result['audit_date']}: report {result['report_url']}")
+    for day in result.get("days") or [result]:  # the scheduled run audits two days
+        typer.echo(f"audited {day['audit_date']}: report {day['report_url']}")
 
 
 @app.command()

@@ -629,7 +629,8 @@ def daily_audit(
     """Ingest what is new (once), then audit one day: by default the newest day whose
     follow-up window has closed, and the day whose longest window has just closed.
 
-    Returns the summary of the last day audited (the given or the newest mature one).
+    Returns the summary of the last day audited (the given or the newest mature one), with
+    `days`: each audited day and its report.
     """
     run = resolve_run(landing, warehouse, reports, config, policy_file)
     report = ingest_new_exports(run) if ingest else None
@@ -641,7 +642,8 @@ def daily_audit(
         days = scheduled_days(newest, run.policy, refresh_final_day, run.time_zone)
     with concurrency(WAREHOUSE_CONCURRENCY, strict=False):
         results = audit_and_report(run, days, report)
-    return results[-1]
+    audited = [{"audit_date": r["audit_date"], "report_url": r["report_url"]} for r in results]
+    return {**results[-1], "days": audited}
 
 
 def check_freshness(settings: AuditSettings, newest: date, now: datetime, logger: Any) -> float:

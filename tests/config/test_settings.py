@@ -2,7 +2,7 @@
 
 import pytest
 
-from configs.settings import load_settings
+from configs.settings import SettingsError, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -55,6 +55,19 @@ def test_unknown_setting_is_refused(tmp_path):
     extra.write_text('landing_url = "typo"\n')
     with pytest.raises(ValueError, match="landing_url"):
         load_settings(config_file=extra)
+
+
+def test_a_settings_error_names_the_file_and_every_bad_key_in_its_first_line(tmp_path):
+    """The CLI prints an error's first line: it must say what is wrong and where (before, it
+    was `1 validation error for AuditSettings`)."""
+    extra = tmp_path / "site.toml"
+    extra.write_text('landng_uri = "data/landing"\nlock_wait_seconds = "soon"\n')
+    with pytest.raises(SettingsError) as raised:
+        load_settings(config_file=extra)
+    first = str(raised.value).splitlines()[0]
+    assert first.startswith(f"invalid settings ({extra}, configs/")
+    assert "landng_uri: Extra inputs are not permitted" in first
+    assert "lock_wait_seconds: Input should be a valid number" in first
 
 
 def test_time_zone_defaults_to_policy():

@@ -57,6 +57,13 @@ def test_transient_failure_run_completes(published_run: FlowOutcome) -> None:
     assert published_run.state.result()["validation_passed"] is True
 
 
+def test_the_scheduled_run_returns_every_day_it_audited(published_run: FlowOutcome) -> None:
+    """`audit run` without --date prints each of them (it printed only the last)."""
+    days = published_run.state.result()["days"]
+    assert [str(d["audit_date"]) for d in days] == [d.isoformat() for d in DAYS]
+    assert all(d["report_url"].endswith("index.html") for d in days)
+
+
 def test_the_failed_io_task_was_retried_by_prefect(published_run: FlowOutcome) -> None:
     runs = settled_task_runs(published_run.flow_run_id)
     [ingest] = runs_named(runs, "ingest_new_exports")
