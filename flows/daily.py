@@ -56,6 +56,25 @@ WAREHOUSE_CONCURRENCY = "support-audit-warehouse"
 SERVED_DEPLOYMENT = "support-audit-daily-served"  # `audit serve`'s name, never prefect.yaml's
 
 
+def _worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry I/O errors, never a failed gate, a missing pseudonym key or a lock another run
+    holds: the same data fails the same checks, a key does not appear between retries, and a
+    run that finds a day or the store busy stops at once (exit code 6) or waits only as long as
+    `lock_wait_seconds` says. Retried, it would publish after the other run, from numbers
+    computed before that run published."""
+    from expectations.gate import ValidationFailed
+    from transforms.pseudonym import PseudonymKeyError
+    from warehouse.lock import LockHeld
+
+    try:
+        state.result()
+    except (ValidationFailed, PseudonymKeyError, LockHeld):
+        return False
+    except Exception:
+        return True
+    return True
+
+
 @dataclass(frozen=True)
 class AuditRun:
     """Everything a run needs to know, resolved once from parameters, files and environment."""
@@ -96,7 +115,7 @@ def resolve_run(
 @task(
     retries=IO_RETRIES,
     retry_delay_seconds=IO_RETRY_DELAYS,
-    retry_condition_fn=lambda task, task_run, state: _worth_retrying(task, task_run, state),
+    retry_condition_fn=_worth_retrying,
     cache_policy=NO_CACHE,
 )
 @panics_as_errors
@@ -139,7 +158,7 @@ class DayInputs:
 @task(
     retries=IO_RETRIES,
     retry_delay_seconds=IO_RETRY_DELAYS,
-    retry_condition_fn=lambda task, task_run, state: _worth_retrying(task, task_run, state),
+    retry_condition_fn=_worth_retrying,
     cache_policy=NO_CACHE,
 )
 @panics_as_errors
@@ -240,25 +259,6 @@ def audit_window(run: AuditRun, audit_date: date, newest_export: date | None) ->
     return AuditWindow(audit_date, run.time_zone, data_cutoff(newest_export, audit_date, run.time_zone))
 
 
-def _worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry I/O errors, never a failed gate, a missing pseudonym key or a lock another run
-    holds: the same data fails the same checks, a key does not appear between retries, and a
-    run that finds a day or the store busy stops at once (exit code 6) or waits only as long as
-    `lock_wait_seconds` says. Retried, it would publish after the other run, from numbers
-    computed before that run published."""
-    from expectations.gate import ValidationFailed
-    from transforms.pseudonym import PseudonymKeyError
-    from warehouse.lock import LockHeld
-
-    try:
-        state.result()
-    except (ValidationFailed, PseudonymKeyError, LockHeld):
-        return False
-    except Exception:
-        return True
-    return True
-
-
 @task(
     retries=IO_RETRIES,
     retry_delay_seconds=IO_RETRY_DELAYS,
@@ -289,7 +289,7 @@ def validate_and_publish(
 @task(
     retries=IO_RETRIES,
     retry_delay_seconds=IO_RETRY_DELAYS,
-    retry_condition_fn=lambda task, task_run, state: _worth_retrying(task, task_run, state),
+    retry_condition_fn=_worth_retrying,
     cache_policy=NO_CACHE,
 )
 @panics_as_errors
@@ -310,7 +310,7 @@ def refresh_period_scorecards(run: AuditRun) -> dict[str, Any]:
 @task(
     retries=IO_RETRIES,
     retry_delay_seconds=IO_RETRY_DELAYS,
-    retry_condition_fn=lambda task, task_run, state: _worth_retrying(task, task_run, state),
+    retry_condition_fn=_worth_retrying,
     cache_policy=NO_CACHE,
 )
 @panics_as_errors
