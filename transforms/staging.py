@@ -52,10 +52,12 @@ CURRENCY_COLUMNS = frozenset({"currency"})
 # Filled after validation: the contract's documented defaults.
 DEFAULTS: dict[str, dict[str, str]] = {"tickets": {"priority": "normal"}}
 
-# ISO-8601 date-time: T, t or space; seconds and fraction optional; Z or ±HH[:MM] offset optional.
+# ISO-8601 date-time: T, t or space; seconds optional, a fraction only after seconds (0-59: a
+# leap second `:60` is not rolled into the next minute, which could move a row to the next
+# day); Z or ±HH[:MM] offset right after the time, or absent.
 TIMESTAMP_PATTERN = (
-    r"^(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}(?::\d{2})?)(?P<frac>\.\d+)?"
-    r"\s*(?P<offset>[Zz]|[+-]\d{2}(?::?\d{2})?)?$"
+    r"^(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2})(?::(?P<sec>[0-5]\d)(?P<frac>\.\d+)?)?"
+    r"(?P<offset>[Zz]|[+-]\d{2}(?::?\d{2})?)?$"
 )
 _MAX_EXACT_INT = 2**53
 
@@ -246,8 +248,7 @@ def _local_and_offset(name: str) -> list[pl.Expr]:
     """Wall-clock time (null if invalid) and offset in minutes (null if absent or invalid).
     Fractions beyond microseconds are truncated (the canonical unit is microseconds)."""
     parts = pl.col(f"__parts_{name}")
-    clock = parts.struct.field("time")
-    clock = pl.when(clock.str.len_bytes() == 5).then(clock + ":00").otherwise(clock)
+    clock = pl.concat_str(parts.struct.field("time"), pl.lit(":"), parts.struct.field("sec").fill_null("00"))
     local = pl.concat_str(
         parts.struct.field("date"),
         pl.lit("T"),

@@ -134,6 +134,26 @@ BAD_ROWS = [
         "created_at: not an ISO-8601 date-time",
     ),
     ("tickets", {"created_at": "2026-03-02"}, q.BAD_TIMESTAMP, "created_at: not an ISO-8601 date-time"),
+    # A leap second is not rolled into the next minute (23:59:60 would move the row a day on).
+    (
+        "tickets",
+        {"created_at": "2026-02-28T23:59:60Z"},
+        q.BAD_TIMESTAMP,
+        "created_at: not an ISO-8601 date-time",
+    ),
+    # A fraction needs seconds; the offset follows the time directly.
+    (
+        "tickets",
+        {"created_at": "2026-03-02T10:00.5Z"},
+        q.BAD_TIMESTAMP,
+        "created_at: not an ISO-8601 date-time",
+    ),
+    (
+        "tickets",
+        {"created_at": "2026-03-02T10:00:00 +05:30"},
+        q.BAD_TIMESTAMP,
+        "created_at: not an ISO-8601 date-time",
+    ),
     ("tickets", {"created_at": "1772442000"}, q.BAD_TIMESTAMP, "created_at: not an ISO-8601 date-time"),
     (
         "tickets",
