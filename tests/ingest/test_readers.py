@@ -82,6 +82,13 @@ def test_jsonl_numbers_and_booleans_become_their_text_and_keys_are_unioned_and_s
     assert_frame_equal(read(data, "a.jsonl"), expected)
 
 
+def test_jsonl_integers_beside_fractions_in_one_column_keep_their_own_text() -> None:
+    """A column mixing 101 and 102.5 is typed as floats: 101 read as "101.0" (another file's 101
+    reads "101", so the same id would not join) and an integer past 2**53 lost its last digit."""
+    data = b'{"customer_id": 101}\n{"customer_id": 102.5}\n{"customer_id": 9007199254740993}\n'
+    assert read(data, "a.jsonl")["customer_id"].to_list() == ["101", "102.5", "9007199254740993"]
+
+
 def test_jsonl_with_differently_typed_nested_values_is_still_read() -> None:
     data = b'{"ticket_id": "T1", "tags": {"a": 1}}\n{"ticket_id": "T2", "tags": [1, 2]}\n'
     frame = read(data, "a.jsonl")
