@@ -170,10 +170,13 @@ def _with_row_numbers(frame: pl.DataFrame, first: int = 1) -> pl.DataFrame:
 
 
 def _drop_blank_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    """Rows whose every field is empty (missing, `""` or only spaces: each counts as missing)
+    are blank lines, not rows: `,,` and `"",""` alike, in the fast and the slow reader."""
     data_columns = [c for c in frame.columns if c != SOURCE_ROW]
     if not data_columns:
         return frame
-    return frame.filter(~pl.all_horizontal(pl.col(data_columns).is_null()))
+    empty = [pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in data_columns]
+    return frame.filter(~pl.all_horizontal(empty))
 
 
 def _read_csv(data: bytes, limits: ReadLimits, keep_types: bool = False) -> pl.DataFrame:
@@ -215,7 +218,7 @@ def _read_csv_records(data: bytes, limits: ReadLimits) -> pl.DataFrame:
         values: dict[str, list[str | None]] = {name: [] for name in names}
         numbers, bad = [], []
         for number, record in enumerate(reader, start=1):  # numbered as the fast path numbers rows
-            if not any(record):
+            if not any(field.strip() for field in record):  # a blank line (`_drop_blank_rows`)
                 continue
             if len(record) > len(names):
                 bad.append(

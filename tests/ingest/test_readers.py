@@ -63,6 +63,18 @@ def test_csv_row_number_is_the_line_number_minus_the_header_and_blank_lines_are_
     assert_frame_equal(read(data, "a.csv"), expected)
 
 
+@pytest.mark.parametrize("ragged", [False, True], ids=["fast reader", "record by record"])
+def test_a_csv_line_of_quoted_empty_or_blank_fields_is_a_blank_line_in_either_reader(ragged: bool) -> None:
+    """Every field empty (missing, `""`, only spaces) is a blank line, not a row, whichever reader
+    reads the file: a record with too many fields elsewhere sends it to the record-by-record one."""
+    extra = b"T9,open,surplus\n" if ragged else b""
+    data = b'ticket_id,status\nT1,open\n"",""\n  ,\t\n,\n' + extra + b"T3,solved\n"
+    frame = read(data, "a.csv")
+    rows = frame.filter(pl.col("ticket_id").is_not_null())
+    assert rows.select("source_row", "ticket_id").rows() == [(1, "T1"), (6 if ragged else 5, "T3")]
+    assert frame.height == (3 if ragged else 2)  # the ragged record is one marked row
+
+
 def test_jsonl_row_number_is_the_line_number() -> None:
     data = b'{"ticket_id": "T1"}\n\n{"ticket_id": "T3"}\r\n'
     expected = pl.DataFrame({"source_row": [1, 3], "ticket_id": ["T1", "T3"]})
