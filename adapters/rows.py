@@ -18,7 +18,14 @@ log = logging.getLogger(__name__)
 # A record's field holds one JSON type in the vendor's documentation; a re-export or a Firehose
 # transform can write another (a string where Connect writes a map).
 Shape = Mapping[str, type | tuple[type, ...]]
-_JSON_TYPE = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number"}
+_JSON_TYPE = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+}
 
 
 @dataclass

@@ -33,7 +33,7 @@ UNKNOWN_USER = "the user is not in the users export (zendesk.users_prefix)"
 
 # The fields the mapping reads, as Zendesk's API documents their JSON types (ids: numbers; an
 # ELT tool may have written them as text).
-_ID = (int, str)
+_ID = (int, float, str)  # a float: a tool that wrote a nullable integer column as doubles
 TICKET_SHAPE: Shape = {
     "id": _ID,
     "status": str,

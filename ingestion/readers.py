@@ -286,8 +286,8 @@ def _read_jsonl(data: bytes, limits: ReadLimits, keep_types: bool = False) -> pl
         raise UnreadableFile("malformed_jsonl", "record count does not match the non-blank line count")
     floats = {name: pl.String() for name, dtype in frame.schema.items() if dtype == pl.Float64}
     if floats:  # a column mixing 101 and 102.5 is typed Float64, where 101 would read "101.0" and
-        # an integer past 2**53 lose digits: such columns are read again as their text
-        frame = pl.read_ndjson(io.BytesIO(data), schema={**frame.schema, **floats})
+        # an integer past 2**53 lose digits: such columns (only) are read again as their text
+        frame = frame.with_columns(pl.read_ndjson(io.BytesIO(data), schema=floats))
     # JSON objects have no column order: sorted, so the same records always give the same frame.
     frame = _without_reserved(frame)
     text = [as_text(name, frame.schema[name]) for name in sorted(frame.columns)]

@@ -471,7 +471,9 @@ class _Window:
 
 
 def _rows_of(scan: pl.LazyFrame, objects: pl.DataFrame) -> pl.LazyFrame:
-    return scan.filter(pl.col(SOURCE_ID).is_in(objects[SOURCE_ID].implode()))
+    """These objects' rows in `scan`, collected once: few rows, but `source_id` is a hash, so no
+    file can be skipped, and each family's plan would scan the partitions again."""
+    return scan.filter(pl.col(SOURCE_ID).is_in(objects[SOURCE_ID].implode())).collect().lazy()
 
 
 def _as_delivered(

@@ -698,7 +698,7 @@ def test_a_day_reads_every_row_its_export_range_delivered_whatever_the_rows_own_
     backfill), and a call record revised long after the call, are part of a March day's input
     (docs/metrics.md: a day reads the exports D - look-back .. D + look-ahead), although their
     own days are far outside the day's windows. Rows of those old days that other objects
-    delivered are not read; nor is a row exported in range whose day is after the window."""
+    delivered are not read; a row exported in range whose day is after the window is."""
     from warehouse.store import audit_inputs
 
     store = Store(str(tmp_path / "store"))

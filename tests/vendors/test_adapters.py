@@ -770,6 +770,13 @@ def test_a_ticket_update_with_a_field_of_another_type_is_one_unmappable_row(
     assert [(r["event_type"], r["new_status"]) for r in rows[1:]] == [("status_change", "open")]
 
 
+def test_ids_written_as_doubles_by_an_elt_tool_still_map() -> None:
+    """A nullable integer column exported through a dataframe comes out as doubles (9001.0)."""
+    page = {"tickets": [{**fx.TICKET_1001, "requester_id": 9001.0, "assignee_id": 501.0}]}
+    [row] = _rows(zendesk.ticket_rows(page, MAPPING.zendesk, _directory()).frame())
+    assert MALFORMED not in row and row["ticket_id"] == "1001"
+
+
 def test_a_page_whose_records_are_not_an_array_is_one_unmappable_row() -> None:
     rows = _rows(zendesk.ticket_rows({"tickets": {"id": 1}}, MAPPING.zendesk, _directory()).frame())
     assert rows == [{SOURCE_ROW: 1, MALFORMED: "unmappable: tickets: is not an array of records"}]
