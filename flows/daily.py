@@ -58,11 +58,10 @@ SERVED_DEPLOYMENT = "support-audit-daily-served"  # `audit serve`'s name, never 
 
 def _worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
     """Retry I/O errors, never a failed gate, a missing pseudonym key, a landing with no input or
-    a lock another run holds: the same data fails the same checks, a key or an export does not
-    appear between retries (exit code 5 at once), and a
-    run that finds a day or the store busy stops at once (exit code 6) or waits only as long as
-    `lock_wait_seconds` says. Retried, it would publish after the other run, from numbers
-    computed before that run published."""
+    a lock another run holds. The same data fails the same checks; a key or an export does not
+    appear between retries (exit code 5 at once); a run that finds a day or the store busy stops
+    at once (exit code 6) or waits only `lock_wait_seconds`: retried, it would publish after the
+    other run, from numbers computed before that run published."""
     from expectations.gate import ValidationFailed
     from transforms.pseudonym import PseudonymKeyError
     from warehouse.lock import LockHeld
