@@ -168,6 +168,16 @@ class Table:
 
 
 RUN_ID = Column("run_id", pl.String(), "The run that published the row (the Prefect flow run id).")
+POLICY_VERSION = Column(
+    "policy_version",
+    pl.String(),
+    "The `version` of the audit policy the row was computed with (docs/policy.md); the run's "
+    "manifest row also has the policy's digest.",
+)
+# Columns publishing sets on every row (warehouse/publish.stage, warehouse/periods.refresh_periods),
+# not the transforms. Tables computed without the policy (quarantine, agents, teams) have no
+# policy_version; the manifest has its own.
+PUBLISHING_COLUMNS = (POLICY_VERSION.name, RUN_ID.name)
 # A rate metric's parts (transforms.stats.RATE_PARTS), each published as `rate_column(m, part)`.
 RATE_SUFFIXES: Mapping[str, tuple[pl.DataType, str]] = {
     "numerator": (pl.Int64(), "numerator"),
@@ -218,7 +228,7 @@ def scorecard_columns(level: Literal["agent", "team"]) -> tuple[Column, ...]:
         c for kind in ("rate", "measure", "ratio", "count") for m in metrics(kind) for c in _metric_columns(m)
     ]
     volumes = [Column(m.name, pl.Int64(), m.description) for m in VOLUMES]
-    return (*keys, *volumes, *body, WITHHELD_METRICS, RUN_ID)
+    return (*keys, *volumes, *body, WITHHELD_METRICS, POLICY_VERSION, RUN_ID)
 
 
 WITHHELD_METRICS = Column(
@@ -238,10 +248,15 @@ def metric_column_names(name: str) -> list[str]:
 
 
 def _published(
-    source: pl.Schema, descriptions: Mapping[str, str], values: Mapping[str, tuple[str, ...]]
+    source: pl.Schema,
+    descriptions: Mapping[str, str],
+    values: Mapping[str, tuple[str, ...]],
+    *,
+    policy: bool = True,
 ) -> tuple[Column, ...]:
     """The columns a frame of `source` schema is published with: customer_id becomes its keyed
-    pseudonym customer_key, free text is dropped, run_id is appended (warehouse/publish.stage)."""
+    pseudonym customer_key, free text is dropped, policy_version (`policy`: the rows depend on the
+    policy; unless the frame has it) and run_id are appended (warehouse/publish.stage)."""
     published = {CUSTOMER_KEY if n == CUSTOMER_ID else n for n in source if n not in FREE_TEXT_COLUMNS}
     stray = sorted(set(descriptions) - published - {PARTITION})
     if stray:
@@ -254,6 +269,8 @@ def _published(
         columns.append(Column(name, dtype, descriptions[name], values.get(name, ())))
     if PARTITION not in source:
         columns.append(Column(PARTITION, pl.Date(), descriptions[PARTITION]))
+    if policy and POLICY_VERSION.name not in source:
+        columns.append(POLICY_VERSION)
     return (*columns, RUN_ID)
 
 
@@ -426,6 +443,7 @@ QUARANTINE = Table(
             "detail": "Which columns and rule; never the raw value.",
         },
         {"entity": tuple(ENTITIES), "reason": quarantine_reasons.REASONS},
+        policy=False,
     ),
 )
 
@@ -649,7 +667,7 @@ PEER_COMPARISON = Table(
     source="period",
     write="replace_periods",
     partition_by=("period",),
-    columns=(*_peer_columns(), RUN_ID),
+    columns=(*_peer_columns(), POLICY_VERSION, RUN_ID),
 )
 
 

@@ -61,7 +61,7 @@ def required_columns(level: Level, columns: Sequence[str]) -> list[str]:
     """The published columns of the level's scorecard (the transforms' catalogue and run_id),
     plus all six columns of any other metric the frame has."""
     extra = {stats.rate_column(m, part) for m in rate_metrics(columns) for part in RATE_COLUMNS}
-    return sorted({*scorecard_columns(level), "run_id", *extra})
+    return sorted({*scorecard_columns(level), *catalogue.PUBLISHING_COLUMNS, *extra})
 
 
 # --- rates ------------------------------------------------------------------------------------
@@ -238,7 +238,15 @@ def period_scorecard_suite(level: Level) -> Suite:
     def build(columns: Sequence[str], params: SuiteParams) -> list[gxe.Expectation]:
         extra = {stats.rate_column(m, part) for m in rate_metrics(columns) for part in RATE_COLUMNS}
         return [
-            *not_null("period", "period_start", "period_end", "run_id", "published_days", "active_days"),
+            *not_null(
+                "period",
+                "period_start",
+                "period_end",
+                "policy_version",
+                "run_id",
+                "published_days",
+                "active_days",
+            ),
             in_set("period", catalogue.TABLES[table].column("period").values),
             *(not_null("agent_id") if level == "agent" else []),
             unique_key(*key),

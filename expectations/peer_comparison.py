@@ -50,7 +50,16 @@ def prepare(frame: pl.LazyFrame) -> pl.LazyFrame:
 
 def build(columns: Sequence[str], params: SuiteParams) -> list[gxe.Expectation]:
     return [
-        *not_null("period", "period_start", "period_end", "metric", "comparison", "agent_id", "run_id"),
+        *not_null(
+            "period",
+            "period_start",
+            "period_end",
+            "metric",
+            "comparison",
+            "agent_id",
+            "policy_version",
+            "run_id",
+        ),
         in_set("period", TABLE.column("period").values),
         in_set("comparison", TABLE.column("comparison").values),
         in_set("flag_type", TABLE.column("flag_type").values),

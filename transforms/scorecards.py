@@ -182,9 +182,9 @@ def _agent_teams(sources: Sequence[pl.LazyFrame]) -> pl.LazyFrame:
 
 
 def scorecard_columns(level: Level) -> list[str]:
-    """The columns a daily scorecard is computed with, in order (the catalogue's, without run_id,
-    which publishing adds)."""
-    return [c.name for c in catalogue.scorecard_columns(level) if c.name != "run_id"]
+    """The columns a daily scorecard is computed with, in order (the catalogue's, without
+    policy_version and run_id, which publishing adds)."""
+    return [c.name for c in catalogue.scorecard_columns(level) if c.name not in catalogue.PUBLISHING_COLUMNS]
 
 
 def _daily(

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from catalogue import PERIOD_TABLES, TABLES
+from catalogue import PERIOD_TABLES, POLICY_VERSION, PUBLISHING_COLUMNS, RUN_ID, TABLES
 from configs.policy import Policy
 from configs.settings import AuditSettings
 from storage.scratch import scratch_dir
@@ -48,6 +48,7 @@ from warehouse.delta import (
 from warehouse.dimensions import stale_dimensions, write_dimension
 from warehouse.lock import hold
 from warehouse.publication import POINT_COLUMNS, PublishPoint, manifest_rows, publish_points, read_published
+from warehouse.publish import publishing_columns
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +211,10 @@ def refresh_periods(settings: AuditSettings, policy: Policy, run_id: str) -> Per
         if not frames:
             return PeriodRefresh()
         frames = {
-            name: f.with_columns(pl.lit(run_id, pl.String).alias("run_id")) for name, f in frames.items()
+            name: f.with_columns(
+                publishing_columns(name, f.columns, run_id=run_id, policy_version=policy.version)
+            )
+            for name, f in frames.items()
         }
         newest = max(points) if points else dt.datetime.now(dt.UTC).date()  # names the Data Docs
         docs_url = _validate(settings, policy, run_id, frames, newest)
@@ -243,7 +247,8 @@ def concession_lifecycle(flags: pl.DataFrame, days: Sequence[dt.date]) -> pl.Dat
     held = flags.select(*key).unique().with_columns(pl.lit(True).alias("is_flagged"))
     rows = pl.concat([held, cleared_rows(held, days, subject, "audit_date").select(held.columns)])
     labelled = flag_lifecycle(rows, days, subject, day="audit_date")
-    return labelled.select(TABLES[LIFECYCLE_TABLE].schema.names()[:-1]).sort(key, nulls_last=True)
+    computed = [c for c in TABLES[LIFECYCLE_TABLE].schema.names() if c not in PUBLISHING_COLUMNS]
+    return labelled.select(computed).sort(key, nulls_last=True)
 
 
 def changed_concession_lifecycle(
@@ -254,12 +259,12 @@ def changed_concession_lifecycle(
     The whole history is recomputed from the published flags every refresh (flags are few), so
     a re-audit anywhere, or a refresh that stopped part way, is caught by the next refresh."""
     flags = read_published(settings.warehouse_uri, "concession_flags", settings.s3, points=dict(points))
-    empty = pl.DataFrame(schema=TABLES[LIFECYCLE_TABLE].schema).drop("run_id")
+    empty = pl.DataFrame(schema=TABLES[LIFECYCLE_TABLE].schema).drop(PUBLISHING_COLUMNS, strict=False)
     if flags is None or not points:
         return [], empty
     fresh = concession_lifecycle(flags, sorted(points))
     scan = _scan(settings, LIFECYCLE_TABLE)
-    stored = scan.drop("run_id").collect() if scan is not None else empty
+    stored = scan.drop(PUBLISHING_COLUMNS, strict=False).collect() if scan is not None else empty
     on = fresh.columns
     changed = pl.concat(
         [
@@ -300,13 +305,21 @@ def with_lifecycle(
     rewrite = (set(changed["period_end"]) | following) - refreshed
     if not rewrite:
         return fresh.select(ROLLING_PEERS_SCHEMA.names()), []
+    # A relabelled window keeps the policy version it was computed with (null: written before
+    # rows carried one; publishing fills the refresh's): only its lifecycle labels change.
+    version = pl.col(POLICY_VERSION.name)
     later = (
         _stored_windows(settings, rewrite)
-        .drop(LIFECYCLE_SCHEMA.names(), "run_id")
+        .drop(*LIFECYCLE_SCHEMA.names(), RUN_ID.name, strict=False)
         .join(labels, on=keys, how="left")
     )
+    if POLICY_VERSION.name not in later.columns:
+        later = later.with_columns(pl.lit(None, pl.String).alias(POLICY_VERSION.name))
     relabelled = pl.concat(
-        [fresh.select(ROLLING_PEERS_SCHEMA.names()), later.select(ROLLING_PEERS_SCHEMA.names())]
+        [
+            fresh.select(*ROLLING_PEERS_SCHEMA.names(), pl.lit(None, pl.String).alias(POLICY_VERSION.name)),
+            later.select(*ROLLING_PEERS_SCHEMA.names(), version),
+        ]
     )
     return relabelled, [rolling_ending(e) for e in sorted(rewrite)]
 

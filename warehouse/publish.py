@@ -1,6 +1,7 @@
 """Write, audit, publish: stage the day's tables, validate them, then publish to Delta.
 
-- Staging keeps the publishable frames in memory (pseudonymised, run_id added, sorted);
+- Staging keeps the publishable frames in memory (pseudonymised, run_id and policy_version
+  added, sorted);
   nothing reaches the warehouse before the gate passes.
 - Each table of the catalogue's AUDIT_TABLES gets one commit per day (warehouse/delta.py),
   under the day's lease, between an intent row and the publish point in the manifest
@@ -13,13 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from catalogue import AUDIT_TABLES, MANIFEST_TABLE, PARTITION
+from catalogue import AUDIT_TABLES, MANIFEST_TABLE, PARTITION, POLICY_VERSION, RUN_ID, TABLES
 from configs.policy import Policy
 from configs.settings import AuditSettings
 from storage.scratch import scratch_dir
@@ -67,11 +68,26 @@ def suite_params(
 # --- write, audit, publish -------------------------------------------------------------
 
 
+def publishing_columns(
+    name: str, columns: Sequence[str], *, run_id: str, policy_version: str
+) -> list[pl.Expr]:
+    """The columns publishing sets on table `name`'s rows (`catalogue.PUBLISHING_COLUMNS`): the
+    run, and the policy version on tables that depend on the policy where the frame (with
+    `columns`) has none (the concession tables carry the version their checks used; a peer window
+    relabelled by a later refresh keeps the version it was computed with)."""
+    exprs = []
+    version = pl.lit(policy_version, dtype=pl.String)
+    if POLICY_VERSION.name in TABLES[name].schema:
+        kept = pl.col(POLICY_VERSION.name).fill_null(version) if POLICY_VERSION.name in columns else version
+        exprs.append(kept.alias(POLICY_VERSION.name))
+    return [*exprs, pl.lit(run_id, dtype=pl.String).alias(RUN_ID.name)]
+
+
 def stage(
-    outputs: Mapping[str, pl.DataFrame], *, key: bytes, run_id: str, audit_date: dt.date
+    outputs: Mapping[str, pl.DataFrame], *, key: bytes, run_id: str, audit_date: dt.date, policy_version: str
 ) -> dict[str, pl.DataFrame]:
-    """The frames as they would be published: pseudonymised, free text dropped, run_id set,
-    sorted. Kept in memory; nothing is written before validation."""
+    """The frames as they would be published: pseudonymised, free text dropped, run_id and the
+    policy version set, sorted. Kept in memory; nothing is written before validation."""
     missing = sorted(set(AUDIT_TABLES) - set(outputs))
     if missing:
         raise ValueError(f"cannot stage {audit_date}: missing output frame(s) {missing}")
@@ -80,7 +96,10 @@ def stage(
         frame = publishable(outputs[name].lazy(), key)
         if PARTITION not in frame.collect_schema().names():
             frame = frame.with_columns(pl.lit(audit_date).alias(PARTITION))
-        frame = frame.with_columns(pl.lit(run_id, dtype=pl.String).alias("run_id"))
+        columns = frame.collect_schema().names()
+        frame = frame.with_columns(
+            publishing_columns(name, columns, run_id=run_id, policy_version=policy_version)
+        )
         staged[name] = sort_for_publish(name, frame.collect())
     return staged
 
@@ -163,7 +182,7 @@ def write_audit_publish_frames(
     from expectations.gate import ValidationFailed, run_validation
 
     key = key if key is not None else load_pseudonym_key()
-    staged = stage(outputs, key=key, run_id=run_id, audit_date=audit_date)
+    staged = stage(outputs, key=key, run_id=run_id, audit_date=audit_date, policy_version=policy.version)
     attempt = new_attempt()
     manifest_args: dict[str, Any] = {
         "run_id": run_id,

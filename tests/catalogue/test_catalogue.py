@@ -78,8 +78,33 @@ def test_published_columns_pseudonymise_and_drop_free_text() -> None:
     assert [(c.name, c.dtype) for c in columns] == [
         ("audit_date", pl.Date()),
         ("customer_key", pl.String()),
+        ("policy_version", pl.String()),
         ("run_id", pl.String()),
     ]
+
+
+def test_a_table_computed_without_the_policy_has_no_policy_version() -> None:
+    columns = catalogue._published(
+        pl.Schema({"audit_date": pl.Date()}), {"audit_date": "day"}, {}, policy=False
+    )
+    assert [c.name for c in columns] == ["audit_date", "run_id"]
+
+
+def test_every_policy_dependent_table_carries_the_policy_version_and_only_those() -> None:
+    with_version = {name for name, t in catalogue.TABLES.items() if "policy_version" in t.schema}
+    assert with_version == {
+        "agent_scorecard",
+        "team_scorecard",
+        "follow_up_audit",
+        "escalation_audit",
+        "concession_audit",
+        "concession_flags",
+        "metric_observations",
+        "agent_period_scorecard",
+        "team_period_scorecard",
+        "peer_comparison",
+        "run_manifest",
+    }
 
 
 def test_scorecard_columns_six_per_rate_one_per_statistic_and_count() -> None:
@@ -87,11 +112,12 @@ def test_scorecard_columns_six_per_rate_one_per_statistic_and_count() -> None:
     rates = catalogue.rate_metrics()
     stats = [f"{m.name}_{s}" for m in catalogue.metrics("measure") for s in m.stats]
     counts = [m.name for m in catalogue.metrics("count")]
-    # keys, volumes, rates, statistics, the ratio's three, counts, withheld_metrics, run_id
-    expected_width = 2 + 3 + 6 * len(rates) + len(stats) + 3 + len(counts) + 2
+    # keys, volumes, rates, statistics, the ratio's three, counts, withheld_metrics,
+    # policy_version, run_id
+    expected_width = 2 + 3 + 6 * len(rates) + len(stats) + 3 + len(counts) + 3
     assert len(names) == len(set(names)) == expected_width
     assert names[:5] == ["audit_date", "team_id", "contacts", "tickets_solved", "calls_answered"]
-    assert names[-2:] == ["withheld_metrics", "run_id"]
+    assert names[-3:] == ["withheld_metrics", "policy_version", "run_id"]
     assert {"follow_up_ci_low", "hold_seconds_p90", "csat_score_mean", "reopen_pending"} <= set(names)
 
 

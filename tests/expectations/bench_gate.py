@@ -1,6 +1,6 @@
 """Time the validation gate on one sample audit day, per validation (not a test).
 
-    uv run python tests/expectations/bench_gate.py [--landing /tmp/gx/landing] [--repeat 3]
+    uv run python tests/expectations/bench_gate.py [--landing .bench-cache/gx/landing] [--repeat 3]
 
 Generates the sample landing folder if missing (`audit generate`), ingests the exports the
 day needs, computes its tables, stages them as publishing does and times
@@ -54,7 +54,13 @@ def day_frames(landing: Path) -> dict[str, pl.DataFrame]:
     tables = CanonicalTables(**{name: frame.lazy() for name, frame in inputs.items()})
     metrics = collect_audit(run_audit(tables, window, policy))
     quarantine = pl.concat([r.quarantine for r in ingested.values()], how="diagonal_relaxed")
-    staged = stage({"quarantine": quarantine, **metrics}, key=KEY, run_id="bench", audit_date=DAY)
+    staged = stage(
+        {"quarantine": quarantine, **metrics},
+        key=KEY,
+        run_id="bench",
+        audit_date=DAY,
+        policy_version=policy.version,
+    )
     files = pl.concat([input_files_frame(r.files) for r in ingested.values()], how="vertical")
     draft = build_manifest(
         run_id="bench",
@@ -99,7 +105,7 @@ def timed_gate(
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--landing", type=Path, default=Path("/tmp/gx/landing"))
+    parser.add_argument("--landing", type=Path, default=Path(".bench-cache/gx/landing"))
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     frames = day_frames(args.landing)

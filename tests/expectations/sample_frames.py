@@ -23,6 +23,7 @@ COUNTS = tuple(m.name for m in catalogue.metrics("count"))
 
 DAY = dt.date(2026, 11, 20)
 RUN = "run-20261120-a"
+POLICY = "2026.11-sample"
 KEY = b"test-pseudonym-key-0123456789abcdef"
 UTC = dt.UTC
 # Raw personal values of the test input: none may appear in any published output.
@@ -206,7 +207,7 @@ def _scorecard(level: str, ids: list[str | None]) -> pl.DataFrame:
             columns[name] = pl.Series(name, [[]] * n, dtype=pl.List(pl.String()))
         else:
             columns[name] = pl.Series(name, [None] * n, dtype=pl.Float64)
-    return pl.DataFrame([*columns.values(), pl.Series("run_id", [RUN] * n)])
+    return published(f"{level}_scorecard", pl.DataFrame(list(columns.values())))
 
 
 def agent_scorecard() -> pl.DataFrame:
@@ -233,8 +234,10 @@ def _period_scorecard(daily: pl.DataFrame) -> pl.DataFrame:
     periods = periods_frame([week_of(DAY), month_of(DAY), rolling_ending(DAY)]).with_columns(
         published_days=pl.lit(1, pl.Int64), source_digest=pl.lit("0123456789abcdef")
     )
-    rolled = period_scorecards(daily.drop("run_id").lazy(), metric_observations().lazy(), periods, 20)
-    return with_run(rolled.collect())
+    level = "agent" if "agent_id" in daily.columns else "team"
+    computed = daily.drop(catalogue.PUBLISHING_COLUMNS)
+    rolled = period_scorecards(computed.lazy(), metric_observations().lazy(), periods, 20)
+    return published(f"{level}_period_scorecard", rolled.collect())
 
 
 def peer_comparison() -> pl.DataFrame:
@@ -266,7 +269,7 @@ def peer_comparison() -> pl.DataFrame:
     frame = compare(rates, evidence, PeerPolicy(), start, DAY).collect()
     frame = frame.rename({"window_start": "period_start", "window_end": "period_end"})
     frame = flag_lifecycle(frame.with_columns(period=pl.lit("rolling_28d")), [DAY])
-    return with_run(frame.select(ROLLING_PEERS_SCHEMA.names()))
+    return published("peer_comparison", frame.select(ROLLING_PEERS_SCHEMA.names()))
 
 
 def concession_flag_lifecycle(flags: pl.DataFrame) -> pl.DataFrame:
@@ -371,6 +374,14 @@ def with_run(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.lit(RUN).alias("run_id"))
 
 
+def published(name: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with the columns publishing sets on table `name` (run_id, and policy_version
+    where the table depends on the policy)."""
+    from warehouse.publish import publishing_columns
+
+    return frame.with_columns(publishing_columns(name, frame.columns, run_id=RUN, policy_version=POLICY))
+
+
 def dimension_tables() -> dict[str, pl.DataFrame]:
     """`agents` and `teams` of the sample inputs, built by the transform."""
     from transforms.dimensions import appearances, dimensions, team_mentions
@@ -389,12 +400,12 @@ def published_outputs() -> dict[str, pl.DataFrame]:
         "concession_audit": concession_evidence(),
         "concession_flags": concession_flags_evidence(),
     }
-    out = {name: with_run(publishable(f.lazy(), KEY).collect()) for name, f in evidence.items()}
+    out = {name: published(name, publishable(f.lazy(), KEY).collect()) for name, f in evidence.items()}
     return {
         **out,
         "agent_scorecard": agent_scorecard(),
         "team_scorecard": team_scorecard(),
-        "metric_observations": with_run(metric_observations()),
+        "metric_observations": published("metric_observations", metric_observations()),
         "quarantine": quarantine(),
         "agent_period_scorecard": _period_scorecard(agent_scorecard()),
         "team_period_scorecard": _period_scorecard(team_scorecard()),
@@ -411,8 +422,8 @@ def metric_outputs() -> dict[str, pl.DataFrame]:
         "escalation_audit": escalation_evidence(),
         "concession_audit": concession_evidence(),
         "concession_flags": concession_flags_evidence(),
-        "agent_scorecard": agent_scorecard().drop("run_id"),
-        "team_scorecard": team_scorecard().drop("run_id"),
+        "agent_scorecard": agent_scorecard().drop(catalogue.PUBLISHING_COLUMNS),
+        "team_scorecard": team_scorecard().drop(catalogue.PUBLISHING_COLUMNS),
         "metric_observations": metric_observations(),
     }
 

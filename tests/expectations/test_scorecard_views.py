@@ -67,10 +67,10 @@ def test_clean_scorecards_pass_with_or_without_min_volume(min_volume, tmp_path):
 
 
 def test_every_rule_runs_once_for_all_metrics(tmp_path):
-    # Wide suite: audit_date, run_id and agent_id not null, unique key, columns present (5);
-    # rates view: 12 rules; counts view: 2. Independent of the number of metrics.
+    # Wide suite: audit_date, run_id, policy_version and agent_id not null, unique key, columns
+    # present (6); rates view: 12 rules; counts view: 2. Independent of the number of metrics.
     report = validate("agent_scorecard", s.agent_scorecard(), tmp_path)
-    assert report.suite("agent_scorecard").evaluated == 19
+    assert report.suite("agent_scorecard").evaluated == 20
     assert report.suite("agent_scorecard").rows == 2
     assert [s_.suite for s_ in report.suites] == ["agent_scorecard"]
     results = sorted(p.name for p in (tmp_path / "results").iterdir())

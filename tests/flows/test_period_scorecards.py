@@ -14,6 +14,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import catalogue
+from configs.settings import load_settings
 from flows import daily
 from transforms.periods import periods_containing
 from warehouse.delta import read_table
@@ -62,6 +63,9 @@ def test_every_period_of_the_quickstart_is_the_sum_of_its_published_days(
     wanted = {(p.kind, p.start) for p in periods_containing(published, published)}
     assert set(periods.select("period", "period_start").iter_rows()) == wanted
     assert (periods["published_days"] >= periods["active_days"]).all()
+    # Computed with the refreshing run's policy (min_volume), whose version every row carries.
+    version = load_settings().policy().version
+    assert set(periods["policy_version"]) == set(dailies["policy_version"]) == {version}
 
 
 @pytest.mark.integration

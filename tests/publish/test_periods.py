@@ -22,6 +22,7 @@ from warehouse.periods import (
     with_lifecycle,
 )
 from warehouse.publication import PublishPoint
+from warehouse.publish import publishing_columns
 
 D = date(2026, 3, 4)  # a Wednesday
 
@@ -104,7 +105,7 @@ def _peer_rows(flags: dict[date, bool], run_id: str) -> pl.DataFrame:
     }
     rows = pl.DataFrame(base, schema=ROLLING_PEERS_SCHEMA)
     return flag_lifecycle(rows.drop(LIFECYCLE_SCHEMA.names()), sorted(flags)).with_columns(
-        run_id=pl.lit(run_id)
+        policy_version=pl.lit(f"policy-of-{run_id}"), run_id=pl.lit(run_id)
     )
 
 
@@ -116,13 +117,26 @@ def test_a_refreshed_window_relabels_the_runs_after_it(tmp_path: Path) -> None:
     stored = _peer_rows(dict.fromkeys(days, True), "first")
     _commit(settings, "peer_comparison", stored, [rolling_ending(d) for d in days], "first")
     refreshed = _peer_rows({days[1]: False}, "second").drop("status", "first_flagged_on", "consecutive_days")
-    rows, extra = with_lifecycle(settings, refreshed.drop("run_id"), [rolling_ending(days[1])], points(*days))
+    computed = refreshed.drop("policy_version", "run_id")
+    rows, extra = with_lifecycle(settings, computed, [rolling_ending(days[1])], points(*days))
     assert extra == [rolling_ending(days[2]), rolling_ending(days[3])]
-    labels = rows.sort("period_end").select("period_end", "status", "first_flagged_on", "consecutive_days")
+    labels = rows.sort("period_end").select(
+        "period_end", "status", "first_flagged_on", "consecutive_days", "policy_version"
+    )
+    # The relabelled windows keep the version they were computed with; the refreshed one has
+    # none yet (publishing sets the refresh's: publishing_columns).
     assert labels.rows() == [
-        (days[1], "cleared", days[0], 1),
-        (days[2], "new", days[2], 1),
-        (days[3], "ongoing", days[2], 2),
+        (days[1], "cleared", days[0], 1, None),
+        (days[2], "new", days[2], 1, "policy-of-first"),
+        (days[3], "ongoing", days[2], 2, "policy-of-first"),
+    ]
+    published = rows.with_columns(
+        publishing_columns("peer_comparison", rows.columns, run_id="second", policy_version="p2")
+    )
+    assert published.sort("period_end")["policy_version"].to_list() == [
+        "p2",
+        "policy-of-first",
+        "policy-of-first",
     ]
 
 

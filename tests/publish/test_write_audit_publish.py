@@ -141,6 +141,14 @@ def test_a_good_day_publishes_every_table(scenario):
     assert "customer_id" not in follow_up.columns
     assert follow_up["customer_key"].str.contains(r"^[0-9a-f]{64}$").all()
     assert set(follow_up["run_id"]) == {"r1"}
+    # The policy's version on every row of a table computed with it (the manifest row has it too);
+    # the quarantine depends on the contract only.
+    for table in AUDIT_TABLES:
+        frame = scenario["after_r1"][table]
+        if table == "quarantine":
+            assert "policy_version" not in frame.columns
+        else:
+            assert frame["policy_version"].to_list() == ["2026.11-1"] * frame.height, table
 
 
 def test_a_rerun_leaves_identical_contents_and_one_more_version(scenario):
