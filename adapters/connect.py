@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeGuard
 
-from adapters.rows import Rows, Shape, shape_problem
+from adapters.rows import Rows, Shape, Unmappable, shape_problem
 from configs.vendors import ConnectMapping
 
 DIRECTIONS = {
@@ -181,6 +181,8 @@ def leg(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _not_a_call(record: dict[str, Any]) -> tuple[str, str] | None:
+    if not isinstance(record.get("ContactId"), str):  # e.g. Firehose's error output
+        return ".ContactId", "not a contact record (no ContactId)"
     channel = record.get("Channel")
     if str(channel).upper() != "VOICE":  # `VOICE`; the older data model wrote `Voice`
         return ".Channel", f"{channel} is not a voice call"
@@ -189,8 +191,11 @@ def _not_a_call(record: dict[str, Any]) -> tuple[str, str] | None:
         return ".InitiationMethod", f"{method}: {NOT_CALL_LEGS[method]}"
     if method not in DIRECTIONS and method != "API":
         return ".InitiationMethod", f"{method} is not a known initiation method"
-    if DIRECTIONS.get(method) == "inbound" and not record.get("Queue") and not record.get("Agent"):
-        return ".Queue", "an inbound contact that never reached a queue (IVR only) is not a call leg"
+    if not record.get("Queue") and not record.get("Agent"):
+        if DIRECTIONS.get(method) == "inbound":
+            return ".Queue", "an inbound contact that never reached a queue (IVR only) is not a call leg"
+        if DIRECTIONS.get(method) == "transfer":
+            return ".Queue", "a transfer to an external number (no queue, no agent) is not a call leg"
     return None
 
 
@@ -311,7 +316,14 @@ def _outcome(
     inbound or transfer leg."""
     value = _attribute(attributes, mapping.outcome_attribute)
     if value:
-        return mapping.outcome_map.get(value, value)
+        outcome = mapping.outcome(str(value))
+        if outcome is None:  # never a personal value in the reason: the attribute is free text
+            raise Unmappable(
+                f".Attributes.{mapping.outcome_attribute}",
+                "not a call outcome (resolved, unresolved, escalated, callback_promised, abandoned) "
+                "and not a key of connect.outcome_map",
+            )
+        return outcome
     following = by_id.get(record.get("NextContactId") or "")
     if answered is None and following is not None and following.get("InitiationMethod") == "CALLBACK":
         return "callback_promised"

@@ -28,6 +28,15 @@ _JSON_TYPE = {
 }
 
 
+class Unmappable(ValueError):
+    """Raised while a record is mapped (inside `Rows.record`): the record becomes one unmappable
+    row naming `field` (a path inside the record, e.g. `.Attributes.disposition`) and `why`."""
+
+    def __init__(self, field: str, why: str) -> None:
+        super().__init__(f"{field}: {why}")
+        self.field, self.why = field, why
+
+
 @dataclass
 class Rows:
     """Rows of one entity, built one vendor record at a time, numbered 1.. in output order."""
@@ -40,7 +49,8 @@ class Rows:
     def add(self, values: dict[str, Any]) -> None:
         """One contract row; values are rendered as text (None stays null)."""
         # Nulls are left out (the frame fills them); most values are already text.
-        self.rows.append({k: v if type(v) is str else _text(v) for k, v in values.items() if v is not None})
+        row = {k: v if type(v) is str else _text(k, v) for k, v in values.items() if v is not None}
+        self.rows.append(row)
 
     def unmappable(self, where: str, why: str) -> None:
         """A vendor record the mapping cannot turn into a row: `where` names the record and the
@@ -67,6 +77,9 @@ class Rows:
         if kind is None or not issubclass(kind, _MAPPING_ERRORS):
             return False
         del self.rows[self._start :]
+        if isinstance(exc, Unmappable):
+            self.unmappable(self._where + exc.field, exc.why)
+            return True
         log.warning("%s %s: %s while mapping it; quarantined", self.entity, self._where, kind.__name__)
         self.unmappable(self._where, "a field inside the record is not of the JSON type the vendor documents")
         return True
@@ -78,11 +91,14 @@ class Rows:
         return frame.select(pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias(SOURCE_ROW), pl.all())
 
 
-def _text(value: Any) -> str | None:
+def _text(column: str, value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (list, dict)):  # a multi-select field, a nested object: not one value
+        held = _json_type(value)
+        raise Unmappable("", f"the vendor field mapped onto {column} holds {held}, not one value")
     return str(value)
 
 
@@ -100,6 +116,13 @@ def shape_problem(record: dict[str, Any], shape: Shape) -> tuple[str, str] | Non
             expected = " or ".join(dict.fromkeys(_JSON_TYPE.get(t, t.__name__) for t in wanted))
             return f".{name}", f"is {_json_type(value)}, not {expected} as the vendor writes it"
     return None
+
+
+def json_type(value: Any) -> str:
+    """How the JSON documents name a value's type ("an object", "null", ...)."""
+    if value is None:
+        return "null"
+    return _json_type(value)
 
 
 def _json_type(value: Any) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from adapters.rows import Rows, Shape, first, shape_problem
+from adapters.rows import Rows, Shape, first, json_type, shape_problem
 from configs.vendors import DEFAULT_STATUSES, ZendeskMapping
 
 CUSTOMER, AGENT, SUPERVISOR, SYSTEM = "customer", "agent", "supervisor", "system"
@@ -135,11 +135,17 @@ def ticket_rows(page: dict[str, Any], mapping: ZendeskMapping, directory: Direct
 
 
 def _records(page: dict[str, Any], name: str, out: Rows) -> list[Any]:
-    """The page's array of records; a page whose array is something else is one unmappable row."""
+    """The page's array of records. A page whose array is something else, or that has none (an
+    API error body saved as a page, another export's page under this prefix), is one unmappable
+    row: only an empty array is a page of no records."""
     records = page.get(name)
-    if records is None or isinstance(records, list):
-        return records or []
-    out.unmappable(name, "is not an array of records")
+    if isinstance(records, list):
+        return records
+    if records is None:
+        keys = ", ".join(sorted(str(k)[:40] for k in page)[:6]) or "none"
+        out.unmappable(name, f"the page has no {name} array: not a Zendesk export page (its keys: {keys})")
+    else:
+        out.unmappable(name, "is not an array of records")
     return []
 
 
@@ -152,6 +158,12 @@ def _ticket_row(
     out: Rows,
 ) -> None:
     category = _category(ticket, mapping)
+    if isinstance(category, (list, dict)):
+        out.unmappable(
+            f"{where}.{_category_source(mapping)}",
+            "holds several values (a multi-select field): a ticket has one category",
+        )
+        return
     if category is None:
         out.unmappable(
             f"{where}.{_category_source(mapping)}",
@@ -250,34 +262,39 @@ def event_rows(page: dict[str, Any], mapping: ZendeskMapping, directory: Directo
     that is a comment, a status change, an assignment, or what the mapping names (an escalation
     group or tag, an escalation-request tag, a follow-up tag, a concession field)."""
     out = Rows("ticket_events")
-    if "audits" in page and "ticket_events" not in page:
+    if "audits" in page and "ticket_events" not in page:  # the Ticket Audits API: `events`
         updates, name = [audit_update(a) for a in _records(page, "audits", out)], "audits"
     else:
         updates, name = _records(page, "ticket_events", out), "ticket_events"
+    children = "events" if name == "audits" else "child_events"
     for index, update in enumerate(updates):
         where = f"{name}[{index}]"
         if not isinstance(update, dict):
             out.unreadable(where)
             continue
-        problem = _update_problem(update)
+        problem = _update_problem(update, children)
         if problem:
             out.unmappable(where + problem[0], problem[1])
             continue
         with out.record(where):
-            _Update(update, where, mapping, directory, out).emit()
+            _Update(update, where, mapping, directory, out, children).emit()
     return out
 
 
-def _update_problem(update: dict[str, Any]) -> tuple[str, str] | None:
+def _update_problem(update: dict[str, Any], name: str = "child_events") -> tuple[str, str] | None:
     """The first field of the update or of one of its child events with a JSON type the
-    mapping cannot use (the whole update is then one unmappable row)."""
+    mapping cannot use (the whole update is then one unmappable row; `name`: what the file
+    calls the child events, `events` in a Ticket Audits API page)."""
     problem = shape_problem(update, UPDATE_SHAPE)
-    children = update.get("child_events") if problem is None else None
-    for position, child in enumerate(children or ()):
-        found = shape_problem(child, CHILD_SHAPE) if isinstance(child, dict) else None
+    if problem is not None:
+        return (f".{name}", problem[1]) if problem[0] == ".child_events" else problem
+    for position, child in enumerate(update.get("child_events") or ()):
+        if not isinstance(child, dict):
+            return f".{name}[{position}]", f"is {json_type(child)}, not an object as the vendor writes it"
+        found = shape_problem(child, CHILD_SHAPE)
         if found:
-            return f".child_events[{position}]{found[0]}", found[1]
-    return problem
+            return f".{name}[{position}]{found[0]}", found[1]
+    return None
 
 
 @dataclass
@@ -289,6 +306,7 @@ class _Update:
     mapping: ZendeskMapping
     directory: Directory
     out: Rows
+    children: str = "child_events"  # what the file calls them (`events`: Ticket Audits API)
 
     def emit(self) -> None:
         raw = self.update.get("child_events") or ()
@@ -312,7 +330,7 @@ class _Update:
 
     def _place(self, position: int) -> str:
         """Where a child event is, for a quarantine reason (built only when one is written)."""
-        return f"{self.where}.child_events[{position}]"
+        return f"{self.where}.{self.children}[{position}]"
 
     def _change(
         self, child: dict[str, Any], position: int, group: Any, fields: dict[str, Any], *, tags: bool = True

@@ -296,6 +296,18 @@ class ConnectMapping(_Strict):
     def _outcomes(cls, value: dict[str, str]) -> dict[str, str]:
         return _mapped_onto(value, OUTCOMES, "call outcomes")
 
+    def outcome(self, disposition: str) -> str | None:
+        """The contract outcome of a disposition attribute value: `outcome_map`'s (its key as
+        written, else ignoring case), else the value itself when it is a contract outcome
+        (ignoring case, as the contract reads enums); None: neither."""
+        if disposition in self.outcome_map:
+            return self.outcome_map[disposition]
+        folded = disposition.strip().casefold()
+        for key, outcome in self.outcome_map.items():
+            if key.strip().casefold() == folded:
+                return outcome
+        return folded if folded in OUTCOMES else None
+
 
 # Scorecard metrics computed only from Contact Lens' analysis (sentiment, agent interruptions, and
 # the talk time counted beside them): withheld when the instance has no Contact Lens, or when no

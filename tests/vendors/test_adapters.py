@@ -834,3 +834,133 @@ def test_of_two_analyses_the_later_instant_is_read_whatever_the_fraction_of_a_se
     for stamp in ("2026-03-02T14:01:00.500Z", "2026-03-02T14:01:00Z", "2026-03-02T14:00:59.999Z"):
         landing.storage.write_bytes(f"{folder}/{fx.CONTACT_A}_analysis_{stamp}.json", b"{}")
     assert landing.recent_lens(date(2026, 3, 2), 1) == {fx.CONTACT_A: "2026-03-02T14:01:00.500Z"}
+
+
+@pytest.mark.parametrize(
+    ("page", "keys"),
+    [
+        ({"error": "APIRateLimitExceeded", "description": "Rate limit"}, "description, error"),
+        ({"users": [{"id": 1}], "next_page": None}, "next_page, users"),
+        ({"tickets": None, "end_of_stream": True}, "end_of_stream, tickets"),
+        ({}, "none"),
+    ],
+)
+def test_json_that_is_not_an_export_page_is_one_unmappable_row_not_an_empty_page(
+    page: dict[str, Any], keys: str
+) -> None:
+    """A 429 body saved by a fetcher, another export's page under the prefix, a null array: the
+    object is accounted for (one quarantined row), never read as a page of no records."""
+    rows = _rows(zendesk.ticket_rows(page, MAPPING.zendesk, _directory()).frame())
+    why = f"the page has no tickets array: not a Zendesk export page (its keys: {keys})"
+    assert rows == [{SOURCE_ROW: 1, MALFORMED: f"unmappable: tickets: {why}"}]
+    events = _rows(zendesk.event_rows({"count": 0}, MAPPING.zendesk, _directory()).frame())
+    assert events == [
+        {
+            SOURCE_ROW: 1,
+            MALFORMED: "unmappable: ticket_events: the page has no ticket_events array: not a Zendesk "
+            "export page (its keys: count)",
+        }
+    ]
+    assert (
+        zendesk.ticket_rows({"tickets": [], "end_of_stream": True}, MAPPING.zendesk, _directory()).rows == []
+    )
+
+
+def test_a_multi_select_category_field_is_unmappable_naming_the_field() -> None:
+    multi = {**fx.TICKET_1001, "custom_fields": [{"id": 360001, "value": ["billing", "refunds"]}]}
+    page = {"tickets": [multi, {**fx.TICKET_1001, "custom_fields": [{"id": 360001, "value": 42}]}]}
+    first, numeric = _rows(zendesk.ticket_rows(page, MAPPING.zendesk, _directory()).frame())
+    assert first == {
+        SOURCE_ROW: 1,
+        MALFORMED: "unmappable: tickets[0].custom_fields[id=360001]: holds several values (a multi-select "
+        "field): a ticket has one category",
+    }
+    assert numeric["category"] == "42"  # a number or a checkbox is one value, read as text
+
+
+def test_any_vendor_value_that_is_not_one_value_makes_its_record_unmappable() -> None:
+    """A list or an object reaching a contract column (here a concession's type field holding a
+    multi-select) is never written as its Python text: the record is one unmappable row."""
+    out = Rows("ticket_events")
+    with out.record("ticket_events[4]"):
+        out.add({"event_id": "e1", "concession_type": ["credit", "refund"]})
+    assert _rows(out.frame()) == [
+        {
+            SOURCE_ROW: 1,
+            MALFORMED: "unmappable: ticket_events[4]: the vendor field mapped onto concession_type holds "
+            "an array, not one value",
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("disposition", "outcome"),
+    [("fixed", "resolved"), ("FIXED", "resolved"), (" Fixed ", "resolved"), ("Unresolved", "unresolved")],
+)
+def test_a_disposition_maps_ignoring_case_and_a_contract_outcome_is_itself(
+    disposition: str, outcome: str
+) -> None:
+    record = {**fx.CTR_A, "Attributes": {**fx.CTR_A["Attributes"], "disposition": disposition}}
+    [row] = _calls([record])
+    assert row["outcome"] == outcome
+
+
+def test_a_disposition_neither_mapped_nor_an_outcome_is_unmappable_naming_the_attribute() -> None:
+    odd = {**fx.CTR_A, "Attributes": {**fx.CTR_A["Attributes"], "disposition": "voicemail_left"}}
+    first, second = _calls([odd, fx.CTR_D])
+    assert first == {
+        SOURCE_ROW: 1,
+        MALFORMED: "unmappable: record 1.Attributes.disposition: not a call outcome (resolved, unresolved, "
+        "escalated, callback_promised, abandoned) and not a key of connect.outcome_map",
+    }
+    assert "voicemail" not in first[MALFORMED].replace("disposition", "")
+    assert second["call_id"] == fx.CONTACT_D
+
+
+def test_a_transfer_to_an_external_number_and_a_record_with_no_contact_id_are_not_call_legs() -> None:
+    external = {
+        **fx.CTR_B,
+        "InitiationMethod": "TRANSFER",
+        "Queue": None,
+        "Agent": None,
+        "NextContactId": None,
+    }
+    firehose_error = {"attemptsMade": 4, "errorCode": "Lambda.FunctionError", "rawData": "e30="}
+    assert _calls([external, firehose_error]) == [
+        {
+            SOURCE_ROW: 1,
+            MALFORMED: "unmappable: record 1.Queue: a transfer to an external number (no queue, no agent) "
+            "is not a call leg",
+        },
+        {SOURCE_ROW: 2, MALFORMED: "unmappable: record 2.ContactId: not a contact record (no ContactId)"},
+    ]
+
+
+def test_a_null_child_event_makes_its_update_one_unmappable_row() -> None:
+    """docs/vendors.md: a ticket update is one record; a child event of another JSON type (null
+    here) quarantines the update's rows, not only the child."""
+    update = fx._audit(1, 5, "2026-03-02T10:00:00Z", 501, [fx._change(2, status="open"), None])
+    rows = _rows(zendesk.event_rows({"ticket_events": [update]}, MAPPING.zendesk, _directory()).frame())
+    assert rows == [
+        {
+            SOURCE_ROW: 1,
+            MALFORMED: "unmappable: ticket_events[0].child_events[1]: is null, not an object as the vendor "
+            "writes it",
+        }
+    ]
+
+
+def test_a_ticket_audits_page_names_its_events_array_in_reasons() -> None:
+    audit = {
+        "id": 7010,
+        "ticket_id": 1001,
+        "created_at": "2026-03-02T09:40:11Z",
+        "author_id": 501,
+        "events": [{"id": 7011, "type": "Change", "field_name": "status", "value": "deleted"}],
+    }
+    bad_events = {**audit, "id": 7020, "events": "none"}
+    rows = _rows(zendesk.event_rows({"audits": [audit, bad_events]}, MAPPING.zendesk, _directory()).frame())
+    assert [r[MALFORMED] for r in rows] == [
+        "unmappable: audits[0].events[0].status: a deleted ticket has no contract status",
+        "unmappable: audits[1].events: is a string, not an array as the vendor writes it",
+    ]
