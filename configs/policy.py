@@ -112,6 +112,16 @@ class PeerPolicy(_Strict):
         return value
 
 
+def iana_zone(value: str) -> str:
+    """`value` when it names an IANA time zone (checked where it is loaded: the policy file, or
+    the settings that override it), else ValueError."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"not an IANA time zone: {value!r}") from exc
+    return value
+
+
 class Policy(_Strict):
     version: Annotated[str, Field(min_length=1)]
     business_time_zone: str = "UTC"
@@ -125,11 +135,7 @@ class Policy(_Strict):
     @field_validator("business_time_zone")
     @classmethod
     def _iana_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"not an IANA time zone: {value!r}") from exc
-        return value
+        return iana_zone(value)
 
     def digest(self) -> str:
         """Stable hash of the effective policy, recorded in the run manifest."""

@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,7 +21,7 @@ from pydantic_settings import (
 )
 
 from configs.limits import InputRules, ReadLimits, TimestampBounds
-from configs.policy import Policy, load_policy
+from configs.policy import Policy, iana_zone, load_policy
 from configs.vendors import VendorMapping, load_mapping
 
 CONFIG_DIR = Path(__file__).parent
@@ -65,6 +65,7 @@ class AuditSettings(BaseSettings):
     # lines) and which timestamps are plausible: configs/limits.py.
     read_limits: ReadLimits = ReadLimits()
     timestamp_bounds: TimestampBounds = TimestampBounds()
+    # Overrides the policy's business_time_zone (docs/policy.md); checked at load like it.
     business_time_zone: str | None = None
     policy_path: str | None = None
     # Local folder for a run's scratch files (Data Docs being built, deleted once uploaded);
@@ -117,6 +118,11 @@ class AuditSettings(BaseSettings):
 
     def policy(self) -> Policy:
         return load_policy(self.policy_path)
+
+    @field_validator("business_time_zone")
+    @classmethod
+    def _iana_zone(cls, value: str | None) -> str | None:
+        return None if value is None else iana_zone(value)
 
     def time_zone(self, policy: Policy) -> str:
         return self.business_time_zone or policy.business_time_zone

@@ -83,7 +83,7 @@ def _index(tables: Iterable[Table]) -> list[str]:
     lines = ["## Tables", "", "| table | one row per | key | written |", "|---|---|---|---|"]
     for t in tables:
         written = {
-            "append": "append (one row per run)",
+            "append": "append (rows per publish attempt)",
             "replace_day": "replace the day's partition",
             "merge": "merge by key (ingest)",
             "replace_periods": "replace the periods a publish changed",
@@ -143,7 +143,7 @@ RENAMED_INTRO = """\
 ## Renamed columns
 
 Since this release every boolean column of a published table is named `is_*`. The columns below
-had other names before (as in the original specification); they hold the same values. The
+had other names before (the names published before 2026-12-07); they hold the same values. The
 input contract's booleans (`public`, `supervisor_requested`, `satisfaction_confirmed`) are not
 renamed: they are the export format you produce ([contract.md](contract.md)).
 

@@ -75,3 +75,15 @@ def test_time_zone_defaults_to_policy():
     policy = s.policy()
     assert s.time_zone(policy) == "UTC"
     assert load_settings(business_time_zone="Europe/Berlin").time_zone(policy) == "Europe/Berlin"
+
+
+def test_a_business_time_zone_override_that_is_not_a_zone_is_refused_at_load(monkeypatch):
+    """The settings value overrides the policy's zone; it is checked as the policy's is (before,
+    a typo failed the run later, after the ingest, with exit code 1)."""
+    monkeypatch.setenv("AUDIT_BUSINESS_TIME_ZONE", "Europe/Berln")
+    with pytest.raises(
+        SettingsError, match="business_time_zone: Value error, not an IANA time zone: 'Europe/Berln'"
+    ):
+        load_settings()
+    monkeypatch.setenv("AUDIT_BUSINESS_TIME_ZONE", "Europe/Berlin")
+    assert load_settings().business_time_zone == "Europe/Berlin"
