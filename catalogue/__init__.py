@@ -584,6 +584,36 @@ METRIC_OBSERVATIONS = Table(
     ),
 )
 
+_ABANDONMENT = "Abandonment"
+QUEUE_SCORECARD = Table(
+    name="queue_scorecard",
+    grain="audit day, queue and team",
+    description="Queue wait and abandonment per queue and team (the team scorecard has them per team): "
+    "the inbound and transfer legs that ended on the day, by the call's queue and team.",
+    docs="metrics.md#calls",
+    key=(PARTITION, "queue", "team_id"),
+    source="audit",
+    columns=_published(
+        resolution.QUEUE_SCORECARD_SCHEMA,
+        {
+            PARTITION: "The audit day (business time zone) the legs ended on.",
+            "queue": "The call's queue (null: legs whose export names no queue).",
+            "team_id": "The call's team, the queue's (null: legs whose export names no team).",
+            rate_column("abandonment", "numerator"): f"{_ABANDONMENT}: queued legs never answered.",
+            rate_column("abandonment", "denominator"): f"{_ABANDONMENT}: queued legs (inbound and transfer).",
+            rate_column("abandonment", "rate"): f"{_ABANDONMENT}: numerator / denominator.",
+            rate_column("abandonment", "ci_low"): f"{_ABANDONMENT}: lower bound of the 95% Wilson interval.",
+            rate_column("abandonment", "ci_high"): f"{_ABANDONMENT}: upper bound of the 95% Wilson interval.",
+            rate_column("abandonment", "low_volume"): f"{_ABANDONMENT}: true when the denominator is below "
+            "the policy's min_volume.",
+            "queue_wait_seconds_median": "Queue wait (seconds): median of answered_at - initiated_at of the "
+            "answered legs.",
+            "queue_wait_seconds_p90": "Queue wait (seconds): 90th percentile (linear) of the same.",
+        },
+        {},
+    ),
+)
+
 PERIOD_TEXT = {
     "period": "week (ISO, Monday to Sunday), month (calendar), or rolling_28d (the 28 days ending on "
     "period_end, one per published audit day).",
@@ -779,6 +809,7 @@ def build_tables() -> Mapping[str, Table]:
         for t in (
             _scorecard("agent"),
             _scorecard("team"),
+            QUEUE_SCORECARD,
             FOLLOW_UP_AUDIT,
             ESCALATION_AUDIT,
             CONCESSION_AUDIT,

@@ -4,7 +4,8 @@ First-contact resolution and reopens (did the fix stick?), first replies and rep
 breaches (was the customer kept waiting?), call queue, hold and interruption measures,
 satisfaction confirmation and CSAT. Pure Polars over the contact universe
 (transforms/contacts.py); thresholds come from `Policy.resolution`. The family hands the
-scorecard long parts (RATE_PARTS / MEASURES / COUNTS); it publishes no table of its own.
+scorecard long parts (RATE_PARTS / MEASURES / COUNTS), and publishes `queue_scorecard`: queue
+wait and abandonment per queue and team (the team scorecard has them per team only).
 Interpretations of the definitions are recorded in docs/decisions/resolution-and-scorecards.md.
 """
 
@@ -26,6 +27,7 @@ from transforms.contacts import (
 from transforms.parts import FamilyResult, Metric, count_part, measure_part, rate_part
 from transforms.schemas.base import SOLVED_STATUSES, WORKING_STATUSES
 from transforms.scope import DayScope
+from transforms.stats import QUANTILE_METHOD, rate_column, rate_columns
 
 # Call legs that wait in a queue: customer-initiated calls and transfers (not outbound/callback).
 QUEUED_DIRECTIONS = ("inbound", "transfer")
@@ -542,6 +544,50 @@ def queued_calls(calls: pl.LazyFrame, window: AuditWindow) -> pl.LazyFrame:
     )
 
 
+QUEUE_KEY = ("audit_date", "queue", "team_id")
+ABANDONMENT = {
+    p: rate_column("abandonment", p)
+    for p in ("numerator", "denominator", "rate", "ci_low", "ci_high", "low_volume")
+}
+# `queue_scorecard` as the family computes it (publishing adds policy_version and run_id).
+QUEUE_SCORECARD_SCHEMA = pl.Schema(
+    {
+        "audit_date": pl.Date(),
+        "queue": pl.String(),
+        "team_id": pl.String(),
+        ABANDONMENT["numerator"]: pl.Int64(),
+        ABANDONMENT["denominator"]: pl.Int64(),
+        ABANDONMENT["rate"]: pl.Float64(),
+        ABANDONMENT["ci_low"]: pl.Float64(),
+        ABANDONMENT["ci_high"]: pl.Float64(),
+        ABANDONMENT["low_volume"]: pl.Boolean(),
+        "queue_wait_seconds_median": pl.Float64(),
+        "queue_wait_seconds_p90": pl.Float64(),
+    }
+)
+
+
+def queue_scorecard(queued: pl.LazyFrame, min_volume: int) -> pl.LazyFrame:
+    """One row per (audit day, queue, team) of the queued legs that ended on D: abandoned legs of
+    all queued legs with the Wilson interval and low-volume marker, and the answered legs' queue
+    wait median and p90 (the observations the team scorecard uses, split by queue). A leg with
+    no queue or no team is in the row whose queue or team is null."""
+    wait = pl.col("queue_wait_seconds").drop_nulls()
+    return (
+        queued.group_by(QUEUE_KEY)
+        .agg(
+            pl.col("is_abandoned").sum().cast(pl.Int64).alias(ABANDONMENT["numerator"]),
+            pl.len().cast(pl.Int64).alias(ABANDONMENT["denominator"]),
+            wait.median().alias("queue_wait_seconds_median"),
+            wait.quantile(0.9, QUANTILE_METHOD).alias("queue_wait_seconds_p90"),
+        )
+        .with_columns(rate_columns("abandonment", min_volume))
+        .select(QUEUE_SCORECARD_SCHEMA.names())
+        .cast(QUEUE_SCORECARD_SCHEMA)
+        .sort(QUEUE_KEY, nulls_last=True)
+    )
+
+
 def csat_parts(
     contacts: pl.LazyFrame, tickets: pl.LazyFrame, window: AuditWindow
 ) -> tuple[pl.LazyFrame, pl.LazyFrame]:
@@ -565,7 +611,8 @@ def csat_parts(
 
 
 def audit_resolution(scope: DayScope, window: AuditWindow, policy: Policy) -> FamilyResult:
-    """Resolution, responsiveness and conduct parts for `window.audit_date` (no published table).
+    """Resolution, responsiveness and conduct parts for `window.audit_date`, and its table
+    `queue_scorecard`.
 
     Rate parts: first_contact_resolution, repeat_contact, reopen, satisfaction_confirmed,
     csat_good, abandonment; measures: first_reply_minutes, hold_seconds, talk_seconds,
@@ -595,6 +642,7 @@ def audit_resolution(scope: DayScope, window: AuditWindow, policy: Policy) -> Fa
         ]
     )
     return FamilyResult(
+        tables={"queue_scorecard": queue_scorecard(queued, policy.min_volume)},
         rate_parts=rate_parts,
         measures=measures,
         counts=pl.concat([count_part(breaches, "reply_sla_breaches"), pending]),

@@ -12,16 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
-from typing import Final, Literal
+from typing import Literal
 
 import polars as pl
 
 import catalogue
 from transforms.parts import COUNTS_SCHEMA, MEASURES_SCHEMA, OBSERVATIONS_SCHEMA, RATE_PARTS_SCHEMA, Metric
-from transforms.stats import rate_columns
-
-# Linear interpolation between order statistics (numpy / DuckDB quantile_cont / Excel PERCENTILE.INC).
-QUANTILE_METHOD: Final = "linear"
+from transforms.stats import QUANTILE_METHOD, rate_columns
 
 Level = Literal["agent", "team"]
 _KEY: dict[str, str] = {"agent": "agent_id", "team": "team_id"}

@@ -8,9 +8,13 @@ normal interval collapses to a point.
 
 from __future__ import annotations
 
+from typing import Final
+
 import polars as pl
 
 Z_95 = 1.959963984540054  # two-sided 95% standard normal quantile
+# Linear interpolation between order statistics (numpy / DuckDB quantile_cont / Excel PERCENTILE.INC).
+QUANTILE_METHOD: Final = "linear"
 
 IntoExpr = pl.Expr | str
 

@@ -95,6 +95,7 @@ def test_every_policy_dependent_table_carries_the_policy_version_and_only_those(
     assert with_version == {
         "agent_scorecard",
         "team_scorecard",
+        "queue_scorecard",
         "follow_up_audit",
         "escalation_audit",
         "concession_audit",

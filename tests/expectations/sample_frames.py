@@ -218,6 +218,22 @@ def team_scorecard() -> pl.DataFrame:
     return _scorecard("team", ["TEAM1", None])
 
 
+def queue_scorecard() -> pl.DataFrame:
+    """Billing (TEAM1): 3 queued legs, 1 abandoned, waits 30 and 90 s; a leg with no queue or team."""
+    from transforms.resolution import queue_scorecard as rows
+
+    queued = pl.LazyFrame(
+        {
+            "audit_date": [DAY] * 4,
+            "queue": ["billing", "billing", "billing", None],
+            "team_id": ["TEAM1", "TEAM1", "TEAM1", None],
+            "is_abandoned": [False, False, True, False],
+            "queue_wait_seconds": [30.0, 90.0, None, 12.0],
+        }
+    )
+    return published("queue_scorecard", rows(queued, 20).collect())
+
+
 def metric_observations() -> pl.DataFrame:
     """Two follow-up numerator contacts, one missed, and one hold-time observation."""
     rows = [
@@ -405,6 +421,7 @@ def published_outputs() -> dict[str, pl.DataFrame]:
         **out,
         "agent_scorecard": agent_scorecard(),
         "team_scorecard": team_scorecard(),
+        "queue_scorecard": queue_scorecard(),
         "metric_observations": published("metric_observations", metric_observations()),
         "quarantine": quarantine(),
         "agent_period_scorecard": _period_scorecard(agent_scorecard()),
@@ -424,6 +441,7 @@ def metric_outputs() -> dict[str, pl.DataFrame]:
         "concession_flags": concession_flags_evidence(),
         "agent_scorecard": agent_scorecard().drop(catalogue.PUBLISHING_COLUMNS),
         "team_scorecard": team_scorecard().drop(catalogue.PUBLISHING_COLUMNS),
+        "queue_scorecard": queue_scorecard().drop(catalogue.PUBLISHING_COLUMNS),
         "metric_observations": metric_observations(),
     }
 

@@ -19,7 +19,7 @@ from polars.testing import assert_frame_equal
 from configs.policy import Policy
 from tests.metrics.frames import assign, calls_frame, events_frame, scope_of, solve, tickets_frame, ts
 from transforms.contacts import AuditWindow
-from transforms.resolution import audit_resolution, classify_resolution, reply_waits
+from transforms.resolution import audit_resolution, classify_resolution, queue_scorecard, reply_waits
 
 D = date(2026, 3, 2)
 WINDOW = AuditWindow(D, "UTC", datetime(2026, 3, 20, tzinfo=UTC))
@@ -41,6 +41,7 @@ def run(
     classified = classify_resolution(scope.contacts, scope.customer_contacts, events, window, repeat_window)
     return {
         **{name: getattr(result, name).collect() for name in ("rate_parts", "measures", "counts")},
+        "queue_scorecard": result.tables["queue_scorecard"].collect(),
         # each resolved contact closed on D with its fcr_status (the family's own working frame)
         "classified": classified.sort("contact_type", "contact_id").collect(),
     }
@@ -390,6 +391,34 @@ def test_queue_wait_and_abandonment_are_team_level_over_queued_legs() -> None:
     assert parts(result, "abandonment") == [(None, "T1", 0, 1)] * 4 + [(None, "T1", 1, 1)]
 
 
+def test_the_queue_scorecard_splits_queued_legs_by_queue_and_team() -> None:
+    """billing/T1: k1 90 s, k2 30 s, k3 300 s answered, k4 abandoned; billing with no team: k7
+    45 s; tier2/T1: the transfer k6 120 s. k5 (outbound) is not queued."""
+    no_team = _call("k7", team_id=None, answered_at="2026-03-02T10:00:45Z", agent_id="a3")
+    calls = pl.concat([CALLS, calls_frame(no_team)])
+    table = run(tickets_frame(), events_frame(), calls)["queue_scorecard"]
+    got = table.select(
+        "queue",
+        "team_id",
+        "abandonment_numerator",
+        "abandonment_denominator",
+        "abandonment_rate",
+        "queue_wait_seconds_median",
+        "queue_wait_seconds_p90",
+        "is_abandonment_low_volume",
+    ).rows()
+    # p90 of 30, 90, 300 (linear): 90 + 0.8 * 210 = 258.
+    assert got == [
+        ("billing", "T1", 1, 4, 0.25, 90.0, 258.0, True),
+        ("billing", None, 0, 1, 0.0, 45.0, 45.0, True),
+        ("tier2", "T1", 0, 1, 0.0, 120.0, 120.0, True),
+    ]
+    # Wilson 95% of 1/4 and of 0/1.
+    assert table["abandonment_ci_low"].to_list() == pytest.approx([0.0455873, 0.0, 0.0])
+    assert table["abandonment_ci_high"].to_list() == pytest.approx([0.6993582, 0.7934507, 0.7934507])
+    assert set(table["audit_date"]) == {WINDOW.audit_date}
+
+
 def test_csat_over_tickets_solved_on_the_day_with_a_score() -> None:
     tickets = tickets_frame(
         {"ticket_id": "t1", "csat_score": 5},
@@ -545,3 +574,48 @@ def test_solve_known_only_from_the_ticket_row_ends_the_wait() -> None:
         {"ticket_id": "t2", "created_at": "2026-03-01T08:00:00Z", "status": "open", "team_id": "T1"},
     )
     assert counts(run(tickets, events_frame()), "reply_sla_breaches") == [(None, "T1", 1)]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["billing", "tier2", None]),
+            st.sampled_from(["T1", "T2", None]),
+            st.one_of(st.none(), st.floats(min_value=0, max_value=3600, allow_nan=False)),
+        ),
+        max_size=30,
+    )
+)
+def test_queue_rows_add_up_to_every_queued_leg_once(
+    legs: list[tuple[str | None, str | None, float | None]],
+) -> None:
+    """Each queued leg is in exactly one (queue, team) row: the rows' legs and abandoned legs sum to
+    the day's (a null wait is an abandoned leg), and each wait median lies within its row's waits."""
+    queued = pl.LazyFrame(
+        {
+            "audit_date": [D] * len(legs),
+            "queue": [q for q, _, _ in legs],
+            "team_id": [t for _, t, _ in legs],
+            "is_abandoned": [w is None for _, _, w in legs],
+            "queue_wait_seconds": [w for _, _, w in legs],
+        },
+        schema={
+            "audit_date": pl.Date,
+            "queue": pl.String,
+            "team_id": pl.String,
+            "is_abandoned": pl.Boolean,
+            "queue_wait_seconds": pl.Float64,
+        },
+    )
+    table = queue_scorecard(queued, 20).collect()
+    assert table["abandonment_denominator"].sum() == len(legs)
+    assert table["abandonment_numerator"].sum() == sum(w is None for _, _, w in legs)
+    assert table.select("queue", "team_id").is_unique().all()
+    for row in table.iter_rows(named=True):
+        waits = [w for q, t, w in legs if (q, t) == (row["queue"], row["team_id"]) and w is not None]
+        if waits:
+            assert (
+                min(waits) <= row["queue_wait_seconds_median"] <= row["queue_wait_seconds_p90"] <= max(waits)
+            )
+        else:
+            assert row["queue_wait_seconds_median"] is None

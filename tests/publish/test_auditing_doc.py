@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 import sample_frames as s
 
+from catalogue import PUBLISHING_COLUMNS
 from configs.settings import load_settings
 from expectations.gate import ValidationFailed
 from ingestion.incremental import ingest_to_store
@@ -36,8 +37,9 @@ def outputs(*, broken: bool = False) -> dict[str, pl.DataFrame]:
         "escalation_audit": s.escalation_evidence(),
         "concession_audit": s.concession_evidence(),
         "concession_flags": s.concession_flags_evidence(),
-        "agent_scorecard": s.agent_scorecard().drop("run_id"),
-        "team_scorecard": s.team_scorecard().drop("run_id"),
+        "agent_scorecard": s.agent_scorecard().drop(PUBLISHING_COLUMNS),
+        "team_scorecard": s.team_scorecard().drop(PUBLISHING_COLUMNS),
+        "queue_scorecard": s.queue_scorecard().drop(PUBLISHING_COLUMNS),
         "metric_observations": s.metric_observations(),
         "quarantine": s.quarantine().drop("run_id"),
     }

@@ -127,7 +127,7 @@ def test_a_day_needs_every_table(tmp_path):
             policy_version="p1",
         )
     assert list(tmp_path.iterdir()) == []
-    assert len(AUDIT_TABLES) == 8
+    assert len(AUDIT_TABLES) == 9
 
 
 @pytest.mark.parametrize(

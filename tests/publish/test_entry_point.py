@@ -115,11 +115,12 @@ def test_an_interrupted_publish_is_recorded_and_reraised(tmp_path, monkeypatch):
     assert row["is_critical_passed"] is True  # validation passed; storage failed
     assert [(t["table"], t["version"]) for t in row["tables"]] == [
         ("agent_scorecard", 0),
+        ("queue_scorecard", 0),
         ("team_scorecard", 0),
     ]
-    # The two tables it did commit were put back (the day had never been published: emptied),
+    # The three tables it did commit were put back (the day had never been published: emptied),
     # in a commit that says so; nothing of the day is visible through its publish point.
-    for table in ("agent_scorecard", "team_scorecard"):
+    for table in ("agent_scorecard", "team_scorecard", "queue_scorecard"):
         assert read_table(settings.warehouse_uri, table, audit_date=s.DAY).height == 0
         assert read_published(settings.warehouse_uri, table, audit_date=s.DAY).height == 0
         last = DeltaTable(f"{settings.warehouse_uri}/{table}").history(1)[0]

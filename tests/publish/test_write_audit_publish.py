@@ -130,6 +130,7 @@ def test_a_good_day_publishes_every_table(scenario):
     assert heights == {
         "agent_scorecard": 2,
         "team_scorecard": 2,
+        "queue_scorecard": 2,
         "follow_up_audit": 3,
         "escalation_audit": 2,
         "concession_audit": 2,
