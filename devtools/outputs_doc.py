@@ -48,7 +48,8 @@ catalogue this page is generated from; after an upgrade that rewords them, run
 `python -c "from warehouse.delta import sync_descriptions; print(sync_descriptions('<warehouse>'))"`
 between runs to update the stored ones.
 
-Same inputs, same configuration and same code give identical table contents. Each table is
+Same inputs, same configuration and same code give identical table contents (except `run_id`,
+which names the run that wrote the rows). Each table is
 validated by the Great Expectations suite of the same name (`expectations/<table>.py`) before
 anything is published.
 """
