@@ -47,7 +47,7 @@ def generate(
         None, metavar="YYYY-MM-DD", help="Last export day (UTC) (default: yesterday)."
     ),
     days: int = typer.Option(42, min=1, help="Number of export days ending at --end-date."),
-    agents: int = typer.Option(20, min=1, help="Agents (before --scale)."),
+    agents: int = typer.Option(20, min=1, help="Agents (before --scale; at least 8 are generated)."),
     teams: int = typer.Option(4, min=1, help="Teams (before --scale)."),
     tickets_per_agent: float = typer.Option(12.0, min=0, help="New tickets per agent per weekday."),
     calls_per_agent: float = typer.Option(8.0, min=0, help="Inbound calls per agent per weekday."),
@@ -95,6 +95,12 @@ def generate(
         formats=_formats(formats),
         max_files_per_day=max_files_per_day,
     )
+    if generator.n_agents != round(agents * scale):  # said, not silently changed
+        typer.echo(
+            f"note: {generator.n_agents} agents, not {round(agents * scale)}: the planted agents need "
+            "peers for their baselines",
+            err=True,
+        )
     write = generate_exports if vendor == "contract" else generate_vendor_exports
     summary = write(landing or settings.landing_uri, generator, settings.s3)
     typer.echo(summary.text())

@@ -64,3 +64,13 @@ def test_unknown_format_is_refused(tmp_path: Path) -> None:
     result = runner.invoke(app, ["generate", "--landing", str(tmp_path), "--formats", "parquet,xml"])
     assert result.exit_code != 0
     assert not (tmp_path / "tickets").exists()
+
+
+def test_fewer_agents_than_the_generator_needs_is_said_not_silently_changed(tmp_path: Path) -> None:
+    args = ["generate", "--landing", str(tmp_path), "--days", "1", "--end-date", "2026-11-22"]
+    args += ["--agents", "3"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "note: 8 agents, not 3: the planted agents need peers" in result.output
+    plants = json.loads((tmp_path / "_generator" / "plants.json").read_text())
+    assert plants["generator"]["agents"] == 8  # what was generated
