@@ -587,8 +587,8 @@ def newest_published_day(run: AuditRun) -> date | None:
 
 
 def refresh_newest_report(run: AuditRun, end: date) -> str | None:
-    """After a backfill, rebuild the newest published day's report when it lies after the
-    backfilled range: its 28-day trend, periods and peer flags include the days just re-audited."""
+    """After a backfill or a run of an older day, rebuild the newest published day's report when
+    it lies after the audited days: its 28-day trend, periods and peer flags include them."""
     newest = newest_published_day(run)
     if newest is None or newest <= end:
         return None
@@ -642,6 +642,7 @@ def daily_audit(
         days = scheduled_days(newest, run.policy, refresh_final_day, run.time_zone)
     with concurrency(WAREHOUSE_CONCURRENCY, strict=False):
         results = audit_and_report(run, days, report)
+        refresh_newest_report(run, max(days))  # re-auditing an older day: as a backfill does
     audited = [{"audit_date": r["audit_date"], "report_url": r["report_url"]} for r in results]
     return {**results[-1], "days": audited}
 

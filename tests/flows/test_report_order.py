@@ -142,3 +142,23 @@ def test_only_a_newer_published_day_gets_its_report_rebuilt(monkeypatch: pytest.
         monkeypatch.setattr(daily, "newest_published_day", lambda run, newest=newest: newest)
         daily.refresh_newest_report(SimpleNamespace(), DAYS[-1])
         assert built == rebuilt
+
+
+def test_a_run_of_an_older_day_rebuilds_the_newest_report_as_a_backfill_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`audit run --date D` refreshes the periods holding D; the newest published day's report
+    shows them, so it is rebuilt too (before, only a backfill did)."""
+    import contextlib
+
+    refreshed: list[date] = []
+    monkeypatch.setattr(daily, "resolve_run", lambda *args: SimpleNamespace())
+    monkeypatch.setattr(daily, "concurrency", lambda *args, **kwargs: contextlib.nullcontext())
+    monkeypatch.setattr(
+        daily,
+        "audit_and_report",
+        lambda run, days, report: [{"audit_date": d, "report_url": "u"} for d in days],
+    )
+    monkeypatch.setattr(daily, "refresh_newest_report", lambda run, end: refreshed.append(end))
+    result = daily.daily_audit.fn(audit_date=DAYS[0], ingest=False)
+    assert refreshed == [DAYS[0]] and result["days"] == [{"audit_date": DAYS[0], "report_url": "u"}]
