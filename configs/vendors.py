@@ -328,10 +328,12 @@ class VendorMapping(_Strict):
     zendesk: ZendeskMapping = ZendeskMapping()
     connect: ConnectMapping = ConnectMapping()
 
-    def withheld(self) -> dict[str, str]:
+    def withheld(self, *, calls: bool = True) -> dict[str, str]:
         """Scorecard metrics this mapping cannot support, and why: they are published as null
         with the reason (`withheld_metrics`), not as zero. A metric with one of several sources
-        mapped (concessions from Zendesk only) is computed from what is mapped."""
+        mapped (concessions from Zendesk only) is computed from what is mapped. `calls=False`: a
+        day with no answered call, whose escalation rates the ticket side alone decides (a
+        Connect mapping that cannot see call escalations then biases nothing)."""
         z, c = self.zendesk, self.connect
         gaps: dict[str, str] = {}
         if z.follow_up is None:
@@ -340,7 +342,7 @@ class VendorMapping(_Strict):
         if not z.escalation.group_levels and not z.escalation.tag_pattern:
             why = "zendesk.escalation maps no group or tag, so ticket escalations cannot be seen"
             gaps |= dict.fromkeys(("escalation", "missed_escalation", "late_escalation"), why)
-        elif not c.escalation_queues and not c.escalated_to_attribute:
+        elif calls and not c.escalation_queues and not c.escalated_to_attribute:
             why = (
                 "connect.escalation_queues and connect.escalated_to_attribute are unset, so call"
                 " escalations cannot be seen"

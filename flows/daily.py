@@ -232,7 +232,8 @@ def withheld_metrics(
     min_calls: int = 1,
 ) -> dict[str, str]:
     """The metrics a vendor landing cannot support on this day (none for a contract landing):
-    the mapping's gaps, and the Contact Lens metrics when at least `min_calls` calls were answered
+    the mapping's gaps (those about calls only when a call was answered on the day), and the
+    Contact Lens metrics when at least `min_calls` calls were answered
     on the day and none has an analysis (Contact Lens not writing where connect.contact_lens_prefix
     says, or not enabled). Below `min_calls` (the policy's min_volume) a day without analyses is
     not evidence enough to withhold the metrics for every period holding it. The reason is the
@@ -240,16 +241,17 @@ def withheld_metrics(
     mapping = settings.vendor_mapping()
     if mapping is None:
         return {}
-    gaps = mapping.withheld()
-    if calls is not None and window is not None and mapping.connect.contact_lens:
-        answered, analysed = analysed_calls(calls, window).collect().row(0)
-        if answered >= min_calls and not analysed:
-            why = (
-                "no Contact Lens analysis for any answered call of the day (is Contact Lens writing "
-                f"under {mapping.connect.contact_lens_prefix!r}? if it is not enabled, set "
-                "connect.contact_lens = false)"
-            )
-            gaps |= {name: why for name in CONTACT_LENS_METRICS if name not in gaps}
+    if calls is None or window is None:
+        return mapping.withheld()
+    answered, analysed = analysed_calls(calls, window).collect().row(0)
+    gaps = mapping.withheld(calls=answered > 0)
+    if mapping.connect.contact_lens and answered >= min_calls and not analysed:
+        why = (
+            "no Contact Lens analysis for any answered call of the day (is Contact Lens writing "
+            f"under {mapping.connect.contact_lens_prefix!r}? if it is not enabled, set "
+            "connect.contact_lens = false)"
+        )
+        gaps |= {name: why for name in CONTACT_LENS_METRICS if name not in gaps}
     return gaps
 
 

@@ -80,11 +80,15 @@ def peer_attention(peer_comparison: pl.DataFrame | None) -> pl.DataFrame:
 
 
 def concession_attention(flags: pl.DataFrame | None, scorecard: pl.DataFrame | None) -> pl.DataFrame:
-    """The day's concession flags, not cleared, as attention rows; an agent subject gets their
-    team from the day's scorecard."""
+    """The day's concession flags, not cleared, as attention rows. The agent is the subject, or
+    for an amount outlier (whose subject is the concession) the agent who granted it; the team
+    is the flag's own, else the agent's on the day's scorecard."""
     if flags is None or flags.is_empty():
         return pl.DataFrame(schema=ATTENTION_SCHEMA)
     frame = _with_lifecycle(flags).filter(pl.col("status").is_null() | (pl.col("status") != CLEARED))
+    for column in ("agent_id", "team_id"):
+        if column not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, pl.String()).alias(column))
     is_agent = pl.col("subject_type") == "agent"
     rows = frame.select(
         pl.lit("concession").alias("source"),
@@ -94,7 +98,8 @@ def concession_attention(flags: pl.DataFrame | None, scorecard: pl.DataFrame | N
         pl.lit(None, dtype=pl.String()).alias("comparison"),
         "subject_type",
         "subject_id",
-        pl.when(is_agent).then(pl.col("subject_id")).alias("agent_id"),
+        pl.when(is_agent).then(pl.col("subject_id")).otherwise(pl.col("agent_id")).alias("agent_id"),
+        pl.col("team_id").alias("_flag_team"),
         pl.lit(None, dtype=pl.Int64()).alias("numerator"),
         pl.lit(None, dtype=pl.Int64()).alias("denominator"),
         "observed",
@@ -104,7 +109,12 @@ def concession_attention(flags: pl.DataFrame | None, scorecard: pl.DataFrame | N
         pl.col("evidence_ids").list.len().cast(pl.Int64()).alias("evidence_count"),
     )
     teams = _agent_teams(scorecard)
-    return rows.join(teams, on="agent_id", how="left").select(ATTENTION_SCHEMA.names()).cast(ATTENTION_SCHEMA)  # type: ignore[arg-type]
+    return (
+        rows.join(teams, on="agent_id", how="left")
+        .with_columns(pl.coalesce("_flag_team", "team_id").alias("team_id"))
+        .select(ATTENTION_SCHEMA.names())
+        .cast(ATTENTION_SCHEMA)  # type: ignore[arg-type]
+    )
 
 
 def _agent_teams(scorecard: pl.DataFrame | None) -> pl.DataFrame:
@@ -128,7 +138,8 @@ def attention_list(
 
 
 def cleared_count(peer_comparison: pl.DataFrame | None, flags: pl.DataFrame | None) -> int:
-    """Flags cleared on this day (shown as a count: nothing left to review)."""
+    """Flags cleared on this day (shown as a count: nothing left to review): peer rows and
+    concession lifecycle rows (`AuditDay.cleared_concession_flags`) whose status is cleared."""
     return sum(
         frame.filter(pl.col("status") == CLEARED).height
         for frame in (peer_comparison, flags)

@@ -221,7 +221,7 @@ def attention_context(day: AuditDay) -> dict[str, Any]:
     return {
         "attention": attention.display_rows(flags),
         "outside_limits": attention.outside_outer_limits(day.peer_comparison).to_dicts(),
-        "cleared_flags": attention.cleared_count(day.peer_comparison, day.concession_flags),
+        "cleared_flags": attention.cleared_count(day.peer_comparison, day.cleared_concession_flags),
     }
 
 

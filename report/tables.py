@@ -94,6 +94,8 @@ class AuditDay:
     agent_trend: pl.DataFrame | None = None  # agent scorecard rows, D-27 .. D
     periods: dict[str, PeriodRows] = field(default_factory=dict)  # by kind: week, month, rolling_28d
     peer_comparison: pl.DataFrame | None = None  # the rolling 28 days ending on the day
+    # Concession flags held the day before and not on this day (their lifecycle rows).
+    cleared_concession_flags: pl.DataFrame | None = None
 
     @property
     def has_audit_tables(self) -> bool:
@@ -112,6 +114,8 @@ def load_audit_day(
     def day(name: str) -> pl.DataFrame | None:
         return visible(read_table(warehouse_uri, name, s3, audit_date, points=points), name)
 
+    lifecycle = read_table_if_exists(warehouse_uri, LIFECYCLE_TABLE, s3, audit_date)
+
     return AuditDay(
         audit_date=audit_date,
         agent_scorecard=day("agent_scorecard"),
@@ -119,7 +123,10 @@ def load_audit_day(
         follow_up_audit=day("follow_up_audit"),
         escalation_audit=day("escalation_audit"),
         concession_audit=day("concession_audit"),
-        concession_flags=with_flag_lifecycle(day("concession_flags"), warehouse_uri, audit_date, s3),
+        concession_flags=with_flag_lifecycle(day("concession_flags"), lifecycle),
+        cleared_concession_flags=None
+        if lifecycle is None
+        else lifecycle.filter(pl.col("status") == "cleared"),
         run_manifest=day("run_manifest"),
         trend_scorecard=_trend_rows(warehouse_uri, audit_date, s3),
         **(_page_tables(warehouse_uri, audit_date, s3) if pages else {}),
@@ -130,15 +137,12 @@ LIFECYCLE_TABLE = "concession_flag_lifecycle"
 FLAG_KEY = ["audit_date", "flag_type", "subject_type", "subject_id"]
 
 
-def with_flag_lifecycle(
-    flags: pl.DataFrame | None, warehouse_uri: str, audit_date: date, s3: S3Settings | None
-) -> pl.DataFrame | None:
+def with_flag_lifecycle(flags: pl.DataFrame | None, lifecycle: pl.DataFrame | None) -> pl.DataFrame | None:
     """The day's concession flags with their lifecycle (status, first_flagged_on,
-    consecutive_days) from `concession_flag_lifecycle`, which the refresh after each run keeps;
-    null where it has not been computed yet."""
+    consecutive_days) from the day's rows of `concession_flag_lifecycle`, which the refresh after
+    each run keeps; null where it has not been computed yet."""
     if flags is None:
         return None
-    lifecycle = read_table_if_exists(warehouse_uri, LIFECYCLE_TABLE, s3, audit_date)
     if lifecycle is None or lifecycle.is_empty():
         return flags
     columns = [*FLAG_KEY, *sorted(FLAG_LIFECYCLE)]

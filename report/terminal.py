@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import json
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Literal, TextIO
 
@@ -22,7 +22,7 @@ import catalogue
 from configs.settings import S3Settings
 from report import views
 from report.render import number, pct, rate_cell
-from report.tables import AuditDay, load_audit_day, period_rows
+from report.tables import AuditDay, load_audit_day, peer_rows, period_rows
 from transforms.parts import OBSERVATIONS_SCHEMA
 from transforms.scorecards import period_scorecards
 from warehouse.publication import read_published
@@ -41,13 +41,23 @@ class TerminalView:
     scorecard: pl.DataFrame
     flags: pl.DataFrame
     run: views.RunInfo
+    peer_flags: pl.DataFrame = field(default_factory=pl.DataFrame)
 
 
-def select_view(day: AuditDay, *, agent: str | None, team: str | None, min_volume: int) -> TerminalView:
-    """The day's agent rows (filtered by agent and/or team) and the flags that concern them.
+def select_view(
+    day: AuditDay,
+    *,
+    agent: str | None,
+    team: str | None,
+    min_volume: int,
+    peer_comparison: pl.DataFrame | None = None,
+) -> TerminalView:
+    """The day's agent rows (filtered by agent and/or team) and the flags that concern them: the
+    concession flags, and the peer flags of the 28 days ending on the day (`peer_comparison`).
 
-    A flag concerns the selection when its subject is a selected agent or any of its
-    evidence ids is a contact or concession of a selected agent.
+    A concession flag concerns the selection when its subject is a selected agent, it names a
+    selected agent as the granting one, or any of its evidence ids is a contact or concession of
+    a selected agent; a peer flag when its agent is selected.
     """
     if not day.has_audit_tables or day.agent_scorecard is None:
         raise ReportError(f"no audit tables published for {day.audit_date.isoformat()}")
@@ -65,7 +75,8 @@ def select_view(day: AuditDay, *, agent: str | None, team: str | None, min_volum
             flags = _flags_for(flags, day, scorecard.get_column("agent_id").to_list())
         flags = flags.select([c for c in views.FLAG_COLUMNS if c in flags.columns])
     run = views.run_info(day.run_manifest, day.agent_scorecard)
-    return TerminalView(day.audit_date, scorecard, flags, run)
+    selected = scorecard.get_column("agent_id").to_list() if agent is not None or team is not None else None
+    return TerminalView(day.audit_date, scorecard, flags, run, views.peer_flags(peer_comparison, selected))
 
 
 def _flags_for(flags: pl.DataFrame, day: AuditDay, agents: list[str]) -> pl.DataFrame:
@@ -116,7 +127,8 @@ def report_command(
     day = load_audit_day(warehouse_uri, audit_date, s3)
     if period != "day" or span is not None:
         day = replace(day, agent_scorecard=period_scorecard(day, period, span, warehouse_uri, s3, min_volume))
-    view = select_view(day, agent=agent, team=team, min_volume=min_volume)
+    peers = peer_rows(warehouse_uri, audit_date, s3)
+    view = select_view(day, agent=agent, team=team, min_volume=min_volume, peer_comparison=peers)
     if fmt == "json":
         out.write(to_json(view, section or "all") + "\n")
     elif fmt == "csv":
@@ -195,6 +207,7 @@ def to_json(view: TerminalView, section: Section) -> str:
         document["scorecard"] = _plain(view.scorecard)
     if section in ("all", "flags"):
         document["flags"] = _plain(view.flags)
+        document["peer_flags"] = _plain(view.peer_flags)
     return json.dumps(document, indent=2, allow_nan=False, default=str)
 
 
@@ -244,6 +257,7 @@ def print_tables(
         console.print(scorecard_table(view.scorecard, min_volume, wide))
     if section in ("all", "flags"):
         console.print(flags_table(view.flags, wide))
+        console.print(peer_flags_table(view.peer_flags, wide))
 
 
 def scorecard_table(scorecard: pl.DataFrame, min_volume: int, wide: bool = True) -> Table:
@@ -282,6 +296,22 @@ def scorecard_table(scorecard: pl.DataFrame, min_volume: int, wide: bool = True)
 def flags_table(flags: pl.DataFrame, wide: bool = True) -> Table:
     table = Table(title=f"Concession flags ({flags.height})", show_lines=True)
     columns = [c for c in views.FLAG_COLUMNS if c in flags.columns and not c.startswith("window")]
+    for column in columns:
+        table.add_column(column.replace("_", " "), overflow="fold")
+    for row in flags.to_dicts():
+        table.add_row(
+            *(_evidence(row.get(c), wide) if c == "evidence_ids" else number(row.get(c)) for c in columns)
+        )
+    return table
+
+
+def peer_flags_table(flags: pl.DataFrame, wide: bool = True) -> Table:
+    """Agents flagged against their peers (rolling 28 days ending on the day): the rate, the
+    peers' pooled rate, z and the Benjamini-Hochberg q, and the contacts behind the flag."""
+    table = Table(title=f"Peer flags, rolling 28 days ({flags.height})", show_lines=True)
+    columns = [c for c in views.PEER_FLAG_COLUMNS if c in flags.columns]
+    if not wide:
+        columns = [c for c in columns if c not in ("first_flagged_on", "peer_rate", "evidence_count")]
     for column in columns:
         table.add_column(column.replace("_", " "), overflow="fold")
     for row in flags.to_dicts():

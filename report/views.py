@@ -32,6 +32,11 @@ FLAG_COLUMNS = (
     "flag_type",
     "subject_type",
     "subject_id",
+    "agent_id",  # the flagged or granting agent (an amount outlier's subject is the concession)
+    "team_id",
+    "status",  # new, ongoing (concession_flag_lifecycle)
+    "first_flagged_on",
+    "consecutive_days",
     "observed",
     "expected",
     "statistic",
@@ -42,6 +47,40 @@ FLAG_COLUMNS = (
     "window_start",
     "window_end",
 )
+# The peer flags a QA lead reviews (peer_comparison rows flagged on the day), in reading order.
+PEER_FLAG_COLUMNS = (
+    "metric",
+    "comparison",
+    "agent_id",
+    "team_id",
+    "flag_type",
+    "status",
+    "first_flagged_on",
+    "consecutive_days",
+    "numerator",
+    "denominator",
+    "rate",
+    "peer_rate",
+    "z",
+    "q_value",
+    "evidence_count",
+    "evidence_ids",
+)
+
+
+def peer_flags(peer_comparison: pl.DataFrame | None, agents: list[str] | None = None) -> pl.DataFrame:
+    """The agents flagged against their peers over the 28 days ending on the day (of `agents`
+    when given), strongest evidence first."""
+    if peer_comparison is None or peer_comparison.is_empty() or "is_flagged" not in peer_comparison.columns:
+        return pl.DataFrame(schema={c: pl.String() for c in PEER_FLAG_COLUMNS})
+    flagged = peer_comparison.filter(pl.col("is_flagged").fill_null(False))
+    if agents is not None:
+        flagged = flagged.filter(pl.col("agent_id").is_in(agents))
+    present = [c for c in PEER_FLAG_COLUMNS if c in flagged.columns]
+    order = [c for c in ("q_value", "metric", "comparison", "agent_id") if c in flagged.columns]
+    return flagged.sort(order, nulls_last=True).select(present)
+
+
 # The concession columns shown beside each policy violation.
 VIOLATION_COLUMNS = (
     "concession_id",

@@ -109,3 +109,29 @@ def test_a_contract_landing_withholds_nothing_whatever_its_calls_say(tmp_path: P
     )
     bare = calls_frame(_call("k1", "2026-03-02T10:00:00Z"))
     assert withheld_metrics(settings, bare, WINDOW) == {}
+
+
+def test_call_escalations_the_mapping_cannot_see_withhold_escalation_only_on_days_with_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Zendesk-only centre maps ticket escalations and no Connect escalation queue: its days
+    without an answered call publish the escalation rates (the tickets alone decide them); a day
+    with one withholds them (the call could be escalated unseen, a 0 that means nothing)."""
+    assert "escalated_to_attribute" not in MAPPING["connect"]
+    zendesk_only = fx.MAPPING_TOML.replace(
+        'escalation_queues = ["Billing Supervisors"]', "escalation_queues = []"
+    )
+    assert zendesk_only != fx.MAPPING_TOML
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text(zendesk_only)
+    monkeypatch.setenv("AUDIT_LANDING_VENDOR", "zendesk+connect")
+    monkeypatch.setenv("AUDIT_VENDOR_MAPPING_PATH", str(mapping))
+    settings = load_settings(env="local", landing_uri=str(tmp_path / "l"), warehouse_uri=str(tmp_path / "w"))
+    escalation = {"escalation", "missed_escalation", "late_escalation"}
+    assert not escalation & set(withheld_metrics(settings, calls_frame(), WINDOW))
+    unanswered = calls_frame(_call("k0", "2026-03-02T10:00:00Z", answered=False))
+    assert not escalation & set(withheld_metrics(settings, unanswered, WINDOW))
+    answered = calls_frame(_call("k1", "2026-03-02T10:00:00Z"))
+    assert withheld_metrics(settings, answered, WINDOW)["escalation"].startswith(
+        "connect.escalation_queues and connect.escalated_to_attribute are unset"
+    )
