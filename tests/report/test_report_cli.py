@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 import typer
 from report_fixtures import (
+    A2_EVIDENCE,
     PLANTED_RAW_ID,
     PLANTED_TEXT,
     D,
@@ -234,3 +235,59 @@ def test_long_evidence_lists_are_cut_with_a_count_unless_wide() -> None:
     assert _evidence(ids, wide=False) == "E-1, E-2, E-3, E-4, E-5 … (+3 more)"
     assert _evidence(ids, wide=True) == ", ".join(ids)
     assert _evidence(ids[:5], wide=False) == "E-1, E-2, E-3, E-4, E-5"
+
+
+@pytest.mark.parametrize(
+    ("agent", "expected"),
+    [
+        ("a1", []),
+        ("a2", [("follow_up", "centre", "below_peers", "ongoing", 3, 2, 50, 0.03)]),
+        (
+            "a3",
+            [
+                ("follow_up", "centre", "above_peers", "new", 1, 30, 60, 0.001),
+                ("follow_up", "team", "above_peers", "new", 1, 30, 60, 0.004),
+            ],
+        ),
+    ],
+)
+def test_json_for_one_agent_has_their_peer_flags(
+    v2_warehouse: Path, agent: str, expected: list[tuple]
+) -> None:
+    """A QA lead reviewing an agent sees the peer flags (rolling 28 days ending on the day) beside
+    the concession flags; a cleared flag (a5's) is no longer a flag."""
+    code, out, _ = run(v2_warehouse, "--agent", agent, "--format", "json")
+    assert code == 0
+    flags = json.loads(out)["peer_flags"]
+    got = [
+        (
+            f["metric"],
+            f["comparison"],
+            f["flag_type"],
+            f["status"],
+            f["consecutive_days"],
+            f["numerator"],
+            f["denominator"],
+            f["q_value"],
+        )
+        for f in flags
+    ]
+    assert got == expected
+    assert all(f["agent_id"] == agent for f in flags)
+    if agent == "a2":
+        assert flags[0]["evidence_ids"] == A2_EVIDENCE
+
+
+def test_the_table_view_lists_peer_flags_and_concession_flags_carry_their_lifecycle(
+    v2_warehouse: Path,
+) -> None:
+    code, out, _ = run(v2_warehouse, "--wide")
+    assert code == 0
+    assert "Peer flags, rolling 28 days (3)" in out and "below_peers" in out and "above_peers" in out
+    code, out, _ = run(v2_warehouse, "--format", "json")
+    flags = {f["flag_type"]: f for f in json.loads(out)["flags"]}
+    assert flags["high_concession_rate"]["status"] == "new"
+    assert (flags["repeat_beneficiary"]["status"], flags["repeat_beneficiary"]["consecutive_days"]) == (
+        "ongoing",
+        4,
+    )

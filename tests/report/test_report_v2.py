@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
@@ -15,8 +16,10 @@ from report_fixtures import (
     MONTH_START,
     WEEK_START,
     D,
+    build_warehouse,
     flag_rows,
     frame,
+    lifecycle_rows,
     parse_page,
     peer_rows,
 )
@@ -324,3 +327,57 @@ def test_every_page_is_self_contained_and_published_in_one_folder(
     assert location.endswith(report_key(D))
     folder = tmp_path / report_key(D, "")
     assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*.html")) == sorted(pages)
+
+
+def test_an_amount_outlier_names_the_agent_who_granted_it_and_their_team() -> None:
+    """Its subject is the concession: the agent and team are the flag's own columns (the agent
+    may have no scorecard row that day: a late outlier granted days before)."""
+    outlier = {
+        "audit_date": D,
+        "flag_type": "amount_outlier",
+        "subject_type": "concession",
+        "subject_id": "E-0042",
+        "agent_id": "a7",
+        "team_id": "t9",
+        "observed": 400.0,
+        "expected": 40.0,
+        "statistic": 6.1,
+        "q_value": None,
+        "evidence_ids": ["E-0042"],
+    }
+    rate_flag = {**outlier, "flag_type": "high_concession_rate", "subject_type": "agent", "subject_id": "a2"}
+    rate_flag |= {"agent_id": "a2", "team_id": None, "q_value": 0.01}
+    scorecard = pl.DataFrame({"agent_id": ["a2"], "team_id": ["t1"]})
+    listed = attention.attention_list(None, pl.DataFrame([outlier, rate_flag]), scorecard)
+    assert listed.select("flag", "subject_id", "agent_id", "team_id").rows() == [
+        ("high_concession_rate", "a2", "a2", "t1"),  # no team on the flag: the scorecard's
+        ("amount_outlier", "E-0042", "a7", "t9"),
+    ]
+
+
+def test_the_cleared_note_counts_concession_flags_that_stopped(tmp_path: Path) -> None:
+    """A concession flag that stopped is a lifecycle row `cleared` on the day (it is in no flag
+    row of the day): the note counts it beside the cleared peer rows."""
+    from report.tables import load_audit_day
+
+    warehouse = build_warehouse(tmp_path / "wh", v2=True)
+    cleared = {
+        "audit_date": D,
+        "flag_type": "amount_outlier",
+        "subject_type": "concession",
+        "subject_id": "E-0001",
+        "status": "cleared",
+        "first_flagged_on": D - timedelta(days=1),
+        "consecutive_days": 1,
+        "run_id": "r",
+    }
+    rows = [*lifecycle_rows(), cleared]
+    frame(rows).write_delta(
+        f"{warehouse}/concession_flag_lifecycle",
+        mode="overwrite",
+        delta_write_options={"partition_by": ["audit_date"]},
+    )
+    day = load_audit_day(str(warehouse), D, pages=True)
+    assert day.cleared_concession_flags is not None and day.cleared_concession_flags.height == 1
+    # a5's team peer flag and the outlier.
+    assert attention.cleared_count(day.peer_comparison, day.cleared_concession_flags) == 2
