@@ -403,6 +403,16 @@ class _Update:
             return fields.get(str(field_id)) if field_id else None
 
         kind = field(rule.type_field_id)
+        if not kind and rule.default_type is None:  # say which Zendesk field, not the contract's
+            where = (
+                f"custom_ticket_fields.{rule.type_field_id}" if rule.type_field_id else "custom_ticket_fields"
+            )
+            self.out.unmappable(
+                f"{self._place(position)}.{where}",
+                "the concession's type is not set in the update that sets its amount (set both in one "
+                "update, e.g. with a macro, or set zendesk.concession.default_type)",
+            )
+            return None
         return {
             "concession_type": rule.type_map.get(str(kind), kind) if kind else rule.default_type,
             "concession_amount": amount,

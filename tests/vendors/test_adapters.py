@@ -964,3 +964,19 @@ def test_a_ticket_audits_page_names_its_events_array_in_reasons() -> None:
         "unmappable: audits[0].events[0].status: a deleted ticket has no contract status",
         "unmappable: audits[1].events: is a string, not an array as the vendor writes it",
     ]
+
+
+def test_a_concession_amount_without_its_type_in_the_same_update_names_the_type_field() -> None:
+    """The type set in an earlier update than the amount: the change is quarantined naming the
+    Zendesk field and the fix (a contract-column reason said nothing a Zendesk admin can act on)."""
+    rule = MAPPING.zendesk.concession
+    assert rule is not None and rule.type_field_id is not None and rule.default_type is None
+    amount_only = fx._change(2, custom_ticket_fields={str(rule.amount_field_id): "25.50"})
+    update = fx._audit(1, 5, "2026-03-02T10:00:00Z", 501, [amount_only])
+    rows = _rows(zendesk.event_rows({"ticket_events": [update]}, MAPPING.zendesk, _directory()).frame())
+    place = f"ticket_events[0].child_events[0].custom_ticket_fields.{rule.type_field_id}"
+    why = (
+        "the concession's type is not set in the update that sets its amount (set both in one update, "
+        "e.g. with a macro, or set zendesk.concession.default_type)"
+    )
+    assert rows == [{SOURCE_ROW: 1, MALFORMED: f"unmappable: {place}: {why}"}]
