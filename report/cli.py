@@ -56,6 +56,10 @@ def report(
     warehouse: Annotated[str | None, typer.Option(help="Warehouse URI; default from the settings.")] = None,
     config: Annotated[Path | None, typer.Option(help="Extra settings TOML, applied over the env's.")] = None,
     env: Annotated[str | None, typer.Option(help="Settings environment (local, prod).")] = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option(help="Audit policy TOML whose min_volume marks low volume in --from/--to sums."),
+    ] = None,
     html: Annotated[Path | None, typer.Option(help="Also write the day's HTML report to this file.")] = None,
     period: Annotated[
         Period,
@@ -85,7 +89,9 @@ def report(
     day = date or last
     if day is None:
         raise typer.BadParameter("give --date (or --from and --to)")
-    settings = load_settings(env=env, config_file=config, warehouse_uri=warehouse)
+    settings = load_settings(
+        env=env, config_file=config, warehouse_uri=warehouse, policy_path=str(policy) if policy else None
+    )
     min_volume = settings.policy().min_volume
     audit_date = day.date()
     span = (first.date(), last.date()) if first is not None and last is not None else None

@@ -291,3 +291,15 @@ def test_the_table_view_lists_peer_flags_and_concession_flags_carry_their_lifecy
         "ongoing",
         4,
     )
+
+
+def test_from_to_marks_low_volume_with_the_policy_given(v2_warehouse: Path, tmp_path: Path) -> None:
+    """16/21 is not low volume under the default min_volume 20, and is under a policy of 25."""
+    first = (D - timedelta(days=1)).isoformat()
+    args = ["report", "--from", first, "--to", D.isoformat(), "--warehouse", str(v2_warehouse), "-f", "json"]
+    default = _a1(runner.invoke(app, args).stdout)
+    policy = tmp_path / "policy.toml"
+    text = (Path(__file__).parents[2] / "configs" / "policy.toml").read_text()
+    policy.write_text(text.replace("min_volume = 20", "min_volume = 25", 1))
+    stricter = _a1(runner.invoke(app, [*args, "--policy", str(policy)]).stdout)
+    assert (default["is_follow_up_low_volume"], stricter["is_follow_up_low_volume"]) == (False, True)
