@@ -406,7 +406,10 @@ CONCESSION_FLAGS = Table(
             "statistic": "Rate flags: z = (O - E) / sqrt(V); amount_outlier: the robust z-score.",
             "p_value": "Rate flags: one-sided p-value.",
             "q_value": "Rate flags: Benjamini-Hochberg q-value across tested agents.",
-            "threshold": "The policy threshold the statistic was compared with.",
+            "threshold": "The policy threshold the flag was decided by: rate flags, the q cut-off the "
+            "Benjamini-Hochberg q_value was compared with (concessions.bh_q); amount_outlier, the robust z the "
+            "statistic reached (outlier_robust_z); repeat_beneficiary, the count of concessions "
+            "(concessions.repeat_beneficiary_min).",
             "evidence_ids": "The contacts or concessions behind the flag.",
             "window_start": "First day of the trailing window.",
             "window_end": "Last day of the trailing window (the audit day).",
