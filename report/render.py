@@ -370,6 +370,8 @@ def render_report(
             list(views.VIOLATION_COLUMNS),
         ),
         "concession_evidence": day.concession_audit is not None,
+        "queues": views.queue_rows(day.queue_scorecard).to_dicts(),
+        "queue_evidence": day.queue_scorecard is not None,
         "trend": sorted_rows(trend, "audit_date"),
         "trend_days": TREND_DAYS,
     }

@@ -90,6 +90,7 @@ class AuditDay:
     concession_flags: pl.DataFrame | None
     run_manifest: pl.DataFrame | None
     trend_scorecard: pl.DataFrame | None  # team (else agent) scorecard rows, D-27 .. D
+    queue_scorecard: pl.DataFrame | None = None  # queue wait and abandonment per queue and team
     # Read for the HTML pages only (`load_audit_day(..., pages=True)`); the terminal skips them.
     agent_trend: pl.DataFrame | None = None  # agent scorecard rows, D-27 .. D
     periods: dict[str, PeriodRows] = field(default_factory=dict)  # by kind: week, month, rolling_28d
@@ -129,6 +130,7 @@ def load_audit_day(
         else lifecycle.filter(pl.col("status") == "cleared"),
         run_manifest=day("run_manifest"),
         trend_scorecard=_trend_rows(warehouse_uri, audit_date, s3),
+        queue_scorecard=day("queue_scorecard"),
         **(_page_tables(warehouse_uri, audit_date, s3) if pages else {}),
     )
 

@@ -81,6 +81,30 @@ def peer_flags(peer_comparison: pl.DataFrame | None, agents: list[str] | None = 
     return flagged.sort(order, nulls_last=True).select(present)
 
 
+# A queue's row: the queued legs, those abandoned, the rate and its interval, the waits.
+QUEUE_COLUMNS = (
+    "queue",
+    "team_id",
+    "abandonment_denominator",
+    "abandonment_numerator",
+    "abandonment_rate",
+    "abandonment_ci_low",
+    "abandonment_ci_high",
+    "is_abandonment_low_volume",
+    "queue_wait_seconds_median",
+    "queue_wait_seconds_p90",
+)
+
+
+def queue_rows(queue_scorecard: pl.DataFrame | None) -> pl.DataFrame:
+    """The day's queues, the most abandoned legs first (a queue with no name last)."""
+    if queue_scorecard is None or queue_scorecard.is_empty():
+        return pl.DataFrame()
+    present = [c for c in QUEUE_COLUMNS if c in queue_scorecard.columns]
+    order = ["abandonment_numerator", "queue", "team_id"]
+    return queue_scorecard.sort(order, descending=[True, False, False], nulls_last=True).select(present)
+
+
 # The concession columns shown beside each policy violation.
 VIOLATION_COLUMNS = (
     "concession_id",

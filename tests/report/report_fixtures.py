@@ -280,6 +280,35 @@ def lifecycle_rows() -> list[dict[str, Any]]:
     ]
 
 
+def queue_rows() -> list[dict[str, Any]]:
+    """billing/t1: 2 of 10 queued legs abandoned, waits median 30 s, p90 85 s; a leg with no
+    queue and no team, answered after 12 s."""
+    rows = []
+    for queue, team, k, n, median, p90 in (
+        ("billing", "t1", 2, 10, 30.0, 85.0),
+        (None, None, 0, 1, 12.0, 12.0),
+    ):
+        low, high = wilson(k, n)
+        rows.append(
+            {
+                "audit_date": D,
+                "queue": queue,
+                "team_id": team,
+                "abandonment_numerator": k,
+                "abandonment_denominator": n,
+                "abandonment_rate": k / n,
+                "abandonment_ci_low": low,
+                "abandonment_ci_high": high,
+                "is_abandonment_low_volume": True,
+                "queue_wait_seconds_median": median,
+                "queue_wait_seconds_p90": p90,
+                "policy_version": POLICY_VERSION,
+                "run_id": RUN_ID,
+            }
+        )
+    return rows
+
+
 def manifest_rows() -> list[dict[str, Any]]:
     return [
         {
@@ -307,6 +336,7 @@ def build_warehouse(
         "escalation_audit": escalation_rows(),
         "concession_audit": concession_rows(),
         "concession_flags": flag_rows(),
+        "queue_scorecard": queue_rows(),
         "run_manifest": manifest_rows(),
         **({"concession_flag_lifecycle": lifecycle_rows()} if v2 else {}),
     }

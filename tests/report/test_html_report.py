@@ -288,3 +288,15 @@ def test_a_large_centre_is_charted_by_team_and_listed_by_agent(warehouse: Path) 
     assert "Follow-up rate by team" in html and "Escalation classes by team" in html
     last = page.rate_cell("scorecard-table", {"data-agent": f"agent-{CHART_AGENTS:03d}"}, "follow_up")
     assert (last.attrs["data-numerator"], last.attrs["data-denominator"]) == (str(CHART_AGENTS % 4), "4")
+
+
+def test_queues_show_abandonment_with_its_interval_and_the_waits(html: str) -> None:
+    """queue_scorecard, most abandoned legs first: billing/t1 2 of 10 (Wilson 5.7%-51.0%), then
+    the legs with no queue or team."""
+    page = parse_page(html)
+    assert page.column("queue-table", "abandonment_denominator") == ["10", "1"]
+    assert page.column("queue-table", "abandonment_numerator") == ["2", "0"]
+    rates = page.column("queue-table", "abandonment_rate")
+    assert rates[0].startswith("20.0% [5.7%–51.0%]") and "low volume" in rates[0]
+    assert page.column("queue-table", "queue_wait_seconds_median") == ["30", "12"]
+    assert page.column("queue-table", "queue_wait_seconds_p90") == ["85", "12"]
