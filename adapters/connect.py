@@ -315,7 +315,7 @@ def _outcome(
     `callback_promised` when its next leg is the callback it asked for, and `abandoned` for an
     inbound or transfer leg."""
     value = _attribute(attributes, mapping.outcome_attribute)
-    if value:
+    if value is not None and str(value).strip():  # spaces only: no disposition, as the contract reads it
         outcome = mapping.outcome(str(value))
         if outcome is None:  # never a personal value in the reason: the attribute is free text
             raise Unmappable(
