@@ -16,6 +16,12 @@ tables, so it works wherever the warehouse is:
 
 A holder that fails to renew (its lease was taken after a long stall) learns it at its next
 `check()`, which the publisher calls before every commit: it stops rather than mix a day.
+
+A conditional write whose answer is lost (the connection drops after the store applied it)
+is retried by the SDK, and the retry fails its condition against our own write. Each lease
+object carries a random token of its writer, so a failed write first reads the object: if the
+token is ours, the write happened, and the holder adopts its ETag instead of taking itself for
+another run (or for having lost the lease).
 """
 
 from __future__ import annotations
@@ -274,6 +280,26 @@ class _S3Lease:
             body = {}
         return {**body, "expired": _expired(body, got)}, got["ETag"]
 
+    def _ours(self, current: tuple[dict[str, Any], str] | None) -> bool:
+        """Whether the lease object is our own write (our token), and if so adopt its ETag and
+        write time: a write of ours whose answer was lost, the SDK's retry then refused."""
+        if current is None or current[0].get("token") != self.token:
+            return False
+        body, self.etag = current
+        written = body.get("expires_at")  # this host's clock at our write, plus the lease
+        if isinstance(written, int | float):
+            self.renewed_at = max(self.renewed_at, written - self.lease_seconds - 1.0)
+        return True
+
+    def _still_ours(self) -> bool:
+        """After a refused renewal: whether the lease is ours after all (the renewal happened,
+        its answer was lost). Unknown (the store did not answer the read) counts as lost."""
+        try:
+            return self._ours(self._current())
+        except Exception as exc:
+            log.warning("lease %s: could not read it after a refused renewal (%s)", self.key, exc)
+            return False
+
     def acquire(self, scope: str, wait_seconds: float) -> None:
         deadline = time.monotonic() + wait_seconds
         while True:
@@ -282,6 +308,9 @@ class _S3Lease:
             current = self._current()
             if current is None:
                 continue  # released between our put and our read: try again at once
+            if self._ours(current):
+                log.info("lease %s: our write's answer was lost; it is ours", self.key)
+                return
             body, etag = current
             if body["expired"] and self._put(IfMatch=etag):
                 return  # an expired lease, taken over by exactly one waiter
@@ -301,7 +330,7 @@ class _S3Lease:
                     lease.lose(f"could not renew it ({exc})")
                     return
                 continue
-            if not renewed:
+            if not renewed and not self._still_ours():
                 lease.lose("another run took it over after it expired")
                 return
 
@@ -315,10 +344,10 @@ class _S3Lease:
         from botocore.exceptions import ClientError
 
         current = self._current()
-        if current is None or current[0].get("token") != self.token or self.etag is None:
+        if current is None or current[0].get("token") != self.token:
             return
-        try:
-            self.client.delete_object(Bucket=self.bucket, Key=self.key, IfMatch=self.etag)
+        try:  # the ETag read with our token: a renewal whose answer was lost moved it past ours
+            self.client.delete_object(Bucket=self.bucket, Key=self.key, IfMatch=current[1])
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") not in (*CONDITION_FAILED, "NoSuchKey", "404"):
                 # The work is done; a lease left behind expires by itself.

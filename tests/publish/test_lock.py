@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from storage import parse_s3_uri, s3_client
-from warehouse.lock import LeaseLost, LockHeld, _S3Lease, hold
+from warehouse.lock import Lease, LeaseLost, LockHeld, _S3Lease, hold
 
 
 def test_a_folder_lease_refuses_a_second_holder_and_names_the_first(tmp_path):
@@ -256,3 +256,72 @@ def test_a_date_in_minus_zero_is_utc():
     }
     assert _expired({"lease_seconds": 30}, got) is True
     assert _expired({"lease_seconds": 60}, got) is False
+
+
+class _AnswerLost:
+    """The S3 client, but the next `lost` conditional writes (or deletes) reach the store and
+    their answer is lost: what the SDK's retry of such a request meets is our own write, and
+    its condition fails (412), as a dropped connection after the store acted gives."""
+
+    def __init__(self, client, lost: int = 1) -> None:
+        self._client, self.lost = client, lost
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def put_object(self, **request):
+        out = self._client.put_object(**request)
+        if self.lost and ("IfNoneMatch" in request or "IfMatch" in request):
+            self.lost -= 1
+            from botocore.exceptions import ClientError
+
+            error = {"Error": {"Code": "PreconditionFailed", "Message": "At least one of the preconditions"}}
+            raise ClientError(error, "PutObject")
+        return out
+
+
+@pytest.mark.integration
+def test_a_lease_whose_answer_was_lost_is_ours_not_another_runs(s3_bucket):
+    """The create went through, its answer was lost, the retry was refused: the run reads its
+    own token and holds the lease (it used to exit 6 blaming "another run", and block every
+    run for the lease's length)."""
+    warehouse = s3_bucket.uri("audit")
+    bucket, prefix = parse_s3_uri(warehouse)
+    key = f"{prefix}/_locks/audit-day.json"
+    client = s3_client(s3_bucket.settings)
+    lease = _S3Lease(_AnswerLost(client), bucket, key, "run-a", lease_seconds=30.0)
+    lease.acquire("audit-day", wait_seconds=0)
+    assert lease.etag == client.head_object(Bucket=bucket, Key=key)["ETag"]
+    assert lease.renewed_at > time.time() - 5
+    other = _S3Lease(client, bucket, key, "run-b", lease_seconds=30.0)
+    with pytest.raises(LockHeld, match="run run-a"):
+        other.acquire("audit-day", wait_seconds=0)
+    lease.release()
+    assert client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/_locks/").get("KeyCount", 0) == 0
+
+
+@pytest.mark.integration
+def test_a_renewal_whose_answer_was_lost_keeps_the_lease_and_its_release_frees_it(s3_bucket):
+    """The renewal went through but its answer was lost: the holder still holds the lease (it
+    used to lose it), and its release deletes it (the release used the ETag before the
+    renewal, failed, and left the lease to block the next runs)."""
+    warehouse = s3_bucket.uri("audit")
+    bucket, prefix = parse_s3_uri(warehouse)
+    key = f"{prefix}/_locks/ingest.json"
+    client = s3_client(s3_bucket.settings)
+    flaky = _AnswerLost(client, lost=0)
+    holder = _S3Lease(flaky, bucket, key, "run-a", lease_seconds=1.5)
+    holder.acquire("ingest", wait_seconds=0)
+    first = holder.etag
+    flaky.lost = 1  # the first renewal's answer is lost
+    state = Lease("ingest", expires_at=lambda: holder.renewed_at + 1.5, margin=0.3)
+    stop = threading.Event()
+    renewer = threading.Thread(target=holder.renew_until, args=(stop, state), daemon=True)
+    renewer.start()
+    time.sleep(1.3)  # two renewals (every 0.5 s): the first lost its answer
+    state.check()  # still ours
+    stop.set()
+    renewer.join()
+    assert flaky.lost == 0 and holder.etag != first
+    holder.release()
+    assert client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/_locks/").get("KeyCount", 0) == 0
