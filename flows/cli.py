@@ -12,7 +12,8 @@ app = typer.Typer(
     help="support-audit: audit customer-support quality (follow-up, escalation, concessions, "
     "resolution) from ticket and call exports. Exit codes: 0 done, 1 run failed (e.g. validation), "
     "2 bad usage, 3 configuration (policy, settings, pseudonym key), "
-    "4 storage unreachable or no credentials, 5 no input (no exports to audit, or too old), "
+    "4 storage unreachable or refusing (after retries) or no credentials, "
+    "5 no input (no exports to audit, or too old), "
     "6 another run is writing the same day or store.",
     no_args_is_help=True,
     add_completion=False,
@@ -79,7 +80,9 @@ def _exit_code(exc: BaseException) -> int:
         return EXIT_STORAGE
     if isinstance(exc, PolicyError | MissingPseudonymKey | FileNotFoundError | ValueError):
         return EXIT_CONFIG
-    if isinstance(exc, NoCredentialsError | BotoCoreError | ClientError | ConnectionError):
+    # delta-rs and Polars raise OSError for a store that does not answer or keeps refusing
+    # (connection reset, 503 SlowDown, 500 after their retries): the same outage, one code.
+    if isinstance(exc, NoCredentialsError | BotoCoreError | ClientError | OSError):
         return EXIT_STORAGE
     return EXIT_FAILED
 
@@ -92,7 +95,22 @@ def _one_line(exc: BaseException) -> str:
     if isinstance(exc, EndpointConnectionError):
         return f"cannot reach the S3 endpoint: {exc}"
     text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
+    first = text.splitlines()[0]
+    if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError) and _STORE_ERROR in text:
+        return (
+            f"the store did not answer or kept refusing ({_shortened(first)}): run again when it "
+            "answers; a publish it cut short is undone by the next run of the day or by `audit repair`"
+        )
+    return first
+
+
+_STORE_ERROR = "S3 error"  # object_store's wording (delta-rs, Polars): "Generic S3 error: ..."
+
+
+def _shortened(text: str, limit: int = 240) -> str:
+    """An object-store message names the request, its retries and the store's XML answer: keep
+    its start, which says what was asked of which object."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _run_flow(func: Any, **kwargs: Any) -> Any:

@@ -368,3 +368,26 @@ def test_the_command_line_starts_without_importing_scipy_or_the_report_renderer(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        OSError(
+            "Kernel error -> Generic S3 error\n  Error performing GET http://127.0.0.1:9/b/wh/_delta_log/x "
+            "after 8 retries: 503 Service Unavailable: <Error><Code>SlowDown</Code></Error>"
+        ),
+        ConnectionResetError("object-store error: Generic S3 error: connection reset by peer"),
+    ],
+)
+def test_a_store_that_keeps_refusing_is_exit_4_with_what_to_do(exc: OSError) -> None:
+    """A 503 or 500 after the libraries' retries (OSError) and a reset connection are one
+    outage: exit 4, not 1 ("run failed, e.g. validation"), and the line says what to do."""
+    from flows.cli import _exit_code, _one_line
+
+    assert _exit_code(exc) == 4
+    line = _one_line(exc)
+    assert line.startswith("the store did not answer or kept refusing (")
+    assert "run again when it answers" in line and "audit repair" in line and len(line) < 400
+    assert _exit_code(RuntimeError("validation failed")) == 1
+    assert _exit_code(FileNotFoundError("policy.toml")) == 3
