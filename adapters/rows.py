@@ -97,7 +97,7 @@ def _text(column: str, value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, dict)):  # a multi-select field, a nested object: not one value
-        held = _json_type(value)
+        held = json_type(value)
         raise Unmappable("", f"the vendor field mapped onto {column} holds {held}, not one value")
     return str(value)
 
@@ -114,7 +114,7 @@ def shape_problem(record: dict[str, Any], shape: Shape) -> tuple[str, str] | Non
         if value is not None and not isinstance(value, types):
             wanted = types if isinstance(types, tuple) else (types,)
             expected = " or ".join(dict.fromkeys(_JSON_TYPE.get(t, t.__name__) for t in wanted))
-            return f".{name}", f"is {_json_type(value)}, not {expected} as the vendor writes it"
+            return f".{name}", f"is {json_type(value)}, not {expected} as the vendor writes it"
     return None
 
 
@@ -122,8 +122,4 @@ def json_type(value: Any) -> str:
     """How the JSON documents name a value's type ("an object", "null", ...)."""
     if value is None:
         return "null"
-    return _json_type(value)
-
-
-def _json_type(value: Any) -> str:
     return next((name for kind, name in _JSON_TYPE.items() if isinstance(value, kind)), "a number")

@@ -309,16 +309,13 @@ class _Update:
     children: str = "child_events"  # what the file calls them (`events`: Ticket Audits API)
 
     def emit(self) -> None:
-        raw = self.update.get("child_events") or ()
-        children = [c for c in raw if isinstance(c, dict)]
+        """The update's rows; its child events are objects (`_update_problem` refused it else)."""
+        children: list[dict[str, Any]] = self.update.get("child_events") or []
         group = first(c.get("group_id") for c in children if "group_id" in c)
         fields: dict[str, Any] = {}
         for child in children:
             fields.update(child.get("custom_ticket_fields") or {})
-        for position, child in enumerate(raw):
-            if not isinstance(child, dict):
-                self.out.unreadable(self._place(position))
-                continue
+        for position, child in enumerate(children):
             kind = child.get("event_type") or child.get("type")
             if kind in COMMENT_EVENTS:
                 self._row(
