@@ -69,13 +69,13 @@ def select_view(
     if scorecard.is_empty():
         who = " and ".join(f"{k} {v!r}" for k, v in (("agent", agent), ("team", team)) if v is not None)
         raise ReportError(f"no scorecard row for {who} on {day.audit_date.isoformat()}")
+    selected = scorecard.get_column("agent_id").to_list() if agent is not None or team is not None else None
     flags = views.sorted_flags(day.concession_flags)
     if not flags.is_empty():
-        if agent is not None or team is not None:
-            flags = _flags_for(flags, day, scorecard.get_column("agent_id").to_list())
+        if selected is not None:
+            flags = _flags_for(flags, day, selected)
         flags = flags.select([c for c in views.FLAG_COLUMNS if c in flags.columns])
     run = views.run_info(day.run_manifest, day.agent_scorecard)
-    selected = scorecard.get_column("agent_id").to_list() if agent is not None or team is not None else None
     return TerminalView(day.audit_date, scorecard, flags, run, views.peer_flags(peer_comparison, selected))
 
 
@@ -127,7 +127,8 @@ def report_command(
     day = load_audit_day(warehouse_uri, audit_date, s3)
     if period != "day" or span is not None:
         day = replace(day, agent_scorecard=period_scorecard(day, period, span, warehouse_uri, s3, min_volume))
-    peers = peer_rows(warehouse_uri, audit_date, s3)
+    flags_shown = fmt != "csv" and section in (None, "all", "flags")  # csv: one table, not these
+    peers = peer_rows(warehouse_uri, audit_date, s3) if flags_shown else None
     view = select_view(day, agent=agent, team=team, min_volume=min_volume, peer_comparison=peers)
     if fmt == "json":
         out.write(to_json(view, section or "all") + "\n")
