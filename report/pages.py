@@ -193,7 +193,7 @@ def agent_attention(rows: AgentRows, agent_id: str) -> dict[str, Any]:
 def render_agent(day: AuditDay, agent_id: str, frame: dict[str, Any], rows: AgentRows) -> str:
     """An agent's page: their flags, their period rows and their daily trend over 28 days."""
     trend, periods = rows.trend.get(agent_id), rows.periods.get(agent_id)
-    metrics = views.rate_metrics(trend if trend is not None else periods)
+    metrics = views.agent_columns(views.rate_metrics(trend if trend is not None else periods))
     order = list(PERIOD_LABELS)
     context = {
         **frame,

@@ -320,7 +320,7 @@ def render_report(
         "data_quality": views.data_quality(day.run_manifest, run.run_id),
         "has_audit_tables": day.has_audit_tables,
         "labels": {m: views.metric_label(m) for m in metrics},
-        "metrics": metrics,
+        "metrics": views.agent_columns(metrics),  # the agent table's
         "headline_metrics": headline_metrics,
         "volume_columns": [
             c for c in views.VOLUME_COLUMNS if scorecard is not None and c in scorecard.columns
@@ -328,7 +328,7 @@ def render_report(
         "count_columns": [c for c in views.COUNT_COLUMNS if scorecard is not None and c in scorecard.columns],
         "headline": headline.to_dicts(),
         "agents": agents,
-        "measures": views.other_measures(scorecard),
+        "measures": views.agent_columns(views.other_measures(scorecard)),
         "charts": {
             "follow_up": chart("follow_up"),
             "missed_escalation": chart("missed_escalation"),

@@ -140,6 +140,13 @@ def rate_metrics(frame: pl.DataFrame | None) -> list[str]:
     return [m for m in known if m in found] + sorted(m for m in found if m not in known)
 
 
+def agent_columns(names: list[str]) -> list[str]:
+    """Rate metrics or measure columns without those measured per team only (abandonment, queue
+    wait): on an agent's row they are always empty."""
+    team_only = [m.name for m in catalogue.metrics() if m.team_only]
+    return [n for n in names if not any(n == t or n.startswith(f"{t}_") for t in team_only)]
+
+
 def complete_rates(frame: pl.DataFrame, min_volume: int) -> pl.DataFrame:
     """Fill in any rate, interval or marker column a scorecard lacks; published values win."""
     missing: list[pl.Expr] = []

@@ -101,6 +101,7 @@ class Metric:
     numerator: str = ""  # ratios: the summed measures
     denominator: str = ""
     family: str = ""  # set by the catalogue from the declaring module
+    team_only: bool = False  # measured per team (queues): 0/0 or null on every agent row
 
     @property
     def short(self) -> str:

@@ -88,6 +88,7 @@ METRICS = (
         description="Inbound and transfer legs that ended on the day, and those never answered "
         "(team scorecard only; 0/0 on agent rows).",
         anchor="calls",
+        team_only=True,
     ),
     Metric(
         "first_reply_minutes",
@@ -114,6 +115,7 @@ METRICS = (
         "day (team scorecard only).",
         anchor="calls",
         stats=("median", "p90"),
+        team_only=True,
     ),
     Metric(
         "csat_score",

@@ -300,3 +300,27 @@ def test_queues_show_abandonment_with_its_interval_and_the_waits(html: str) -> N
     assert rates[0].startswith("20.0% [5.7%–51.0%]") and "low volume" in rates[0]
     assert page.column("queue-table", "queue_wait_seconds_median") == ["30", "12"]
     assert page.column("queue-table", "queue_wait_seconds_p90") == ["85", "12"]
+
+
+def test_an_agent_table_leaves_out_what_is_measured_per_team_only(warehouse: Path) -> None:
+    """Abandonment and queue wait are team measures (0/0 and null on every agent row): the agent
+    tables do not show them as empty columns; the team rows keep them."""
+    table = warehouse / "agent_scorecard"
+    published = pl.read_delta(str(table))
+    shutil.rmtree(table)
+    team_only = published.with_columns(
+        pl.lit(0, pl.Int64).alias("abandonment_numerator"),
+        pl.lit(0, pl.Int64).alias("abandonment_denominator"),
+        pl.lit(None, pl.Float64).alias("abandonment_rate"),
+        pl.lit(None, pl.Float64).alias("abandonment_ci_low"),
+        pl.lit(None, pl.Float64).alias("abandonment_ci_high"),
+        pl.lit(True).alias("is_abandonment_low_volume"),
+        pl.lit(None, pl.Float64).alias("queue_wait_seconds_median"),
+        pl.lit(12.5, pl.Float64).alias("hold_seconds_median"),
+    )
+    write_table(warehouse, "agent_scorecard", team_only)
+    page = parse_page(build_report(str(warehouse), D, data_docs_url=None))
+    assert not page.find("td", data_metric="abandonment")
+    assert page.rate_cell("scorecard-table", {"data-agent": "a1"}, "reopen").attrs["data-numerator"] == "1"
+    assert page.column("measures-table", "hold_seconds_median")[0] == "12.5"
+    assert not page.column("measures-table", "queue_wait_seconds_median")
