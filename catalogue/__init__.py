@@ -602,13 +602,12 @@ QUEUE_SCORECARD = Table(
             PARTITION: "The audit day (business time zone) the legs ended on.",
             "queue": "The call's queue (null: legs whose export names no queue).",
             "team_id": "The call's team, the queue's (null: legs whose export names no team).",
+            **{
+                rate_column("abandonment", part): f"{_ABANDONMENT}: {what}."
+                for part, (_, what) in RATE_SUFFIXES.items()
+            },
             rate_column("abandonment", "numerator"): f"{_ABANDONMENT}: queued legs never answered.",
             rate_column("abandonment", "denominator"): f"{_ABANDONMENT}: queued legs (inbound and transfer).",
-            rate_column("abandonment", "rate"): f"{_ABANDONMENT}: numerator / denominator.",
-            rate_column("abandonment", "ci_low"): f"{_ABANDONMENT}: lower bound of the 95% Wilson interval.",
-            rate_column("abandonment", "ci_high"): f"{_ABANDONMENT}: upper bound of the 95% Wilson interval.",
-            rate_column("abandonment", "low_volume"): f"{_ABANDONMENT}: true when the denominator is below "
-            "the policy's min_volume.",
             "queue_wait_seconds_median": "Queue wait (seconds): median of answered_at - initiated_at of the "
             "answered legs.",
             "queue_wait_seconds_p90": "Queue wait (seconds): 90th percentile (linear) of the same.",

@@ -183,17 +183,22 @@ def count_column(name: str, column: str) -> str:
 # --- the views of one scorecard ---------------------------------------------------------------
 
 
+def rates_view(table: str, key: tuple[str, ...]) -> View:
+    """`<table>_rates`: every rate of the table checked once on its long view (Data Docs page)."""
+    return View(
+        name=f"{table}_rates",
+        key=key,
+        item="metric",
+        derive=lambda frame, params: rates_long(frame, key, params),
+        build=rate_rules,
+        wide_column=rate_column,
+    )
+
+
 def scorecard_views(table: str, key: tuple[str, ...]) -> tuple[View, ...]:
     """`<table>_rates` and `<table>_counts`: their own validations (Data Docs pages)."""
     return (
-        View(
-            name=f"{table}_rates",
-            key=key,
-            item="metric",
-            derive=lambda frame, params: rates_long(frame, key, params),
-            build=rate_rules,
-            wide_column=rate_column,
-        ),
+        rates_view(table, key),
         View(
             name=f"{table}_counts",
             key=key,

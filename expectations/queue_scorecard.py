@@ -8,8 +8,8 @@ import polars as pl
 
 from catalogue import TABLES
 from expectations._outputs import published_row
-from expectations._scorecard import rate_rules, rates_long
-from expectations._suite import Suite, SuiteParams, View, at_least, has_columns, is_true, not_above, not_null
+from expectations._scorecard import rates_view
+from expectations._suite import Suite, SuiteParams, at_least, has_columns, is_true, not_above, not_null
 from transforms.stats import rate_column
 
 TABLE = TABLES["queue_scorecard"]
@@ -37,18 +37,5 @@ def build(columns: Sequence[str], params: SuiteParams) -> list[gxe.Expectation]:
 
 
 SUITE = Suite(
-    name="queue_scorecard",
-    key=KEY,
-    build=build,
-    prepare=prepare,
-    views=(
-        View(
-            name="queue_scorecard_rates",
-            key=KEY,
-            item="metric",
-            derive=lambda frame, params: rates_long(frame, KEY, params),
-            build=rate_rules,
-            wide_column=rate_column,
-        ),
-    ),
+    name="queue_scorecard", key=KEY, build=build, prepare=prepare, views=(rates_view("queue_scorecard", KEY),)
 )

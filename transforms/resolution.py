@@ -27,7 +27,7 @@ from transforms.contacts import (
 from transforms.parts import FamilyResult, Metric, count_part, measure_part, rate_part
 from transforms.schemas.base import SOLVED_STATUSES, WORKING_STATUSES
 from transforms.scope import DayScope
-from transforms.stats import QUANTILE_METHOD, rate_column, rate_columns
+from transforms.stats import QUANTILE_METHOD, RATE_PARTS, rate_column, rate_columns
 
 # Call legs that wait in a queue: customer-initiated calls and transfers (not outbound/callback).
 QUEUED_DIRECTIONS = ("inbound", "transfer")
@@ -547,10 +547,7 @@ def queued_calls(calls: pl.LazyFrame, window: AuditWindow) -> pl.LazyFrame:
 
 
 QUEUE_KEY = ("audit_date", "queue", "team_id")
-ABANDONMENT = {
-    p: rate_column("abandonment", p)
-    for p in ("numerator", "denominator", "rate", "ci_low", "ci_high", "low_volume")
-}
+ABANDONMENT = {p: rate_column("abandonment", p) for p in RATE_PARTS}
 # `queue_scorecard` as the family computes it (publishing adds policy_version and run_id).
 QUEUE_SCORECARD_SCHEMA = pl.Schema(
     {
