@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
@@ -46,7 +46,7 @@ from ingestion.ingest import (
     is_partition_folder,
     is_safe_object_key,
     load_export,
-    stage_file,
+    stage_files,
     stray_folders,
     write_quarantine,
 )
@@ -205,19 +205,26 @@ def _staged(
     rules: InputRules,
     vendor: VendorLanding | None = None,
 ) -> tuple[list[LoadedFile], pl.DataFrame, pl.DataFrame]:
-    """Read and stage each object: (files, accepted rows with source_id, rejected rows)."""
-    files, accepted, rejected = [], [], []
-    for obj in objects:
-        loaded = load_export(storage, obj, schema, rules.read_limits, vendor)
-        if loaded.data is not None and not obj.etag:
-            loaded = replace(
-                loaded, obj=replace(obj, etag=hashlib.md5(loaded.data, usedforsecurity=False).hexdigest())
-            )
-        staged = stage_file(loaded, schema, rules)
-        if staged is not None:
-            accepted.append(staged[0].with_columns(pl.lit(source_id(obj.key), pl.Int64).alias(SOURCE_ID)))
-            rejected.append(staged[1])
-        files.append(replace(loaded, raw=None))
+    """Read and stage each object: (files, accepted rows with source_id, rejected rows). The
+    objects are staged a group at a time (`stage_files`); each file's raw frame is released once
+    its group is staged."""
+    files: list[LoadedFile] = []
+
+    def read() -> Iterator[LoadedFile]:
+        for obj in objects:
+            loaded = load_export(storage, obj, schema, rules.read_limits, vendor)
+            if loaded.data is not None and not obj.etag:
+                etag = hashlib.md5(loaded.data, usedforsecurity=False).hexdigest()
+                loaded = replace(loaded, obj=replace(obj, etag=etag))
+            files.append(replace(loaded, raw=None))
+            yield loaded
+
+    accepted, rejected = [], []
+    for accepted_part, rejected_part in stage_files(read(), schema, rules):
+        ids = {key: source_id(key) for key in accepted_part[SOURCE_KEY].unique().to_list()}
+        source_ids = pl.col(SOURCE_KEY).replace_strict(ids, return_dtype=pl.Int64, default=None)
+        accepted.append(accepted_part.with_columns(source_ids.alias(SOURCE_ID)))
+        rejected.append(rejected_part)
     store_schema = pl.Schema(
         {
             **schema.polars_schema,
