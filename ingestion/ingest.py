@@ -45,7 +45,10 @@ FILE_REPORT_SCHEMA = pl.Schema(
 )
 _COUNTS = ("rows_accepted", "rows_quarantined", "rows_duplicate", "rows_superseded")
 QUARANTINED_ROWS_SUFFIX = ".quarantined-rows.jsonl"
-STAGE_TOGETHER_ROWS = 200_000  # rows of consecutive files staged in one query (`stage_files`)
+# Consecutive files staged in one query (`stage_files`): at most this many rows, and this much
+# raw data held (a few files of long text rows reach the bytes first).
+STAGE_TOGETHER_ROWS = 200_000
+STAGE_TOGETHER_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -296,22 +299,24 @@ def stage_files(
     A staging query has a fixed cost (20-50 ms) whatever its size, and Firehose writes hundreds
     of small objects a day (a vendor day of the benchmark centre is 708 objects), so consecutive
     files whose conformed columns have the same types are staged in one query, up to
-    `STAGE_TOGETHER_ROWS` rows (the raw text held meanwhile stays bounded). Staging judges each
-    row by itself (its export day and object key are columns), so a group gives the rows its
-    files give one by one, in the same order. Files rejected as a whole give nothing."""
+    `STAGE_TOGETHER_ROWS` rows and `STAGE_TOGETHER_BYTES` of raw data (what is held meanwhile
+    stays bounded). Staging judges each row by itself (its export day and object key are
+    columns), so a group gives the rows its files give one by one, in the same order. Files
+    rejected as a whole give nothing."""
     pending: list[pl.LazyFrame] = []
     kind: pl.Schema | None = None
-    rows = 0
+    rows = held = 0
     for loaded in loaded_files:
         raw = conformed(loaded, schema)
-        if raw is None:
+        if raw is None or loaded.raw is None:
             continue
-        columns = raw.collect_schema()
-        if pending and (columns != kind or rows + loaded.rows_read > STAGE_TOGETHER_ROWS):
+        columns, size = raw.collect_schema(), int(loaded.raw.estimated_size())
+        full = rows + loaded.rows_read > STAGE_TOGETHER_ROWS or held + size > STAGE_TOGETHER_BYTES
+        if pending and (columns != kind or full):
             yield _stage_group(pending, schema, rules)
-            pending, rows = [], 0
+            pending, rows, held = [], 0, 0
         pending.append(raw)
-        kind, rows = columns, rows + loaded.rows_read
+        kind, rows, held = columns, rows + loaded.rows_read, held + size
     if pending:
         yield _stage_group(pending, schema, rules)
 

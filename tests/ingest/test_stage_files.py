@@ -154,3 +154,14 @@ def test_any_files_any_budget_give_the_rows_of_each_file_staged_alone(
             pl.concat([s[part] for s in staged]) if staged else pl.DataFrame(),
             pl.concat([s[part] for s in alone]) if alone else pl.DataFrame(),
         )
+
+
+def test_a_group_stops_at_the_byte_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    files = loaded_files(
+        [(key(DAY, f"{n}.csv"), export_bytes([ticket(ticket_id=f"T{n}")], "csv"), DAY) for n in range(4)]
+    )
+    one_file = files[0].raw.estimated_size() if files[0].raw is not None else 0
+    monkeypatch.setattr(ingest, "STAGE_TOGETHER_BYTES", 2 * one_file)
+    accepted, _, groups = together(files)
+    assert groups == 2  # two files' raw frames at a time
+    assert accepted["ticket_id"].to_list() == ["T0", "T1", "T2", "T3"]
