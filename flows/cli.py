@@ -68,6 +68,7 @@ def _exit_code(exc: BaseException) -> int:
 
     from configs.policy import PolicyError
     from flows.errors import NoInput
+    from flows.preflight import StoreNotWritable
     from ingestion.incremental import LandingEmptied
     from warehouse.lock import LeaseLost, LockHeld
     from warehouse.secrets import MissingPseudonymKey
@@ -123,48 +124,12 @@ def _run_flow(func: Any, **kwargs: Any) -> Any:
 
 
 def _check_setup(**places: str | None) -> None:
-    """Before any flow run, fail fast on what no retry fixes: settings, policy, the vendor
-    mapping, the pseudonym key, a landing store that does not answer (one list request), and a
-    store the run writes that refuses a write."""
+    """Before any flow run, fail fast on what no retry fixes: settings, policy, and what
+    `flows.preflight.check_setup` checks (the flow checks it again: deployments start there)."""
     from flows.daily import resolve_run
-    from storage import open_storage
-    from warehouse.secrets import load_pseudonym_key
+    from flows.preflight import check_setup
 
-    run = resolve_run(**places)
-    run.settings.vendor_mapping()  # a vendor landing's mapping file: read and checked
-    load_pseudonym_key()
-    open_storage(run.settings.landing_uri, run.settings.s3).folders("tickets")
-    check_writable(run.settings)
-
-
-WRITE_CHECK = ".support-audit-write-check"
-
-
-class StoreNotWritable(RuntimeError):
-    """A store the run writes refused a small write: found before any work (exit 4)."""
-
-
-def check_writable(settings: Any) -> None:
-    """Write (overwrite) one small object in every store a run writes: the warehouse, the
-    canonical store, the reports and the landing's quarantine prefix, so a read-only or
-    mistyped store fails in a second, not after the ingest. A local landing that does not
-    exist is left alone (the run then stops for lack of input)."""
-    from pathlib import Path
-
-    from storage import is_s3, open_storage
-
-    targets = [
-        (settings.warehouse_uri, f"_locks/{WRITE_CHECK}"),
-        (settings.canonical_store_uri(), f"_locks/{WRITE_CHECK}"),
-        (settings.reports_uri, WRITE_CHECK),
-    ]
-    if is_s3(settings.landing_uri) or Path(settings.landing_uri).is_dir():
-        targets.append((settings.landing_uri, f"{settings.quarantine_prefix}/{WRITE_CHECK}"))
-    for uri, key in targets:
-        try:
-            open_storage(uri, settings.s3).write_bytes(key, b"support-audit checks it can write here\n")
-        except Exception as exc:
-            raise StoreNotWritable(f"cannot write to {uri} ({type(exc).__name__}: {exc})") from exc
+    check_setup(resolve_run(**places).settings)
 
 
 def _places(

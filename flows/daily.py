@@ -10,6 +10,8 @@ cache on their inputs (NO_CACHE). Rust panics inside tasks become ordinary excep
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
@@ -38,6 +40,7 @@ from flows import summary
 from flows.cluster import parse_cluster, task_runner
 from flows.errors import AuditError, NoInput, panics_as_errors
 from flows.ingest import ingest_exports, store_of
+from flows.preflight import check_setup
 from flows.windows import data_cutoff, default_audit_date, export_range, final_days
 from ingestion.incremental import IngestReport
 from transforms.audit import CanonicalTables, collect_audit, run_audit
@@ -49,10 +52,15 @@ from warehouse.store import NOT_CREATED, audit_inputs, day_inputs
 
 IO_RETRIES = 3
 IO_RETRY_DELAYS = exponential_backoff(backoff_factor=2)
-# One Prefect global concurrency limit shared by the daily and backfill flows (create it with
-# `prefect gcl create support-audit-warehouse --limit 1`; `audit serve` does): their audit days
-# queue instead of meeting at a day's lease. Without it they run, and the lease still guards.
+# One Prefect global concurrency limit shared by the daily, backfill and ingest flows (create it
+# with `prefect gcl create support-audit-warehouse --limit 1`; `audit serve` does): their ingests
+# and audit days queue instead of meeting at the store's or a day's lease. Without it they run,
+# and the leases still guard every write.
 WAREHOUSE_CONCURRENCY = "support-audit-warehouse"
+# The slot's lease, renewed while a run holds it: a run that dies holding it (killed, its
+# machine lost) frees it within about this long. Prefect's default, 5 minutes, kept the next
+# runs waiting that long after a crash.
+WAREHOUSE_SLOT_LEASE_SECONDS = 60
 SERVED_DEPLOYMENT = "support-audit-daily-served"  # `audit serve`'s name, never prefect.yaml's
 
 
@@ -635,14 +643,15 @@ def daily_audit(
     `days`: each audited day and its report.
     """
     run = resolve_run(landing, warehouse, reports, config, policy_file)
-    report = ingest_new_exports(run) if ingest else None
-    if audit_date:
-        days = [audit_date]
-    else:
-        newest = newest_ingested(run)
-        check_freshness(run.settings, newest, datetime.now(UTC), get_run_logger())
-        days = scheduled_days(newest, run.policy, refresh_final_day, run.time_zone)
-    with concurrency(WAREHOUSE_CONCURRENCY, strict=False):
+    check_setup(run.settings)
+    with warehouse_slot():
+        report = ingest_new_exports(run) if ingest else None
+        if audit_date:
+            days = [audit_date]
+        else:
+            newest = newest_ingested(run)
+            check_freshness(run.settings, newest, datetime.now(UTC), get_run_logger())
+            days = scheduled_days(newest, run.policy, refresh_final_day, run.time_zone)
         results = audit_and_report(run, days, report)
         refresh_newest_report(run, max(days))  # re-auditing an older day: as a backfill does
     audited = [{"audit_date": r["audit_date"], "report_url": r["report_url"]} for r in results]
@@ -684,9 +693,10 @@ def backfill(
     run = resolve_run(landing, warehouse, reports, config, policy_file)
     where = cluster or run.settings.backfill_cluster
     spec = parse_cluster(where) if where else None  # a bad value fails before the ingest
-    report = ingest_new_exports(run) if ingest else None
+    check_setup(run.settings)
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    with concurrency(WAREHOUSE_CONCURRENCY, strict=False):
+    with warehouse_slot():
+        report = ingest_new_exports(run) if ingest else None
         if spec is None:
             results = audit_and_report(run, days, report, BackfillProgress(len(days)))
         else:
@@ -781,7 +791,9 @@ def ingest_flow(
     """Bring the canonical store up to date with the landing (`audit ingest`); with
     `rebuild_store`, empty it first and read every object again (`audit rebuild-store`)."""
     run = resolve_run(landing, warehouse, reports, config, policy_file)
-    report = ingest_new_exports(run, rebuild_store=rebuild_store)
+    check_setup(run.settings)
+    with warehouse_slot():
+        report = ingest_new_exports(run, rebuild_store=rebuild_store)
     result = summary.ingest_summary(report)
     create_markdown_artifact(
         key="support-audit-ingest",
@@ -789,6 +801,22 @@ def ingest_flow(
         description="support-audit ingest",
     )
     return result
+
+
+@contextmanager
+def warehouse_slot() -> Iterator[None]:
+    """Hold the slot of the shared limit `support-audit-warehouse` for the ingest and the audits
+    of a flow run, so a daily, a backfill and an ingest queue behind each other instead of one
+    failing at the store's or a day's lease. A run that has to wait says so in its log, and
+    again when it gets the slot. Without the limit on the server it runs at once."""
+    logger = get_run_logger()
+    logger.info("taking the shared slot %s (another support-audit run may hold it)", WAREHOUSE_CONCURRENCY)
+    asked = monotonic()
+    with concurrency(WAREHOUSE_CONCURRENCY, strict=False, lease_duration=WAREHOUSE_SLOT_LEASE_SECONDS):
+        waited = monotonic() - asked
+        if waited >= 1:
+            logger.info("got the shared slot %s after %.0f s", WAREHOUSE_CONCURRENCY, waited)
+        yield
 
 
 def ensure_warehouse_concurrency_limit() -> bool:
