@@ -189,6 +189,17 @@ def test_dockerfile_uses_the_lock_and_a_non_root_user():
     assert user_lines and user_lines[-1] not in ("root", "0")
 
 
+def test_the_image_holds_every_package_of_the_wheel():
+    """The worker image copies the packages one by one (a cached dependency layer first): a
+    package the wheel ships but the image lacks breaks every flow run in it (`adapters` was
+    missing: ingestion imports it)."""
+    import tomllib
+
+    wheel = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]
+    copied = re.findall(r"^COPY (\w+) \./(\w+)$", (ROOT / "infra" / "Dockerfile").read_text(), re.MULTILINE)
+    assert {source for source, target in copied if source == target} >= set(wheel["wheel"]["packages"])
+
+
 def test_prefect_yaml_declares_both_deployments():
     from prefect.cli.deploy._models import PrefectYamlModel
 
