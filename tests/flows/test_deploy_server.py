@@ -180,15 +180,8 @@ def test_the_work_pool_is_a_process_pool(deployed: dict[str, Any]) -> None:
     assert deployed["pool"].type == "process"
 
 
-def test_the_pull_step_resolves_to_a_directory_on_the_worker(
-    deployed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Prefect templates only `{{ $VAR }}`-style placeholders: what a worker would `cd` into."""
-    from prefect.utilities.templating import apply_values
-
-    monkeypatch.setenv("AUDIT_HOME", "/srv/support-audit")  # if the step ever uses {{ $AUDIT_HOME }}
-    for step in deployed[DAILY].pull_steps:
-        for inputs in step.values():
-            directory = apply_values(inputs, {})["directory"]
-            assert "{{" not in directory
-            assert directory.startswith("/")
+def test_the_worker_runs_the_code_where_the_deploy_ran(deployed: dict[str, Any]) -> None:
+    """No directory is written into prefect.yaml: a fixed one (/app, the image's) crashed every
+    run of a process worker on a host without it. Prefect records where `prefect deploy` ran."""
+    steps = deployed[DAILY].pull_steps
+    assert steps == [{"prefect.deployments.steps.set_working_directory": {"directory": str(REPO.resolve())}}]
