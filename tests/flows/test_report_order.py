@@ -152,8 +152,9 @@ def test_a_run_of_an_older_day_rebuilds_the_newest_report_as_a_backfill_does(
     import contextlib
 
     refreshed: list[date] = []
-    monkeypatch.setattr(daily, "resolve_run", lambda *args: SimpleNamespace())
-    monkeypatch.setattr(daily, "concurrency", lambda *args, **kwargs: contextlib.nullcontext())
+    monkeypatch.setattr(daily, "resolve_run", lambda *args: SimpleNamespace(settings=None))
+    monkeypatch.setattr(daily, "check_setup", lambda settings: None)
+    monkeypatch.setattr(daily, "warehouse_slot", contextlib.nullcontext)
     monkeypatch.setattr(
         daily,
         "audit_and_report",
