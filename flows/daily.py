@@ -613,6 +613,18 @@ def newest_ingested(run: AuditRun) -> date:
     return newest
 
 
+def refuse_days_after(newest: date, day: date) -> date:
+    """`day`, unless it is after the newest export day ingested: such a day has no contacts
+    of its own (a mistyped --date or --end), and publishing it would put an empty scorecard
+    beside the real ones, with flags carried over from the days before."""
+    if day > newest:
+        raise NoInput(
+            f"{day} is after the newest export day ingested, {newest}: there is nothing to audit "
+            "for it yet (check --date or --end)"
+        )
+    return day
+
+
 def scheduled_days(
     newest: date, policy: Policy, refresh_final_day: bool, time_zone: str = "UTC"
 ) -> list[date]:
@@ -646,10 +658,10 @@ def daily_audit(
     check_setup(run.settings)
     with warehouse_slot():
         report = ingest_new_exports(run) if ingest else None
+        newest = newest_ingested(run)
         if audit_date:
-            days = [audit_date]
+            days = [refuse_days_after(newest, audit_date)]
         else:
-            newest = newest_ingested(run)
             check_freshness(run.settings, newest, datetime.now(UTC), get_run_logger())
             days = scheduled_days(newest, run.policy, refresh_final_day, run.time_zone)
         results = audit_and_report(run, days, report)
@@ -697,6 +709,7 @@ def backfill(
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     with warehouse_slot():
         report = ingest_new_exports(run) if ingest else None
+        refuse_days_after(newest_ingested(run), end)
         if spec is None:
             results = audit_and_report(run, days, report, BackfillProgress(len(days)))
         else:

@@ -154,6 +154,7 @@ def test_a_run_of_an_older_day_rebuilds_the_newest_report_as_a_backfill_does(
     refreshed: list[date] = []
     monkeypatch.setattr(daily, "resolve_run", lambda *args: SimpleNamespace(settings=None))
     monkeypatch.setattr(daily, "check_setup", lambda settings: None)
+    monkeypatch.setattr(daily, "newest_ingested", lambda run: date(2026, 12, 31))
     monkeypatch.setattr(daily, "warehouse_slot", contextlib.nullcontext)
     monkeypatch.setattr(
         daily,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import date
 from typing import Any
 
@@ -75,6 +75,7 @@ def test_the_daily_and_backfill_flows_ingest_inside_the_slot(monkeypatch: pytest
     monkeypatch.setattr(daily, "resolve_run", lambda *a: run)
     monkeypatch.setattr(daily, "ingest_new_exports", ingest)
     monkeypatch.setattr(daily, "check_setup", lambda settings: None)
+    monkeypatch.setattr(daily, "newest_ingested", lambda run: date(2026, 12, 31))
     monkeypatch.setattr(daily, "audit_and_report", lambda *a: result)
     monkeypatch.setattr(daily, "refresh_newest_report", lambda *a: None)
     monkeypatch.setattr(daily, "get_run_logger", lambda: None)
@@ -86,3 +87,29 @@ def test_the_daily_and_backfill_flows_ingest_inside_the_slot(monkeypatch: pytest
     monkeypatch.setattr(daily, "create_markdown_artifact", lambda **_: None)
     daily.ingest_flow.fn()
     assert inside == [True, True, True]
+
+
+@pytest.mark.parametrize("flow_name", ["daily_audit", "backfill"])
+def test_a_day_after_the_newest_export_is_refused_not_published(
+    monkeypatch: pytest.MonkeyPatch, flow_name: str
+) -> None:
+    """A mistyped --date (or --end) past the data published a day with no contacts of its own,
+    its flags carried over from the days before; now the run stops (exit code 5)."""
+    from flows.errors import NoInput
+
+    audited: list[Any] = []
+    run = type("Run", (), {"settings": type("Settings", (), {"backfill_cluster": None})()})()
+    monkeypatch.setattr(daily, "resolve_run", lambda *a: run)
+    monkeypatch.setattr(daily, "check_setup", lambda settings: None)
+    monkeypatch.setattr(daily, "warehouse_slot", nullcontext)
+    monkeypatch.setattr(daily, "newest_ingested", lambda run: date(2026, 11, 30))
+    monkeypatch.setattr(daily, "audit_and_report", lambda *a: audited.append(a) or [])
+    flow = getattr(daily, flow_name).fn
+    days = (
+        {"audit_date": date(2026, 12, 5)}
+        if flow_name == "daily_audit"
+        else {"start": date(2026, 11, 29), "end": date(2026, 12, 1)}
+    )
+    with pytest.raises(NoInput, match=r"2026-12-0[15] is after the newest export day ingested, 2026-11-30"):
+        flow(**days, ingest=False)
+    assert audited == []
