@@ -140,7 +140,7 @@ class Table:
     name: str
     grain: str  # what one row is
     description: str
-    key: tuple[str, ...]  # unique per row; also the publish sort order
+    key: tuple[str, ...]  # unique per row (unless `unique` is False); also the publish sort order
     columns: tuple[Column, ...]
     # computed by run_audit, by ingestion, per run, rolled up from published days, or from the
     # canonical store
@@ -148,6 +148,8 @@ class Table:
     write: Literal[
         "replace_day", "append", "merge", "replace_periods", "replace_changed_days", "replace_table"
     ] = "replace_day"
+    # False: the key is only the publish sort order; equal rows are distinct observations
+    unique: bool = True
     partition_by: tuple[str, ...] = (PARTITION,)
     docs: str = ""  # where the docs define its rows, relative to docs/
 
@@ -568,6 +570,7 @@ METRIC_OBSERVATIONS = Table(
     "observations of one agent are two rows.",
     docs="metrics.md#period-scorecards",
     key=(PARTITION, "metric", "kind", "agent_id", "team_id", "contact_id", "value"),
+    unique=False,
     source="audit",
     columns=_published(
         OBSERVATIONS_SCHEMA,

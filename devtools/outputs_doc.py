@@ -91,9 +91,13 @@ def _index(tables: Iterable[Table]) -> list[str]:
             "replace_changed_days": "replace the days whose lifecycle changed",
             "replace_table": "replace the whole table when the store changed",
         }[t.write]
-        key = ", ".join(f"`{k}`" for k in t.key)
+        key = ", ".join(f"`{k}`" for k in t.key) + ("" if t.unique else " (sort order; not unique)")
         lines.append(f"| [`{t.name}`](#{t.name}) | {t.grain} | {key} | {written} |")
     return [*lines, ""]
+
+
+def _keys(t: Table) -> str:
+    return ", ".join(f"`{k}`" for k in t.key)
 
 
 def _table(t: Table) -> list[str]:
@@ -102,7 +106,7 @@ def _table(t: Table) -> list[str]:
         "",
         f"One row per {t.grain}. {t.description}" + (f" Defined in [{t.docs}]({t.docs})." if t.docs else ""),
         "",
-        f"Key: {', '.join(f'`{k}`' for k in t.key)}. "
+        (f"Key: {_keys(t)}. " if t.unique else f"Sort order (not a key: rows can be equal): {_keys(t)}. ")
         + (f"Partitioned by {', '.join(f'`{p}`' for p in t.partition_by)}. " if t.partition_by else "")
         + (f"Suite: `expectations/{t.suite}.py`." if t.write != "merge" else ""),
         "",

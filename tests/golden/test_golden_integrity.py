@@ -138,3 +138,24 @@ def test_every_ingested_row_is_accounted_for(run: GoldenRun) -> None:
         assert files.filter(pl.col("rows_read") != total).is_empty(), result.entity
         kept = int(files["rows_accepted"].sum()) - int(files["rows_superseded"].sum())
         assert result.canonical.collect().height == kept, result.entity
+
+
+@pytest.mark.parametrize("day", DAYS)
+def test_each_tables_documented_key_holds_and_only_where_it_is_declared_unique(
+    run: GoldenRun, day: date
+) -> None:
+    """docs/outputs.md calls a table's key unique unless the catalogue says otherwise; a reader
+    de-duplicating on a key that is not one loses rows (metric_observations holds equal
+    observations: it is declared `unique=False`)."""
+    from catalogue import TABLES
+
+    checked = 0
+    for name, frame in run.tables[day].items():
+        table = TABLES.get(name)
+        key = [c for c in table.key if c in frame.columns] if table else []
+        if not key or frame.is_empty():
+            continue
+        repeated = frame.select(key).is_duplicated().any()
+        assert repeated != table.unique, f"{name}: key {key} {'repeats' if repeated else 'never repeats'}"
+        checked += 1
+    assert checked >= 8
