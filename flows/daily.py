@@ -9,6 +9,7 @@ cache on their inputs (NO_CACHE). Rust panics inside tasks become ordinary excep
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -341,14 +342,38 @@ def publish_html_report(run: AuditRun, audit_date: date, data_docs_url: str | No
     return publish_folder(job)
 
 
+def _logger() -> Any:
+    """The flow run's logger; the module's outside a run (the steps called from tests)."""
+    from prefect.exceptions import MissingContextError
+
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger(__name__)
+
+
+def _outcome(future: Any) -> str:
+    try:
+        future.result()
+    except Exception:
+        return "failed"
+    return "rendered"
+
+
 def publish_html_reports(run: AuditRun, days: list[AuditedDay]) -> list[str | BaseException]:
     """Each day's report folder (`publish_html_report`, a task per day), the days side by side
     in worker processes when there are several (report/workers.py; on a Dask cluster, its
     workers); waits for every day, and gives each day's location or what it failed with."""
     from report.workers import rendering_pool
 
-    with rendering_pool(len(days)):
+    with rendering_pool(len(days)) as processes:
         futures = [publish_html_report.submit(run, day.audit_date, day.data_docs_url) for day in days]
+        if len(days) > 1:  # a backfill's last phase: say where it is (a year is minutes of pages)
+            logger = _logger()
+            logger.info("rendering %d day reports (%d at a time)", len(days), max(processes, 1))
+            day_of = {id(f): day.audit_date for f, day in zip(futures, days, strict=True)}
+            for done, future in enumerate(as_completed(futures), start=1):
+                logger.info("report of %s %s: %d/%d", day_of[id(future)], _outcome(future), done, len(days))
         wait(futures)
     out: list[str | BaseException] = []
     for future in futures:
@@ -492,6 +517,8 @@ def report_days(run: AuditRun, days: list[AuditedDay]) -> list[dict[str, Any]]:
     """Refresh the period scorecards (once, for every period the days fall in), then publish
     every day's report and its artifacts: its period pages and peer flags must see the day. A
     day whose report failed raises, in day order, after the earlier days' artifacts."""
+    if len(days) > 1:
+        _logger().info("refreshing the period scorecards of the %d days audited", len(days))
     refresh_period_scorecards(run)
     results = []
     for day, report_url in zip(days, publish_html_reports(run, days), strict=True):

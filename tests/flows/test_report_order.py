@@ -164,3 +164,35 @@ def test_a_run_of_an_older_day_rebuilds_the_newest_report_as_a_backfill_does(
     monkeypatch.setattr(daily, "refresh_newest_report", lambda run, end: refreshed.append(end))
     result = daily.daily_audit.fn(audit_date=DAYS[0], ingest=False)
     assert refreshed == [DAYS[0]] and result["days"] == [{"audit_date": DAYS[0], "report_url": "u"}]
+
+
+@pytest.mark.xdist_group("prefect")
+def test_a_runs_reports_say_where_they_are(
+    prefect_harness: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A year's backfill renders its reports for minutes after its last day: each one finished
+    is a line (before, the log said nothing that named a day)."""
+    import contextlib
+
+    from prefect import flow, task
+
+    import report.workers
+
+    @task
+    def render(run: Any, day: date, data_docs_url: Any) -> str:
+        return f"url-{day}"
+
+    monkeypatch.setattr(daily, "publish_html_report", render)
+    monkeypatch.setattr(report.workers, "rendering_pool", lambda days: contextlib.nullcontext(0))
+    days = [SimpleNamespace(audit_date=d, data_docs_url=None) for d in DAYS]
+
+    @flow
+    def reports() -> list[Any]:
+        return daily.publish_html_reports(SimpleNamespace(), days)  # type: ignore[arg-type]
+
+    assert reports() == [f"url-{d}" for d in DAYS]
+    messages = [r.getMessage() for r in caplog.records]
+    assert "rendering 3 day reports (1 at a time)" in messages
+    rendered = sorted(m for m in messages if m.startswith("report of "))
+    assert len(rendered) == 3 and {m.split()[2] for m in rendered} == {d.isoformat() for d in DAYS}
+    assert any(m.endswith("rendered: 3/3") for m in rendered)
