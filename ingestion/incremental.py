@@ -222,7 +222,7 @@ def _staged(
     accepted, rejected = [], []
     for accepted_part, rejected_part in stage_files(read(), schema, rules):
         ids = {key: source_id(key) for key in accepted_part[SOURCE_KEY].unique().to_list()}
-        source_ids = pl.col(SOURCE_KEY).replace_strict(ids, return_dtype=pl.Int64, default=None)
+        source_ids = pl.col(SOURCE_KEY).replace_strict(ids, return_dtype=pl.Int64)
         accepted.append(accepted_part.with_columns(source_ids.alias(SOURCE_ID)))
         rejected.append(rejected_part)
     store_schema = pl.Schema(

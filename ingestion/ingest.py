@@ -278,17 +278,7 @@ def stage_file(
     Staged file by file: each file's columns keep their own types (typed Parquet, text CSV).
     """
     raw = conformed(loaded, schema)
-    if raw is None:
-        return None
-    accepted, quarantined = pl.collect_all(
-        stage(
-            raw,
-            schema,
-            naive_timestamps_as_utc=rules.naive_timestamps_as_utc,
-            timestamp_bounds=rules.timestamp_bounds,
-        )
-    )
-    return accepted, quarantined
+    return None if raw is None else _stage_group([raw], schema, rules)
 
 
 def stage_files(
