@@ -222,7 +222,11 @@ def _staged(
     accepted, rejected = [], []
     for accepted_part, rejected_part in stage_files(read(), schema, rules):
         ids = {key: source_id(key) for key in accepted_part[SOURCE_KEY].unique().to_list()}
-        source_ids = pl.col(SOURCE_KEY).replace_strict(ids, return_dtype=pl.Int64)
+        # An empty mapping would leave the column text, and the relaxed concat below would then
+        # turn every group's ids into text and back.
+        source_ids = (
+            pl.col(SOURCE_KEY).replace_strict(ids, return_dtype=pl.Int64) if ids else pl.lit(None, pl.Int64)
+        )
         accepted.append(accepted_part.with_columns(source_ids.alias(SOURCE_ID)))
         rejected.append(rejected_part)
     store_schema = pl.Schema(
