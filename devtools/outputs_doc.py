@@ -91,7 +91,7 @@ def _index(tables: Iterable[Table]) -> list[str]:
             "replace_changed_days": "replace the days whose lifecycle changed",
             "replace_table": "replace the whole table when the store changed",
         }[t.write]
-        key = ", ".join(f"`{k}`" for k in t.key) + ("" if t.unique else " (sort order; not unique)")
+        key = _keys(t) + ("" if t.unique else " (sort order; not unique)")
         lines.append(f"| [`{t.name}`](#{t.name}) | {t.grain} | {key} | {written} |")
     return [*lines, ""]
 
