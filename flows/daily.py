@@ -131,8 +131,10 @@ def resolve_run(
 def ingest_new_exports(run: AuditRun, rebuild_store: bool = False) -> IngestReport:
     """Read the export objects the ledger does not have into the canonical store, validated
     with the input suites once; objects gone from the landing leave it (flows/ingest.py)."""
-    report = ingest_exports(run.settings, run.policy, run.run_id, rebuild_store=rebuild_store)
     logger = get_run_logger()
+    report = ingest_exports(
+        run.settings, run.policy, run.run_id, rebuild_store=rebuild_store, progress=logger.info
+    )
     logger.info(
         "ingest: %d object(s) read, %d deleted, %d unchanged; newest export day %s",
         report.objects_read.height,

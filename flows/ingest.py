@@ -8,6 +8,7 @@ audit days a late, changed or deleted object can change are read from the run ma
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import polars as pl
@@ -31,7 +32,12 @@ def published_days(settings: AuditSettings) -> list[date]:
 
 
 def ingest_exports(
-    settings: AuditSettings, policy: Policy, run_id: str, *, rebuild_store: bool = False
+    settings: AuditSettings,
+    policy: Policy,
+    run_id: str,
+    *,
+    rebuild_store: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> IngestReport:
     """Read what the ledger does not have into the store (with `rebuild_store`, empty it
     first); returns what was done. One ingest at a time per store (its lease); a landing
@@ -56,10 +62,16 @@ def ingest_exports(
     ):
         if rebuild_store:
             rebuild(store_of(settings))
-        return _ingest(settings, policy, run_id, landing)
+        return _ingest(settings, policy, run_id, landing, progress)
 
 
-def _ingest(settings: AuditSettings, policy: Policy, run_id: str, landing: Storage) -> IngestReport:
+def _ingest(
+    settings: AuditSettings,
+    policy: Policy,
+    run_id: str,
+    landing: Storage,
+    progress: Callable[[str], None] | None = None,
+) -> IngestReport:
     published = published_days(settings)
     before, after = timedelta(days=lookahead_days(policy) + 1), timedelta(days=lookback_days(policy) + 1)
 
@@ -79,6 +91,7 @@ def _ingest(settings: AuditSettings, policy: Policy, run_id: str, landing: Stora
         validate=validate,
         affected_days=affected,
         batch_days=settings.ingest_batch_days,
+        progress=progress,
     )
 
 

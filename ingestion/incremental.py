@@ -480,6 +480,7 @@ def ingest_to_store(
     affected_days: Callable[[date, date], list[date]] | None = None,
     batch_days: int = DEFAULT_BATCH_DAYS,
     now: dt.datetime | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> IngestReport:
     """Bring the store up to date with the landing: read what the ledger does not have.
 
@@ -487,6 +488,7 @@ def ingest_to_store(
     batch is written (it raises to stop the run: the store and ledger keep the previous
     batches). `affected_days(first, last)` names the published audit days whose windows read
     record days first..last: they are reported for a late, changed or deleted object.
+    `progress(line)` hears of each batch merged (a first ingest of a year is many minutes).
     """
     now = now or dt.datetime.now(dt.UTC)
     rules = rules or InputRules()
@@ -572,7 +574,12 @@ def ingest_to_store(
         key_of.update(zip(read[SOURCE_ID].to_list(), read["object_key"].to_list(), strict=True))
         read_rows.append(read)
         store.write_ledger(ledger, run_id)
-        log.info("ingest %s: batch %d/%d merged (%d objects)", run_id, number, len(batches), len(batch))
+        span = sorted({o.export_date for o in batch})
+        what = f"export days {span[0]}..{span[-1]}" if span else "deletions"
+        line = f"{what} merged: batch {number}/{len(batches)}, {len(batch)} objects"
+        log.info("ingest %s: %s", run_id, line)
+        if progress is not None:
+            progress(line)
     refreshed = pl.concat([p.refreshed for p in plans.values()], how="vertical")
     if not refreshed.is_empty():  # the fingerprint only: the counts may have moved since the plan
         ledger = ledger.update(refreshed.select(SOURCE_ID, "fingerprint"), on=SOURCE_ID)

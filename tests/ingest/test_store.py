@@ -102,6 +102,19 @@ def test_a_newer_version_replaces_the_kept_row_and_the_older_objects_counts_foll
     ]
 
 
+def test_each_batch_merged_is_reported_with_its_export_days(tmp_path: Path) -> None:
+    """A first ingest of a long history takes minutes: the flow logs a line per batch."""
+    landing = MemoryStorage(
+        {key("tickets", day, "a"): csv_bytes([ticket(ticket_id=f"T{day}")]) for day in (2, 3, 4, 9)}
+    )
+    lines: list[str] = []
+    ingest_to_store(landing, Store(str(tmp_path / "store")), run_id="r1", batch_days=2, progress=lines.append)
+    assert lines == [
+        "export days 2026-03-02..2026-03-03 merged: batch 1/2, 2 objects",
+        "export days 2026-03-04..2026-03-09 merged: batch 2/2, 2 objects",
+    ]
+
+
 def test_a_rerun_with_nothing_new_reads_nothing_and_writes_nothing(tmp_path: Path) -> None:
     landing = MemoryStorage(
         {key("tickets", 2, "a"): csv_bytes([T1_V1]), key("calls", 2, "k"): csv_bytes([call()])}
