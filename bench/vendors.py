@@ -13,6 +13,9 @@ exports converted to contract rows, from a folder and through the local S3 endpo
    (`ingestion.ingest.load_export`), which is what staging then gets, the same work a contract
    export's reader does;
 3. the same through the local S3 endpoint (moto's server on 127.0.0.1), after uploading the day;
+   and the endpoint's own floor: a sample of the day's objects fetched with a bare keep-alive
+   HTTP client (no SDK, no signing, `FLOOR_CONNECTIONS` at once), times the GETs the conversion
+   made, is the least any converter could take through this endpoint;
 4. prints each against the target: at most 25 % of that day's transform time, at most 2 GB. The
    transform time is `make bench`'s last figure for the same centre and day
    (`.bench-cache/large/transforms.json`), else `make bench-scale`'s (1,000 agents); with
@@ -22,16 +25,19 @@ exports converted to contract rows, from a folder and through the local S3 endpo
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import shutil
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from bench.procs import run_sampled
 from bench.run_bench import TRANSFORMS_FIGURE, load
@@ -42,6 +48,11 @@ DAY = date(2026, 10, 28)  # a Wednesday: a full weekday's volume
 DAYS = 8  # the writer carries ticket state across days; the days before DAY are not kept
 SCALE_RESULTS = Path(".bench-cache") / "scale-results.json"
 TARGET_SHARE, TARGET_GB = 0.25, 2.0
+FLOOR_SAMPLE, FLOOR_CONNECTIONS = 3000, 16
+# Any signature will do: the local endpoint checks none (never real credentials).
+_UNSIGNED = (
+    "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"
+)
 
 
 def write_day() -> dict[str, Any]:
@@ -86,6 +97,7 @@ def convert(landing_uri: str, endpoint: str | None) -> dict[str, Any]:
 
     s3 = S3Settings(endpoint_url=endpoint) if endpoint else S3Settings()
     storage = open_storage(landing_uri, s3)
+    gets = _count_reads(storage)
     mapping_file = CACHE / "mapping.toml"
     mapping_file.write_bytes(open_storage(landing_uri, s3).read_bytes("_generator/mapping.toml"))
     vendor = VendorLanding(storage, load_mapping(mapping_file), ReadLimits())
@@ -113,8 +125,23 @@ def convert(landing_uri: str, endpoint: str | None) -> dict[str, Any]:
         "rows": rows,
         "objects": objects,
         "contact_lens_files_found": lens_files,
+        "gets": gets[0],
         "unmappable_or_malformed": int(marked),
     }
+
+
+def _count_reads(storage: Any) -> list[int]:
+    """Count the storage's object reads (GETs through S3) from now on: [count]. Contact Lens
+    files are read from several threads."""
+    count, read_bytes, lock = [0], storage.read_bytes, threading.Lock()
+
+    def counted(key: str) -> bytes:
+        with lock:
+            count[0] += 1
+        return bytes(read_bytes(key))
+
+    setattr(storage, "read_bytes", counted)  # noqa: B010 (an instance's method, for this process)
+    return count
 
 
 def _measured(landing_uri: str, endpoint: str | None) -> dict[str, Any]:
@@ -145,6 +172,59 @@ def _upload(endpoint: str, bucket: str) -> float:
             )
         )
     return round(time.perf_counter() - started, 1)
+
+
+def _floor_keys() -> list[str]:
+    """Landing keys of the day's Contact Lens files (most of its GETs), every n-th up to `FLOOR_SAMPLE`."""
+    lens = sorted(p for p in (LANDING / "connect" / "Analysis").rglob("*.json") if p.is_file())
+    step = max(1, len(lens) // FLOOR_SAMPLE)
+    return ["landing/" + p.relative_to(LANDING).as_posix() for p in lens[::step][:FLOOR_SAMPLE]]
+
+
+def _endpoint_floor(endpoint: str, bucket: str, keys: list[str]) -> dict[str, Any]:
+    """How fast the endpoint itself serves these objects: each fetched once by a bare HTTP/1.1
+    client, `FLOOR_CONNECTIONS` keep-alive connections at once, nothing parsed. Its seconds a GET
+    times the conversion's GETs is what no converter can go below through this endpoint."""
+    url = urlsplit(endpoint)
+    failures: list[str] = []
+
+    def fetch(part: list[str]) -> None:
+        connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
+        for key in part:
+            connection.request("GET", f"/{bucket}/{quote(key)}", headers={"Authorization": _UNSIGNED})
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                failures.append(f"{key}: HTTP {response.status}")
+        connection.close()
+
+    started = time.perf_counter()
+    threads = [
+        threading.Thread(target=fetch, args=(keys[i::FLOOR_CONNECTIONS],)) for i in range(FLOOR_CONNECTIONS)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    if failures:
+        raise SystemExit(f"the endpoint floor could not fetch {len(failures)} objects: {failures[:3]}")
+    return {
+        "gets": len(keys),
+        "seconds": round(seconds, 2),
+        "ms_per_get": round(1000 * seconds / len(keys), 3),
+    }
+
+
+def _floor_line(floor: dict[str, Any], gets: int, transforms: float | None) -> str:
+    """The endpoint's floor for the conversion's GETs, beside the time the target allows."""
+    least = floor["ms_per_get"] * gets / 1000
+    allowed = f"; the target allows {TARGET_SHARE * transforms:.1f} s" if transforms else ""
+    return (
+        f"  the endpoint alone: {floor['ms_per_get']} ms a GET ({floor['gets']} objects, a bare HTTP"
+        f" client, {FLOOR_CONNECTIONS} at once), so the conversion's {gets} GETs need at least"
+        f" {least:.1f} s whatever the converter{allowed}"
+    )
 
 
 def _transform_seconds() -> float | None:
@@ -195,9 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     with local_s3_endpoint() as endpoint:
         upload = _upload(endpoint, "vendor-bench")
         s3 = _measured("s3://vendor-bench/landing", endpoint)
+        floor = _endpoint_floor(endpoint, "vendor-bench", _floor_keys())
     print(_verdict("local S3 endpoint", s3, transforms), flush=True)
+    print(_floor_line(floor, s3["gets"], transforms), flush=True)
     results = {"written": written, "transforms_seconds": transforms, "folder": folder}
-    results |= {"upload_seconds": upload, "s3": s3}
+    results |= {"upload_seconds": upload, "s3": s3, "endpoint_floor": floor}
     (CACHE / "results.json").write_text(json.dumps(results, indent=1))
     return 0
 
