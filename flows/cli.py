@@ -185,6 +185,12 @@ def backfill(
         help="Run the days as tasks on a Dask cluster: a local one of N workers (default: one "
         "per core), or a running scheduler. Default: the setting backfill_cluster, else in this process.",
     ),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="Do not audit again a day already published from the same store snapshot, settings, "
+        "policy and code (only render its report): a killed backfill goes on where it stopped.",
+    ),
 ) -> None:
     """Ingest new exports once, then re-audit a range of days from the canonical store; each
     day replaces only its own partitions."""
@@ -202,9 +208,15 @@ def backfill(
             raise _fail(str(exc), EXIT_USAGE) from exc
     places = _places(landing, warehouse, reports, config, policy)
     _run_flow(_check_setup, **places)
-    results = _run_flow(backfill_flow, start=first, end=last, ingest=ingest, cluster=cluster, **places)
-    _echo_reaudit(results[0].get("ingest"))
-    typer.echo(f"audited {len(results)} day(s): {results[0]['audit_date']} .. {results[-1]['audit_date']}")
+    results = _run_flow(
+        backfill_flow, start=first, end=last, ingest=ingest, cluster=cluster, resume=resume, **places
+    )
+    _echo_reaudit(next((r["ingest"] for r in results if r.get("ingest")), None))
+    kept = sum(1 for r in results if r.get("up_to_date"))
+    typer.echo(
+        f"audited {len(results) - kept} day(s) of {results[0]['audit_date']} .. {results[-1]['audit_date']}"
+        + (f"; {kept} already up to date (reported, not audited again)" if kept else "")
+    )
 
 
 @app.command()

@@ -48,6 +48,7 @@ from transforms.audit import CanonicalTables, collect_audit, run_audit
 from transforms.contacts import AuditWindow
 from transforms.escalation import analysed_calls
 from warehouse.manifest import input_files_frame
+from warehouse.publication import UpToDate
 from warehouse.publish import PublishResult, suite_params, write_audit_publish_frames
 from warehouse.store import NOT_CREATED, audit_inputs, day_inputs
 
@@ -724,11 +725,14 @@ def backfill(
     policy_file: str | None = None,
     ingest: bool = True,
     cluster: str | None = None,
+    resume: bool = False,
 ) -> list[dict[str, Any]]:
     """Ingest what is new (once), then audit every day from start to end inclusive from the
     store; each day replaces only its own partitions. With `cluster` (or the setting
     `backfill_cluster`: `local`, `local:N`, `tcp://host:port`) the days run as tasks on a Dask
-    cluster (flows/cluster.py), the ingest still once, before them."""
+    cluster (flows/cluster.py), the ingest still once, before them. With `resume`, a day whose
+    publication was made from the store snapshot, configuration and code the run has now is not
+    audited again (`up_to_date_days`), only reported: a killed backfill goes on where it stopped."""
     if end < start:
         raise AuditError(f"backfill end {end} is before start {start}")
     run = resolve_run(landing, warehouse, reports, config, policy_file)
@@ -739,14 +743,73 @@ def backfill(
     with warehouse_slot():
         report = ingest_new_exports(run) if ingest else None
         refuse_days_after(newest_ingested(run), end)
-        if spec is None:
+        done = resumable_days(run, days) if resume else {}
+        days = [day for day in days if day not in done]
+        results = []
+        if days and spec is None:
             results = audit_and_report(run, days, report, BackfillProgress(len(days)))
-        else:
+        elif days and spec is not None:
             get_run_logger().info("auditing %d day(s) on %s", len(days), spec.describe())
             fan_out = audit_days_on_cluster.with_options(task_runner=task_runner(spec))
             results = fan_out(run, days, report)
+        if done:
+            results = sorted([*results, *report_up_to_date(run, list(done.values()))], key=_day_of)
         refresh_newest_report(run, end)
     return results
+
+
+def resumable_days(run: AuditRun, days: list[date]) -> dict[date, UpToDate]:
+    """The days of `days` already published from the store snapshot, configuration and code
+    this run has (`warehouse.publication.up_to_date_days`), each logged with the run that
+    published it."""
+    from warehouse.manifest import code_version, config_hash
+    from warehouse.publication import UP_TO_DATE_COLUMNS, DayInputsKey, manifest_rows, up_to_date_days
+
+    settings = run.settings
+    snapshot = store_of(settings).snapshot()
+    now = DayInputsKey(
+        {name: v for name, v in snapshot.items() if v != NOT_CREATED},  # as read_day_inputs records it
+        config_hash(settings, run.policy),
+        code_version()[2],
+    )
+    manifest = manifest_rows(settings.warehouse_uri, settings.s3, days[0], days[-1], UP_TO_DATE_COLUMNS)
+    done = up_to_date_days(manifest, now)
+    logger = get_run_logger()
+    logger.info(
+        "resuming: %d of %d day(s) already published from this store snapshot, configuration and "
+        "code; auditing the other %d",
+        len(done),
+        len(days),
+        len(days) - len(done),
+    )
+    for day in sorted(done):
+        logger.info("%s is up to date (published by run %s): not audited again", day, done[day].run_id)
+    return done
+
+
+def report_up_to_date(run: AuditRun, days: list[UpToDate]) -> list[dict[str, Any]]:
+    """The reports of the days a resumed backfill did not audit, rendered from their published
+    tables as a backfill renders every day's report at its end (a backfill killed before then
+    rendered none): after the period refresh, which first heals the periods a killed run left."""
+    refresh_period_scorecards(run)
+    stand_ins = [AuditedDay(day.audit_date, {}, {}, [], day.data_docs_uri) for day in days]
+    results = []
+    for day, report_url in zip(days, publish_html_reports(run, stand_ins), strict=True):
+        if isinstance(report_url, BaseException):
+            raise report_url
+        results.append(
+            {
+                "audit_date": day.audit_date.isoformat(),
+                "up_to_date": True,
+                "run_id": day.run_id,
+                "report_url": report_url,
+            }
+        )
+    return results
+
+
+def _day_of(result: dict[str, Any]) -> str:
+    return str(result["audit_date"])
 
 
 class BackfillProgress:

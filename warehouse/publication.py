@@ -132,6 +132,64 @@ def publish_points(manifest: pl.DataFrame) -> dict[dt.date, PublishPoint]:
     }
 
 
+@dataclass(frozen=True)
+class DayInputsKey:
+    """What an audit day's published tables are a function of (docs/outputs.md: the same
+    inputs, configuration and code give identical table contents): the canonical store snapshot
+    its audit read, the configuration hash and the code version, as its manifest row records
+    them."""
+
+    store_versions: dict[str, int]
+    config_hash: str
+    code_version: str
+
+
+UP_TO_DATE_COLUMNS = (*POINT_COLUMNS, "store_versions", "config_hash", "code_version", "data_docs_uri")
+
+
+@dataclass(frozen=True)
+class UpToDate:
+    """A day whose publish point was made from the inputs, configuration and code a run has now."""
+
+    audit_date: dt.date
+    run_id: str  # the run that published it
+    data_docs_uri: str | None
+
+
+def up_to_date_days(manifest: pl.DataFrame, now: DayInputsKey) -> dict[dt.date, UpToDate]:
+    """The days an audit now would publish again unchanged: each day whose publish point (its
+    latest succeeded attempt, `publish_points`) recorded the same store snapshot, configuration
+    hash and code version as `now`, and that no attempt followed but those a repair rolled back
+    (an unfinished or failed attempt after the point means the day is audited again, which also
+    repairs it).
+    `manifest`: rows with `UP_TO_DATE_COLUMNS`; a manifest from before any of them was recorded
+    has no day up to date."""
+    if manifest.is_empty() or not set(UP_TO_DATE_COLUMNS) <= set(manifest.columns):
+        return {}
+    points = publish_points(manifest)
+    undone = manifest.filter(pl.col("status") == "rolled_back").select(PARTITION, "run_id", "attempt")
+    standing = manifest.join(undone, on=[PARTITION, "run_id", "attempt"], how="anti", nulls_equal=True)
+    last_attempt = dict(standing.group_by(PARTITION).agg(pl.col("attempt").fill_null(0).max()).iter_rows())
+    out = {}
+    for day, point in points.items():
+        if point.attempt == 0 or last_attempt[day] != point.attempt:
+            continue  # an attempt after the point, or a point from before attempts were recorded
+        row = manifest.filter(
+            (pl.col(PARTITION) == day)
+            & (pl.col("run_id") == point.run_id)
+            & (pl.col("attempt") == point.attempt)
+            & (pl.col("status") == "succeeded")
+        ).row(0, named=True)
+        read = {v["table"]: int(v["version"]) for v in row["store_versions"] or []}
+        if (read, row["config_hash"], row["code_version"]) == (
+            now.store_versions,
+            now.config_hash,
+            now.code_version,
+        ):
+            out[day] = UpToDate(day, point.run_id, row["data_docs_uri"])
+    return out
+
+
 def unfinished_attempts(manifest: pl.DataFrame, audit_date: dt.date) -> pl.DataFrame:
     """Intent rows of the day whose attempt wrote no succeeded, failed or rolled_back row."""
     day = manifest.filter(pl.col(PARTITION) == audit_date)

@@ -26,7 +26,15 @@ from catalogue import AUDIT_TABLES
 from configs.settings import load_settings
 from warehouse.delta import day_attempt, read_table, table_uri
 from warehouse.lock import LockHeld
-from warehouse.publication import manifest_rows, publish_points, read_published, repair_day
+from warehouse.publication import (
+    UP_TO_DATE_COLUMNS,
+    DayInputsKey,
+    manifest_rows,
+    publish_points,
+    read_published,
+    repair_day,
+    up_to_date_days,
+)
 
 # One worker runs the module, so its module fixture is built once (not once per xdist worker).
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("publication")]
@@ -94,6 +102,22 @@ def child(warehouse: Path, run_id: str, mode: str, commit: str) -> Child:
     return Child(warehouse, [str(warehouse), str(reports), run_id, mode, commit])
 
 
+def inputs_key(warehouse: Path, run_id: str) -> DayInputsKey:
+    """What `run_id`'s succeeded row says its day was made from."""
+    manifest = manifest_rows(str(warehouse), None, columns=UP_TO_DATE_COLUMNS)
+    row = manifest.filter((manifest["run_id"] == run_id) & (manifest["status"] == "succeeded")).row(
+        0, named=True
+    )
+    versions = {v["table"]: v["version"] for v in row["store_versions"] or []}
+    return DayInputsKey(versions, row["config_hash"], row["code_version"])
+
+
+def up_to_date(warehouse: Path, key: DayInputsKey) -> dict[str, str]:
+    """Day -> publishing run of the days `audit backfill --resume` would leave alone."""
+    days = up_to_date_days(manifest_rows(str(warehouse), None, columns=UP_TO_DATE_COLUMNS), key)
+    return {str(day): found.run_id for day, found in days.items()}
+
+
 def run_ids(warehouse: Path, name: str, live: bool) -> set[str]:
     read = read_table if live else read_published
     return set(read(str(warehouse), name, audit_date=s.DAY)["run_id"])
@@ -146,6 +170,9 @@ def test_a_kill_at_any_commit_point_leaves_the_published_day_whole(killed, point
             == read_table(str(warehouse), name, version=0, audit_date=s.DAY).height
         )
     assert statuses(warehouse)[-1] == ("r2", "publishing")  # the intent, never closed
+    # A resumed backfill audits the day again (which repairs it), though r1 made it from the
+    # same inputs: an attempt after the publish point was never closed.
+    assert up_to_date(warehouse, inputs_key(warehouse, "r1")) == {}
 
 
 @pytest.mark.parametrize("point", COMMIT_POINTS)
@@ -166,6 +193,8 @@ def test_the_next_run_repairs_the_day_then_publishes_its_own(killed, point, tmp_
         )
     assert statuses(warehouse)[-1] == ("r2", "rolled_back")
     assert not repair_day(str(warehouse), s.DAY, run_id="r3").changed  # repaired once, stays so
+    # Repaired, the day is r1's again: with r1's inputs, a resumed backfill leaves it alone.
+    assert up_to_date(warehouse, inputs_key(warehouse, "r1")) == {str(s.DAY): "r1"}
     history = DeltaTable(table_uri(str(warehouse), AUDIT_TABLES[0])).history(1)[0]
     if committed:
         assert (history["action"], history["repair_run"]) == ("repair", "r3")

@@ -1,0 +1,95 @@
+"""`audit backfill --resume`: a day already published from the same store snapshot, settings,
+policy and code is not audited again, only reported; any other day is audited as usual."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from flows import daily
+from warehouse.delta import read_table
+from warehouse.publication import manifest_rows
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("prefect-quickstart")]
+
+FIRST, SECOND, THIRD = date(2026, 3, 9), date(2026, 3, 10), date(2026, 3, 11)
+
+
+def _backfill(
+    places: dict[str, str], endpoint: str, start: date, end: date, **options: Any
+) -> list[dict[str, Any]]:
+    from flow_fixtures import audit_environment
+
+    with pytest.MonkeyPatch.context() as mp:
+        audit_environment(mp, endpoint)
+        return daily.backfill(start=start, end=end, ingest=False, **places, **options)
+
+
+def _manifest_rows_of(warehouse: str, day: date) -> int:
+    return manifest_rows(warehouse, None, day, day).height
+
+
+@pytest.fixture(scope="module")
+def resumed(
+    quickstart_run: tuple[Path, str], s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """A copy of the quickstart; a backfill of FIRST..SECOND in it (killed, as far as the
+    reports go: FIRST's report is deleted), then `--resume` over FIRST..THIRD. THIRD was last
+    published by the quickstart, whose settings named other folders, so it is audited again."""
+    root, _ = quickstart_run
+    tmp_path = tmp_path_factory.mktemp("resume")
+    for name in ("landing", "warehouse", "reports"):
+        shutil.copytree(root / name, tmp_path / name)
+    places = {name: str(tmp_path / name) for name in ("landing", "warehouse", "reports")}
+    first_run = _backfill(places, s3_endpoint, FIRST, SECOND)
+    report = tmp_path / "reports" / "audit_report" / f"audit_date={FIRST.isoformat()}" / "index.html"
+    report.unlink()
+    rows_before = {d: _manifest_rows_of(places["warehouse"], d) for d in (FIRST, SECOND, THIRD)}
+    scorecard_version = read_table_version(places["warehouse"], "agent_scorecard")
+    results = _backfill(places, s3_endpoint, FIRST, THIRD, resume=True)
+    return {
+        "places": places,
+        "first_run": first_run,
+        "results": results,
+        "rows_before": rows_before,
+        "scorecard_version": scorecard_version,
+        "report": report,
+    }
+
+
+def read_table_version(warehouse: str, name: str) -> int:
+    from deltalake import DeltaTable
+
+    from warehouse.delta import table_uri
+
+    return DeltaTable(table_uri(warehouse, name)).version()
+
+
+def test_days_published_from_the_same_inputs_are_reported_not_audited(resumed: dict[str, Any]) -> None:
+    results = {r["audit_date"]: r for r in resumed["results"]}
+    assert list(results) == [FIRST.isoformat(), SECOND.isoformat(), THIRD.isoformat()]
+    first_run_id = resumed["first_run"][0]["run_id"]
+    for day in (FIRST, SECOND):
+        assert results[day.isoformat()]["up_to_date"] is True
+        assert results[day.isoformat()]["run_id"] == first_run_id  # still the day's publisher
+    warehouse = resumed["places"]["warehouse"]
+    for day in (FIRST, SECOND):  # no attempt, no manifest row: the day was not touched
+        assert _manifest_rows_of(warehouse, day) == resumed["rows_before"][day]
+    published = read_table(warehouse, "agent_scorecard").filter(pl.col("audit_date").is_in([FIRST, SECOND]))
+    assert set(published["run_id"]) == {first_run_id}
+    assert resumed["report"].read_text(encoding="utf-8").startswith("<!DOCTYPE html>")  # rendered again
+
+
+def test_a_day_published_from_other_settings_is_audited_again(resumed: dict[str, Any]) -> None:
+    third = next(r for r in resumed["results"] if r["audit_date"] == THIRD.isoformat())
+    assert "up_to_date" not in third and third["validation_passed"] is True
+    warehouse = resumed["places"]["warehouse"]
+    assert _manifest_rows_of(warehouse, THIRD) == resumed["rows_before"][THIRD] + 2  # intent, point
+    assert read_table_version(warehouse, "agent_scorecard") == resumed["scorecard_version"] + 1
+    third_rows = read_table(warehouse, "agent_scorecard").filter(pl.col("audit_date") == THIRD)
+    assert set(third_rows["run_id"]) == {third["run_id"]}
