@@ -391,3 +391,29 @@ def test_a_store_that_keeps_refusing_is_exit_4_with_what_to_do(exc: OSError) -> 
     assert "run again when it answers" in line and "audit repair" in line and len(line) < 400
     assert _exit_code(RuntimeError("validation failed")) == 1
     assert _exit_code(FileNotFoundError("policy.toml")) == 3
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_backfill_passes_resume_and_says_how_many_days_were_up_to_date(
+    resume: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.cli as cli
+
+    calls: list[dict[str, Any]] = []
+    audited = {"audit_date": "2026-03-03", "run_id": "r2", "ingest": None}
+    kept = [{"audit_date": d, "up_to_date": True, "run_id": "r1"} for d in ("2026-03-01", "2026-03-02")]
+
+    def backfill(**kw: Any) -> list[dict[str, Any]]:
+        calls.append(kw)
+        return [*kept, audited] if kw["resume"] else [{**r, "up_to_date": None} for r in [*kept, audited]]
+
+    monkeypatch.setattr(cli, "_check_setup", lambda **places: None)
+    monkeypatch.setattr(daily, "backfill", backfill)
+    args = ["backfill", "--start", "2026-03-01", "--end", "2026-03-03", *(["--resume"] if resume else [])]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert calls[0]["resume"] is resume
+    if resume:
+        assert "audited 1 day(s) of 2026-03-01 .. 2026-03-03; 2 already up to date" in result.output
+    else:
+        assert "audited 3 day(s) of 2026-03-01 .. 2026-03-03\n" in result.output
