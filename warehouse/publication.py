@@ -86,8 +86,8 @@ def manifest_rows(
     last: dt.date | None = None,
     columns: tuple[str, ...] | None = None,
 ) -> pl.DataFrame:
-    """The manifest's rows (of first..last; only `columns` if given), with an `attempt` column
-    even for rows written before attempts were recorded."""
+    """The manifest's rows (of first..last; only those of `columns` it has, if given), with an
+    `attempt` column even for rows written before attempts were recorded."""
     uri, options = table_uri(warehouse_uri, MANIFEST_TABLE), storage_options(warehouse_uri, s3)
     if open_table(uri, options) is None:
         return pl.DataFrame(schema=EMPTY_MANIFEST)
@@ -101,7 +101,9 @@ def manifest_rows(
         lazy = lazy.filter(pl.col(PARTITION) >= first)
     if last is not None:
         lazy = lazy.filter(pl.col(PARTITION) <= last)
-    return (lazy.select(columns) if columns else lazy).collect()
+    if columns:  # a column an older manifest never recorded is left out, not an error
+        lazy = lazy.select(c for c in columns if c in present or c in EMPTY_MANIFEST)
+    return lazy.collect()
 
 
 def publish_points(manifest: pl.DataFrame) -> dict[dt.date, PublishPoint]:

@@ -108,3 +108,18 @@ def test_a_day_is_kept_only_when_its_last_standing_attempt_succeeded_with_the_in
         last = standing[-1] if standing else None
         expected = last is not None and last["status"] == "succeeded" and last["config_hash"] == "cfg-a"
         assert (day in found) == expected, (day, mine)
+
+
+def test_a_manifest_from_before_store_versions_has_no_day_up_to_date(tmp_path: Any) -> None:
+    """`manifest_rows` leaves out the columns an old manifest lacks; no day is then up to date."""
+    from deltalake import write_deltalake
+
+    from catalogue import MANIFEST_TABLE
+    from warehouse.delta import table_uri
+    from warehouse.publication import UP_TO_DATE_COLUMNS, manifest_rows
+
+    old = pl.DataFrame(published(DAY, "r1", 10)).drop("store_versions", "code_version")
+    write_deltalake(table_uri(str(tmp_path), MANIFEST_TABLE), old.to_arrow())
+    rows = manifest_rows(str(tmp_path), None, columns=UP_TO_DATE_COLUMNS)
+    assert rows.height == 2 and "store_versions" not in rows.columns
+    assert up_to_date_days(rows, NOW) == {}
