@@ -174,6 +174,8 @@ def test_parameter_schemas_come_from_the_flow_signatures(deployed: dict[str, Any
     backfill = deployed[BACKFILL].parameter_openapi_schema
     assert backfill["required"] == ["start", "end"]
     assert backfill["properties"]["start"]["format"] == "date"
+    resume = backfill["properties"]["resume"]  # `-p resume=true` goes on after a killed backfill
+    assert (resume["type"], resume["default"]) == ("boolean", False)
 
 
 def test_the_work_pool_is_a_process_pool(deployed: dict[str, Any]) -> None:
