@@ -542,6 +542,12 @@ RUN_MANIFEST = Table(
             pl.List(pl.Struct({"table": pl.String(), "version": pl.Int64()})),
             "The canonical store's tables and the Delta version of each the audit read.",
         ),
+        Column(
+            "pseudonym_key_id",
+            pl.String(),
+            "Which pseudonym key made the run's customer_key values: an HMAC of a fixed text under"
+            " the key (never the key); it changes when the key is rotated.",
+        ),
     ),
 )
 

@@ -50,7 +50,7 @@ from transforms.escalation import analysed_calls
 from warehouse.manifest import input_files_frame
 from warehouse.publication import UpToDate
 from warehouse.publish import PublishResult, suite_params, write_audit_publish_frames
-from warehouse.store import NOT_CREATED, audit_inputs, day_inputs
+from warehouse.store import audit_inputs, day_inputs, versions_read
 
 IO_RETRIES = 3
 IO_RETRY_DELAYS = exponential_backoff(backoff_factor=2)
@@ -190,8 +190,7 @@ def read_day_inputs(run: AuditRun, audit_date: date) -> DayInputs:
     )
     newest = ledger["export_date"].max()
     cutoff_day = min(newest, days.end) if isinstance(newest, date) else None
-    read = {name: v for name, v in versions.items() if v != NOT_CREATED}  # (absent: read as empty)
-    return DayInputs(tables, files, quarantine, read, cutoff_day)
+    return DayInputs(tables, files, quarantine, versions_read(versions), cutoff_day)
 
 
 def own_exports_only(quarantine: pl.DataFrame, files: pl.DataFrame, audit_date: date) -> pl.DataFrame:
@@ -743,41 +742,61 @@ def backfill(
     with warehouse_slot():
         report = ingest_new_exports(run) if ingest else None
         refuse_days_after(newest_ingested(run), end)
-        done = resumable_days(run, days) if resume else {}
+        done = resumable_days(run, days, report) if resume else {}
         days = [day for day in days if day not in done]
-        results = []
-        if days and spec is None:
-            results = audit_and_report(run, days, report, BackfillProgress(len(days)))
-        elif days and spec is not None:
-            get_run_logger().info("auditing %d day(s) on %s", len(days), spec.describe())
-            fan_out = audit_days_on_cluster.with_options(task_runner=task_runner(spec))
-            results = fan_out(run, days, report)
+        results: list[dict[str, Any]] = []
+        try:
+            if days and spec is None:
+                results = audit_and_report(run, days, report, BackfillProgress(len(days)))
+            elif days and spec is not None:
+                get_run_logger().info("auditing %d day(s) on %s", len(days), spec.describe())
+                fan_out = audit_days_on_cluster.with_options(task_runner=task_runner(spec))
+                results = fan_out(run, days, report)
+        except Exception:
+            report_up_to_date_before_failure(run, list(done.values()))
+            raise
         if done:
-            results = sorted([*results, *report_up_to_date(run, list(done.values()))], key=_day_of)
+            kept = report_up_to_date(run, list(done.values()), refresh=not days)
+            results = sorted([*results, *kept], key=_day_of)
+            if report is not None and not days:  # what the ingest found, as an audited day says
+                results[0]["ingest"] = summary.ingest_summary(report)
         refresh_newest_report(run, end)
     return results
 
 
-def resumable_days(run: AuditRun, days: list[date]) -> dict[date, UpToDate]:
-    """The days of `days` already published from the store snapshot, configuration and code
-    this run has (`warehouse.publication.up_to_date_days`), each logged with the run that
-    published it."""
+def resumable_days(run: AuditRun, days: list[date], ingest: IngestReport | None) -> dict[date, UpToDate]:
+    """The days of `days` an audit now would publish again unchanged, each logged with the run
+    that published it: the manifest's publish point recorded this run's store snapshot,
+    configuration, code and pseudonym key (`up_to_date_days`), every audit table holds the
+    day as that attempt wrote it (`whole_at_point`), and its quarantine lists the stray
+    folders this run's would (those of this run's ingest; none without one: `with_strays`)."""
+    from transforms.pseudonym import key_id
     from warehouse.manifest import code_version, config_hash
-    from warehouse.publication import UP_TO_DATE_COLUMNS, DayInputsKey, manifest_rows, up_to_date_days
+    from warehouse.publication import (
+        UP_TO_DATE_COLUMNS,
+        DayInputsKey,
+        manifest_rows,
+        up_to_date_days,
+        whole_at_point,
+    )
+    from warehouse.secrets import load_pseudonym_key
 
     settings = run.settings
-    snapshot = store_of(settings).snapshot()
     now = DayInputsKey(
-        {name: v for name, v in snapshot.items() if v != NOT_CREATED},  # as read_day_inputs records it
+        versions_read(store_of(settings).snapshot()),
         config_hash(settings, run.policy),
         code_version()[2],
+        key_id(load_pseudonym_key()),
     )
     manifest = manifest_rows(settings.warehouse_uri, settings.s3, days[0], days[-1], UP_TO_DATE_COLUMNS)
-    done = up_to_date_days(manifest, now)
+    done = whole_at_point(settings.warehouse_uri, settings.s3, up_to_date_days(manifest, now))
+    strays = set(ingest.strays) if ingest is not None else set()
+    listed = _listed_strays(run, days)
+    done = {day: found for day, found in done.items() if listed.get(day, set()) == strays}
     logger = get_run_logger()
     logger.info(
-        "resuming: %d of %d day(s) already published from this store snapshot, configuration and "
-        "code; auditing the other %d",
+        "resuming: %d of %d day(s) already published from this store snapshot, configuration, code "
+        "and pseudonym key; auditing the other %d",
         len(done),
         len(days),
         len(days) - len(done),
@@ -787,11 +806,32 @@ def resumable_days(run: AuditRun, days: list[date]) -> dict[date, UpToDate]:
     return done
 
 
-def report_up_to_date(run: AuditRun, days: list[UpToDate]) -> list[dict[str, Any]]:
+def _listed_strays(run: AuditRun, days: list[date]) -> dict[date, set[str]]:
+    """The stray folders each day's published quarantine lists (rows `with_strays` adds)."""
+    from transforms.schemas import quarantine as q
+    from warehouse.delta import read_table_if_exists
+
+    rows = read_table_if_exists(run.settings.warehouse_uri, "quarantine", run.settings.s3, days[-1], days[0])
+    if rows is None:
+        return {}
+    strays = rows.filter(
+        pl.col("object_key").str.ends_with("/")
+        & pl.col("row_number").is_null()
+        & (pl.col("reason") == q.UNSUPPORTED_FORMAT)
+    )
+    out: dict[date, set[str]] = {}
+    for day, key in strays.select("audit_date", "object_key").iter_rows():
+        out.setdefault(day, set()).add(key)
+    return out
+
+
+def report_up_to_date(run: AuditRun, days: list[UpToDate], *, refresh: bool = True) -> list[dict[str, Any]]:
     """The reports of the days a resumed backfill did not audit, rendered from their published
     tables as a backfill renders every day's report at its end (a backfill killed before then
-    rendered none): after the period refresh, which first heals the periods a killed run left."""
-    refresh_period_scorecards(run)
+    rendered none). First the period refresh (`refresh`, unless the audited days' reporting
+    just did it), which also heals the periods a killed run never refreshed."""
+    if refresh:
+        refresh_period_scorecards(run)
     stand_ins = [AuditedDay(day.audit_date, {}, {}, [], day.data_docs_uri) for day in days]
     results = []
     for day, report_url in zip(days, publish_html_reports(run, stand_ins), strict=True):
@@ -806,6 +846,18 @@ def report_up_to_date(run: AuditRun, days: list[UpToDate]) -> list[dict[str, Any
             }
         )
     return results
+
+
+def report_up_to_date_before_failure(run: AuditRun, days: list[UpToDate]) -> None:
+    """Render the skipped days' reports when an audited day failed: a failure that repeats
+    (a validation that fails on the same inputs) would otherwise leave them unrendered on every
+    resume. A failure here is logged, never raised: the run fails with the day's own error."""
+    if not days:
+        return
+    try:
+        report_up_to_date(run, days)
+    except Exception as exc:
+        get_run_logger().error("the days left alone were not all reported: %s", exc)
 
 
 def _day_of(result: dict[str, Any]) -> str:

@@ -41,6 +41,16 @@ def check_key(key: bytes) -> bytes:
     return key
 
 
+KEY_ID_TEXT = b"support-audit pseudonym key id"
+
+
+def key_id(key: bytes) -> str:
+    """Which key this is, for the run manifest: the first 16 hex digits of an HMAC of a fixed
+    text under the key. Equal keys, equal ids; the id tells nothing of the key (nor of any
+    customer_key, which hashes customer ids)."""
+    return hmac.new(check_key(key), KEY_ID_TEXT, "sha256").hexdigest()[:16]
+
+
 def customer_key(column: str | pl.Expr, key: bytes) -> pl.Expr:
     """HMAC-SHA256 hex of a string column; nulls stay null."""
     check_key(key)

@@ -105,6 +105,7 @@ def build_manifest(
     data_docs_uri: str | None = None,
     store_versions: Mapping[str, int] | None = None,
     attempt: int | None = None,
+    pseudonym_key_id: str | None = None,
 ) -> pl.DataFrame:
     """The manifest row. `tables` maps table -> (version written, rows written)."""
     files = input_files_frame(input_files)
@@ -134,5 +135,6 @@ def build_manifest(
         "tables": [{"table": t, "version": v, "rows": n} for t, (v, n) in sorted((tables or {}).items())],
         "data_docs_uri": data_docs_uri,
         "store_versions": [{"table": t, "version": v} for t, v in sorted((store_versions or {}).items())],
+        "pseudonym_key_id": pseudonym_key_id,
     }
     return pl.DataFrame([row], schema=MANIFEST_SCHEMA)

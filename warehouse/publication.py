@@ -137,16 +137,24 @@ def publish_points(manifest: pl.DataFrame) -> dict[dt.date, PublishPoint]:
 @dataclass(frozen=True)
 class DayInputsKey:
     """What an audit day's published tables are a function of (docs/outputs.md: the same
-    inputs, configuration and code give identical table contents): the canonical store snapshot
-    its audit read, the configuration hash and the code version, as its manifest row records
-    them."""
+    inputs, configuration and code give identical table contents), as its manifest row records
+    them: the canonical store snapshot its audit read, the configuration hash (settings and
+    policy), the code version and the pseudonym key's id (customer_key values)."""
 
     store_versions: dict[str, int]
     config_hash: str
     code_version: str
+    pseudonym_key_id: str
 
 
-UP_TO_DATE_COLUMNS = (*POINT_COLUMNS, "store_versions", "config_hash", "code_version", "data_docs_uri")
+UP_TO_DATE_COLUMNS = (
+    *POINT_COLUMNS,
+    "store_versions",
+    "config_hash",
+    "code_version",
+    "pseudonym_key_id",
+    "data_docs_uri",
+)
 
 
 @dataclass(frozen=True)
@@ -155,17 +163,18 @@ class UpToDate:
 
     audit_date: dt.date
     run_id: str  # the run that published it
+    attempt: int
     data_docs_uri: str | None
 
 
 def up_to_date_days(manifest: pl.DataFrame, now: DayInputsKey) -> dict[dt.date, UpToDate]:
-    """The days an audit now would publish again unchanged: each day whose publish point (its
-    latest succeeded attempt, `publish_points`) recorded the same store snapshot, configuration
-    hash and code version as `now`, and that no attempt followed but those a repair rolled back
-    (an unfinished or failed attempt after the point means the day is audited again, which also
-    repairs it).
-    `manifest`: rows with `UP_TO_DATE_COLUMNS`; a manifest from before any of them was recorded
-    has no day up to date."""
+    """The days an audit now would publish again unchanged, as far as the manifest tells: each
+    day whose publish point (its latest succeeded attempt, `publish_points`) recorded the same
+    store snapshot, configuration hash, code version and pseudonym key id as `now`, and that no
+    attempt followed but those a repair rolled back (an unfinished or failed attempt after the
+    point means the day is audited again, which also repairs it). `whole_at_point` then checks
+    the tables themselves. `manifest`: rows with `UP_TO_DATE_COLUMNS`; a manifest from before
+    any of them was recorded has no day up to date."""
     if manifest.is_empty() or not set(UP_TO_DATE_COLUMNS) <= set(manifest.columns):
         return {}
     points = publish_points(manifest)
@@ -182,14 +191,33 @@ def up_to_date_days(manifest: pl.DataFrame, now: DayInputsKey) -> dict[dt.date, 
             & (pl.col("attempt") == point.attempt)
             & (pl.col("status") == "succeeded")
         ).row(0, named=True)
-        read = {v["table"]: int(v["version"]) for v in row["store_versions"] or []}
-        if (read, row["config_hash"], row["code_version"]) == (
-            now.store_versions,
-            now.config_hash,
-            now.code_version,
-        ):
-            out[day] = UpToDate(day, point.run_id, row["data_docs_uri"])
+        recorded = DayInputsKey(
+            {v["table"]: int(v["version"]) for v in row["store_versions"] or []},
+            row["config_hash"],
+            row["code_version"],
+            row["pseudonym_key_id"],
+        )
+        if recorded == now:
+            out[day] = UpToDate(day, point.run_id, point.attempt, row["data_docs_uri"])
     return out
+
+
+def whole_at_point(
+    warehouse_uri: str, s3: S3Settings | None, days: dict[dt.date, UpToDate]
+) -> dict[dt.date, UpToDate]:
+    """Those of `days` that every audit table holds as their publish point's attempt wrote them
+    (the day's app transaction in each table is that attempt). A writer that stalled past its
+    lease, was rolled back, then woke and committed leaves a table whose live day is not the
+    point's until a repair: such a day is audited again, which repairs it."""
+    if not days:
+        return {}
+    options = storage_options(warehouse_uri, s3)
+    tables = [open_table(table_uri(warehouse_uri, name), options) for name in AUDIT_TABLES]
+    return {
+        day: found
+        for day, found in days.items()
+        if all(table is not None and day_attempt(table, day) == found.attempt for table in tables)
+    }
 
 
 def unfinished_attempts(manifest: pl.DataFrame, audit_date: dt.date) -> pl.DataFrame:

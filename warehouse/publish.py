@@ -24,7 +24,7 @@ from catalogue import AUDIT_TABLES, MANIFEST_TABLE, PARTITION, POLICY_VERSION, R
 from configs.policy import Policy
 from configs.settings import AuditSettings
 from storage.scratch import scratch_dir
-from transforms.pseudonym import publishable
+from transforms.pseudonym import key_id, publishable
 from warehouse.data_docs import publish_data_docs
 from warehouse.delta import append_manifest, publish_day, sort_for_publish, typical_volumes
 from warehouse.lock import Lease, hold
@@ -193,6 +193,7 @@ def write_audit_publish_frames(
         "settings": settings,
         "store_versions": store_versions,
         "attempt": attempt,
+        "pseudonym_key_id": key_id(key),
     }
     draft = build_manifest(**manifest_args)
     params = params or suite_params(settings, policy, audit_date, inputs)

@@ -3,7 +3,8 @@
 Order: the AUDIT_PSEUDONYM_KEY environment variable, then an explicit key file (the
 quickstart's), then the Prefect Secret block `support-audit-pseudonym-key`. No key, no
 publishing: a run that cannot pseudonymise customer ids must not write audit tables.
-The key is never logged, never written to the manifest, never part of settings.
+The key is never logged, never written to the manifest (only an id an HMAC derives from it,
+`transforms.pseudonym.key_id`, which changes when the key is rotated), never part of settings.
 """
 
 from __future__ import annotations

@@ -54,6 +54,12 @@ _OP = "_op"  # merge source column: delete (a stored row to remove) or insert
 WRITER = WriterProperties(compression="LZ4_RAW")
 
 
+def versions_read(snapshot: Mapping[str, int]) -> dict[str, int]:
+    """The store tables an audit reads from `snapshot`, with their versions, as its manifest
+    records them (`store_versions`): a table not created yet is read as empty and not listed."""
+    return {name: version for name, version in snapshot.items() if version != NOT_CREATED}
+
+
 KEPT = "kept"
 
 

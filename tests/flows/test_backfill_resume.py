@@ -59,6 +59,7 @@ def resumed(
         "rows_before": rows_before,
         "scorecard_version": scorecard_version,
         "report": report,
+        "endpoint": s3_endpoint,
     }
 
 
@@ -93,3 +94,20 @@ def test_a_day_published_from_other_settings_is_audited_again(resumed: dict[str,
     assert read_table_version(warehouse, "agent_scorecard") == resumed["scorecard_version"] + 1
     third_rows = read_table(warehouse, "agent_scorecard").filter(pl.col("audit_date") == THIRD)
     assert set(third_rows["run_id"]) == {third["run_id"]}
+
+
+def test_a_failed_day_still_leaves_the_days_left_alone_reported(resumed: dict[str, Any]) -> None:
+    """A day that fails again on every resume (here: its computation raises) must not leave the
+    days before it without reports: they are rendered, then the day's failure is raised."""
+    places, report = resumed["places"], resumed["report"]
+    fourth = date(2026, 3, 12)  # last published by the quickstart, under its own settings
+    report.unlink()
+    with pytest.MonkeyPatch.context() as mp:
+
+        def fails(run: Any, audit_date: date, ingest: Any = None) -> Any:
+            raise RuntimeError(f"{audit_date}: computed wrong")
+
+        mp.setattr(daily, "compute_day", fails)
+        with pytest.raises(RuntimeError, match="2026-03-12: computed wrong"):
+            _backfill(places, resumed["endpoint"], FIRST, fourth, resume=True)
+    assert report.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import polars as pl
 import publish_child
 import pytest
 import sample_frames as s
@@ -34,6 +35,7 @@ from warehouse.publication import (
     read_published,
     repair_day,
     up_to_date_days,
+    whole_at_point,
 )
 
 # One worker runs the module, so its module fixture is built once (not once per xdist worker).
@@ -109,12 +111,13 @@ def inputs_key(warehouse: Path, run_id: str) -> DayInputsKey:
         0, named=True
     )
     versions = {v["table"]: v["version"] for v in row["store_versions"] or []}
-    return DayInputsKey(versions, row["config_hash"], row["code_version"])
+    return DayInputsKey(versions, row["config_hash"], row["code_version"], row["pseudonym_key_id"])
 
 
 def up_to_date(warehouse: Path, key: DayInputsKey) -> dict[str, str]:
     """Day -> publishing run of the days `audit backfill --resume` would leave alone."""
     days = up_to_date_days(manifest_rows(str(warehouse), None, columns=UP_TO_DATE_COLUMNS), key)
+    days = whole_at_point(str(warehouse), None, days)
     return {str(day): found.run_id for day, found in days.items()}
 
 
@@ -282,6 +285,27 @@ def test_a_rolled_back_attempts_late_succeeded_row_never_becomes_the_publish_poi
     )
     point = publish_points(manifest)[day]
     assert (point.run_id, point.attempt, point.versions) == ("r3", 3, {"agent_scorecard": 3})
+
+
+def test_a_day_a_late_writer_committed_to_after_its_rollback_is_not_up_to_date(published_by_r1, tmp_path):
+    """A writer rolled back while stalled may still land a commit: the manifest still says the
+    day is r1's, but one live table is not, so `--resume` audits the day (which repairs it)."""
+    from warehouse.delta import publish_table
+
+    warehouse = tmp_path / "warehouse"
+    shutil.copytree(published_by_r1, warehouse)
+    key = inputs_key(warehouse, "r1")
+    assert up_to_date(warehouse, key) == {str(s.DAY): "r1"}
+    name = AUDIT_TABLES[0]
+    rows = read_table(str(warehouse), name, audit_date=s.DAY)
+    late = rows.with_columns(pl.lit("r2").alias("run_id"))
+    publish_table(
+        name, late, warehouse_uri=str(warehouse), audit_date=s.DAY, run_id="r2", policy_version="p", attempt=2
+    )
+    assert run_ids(warehouse, name, live=True) == {"r2"}
+    assert up_to_date(warehouse, key) == {}  # the manifest alone would still say r1's
+    repair_day(str(warehouse), s.DAY, run_id="r3")
+    assert up_to_date(warehouse, key) == {str(s.DAY): "r1"}
 
 
 def test_the_publish_point_follows_attempts_not_the_clocks_of_hosts():
