@@ -9,6 +9,7 @@ the gate still writes its row, with status `failed` and the reason.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import subprocess
 from collections.abc import Mapping
@@ -59,9 +60,21 @@ def git_commit(repo: Path = REPO_ROOT) -> str | None:
     return out.stdout.strip() or None
 
 
+@functools.cache
+def running_commit() -> str | None:
+    """The commit of the code this process runs: read once, when this module is imported, so a
+    commit landing in the checkout while a run goes on never relabels the run's later days (a
+    backfill recorded two code versions in one run, and `--resume` trusts the label)."""
+    return git_commit()
+
+
+running_commit()
+
+
 def code_version() -> tuple[str, str | None, str]:
-    """(package version, git commit, combined label like 0.1.0+g1a2b3c4d)."""
-    version, commit = package_version(), git_commit()
+    """(package version, git commit, combined label like 0.1.0+g1a2b3c4d). Uncommitted changes
+    in a checkout are not part of it (docs/deploy.md says where that matters)."""
+    version, commit = package_version(), running_commit()
     return version, commit, f"{version}+g{commit[:12]}" if commit else version
 
 

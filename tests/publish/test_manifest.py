@@ -47,11 +47,19 @@ def test_missing_statistics_are_refused():
 
 def test_code_version_with_and_without_git(monkeypatch, tmp_path):
     assert git_commit(tmp_path) is None  # not a checkout
-    monkeypatch.setattr(manifest, "git_commit", lambda: None)
+    monkeypatch.setattr(manifest, "running_commit", lambda: None)
     version, commit, label = code_version()
     assert (commit, label) == (None, version)
-    monkeypatch.setattr(manifest, "git_commit", lambda: "0123456789abcdef0123")
+    monkeypatch.setattr(manifest, "running_commit", lambda: "0123456789abcdef0123")
     assert code_version()[2] == f"{version}+g0123456789ab"
+
+
+def test_the_code_version_is_the_commit_the_process_started_with(monkeypatch):
+    """A commit landing in the checkout while a run goes on does not relabel its later days."""
+    first = code_version()
+    assert first[1] == git_commit()  # nothing committed since this module was imported
+    monkeypatch.setattr(manifest, "git_commit", lambda repo=None: "fedcba9876543210fedc")
+    assert code_version() == first
 
 
 def test_config_hash_follows_policy_and_settings():
