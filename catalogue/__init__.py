@@ -517,7 +517,11 @@ RUN_MANIFEST = Table(
         Column("config_hash", pl.String(), "Hash of the effective settings and policy."),
         Column("package_version", pl.String(), "The installed package version."),
         Column("git_commit", pl.String(), "The checked-out commit (null for an installed wheel)."),
-        Column("code_version", pl.String(), "package_version+g<commit>."),
+        Column(
+            "code_version",
+            pl.String(),
+            "package_version+g<commit>, with .d<digest> for uncommitted changes; the version alone from a wheel.",
+        ),
         Column("input_files", pl.Int64(), "Input objects listed for the run."),
         *(
             Column(c, pl.Int64(), f"Total {c.removeprefix('rows_')} rows over the inputs.")

@@ -45,37 +45,50 @@ def package_version() -> str:
         return "unknown"
 
 
-def git_commit(repo: Path = REPO_ROOT) -> str | None:
-    """The checked-out commit, or None outside a git checkout (an installed wheel)."""
+def _git(repo: Path, *args: str) -> str | None:
+    """A git command's output in `repo`; None outside a checkout (an installed wheel) or without git."""
     try:
         out = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
+            ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=10, check=True
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None
+    return out.stdout
+
+
+def git_commit(repo: Path = REPO_ROOT) -> str | None:
+    """The checked-out commit, or None outside a git checkout (an installed wheel)."""
+    out = _git(repo, "rev-parse", "HEAD")
+    return out.strip() or None if out is not None else None
+
+
+def uncommitted_digest(repo: Path = REPO_ROOT) -> str | None:
+    """8 hex digits of a hash of the checkout's uncommitted changes to tracked files (their diff
+    against HEAD); None when there are none, or outside a checkout. Two different sets of edits
+    on one commit get two digests, so their runs do not look like the same code."""
+    diff = _git(repo, "diff", "HEAD", "--no-ext-diff", "--binary")
+    return hashlib.sha256(diff.encode()).hexdigest()[:8] if diff else None
 
 
 @functools.cache
-def running_commit() -> str | None:
-    """The commit of the code this process runs: read once, when this module is imported, so a
-    commit landing in the checkout while a run goes on never relabels the run's later days (a
-    backfill recorded two code versions in one run, and `--resume` trusts the label)."""
-    return git_commit()
+def running_code() -> tuple[str | None, str | None]:
+    """(commit, digest of uncommitted changes) of the code this process runs: read once, when
+    this module is imported, so a commit landing in the checkout while a run goes on never
+    relabels the run's later days (a backfill recorded two code versions in one run, and
+    `--resume` trusts the label)."""
+    return git_commit(), uncommitted_digest()
 
 
-running_commit()
+running_code()
 
 
 def code_version() -> tuple[str, str | None, str]:
-    """(package version, git commit, combined label like 0.1.0+g1a2b3c4d). Uncommitted changes
-    in a checkout are not part of it (docs/deploy.md says where that matters)."""
-    version, commit = package_version(), running_commit()
-    return version, commit, f"{version}+g{commit[:12]}" if commit else version
+    """(package version, git commit, combined label): `0.1.0` from a wheel, `0.1.0+g1a2b3c4d5e6f`
+    from a clean checkout, `0.1.0+g1a2b3c4d5e6f.d0a1b2c3d` with uncommitted changes."""
+    version, (commit, edits) = package_version(), running_code()
+    if commit is None:
+        return version, None, version
+    return version, commit, f"{version}+g{commit[:12]}" + (f".d{edits}" if edits else "")
 
 
 def config_hash(settings: AuditSettings, policy: Policy) -> str:

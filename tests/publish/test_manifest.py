@@ -47,19 +47,43 @@ def test_missing_statistics_are_refused():
 
 def test_code_version_with_and_without_git(monkeypatch, tmp_path):
     assert git_commit(tmp_path) is None  # not a checkout
-    monkeypatch.setattr(manifest, "running_commit", lambda: None)
+    monkeypatch.setattr(manifest, "running_code", lambda: (None, None))
     version, commit, label = code_version()
     assert (commit, label) == (None, version)
-    monkeypatch.setattr(manifest, "running_commit", lambda: "0123456789abcdef0123")
+    monkeypatch.setattr(manifest, "running_code", lambda: ("0123456789abcdef0123", None))
     assert code_version()[2] == f"{version}+g0123456789ab"
+    monkeypatch.setattr(manifest, "running_code", lambda: ("0123456789abcdef0123", "0a1b2c3d"))
+    assert code_version()[2] == f"{version}+g0123456789ab.d0a1b2c3d"
 
 
 def test_the_code_version_is_the_commit_the_process_started_with(monkeypatch):
     """A commit landing in the checkout while a run goes on does not relabel its later days."""
     first = code_version()
-    assert first[1] == git_commit()  # nothing committed since this module was imported
     monkeypatch.setattr(manifest, "git_commit", lambda repo=None: "fedcba9876543210fedc")
+    monkeypatch.setattr(manifest, "uncommitted_digest", lambda repo=None: "ffffffff")
     assert code_version() == first
+
+
+def test_uncommitted_changes_get_a_digest_of_their_own(tmp_path):
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    git("config", "user.email", "test@example.invalid")
+    git("config", "user.name", "test")
+    (tmp_path / "a.py").write_text("x = 1\n")
+    git("add", "a.py")
+    git("commit", "-q", "-m", "one")
+    assert git_commit(tmp_path) is not None and manifest.uncommitted_digest(tmp_path) is None
+    (tmp_path / "a.py").write_text("x = 2\n")
+    two = manifest.uncommitted_digest(tmp_path)
+    (tmp_path / "a.py").write_text("x = 3\n")
+    three = manifest.uncommitted_digest(tmp_path)
+    assert two is not None and three is not None and two != three  # other edits, another label
+    (tmp_path / "a.py").write_text("x = 2\n")
+    assert manifest.uncommitted_digest(tmp_path) == two
 
 
 def test_config_hash_follows_policy_and_settings():
