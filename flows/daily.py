@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -607,14 +607,18 @@ class PipelinedAudits:
 
 
 def report_before_failure(run: AuditRun, audited: list[AuditedDay]) -> None:
-    """Refresh and report the days published before a failure; a failure here is logged, never
-    raised, so the run fails with the day's own error."""
-    if not audited:
-        return
+    """Refresh and report the days published before a failure (`after_failure`)."""
+    if audited:
+        after_failure("the days published before the failure", lambda: report_days(run, audited))
+
+
+def after_failure(days: str, report: Callable[[], object]) -> None:
+    """Report `days` after a day failed: a failure here is logged, never raised, so the run
+    fails with the day's own error."""
     try:
-        report_days(run, audited)
+        report()
     except Exception as exc:
-        get_run_logger().error("the days published before the failure were not all reported: %s", exc)
+        get_run_logger().error("%s were not all reported: %s", days, exc)
 
 
 def newest_published_day(run: AuditRun) -> date | None:
@@ -752,8 +756,9 @@ def backfill(
                 get_run_logger().info("auditing %d day(s) on %s", len(days), spec.describe())
                 fan_out = audit_days_on_cluster.with_options(task_runner=task_runner(spec))
                 results = fan_out(run, days, report)
-        except Exception:
-            report_up_to_date_before_failure(run, list(done.values()))
+        except Exception:  # a failure that repeats must not leave the days left alone unreported
+            if done:
+                after_failure("the days left alone", lambda: report_up_to_date(run, list(done.values())))
             raise
         if done:
             kept = report_up_to_date(run, list(done.values()), refresh=not days)
@@ -846,18 +851,6 @@ def report_up_to_date(run: AuditRun, days: list[UpToDate], *, refresh: bool = Tr
             }
         )
     return results
-
-
-def report_up_to_date_before_failure(run: AuditRun, days: list[UpToDate]) -> None:
-    """Render the skipped days' reports when an audited day failed: a failure that repeats
-    (a validation that fails on the same inputs) would otherwise leave them unrendered on every
-    resume. A failure here is logged, never raised: the run fails with the day's own error."""
-    if not days:
-        return
-    try:
-        report_up_to_date(run, days)
-    except Exception as exc:
-        get_run_logger().error("the days left alone were not all reported: %s", exc)
 
 
 def _day_of(result: dict[str, Any]) -> str:
