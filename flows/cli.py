@@ -189,7 +189,8 @@ def backfill(
         False,
         "--resume",
         help="Do not audit again a day already published from the same store snapshot, settings, "
-        "policy and code (only render its report): a killed backfill goes on where it stopped.",
+        "policy, code and pseudonym key (only render its report): a killed backfill goes on where it "
+        "stopped.",
     ),
 ) -> None:
     """Ingest new exports once, then re-audit a range of days from the canonical store; each

@@ -47,8 +47,17 @@ from ingestion.incremental import IngestReport
 from transforms.audit import CanonicalTables, collect_audit, run_audit
 from transforms.contacts import AuditWindow
 from transforms.escalation import analysed_calls
-from warehouse.manifest import input_files_frame
-from warehouse.publication import UpToDate
+from warehouse.manifest import code_version, config_hash, input_files_frame
+from warehouse.publication import (
+    POINT_COLUMNS,
+    UP_TO_DATE_COLUMNS,
+    DayInputsKey,
+    UpToDate,
+    manifest_rows,
+    publish_points,
+    up_to_date_days,
+    whole_at_point,
+)
 from warehouse.publish import PublishResult, suite_params, write_audit_publish_frames
 from warehouse.store import audit_inputs, day_inputs, versions_read
 
@@ -623,8 +632,6 @@ def after_failure(days: str, report: Callable[[], object]) -> None:
 
 def newest_published_day(run: AuditRun) -> date | None:
     """The newest audit day a run has published (its publish point), if any."""
-    from warehouse.publication import POINT_COLUMNS, manifest_rows, publish_points
-
     points = publish_points(manifest_rows(run.settings.warehouse_uri, run.settings.s3, columns=POINT_COLUMNS))
     return max(points) if points else None
 
@@ -734,8 +741,9 @@ def backfill(
     store; each day replaces only its own partitions. With `cluster` (or the setting
     `backfill_cluster`: `local`, `local:N`, `tcp://host:port`) the days run as tasks on a Dask
     cluster (flows/cluster.py), the ingest still once, before them. With `resume`, a day whose
-    publication was made from the store snapshot, configuration and code the run has now is not
-    audited again (`up_to_date_days`), only reported: a killed backfill goes on where it stopped."""
+    publication was made from the store snapshot, configuration, code and pseudonym key the run
+    has now is not audited again (`resumable_days`), only reported: a killed backfill goes on
+    where it stopped."""
     if end < start:
         raise AuditError(f"backfill end {end} is before start {start}")
     run = resolve_run(landing, warehouse, reports, config, policy_file)
@@ -776,14 +784,6 @@ def resumable_days(run: AuditRun, days: list[date], ingest: IngestReport | None)
     day as that attempt wrote it (`whole_at_point`), and its quarantine lists the stray
     folders this run's would (those of this run's ingest; none without one: `with_strays`)."""
     from transforms.pseudonym import key_id
-    from warehouse.manifest import code_version, config_hash
-    from warehouse.publication import (
-        UP_TO_DATE_COLUMNS,
-        DayInputsKey,
-        manifest_rows,
-        up_to_date_days,
-        whole_at_point,
-    )
     from warehouse.secrets import load_pseudonym_key
 
     settings = run.settings
