@@ -111,3 +111,23 @@ def test_a_failed_day_still_leaves_the_days_left_alone_reported(resumed: dict[st
         with pytest.raises(RuntimeError, match="2026-03-12: computed wrong"):
             _backfill(places, resumed["endpoint"], FIRST, fourth, resume=True)
     assert report.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+@pytest.mark.xdist_group("prefect")
+def test_a_resume_through_s3_after_an_ingest_that_found_nothing_new_leaves_the_day_alone(
+    prefect_harness: None, fresh_places: Any
+) -> None:
+    """Through the local S3 endpoint, each run ingesting first, as `audit backfill` does by
+    default: the second ingest reads nothing, so the store snapshot and the stray folders it
+    reports are the first run's, and the day is left alone."""
+    places = fresh_places.flow_kwargs()
+    first = daily.backfill(start=FIRST, end=FIRST, **places)
+    manifest_before = manifest_rows(fresh_places.warehouse, fresh_places.settings, FIRST, FIRST).height
+    again = daily.backfill(start=FIRST, end=FIRST, resume=True, **places)
+    assert [(r["audit_date"], r.get("up_to_date"), r["run_id"]) for r in again] == [
+        (FIRST.isoformat(), True, first[0]["run_id"])
+    ]
+    assert again[0]["ingest"] is not None  # what the ingest found, though no day was audited
+    assert (
+        manifest_rows(fresh_places.warehouse, fresh_places.settings, FIRST, FIRST).height == manifest_before
+    )
