@@ -813,17 +813,13 @@ def resumable_days(run: AuditRun, days: list[date], ingest: IngestReport | None)
 
 def _listed_strays(run: AuditRun, days: list[date]) -> dict[date, set[str]]:
     """The stray folders each day's published quarantine lists (rows `with_strays` adds)."""
-    from transforms.schemas import quarantine as q
+    from ingestion.ingest import is_folder_record
     from warehouse.delta import read_table_if_exists
 
     rows = read_table_if_exists(run.settings.warehouse_uri, "quarantine", run.settings.s3, days[-1], days[0])
     if rows is None:
         return {}
-    strays = rows.filter(
-        pl.col("object_key").str.ends_with("/")
-        & pl.col("row_number").is_null()
-        & (pl.col("reason") == q.UNSUPPORTED_FORMAT)
-    )
+    strays = rows.filter(is_folder_record())
     out: dict[date, set[str]] = {}
     for day, key in strays.select("audit_date", "object_key").iter_rows():
         out.setdefault(day, set()).add(key)

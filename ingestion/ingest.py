@@ -419,8 +419,18 @@ def file_quarantine(files: list[LoadedFile], entity: str) -> pl.DataFrame:
     )
 
 
+def is_folder_record() -> pl.Expr:
+    """True for the quarantine records `folder_quarantine` writes (where a published day lists
+    them, a resumed backfill compares them with the stray folders its ingest found)."""
+    return (
+        pl.col("object_key").str.ends_with("/")
+        & pl.col("row_number").is_null()
+        & (pl.col("reason") == q.UNSUPPORTED_FORMAT)
+    )
+
+
 def folder_quarantine(folders: list[str], entity: str) -> pl.DataFrame:
-    """One record per stray folder (object_key is the folder, ending in '/')."""
+    """One record per stray folder (object_key is the folder, ending in '/'; `is_folder_record`)."""
     return pl.DataFrame(
         {
             "entity": [entity] * len(folders),

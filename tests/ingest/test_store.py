@@ -775,3 +775,12 @@ def test_a_day_reads_every_row_its_export_range_delivered_whatever_the_rows_own_
     tables = audit_inputs(store, date(2025, 12, 31), date(2026, 1, 13), delivered=january)
     assert tables.ticket_events.select("event_id").collect()["event_id"].to_list() == ["E_BG"]
     assert tables.calls.select("call_id").collect()["call_id"].to_list() == ["K_BG"]
+
+
+def test_is_folder_record_picks_the_records_folder_quarantine_writes() -> None:
+    from ingestion.ingest import folder_quarantine, is_folder_record
+
+    folders = folder_quarantine(["tickets/export_date=2026-3-5/"], "tickets")
+    assert folders.filter(is_folder_record()).height == 1
+    other = folders.with_columns(pl.lit("tickets/x.csv").alias("object_key"))  # a whole file
+    assert other.filter(is_folder_record()).height == 0
