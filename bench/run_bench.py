@@ -10,7 +10,9 @@
    a store holding every export day but the newest is prepared (not timed), the newest export day
    lands, and `audit run` runs as a user runs it: one ingest, then the scheduled days' audits
    (newest - 3 and the refresh of newest - 7), validation, publishing, reports. Per-phase times
-   come from the run's task runs in the Prefect API.
+   come from the run's task runs in the Prefect API; the CPU of its processes gives the least
+   wall time two cores allow. Beside the ingest's figure, its fixed part: the input validation
+   before it reads a row, in a fresh process (`validation_floor`).
 5. **Backfill from the store**: `audit backfill --no-ingest` of the 28 days ending on the default
    day, against the same server; per-day cost and a 365-day estimate. Then the same 28 days on
    a local Dask cluster of two workers (`--cluster local:2`), reported beside it with the peak
