@@ -11,7 +11,7 @@
    lands, and `audit run` runs as a user runs it: one ingest, then the scheduled days' audits
    (newest - 3 and the refresh of newest - 7), validation, publishing, reports. Per-phase times
    come from the run's task runs in the Prefect API; the CPU of its processes gives the least
-   wall time two cores allow. Beside the ingest's figure, its fixed part: the input validation
+   wall time this box's cores allow. Beside the ingest's figure, its fixed part: the input validation
    before it reads a row, in a fresh process (`validation_floor`).
 5. **Backfill from the store**: `audit backfill --no-ingest` of the 28 days ending on the default
    day, against the same server; per-day cost and a 365-day estimate. Then the same 28 days on
@@ -541,10 +541,10 @@ def cpu_bound_line(cpu_seconds: float, transforms: float, days: int = 1, cores: 
     however well its steps overlap, against `transforms` (that many days' transform time)."""
     cores = cores or os.cpu_count() or 1
     least = cpu_seconds / cores / days
-    per = " a day" if days > 1 else ""
+    per, of = (" a day", "a day's") if days > 1 else ("", "its")
     return (
         f"  CPU of the run's processes {cpu_seconds:.1f} s: on {cores} cores no less than"
-        f" {least:.1f} s{per} = {least / max(transforms, 1e-9):.2f} x its transforms, however it overlaps"
+        f" {least:.1f} s{per} = {least / max(transforms, 1e-9):.2f} x {of} transforms, however it overlaps"
     )
 
 
