@@ -49,7 +49,8 @@ catalogue this page is generated from; after an upgrade that rewords them, run
 between runs to update the stored ones.
 
 Same inputs, same configuration and same code give identical table contents (except `run_id`,
-which names the run that wrote the rows). Each table is
+which names the run that wrote the rows, and the period scorecards' `source_digest`, which
+names the days' publications a row was computed from). Each table is
 validated by the Great Expectations suite of the same name (`expectations/<table>.py`) before
 anything is published.
 """

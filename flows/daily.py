@@ -781,8 +781,10 @@ def resumable_days(run: AuditRun, days: list[date], ingest: IngestReport | None)
     """The days of `days` an audit now would publish again unchanged, each logged with the run
     that published it: the manifest's publish point recorded this run's store snapshot,
     configuration, code and pseudonym key (`up_to_date_days`), every audit table holds the
-    day as that attempt wrote it (`whole_at_point`), and its quarantine lists the stray
-    folders this run's would (those of this run's ingest; none without one: `with_strays`)."""
+    day as that attempt wrote it (`whole_at_point`), and, when this run ingested, its quarantine
+    lists the stray folders this run's ingest found (`with_strays`). A run that did not ingest
+    (`--no-ingest`) has not listed the landing: the folders a day lists stay listed, rather than
+    every day with one being audited again to drop it."""
     from transforms.pseudonym import key_id
     from warehouse.secrets import load_pseudonym_key
 
@@ -795,9 +797,9 @@ def resumable_days(run: AuditRun, days: list[date], ingest: IngestReport | None)
     )
     manifest = manifest_rows(settings.warehouse_uri, settings.s3, days[0], days[-1], UP_TO_DATE_COLUMNS)
     done = whole_at_point(settings.warehouse_uri, settings.s3, up_to_date_days(manifest, now))
-    strays = set(ingest.strays) if ingest is not None else set()
-    listed = _listed_strays(run, days)
-    done = {day: found for day, found in done.items() if listed.get(day, set()) == strays}
+    if ingest is not None:  # without an ingest the run lists no folder: a day keeps those it lists
+        listed, strays = _listed_strays(run, days), set(ingest.strays)
+        done = {day: found for day, found in done.items() if listed.get(day, set()) == strays}
     logger = get_run_logger()
     logger.info(
         "resuming: %d of %d day(s) already published from this store snapshot, configuration, code "

@@ -131,3 +131,40 @@ def test_a_resume_through_s3_after_an_ingest_that_found_nothing_new_leaves_the_d
     assert (
         manifest_rows(fresh_places.warehouse, fresh_places.settings, FIRST, FIRST).height == manifest_before
     )
+
+
+def _listed_strays_of(warehouse: str, day: date) -> set[str]:
+    from ingestion.ingest import is_folder_record
+
+    quarantine = read_table(warehouse, "quarantine").filter(pl.col("audit_date") == day)
+    return set(quarantine.filter(is_folder_record())["object_key"])
+
+
+def test_a_resume_without_an_ingest_leaves_a_day_alone_with_the_stray_folders_it_lists(
+    quickstart_run: tuple[Path, str], s3_endpoint: str, tmp_path: Path
+) -> None:
+    """A day published by a run that ingested lists the landing's stray folders in its
+    quarantine. `--resume --no-ingest` lists no folder: it leaves the day alone, strays and all
+    (an outside probe found every such day audited again and its stray records dropped, so the
+    two forms of a resume undid each other)."""
+    from flow_fixtures import audit_environment
+
+    root, _ = quickstart_run
+    for name in ("landing", "warehouse", "reports"):
+        shutil.copytree(root / name, tmp_path / name)
+    stray = tmp_path / "landing" / "tickets" / "export_date=2026-3-5"
+    stray.mkdir()
+    (stray / "tickets.csv").write_text("ticket_id\nT-1\n", encoding="utf-8")
+    places = {name: str(tmp_path / name) for name in ("landing", "warehouse", "reports")}
+    with pytest.MonkeyPatch.context() as mp:
+        audit_environment(mp, s3_endpoint)
+        first = daily.backfill(start=FIRST, end=FIRST, **places)  # ingests, so lists the stray
+        listed = _listed_strays_of(places["warehouse"], FIRST)
+        rows_before = _manifest_rows_of(places["warehouse"], FIRST)
+        again = daily.backfill(start=FIRST, end=FIRST, ingest=False, resume=True, **places)
+    assert listed == {"tickets/export_date=2026-3-5/"}
+    assert [(r["audit_date"], r.get("up_to_date"), r["run_id"]) for r in again] == [
+        (FIRST.isoformat(), True, first[0]["run_id"])
+    ]
+    assert _manifest_rows_of(places["warehouse"], FIRST) == rows_before
+    assert _listed_strays_of(places["warehouse"], FIRST) == listed
