@@ -342,8 +342,8 @@ def _register_dev_commands() -> None:
     has and the wheel does not ship: an installed `audit` has only the production commands."""
     import importlib.util
 
-    if importlib.util.find_spec("devtools") is None:
-        return
+    if importlib.util.find_spec("devtools") is None or __name__ == "__main__":
+        return  # `python -m flows.cli`: registered on the imported module's app (below)
     from devtools.cli import generate, quickstart
 
     app.command()(generate)
@@ -352,3 +352,8 @@ def _register_dev_commands() -> None:
 
 _register_report()
 _register_dev_commands()
+
+if __name__ == "__main__":  # `python -m flows.cli`, where the `audit` script is not installed
+    from flows.cli import app as audit_app  # the module devtools imports and registers on
+
+    audit_app()

@@ -21,7 +21,17 @@ from report.build import report_key
 
 runner = CliRunner()
 
-COMMANDS = ("generate", "run", "backfill", "ingest", "rebuild-store", "serve", "quickstart", "report")
+COMMANDS = (
+    "generate",
+    "run",
+    "backfill",
+    "ingest",
+    "rebuild-store",
+    "serve",
+    "quickstart",
+    "report",
+    "repair",
+)
 PLACE_OPTIONS = ("--landing", "--warehouse", "--reports", "--config", "--policy")
 
 
@@ -368,6 +378,20 @@ def test_the_command_line_starts_without_importing_scipy_or_the_report_renderer(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_python_dash_m_flows_cli_is_the_audit_command() -> None:
+    """Where the `audit` script is not installed, `python -m flows.cli` runs the same command,
+    development commands included (an outside probe found it failing on a circular import)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    for command in COMMANDS:
+        assert command in done.stdout
 
 
 @pytest.mark.parametrize(
