@@ -11,12 +11,13 @@
    lands, and `audit run` runs as a user runs it: one ingest, then the scheduled days' audits
    (newest - 3 and the refresh of newest - 7), validation, publishing, reports. Per-phase times
    come from the run's task runs in the Prefect API; the CPU of its processes gives the least
-   wall time this box's cores allow. Beside the ingest's figure, its fixed part: the input validation
-   before it reads a row, in a fresh process (`validation_floor`).
+   wall time this box's cores allow. Beside the ingest's figure, its fixed part: the input
+   validation before it reads a row, in a fresh process (`validation_floor`).
 5. **Backfill from the store**: `audit backfill --no-ingest` of the 28 days ending on the default
-   day, against the same server; per-day cost and a 365-day estimate. Then the same 28 days on
-   a local Dask cluster of two workers (`--cluster local:2`), reported beside it with the peak
-   RSS and CPU of each process (the flow's and each worker's, bench/procs.py).
+   day (from the first export day on, for a smaller workload), against the same server;
+   per-day cost and a 365-day estimate. Then the same days on a local Dask cluster of two
+   workers (`--cluster local:2`), reported beside it with the peak RSS and CPU of each process
+   (the flow's and each worker's, bench/procs.py).
 6. **Cross-check**: follow-up evidence and concession-rate cells for the default day, from the
    store's windows, in Polars (the production path) and in DuckDB SQL (`bench/duckdb_sql.py`),
    compared row for row and timed.
@@ -115,6 +116,8 @@ def backfill_days() -> list[date]:
     end = default_day()
     first = date.fromisoformat(export_days()[0].split("=", 1)[1])
     start = max(end - timedelta(days=BACKFILL_DAYS - 1), first)
+    if start > end:
+        raise SystemExit(f"no day to backfill: the first export day {first} is after the bench day {end}")
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
@@ -373,12 +376,11 @@ def measure_warm_daily() -> dict[str, Any]:
                 LANDING / entity / newest, PREPARED_LANDING / entity / newest, copy_function=os.link
             )
     shutil.copytree(PREPARED, WARM / "warehouse" / "_canonical", copy_function=os.link)
-    places = _warm_places()
+    places, days = _warm_places(), backfill_days()
     with prefect_server() as api:
         out = _audit_cli(["run", *places], api, True)
         out["tasks"] = _task_seconds(api, "support-audit-daily")
         out["cpu_seconds"] = round(sum(p["cpu_seconds"] for p in out.pop("processes")), 1)
-        days = backfill_days()
         backfill = _audit_cli(
             ["backfill", "--start", str(days[0]), "--end", str(days[-1]), "--no-ingest", *places], api, True
         )
@@ -539,7 +541,7 @@ def format_processes(processes: list[dict[str, Any]]) -> str:
 def cpu_bound_line(cpu_seconds: float, transforms: float, days: int = 1, cores: int | None = None) -> str:
     """The least wall time (per day, for `days` days) a run's CPU allows on this box's cores,
     however well its steps overlap, against `transforms` (that many days' transform time)."""
-    cores = cores or os.cpu_count() or 1
+    cores = cores or len(os.sched_getaffinity(0))  # the cores this process may use
     least = cpu_seconds / cores / days
     per, of = (" a day", "a day's") if days > 1 else ("", "its")
     return (

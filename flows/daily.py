@@ -782,9 +782,10 @@ def resumable_days(run: AuditRun, days: list[date], ingest: IngestReport | None)
     that published it: the manifest's publish point recorded this run's store snapshot,
     configuration, code and pseudonym key (`up_to_date_days`), every audit table holds the
     day as that attempt wrote it (`whole_at_point`), and, when this run ingested, its quarantine
-    lists the stray folders this run's ingest found (`with_strays`). A run that did not ingest
-    (`--no-ingest`) has not listed the landing: the folders a day lists stay listed, rather than
-    every day with one being audited again to drop it."""
+    lists the stray folders this run's ingest found (`with_strays`). The one exception to
+    "publish again unchanged": a run that did not ingest (`--no-ingest`) has not listed the
+    landing, so a day it leaves alone keeps the stray folders it lists (as last seen), while a
+    day it audits is published without them, as any run without an ingest publishes it."""
     from transforms.pseudonym import key_id
     from warehouse.secrets import load_pseudonym_key
 
