@@ -106,6 +106,7 @@ def render_period(day: AuditDay, rows: PeriodRows | None, kind: str, frame: dict
         "period": period,
         "period_label": PERIOD_LABELS[kind],
         "published_days": published,
+        "refreshed": rows.refreshed if rows else True,
         "metrics": metrics,
         "columns": [c for c in PERIOD_COLUMNS if c in present],
         "agents": sorted_rows(agents, "agent_id"),

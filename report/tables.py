@@ -70,11 +70,14 @@ def _may_show(table: str, column: str) -> bool:
 
 @dataclass(frozen=True)
 class PeriodRows:
-    """The period scorecards' rows of the week, month or rolling 28 days holding the audit day."""
+    """The period scorecards' rows of the week, month or rolling 28 days holding the audit day.
+    `refreshed` is False when a day of the period was published (or published again) after the
+    rows were computed: the rows leave that publication out until the next period refresh."""
 
     period: Period
     agents: pl.DataFrame | None
     teams: pl.DataFrame | None
+    refreshed: bool = True
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,7 @@ def period_rows(warehouse_uri: str, audit_date: date, s3: S3Settings | None) -> 
         name: scan_table_if_exists(warehouse_uri, name, s3)
         for name in ("agent_period_scorecard", "team_period_scorecard")
     }
+    periods = periods_of(audit_date)
 
     def rows(name: str, period: Period) -> pl.DataFrame | None:
         scan = tables[name]
@@ -184,10 +188,32 @@ def period_rows(warehouse_uri: str, audit_date: date, s3: S3Settings | None) -> 
         wanted = (pl.col("period") == period.kind) & (pl.col("period_start") == period.start)
         return visible(scan.filter(wanted).collect(), name)
 
+    found = {p: (rows("agent_period_scorecard", p), rows("team_period_scorecard", p)) for p in periods}
+    digests = {p: stored_digests(frames) for p, frames in found.items()}
+    points: dict[date, PublishPoint] = {}
+    if any(digests.values()):
+        first, last = min(p.start for p in periods), max(p.end for p in periods)
+        points = publish_points(manifest_rows(warehouse_uri, s3, first, last, POINT_COLUMNS))
+    return {p.kind: PeriodRows(p, *found[p], refreshed=refreshed(p, digests[p], points)) for p in periods}
+
+
+def stored_digests(frames: tuple[pl.DataFrame | None, ...]) -> set[str]:
+    """The `source_digest` values of a period's rows (none in tables older than the column)."""
     return {
-        p.kind: PeriodRows(p, rows("agent_period_scorecard", p), rows("team_period_scorecard", p))
-        for p in periods_of(audit_date)
+        digest
+        for frame in frames
+        if frame is not None and "source_digest" in frame.columns
+        for digest in frame["source_digest"].drop_nulls().unique()
     }
+
+
+def refreshed(period: Period, stored: set[str], points: dict[date, PublishPoint]) -> bool:
+    """Whether the period's rows were computed from the publications its days have now: their
+    `source_digest` is the digest of the days' publish points (warehouse.periods), so a day
+    published after the last refresh changes it. Rows without a digest are taken as they are."""
+    from warehouse.periods import source_digest
+
+    return not stored or stored == {source_digest(period, points)}
 
 
 def peer_rows(warehouse_uri: str, audit_date: date, s3: S3Settings | None) -> pl.DataFrame | None:

@@ -203,3 +203,39 @@ def test_a_backfill_rebuilds_the_newest_report_after_its_range(re_audit: ReAudit
     assert pages[newest].read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert (pages[newest].parent / "week.html").exists()
     assert pages[between].read_text(encoding="utf-8") == "stale"
+
+
+@pytest.mark.integration
+@pytest.mark.xdist_group("prefect-quickstart")
+def test_a_period_page_says_when_a_day_was_published_after_its_rows(
+    quickstart_run: tuple[Path, str], s3_endpoint: str, tmp_path: Path
+) -> None:
+    """A day published again with no period refresh after it (a run stopped between its publish
+    point and its refresh): the week page of its report says its rows are not refreshed yet
+    (an outside probe found the old rows shown with nothing saying so); after a refresh it
+    does not."""
+    from flow_fixtures import audit_environment
+
+    from report.build import build_report_pages
+    from warehouse.periods import refresh_periods
+
+    root, _ = quickstart_run
+    for name in ("landing", "warehouse", "reports"):
+        shutil.copytree(root / name, tmp_path / name)
+    places = {name: str(tmp_path / name) for name in ("landing", "warehouse", "reports")}
+    notice = 'id="period-not-refreshed"'
+    assert notice not in build_report_pages(places["warehouse"], RE_AUDITED)["week.html"]
+    with pytest.MonkeyPatch.context() as mp:
+        audit_environment(mp, s3_endpoint)
+        mp.setattr(daily, "refresh_period_scorecards", lambda run: {})  # stopped before its refresh
+        daily.backfill(start=RE_AUDITED, end=RE_AUDITED, ingest=False, **places)
+        page = tmp_path / "reports" / "audit_report" / f"audit_date={RE_AUDITED.isoformat()}" / "week.html"
+        assert notice in page.read_text(encoding="utf-8")
+        later = build_report_pages(places["warehouse"], date(2026, 3, 9))  # the next week: untouched
+        assert notice not in later["week.html"] and notice in later["month.html"]
+        settings = load_settings(
+            env="local", warehouse_uri=places["warehouse"], reports_uri=places["reports"]
+        )
+        refresh_periods(settings, settings.policy(), "refresh")
+    pages = build_report_pages(places["warehouse"], RE_AUDITED)
+    assert all(notice not in pages[name] for name in ("week.html", "month.html", "rolling.html"))
