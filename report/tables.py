@@ -189,7 +189,7 @@ def period_rows(warehouse_uri: str, audit_date: date, s3: S3Settings | None) -> 
         return visible(scan.filter(wanted).collect(), name)
 
     found = {p: (rows("agent_period_scorecard", p), rows("team_period_scorecard", p)) for p in periods}
-    digests = {p: stored_digests(frames) for p, frames in found.items()}
+    digests = {p: row_digests(frames) for p, frames in found.items()}
     points: dict[date, PublishPoint] = {}
     if any(digests.values()):
         first, last = min(p.start for p in periods), max(p.end for p in periods)
@@ -197,7 +197,7 @@ def period_rows(warehouse_uri: str, audit_date: date, s3: S3Settings | None) -> 
     return {p.kind: PeriodRows(p, *found[p], refreshed=refreshed(p, digests[p], points)) for p in periods}
 
 
-def stored_digests(frames: tuple[pl.DataFrame | None, ...]) -> set[str]:
+def row_digests(frames: tuple[pl.DataFrame | None, ...]) -> set[str]:
     """The `source_digest` values of a period's rows (none in tables older than the column)."""
     return {
         digest
